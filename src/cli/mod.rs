@@ -1,0 +1,101 @@
+//! The command line: clap definitions, one module per command, and the renderers of
+//! plans and graphs.
+
+pub mod graph_command;
+mod plan_command;
+pub mod render;
+mod validate_command;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::error::Error;
+
+/// drplan — a disaster-recovery runbook as code.
+///
+/// Declare regions, services, DNS, backups and scenarios in TOML; drplan builds the
+/// dependency graph, plans a failover (or failback, or restore) that people review,
+/// and runs it in dependency order.
+#[derive(Debug, Parser)]
+#[command(name = "drplan", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check an environment file and report every problem found.
+    Validate(validate_command::ValidateArgs),
+    /// Print the step graph of a scenario (or the service graph without one).
+    Graph(graph_command::GraphArgs),
+    /// Plan a scenario or the failback: what will change, in which order, how long.
+    Plan(plan_command::PlanArgs),
+}
+
+/// Which plan to make.
+#[derive(Debug, Clone, clap::Args)]
+#[group(required = false, multiple = false)]
+pub struct Target {
+    /// The scenario to plan.
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Option<String>,
+    /// Plan the failback: every service back in the home region.
+    #[arg(long)]
+    pub failback: bool,
+}
+
+/// Output formats of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+/// Runs the command and returns the process exit code.
+pub fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        Command::Validate(args) => validate_command::run(&args),
+        Command::Graph(args) => graph_command::run(&args),
+        Command::Plan(args) => plan_command::run(&args),
+    }
+}
+
+/// Resolves `--scenario` / `--failback` against the environment.
+pub fn intent<'e>(env: &'e crate::model::Environment, target: &Target) -> Result<Option<crate::plan::Intent<'e>>, Error> {
+    if target.failback {
+        return Ok(Some(crate::plan::Intent::Failback));
+    }
+    let Some(name) = &target.scenario else { return Ok(None) };
+    let scenario = env.scenario(name).ok_or_else(|| {
+        let names: Vec<&str> = env.scenarios.iter().map(|s| s.name.value.as_str()).collect();
+        let help = match crate::config::tree::did_you_mean(name, names.iter().copied()) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => format!("the scenarios of {} are: {}", env.name, names.join(", ")),
+        };
+        Error::UnknownScenario { name: name.clone(), help }
+    })?;
+    Ok(Some(crate::plan::Intent::Scenario(scenario)))
+}
+
+/// Writes `text` to `path`, creating its directory.
+pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), Error> {
+    let write = || {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, text)
+    };
+    write().map_err(|source| Error::Write { path: path.to_path_buf(), source })
+}
+
+/// The environment file argument every command takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EnvironmentFile {
+    /// The environment file (TOML), e.g. environments/production.toml.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}

@@ -1,0 +1,138 @@
+//! `drplan plan FILE (--scenario S | --failback | --all) --offline`: the reviewable plan,
+//! printed or written, and `--check DIR` to keep committed plans honest.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::render::{self, Rendered};
+use super::{EnvironmentFile, PlanFormat, Target, write_file};
+use crate::config::LoadedEnvironment;
+use crate::error::Error;
+use crate::plan::file::PlanFile;
+use crate::plan::{Intent, Plan, assumed_actual};
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub env: EnvironmentFile,
+    #[command(flatten)]
+    pub target: Target,
+    /// Plan every scenario and the failback (with --out DIR or --check DIR).
+    #[arg(long, conflicts_with_all = ["scenario", "failback"])]
+    pub all: bool,
+    /// Assume the nominal actual state instead of reading it: every service active at
+    /// home, DNS at home, backups of unknown age (for the failback: everything failed over).
+    #[arg(long)]
+    pub offline: bool,
+    /// How to print the plan.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Write the plan to this file (with --all: one markdown file per plan into this directory).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// With --all: exit 1 and print a diff if any plan in DIR differs from what would be written now.
+    #[arg(long, value_name = "DIR", requires = "all", conflicts_with = "out")]
+    pub check: Option<PathBuf>,
+    /// Exit 0 when there is nothing to change, 2 when there are changes, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+pub fn run(args: &PlanArgs) -> Result<ExitCode, Error> {
+    let loaded = crate::config::load(&args.env.file)?;
+    if !args.offline {
+        return Err(Error::LiveUnavailable {
+            reason: "observing the actual state is not built yet".to_string(),
+            help: "add --offline to plan against the nominal state".to_string(),
+        });
+    }
+    if args.all {
+        return all(&loaded, args);
+    }
+    let Some(intent) = super::intent(&loaded.env, &args.target)? else {
+        return Err(Error::Usage {
+            message: "which plan? none of --scenario, --failback or --all was given".to_string(),
+            help: "add --scenario NAME, --failback, or --all --out DIR".to_string(),
+        });
+    };
+    let plan = Plan::build(&loaded.env, intent, &assumed_actual(&loaded.env, intent));
+    let text = render::plan(&loaded.env, &PlanFile::new(plan.clone(), loaded.config_hash.clone(), None, None), args.format);
+    match &args.out {
+        Some(path) => write_file(path, &text)?,
+        None => print!("{text}"),
+    }
+    Ok(exit_code(args, !plan.is_empty()))
+}
+
+fn exit_code(args: &PlanArgs, changes: bool) -> ExitCode {
+    if args.detailed_exitcode && changes { ExitCode::from(2) } else { ExitCode::SUCCESS }
+}
+
+/// Every scenario and the failback, as markdown files named after them.
+fn all_plans(loaded: &LoadedEnvironment) -> Vec<Rendered> {
+    let env = &loaded.env;
+    let intents = env.scenarios.iter().map(Intent::Scenario).chain([Intent::Failback]);
+    intents
+        .map(|intent| {
+            let plan = Plan::build(env, intent, &assumed_actual(env, intent));
+            let name = format!("{}.md", plan.intent.name);
+            let has_changes = !plan.is_empty();
+            let file = PlanFile::new(plan, loaded.config_hash.clone(), None, None);
+            Rendered { name, text: render::plan(env, &file, PlanFormat::Markdown), has_changes }
+        })
+        .collect()
+}
+
+fn all(loaded: &LoadedEnvironment, args: &PlanArgs) -> Result<ExitCode, Error> {
+    let plans = all_plans(loaded);
+    if let Some(dir) = &args.check {
+        return check(dir, &plans);
+    }
+    let Some(dir) = &args.out else {
+        return Err(Error::Usage {
+            message: "--all writes one file per plan and needs a directory".to_string(),
+            help: "add --out DIR (to write) or --check DIR (to compare)".to_string(),
+        });
+    };
+    for plan in &plans {
+        write_file(&dir.join(&plan.name), &plan.text)?;
+    }
+    println!("wrote {} plans to {}", plans.len(), dir.display());
+    let changes = plans.iter().any(|p| p.has_changes);
+    Ok(exit_code(args, changes))
+}
+
+/// Compares each plan with the committed file; prints a unified diff for each that differs.
+fn check(dir: &Path, plans: &[Rendered]) -> Result<ExitCode, Error> {
+    let mut stale = 0;
+    for plan in plans {
+        let path = dir.join(&plan.name);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        if committed != plan.text {
+            stale += 1;
+            print!("{}", render::diff(&path.display().to_string(), &committed, &plan.text));
+        }
+    }
+    for extra in committed_plans(dir).into_iter().filter(|name| plans.iter().all(|p| &p.name != name)) {
+        stale += 1;
+        let path = dir.join(&extra);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        print!("{}", render::diff(&path.display().to_string(), &committed, ""));
+    }
+    if stale > 0 {
+        return Err(Error::PlansOutOfDate { dir: dir.to_path_buf(), count: stale });
+    }
+    println!("{} plans in {} are up to date", plans.len(), dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The markdown files in `dir`, sorted.
+fn committed_plans(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut names: Vec<String> = entries
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".md"))
+        .collect();
+    names.sort();
+    names
+}

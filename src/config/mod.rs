@@ -1,0 +1,81 @@
+//! Reading an environment file: TOML with spans → the validated model, with every
+//! problem reported at once.
+
+pub mod decode;
+pub mod tree;
+
+use std::path::{Path, PathBuf};
+
+use miette::NamedSource;
+use sha2::{Digest, Sha256};
+use toml::de::DeTable;
+
+use crate::error::{Error, Problem, ProblemKind};
+use crate::model::{Environment, validate};
+use tree::{Fields, Problems};
+
+/// An environment file, loaded and validated.
+#[derive(Debug, Clone)]
+pub struct LoadedEnvironment {
+    pub path: PathBuf,
+    pub env: Environment,
+    /// SHA-256 of the file's bytes: a saved plan records it to detect edits.
+    pub config_hash: String,
+}
+
+/// Reads, decodes and validates the environment file at `path`.
+pub fn load(path: &Path) -> Result<LoadedEnvironment, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let env = parse(&path.display().to_string(), &text)?;
+    Ok(LoadedEnvironment { path: path.to_path_buf(), env, config_hash: hash(&text) })
+}
+
+/// Decodes and validates environment text; `name` is how diagnostics name the file.
+pub fn parse(name: &str, text: &str) -> Result<Environment, Error> {
+    let mut problems = Problems::default();
+    let env = decode_text(text, &mut problems);
+    if let Some(env) = &env {
+        validate::check(env, &mut problems);
+    }
+    match env {
+        Some(env) if problems.0.is_empty() => Ok(env),
+        _ => Err(invalid(name, text, problems.0)),
+    }
+}
+
+fn decode_text(text: &str, problems: &mut Problems) -> Option<Environment> {
+    let (root, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        for error in errors {
+            problems.push(syntax_problem(&error, text.len()));
+        }
+        return None;
+    }
+    let span = root.span();
+    let mut fields = Fields::new(root.get_ref(), span, "the file".to_string());
+    let env = decode::environment(&mut fields, problems);
+    fields.finish(problems);
+    env
+}
+
+fn syntax_problem(error: &toml::de::Error, len: usize) -> Problem {
+    let span = error.span().unwrap_or(len..len);
+    Problem::new(ProblemKind::TomlSyntax, format!("invalid TOML: {}", error.message().trim()), span, "here")
+        .help("see https://toml.io for the syntax; strings need quotes, tables are [name]")
+}
+
+fn invalid(name: &str, text: &str, mut problems: Vec<Problem>) -> Error {
+    problems.sort_by_key(Problem::offset);
+    let count = problems.len();
+    Error::InvalidConfig {
+        path: name.to_string(),
+        summary: if count == 1 { "1 problem".to_string() } else { format!("{count} problems") },
+        source_code: NamedSource::new(name, text.to_string()),
+        problems,
+    }
+}
+
+/// SHA-256 of `text`, hex-encoded.
+pub fn hash(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}

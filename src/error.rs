@@ -1,0 +1,190 @@
+//! The one error type of drplan: every failure a user can see, with a code, the
+//! offending span where there is one, and a help line.
+//!
+//! Configuration problems are collected (never just the first) as [`Problem`]s and
+//! reported together under [`Error::InvalidConfig`].
+
+use std::fmt;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, Severity};
+
+/// A byte range in a configuration file.
+pub type Span = Range<usize>;
+
+/// Every error drplan reports.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum Error {
+    #[error("{path}: {summary}")]
+    #[diagnostic(code(drplan::config::invalid), help("fix the problems above and run `drplan validate` again"))]
+    InvalidConfig {
+        path: String,
+        summary: String,
+        #[source_code]
+        source_code: NamedSource<String>,
+        #[related]
+        problems: Vec<Problem>,
+    },
+
+    #[error("cannot read {}", path.display())]
+    #[diagnostic(code(drplan::io::read), help("check that the path exists and is readable"))]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot write {}", path.display())]
+    #[diagnostic(code(drplan::io::write), help("check that the directory exists and is writable"))]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("unknown scenario `{name}`")]
+    #[diagnostic(code(drplan::cli::unknown_scenario), help("{help}"))]
+    UnknownScenario { name: String, help: String },
+
+    #[error("live planning is not available: {reason}")]
+    #[diagnostic(code(drplan::cli::live_unavailable), help("{help}"))]
+    LiveUnavailable { reason: String, help: String },
+
+    #[error("{count} committed plan file(s) in {} are out of date", dir.display())]
+    #[diagnostic(
+        code(drplan::plan::out_of_date),
+        help("regenerate them with `drplan plan FILE --all --offline --out {}` and commit the result", dir.display())
+    )]
+    PlansOutOfDate { dir: PathBuf, count: usize },
+
+    #[error("{message}")]
+    #[diagnostic(code(drplan::cli::usage), help("{help}"))]
+    Usage { message: String, help: String },
+}
+
+/// What kind of configuration problem a [`Problem`] is; each kind has a stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    TomlSyntax,
+    UnknownField,
+    MissingField,
+    WrongType,
+    InvalidValue,
+    DuplicateName,
+    BadDuration,
+    BadEnvReference,
+    UnknownPlaceholder,
+    UnknownService,
+    UnknownRegion,
+    UnknownScenario,
+    UnknownRecord,
+    DependencyCycle,
+    LaterTierDependency,
+    DnsTargetRegion,
+    FailoverToHome,
+    RestoreWithoutBackups,
+}
+
+impl ProblemKind {
+    /// The stable, namespaced code shown with the diagnostic.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::TomlSyntax => "drplan::config::toml_syntax",
+            Self::UnknownField => "drplan::config::unknown_field",
+            Self::MissingField => "drplan::config::missing_field",
+            Self::WrongType => "drplan::config::wrong_type",
+            Self::InvalidValue => "drplan::config::invalid_value",
+            Self::DuplicateName => "drplan::config::duplicate_name",
+            Self::BadDuration => "drplan::config::bad_duration",
+            Self::BadEnvReference => "drplan::config::bad_env_reference",
+            Self::UnknownPlaceholder => "drplan::config::unknown_placeholder",
+            Self::UnknownService => "drplan::config::unknown_service",
+            Self::UnknownRegion => "drplan::config::unknown_region",
+            Self::UnknownScenario => "drplan::config::unknown_scenario",
+            Self::UnknownRecord => "drplan::config::unknown_record",
+            Self::DependencyCycle => "drplan::config::dependency_cycle",
+            Self::LaterTierDependency => "drplan::config::later_tier_dependency",
+            Self::DnsTargetRegion => "drplan::config::dns_target_region",
+            Self::FailoverToHome => "drplan::config::failover_to_home",
+            Self::RestoreWithoutBackups => "drplan::config::restore_without_backups",
+        }
+    }
+}
+
+/// One problem found in a configuration file: a message, labelled spans and a help line.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    pub message: String,
+    pub labels: Vec<(Span, String)>,
+    pub help: Option<String>,
+}
+
+impl Problem {
+    /// A problem with one labelled span.
+    pub fn new(kind: ProblemKind, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+        Self { kind, message: message.into(), labels: vec![(span, label.into())], help: None }
+    }
+
+    /// Adds the help line.
+    #[must_use]
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds another labelled span.
+    #[must_use]
+    pub fn label(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.labels.push((span, label.into()));
+        self
+    }
+
+    /// The start of the first label, used to report problems in file order.
+    pub fn offset(&self) -> usize {
+        self.labels.first().map_or(0, |(span, _)| span.start)
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Problem {}
+
+impl Diagnostic for Problem {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.kind.code()))
+    }
+
+    fn severity(&self) -> Option<Severity> {
+        Some(Severity::Error)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help.as_ref().map(|help| Box::new(help) as Box<dyn fmt::Display>)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(
+            self.labels.iter().map(|(span, text)| LabeledSpan::new_with_span(Some(text.clone()), span.clone())),
+        ))
+    }
+}
+
+/// Renders a diagnostic the way the CLI prints it; `colour` off gives stable text for snapshots.
+pub fn render(diagnostic: &dyn Diagnostic, colour: bool) -> String {
+    let theme = if colour {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = handler.render_report(&mut out, diagnostic);
+    out
+}

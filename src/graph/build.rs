@@ -1,0 +1,273 @@
+//! Turns a change set into steps, phase by phase: assess, notify, mitigate, recover
+//! (tier by tier, behind one gate node per tier), switch (each record after its
+//! service's health), verify, resolve. A scenario's own steps join their phase, in the
+//! order written, after the generated ones. Phases are joined by one gate node each.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use super::step::{Action, NotifyStatus, Step, estimates};
+use crate::model::{Environment, Phase, ScenarioStepAction, Service};
+use crate::plan::changes::ChangeSet;
+
+/// Builds the steps of `changes`; an empty change set gives no steps.
+pub fn steps(env: &Environment, changes: &ChangeSet<'_>) -> Vec<Step> {
+    if changes.is_empty() {
+        return Vec::new();
+    }
+    let mut builder = Builder {
+        env,
+        changes,
+        steps: Vec::new(),
+        ids: HashMap::new(),
+        last_gate: None,
+        health_of: HashMap::new(),
+    };
+    builder.assess();
+    builder.notify(NotifyStatus::Started);
+    builder.mitigate();
+    builder.recover();
+    builder.switch();
+    builder.verify();
+    builder.notify(NotifyStatus::Resolved);
+    builder.steps
+}
+
+struct Builder<'a, 'e> {
+    env: &'e Environment,
+    changes: &'a ChangeSet<'e>,
+    steps: Vec<Step>,
+    /// Step id → index.
+    ids: HashMap<String, usize>,
+    /// The gate closing the last non-empty phase.
+    last_gate: Option<String>,
+    /// Service → the id of its health step.
+    health_of: HashMap<String, String>,
+}
+
+impl Builder<'_, '_> {
+    /// Adds a step with id `ACTION:KEY` (made unique with a suffix) and returns the id.
+    fn add(&mut self, phase: Phase, action: Action, key: &str, target: String, depends_on: Vec<String>) -> String {
+        let base = format!("{}:{}", action.name(), slug(key));
+        let mut id = base.clone();
+        let mut n = 1;
+        while self.ids.contains_key(&id) {
+            n += 1;
+            id = format!("{base}-{n}");
+        }
+        let estimate = self.estimate(&action);
+        let approval = self.approval(&action);
+        self.ids.insert(id.clone(), self.steps.len());
+        self.steps.push(Step {
+            id: id.clone(),
+            phase,
+            action,
+            target,
+            before: None,
+            after: None,
+            depends_on,
+            approval,
+            estimate,
+        });
+        id
+    }
+
+    fn set_change(&mut self, id: &str, before: String, after: String) {
+        let step = &mut self.steps[self.ids[id]];
+        step.before = Some(before);
+        step.after = Some(after);
+    }
+
+    fn estimate(&self, action: &Action) -> Duration {
+        match action {
+            Action::Gate | Action::Notify { .. } => Duration::ZERO,
+            Action::CheckRegion { .. } | Action::CheckRpo { .. } => estimates::CHECK,
+            Action::Upload { .. } => estimates::UPLOAD,
+            Action::Activate { service, .. } | Action::Restore { service, .. } => {
+                self.env.service(service).map_or(Duration::ZERO, Service::estimate)
+            }
+            Action::Health { probe, .. } => probe.as_ref().map_or(Duration::ZERO, |p| p.interval),
+            Action::Switch { record, .. } => {
+                self.env.record(record).map_or(Duration::ZERO, |r| Duration::from_secs(u64::from(r.ttl())))
+            }
+            Action::Verify { .. } => estimates::VERIFY,
+            Action::Run { .. } => estimates::RUN,
+            Action::Manual { .. } => estimates::MANUAL,
+        }
+    }
+
+    /// Manual steps always need a person; in a scenario with `approval = "manual"`
+    /// every change does.
+    fn approval(&self, action: &Action) -> Option<String> {
+        if matches!(action, Action::Manual { .. }) {
+            return Some("confirm".to_string());
+        }
+        let manual = self.changes.approval == Some("manual");
+        (manual && action.is_change()).then(|| "manual".to_string())
+    }
+
+    /// The gate of the previous phase, which a phase's first steps wait for.
+    fn after_last_gate(&self) -> Vec<String> {
+        self.last_gate.iter().cloned().collect()
+    }
+
+    /// The steps of the phase begun at `first` that nothing in it waits for, and the
+    /// previous gate if nothing in it waits for that either.
+    fn frontier(&self, first: usize) -> Vec<String> {
+        let awaited: BTreeSet<&String> = self.steps[first..].iter().flat_map(|s| &s.depends_on).collect();
+        let mut open: Vec<String> =
+            self.steps[first..].iter().filter(|s| !awaited.contains(&s.id)).map(|s| s.id.clone()).collect();
+        open.extend(self.last_gate.iter().filter(|gate| !awaited.contains(gate)).cloned());
+        open
+    }
+
+    /// Appends the scenario's own steps for `phase`, in order, after everything the
+    /// phase generated, and closes a non-empty phase with a gate over its frontier.
+    fn close_phase(&mut self, phase: Phase, first: usize) {
+        for own in self.changes.own_steps.iter().filter(|s| s.phase == phase) {
+            let action = match &own.action {
+                ScenarioStepAction::Run(argv) => Action::Run { argv: argv.clone() },
+                ScenarioStepAction::Manual(text) => Action::Manual { instruction: text.clone() },
+            };
+            let after = self.frontier(first);
+            self.add(phase, action, &own.name, own.name.clone(), after);
+        }
+        if self.steps.len() == first {
+            return;
+        }
+        let frontier = self.frontier(first);
+        let gate = self.add(phase, Action::Gate, phase.name(), format!("{} done", phase.name()), frontier);
+        self.last_gate = Some(gate);
+    }
+
+    fn assess(&mut self) {
+        let first = self.steps.len();
+        if let Some(region) = self.changes.target_region {
+            let action = Action::CheckRegion { region: region.to_string() };
+            self.add(Phase::Assess, action, region, format!("region {region} is up"), vec![]);
+        }
+        for data in self.changes.data.iter().filter(|d| d.backups.is_some()) {
+            let name = &data.name.value;
+            let target = format!("newest backup of {name} within {}", humantime::format_duration(data.rpo));
+            self.add(Phase::Assess, Action::CheckRpo { data: name.clone() }, name, target, vec![]);
+        }
+        self.close_phase(Phase::Assess, first);
+    }
+
+    /// The timeline hangs off the previous gate and holds nothing back.
+    fn notify(&mut self, status: NotifyStatus) {
+        let phase = if status == NotifyStatus::Started { Phase::Notify } else { Phase::Resolve };
+        for (index, entry) in self.env.notify.iter().enumerate() {
+            let (after, target) = match status {
+                NotifyStatus::Started => {
+                    (entry.after, format!("{} at +{}", entry.to, humantime::format_duration(entry.after)))
+                }
+                NotifyStatus::Resolved => (Duration::ZERO, format!("{}: recovered", entry.to)),
+            };
+            let key = match status {
+                NotifyStatus::Started => format!("{}-{}", index + 1, entry.to),
+                NotifyStatus::Resolved => format!("{}-{}-resolved", index + 1, entry.to),
+            };
+            self.add(phase, Action::Notify { index, after, status }, &key, target, self.after_last_gate());
+        }
+    }
+
+    fn mitigate(&mut self) {
+        let first = self.steps.len();
+        if let Some(page) = self.changes.maintenance_page {
+            let action = Action::Upload { bucket: page.bucket.clone(), key: page.key.clone(), file: page.file.clone() };
+            let target = format!("maintenance page to s3://{}/{}", page.bucket, page.key);
+            self.add(Phase::Mitigate, action, "maintenance-page", target, self.after_last_gate());
+        }
+        self.close_phase(Phase::Mitigate, first);
+    }
+
+    /// Per service, in tier order: activate (or restore), then its health step. A
+    /// service waits for the health of its same-tier dependencies that move; earlier
+    /// tiers are behind the tier gate.
+    fn recover(&mut self) {
+        let first = self.steps.len();
+        let mut tier_gate = self.after_last_gate();
+        let mut members: Vec<String> = Vec::new();
+        let mut current_tier = None;
+        for recovery in &self.changes.recoveries {
+            let service = recovery.service;
+            if current_tier != Some(service.tier.value) {
+                if let Some(tier) = current_tier {
+                    tier_gate = vec![self.tier_gate(tier, std::mem::take(&mut members))];
+                }
+                current_tier = Some(service.tier.value);
+            }
+            let same_tier = |d: &&crate::model::Located<String>| {
+                self.env.service(&d.value).is_some_and(|dep| dep.tier.value == service.tier.value)
+            };
+            let deps = service.depends_on.iter().filter(same_tier).filter_map(|d| self.health_of.get(&d.value).cloned());
+            let depends_on: Vec<String> = tier_gate.iter().cloned().chain(deps).collect();
+            let name = &service.name.value;
+            let action = recovery.action(self.env);
+            let target = format!("{name} in {}", recovery.region);
+            let change = self.add(Phase::Recover, action, name, target.clone(), depends_on);
+            self.set_change(&change, recovery.before(), recovery.after());
+            let values = recovery.placeholders(self.env);
+            let probe = service.health.as_ref().map(|probe| probe.render(&values));
+            let action = Action::Health { service: name.clone(), region: recovery.region.to_string(), probe };
+            let health = self.add(Phase::Recover, action, name, target, vec![change]);
+            self.health_of.insert(name.clone(), health.clone());
+            members.push(health);
+        }
+        if let Some(tier) = current_tier {
+            self.tier_gate(tier, members);
+        }
+        self.close_phase(Phase::Recover, first);
+    }
+
+    fn tier_gate(&mut self, tier: u32, members: Vec<String>) -> String {
+        let key = format!("tier-{tier}");
+        self.add(Phase::Recover, Action::Gate, &key, format!("tier {tier} healthy"), members)
+    }
+
+    /// Each record moves once its service is healthy where the record will point.
+    fn switch(&mut self) {
+        let first = self.steps.len();
+        for switch in &self.changes.switches {
+            let record = switch.record;
+            let depends_on = match self.health_of.get(&record.follows.value) {
+                Some(health) => vec![health.clone()],
+                None => self.after_last_gate(),
+            };
+            let action =
+                Action::Switch { record: record.key.value.clone(), before: switch.before.clone(), after: switch.after.clone() };
+            let target = format!("{} {}", record.name, record.record_type);
+            let id = self.add(Phase::Switch, action, &record.key.value, target, depends_on);
+            self.set_change(&id, describe_sets(&switch.before), describe_sets(&switch.after));
+        }
+        self.close_phase(Phase::Switch, first);
+    }
+
+    fn verify(&mut self) {
+        let first = self.steps.len();
+        for (index, check) in self.env.checks.iter().enumerate() {
+            self.add(Phase::Verify, Action::Verify { index }, &check.name, check.name.clone(), self.after_last_gate());
+        }
+        self.close_phase(Phase::Verify, first);
+    }
+}
+
+/// One line per record set: `region  value  weight N`.
+pub fn describe_sets(sets: &[crate::observe::RecordSet]) -> String {
+    let lines: Vec<String> = sets.iter().map(|s| format!("{} {} weight={}", s.region, s.value, s.weight)).collect();
+    lines.join("\n")
+}
+
+/// A step-id-safe form of a name: lowercase letters, digits, `.`, `_` and `-`.
+pub fn slug(text: &str) -> String {
+    let mut slug = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_matches('-').to_string()
+}

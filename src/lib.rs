@@ -1,0 +1,13 @@
+//! drplan: a disaster-recovery runbook as code.
+//!
+//! The pipeline, one module a stage:
+//! config (TOML → spans) → model (validated environment) → graph (steps, tier gates,
+//! critical path) → observe (actual state) → plan (desired − actual → steps) → apply.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod graph;
+pub mod model;
+pub mod observe;
+pub mod plan;

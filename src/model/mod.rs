@@ -1,0 +1,123 @@
+//! The validated environment: regions, services, DNS records, data sets, scenarios,
+//! triggers, notifications, checks and drills, with every cross-reference checked.
+
+mod data_set;
+mod operations;
+mod record;
+mod scenario;
+mod service;
+pub mod validate;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub use crate::config::tree::Located;
+pub use data_set::{BackupLocation, DataMethod, DataSet};
+pub use operations::{
+    Check, CheckKind, DEFAULT_TRIGGER_INTERVAL, Drill, ErrorRateProbe, FailbackMode, Notification, NotifyVia, Trigger,
+    TriggerKind,
+};
+pub use record::{Alias, DnsRecord};
+pub use scenario::{MaintenancePage, Phase, Scenario, ScenarioStep, ScenarioStepAction, Strategy};
+pub use service::{Command, HealthCheck, HealthProbe, Service};
+
+/// One environment file, decoded and validated.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    pub home: Located<String>,
+    pub rto: Duration,
+    pub state: StateLocation,
+    pub providers: Providers,
+    pub regions: Vec<Region>,
+    pub services: Vec<Service>,
+    pub records: Vec<DnsRecord>,
+    pub data: Vec<DataSet>,
+    pub scenarios: Vec<Scenario>,
+    pub triggers: Vec<Trigger>,
+    pub notify: Vec<Notification>,
+    pub checks: Vec<Check>,
+    pub drills: Vec<Drill>,
+    pub(crate) service_index: HashMap<String, usize>,
+}
+
+/// Where the environment's state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    Local,
+    S3 { bucket: String, key: String },
+}
+
+/// Which real system each kind of resource lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Sim,
+    Route53,
+    S3,
+}
+
+/// The `[providers]` table.
+#[derive(Debug, Clone)]
+pub struct Providers {
+    pub dns: ProviderKind,
+    pub storage: ProviderKind,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+}
+
+impl Providers {
+    /// True when every resource lives in the embedded sim world.
+    pub fn is_sim(&self) -> bool {
+        self.dns == ProviderKind::Sim && self.storage == ProviderKind::Sim
+    }
+}
+
+/// A region and its role.
+#[derive(Debug, Clone)]
+pub struct Region {
+    pub name: Located<String>,
+    pub role: String,
+    pub standby: Option<String>,
+}
+
+impl Environment {
+    /// Builds the lookup tables; the decoder calls it once every service is read.
+    pub(crate) fn indexed(mut self) -> Self {
+        self.service_index = self.services.iter().enumerate().map(|(i, s)| (s.name.value.clone(), i)).collect();
+        self
+    }
+
+    /// The index of a service by name.
+    pub fn service_id(&self, name: &str) -> Option<usize> {
+        self.service_index.get(name).copied()
+    }
+
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.service_id(name).map(|id| &self.services[id])
+    }
+
+    pub fn region(&self, name: &str) -> Option<&Region> {
+        self.regions.iter().find(|region| region.name.value == name)
+    }
+
+    pub fn scenario(&self, name: &str) -> Option<&Scenario> {
+        self.scenarios.iter().find(|scenario| scenario.name.value == name)
+    }
+
+    pub fn record(&self, name: &str) -> Option<&DnsRecord> {
+        self.records.iter().find(|record| record.key.value == name)
+    }
+
+    /// The region an offline failback assumes everything failed over to: the first
+    /// region with the role `secondary`, else the first region that is not home.
+    pub fn standby_region(&self) -> Option<&str> {
+        let others = || self.regions.iter().filter(|r| r.name.value != self.home.value);
+        others().find(|r| r.role == "secondary").or_else(|| others().next()).map(|r| r.name.value.as_str())
+    }
+
+    /// The data sets a service holds.
+    pub fn data_of<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a DataSet> + 'a {
+        self.data.iter().filter(move |data| data.service.value == service)
+    }
+}

@@ -1,0 +1,91 @@
+//! Scenarios: named situations and what recovery means for each.
+
+use super::{Command, Located};
+
+/// A named situation.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: Located<String>,
+    pub severity: String,
+    pub strategy: Strategy,
+    pub approval: Option<String>,
+    /// When set, only these services are recovered.
+    pub services: Option<Vec<Located<String>>>,
+    pub maintenance_page: Option<MaintenancePage>,
+    pub steps: Vec<ScenarioStep>,
+}
+
+/// What recovery means in a scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Strategy {
+    Failover { to: Located<String> },
+    Restore,
+    Custom,
+}
+
+impl Strategy {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Failover { .. } => "failover",
+            Self::Restore => "restore",
+            Self::Custom => "custom",
+        }
+    }
+}
+
+/// A page uploaded while the scenario runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintenancePage {
+    pub bucket: String,
+    pub key: String,
+    pub file: String,
+}
+
+/// A step a scenario adds to its plan.
+#[derive(Debug, Clone)]
+pub struct ScenarioStep {
+    pub phase: Phase,
+    pub name: String,
+    pub action: ScenarioStepAction,
+}
+
+/// What a scenario's own step does.
+#[derive(Debug, Clone)]
+pub enum ScenarioStepAction {
+    Run(Command),
+    Manual(String),
+}
+
+/// The phases of a plan, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Assess,
+    Notify,
+    Mitigate,
+    Recover,
+    Switch,
+    Verify,
+    Resolve,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 7] =
+        [Self::Assess, Self::Notify, Self::Mitigate, Self::Recover, Self::Switch, Self::Verify, Self::Resolve];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Assess => "assess",
+            Self::Notify => "notify",
+            Self::Mitigate => "mitigate",
+            Self::Recover => "recover",
+            Self::Switch => "switch",
+            Self::Verify => "verify",
+            Self::Resolve => "resolve",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|phase| phase.name() == name)
+    }
+}

@@ -1,0 +1,86 @@
+//! Services: where they run, their restoration tier, dependencies, commands and health.
+
+use std::time::Duration;
+
+use super::Located;
+
+/// The estimate used for a service that declares none.
+pub const DEFAULT_SERVICE_ESTIMATE: Duration = Duration::from_secs(300);
+
+/// A service that drplan restores.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: Located<String>,
+    pub tier: Located<u32>,
+    pub depends_on: Vec<Located<String>>,
+    pub regions: Vec<Located<String>>,
+    pub estimate: Option<Duration>,
+    pub activate: Option<Command>,
+    pub restore: Option<Command>,
+    pub health: Option<HealthProbe>,
+}
+
+impl Service {
+    pub fn runs_in(&self, region: &str) -> bool {
+        self.regions.iter().any(|r| r.value == region)
+    }
+
+    /// The declared estimate, or [`DEFAULT_SERVICE_ESTIMATE`].
+    pub fn estimate(&self) -> Duration {
+        self.estimate.unwrap_or(DEFAULT_SERVICE_ESTIMATE)
+    }
+}
+
+/// An argument vector with `{region}`, `{service}`, `{environment}`, `{backup}` placeholders.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Command(pub Vec<String>);
+
+impl Command {
+    /// The placeholders a command or URL may use.
+    pub const PLACEHOLDERS: [&str; 4] = ["region", "service", "environment", "backup"];
+
+    /// The argument vector with placeholders replaced by `values` (name, value).
+    pub fn render(&self, values: &[(&str, &str)]) -> Vec<String> {
+        self.0.iter().map(|arg| substitute(arg, values)).collect()
+    }
+}
+
+/// Replaces each `{name}` in `text` with its value; other text is left as written.
+pub fn substitute(text: &str, values: &[(&str, &str)]) -> String {
+    values.iter().fold(text.to_string(), |acc, (name, value)| acc.replace(&format!("{{{name}}}"), value))
+}
+
+/// How drplan decides a service is healthy.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HealthProbe {
+    pub check: HealthCheck,
+    pub timeout: Duration,
+    pub attempts: u32,
+    pub interval: Duration,
+}
+
+impl HealthProbe {
+    /// The probe with its placeholders replaced.
+    #[must_use]
+    pub fn render(&self, values: &[(&str, &str)]) -> Self {
+        let check = match &self.check {
+            HealthCheck::Http { url, expect, max_latency } => {
+                HealthCheck::Http { url: substitute(url, values), expect: *expect, max_latency: *max_latency }
+            }
+            HealthCheck::Command { argv } => HealthCheck::Command { argv: Command(argv.render(values)) },
+        };
+        Self { check, ..self.clone() }
+    }
+
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const DEFAULT_ATTEMPTS: u32 = 3;
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+}
+
+/// What a health probe checks.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthCheck {
+    Http { url: String, expect: u16, max_latency: Option<Duration> },
+    Command { argv: Command },
+}

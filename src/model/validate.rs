@@ -1,0 +1,247 @@
+//! Cross-reference checks on a decoded environment: every name points at something
+//! that exists, dependencies form no cycle and never point at a later tier, DNS
+//! targets are regions their service runs in, failovers leave home.
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::DiGraph;
+
+use super::{Environment, Located, Strategy};
+use crate::config::tree::{Problems, did_you_mean};
+use crate::error::{Problem, ProblemKind};
+
+/// Records every cross-reference problem of `env`.
+pub fn check(env: &Environment, problems: &mut Problems) {
+    check_regions(env, problems);
+    check_services(env, problems);
+    check_cycles(env, problems);
+    check_records(env, problems);
+    check_data(env, problems);
+    check_scenarios(env, problems);
+    check_operations(env, problems);
+}
+
+fn check_regions(env: &Environment, p: &mut Problems) {
+    region_ref(env, &env.home, "home", p);
+    for service in &env.services {
+        for region in &service.regions {
+            region_ref(env, region, &format!("[services.{}]", service.name.value), p);
+        }
+    }
+}
+
+fn check_services(env: &Environment, p: &mut Problems) {
+    for service in &env.services {
+        for dependency in &service.depends_on {
+            let Some(target) = service_ref(env, dependency, "depends_on", p) else { continue };
+            if target.tier.value > service.tier.value {
+                p.push(
+                    Problem::new(
+                        ProblemKind::LaterTierDependency,
+                        format!(
+                            "`{}` (tier {}) depends on `{}`, which is restored later (tier {})",
+                            service.name.value, service.tier.value, dependency.value, target.tier.value
+                        ),
+                        dependency.span.clone(),
+                        format!("tier {} service", target.tier.value),
+                    )
+                    .label(service.tier.span.clone(), format!("tier {}", service.tier.value))
+                    .help(format!(
+                        "move `{}` to tier {} or later, or `{}` to tier {} or earlier",
+                        service.name.value, target.tier.value, dependency.value, service.tier.value
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// One problem per strongly connected group of services, naming every member and
+/// labelling every edge inside it.
+fn check_cycles(env: &Environment, p: &mut Problems) {
+    let mut graph = DiGraph::<usize, ()>::with_capacity(env.services.len(), env.services.len() * 3);
+    let nodes: Vec<_> = (0..env.services.len()).map(|i| graph.add_node(i)).collect();
+    for (i, service) in env.services.iter().enumerate() {
+        for dependency in &service.depends_on {
+            if let Some(j) = env.service_id(&dependency.value) {
+                graph.add_edge(nodes[i], nodes[j], ());
+            }
+        }
+    }
+    for group in tarjan_scc(&graph) {
+        let mut members: Vec<usize> = group.iter().map(|n| graph[*n]).collect();
+        let self_loop = members.len() == 1 && graph.contains_edge(group[0], group[0]);
+        if members.len() < 2 && !self_loop {
+            continue;
+        }
+        members.sort_unstable();
+        p.push(cycle_problem(env, &members));
+    }
+}
+
+fn cycle_problem(env: &Environment, members: &[usize]) -> Problem {
+    let names: Vec<&str> = members.iter().map(|&i| env.services[i].name.value.as_str()).collect();
+    let first = &env.services[members[0]];
+    let mut problem = Problem::new(
+        ProblemKind::DependencyCycle,
+        format!("dependency cycle between {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+        first.name.span.clone(),
+        format!("`{}` is part of the cycle", first.name.value),
+    );
+    for &i in members {
+        let service = &env.services[i];
+        for dependency in service.depends_on.iter().filter(|d| names.contains(&d.value.as_str())) {
+            problem = problem
+                .label(dependency.span.clone(), format!("`{}` depends on `{}`", service.name.value, dependency.value));
+        }
+    }
+    problem.help("a service cannot wait for itself: remove one of these `depends_on` entries")
+}
+
+fn check_records(env: &Environment, p: &mut Problems) {
+    for record in &env.records {
+        let table = format!("[dns.{}]", record.key.value);
+        let service = service_ref(env, &record.follows, "follows", p);
+        for (region, _) in &record.targets {
+            if !region_ref(env, region, &table, p) {
+                continue;
+            }
+            if let Some(service) = service.filter(|s| !s.runs_in(&region.value)) {
+                p.push(
+                    Problem::new(
+                        ProblemKind::DnsTargetRegion,
+                        format!(
+                            "`{}` has a target in `{}`, where `{}` does not run",
+                            record.key.value, region.value, service.name.value
+                        ),
+                        region.span.clone(),
+                        format!("`{}` does not run here", service.name.value),
+                    )
+                    .label(record.follows.span.clone(), "the record follows this service")
+                    .help(format!(
+                        "add \"{}\" to the regions of [services.{}], or remove this target",
+                        region.value, service.name.value
+                    )),
+                );
+            }
+        }
+    }
+}
+
+fn check_data(env: &Environment, p: &mut Problems) {
+    for data in &env.data {
+        service_ref(env, &data.service, "service", p);
+    }
+}
+
+fn check_scenarios(env: &Environment, p: &mut Problems) {
+    for scenario in &env.scenarios {
+        let limited: Vec<&Located<String>> = scenario.services.iter().flatten().collect();
+        for service in &limited {
+            service_ref(env, service, "services", p);
+        }
+        let Strategy::Failover { to } = &scenario.strategy else { continue };
+        if !region_ref(env, to, &format!("[scenarios.{}]", scenario.name.value), p) {
+            continue;
+        }
+        if to.value == env.home.value {
+            p.push(
+                Problem::new(
+                    ProblemKind::FailoverToHome,
+                    format!("scenario `{}` fails over to `{}`, the home region", scenario.name.value, to.value),
+                    to.span.clone(),
+                    "this is home",
+                )
+                .label(env.home.span.clone(), "home is declared here")
+                .help("fail over to another region; coming back home is `drplan plan --failback`"),
+            );
+        }
+        for service in limited.iter().filter_map(|name| env.service(&name.value)) {
+            if !service.runs_in(&to.value) {
+                p.push(
+                    Problem::new(
+                        ProblemKind::InvalidValue,
+                        format!("`{}` cannot fail over to `{}`: it does not run there", service.name.value, to.value),
+                        to.span.clone(),
+                        format!("`{}` does not run here", service.name.value),
+                    )
+                    .help(format!("add \"{}\" to the regions of [services.{}]", to.value, service.name.value)),
+                );
+            }
+        }
+    }
+}
+
+fn check_operations(env: &Environment, p: &mut Problems) {
+    for trigger in &env.triggers {
+        scenario_ref(env, &trigger.scenario, p);
+        for service in trigger.services.iter().flatten() {
+            service_ref(env, service, "services", p);
+        }
+    }
+    for drill in &env.drills {
+        scenario_ref(env, &drill.scenario, p);
+    }
+    for check in &env.checks {
+        if let super::CheckKind::Dns { record } = &check.kind {
+            if env.record(&record.value).is_none() {
+                let candidates = env.records.iter().map(|r| r.key.value.as_str());
+                p.push(unknown(ProblemKind::UnknownRecord, "DNS record", record, candidates, "[dns]"));
+            }
+        }
+    }
+}
+
+/// Checks a service name; returns the service when it exists.
+fn service_ref<'e>(
+    env: &'e Environment,
+    name: &Located<String>,
+    field: &str,
+    p: &mut Problems,
+) -> Option<&'e super::Service> {
+    let found = env.service(&name.value);
+    if found.is_none() {
+        let candidates = env.services.iter().map(|s| s.name.value.as_str());
+        let problem = unknown(ProblemKind::UnknownService, "service", name, candidates, "[services]");
+        p.push(Problem { message: format!("{} (in `{field}`)", problem.message), ..problem });
+    }
+    found
+}
+
+/// Checks a region name; returns whether it exists.
+fn region_ref(env: &Environment, name: &Located<String>, context: &str, p: &mut Problems) -> bool {
+    let found = env.region(&name.value).is_some();
+    if !found {
+        let candidates = env.regions.iter().map(|r| r.name.value.as_str());
+        let problem = unknown(ProblemKind::UnknownRegion, "region", name, candidates, "[regions]");
+        p.push(Problem { message: format!("{} (in {context})", problem.message), ..problem });
+    }
+    found
+}
+
+fn scenario_ref(env: &Environment, name: &Located<String>, p: &mut Problems) {
+    if env.scenario(&name.value).is_none() {
+        let candidates = env.scenarios.iter().map(|s| s.name.value.as_str());
+        p.push(unknown(ProblemKind::UnknownScenario, "scenario", name, candidates, "[scenarios]"));
+    }
+}
+
+fn unknown<'c>(
+    kind: ProblemKind,
+    what: &str,
+    name: &Located<String>,
+    candidates: impl Iterator<Item = &'c str> + Clone,
+    table: &str,
+) -> Problem {
+    let problem = Problem::new(kind, format!("unknown {what} `{}`", name.value), name.span.clone(), format!("no such {what}"));
+    match did_you_mean(&name.value, candidates.clone()) {
+        Some(close) => problem.help(format!("did you mean `{close}`?")),
+        None => {
+            let known: Vec<&str> = candidates.take(8).collect();
+            if known.is_empty() {
+                problem.help(format!("declare it under {table}"))
+            } else {
+                problem.help(format!("declare it under {table}; known: {}", known.join(", ")))
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The actual state a plan starts from: where each service is active, the weighted
+//! record sets of each DNS record, the newest backup of each data set, and region
+//! health. Offline planning assumes it; live planning reads it from the providers.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Environment;
+
+/// What is true (or assumed true) before a plan runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActualState {
+    /// How this state was obtained; shown in every plan.
+    pub source: StateSource,
+    /// Service → the region it is active in.
+    pub placement: BTreeMap<String, String>,
+    /// DNS record key → its weighted record sets, one per region.
+    pub records: BTreeMap<String, Vec<RecordSet>>,
+    /// Data set → its newest backup, when known.
+    pub backups: BTreeMap<String, BackupObservation>,
+    /// Region → whether it is healthy, when known.
+    pub regions: BTreeMap<String, bool>,
+}
+
+/// Where the actual state came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StateSource {
+    /// `--offline`: every service at home, DNS at home, backups unknown.
+    AssumedNominal,
+    /// `--offline --failback`: every service failed over to the standby region.
+    AssumedFailedOver { region: String },
+    /// Read from the providers.
+    Observed,
+}
+
+/// One weighted record set (set identifier = region).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordSet {
+    pub region: String,
+    pub value: String,
+    pub weight: u8,
+    pub ttl: Option<u32>,
+}
+
+/// What is known about the newest backup of a data set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "status")]
+pub enum BackupObservation {
+    /// Not observed (offline planning).
+    Unknown,
+    /// No object under the prefix.
+    Missing,
+    /// The newest object and its age when observed.
+    Found {
+        url: String,
+        #[serde(with = "crate::observe::seconds")]
+        age: Duration,
+    },
+}
+
+impl ActualState {
+    /// The nominal state: everything active and routed at home, backups unknown.
+    pub fn nominal(env: &Environment) -> Self {
+        Self::everything_in(env, StateSource::AssumedNominal, &env.home.value)
+    }
+
+    /// The state after a whole-environment failover to the standby region: every
+    /// service that runs there is active there, and DNS points there.
+    pub fn failed_over(env: &Environment) -> Self {
+        let region = env.standby_region().unwrap_or(&env.home.value).to_string();
+        Self::everything_in(env, StateSource::AssumedFailedOver { region: region.clone() }, &region)
+    }
+
+    fn everything_in(env: &Environment, source: StateSource, region: &str) -> Self {
+        let active_in = |runs_there: bool| if runs_there { region } else { env.home.value.as_str() };
+        let placement = env
+            .services
+            .iter()
+            .map(|s| (s.name.value.clone(), active_in(s.runs_in(region)).to_string()))
+            .collect::<BTreeMap<_, _>>();
+        let records = env
+            .records
+            .iter()
+            .map(|record| {
+                let active = placement.get(&record.follows.value).map_or(env.home.value.as_str(), String::as_str);
+                (record.key.value.clone(), weighted_sets(record, active))
+            })
+            .collect();
+        let backups = env.data.iter().map(|d| (d.name.value.clone(), BackupObservation::Unknown)).collect();
+        Self { source, placement, records, backups, regions: BTreeMap::new() }
+    }
+
+    /// Where `service` is active (home when unknown).
+    pub fn active_region<'a>(&'a self, env: &'a Environment, service: &str) -> &'a str {
+        self.placement.get(service).map_or(env.home.value.as_str(), String::as_str)
+    }
+}
+
+/// The record sets of `record` with `active` at weight 100 and every other target at 0.
+pub fn weighted_sets(record: &crate::model::DnsRecord, active: &str) -> Vec<RecordSet> {
+    record
+        .targets
+        .iter()
+        .map(|(region, value)| RecordSet {
+            region: region.value.clone(),
+            value: value.clone(),
+            weight: if region.value == active { 100 } else { 0 },
+            ttl: record.alias.is_none().then(|| record.ttl()),
+        })
+        .collect()
+}
+
+/// Serializes a duration as whole seconds.
+pub mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(duration.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_secs)
+    }
+}

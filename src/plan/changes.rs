@@ -1,0 +1,192 @@
+//! Desired minus actual: which services must be activated or restored where, and
+//! which DNS records must move. What is already true makes no change.
+
+use std::collections::HashSet;
+
+use super::Intent;
+use crate::graph::step::Action;
+use crate::model::{
+    BackupLocation, DataMethod, DataSet, DnsRecord, Environment, MaintenancePage, ScenarioStep, Service, Strategy,
+};
+use crate::observe::{ActualState, RecordSet, weighted_sets};
+
+/// Everything a plan must change, before it is laid out as steps.
+#[derive(Debug)]
+pub struct ChangeSet<'e> {
+    /// The scenario's approval rule (`manual` makes every change wait for a person).
+    pub approval: Option<&'e str>,
+    /// The region recovery moves to, when it moves.
+    pub target_region: Option<&'e str>,
+    /// The data sets of the services recovered.
+    pub data: Vec<&'e DataSet>,
+    pub maintenance_page: Option<&'e MaintenancePage>,
+    /// In tier order, then the order written.
+    pub recoveries: Vec<Recovery<'e>>,
+    pub switches: Vec<Switch<'e>>,
+    pub own_steps: &'e [ScenarioStep],
+    /// Dependencies of recovered services that stay where they are: (service, region).
+    pub staying: Vec<(&'e str, String)>,
+    /// Services in scope that cannot move to the target region.
+    pub unmovable: Vec<&'e str>,
+}
+
+impl ChangeSet<'_> {
+    /// True when nothing needs doing.
+    pub fn is_empty(&self) -> bool {
+        self.recoveries.is_empty() && self.switches.is_empty() && self.own_steps.is_empty()
+    }
+}
+
+/// One service brought up somewhere, or restored in place.
+#[derive(Debug)]
+pub struct Recovery<'e> {
+    pub service: &'e Service,
+    pub region: String,
+    pub from: String,
+    pub restore_from: Option<BackupLocation>,
+}
+
+impl Recovery<'_> {
+    /// The values of `{region}`, `{service}` and `{environment}` for this recovery.
+    pub fn placeholders<'a>(&'a self, env: &'a Environment) -> [(&'a str, &'a str); 3] {
+        [("region", self.region.as_str()), ("service", self.service.name.value.as_str()), ("environment", env.name.as_str())]
+    }
+
+    /// The step action that performs this recovery.
+    pub fn action(&self, env: &Environment) -> Action {
+        let service = self.service.name.value.clone();
+        let region = self.region.clone();
+        let values = self.placeholders(env);
+        match &self.restore_from {
+            Some(backups) => Action::Restore {
+                command: self.service.restore.as_ref().map(|c| c.render(&values)),
+                service,
+                region,
+                backups: backups.clone(),
+            },
+            None => Action::Activate { command: self.service.activate.as_ref().map(|c| c.render(&values)), service, region },
+        }
+    }
+
+    pub fn before(&self) -> String {
+        format!("active in {}", self.from)
+    }
+
+    pub fn after(&self) -> String {
+        match &self.restore_from {
+            Some(backups) => format!("active in {}, restored from the newest backup under {}", self.region, backups.url()),
+            None => format!("active in {}", self.region),
+        }
+    }
+}
+
+/// A DNS record whose weighted record sets must change.
+#[derive(Debug)]
+pub struct Switch<'e> {
+    pub record: &'e DnsRecord,
+    pub before: Vec<RecordSet>,
+    pub after: Vec<RecordSet>,
+}
+
+/// Compares what `intent` wants with `actual`.
+pub fn compute<'e>(env: &'e Environment, intent: &Intent<'e>, actual: &ActualState) -> ChangeSet<'e> {
+    let scenario = match intent {
+        Intent::Scenario(scenario) => Some(*scenario),
+        Intent::Failback => None,
+    };
+    let in_scope = |service: &Service| match scenario.and_then(|s| s.services.as_ref()) {
+        Some(names) => names.iter().any(|n| n.value == service.name.value),
+        None => true,
+    };
+    let target_region = match (intent, scenario.map(|s| &s.strategy)) {
+        (Intent::Failback, _) => Some(env.home.value.as_str()),
+        (_, Some(Strategy::Failover { to })) => Some(to.value.as_str()),
+        _ => None,
+    };
+    let restoring = scenario.is_some_and(|s| s.strategy == Strategy::Restore);
+    let mut recoveries = Vec::new();
+    let mut unmovable = Vec::new();
+    for service in env.services.iter().filter(|s| in_scope(s)) {
+        let from = actual.active_region(env, &service.name.value);
+        if restoring {
+            recoveries.extend(restores(env, service, from));
+        } else if let Some(to) = target_region {
+            if !service.runs_in(to) {
+                unmovable.push(service.name.value.as_str());
+            } else if from != to {
+                recoveries.push(Recovery { service, region: to.to_string(), from: from.to_string(), restore_from: None });
+            }
+        }
+    }
+    recoveries.sort_by_key(|r| r.service.tier.value);
+    let recovered: HashSet<&str> = recoveries.iter().map(|r| r.service.name.value.as_str()).collect();
+    let switches = target_region.map_or_else(Vec::new, |to| switches(env, &recovered, to, actual));
+    let data = env.data.iter().filter(|d| recovered.contains(d.service.value.as_str())).collect();
+    let staying = staying(env, &recoveries, &recovered, actual);
+    ChangeSet {
+        approval: scenario.and_then(|s| s.approval.as_deref()),
+        target_region: target_region.filter(|_| !recoveries.is_empty()),
+        data,
+        maintenance_page: scenario.and_then(|s| s.maintenance_page.as_ref()),
+        switches,
+        own_steps: scenario.map_or(&[], |s| s.steps.as_slice()),
+        staying,
+        unmovable,
+        recoveries,
+    }
+}
+
+/// One restore per distinct backup location of the service's restorable data.
+fn restores<'e>(env: &'e Environment, service: &'e Service, region: &str) -> Vec<Recovery<'e>> {
+    let mut locations: Vec<&BackupLocation> = env
+        .data_of(&service.name.value)
+        .filter(|d| d.method == DataMethod::Restore)
+        .filter_map(|d| d.backups.as_ref())
+        .collect();
+    locations.dedup();
+    locations
+        .into_iter()
+        .map(|backups| Recovery {
+            service,
+            region: region.to_string(),
+            from: region.to_string(),
+            restore_from: Some(backups.clone()),
+        })
+        .collect()
+}
+
+/// Records following a recovered service, whose record sets differ from the ones
+/// pointing at the region it is recovered in.
+fn switches<'e>(env: &'e Environment, recovered: &HashSet<&str>, to: &str, actual: &ActualState) -> Vec<Switch<'e>> {
+    env.records
+        .iter()
+        .filter(|record| {
+            let follows = record.follows.value.as_str();
+            recovered.contains(follows) || actual.active_region(env, follows) == to
+        })
+        .filter_map(|record| {
+            let after = weighted_sets(record, to);
+            let before = actual.records.get(&record.key.value).cloned().unwrap_or_default();
+            (before != after).then_some(Switch { record, before, after })
+        })
+        .collect()
+}
+
+/// Direct dependencies of recovered services that are not recovered themselves.
+fn staying<'e>(
+    env: &'e Environment,
+    recoveries: &[Recovery<'e>],
+    recovered: &HashSet<&str>,
+    actual: &ActualState,
+) -> Vec<(&'e str, String)> {
+    let mut staying: Vec<(&str, String)> = recoveries
+        .iter()
+        .flat_map(|r| &r.service.depends_on)
+        .filter(|d| !recovered.contains(d.value.as_str()))
+        .filter_map(|d| env.service(&d.value))
+        .map(|s| (s.name.value.as_str(), actual.active_region(env, &s.name.value).to_string()))
+        .collect();
+    staying.sort();
+    staying.dedup();
+    staying
+}

@@ -1,0 +1,216 @@
+//! Planning: desired (a scenario, or failback) against actual gives changes, laid out
+//! as steps on the graph, with a summary: counts, estimated RTO against the target,
+//! approvals, data at risk.
+
+pub mod changes;
+pub mod file;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::graph::StepGraph;
+use crate::graph::build;
+use crate::graph::step::Step;
+use crate::model::{Environment, Scenario, Strategy};
+use crate::observe::{ActualState, BackupObservation, StateSource};
+
+/// The version of the JSON plan format.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What the plan is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Intent<'e> {
+    Scenario(&'e Scenario),
+    Failback,
+}
+
+/// A reviewable plan: deterministic for the same input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub environment: String,
+    pub intent: IntentSummary,
+    pub actual: StateSource,
+    /// What the reader should know: assumptions, services that stay, data warnings.
+    pub notes: Vec<String>,
+    pub steps: Vec<Step>,
+    pub summary: Summary,
+}
+
+/// The scenario (or failback) a plan carries out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntentSummary {
+    /// The scenario's name, or `failback`.
+    pub name: String,
+    pub strategy: String,
+    pub severity: Option<String>,
+    pub approval: Option<String>,
+    /// The region recovery moves to, when it moves.
+    pub to: Option<String>,
+}
+
+/// The numbers a reviewer reads first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Steps by action (gates left out).
+    pub counts: BTreeMap<String, usize>,
+    /// Steps that change the world.
+    pub changes: usize,
+    #[serde(with = "crate::observe::seconds")]
+    pub estimated_rto: Duration,
+    #[serde(with = "crate::observe::seconds")]
+    pub rto_target: Duration,
+    pub over_rto: bool,
+    /// Step ids along the critical path.
+    pub critical_path: Vec<String>,
+    /// Who must approve what: the scenario's approver for the plan, and each step that pauses.
+    pub approvals: Vec<Approval>,
+    pub data_at_risk: Vec<DataRisk>,
+}
+
+/// An approval the plan needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub who: String,
+    /// The step it gates, or `None` for the whole plan.
+    pub step: Option<String>,
+}
+
+/// The loss a data set may suffer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataRisk {
+    pub data: String,
+    pub service: String,
+    pub priority: String,
+    pub method: String,
+    #[serde(with = "crate::observe::seconds")]
+    pub rpo: Duration,
+    pub backup: Option<BackupObservation>,
+    /// True when the newest backup is older than the RPO (or missing).
+    pub violation: bool,
+}
+
+impl Plan {
+    /// Plans `intent` for `env`, starting from `actual`.
+    pub fn build(env: &Environment, intent: Intent<'_>, actual: &ActualState) -> Self {
+        let changes = changes::compute(env, &intent, actual);
+        let steps = build::steps(env, &changes);
+        let graph = StepGraph::new(&steps);
+        let (estimated_rto, path) = graph.critical_path(&steps);
+        let data_at_risk: Vec<DataRisk> = changes.data.iter().map(|d| data_risk(d, actual)).collect();
+        let summary = Summary {
+            counts: counts(&steps),
+            changes: steps.iter().filter(|s| s.action.is_change()).count(),
+            estimated_rto,
+            rto_target: env.rto,
+            over_rto: estimated_rto > env.rto,
+            critical_path: path.iter().map(|&i| steps[i].id.clone()).collect(),
+            approvals: approvals(&intent, &steps),
+            data_at_risk,
+        };
+        Self {
+            format_version: FORMAT_VERSION,
+            environment: env.name.clone(),
+            intent: intent_summary(env, &intent),
+            actual: actual.source.clone(),
+            notes: notes(&changes, actual),
+            steps,
+            summary,
+        }
+    }
+
+    /// True when the plan changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.summary.changes == 0
+    }
+}
+
+/// The actual state an offline plan assumes: the nominal one, or for the failback,
+/// everything failed over to the standby region.
+pub fn assumed_actual(env: &Environment, intent: Intent<'_>) -> ActualState {
+    match intent {
+        Intent::Failback => ActualState::failed_over(env),
+        Intent::Scenario(_) => ActualState::nominal(env),
+    }
+}
+
+fn intent_summary(env: &Environment, intent: &Intent<'_>) -> IntentSummary {
+    match intent {
+        Intent::Scenario(scenario) => IntentSummary {
+            name: scenario.name.value.clone(),
+            strategy: scenario.strategy.name().to_string(),
+            severity: Some(scenario.severity.clone()),
+            approval: scenario.approval.clone(),
+            to: match &scenario.strategy {
+                Strategy::Failover { to } => Some(to.value.clone()),
+                _ => None,
+            },
+        },
+        Intent::Failback => IntentSummary {
+            name: "failback".to_string(),
+            strategy: "failover".to_string(),
+            severity: None,
+            approval: None,
+            to: Some(env.home.value.clone()),
+        },
+    }
+}
+
+fn counts(steps: &[Step]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for step in steps.iter().filter(|s| s.action.name() != "gate") {
+        *counts.entry(step.action.name().to_string()).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn approvals(intent: &Intent<'_>, steps: &[Step]) -> Vec<Approval> {
+    let plan_approver = match intent {
+        Intent::Scenario(scenario) => scenario.approval.clone().filter(|a| a != "manual"),
+        Intent::Failback => None,
+    };
+    let whole = plan_approver.filter(|_| !steps.is_empty()).map(|who| Approval { who, step: None });
+    let per_step = steps.iter().filter_map(|s| Some(Approval { who: s.approval.clone()?, step: Some(s.id.clone()) }));
+    whole.into_iter().chain(per_step).collect()
+}
+
+fn data_risk(data: &crate::model::DataSet, actual: &ActualState) -> DataRisk {
+    let backup = data.backups.as_ref().map(|_| actual.backups.get(&data.name.value).cloned().unwrap_or(BackupObservation::Unknown));
+    let violation = match &backup {
+        Some(BackupObservation::Missing) => true,
+        Some(BackupObservation::Found { age, .. }) => *age > data.rpo,
+        _ => false,
+    };
+    DataRisk {
+        data: data.name.value.clone(),
+        service: data.service.value.clone(),
+        priority: data.priority.clone(),
+        method: data.method.name().to_string(),
+        rpo: data.rpo,
+        backup,
+        violation,
+    }
+}
+
+fn notes(changes: &changes::ChangeSet<'_>, actual: &ActualState) -> Vec<String> {
+    let mut notes = Vec::new();
+    match &actual.source {
+        StateSource::AssumedNominal => notes.push(
+            "offline plan: assumes every service active in its home region, DNS at home, and backups of unknown age"
+                .to_string(),
+        ),
+        StateSource::AssumedFailedOver { region } => notes.push(format!(
+            "offline plan: assumes every service that runs in {region} is active there and DNS points there; backups of unknown age"
+        )),
+        StateSource::Observed => {}
+    }
+    for (service, region) in &changes.staying {
+        notes.push(format!("{service} stays in {region}: a dependency outside this scenario"));
+    }
+    for service in &changes.unmovable {
+        notes.push(format!("{service} does not run in the target region and stays where it is"));
+    }
+    notes
+}
