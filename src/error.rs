@@ -61,6 +61,55 @@ pub enum Error {
     #[error("{message}")]
     #[diagnostic(code(drplan::cli::usage), help("{help}"))]
     Usage { message: String, help: String },
+
+    #[error("the state of `{environment}` is locked by {who} since {since} (operation: {operation}, lock id {id})")]
+    #[diagnostic(
+        code(drplan::state::locked),
+        help("wait for that operation to finish (or pass --lock-timeout); if it died, run `drplan force-unlock FILE {id}`")
+    )]
+    Locked { environment: String, who: String, since: String, operation: String, id: String },
+
+    #[error("lock id `{given}` does not match the current lock{}", holder.as_ref().map(|h| format!(" (held with id {h})")).unwrap_or_default())]
+    #[diagnostic(code(drplan::state::lock_mismatch), help("copy the id from the \"locked by\" message or `drplan status FILE`"))]
+    LockMismatch { given: String, holder: Option<String> },
+
+    #[error("the state changed while this operation wrote it: {detail}")]
+    #[diagnostic(
+        code(drplan::state::conflict),
+        help("someone else wrote the state; run `drplan status FILE`, then plan again")
+    )]
+    StateConflict { detail: String },
+
+    #[error("the state file {} is unreadable: {detail}", path.display())]
+    #[diagnostic(code(drplan::state::corrupt), help("restore it from a backup or version history; drplan never rewrites a state it cannot read"))]
+    CorruptState { path: PathBuf, detail: String },
+
+    #[error("the plan is stale: {reason}")]
+    #[diagnostic(code(drplan::apply::stale_plan), help("make a new plan with `drplan plan FILE ... --out PLAN` and review it"))]
+    StalePlan { reason: String },
+
+    #[error("{provider}: {message}")]
+    #[diagnostic(code(drplan::provider::error), help("{help}"))]
+    Provider { provider: String, message: String, help: String },
+
+    #[error("{message}")]
+    #[diagnostic(code(drplan::apply::refused), help("{help}"))]
+    Refused { message: String, help: String },
+
+    #[error("{failed} step(s) failed{}", if *interrupted { " and the run was interrupted" } else { "" })]
+    #[diagnostic(code(drplan::apply::failed), help("see the run report; fix the cause and run `drplan apply --resume FILE` to continue"))]
+    ApplyFailed { failed: usize, interrupted: bool },
+
+    #[error("the run was interrupted")]
+    #[diagnostic(code(drplan::apply::interrupted), help("run `drplan apply --resume FILE` to continue with the unfinished steps"))]
+    Interrupted,
+}
+
+impl Error {
+    /// A provider error with a help line.
+    pub fn provider(provider: &str, message: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::Provider { provider: provider.to_string(), message: message.into(), help: help.into() }
+    }
 }
 
 /// What kind of configuration problem a [`Problem`] is; each kind has a stable code.

@@ -11,3 +11,6 @@ pub mod graph;
 pub mod model;
 pub mod observe;
 pub mod plan;
+pub mod providers;
+pub mod state;
+pub mod paths;

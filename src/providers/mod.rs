@@ -1,0 +1,89 @@
+//! Providers: one trait per kind of resource (DNS, object storage, services and
+//! their health), async. Implementations: the embedded `sim` world, Route53 and S3
+//! through the AWS SDK, and real commands and HTTP probes. Providers read and change
+//! the world; they never decide what should change.
+
+pub mod sim;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+use crate::error::Error;
+use crate::model::{BackupLocation, DnsRecord, HealthProbe};
+use crate::observe::RecordSet;
+
+/// Reads and moves weighted DNS record sets.
+#[async_trait]
+pub trait DnsProvider: Send + Sync {
+    /// The record sets of each record, keyed by the record's key under `[dns]`.
+    /// A record with no record sets maps to an empty list.
+    async fn read(&self, records: &[DnsRecord]) -> Result<BTreeMap<String, Vec<RecordSet>>, Error>;
+
+    /// Sets the record sets of every record in `changes` (one batch: one graph level).
+    async fn apply(&self, changes: &[RecordChange]) -> Result<(), Error>;
+}
+
+/// The desired record sets of one record.
+#[derive(Debug, Clone)]
+pub struct RecordChange {
+    pub record: DnsRecord,
+    pub after: Vec<RecordSet>,
+}
+
+/// An object in a bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// `s3://bucket/key`.
+    pub url: String,
+    pub last_modified: SystemTime,
+}
+
+/// Reads backups and writes pages.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// The newest object under `location` (modified before `before`, when given).
+    async fn newest(&self, location: &BackupLocation, before: Option<SystemTime>) -> Result<Option<ObjectInfo>, Error>;
+
+    /// Uploads `body` to `bucket/key`.
+    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), Error>;
+}
+
+/// What running a command (or its sim stand-in) produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    /// stdout and stderr, as text, for the journal.
+    pub log: String,
+}
+
+/// The outcome of one health probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeResult {
+    pub healthy: bool,
+    pub detail: String,
+    pub latency: Duration,
+}
+
+/// Brings services up, restores them, runs scenario commands, and probes health.
+#[async_trait]
+pub trait ServiceRuntime: Send + Sync {
+    /// Brings `service` up in `region` (running `command` when there is one).
+    async fn activate(&self, service: &str, region: &str, command: Option<&[String]>) -> Result<Output, Error>;
+
+    /// Loads `backup` into `service` in `region`.
+    async fn restore(&self, service: &str, region: &str, backup: &str, command: Option<&[String]>) -> Result<Output, Error>;
+
+    /// Runs a scenario's own command.
+    async fn run(&self, argv: &[String]) -> Result<Output, Error>;
+
+    /// Probes `service` in `region` once.
+    async fn probe(&self, service: &str, region: &str, probe: Option<&HealthProbe>) -> Result<ProbeResult, Error>;
+
+    /// Whether `region` answers at all.
+    async fn region_up(&self, region: &str) -> Result<bool, Error>;
+
+    /// Where `service` is active, when the runtime can tell (the sim world can; real
+    /// services are tracked in the state file instead).
+    async fn placement(&self, service: &str) -> Result<Option<String>, Error>;
+}

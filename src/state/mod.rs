@@ -1,0 +1,174 @@
+//! State: per environment, where each service is active, the last applied plan and
+//! the apply journal, with a lineage (fixed at creation) and a serial (bumped on every
+//! write). Backends: a local file under `.drplan/state/` and an S3 object; both lock.
+
+pub mod local;
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::plan::file::PlanFile;
+
+/// The state of one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub environment: String,
+    /// A random id given when the state is created; never changes.
+    pub lineage: String,
+    /// Bumped on every write.
+    pub serial: u64,
+    /// Service → the region it is active in.
+    pub placement: BTreeMap<String, String>,
+    /// The run in progress or last run: its plan and journal.
+    pub run: Option<Run>,
+    /// The last plan that finished applying: its intent name and run id.
+    pub last_applied: Option<AppliedPlan>,
+}
+
+impl State {
+    /// A new state with a fresh lineage and serial 0.
+    pub fn new(environment: &str) -> Self {
+        Self {
+            environment: environment.to_string(),
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            placement: BTreeMap::new(),
+            run: None,
+            last_applied: None,
+        }
+    }
+}
+
+/// One apply: the plan it runs and every transition of its steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: String,
+    pub plan: PlanFile,
+    #[serde(with = "timestamp")]
+    pub started: SystemTime,
+    pub status: RunStatus,
+    pub journal: Vec<JournalEntry>,
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    Running,
+    Interrupted,
+    Failed,
+    Finished,
+}
+
+/// One transition of one step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub step: String,
+    pub event: StepEvent,
+    #[serde(with = "timestamp")]
+    pub at: SystemTime,
+    /// Command output or error text (secrets redacted).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// A step transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepEvent {
+    Started,
+    Finished,
+    Failed,
+    /// Started before a crash or an abort and never finished: it runs again on resume.
+    Abandoned,
+}
+
+/// The last plan applied to completion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedPlan {
+    pub intent: String,
+    pub run_id: String,
+}
+
+/// Who holds a lock, and since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub id: String,
+    /// `user@host`.
+    pub who: String,
+    pub operation: String,
+    pub pid: u32,
+    #[serde(with = "timestamp")]
+    pub created: SystemTime,
+}
+
+impl LockInfo {
+    /// A lock for `operation` held by this process.
+    pub fn new(operation: &str) -> Self {
+        let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".to_string());
+        let host = hostname();
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            who: format!("{user}@{host}"),
+            operation: operation.to_string(),
+            pid: std::process::id(),
+            created: SystemTime::now(),
+        }
+    }
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".to_string())
+}
+
+/// An opaque version of a stored state (local: the serial; S3: the ETag), used to
+/// refuse a write over a state someone else changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateVersion(pub String);
+
+/// Where state is kept and how it is locked.
+#[async_trait]
+pub trait StateBackend: Send + Sync {
+    /// The stored state and its version, or `None` when there is none yet.
+    async fn read(&self) -> Result<Option<(State, StateVersion)>, Error>;
+
+    /// Writes `state` if the stored version is still `expected` (`None`: nothing
+    /// stored yet); returns the new version. Fails with [`Error::StateConflict`] otherwise.
+    async fn write(&self, state: &State, expected: Option<&StateVersion>) -> Result<StateVersion, Error>;
+
+    /// Takes the lock, or fails at once with [`Error::Locked`] naming the holder.
+    async fn lock(&self, info: &LockInfo) -> Result<(), Error>;
+
+    /// Releases a lock this process holds.
+    async fn unlock(&self, id: &str) -> Result<(), Error>;
+
+    /// Removes the lock if its id is `id`; fails with [`Error::LockMismatch`] otherwise.
+    async fn force_unlock(&self, id: &str) -> Result<(), Error>;
+
+    /// The current lock holder, if any.
+    async fn lock_holder(&self) -> Result<Option<LockInfo>, Error>;
+}
+
+/// RFC 3339 timestamps (UTC, whole seconds) for `SystemTime` fields.
+pub mod timestamp {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&humantime::format_rfc3339_millis(*time).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
+    }
+}
