@@ -4,6 +4,7 @@
 //! config (TOML → spans) → model (validated environment) → graph (steps, tier gates,
 //! critical path) → observe (actual state) → plan (desired − actual → steps) → apply.
 
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -14,3 +15,4 @@ pub mod plan;
 pub mod providers;
 pub mod state;
 pub mod paths;
+pub mod secrets;

@@ -1,4 +1,5 @@
-//! Where drplan keeps its files: `.drplan/` in the working directory (or `$DRPLAN_DIR`).
+//! Where drplan keeps its files (`.drplan/` in the working directory, or
+//! `$DRPLAN_DIR`), and writing files there and elsewhere.
 
 use std::path::PathBuf;
 
@@ -21,3 +22,15 @@ pub fn sim_file(environment: &str) -> PathBuf {
 pub fn runs_dir() -> PathBuf {
     root().join("runs")
 }
+
+/// Writes `text` to `path`, creating its directory.
+pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), crate::error::Error> {
+    let write = || {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, text)
+    };
+    write().map_err(|source| crate::error::Error::Write { path: path.to_path_buf(), source })
+}
+

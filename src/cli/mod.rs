@@ -1,9 +1,14 @@
 //! The command line: clap definitions, one module per command, and the renderers of
 //! plans and graphs.
 
+mod apply_command;
 pub mod graph_command;
 mod plan_command;
+mod session;
+mod status_command;
+mod unlock_command;
 pub mod render;
+mod sim_command;
 mod validate_command;
 
 use std::path::PathBuf;
@@ -33,6 +38,14 @@ pub enum Command {
     Graph(graph_command::GraphArgs),
     /// Plan a scenario or the failback: what will change, in which order, how long.
     Plan(plan_command::PlanArgs),
+    /// Run a saved plan (or plan and run a scenario): in order, in parallel, journaled, resumable.
+    Apply(apply_command::ApplyArgs),
+    /// Show the state and the observed world side by side.
+    Status(status_command::StatusArgs),
+    /// Remove a lock left by an operation that died.
+    ForceUnlock(unlock_command::ForceUnlockArgs),
+    /// Create, change and show the sim world: the stand-in for DNS, backups and services.
+    Sim(sim_command::SimArgs),
 }
 
 /// Which plan to make.
@@ -61,6 +74,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Validate(args) => validate_command::run(&args),
         Command::Graph(args) => graph_command::run(&args),
         Command::Plan(args) => plan_command::run(&args),
+        Command::Apply(args) => apply_command::run(&args),
+        Command::Status(args) => status_command::run(&args),
+        Command::ForceUnlock(args) => unlock_command::run(&args),
+        Command::Sim(args) => sim_command::run(&args),
     }
 }
 
@@ -79,17 +96,6 @@ pub fn intent<'e>(env: &'e crate::model::Environment, target: &Target) -> Result
         Error::UnknownScenario { name: name.clone(), help }
     })?;
     Ok(Some(crate::plan::Intent::Scenario(scenario)))
-}
-
-/// Writes `text` to `path`, creating its directory.
-pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), Error> {
-    let write = || {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(path, text)
-    };
-    write().map_err(|source| Error::Write { path: path.to_path_buf(), source })
 }
 
 /// The environment file argument every command takes.

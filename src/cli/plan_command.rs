@@ -3,12 +3,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use super::render::{self, Rendered};
-use super::{EnvironmentFile, PlanFormat, Target, write_file};
+use super::{EnvironmentFile, PlanFormat, Target};
+use crate::paths::write_file;
 use crate::config::LoadedEnvironment;
 use crate::error::Error;
-use crate::plan::file::PlanFile;
+use crate::model::Environment;
+use super::session::{Session, SimFlags, block_on};
+use crate::observe::live::observe;
+use crate::plan::file::{PlanFile, StateRef};
 use crate::plan::{Intent, Plan, assumed_actual};
 
 #[derive(Debug, clap::Args)]
@@ -24,9 +29,14 @@ pub struct PlanArgs {
     /// home, DNS at home, backups of unknown age (for the failback: everything failed over).
     #[arg(long)]
     pub offline: bool,
-    /// How to print the plan.
-    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
-    pub format: PlanFormat,
+    /// How to print the plan [default: text; json with --out, the saved plan `apply` runs].
+    #[arg(long, value_enum)]
+    pub format: Option<PlanFormat>,
+    /// Restores use the newest backup before this time (RFC 3339, e.g. 2026-11-29T10:00:00Z).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub at: Option<SystemTime>,
+    #[command(flatten)]
+    pub sim: SimFlags,
     /// Write the plan to this file (with --all: one markdown file per plan into this directory).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
@@ -39,29 +49,58 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: &PlanArgs) -> Result<ExitCode, Error> {
-    let loaded = crate::config::load(&args.env.file)?;
-    if !args.offline {
-        return Err(Error::LiveUnavailable {
-            reason: "observing the actual state is not built yet".to_string(),
-            help: "add --offline to plan against the nominal state".to_string(),
-        });
-    }
     if args.all {
-        return all(&loaded, args);
+        if !args.offline {
+            return Err(Error::Usage {
+                message: "--all plans every scenario against the assumed nominal state".to_string(),
+                help: "add --offline".to_string(),
+            });
+        }
+        return all(&crate::config::load(&args.env.file)?, args);
     }
-    let Some(intent) = super::intent(&loaded.env, &args.target)? else {
-        return Err(Error::Usage {
-            message: "which plan? none of --scenario, --failback or --all was given".to_string(),
-            help: "add --scenario NAME, --failback, or --all --out DIR".to_string(),
-        });
-    };
-    let plan = Plan::build(&loaded.env, intent, &assumed_actual(&loaded.env, intent));
-    let text = render::plan(&loaded.env, &PlanFile::new(plan.clone(), loaded.config_hash.clone(), None, None), args.format);
+    let (env, file) = if args.offline { offline(args)? } else { block_on(live(args))?? };
+    let format = args.format.unwrap_or(if args.out.is_some() { PlanFormat::Json } else { PlanFormat::Text });
+    let text = render::plan(&env, &file, format);
     match &args.out {
         Some(path) => write_file(path, &text)?,
         None => print!("{text}"),
     }
-    Ok(exit_code(args, !plan.is_empty()))
+    Ok(exit_code(args, !file.plan.is_empty()))
+}
+
+fn which<'e>(env: &'e Environment, args: &PlanArgs) -> Result<Intent<'e>, Error> {
+    super::intent(env, &args.target)?.ok_or_else(|| Error::Usage {
+        message: "which plan? none of --scenario, --failback or --all was given".to_string(),
+        help: "add --scenario NAME, --failback, or --all --offline --out DIR".to_string(),
+    })
+}
+
+/// The plan against the assumed nominal state.
+fn offline(args: &PlanArgs) -> Result<(Environment, PlanFile), Error> {
+    let loaded = crate::config::load(&args.env.file)?;
+    let intent = which(&loaded.env, args)?;
+    let plan = Plan::build(&loaded.env, intent, &assumed_actual(&loaded.env, intent));
+    let file = PlanFile::new(plan, &loaded, args.sim.sim, None, None);
+    Ok((loaded.env, file))
+}
+
+/// The plan against the observed world.
+async fn live(args: &PlanArgs) -> Result<(Environment, PlanFile), Error> {
+    let session = Session::open(&args.env.file, args.sim).await?;
+    let env = &session.loaded.env;
+    let intent = which(env, args)?;
+    let (state, version) = session.state().await?;
+    let observed = observe(env, &session.connection.runtime, Some(&state), args.at).await?;
+    let plan = Plan::build(env, intent, &observed);
+    let state_ref = StateRef { lineage: version.map(|_| state.lineage.clone()), serial: state.serial };
+    let mut file = PlanFile::new(plan, &session.loaded, session.sim, Some(state_ref), Some(observed));
+    file.at = args.at.map(|at| humantime::format_rfc3339_seconds(at).to_string());
+    Ok((session.loaded.env, file))
+}
+
+/// Parses an RFC 3339 time.
+pub fn parse_time(text: &str) -> Result<SystemTime, String> {
+    humantime::parse_rfc3339_weak(text).map_err(|e| format!("{e}: write a time such as 2026-11-29T10:00:00Z"))
 }
 
 fn exit_code(args: &PlanArgs, changes: bool) -> ExitCode {
@@ -77,7 +116,7 @@ fn all_plans(loaded: &LoadedEnvironment) -> Vec<Rendered> {
             let plan = Plan::build(env, intent, &assumed_actual(env, intent));
             let name = format!("{}.md", plan.intent.name);
             let has_changes = !plan.is_empty();
-            let file = PlanFile::new(plan, loaded.config_hash.clone(), None, None);
+            let file = PlanFile::new(plan, loaded, false, None, None);
             Rendered { name, text: render::plan(env, &file, PlanFormat::Markdown), has_changes }
         })
         .collect()

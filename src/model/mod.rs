@@ -19,7 +19,7 @@ pub use operations::{
 };
 pub use record::{Alias, DnsRecord};
 pub use scenario::{MaintenancePage, Phase, Scenario, ScenarioStep, ScenarioStepAction, Strategy};
-pub use service::{Command, HealthCheck, HealthProbe, Service};
+pub use service::{Command, HealthCheck, HealthProbe, Service, substitute};
 
 /// One environment file, decoded and validated.
 #[derive(Debug, Clone)]

@@ -2,6 +2,8 @@
 //! record sets of each DNS record, the newest backup of each data set, and region
 //! health. Offline planning assumes it; live planning reads it from the providers.
 
+pub mod live;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -4,12 +4,15 @@
 use serde::{Deserialize, Serialize};
 
 use super::Plan;
+use crate::config::LoadedEnvironment;
+use crate::error::Error;
 use crate::observe::ActualState;
 
 /// The state a plan was made against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateRef {
-    pub lineage: String,
+    /// `None` when no state existed yet.
+    pub lineage: Option<String>,
     pub serial: u64,
 }
 
@@ -18,8 +21,14 @@ pub struct StateRef {
 pub struct PlanFile {
     pub format_version: u32,
     pub drplan_version: String,
+    /// The environment file, as given on the command line.
+    pub environment_file: String,
+    /// True when the plan was made (and must be applied) on the sim world.
+    pub sim: bool,
     /// SHA-256 of the environment file the plan was made from.
     pub config_hash: String,
+    /// Restores pick the newest backup before this time (RFC 3339), when set.
+    pub at: Option<String>,
     /// The state the plan was made against; `None` for an offline plan.
     pub state: Option<StateRef>,
     /// What was observed before planning; `None` for an offline plan.
@@ -28,11 +37,14 @@ pub struct PlanFile {
 }
 
 impl PlanFile {
-    pub fn new(plan: Plan, config_hash: String, state: Option<StateRef>, observed: Option<ActualState>) -> Self {
+    pub fn new(plan: Plan, source: &LoadedEnvironment, sim: bool, state: Option<StateRef>, observed: Option<ActualState>) -> Self {
         Self {
             format_version: super::FORMAT_VERSION,
             drplan_version: env!("CARGO_PKG_VERSION").to_string(),
-            config_hash,
+            environment_file: source.path.display().to_string(),
+            sim,
+            at: None,
+            config_hash: source.config_hash.clone(),
             state,
             observed,
             plan,
@@ -44,5 +56,23 @@ impl PlanFile {
         let mut json = serde_json::to_string_pretty(self).unwrap_or_default();
         json.push('\n');
         json
+    }
+}
+
+impl PlanFile {
+    /// Reads a saved plan, refusing other files and other format versions.
+    pub fn read(path: &std::path::Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        let file: Self = serde_json::from_str(&text).map_err(|e| Error::Refused {
+            message: format!("{} is not a drplan plan: {e}", path.display()),
+            help: "pass a plan written by `drplan plan FILE ... --format json --out PLAN`, or an environment file with --scenario".to_string(),
+        })?;
+        if file.format_version != super::FORMAT_VERSION {
+            return Err(Error::Refused {
+                message: format!("{} has plan format {}, this drplan reads format {}", path.display(), file.format_version, super::FORMAT_VERSION),
+                help: "make the plan again with this version of drplan".to_string(),
+            });
+        }
+        Ok(file)
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod changes;
 pub mod file;
+pub mod stale;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

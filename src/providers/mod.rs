@@ -3,15 +3,25 @@
 //! through the AWS SDK, and real commands and HTTP probes. Providers read and change
 //! the world; they never decide what should change.
 
+pub mod aws;
+pub mod http;
+pub mod process;
+pub mod real;
+pub mod route53;
+pub mod s3;
+pub mod connect;
+pub mod notifier;
 pub mod sim;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
 use crate::error::Error;
-use crate::model::{BackupLocation, DnsRecord, HealthProbe};
+use crate::model::{BackupLocation, DnsRecord, HealthProbe, Notification};
+pub use crate::model::ProviderKind;
 use crate::observe::RecordSet;
 
 /// Reads and moves weighted DNS record sets.
@@ -86,4 +96,26 @@ pub trait ServiceRuntime: Send + Sync {
     /// Where `service` is active, when the runtime can tell (the sim world can; real
     /// services are tracked in the state file instead).
     async fn placement(&self, service: &str) -> Result<Option<String>, Error>;
+
+    /// Checks that `url` answers `expect` (within `max_latency`), for the checklist.
+    async fn check_url(&self, url: &str, expect: u16, max_latency: Option<Duration>) -> Result<ProbeResult, Error> {
+        let _ = (expect, max_latency);
+        Err(Error::provider("checks", format!("cannot check {url} with this runtime"), "use the real or sim runtime"))
+    }
+}
+
+/// Delivers the communication timeline.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Sends `body` (JSON) to the audience of `entry`.
+    async fn send(&self, entry: &Notification, body: &serde_json::Value) -> Result<(), Error>;
+}
+
+/// The providers an apply (or observe, verify, watch) works through.
+#[derive(Clone)]
+pub struct Runtime {
+    pub dns: Arc<dyn DnsProvider>,
+    pub storage: Arc<dyn ObjectStore>,
+    pub services: Arc<dyn ServiceRuntime>,
+    pub notifier: Arc<dyn Notifier>,
 }

@@ -1,1 +1,766 @@
-//! The sim world.
+//! The sim world: a file-backed stand-in for DNS, object storage and services, so that
+//! plans, applies and drills run without any cloud account.
+//!
+//! The world of an environment lives in `.drplan/sim/<environment>.json`: which regions
+//! are up, where each service is active and where it is marked down, the weighted record
+//! sets of each DNS record, backup objects with their timestamps, and probe latency and
+//! fault rate. Every change is saved before it returns. Commands are not run: the sim
+//! appends them to the world's `log` instead.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use super::{DnsProvider, Notifier, ObjectInfo, ObjectStore, Output, ProbeResult, RecordChange, ServiceRuntime};
+use crate::error::Error;
+use crate::model::{BackupLocation, DnsRecord, Environment, HealthProbe, Notification, NotifyVia};
+use crate::observe::{RecordSet, weighted_sets};
+use crate::state::local::{read_optional, write_json_atomic};
+
+/// How old the backups of a nominal world are.
+const NOMINAL_BACKUP_AGE: Duration = Duration::from_secs(5 * 60);
+
+/// The help line of every error about a world that no longer matches its environment.
+const REINIT_HELP: &str = "if the environment file changed, recreate the world with `drplan sim init FILE --force`";
+
+/// Everything the sim knows about one environment's world.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimWorld {
+    pub environment: String,
+    pub regions: BTreeMap<String, SimRegion>,
+    pub services: BTreeMap<String, SimService>,
+    /// DNS record key → its weighted record sets.
+    pub records: BTreeMap<String, Vec<RecordSet>>,
+    /// `s3://bucket/key` → when it was last modified.
+    pub objects: BTreeMap<String, Modified>,
+    /// How long every health probe takes to answer, in milliseconds.
+    pub latency_ms: u64,
+    /// The probability (0 to 1) that an activation, a restore or a probe fails.
+    pub fault_rate: f64,
+    /// Every command the sim stood in for, in order: `<action>: <argv>`.
+    pub log: Vec<String>,
+}
+
+/// One region of the world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimRegion {
+    pub up: bool,
+}
+
+/// One service of the world.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimService {
+    /// The region the service is active in.
+    pub active: String,
+    /// The regions where the service itself is broken, whatever its region does.
+    #[serde(default)]
+    pub down_in: BTreeSet<String>,
+}
+
+/// When an object was last modified (RFC 3339 in the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Modified(#[serde(with = "crate::state::timestamp")] pub SystemTime);
+
+impl SimWorld {
+    /// The world as it should be: every region up, every service active at home and
+    /// routed there, and one backup per backup location, five minutes old.
+    pub fn nominal(env: &Environment, now: SystemTime) -> Self {
+        let home = &env.home.value;
+        let taken = now.checked_sub(NOMINAL_BACKUP_AGE).unwrap_or(SystemTime::UNIX_EPOCH);
+        Self {
+            environment: env.name.clone(),
+            regions: env.regions.iter().map(|r| (r.name.value.clone(), SimRegion { up: true })).collect(),
+            services: env
+                .services
+                .iter()
+                .map(|s| (s.name.value.clone(), SimService { active: home.clone(), down_in: BTreeSet::new() }))
+                .collect(),
+            records: env.records.iter().map(|r| (r.key.value.clone(), weighted_sets(r, home))).collect(),
+            objects: env
+                .data
+                .iter()
+                .filter_map(|data| data.backups.as_ref())
+                .map(|location| (backup_url(location, &env.name, taken), Modified(taken)))
+                .collect(),
+            latency_ms: 0,
+            fault_rate: 0.0,
+            log: Vec::new(),
+        }
+    }
+
+    /// Reads the world at `path`; a missing file is an error telling how to create it.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = read_optional(path)?.ok_or_else(|| {
+            Error::provider(
+                "sim",
+                format!("there is no sim world at {}", path.display()),
+                "create it with `drplan sim init FILE`",
+            )
+        })?;
+        serde_json::from_str(&text).map_err(|error| {
+            Error::provider(
+                "sim",
+                format!("the sim world {} is unreadable: {error}", path.display()),
+                "recreate it with `drplan sim init FILE --force`",
+            )
+        })
+    }
+
+    /// Writes the world to `path` atomically.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        write_json_atomic(path, self)
+    }
+
+    /// Marks `region` up or down.
+    pub fn set_region(&mut self, region: &str, up: bool) -> Result<(), Error> {
+        lookup_mut(&mut self.regions, "region", region)?.up = up;
+        Ok(())
+    }
+
+    /// Marks `service` up or down in `region`, or in every region when `region` is `None`.
+    pub fn set_service(&mut self, service: &str, region: Option<&str>, up: bool) -> Result<(), Error> {
+        let regions: Vec<String> = match region {
+            Some(region) => vec![lookup(&self.regions, "region", region).map(|_| region.to_string())?],
+            None => self.regions.keys().cloned().collect(),
+        };
+        let down_in = &mut lookup_mut(&mut self.services, "service", service)?.down_in;
+        for region in regions {
+            if up {
+                down_in.remove(&region);
+            } else {
+                down_in.insert(region);
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes every object `by` older.
+    pub fn age_backups(&mut self, by: Duration) {
+        for modified in self.objects.values_mut() {
+            modified.0 = modified.0.checked_sub(by).unwrap_or(SystemTime::UNIX_EPOCH);
+        }
+    }
+
+    /// Sets how long every probe takes to answer.
+    pub fn set_latency(&mut self, latency: Duration) {
+        self.latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+    }
+
+    /// Sets the probability that an activation, a restore or a probe fails.
+    pub fn set_fault_rate(&mut self, rate: f64) -> Result<(), Error> {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(Error::Usage {
+                message: format!("fault rate {rate} is not between 0 and 1"),
+                help: "give a probability such as 0, 0.1 or 1".to_string(),
+            });
+        }
+        self.fault_rate = rate;
+        Ok(())
+    }
+
+    /// The newest object under `location`, modified before `before` when given.
+    pub fn newest(&self, location: &BackupLocation, before: Option<SystemTime>) -> Option<ObjectInfo> {
+        let prefix = location.url();
+        self.objects
+            .iter()
+            .filter(|(url, modified)| url.starts_with(&prefix) && before.is_none_or(|before| modified.0 < before))
+            .max_by_key(|(url, modified)| (modified.0, *url))
+            .map(|(url, modified)| ObjectInfo { url: url.clone(), last_modified: modified.0 })
+    }
+
+    /// Why `service` is not healthy in `region`, or `None` when it is.
+    pub fn unhealthy_reason(&self, service: &str, region: &str) -> Result<Option<String>, Error> {
+        let region_up = lookup(&self.regions, "region", region)?.up;
+        let state = lookup(&self.services, "service", service)?;
+        Ok(if !region_up {
+            Some(format!("region {region} is down"))
+        } else if state.down_in.contains(region) {
+            Some(format!("{service} is marked down in {region}"))
+        } else if state.active != region {
+            Some(format!("{service} is active in {}, not in {region}", state.active))
+        } else {
+            None
+        })
+    }
+
+    /// Why a request for `record` would fail: where it routes (the heaviest weight),
+    /// and why `service` is not healthy there; `None` when it would be answered.
+    pub fn route_failure(&self, record: &str, service: &str) -> Result<Option<String>, Error> {
+        let sets = self.records.get(record).map_or(&[][..], Vec::as_slice);
+        let Some(target) = sets.iter().filter(|set| set.weight > 0).max_by_key(|set| set.weight) else {
+            return Ok(Some(format!("DNS record {record} routes nowhere")));
+        };
+        self.probe_failure(service, &target.region)
+    }
+
+    /// Why a probe of `service` in `region` fails: the service is unhealthy there, or
+    /// an injected fault strikes (with the world's fault rate).
+    pub fn probe_failure(&self, service: &str, region: &str) -> Result<Option<String>, Error> {
+        let fault = || fault_strikes(self.fault_rate).then(|| format!("injected fault (fault rate {})", self.fault_rate));
+        Ok(self.unhealthy_reason(service, region)?.or_else(fault))
+    }
+
+    /// Checks that `service` can be brought up in `region`: both known, the region up.
+    fn check_reachable(&self, service: &str, region: &str) -> Result<(), Error> {
+        lookup(&self.services, "service", service)?;
+        if lookup(&self.regions, "region", region)?.up {
+            Ok(())
+        } else {
+            Err(Error::provider(
+                "sim",
+                format!("cannot reach {service} in {region}: the region is down"),
+                "bring the region back with `drplan sim set FILE --region REGION --up`, or plan a failover elsewhere",
+            ))
+        }
+    }
+
+    fn require_object(&self, url: &str) -> Result<(), Error> {
+        if self.objects.contains_key(url) {
+            Ok(())
+        } else {
+            Err(Error::provider(
+                "sim",
+                format!("there is no backup {url} in the sim world"),
+                "see the backups with `drplan sim show FILE`",
+            ))
+        }
+    }
+}
+
+/// `<location><environment>-<YYYYMMDDTHHMMSSZ>.dump`.
+fn backup_url(location: &BackupLocation, environment: &str, taken: SystemTime) -> String {
+    let stamp: String = humantime::format_rfc3339_seconds(taken).to_string().chars().filter(|c| !matches!(c, '-' | ':')).collect();
+    format!("{}{environment}-{stamp}.dump", location.url())
+}
+
+/// The weights of record sets as `region=weight`, space separated.
+pub fn describe_weights(sets: &[RecordSet]) -> String {
+    sets.iter().map(|set| format!("{}={}", set.region, set.weight)).collect::<Vec<_>>().join(" ")
+}
+
+fn lookup<'w, T>(map: &'w BTreeMap<String, T>, kind: &str, name: &str) -> Result<&'w T, Error> {
+    map.get(name).ok_or_else(|| unknown(kind, name, map.keys()))
+}
+
+fn lookup_mut<'w, T>(map: &'w mut BTreeMap<String, T>, kind: &str, name: &str) -> Result<&'w mut T, Error> {
+    let known: Vec<String> = map.keys().cloned().collect();
+    map.get_mut(name).ok_or_else(|| unknown(kind, name, &known))
+}
+
+/// An unknown region or service, with the closest known name when there is one.
+fn unknown<'k>(kind: &str, name: &str, known: impl IntoIterator<Item = &'k String>) -> Error {
+    let known: Vec<&str> = known.into_iter().map(String::as_str).collect();
+    let help = match crate::config::tree::did_you_mean(name, known.iter().copied()) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => format!("the sim world has: {}; {REINIT_HELP}", known.join(", ")),
+    };
+    Error::provider("sim", format!("unknown {kind} `{name}`"), help)
+}
+
+/// `<action>` alone, or `<action>: <argv joined by spaces>` when there is a command.
+fn log_line(action: String, command: Option<&[String]>) -> String {
+    match command {
+        Some(argv) => format!("{action}: {}", argv.join(" ")),
+        None => action,
+    }
+}
+
+/// Whether an injected fault strikes, with probability `rate`.
+fn fault_strikes(rate: f64) -> bool {
+    rate > 0.0 && uniform() < rate
+}
+
+/// A number in [0, 1) from the 48 random leading bits of a v4 UUID.
+fn uniform() -> f64 {
+    let (bits, _) = uuid::Uuid::new_v4().as_u64_pair();
+    (bits >> 16) as f64 / (1_u64 << 48) as f64
+}
+
+/// The sim provider: DNS, object storage and services of one world, shared by clones.
+#[derive(Debug, Clone)]
+pub struct Sim {
+    path: PathBuf,
+    world: Arc<Mutex<SimWorld>>,
+    /// Service → how long activating or restoring it takes (before scaling).
+    estimates: BTreeMap<String, Duration>,
+    /// DNS name → the record (its key) and the service it follows, for URL checks.
+    hosts: BTreeMap<String, (String, String)>,
+    /// Multiplies every estimate: 0 for tests, 0.01 for quick drills, 1 for real time.
+    time_scale: f64,
+}
+
+impl Sim {
+    /// Opens the world of `env` at its usual place (`.drplan/sim/<environment>.json`).
+    pub fn open(env: &Environment, time_scale: f64) -> Result<Self, Error> {
+        Self::open_at(crate::paths::sim_file(&env.name), env, time_scale)
+    }
+
+    /// Opens the world at `path`; activations and restores take each service's
+    /// estimate times `time_scale`.
+    pub fn open_at(path: PathBuf, env: &Environment, time_scale: f64) -> Result<Self, Error> {
+        if !(time_scale.is_finite() && time_scale >= 0.0) {
+            return Err(Error::Usage {
+                message: format!("time scale {time_scale} is not a finite number of at least 0"),
+                help: "use 0 for no waiting, 1 for real time".to_string(),
+            });
+        }
+        let world = SimWorld::load(&path)?;
+        Ok(Self {
+            path,
+            world: Arc::new(Mutex::new(world)),
+            estimates: env.services.iter().map(|s| (s.name.value.clone(), s.estimate())).collect(),
+            hosts: env
+                .records
+                .iter()
+                .map(|r| (r.name.trim_end_matches('.').to_string(), (r.key.value.clone(), r.follows.value.clone())))
+                .collect(),
+            time_scale,
+        })
+    }
+
+    /// A copy of the world as it is now.
+    pub async fn snapshot(&self) -> SimWorld {
+        self.world.lock().await.clone()
+    }
+
+    /// Changes the world and saves it before returning; when `change` or the save
+    /// fails, the world is left as it was.
+    pub async fn update<T>(&self, change: impl FnOnce(&mut SimWorld) -> Result<T, Error>) -> Result<T, Error> {
+        let mut world = self.world.lock().await;
+        let mut next = world.clone();
+        let value = change(&mut next)?;
+        next.save(&self.path)?;
+        *world = next;
+        Ok(value)
+    }
+
+    async fn view<T>(&self, look: impl FnOnce(&SimWorld) -> T) -> T {
+        look(&*self.world.lock().await)
+    }
+
+    /// Activates or restores: checks the world, waits the service's scaled estimate
+    /// (without holding the world), then makes `region` the active one and logs `line`.
+    async fn bring_up(
+        &self,
+        service: &str,
+        region: &str,
+        line: String,
+        precondition: impl FnOnce(&SimWorld) -> Result<(), Error>,
+    ) -> Result<Output, Error> {
+        let estimate = *lookup(&self.estimates, "service", service)?;
+        let fault_rate = self
+            .view(|world| {
+                world.check_reachable(service, region)?;
+                precondition(world).map(|()| world.fault_rate)
+            })
+            .await?;
+        if fault_strikes(fault_rate) {
+            return Err(Error::provider(
+                "sim",
+                format!("injected fault: {line}"),
+                "the sim world injects faults; lower the rate with `drplan sim set FILE --fault-rate 0`",
+            ));
+        }
+        tokio::time::sleep(self.scaled(estimate)).await;
+        self.update(|world| {
+            lookup_mut(&mut world.services, "service", service)?.active = region.to_string();
+            world.log.push(line.clone());
+            Ok(())
+        })
+        .await?;
+        Ok(Output { log: line })
+    }
+
+    /// Waits the world's probe latency, at most `limit`; returns the time waited and,
+    /// when the limit cut it short, why there was no answer.
+    async fn wait_latency(&self, limit: Option<Duration>) -> (Duration, Option<String>) {
+        let latency = Duration::from_millis(self.view(|world| world.latency_ms).await);
+        let waited = limit.map_or(latency, |limit| latency.min(limit));
+        tokio::time::sleep(waited).await;
+        (waited, (waited < latency).then(|| format!("no answer within {}", humantime::format_duration(waited))))
+    }
+
+    /// Appends `line` to the world's log.
+    async fn log(&self, line: String) -> Result<(), Error> {
+        self.update(|world| {
+            world.log.push(line);
+            Ok(())
+        })
+        .await
+    }
+
+    fn scaled(&self, estimate: Duration) -> Duration {
+        Duration::try_from_secs_f64(estimate.as_secs_f64() * self.time_scale).unwrap_or(Duration::MAX)
+    }
+}
+
+#[async_trait]
+impl DnsProvider for Sim {
+    async fn read(&self, records: &[DnsRecord]) -> Result<BTreeMap<String, Vec<RecordSet>>, Error> {
+        Ok(self
+            .view(|world| {
+                records
+                    .iter()
+                    .map(|record| (record.key.value.clone(), world.records.get(&record.key.value).cloned().unwrap_or_default()))
+                    .collect()
+            })
+            .await)
+    }
+
+    async fn apply(&self, changes: &[RecordChange]) -> Result<(), Error> {
+        self.update(|world| {
+            for change in changes {
+                let key = &change.record.key.value;
+                world.log.push(format!("dns {key}: {}", describe_weights(&change.after)));
+                world.records.insert(key.clone(), change.after.clone());
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ObjectStore for Sim {
+    async fn newest(&self, location: &BackupLocation, before: Option<SystemTime>) -> Result<Option<ObjectInfo>, Error> {
+        Ok(self.view(|world| world.newest(location, before)).await)
+    }
+
+    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), Error> {
+        let url = format!("s3://{bucket}/{key}");
+        self.update(|world| {
+            world.log.push(format!("put {url} ({} bytes, {content_type})", body.len()));
+            world.objects.insert(url, Modified(SystemTime::now()));
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ServiceRuntime for Sim {
+    async fn activate(&self, service: &str, region: &str, command: Option<&[String]>) -> Result<Output, Error> {
+        let line = log_line(format!("activate {service} {region}"), command);
+        self.bring_up(service, region, line, |_| Ok(())).await
+    }
+
+    async fn restore(&self, service: &str, region: &str, backup: &str, command: Option<&[String]>) -> Result<Output, Error> {
+        let line = log_line(format!("restore {service} {region} from {backup}"), command);
+        self.bring_up(service, region, line, |world| world.require_object(backup)).await
+    }
+
+    async fn run(&self, argv: &[String]) -> Result<Output, Error> {
+        let line = log_line("run".to_string(), Some(argv));
+        self.log(line.clone()).await?;
+        Ok(Output { log: line })
+    }
+
+    /// Answers after the world's latency, or not at all within the probe's timeout.
+    async fn probe(&self, service: &str, region: &str, probe: Option<&HealthProbe>) -> Result<ProbeResult, Error> {
+        let (latency, timed_out) = self.wait_latency(probe.map(|probe| probe.timeout)).await;
+        let reason = match timed_out {
+            Some(reason) => Some(reason),
+            None => self.view(|world| world.probe_failure(service, region)).await?,
+        };
+        Ok(ProbeResult {
+            healthy: reason.is_none(),
+            detail: reason.unwrap_or_else(|| format!("{service} is healthy in {region}")),
+            latency,
+        })
+    }
+
+    /// Answers 200 when the URL's host is a DNS record of the environment that routes
+    /// to a region where the service it follows is healthy, 503 otherwise.
+    async fn check_url(&self, url: &str, expect: u16, max_latency: Option<Duration>) -> Result<ProbeResult, Error> {
+        let (latency, timed_out) = self.wait_latency(max_latency).await;
+        let host = reqwest::Url::parse(url).ok().and_then(|url| url.host_str().map(str::to_string));
+        let route = host.as_deref().and_then(|host| self.hosts.get(host));
+        let failure = match (timed_out, route) {
+            (Some(reason), _) => Some(reason),
+            (None, None) => Some(format!("no DNS record of the environment serves {url}")),
+            (None, Some((record, service))) => self.view(|world| world.route_failure(record, service)).await?,
+        };
+        let status = if failure.is_none() { 200 } else { 503 };
+        let detail = match failure {
+            Some(reason) => format!("{url} answered {status}: {reason}"),
+            None => format!("{url} answered {status}"),
+        };
+        Ok(ProbeResult { healthy: status == expect, detail, latency })
+    }
+
+    async fn region_up(&self, region: &str) -> Result<bool, Error> {
+        self.view(|world| lookup(&world.regions, "region", region).map(|r| r.up)).await
+    }
+
+    async fn placement(&self, service: &str) -> Result<Option<String>, Error> {
+        Ok(self.view(|world| world.services.get(service).map(|s| s.active.clone())).await)
+    }
+}
+
+#[async_trait]
+impl Notifier for Sim {
+    /// Logs the notification instead of sending it.
+    async fn send(&self, entry: &Notification, _body: &serde_json::Value) -> Result<(), Error> {
+        let via = match &entry.via {
+            NotifyVia::Webhook { .. } => "webhook",
+            NotifyVia::Command(_) => "command",
+        };
+        self.log(format!("notify {} via {via}: {}", entry.to, entry.template)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use tempfile::TempDir;
+
+    use super::*;
+
+    /// 2023-11-14T22:13:20Z.
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    fn example() -> Environment {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/example.toml");
+        crate::config::load(&path).unwrap().env
+    }
+
+    /// A nominal example world in a temp dir, opened with no waiting.
+    fn sim(dir: &TempDir) -> (Sim, Environment) {
+        let env = example();
+        let path = dir.path().join("sim").join("example.json");
+        SimWorld::nominal(&env, now()).save(&path).unwrap();
+        (Sim::open_at(path, &env, 0.0).unwrap(), env)
+    }
+
+    fn orders() -> BackupLocation {
+        BackupLocation::parse("s3://shop-backups/postgres/").unwrap()
+    }
+
+    #[test]
+    fn the_nominal_world_has_everything_up_and_at_home() {
+        let env = example();
+        let world = SimWorld::nominal(&env, now());
+
+        assert_eq!(world.environment, "example");
+        assert_eq!(world.regions.keys().collect::<Vec<_>>(), ["eu-central-1", "eu-west-1"]);
+        assert!(world.regions.values().all(|region| region.up));
+        assert_eq!(world.services.len(), 5);
+        assert!(world.services.values().all(|s| s.active == "eu-west-1" && s.down_in.is_empty()));
+        assert_eq!(describe_weights(&world.records["shop"]), "eu-west-1=100 eu-central-1=0");
+        assert_eq!(describe_weights(&world.records["api"]), "eu-west-1=100 eu-central-1=0");
+        let backup = "s3://shop-backups/postgres/example-20231114T220820Z.dump";
+        assert_eq!(world.objects, BTreeMap::from([(backup.to_string(), Modified(now() - NOMINAL_BACKUP_AGE))]));
+        assert_eq!((world.latency_ms, world.fault_rate, world.log.len()), (0, 0.0, 0));
+    }
+
+    #[test]
+    fn the_world_file_round_trips_with_rfc3339_timestamps() {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("world.json");
+        let world = SimWorld::nominal(&example(), now());
+        world.save(&path).unwrap();
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(r#""s3://shop-backups/postgres/example-20231114T220820Z.dump": "2023-11-14T22:08:20.000Z""#));
+        assert_eq!(SimWorld::load(&path).unwrap(), world);
+    }
+
+    #[test]
+    fn opening_a_missing_world_says_how_to_create_it() {
+        let dir = TempDir::new().unwrap();
+        let error = Sim::open_at(dir.path().join("none.json"), &example(), 0.0).unwrap_err();
+        assert!(matches!(error, Error::Provider { help, .. } if help.contains("drplan sim init")));
+    }
+
+    #[tokio::test]
+    async fn activate_moves_the_service_logs_the_command_and_saves() {
+        let dir = TempDir::new().unwrap();
+        let (sim, _) = sim(&dir);
+        let argv = ["pg-promote", "--cluster", "shop-eu-central-1"].map(String::from);
+
+        let output = sim.activate("postgres", "eu-central-1", Some(&argv)).await.unwrap();
+
+        let line = "activate postgres eu-central-1: pg-promote --cluster shop-eu-central-1";
+        assert_eq!(output.log, line);
+        assert_eq!(sim.placement("postgres").await.unwrap().as_deref(), Some("eu-central-1"));
+        let saved = SimWorld::load(&sim.path).unwrap();
+        assert_eq!(saved.services["postgres"].active, "eu-central-1");
+        assert_eq!(saved.log, [line]);
+    }
+
+    #[tokio::test]
+    async fn activate_in_a_down_region_fails_and_changes_nothing() {
+        let dir = TempDir::new().unwrap();
+        let (sim, _) = sim(&dir);
+        sim.update(|world| world.set_region("eu-central-1", false)).await.unwrap();
+
+        let error = sim.activate("postgres", "eu-central-1", None).await.unwrap_err();
+
+        assert!(error.to_string().contains("eu-central-1"), "{error}");
+        assert_eq!(sim.placement("postgres").await.unwrap().as_deref(), Some("eu-west-1"));
+        assert!(sim.snapshot().await.log.is_empty());
+    }
+
+    #[tokio::test]
+    async fn restore_needs_an_existing_backup() {
+        let dir = TempDir::new().unwrap();
+        let (sim, _) = sim(&dir);
+        let missing = sim.restore("postgres", "eu-west-1", "s3://shop-backups/postgres/nope.dump", None).await;
+        assert!(matches!(missing, Err(Error::Provider { message, .. }) if message.contains("nope.dump")));
+
+        let backup = sim.newest(&orders(), None).await.unwrap().unwrap().url;
+        let output = sim.restore("postgres", "eu-west-1", &backup, None).await.unwrap();
+        assert_eq!(output.log, format!("restore postgres eu-west-1 from {backup}"));
+    }
+
+    #[tokio::test]
+    async fn a_certain_fault_fails_activations_and_probes() {
+        let dir = TempDir::new().unwrap();
+        let (sim, _) = sim(&dir);
+        sim.update(|world| world.set_fault_rate(1.0)).await.unwrap();
+
+        let activate = sim.activate("api", "eu-west-1", None).await;
+        assert!(matches!(activate, Err(Error::Provider { message, .. }) if message.starts_with("injected fault")));
+        let probe = sim.probe("api", "eu-west-1", None).await.unwrap();
+        assert!(!probe.healthy && probe.detail.starts_with("injected fault"), "{probe:?}");
+    }
+
+    #[tokio::test]
+    async fn a_probe_is_healthy_only_where_the_service_is_active_and_up() {
+        let dir = TempDir::new().unwrap();
+        let (sim, _) = sim(&dir);
+        let check = async |service, region| {
+            let result = sim.probe(service, region, None).await.unwrap();
+            (result.healthy, result.detail)
+        };
+
+        assert_eq!(check("api", "eu-west-1").await, (true, "api is healthy in eu-west-1".to_string()));
+        assert_eq!(check("api", "eu-central-1").await, (false, "api is active in eu-west-1, not in eu-central-1".to_string()));
+
+        sim.update(|world| world.set_service("api", Some("eu-west-1"), false)).await.unwrap();
+        assert_eq!(check("api", "eu-west-1").await, (false, "api is marked down in eu-west-1".to_string()));
+        assert!(check("web", "eu-west-1").await.0);
+
+        sim.update(|world| world.set_service("api", None, true)).await.unwrap();
+        sim.update(|world| world.set_region("eu-west-1", false)).await.unwrap();
+        assert_eq!(check("api", "eu-west-1").await, (false, "region eu-west-1 is down".to_string()));
+        assert!(!sim.region_up("eu-west-1").await.unwrap());
+        assert!(sim.region_up("eu-central-1").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_probe_slower_than_its_timeout_gets_no_answer() {
+        let dir = TempDir::new().unwrap();
+        let (sim, env) = sim(&dir);
+        sim.update(|world| {
+            world.set_latency(Duration::from_millis(300));
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let declared = env.service("postgres").unwrap().health.clone().unwrap();
+        let probe = HealthProbe { timeout: Duration::from_millis(100), ..declared };
+
+        let result = sim.probe("postgres", "eu-west-1", Some(&probe)).await.unwrap();
+
+        assert!(!result.healthy);
+        assert_eq!(result.detail, format!("no answer within {}", humantime::format_duration(probe.timeout)));
+        assert_eq!(result.latency, probe.timeout);
+    }
+
+    #[tokio::test]
+    async fn a_url_answers_where_its_dns_routes_to_a_healthy_service() {
+        let dir = TempDir::new().unwrap();
+        let (sim, _) = sim(&dir);
+        let check = async |url| {
+            let result = sim.check_url(url, 200, None).await.unwrap();
+            (result.healthy, result.detail)
+        };
+
+        assert_eq!(check("https://shop.example/").await, (true, "https://shop.example/ answered 200".to_string()));
+        sim.update(|world| world.set_service("web", Some("eu-west-1"), false)).await.unwrap();
+        let down = "https://shop.example/ answered 503: web is marked down in eu-west-1";
+        assert_eq!(check("https://shop.example/").await, (false, down.to_string()));
+        let unknown = "https://other.example/ answered 503: no DNS record of the environment serves https://other.example/";
+        assert_eq!(check("https://other.example/").await, (false, unknown.to_string()));
+    }
+
+    #[tokio::test]
+    async fn commands_and_notifications_are_logged_not_run() {
+        let dir = TempDir::new().unwrap();
+        let (sim, env) = sim(&dir);
+
+        let output = sim.run(&["rm".to_string(), "-rf".to_string(), "/".to_string()]).await.unwrap();
+        sim.send(&env.notify[0], &serde_json::json!({ "text": "failing over" })).await.unwrap();
+
+        assert_eq!(output.log, "run: rm -rf /");
+        assert_eq!(sim.snapshot().await.log, ["run: rm -rf /", "notify on-call via webhook: internal-alert"]);
+    }
+
+    #[tokio::test]
+    async fn dns_changes_read_back() {
+        let dir = TempDir::new().unwrap();
+        let (sim, env) = sim(&dir);
+        let shop = env.record("shop").unwrap().clone();
+        let after = weighted_sets(&shop, "eu-central-1");
+
+        sim.apply(&[RecordChange { record: shop, after: after.clone() }]).await.unwrap();
+
+        let records = sim.read(&env.records).await.unwrap();
+        assert_eq!(records["shop"], after);
+        assert_eq!(describe_weights(&records["api"]), "eu-west-1=100 eu-central-1=0");
+        assert_eq!(sim.snapshot().await.log, ["dns shop: eu-west-1=0 eu-central-1=100"]);
+    }
+
+    #[tokio::test]
+    async fn newest_backup_with_and_without_a_cutoff() {
+        let dir = TempDir::new().unwrap();
+        let (sim, _) = sim(&dir);
+        sim.put("shop-backups", "postgres/later.dump", b"dump".to_vec(), "application/octet-stream").await.unwrap();
+        sim.put("other-bucket", "postgres/elsewhere.dump", Vec::new(), "application/octet-stream").await.unwrap();
+
+        let newest = sim.newest(&orders(), None).await.unwrap().unwrap();
+        assert_eq!(newest.url, "s3://shop-backups/postgres/later.dump");
+        let before_now = sim.newest(&orders(), Some(now())).await.unwrap().unwrap();
+        assert_eq!(before_now.url, "s3://shop-backups/postgres/example-20231114T220820Z.dump");
+        assert_eq!(sim.newest(&orders(), Some(SystemTime::UNIX_EPOCH)).await.unwrap(), None);
+    }
+
+    #[test]
+    fn aging_backups_makes_every_object_older() {
+        let mut world = SimWorld::nominal(&example(), now());
+        world.age_backups(Duration::from_secs(3600));
+
+        let newest = world.newest(&orders(), None).unwrap();
+        assert_eq!(newest.last_modified, now() - Duration::from_secs(3600) - NOMINAL_BACKUP_AGE);
+    }
+
+    #[test]
+    fn unknown_names_suggest_the_closest_known_one() {
+        let mut world = SimWorld::nominal(&example(), now());
+        let error = world.set_region("eu-west-2", false).unwrap_err();
+        assert!(matches!(&error, Error::Provider { message, help, .. }
+            if message == "unknown region `eu-west-2`" && help == "did you mean `eu-west-1`?"));
+        let error = world.set_service("frontend", None, false).unwrap_err();
+        assert!(matches!(&error, Error::Provider { help, .. } if help.contains("api, cache, postgres, web, worker")));
+        assert!(world.set_fault_rate(1.5).is_err());
+    }
+
+    #[test]
+    fn a_service_marked_down_everywhere_comes_back_everywhere() {
+        let mut world = SimWorld::nominal(&example(), now());
+        world.set_service("web", None, false).unwrap();
+        assert_eq!(world.services["web"].down_in.len(), 2);
+        world.set_service("web", Some("eu-west-1"), true).unwrap();
+        assert_eq!(world.services["web"].down_in, BTreeSet::from(["eu-central-1".to_string()]));
+    }
+}

@@ -1,1 +1,412 @@
-//! The local state backend.
+//! The local state backend: the state of an environment in one JSON file under
+//! `.drplan/state/`, written atomically (temp file in the same directory, fsync,
+//! rename), guarded by a lock file next to it that is created only if absent.
+//!
+//! A lock left behind by a process of this host that no longer runs (a crashed or
+//! killed apply) is reclaimed, so `apply --resume` needs no `force-unlock`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tempfile::NamedTempFile;
+
+use super::{LockInfo, State, StateBackend, StateVersion, hostname};
+use crate::error::Error;
+
+/// The state of one environment in a local file.
+#[derive(Debug, Clone)]
+pub struct LocalState {
+    environment: String,
+    /// The state file (JSON).
+    path: PathBuf,
+    /// The lock file: the state file's name with the extension `.lock`.
+    lock: PathBuf,
+}
+
+impl LocalState {
+    /// The state of `environment` at its usual place (`.drplan/state/<environment>.json`).
+    pub fn new(environment: &str) -> Self {
+        Self::at(environment, crate::paths::state_file(environment))
+    }
+
+    /// The state of `environment` in the file `path`.
+    pub fn at(environment: &str, path: PathBuf) -> Self {
+        let lock = path.with_extension("lock");
+        Self { environment: environment.to_string(), path, lock }
+    }
+
+    fn read_state(&self) -> Result<Option<State>, Error> {
+        read_json(&self.path)
+    }
+
+    fn read_lock(&self) -> Result<Option<LockInfo>, Error> {
+        read_json(&self.lock)
+    }
+
+    /// Creates the lock file holding `info`; `false` when a lock file already exists.
+    /// The file is written and synced under a temporary name first, then moved into
+    /// place only if nothing is there, so a lock file is never seen half written.
+    fn create_lock(&self, info: &LockInfo) -> Result<bool, Error> {
+        let file = synced_temp_file(&self.lock, &to_json(&self.lock, info)?)?;
+        match file.persist_noclobber(&self.lock) {
+            Ok(_) => sync_parent(&self.lock).map(|()| true),
+            Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(error) => Err(write_error(&self.lock, error.error)),
+        }
+    }
+
+    fn remove_lock(&self) -> Result<(), Error> {
+        match std::fs::remove_file(&self.lock) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(write_error(&self.lock, error)),
+            _ => Ok(()),
+        }
+    }
+
+    fn locked(&self, holder: &LockInfo) -> Error {
+        Error::Locked {
+            environment: self.environment.clone(),
+            who: holder.who.clone(),
+            since: humantime::format_rfc3339_seconds(holder.created).to_string(),
+            operation: holder.operation.clone(),
+            id: holder.id.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl StateBackend for LocalState {
+    async fn read(&self) -> Result<Option<(State, StateVersion)>, Error> {
+        Ok(self.read_state()?.map(|state| {
+            let version = version_of(&state);
+            (state, version)
+        }))
+    }
+
+    /// Writes `state` as it is: the caller bumps `serial` before writing, and the
+    /// returned version is that serial. The check against `expected` guards against a
+    /// writer that skipped the lock; the lock is what keeps two writers apart.
+    async fn write(&self, state: &State, expected: Option<&StateVersion>) -> Result<StateVersion, Error> {
+        let stored = self.read_state()?.map(|stored| version_of(&stored));
+        if stored.as_ref() != expected {
+            let describe = |version: Option<&StateVersion>| {
+                version.map_or_else(|| "no state".to_string(), |v| format!("serial {}", v.0))
+            };
+            return Err(Error::StateConflict {
+                detail: format!(
+                    "expected {} in {}, found {}",
+                    describe(expected),
+                    self.path.display(),
+                    describe(stored.as_ref())
+                ),
+            });
+        }
+        write_json_atomic(&self.path, state)?;
+        Ok(version_of(state))
+    }
+
+    async fn lock(&self, info: &LockInfo) -> Result<(), Error> {
+        if self.create_lock(info)? {
+            return Ok(());
+        }
+        if let Some(holder) = self.read_lock()? {
+            if !is_stale(&holder) {
+                return Err(self.locked(&holder));
+            }
+            self.remove_lock()?;
+        }
+        if self.create_lock(info)? {
+            return Ok(());
+        }
+        match self.read_lock()? {
+            Some(holder) => Err(self.locked(&holder)),
+            None => Err(Error::StateConflict {
+                detail: format!("the lock {} changed hands while it was being taken", self.lock.display()),
+            }),
+        }
+    }
+
+    async fn unlock(&self, id: &str) -> Result<(), Error> {
+        match self.read_lock()? {
+            Some(holder) if holder.id == id => self.remove_lock(),
+            _ => Ok(()),
+        }
+    }
+
+    async fn force_unlock(&self, id: &str) -> Result<(), Error> {
+        match self.read_lock()? {
+            Some(holder) if holder.id == id => self.remove_lock(),
+            holder => Err(Error::LockMismatch { given: id.to_string(), holder: holder.map(|h| h.id) }),
+        }
+    }
+
+    async fn lock_holder(&self) -> Result<Option<LockInfo>, Error> {
+        self.read_lock()
+    }
+}
+
+fn version_of(state: &State) -> StateVersion {
+    StateVersion(state.serial.to_string())
+}
+
+/// A lock is stale when its holder ran on this host and is no longer running.
+fn is_stale(holder: &LockInfo) -> bool {
+    holder.who.ends_with(&format!("@{}", hostname())) && !process_alive(holder.pid)
+}
+
+/// Whether a process with this id exists (signal 0 checks without sending anything).
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: kill with signal 0 sends nothing; it only reports whether `pid` exists.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// Reads and parses a JSON file; `None` when it does not exist. A file that does not
+/// parse is [`Error::CorruptState`]: it is reported, never overwritten.
+fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, Error> {
+    let Some(text) = read_optional(path)? else { return Ok(None) };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|error| Error::CorruptState { path: path.to_path_buf(), detail: error.to_string() })
+}
+
+/// The text of `path`, or `None` when it does not exist.
+pub fn read_optional(path: &Path) -> Result<Option<String>, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Read { path: path.to_path_buf(), source }),
+    }
+}
+
+/// Writes `value` as pretty JSON (with a trailing newline) to `path`, atomically.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
+    write_atomic(path, &to_json(path, value)?)
+}
+
+/// Replaces `path` with `bytes` so that a reader, or a crash at any moment, sees either
+/// the old file or the new one: a temp file in the same directory, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let file = synced_temp_file(path, bytes)?;
+    file.persist(path).map_err(|error| write_error(path, error.error))?;
+    sync_parent(path)
+}
+
+/// A temp file next to `path` (creating the directory) holding `bytes`, synced to disk.
+fn synced_temp_file(path: &Path, bytes: &[u8]) -> Result<NamedTempFile, Error> {
+    let create = || {
+        let dir = parent(path);
+        std::fs::create_dir_all(dir)?;
+        let mut file = NamedTempFile::new_in(dir)?;
+        file.write_all(bytes)?;
+        file.as_file().sync_all()?;
+        Ok(file)
+    };
+    create().map_err(|source| write_error(path, source))
+}
+
+/// Syncs the directory of `path` so that a rename into it survives a power loss.
+fn sync_parent(path: &Path) -> Result<(), Error> {
+    std::fs::File::open(parent(path)).and_then(|dir| dir.sync_all()).map_err(|source| write_error(path, source))
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+fn to_json<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, Error> {
+    let mut json = serde_json::to_vec_pretty(value).map_err(|error| write_error(path, std::io::Error::other(error)))?;
+    json.push(b'\n');
+    Ok(json)
+}
+
+fn write_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Write { path: path.to_path_buf(), source }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use tempfile::TempDir;
+
+    use super::*;
+
+    fn backend(dir: &TempDir) -> LocalState {
+        LocalState::at("example", dir.path().join("state").join("example.json"))
+    }
+
+    #[tokio::test]
+    async fn a_missing_state_reads_as_none() {
+        let dir = TempDir::new().unwrap();
+        assert_eq!(backend(&dir).read().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_written_state_reads_back_with_its_serial_as_version() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let mut state = State::new("example");
+        state.placement.insert("api".to_string(), "eu-west-1".to_string());
+
+        let first = backend.write(&state, None).await.unwrap();
+        assert_eq!(first, StateVersion("0".to_string()));
+        state.serial += 1;
+        let second = backend.write(&state, Some(&first)).await.unwrap();
+
+        assert_eq!(second, StateVersion("1".to_string()));
+        assert_eq!(backend.read().await.unwrap(), Some((state, second)));
+    }
+
+    #[tokio::test]
+    async fn a_write_against_a_stale_version_conflicts() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let mut state = State::new("example");
+        let first = backend.write(&state, None).await.unwrap();
+        state.serial += 1;
+        backend.write(&state, Some(&first)).await.unwrap();
+
+        state.serial += 1;
+        let stale = backend.write(&state, Some(&first)).await.unwrap_err();
+        assert!(matches!(&stale, Error::StateConflict { detail } if detail.contains("expected serial 0") && detail.contains("found serial 1")));
+        let fresh = backend.write(&state, None).await.unwrap_err();
+        assert!(matches!(fresh, Error::StateConflict { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_state_is_reported_and_kept() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        std::fs::create_dir_all(dir.path().join("state")).unwrap();
+        std::fs::write(&backend.path, "{ not json").unwrap();
+
+        assert!(matches!(backend.read().await, Err(Error::CorruptState { .. })));
+        let write = backend.write(&State::new("example"), None).await;
+        assert!(matches!(write, Err(Error::CorruptState { .. })));
+        assert_eq!(std::fs::read_to_string(&backend.path).unwrap(), "{ not json");
+    }
+
+    #[tokio::test]
+    async fn a_second_lock_fails_naming_the_holder() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let first = LockInfo::new("apply");
+        backend.lock(&first).await.unwrap();
+
+        let error = backend.lock(&LockInfo::new("apply")).await.unwrap_err();
+        let Error::Locked { environment, who, operation, id, .. } = error else { panic!("expected Locked, got {error:?}") };
+        assert_eq!((environment, who, operation, id), ("example".to_string(), first.who.clone(), "apply".to_string(), first.id.clone()));
+        assert_eq!(backend.lock_holder().await.unwrap(), Some(first));
+    }
+
+    #[tokio::test]
+    async fn unlock_releases_only_the_matching_lock() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let info = LockInfo::new("apply");
+        backend.lock(&info).await.unwrap();
+
+        backend.unlock("someone-else").await.unwrap();
+        assert_eq!(backend.lock_holder().await.unwrap(), Some(info.clone()));
+        backend.unlock(&info.id).await.unwrap();
+        assert_eq!(backend.lock_holder().await.unwrap(), None);
+        backend.unlock(&info.id).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_lock_of_a_dead_process_on_this_host_is_reclaimed() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = child.id();
+        child.wait().unwrap();
+        let crashed = LockInfo {
+            id: "crashed".to_string(),
+            who: format!("someone@{}", hostname()),
+            operation: "apply".to_string(),
+            pid: dead_pid,
+            created: SystemTime::now() - Duration::from_secs(60),
+        };
+        std::fs::create_dir_all(dir.path().join("state")).unwrap();
+        std::fs::write(&backend.lock, serde_json::to_vec(&crashed).unwrap()).unwrap();
+
+        let info = LockInfo::new("apply --resume");
+        backend.lock(&info).await.unwrap();
+        assert_eq!(backend.lock_holder().await.unwrap(), Some(info));
+    }
+
+    #[tokio::test]
+    async fn a_lock_held_on_another_host_is_not_reclaimed() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let elsewhere = LockInfo { who: "someone@elsewhere.invalid".to_string(), pid: u32::MAX, ..LockInfo::new("apply") };
+        std::fs::create_dir_all(dir.path().join("state")).unwrap();
+        std::fs::write(&backend.lock, serde_json::to_vec(&elsewhere).unwrap()).unwrap();
+
+        assert!(matches!(backend.lock(&LockInfo::new("apply")).await, Err(Error::Locked { id, .. }) if id == elsewhere.id));
+    }
+
+    #[tokio::test]
+    async fn force_unlock_needs_the_holders_id() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let info = LockInfo::new("apply");
+        backend.lock(&info).await.unwrap();
+
+        let wrong = backend.force_unlock("wrong").await.unwrap_err();
+        assert!(matches!(wrong, Error::LockMismatch { given, holder } if given == "wrong" && holder == Some(info.id.clone())));
+        backend.force_unlock(&info.id).await.unwrap();
+        assert_eq!(backend.lock_holder().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn acquire_waits_for_the_timeout_then_reports_the_holder() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let holder = LockInfo::new("apply");
+        backend.lock(&holder).await.unwrap();
+
+        let started = std::time::Instant::now();
+        let error = crate::state::acquire(&backend, &LockInfo::new("apply"), Duration::from_millis(600)).await;
+        assert!(started.elapsed() >= Duration::from_millis(600));
+        assert!(matches!(error, Err(Error::Locked { id, .. }) if id == holder.id));
+
+        let started = std::time::Instant::now();
+        let error = crate::state::acquire(&backend, &LockInfo::new("apply"), Duration::ZERO).await;
+        assert!(started.elapsed() < Duration::from_millis(200));
+        assert!(matches!(error, Err(Error::Locked { .. })));
+    }
+
+    #[tokio::test]
+    async fn acquire_takes_the_lock_once_it_is_released() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let holder = LockInfo::new("apply");
+        backend.lock(&holder).await.unwrap();
+        let releaser = backend.clone();
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            releaser.unlock(&holder.id).await
+        });
+
+        let waiter = LockInfo::new("apply");
+        crate::state::acquire(&backend, &waiter, Duration::from_secs(5)).await.unwrap();
+        release.await.unwrap().unwrap();
+        assert_eq!(backend.lock_holder().await.unwrap(), Some(waiter));
+    }
+
+    #[test]
+    fn atomic_writes_replace_the_file_and_leave_no_temp_files() {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("nested").join("file.json");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
+        assert_eq!(std::fs::read_dir(dir.path().join("nested")).unwrap().count(), 1);
+    }
+}

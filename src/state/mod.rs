@@ -3,12 +3,14 @@
 //! write). Backends: a local file under `.drplan/state/` and an S3 object; both lock.
 
 pub mod local;
+pub mod s3;
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use tokio::time::{Instant, sleep};
 
 use crate::error::Error;
 use crate::plan::file::PlanFile;
@@ -155,6 +157,24 @@ pub trait StateBackend: Send + Sync {
 
     /// The current lock holder, if any.
     async fn lock_holder(&self) -> Result<Option<LockInfo>, Error>;
+}
+
+/// How often [`acquire`] tries again while someone else holds the lock.
+const LOCK_RETRY_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Takes the lock, trying again every 250 ms while someone else holds it, for at most
+/// `timeout` (zero: a single attempt). When the time is up, returns the last
+/// [`Error::Locked`]; any other error is returned at once.
+pub async fn acquire(backend: &dyn StateBackend, info: &LockInfo, timeout: Duration) -> Result<(), Error> {
+    let deadline = Instant::now().checked_add(timeout);
+    loop {
+        let result = backend.lock(info).await;
+        let remaining = deadline.map_or(LOCK_RETRY_INTERVAL, |d| d.saturating_duration_since(Instant::now()));
+        match result {
+            Err(Error::Locked { .. }) if !remaining.is_zero() => sleep(LOCK_RETRY_INTERVAL.min(remaining)).await,
+            result => return result,
+        }
+    }
 }
 
 /// RFC 3339 timestamps (UTC, whole seconds) for `SystemTime` fields.

@@ -86,7 +86,8 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
     }
 }
 
-/// `27m 45s`, `0s`.
+/// `27m 45s`, `0s`: whole seconds.
 pub fn duration(duration: Duration) -> String {
-    if duration.is_zero() { "0s".to_string() } else { humantime::format_duration(duration).to_string() }
+    let seconds = Duration::from_secs(duration.as_secs());
+    if seconds.is_zero() { "0s".to_string() } else { humantime::format_duration(seconds).to_string() }
 }

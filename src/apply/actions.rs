@@ -1,0 +1,167 @@
+//! What each step does when it runs: the bridge from a plan's actions to the
+//! providers. Returns a line for the journal, or the error that failed the step.
+
+use std::time::{Duration, SystemTime};
+
+use super::Context;
+use super::notify;
+use crate::error::Error;
+use crate::graph::step::{Action, Step};
+use crate::model::{CheckKind, HealthProbe};
+use crate::providers::RecordChange;
+
+/// Performs `steps`: one step, or several switch steps of one graph level as one batch.
+pub async fn perform(ctx: &Context, steps: &[&Step]) -> Result<String, Error> {
+    for step in steps.iter().filter(|s| s.approval.is_some()) {
+        ctx.approve(step).await?;
+    }
+    let Some(first) = steps.first() else { return Ok(String::new()) };
+    match &first.action {
+        Action::Switch { .. } => switch(ctx, steps).await,
+        action => perform_one(ctx, action).await,
+    }
+}
+
+async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
+    let services = &ctx.runtime.services;
+    match action {
+        Action::Gate => Ok(String::new()),
+        Action::CheckRegion { region } => {
+            if services.region_up(region).await? {
+                Ok(format!("{region} is up"))
+            } else {
+                Err(Error::Refused {
+                    message: format!("the target region {region} is down"),
+                    help: "choose a scenario that fails over to a healthy region".to_string(),
+                })
+            }
+        }
+        Action::CheckRpo { data } => check_rpo(ctx, data).await,
+        Action::Notify { index, after, status } => notify::send(ctx, *index, *after, *status).await,
+        Action::Upload { bucket, key, file } => upload(ctx, bucket, key, file).await,
+        Action::Activate { service, region, command } => {
+            services.activate(service, region, command.as_deref()).await.map(|o| o.log)
+        }
+        Action::Restore { service, region, backups, command } => {
+            let newest = ctx.runtime.storage.newest(backups, ctx.options.at).await?;
+            let backup = newest.ok_or_else(|| Error::Refused {
+                message: format!("no backup found under {}", backups.url()),
+                help: "check the backup job, or restore by hand".to_string(),
+            })?;
+            let command: Option<Vec<String>> = command
+                .as_ref()
+                .map(|argv| argv.iter().map(|arg| arg.replace("{backup}", &backup.url)).collect());
+            let output = services.restore(service, region, &backup.url, command.as_deref()).await?;
+            Ok(format!("restored from {}\n{}", backup.url, output.log).trim_end().to_string())
+        }
+        Action::Health { service, region, probe } => health(ctx, service, region, probe.as_ref()).await,
+        Action::Switch { .. } => Ok(String::new()),
+        Action::Verify { index } => verify(ctx, *index).await,
+        Action::Run { argv } => {
+            let argv = ctx.secrets.resolve_all(&argv.render(&[("environment", ctx.env.name.as_str())]))?;
+            services.run(&argv).await.map(|o| o.log)
+        }
+        Action::Manual { instruction } => Ok(format!("confirmed: {instruction}")),
+    }
+}
+
+async fn check_rpo(ctx: &Context, data: &str) -> Result<String, Error> {
+    let Some(set) = ctx.env.data.iter().find(|d| d.name.value == data) else { return Ok(String::new()) };
+    let Some(location) = &set.backups else { return Ok(String::new()) };
+    let newest = ctx.runtime.storage.newest(location, ctx.options.at).await?;
+    let age = newest.as_ref().map(|o| SystemTime::now().duration_since(o.last_modified).unwrap_or_default());
+    let within = age.is_some_and(|age| age <= set.rpo);
+    let found = match (&newest, age) {
+        (Some(object), Some(age)) => format!("newest backup {} is {} old", object.url, humantime::format_duration(secs(age))),
+        _ => format!("no backup under {}", location.url()),
+    };
+    if within || ctx.options.accept_data_loss {
+        let accepted = if within { "" } else { " (accepted with --accept-data-loss)" };
+        return Ok(format!("{found}; RPO {}{accepted}", humantime::format_duration(set.rpo)));
+    }
+    Err(Error::Refused {
+        message: format!("{found}, beyond the RPO of {} for {data}", humantime::format_duration(set.rpo)),
+        help: "fix the backups, or rerun with --accept-data-loss to recover with what there is".to_string(),
+    })
+}
+
+async fn upload(ctx: &Context, bucket: &str, key: &str, file: &str) -> Result<String, Error> {
+    let path = ctx.env_dir.join(file);
+    let body = match std::fs::read(&path) {
+        Ok(body) => body,
+        Err(_) => default_page(&ctx.env.name).into_bytes(),
+    };
+    let content_type = if file.ends_with(".html") { "text/html" } else { "application/octet-stream" };
+    ctx.runtime.storage.put(bucket, key, body, content_type).await?;
+    Ok(format!("uploaded {} to s3://{bucket}/{key}", path.display()))
+}
+
+/// The page uploaded when the scenario's file is missing.
+fn default_page(environment: &str) -> String {
+    format!(
+        "<!doctype html><title>Maintenance</title><h1>We will be right back</h1><p>{environment} is recovering from an incident.</p>\n"
+    )
+}
+
+/// Probes until healthy, up to the probe's attempts, waiting its interval (growing
+/// by half each time, at most four times the interval) between them.
+async fn health(ctx: &Context, service: &str, region: &str, probe: Option<&HealthProbe>) -> Result<String, Error> {
+    let attempts = probe.map_or(1, |p| p.attempts.max(1));
+    let interval = probe.map_or(Duration::ZERO, |p| p.interval);
+    let mut wait = interval;
+    let mut last = String::new();
+    for attempt in 1..=attempts {
+        let result = ctx.runtime.services.probe(service, region, probe).await?;
+        if result.healthy {
+            return Ok(format!("healthy after {attempt} probe(s): {}", result.detail));
+        }
+        last = result.detail;
+        if attempt < attempts {
+            tokio::time::sleep(ctx.scaled(wait)).await;
+            wait = (wait + wait / 2).min(interval * 4);
+        }
+    }
+    Err(Error::Refused {
+        message: format!("{service} is not healthy in {region} after {attempts} probe(s): {last}"),
+        help: "look at the service; once it is healthy, run `drplan apply --resume FILE`".to_string(),
+    })
+}
+
+/// Moves every record of one graph level in one provider call.
+async fn switch(ctx: &Context, steps: &[&Step]) -> Result<String, Error> {
+    let changes: Vec<RecordChange> = steps
+        .iter()
+        .filter_map(|step| match &step.action {
+            Action::Switch { record, after, .. } => {
+                let record = ctx.env.record(record)?.clone();
+                Some(RecordChange { record, after: after.clone() })
+            }
+            _ => None,
+        })
+        .collect();
+    ctx.runtime.dns.apply(&changes).await?;
+    let names: Vec<&str> = changes.iter().map(|c| c.record.name.as_str()).collect();
+    Ok(format!("moved {}", names.join(", ")))
+}
+
+async fn verify(ctx: &Context, index: usize) -> Result<String, Error> {
+    let Some(check) = ctx.env.checks.get(index) else { return Ok(String::new()) };
+    let result = super::verify::run_check(&ctx.env, &ctx.runtime, check).await?;
+    if result.healthy {
+        Ok(result.detail)
+    } else {
+        let what = match &check.kind {
+            CheckKind::Http { url, .. } => url.clone(),
+            CheckKind::Dns { record } => format!("DNS record {}", record.value),
+            CheckKind::Command(argv) => argv.0.join(" "),
+        };
+        Err(Error::Refused {
+            message: format!("check `{}` failed ({what}): {}", check.name, result.detail),
+            help: "recovery ran, but this check does not pass: investigate before declaring recovery".to_string(),
+        })
+    }
+}
+
+fn secs(duration: Duration) -> Duration {
+    Duration::from_secs(duration.as_secs())
+}

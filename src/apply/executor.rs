@@ -1,0 +1,314 @@
+//! The executor: runs the steps of a plan on tokio as soon as their predecessors
+//! finished, at most `parallelism` at once. Switch steps of one graph level go to the
+//! DNS provider as one batch. A failed step stops new work (or, with `keep_going`,
+//! only its dependents); the first Ctrl-C lets running steps finish, the second
+//! aborts them.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::task::JoinSet;
+
+use super::Context;
+use super::actions;
+use crate::graph::StepGraph;
+use crate::graph::step::{Action, Step};
+use crate::state::StepEvent;
+
+/// How a step ended in this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Finished in an earlier run (resume).
+    AlreadyDone,
+    Finished,
+    Failed(String),
+    /// Not started: a predecessor failed, or the run stopped.
+    NotRun,
+    /// Started, then aborted.
+    Aborted,
+}
+
+/// What happened to one step.
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    pub started: Option<SystemTime>,
+    pub elapsed: Option<Duration>,
+    pub outcome: Outcome,
+    pub detail: String,
+}
+
+/// What happened to the run.
+#[derive(Debug)]
+pub struct Execution {
+    pub results: Vec<StepResult>,
+    pub interrupted: bool,
+    pub elapsed: Duration,
+}
+
+impl Execution {
+    pub fn failed(&self) -> usize {
+        self.results.iter().filter(|r| matches!(r.outcome, Outcome::Failed(_))).count()
+    }
+
+    pub fn complete(&self) -> bool {
+        self.results.iter().all(|r| matches!(r.outcome, Outcome::Finished | Outcome::AlreadyDone))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Waiting,
+    Ready,
+    Running,
+    Done,
+    Blocked,
+}
+
+struct Scheduler<'a> {
+    steps: &'a [Step],
+    dependents: Vec<Vec<usize>>,
+    missing: Vec<usize>,
+    status: Vec<Status>,
+    ready: VecDeque<usize>,
+    levels: Vec<usize>,
+    results: Vec<StepResult>,
+}
+
+/// Runs every step not in `finished`.
+/// Runs every step not in `finished`; `recovered` turns true once every step but the
+/// timed notifications is done.
+pub async fn execute(
+    ctx: Arc<Context>,
+    steps: Arc<Vec<Step>>,
+    finished: &HashSet<String>,
+    recovered: tokio::sync::watch::Sender<bool>,
+) -> Execution {
+    let start = Instant::now();
+    let mut scheduler = Scheduler::new(&steps, finished);
+    let mut tasks: JoinSet<(Vec<usize>, Result<String, String>, SystemTime, Duration)> = JoinSet::new();
+    let mut running: HashMap<tokio::task::Id, Vec<usize>> = HashMap::new();
+    let mut interrupt = signal(SignalKind::interrupt()).ok();
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    let (mut stopping, mut interrupted) = (false, false);
+    loop {
+        if !stopping {
+            while running.len() < ctx.options.parallelism.max(1) {
+                let Some(batch) = scheduler.next_batch(tasks.is_empty()) else { break };
+                let handle = tasks.spawn(run_batch(ctx.clone(), steps.clone(), batch.clone()));
+                running.insert(handle.id(), batch);
+            }
+        }
+        if tasks.is_empty() {
+            break;
+        }
+        tokio::select! {
+            joined = tasks.join_next_with_id() => {
+                let Some(joined) = joined else { break };
+                let Ok((id, (batch, result, started, elapsed))) = joined else { continue };
+                running.remove(&id);
+                let failed = result.is_err();
+                scheduler.finish(&batch, result, started, elapsed);
+                if failed && !ctx.options.keep_going {
+                    stopping = true;
+                }
+                if scheduler.recovered() {
+                    recovered.send_replace(true);
+                }
+            }
+            () = next_signal(&mut interrupt, &mut terminate) => {
+                ctx.progress.line(if stopping { "second interrupt: aborting running steps" } else { "interrupted: starting nothing new, waiting for running steps (Ctrl-C again to abort them)" });
+                interrupted = true;
+                if stopping {
+                    tasks.abort_all();
+                    for batch in running.values() {
+                        scheduler.abort(batch);
+                        for &i in batch {
+                            let _ = ctx.journal.step(&steps[i], StepEvent::Abandoned, "aborted by a second interrupt".to_string()).await;
+                        }
+                    }
+                    running.clear();
+                    while tasks.join_next().await.is_some() {}
+                    break;
+                }
+                stopping = true;
+            }
+        }
+    }
+    Execution { results: scheduler.results, interrupted, elapsed: start.elapsed() }
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn next_signal(interrupt: &mut Option<Signal>, terminate: &mut Option<Signal>) {
+    tokio::select! {
+        () = receive(interrupt) => {}
+        () = receive(terminate) => {}
+    }
+}
+
+async fn receive(signal: &mut Option<Signal>) {
+    match signal {
+        Some(signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs one step, or one batch of switch steps, journalling before and after.
+async fn run_batch(
+    ctx: Arc<Context>,
+    steps: Arc<Vec<Step>>,
+    batch: Vec<usize>,
+) -> (Vec<usize>, Result<String, String>, SystemTime, Duration) {
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let members: Vec<&Step> = batch.iter().map(|&i| &steps[i]).collect();
+    for step in &members {
+        ctx.progress.started(step);
+        if let Err(error) = ctx.journal.step(step, StepEvent::Started, String::new()).await {
+            return (batch, Err(error.to_string()), started, clock.elapsed());
+        }
+    }
+    let result = actions::perform(&ctx, &members).await.map_err(|e| e.to_string());
+    let (event, detail) = match &result {
+        Ok(detail) => (StepEvent::Finished, detail.clone()),
+        Err(error) => (StepEvent::Failed, error.clone()),
+    };
+    let detail = ctx.redact(&detail);
+    for step in &members {
+        ctx.progress.ended(step, &result);
+        if let Err(error) = ctx.journal.step(step, event, detail.clone()).await {
+            return (batch, Err(error.to_string()), started, clock.elapsed());
+        }
+    }
+    (batch, result.map(|_| detail.clone()), started, clock.elapsed())
+}
+
+impl<'a> Scheduler<'a> {
+    fn new(steps: &'a [Step], finished: &HashSet<String>) -> Self {
+        let index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        let mut dependents = vec![Vec::new(); steps.len()];
+        let mut missing = vec![0; steps.len()];
+        for (i, step) in steps.iter().enumerate() {
+            for dependency in step.depends_on.iter().filter_map(|d| index.get(d.as_str())) {
+                dependents[*dependency].push(i);
+                missing[i] += 1;
+            }
+        }
+        let results = vec![StepResult { started: None, elapsed: None, outcome: Outcome::NotRun, detail: String::new() }; steps.len()];
+        let mut scheduler = Self {
+            steps,
+            dependents,
+            missing,
+            status: vec![Status::Waiting; steps.len()],
+            ready: VecDeque::new(),
+            levels: StepGraph::new(steps).levels(),
+            results,
+        };
+        for (i, step) in steps.iter().enumerate() {
+            if finished.contains(&step.id) {
+                scheduler.results[i].outcome = Outcome::AlreadyDone;
+                scheduler.complete(i);
+            }
+        }
+        for i in 0..steps.len() {
+            scheduler.make_ready_if_free(i);
+        }
+        scheduler
+    }
+
+    fn make_ready_if_free(&mut self, i: usize) {
+        if self.status[i] == Status::Waiting && self.missing[i] == 0 {
+            self.status[i] = Status::Ready;
+            self.ready.push_back(i);
+        }
+    }
+
+    fn complete(&mut self, i: usize) {
+        self.status[i] = Status::Done;
+        for d in self.dependents[i].clone() {
+            self.missing[d] -= 1;
+            self.make_ready_if_free(d);
+        }
+    }
+
+    /// The next step to start, or the switch steps of one level once all of them
+    /// are ready (or, when nothing else runs, the ones that are).
+    fn next_batch(&mut self, idle: bool) -> Option<Vec<usize>> {
+        if let Some(position) = self.ready.iter().position(|&i| !self.is_switch(i)) {
+            let i = self.ready.remove(position)?;
+            self.status[i] = Status::Running;
+            return Some(vec![i]);
+        }
+        let mut by_level: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for &i in &self.ready {
+            by_level.entry(self.levels[i]).or_default().push(i);
+        }
+        let level = by_level.iter().find(|(level, ready)| idle || ready.len() == self.pending_switches(**level)).map(|(l, _)| *l)?;
+        let batch = by_level.remove(&level)?;
+        self.ready.retain(|i| !batch.contains(i));
+        for &i in &batch {
+            self.status[i] = Status::Running;
+        }
+        Some(batch)
+    }
+
+    /// True once every step other than a notification is done.
+    fn recovered(&self) -> bool {
+        (0..self.steps.len())
+            .filter(|&i| !matches!(self.steps[i].action, Action::Notify { .. }))
+            .all(|i| self.status[i] == Status::Done)
+    }
+
+    fn is_switch(&self, i: usize) -> bool {
+        matches!(self.steps[i].action, Action::Switch { .. })
+    }
+
+    /// Switch steps of `level` that may still run.
+    fn pending_switches(&self, level: usize) -> usize {
+        (0..self.steps.len())
+            .filter(|&i| self.levels[i] == level && self.is_switch(i))
+            .filter(|&i| matches!(self.status[i], Status::Waiting | Status::Ready))
+            .count()
+    }
+
+    fn finish(&mut self, batch: &[usize], result: Result<String, String>, started: SystemTime, elapsed: Duration) {
+        for &i in batch {
+            self.results[i] = StepResult {
+                started: Some(started),
+                elapsed: Some(elapsed),
+                outcome: match &result {
+                    Ok(_) => Outcome::Finished,
+                    Err(error) => Outcome::Failed(error.clone()),
+                },
+                detail: result.clone().unwrap_or_default(),
+            };
+            match result {
+                Ok(_) => self.complete(i),
+                Err(_) => self.block_dependents(i),
+            }
+        }
+    }
+
+    fn abort(&mut self, batch: &[usize]) {
+        for &i in batch {
+            self.results[i].outcome = Outcome::Aborted;
+            self.status[i] = Status::Blocked;
+        }
+    }
+
+    /// Marks everything downstream of a failed step as never running.
+    fn block_dependents(&mut self, failed: usize) {
+        self.status[failed] = Status::Blocked;
+        let mut stack = self.dependents[failed].clone();
+        while let Some(i) = stack.pop() {
+            if self.status[i] != Status::Blocked {
+                self.status[i] = Status::Blocked;
+                self.ready.retain(|&r| r != i);
+                stack.extend(self.dependents[i].iter().copied());
+            }
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Apply: run a saved plan against the world. Refuses a stale plan, takes the state
+//! lock, journals every step transition before and after it happens, runs the steps
+//! in dependency order in parallel, and writes a run report. `resume` continues a
+//! run that crashed or was interrupted without redoing finished steps.
+
+mod actions;
+pub mod executor;
+pub mod journal;
+mod notify;
+pub mod progress;
+pub mod report;
+pub mod verify;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{Mutex, watch};
+
+use crate::error::Error;
+use crate::graph::step::Step;
+use crate::model::Environment;
+use crate::plan::Plan;
+use crate::plan::file::PlanFile;
+use crate::providers::Runtime;
+use crate::state::{LockInfo, Run, RunStatus, State, StateBackend, StateVersion};
+use executor::Execution;
+use journal::{Journal, Record};
+use progress::Progress;
+use crate::secrets::Secrets;
+
+/// How an apply behaves.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub parallelism: usize,
+    pub keep_going: bool,
+    pub auto_approve: bool,
+    pub accept_data_loss: bool,
+    /// Restore the newest backup before this time instead of the newest.
+    pub at: Option<SystemTime>,
+    /// On sim: waits (health intervals, notification offsets) are multiplied by this.
+    pub time_scale: Option<f64>,
+    pub quiet: bool,
+}
+
+/// Everything a running step may use.
+pub struct Context {
+    pub env: Environment,
+    /// The directory of the environment file (maintenance pages, templates).
+    pub env_dir: PathBuf,
+    pub runtime: Runtime,
+    pub options: ApplyOptions,
+    pub journal: Journal,
+    pub progress: Progress,
+    pub secrets: Arc<Secrets>,
+    pub plan: Plan,
+    pub started: SystemTime,
+    /// Set once every step but the timed notifications is done.
+    recovered: watch::Receiver<bool>,
+    prompt: Mutex<()>,
+}
+
+impl Context {
+    /// `duration` scaled for the sim (unchanged for real providers).
+    pub fn scaled(&self, duration: Duration) -> Duration {
+        self.options.time_scale.map_or(duration, |scale| duration.mul_f64(scale.max(0.0)))
+    }
+
+    /// Text with every resolved secret replaced by its `${env:VAR}` placeholder.
+    pub fn redact(&self, text: &str) -> String {
+        self.secrets.redact(text)
+    }
+
+    /// Waits until `offset` after the start of the run, or until recovery is done.
+    pub async fn wait_until(&self, offset: Duration) {
+        let due = self.started + self.scaled(offset);
+        let remaining = due.duration_since(SystemTime::now()).unwrap_or_default();
+        let mut recovered = self.recovered.clone();
+        tokio::select! {
+            () = tokio::time::sleep(remaining) => {}
+            _ = recovered.wait_for(|done| *done) => {}
+        }
+    }
+
+    /// Asks a person to approve `step` (or takes `--auto-approve`).
+    pub async fn approve(&self, step: &Step) -> Result<(), Error> {
+        if self.options.auto_approve {
+            return Ok(());
+        }
+        let _one_prompt_at_a_time = self.prompt.lock().await;
+        let question = match &step.action {
+            crate::graph::step::Action::Manual { instruction } => format!("\n{}\n  {instruction}\nType `yes` when done: ", step.id),
+            _ => format!("\n{} needs approval ({}): {}\nType `yes` to run it: ", step.id, step.approval.as_deref().unwrap_or(""), step.target),
+        };
+        let answer = self.progress.suspend(|| ask(&question));
+        if answer.trim() == "yes" {
+            Ok(())
+        } else {
+            Err(Error::Refused {
+                message: format!("{} was not approved", step.id),
+                help: "run `drplan apply --resume FILE` when it may go ahead".to_string(),
+            })
+        }
+    }
+}
+
+/// Prints `question` and reads one line from the terminal.
+pub fn ask(question: &str) -> String {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    answer
+}
+
+/// Whether prompts can be answered.
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// What a finished (or stopped) apply hands back.
+pub struct Applied {
+    pub execution: Execution,
+    pub report: PathBuf,
+    pub state: State,
+}
+
+/// A run about to start or continue.
+pub struct Launch {
+    pub env: Environment,
+    pub env_dir: PathBuf,
+    pub runtime: Runtime,
+    pub backend: Arc<dyn StateBackend>,
+    pub secrets: Arc<Secrets>,
+    pub options: ApplyOptions,
+}
+
+/// Starts a new run of `plan_file` over `state` (already locked by the caller).
+pub async fn start(launch: Launch, plan_file: PlanFile, mut state: State, version: Option<StateVersion>) -> Result<Applied, Error> {
+    let run_id = run_id(&plan_file.plan);
+    state.run = Some(Run { id: run_id, plan: plan_file, started: SystemTime::now(), status: RunStatus::Running, journal: Vec::new() });
+    state.serial += 1;
+    let version = launch.backend.write(&state, version.as_ref()).await?;
+    execute(launch, state, version).await
+}
+
+/// Continues the run recorded in `state`.
+pub async fn resume(launch: Launch, mut state: State, version: StateVersion) -> Result<Applied, Error> {
+    let Some(run) = state.run.as_mut() else {
+        return Err(Error::Refused { message: "there is no run to resume".to_string(), help: "start one with `drplan apply PLAN`".to_string() });
+    };
+    if run.status == RunStatus::Finished {
+        return Err(Error::Refused {
+            message: format!("run {} already finished", run.id),
+            help: "there is nothing to resume; plan again for new changes".to_string(),
+        });
+    }
+    run.status = RunStatus::Running;
+    state.serial += 1;
+    let version = launch.backend.write(&state, Some(&version)).await?;
+    execute(launch, state, version).await
+}
+
+async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<Applied, Error> {
+    let run = state.run.clone().ok_or_else(|| Error::Refused { message: "no run".to_string(), help: String::new() })?;
+    let finished = journal::finished_steps(&run.journal);
+    let steps = Arc::new(run.plan.plan.steps.clone());
+    let (journal, closed) = Journal::start(launch.backend.clone(), state, version);
+    let (recovered_tx, recovered) = watch::channel(false);
+    let ctx = Arc::new(Context {
+        progress: Progress::new(steps.len(), launch.options.quiet),
+        env: launch.env,
+        env_dir: launch.env_dir,
+        runtime: launch.runtime,
+        options: launch.options,
+        journal: journal.clone(),
+        secrets: launch.secrets,
+        plan: run.plan.plan.clone(),
+        started: run.started,
+        recovered,
+        prompt: Mutex::new(()),
+    });
+    let execution = executor::execute(ctx.clone(), steps.clone(), &finished, recovered_tx).await;
+    ctx.progress.finish();
+    let status = if execution.complete() {
+        RunStatus::Finished
+    } else if execution.interrupted {
+        RunStatus::Interrupted
+    } else {
+        RunStatus::Failed
+    };
+    journal.commit(Record::Status(status)).await?;
+    let time_scale = ctx.options.time_scale;
+    drop(journal);
+    drop(ctx);
+    let state = closed.await.map_err(|e| Error::StateConflict { detail: e.to_string() })??;
+    let report = report::RunReport::new(&run.id, &run.plan.plan, &steps, &execution, run.started, time_scale);
+    let path = report.write()?;
+    Ok(Applied { execution, report: path, state })
+}
+
+/// `20261129T150102Z-regional-failure-1a2b3c`.
+fn run_id(plan: &Plan) -> String {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string().replace([':', '-'], "");
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    format!("{stamp}-{}-{suffix}", plan.intent.name)
+}
+
+/// Takes the lock for `operation`, waiting up to `timeout`.
+pub async fn lock(backend: &dyn StateBackend, operation: &str, timeout: Duration) -> Result<LockInfo, Error> {
+    let info = LockInfo::new(operation);
+    crate::state::acquire(backend, &info, timeout).await?;
+    Ok(info)
+}

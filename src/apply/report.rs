@@ -1,0 +1,137 @@
+//! The run report written at the end of every apply, markdown and JSON, under
+//! `.drplan/runs/`: each step's start, duration and outcome, measured recovery time
+//! against the estimate and the RTO target, data at risk.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::executor::{Execution, Outcome};
+use crate::error::Error;
+use crate::graph::step::{Action, Step};
+use crate::plan::{DataRisk, Plan};
+
+/// The report of one run.
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub format_version: u32,
+    pub run_id: String,
+    pub environment: String,
+    pub intent: String,
+    #[serde(with = "crate::state::timestamp")]
+    pub started: SystemTime,
+    pub status: String,
+    /// Wall time of the run.
+    pub elapsed_ms: u128,
+    /// The wall time divided by the sim time scale: what it would have taken for real.
+    pub simulated_ms: Option<u128>,
+    #[serde(with = "crate::observe::seconds")]
+    pub estimated_rto: Duration,
+    #[serde(with = "crate::observe::seconds")]
+    pub rto_target: Duration,
+    pub within_target: bool,
+    pub steps: Vec<StepReport>,
+    pub data_at_risk: Vec<DataRisk>,
+}
+
+/// One step in the report.
+#[derive(Debug, Serialize)]
+pub struct StepReport {
+    pub id: String,
+    pub action: String,
+    pub target: String,
+    pub started: Option<String>,
+    pub duration_ms: Option<u128>,
+    pub outcome: String,
+    pub detail: String,
+}
+
+impl RunReport {
+    pub fn new(run_id: &str, plan: &Plan, steps: &[Step], execution: &Execution, started: SystemTime, time_scale: Option<f64>) -> Self {
+        let simulated_ms = time_scale.filter(|s| *s > 0.0).map(|scale| (execution.elapsed.as_secs_f64() * 1000.0 / scale) as u128);
+        let measured = simulated_ms.map_or(execution.elapsed, |ms| Duration::from_millis(ms as u64));
+        let status = if execution.complete() {
+            "finished"
+        } else if execution.interrupted {
+            "interrupted"
+        } else {
+            "failed"
+        };
+        Self {
+            format_version: 1,
+            run_id: run_id.to_string(),
+            environment: plan.environment.clone(),
+            intent: plan.intent.name.clone(),
+            started,
+            status: status.to_string(),
+            elapsed_ms: execution.elapsed.as_millis(),
+            simulated_ms,
+            estimated_rto: plan.summary.estimated_rto,
+            rto_target: plan.summary.rto_target,
+            within_target: execution.complete() && measured <= plan.summary.rto_target,
+            steps: steps.iter().zip(&execution.results).filter(|(s, _)| !matches!(s.action, Action::Gate)).map(|(step, result)| StepReport {
+                id: step.id.clone(),
+                action: step.action.name().to_string(),
+                target: step.target.clone(),
+                started: result.started.map(|t| humantime::format_rfc3339_millis(t).to_string()),
+                duration_ms: result.elapsed.map(|d| d.as_millis()),
+                outcome: match &result.outcome {
+                    Outcome::AlreadyDone => "done earlier".to_string(),
+                    Outcome::Finished => "finished".to_string(),
+                    Outcome::Failed(_) => "failed".to_string(),
+                    Outcome::NotRun => "not run".to_string(),
+                    Outcome::Aborted => "aborted".to_string(),
+                },
+                detail: match &result.outcome {
+                    Outcome::Failed(error) => error.clone(),
+                    _ => result.detail.clone(),
+                },
+            }).collect(),
+            data_at_risk: plan.summary.data_at_risk.clone(),
+        }
+    }
+
+    /// The report as markdown.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# drplan run {}: {} on {}\n", self.run_id, self.intent, self.environment);
+        let _ = writeln!(out, "| | |\n|---|---|");
+        let _ = writeln!(out, "| Status | {} |", self.status);
+        let _ = writeln!(out, "| Started | {} |", humantime::format_rfc3339_seconds(self.started));
+        let _ = writeln!(out, "| Wall time | {} |", ms(self.elapsed_ms));
+        if let Some(simulated) = self.simulated_ms {
+            let _ = writeln!(out, "| Recovery time (sim time) | {} |", ms(simulated));
+        }
+        let _ = writeln!(out, "| Estimated RTO | {} |", humantime::format_duration(self.estimated_rto));
+        let _ = writeln!(out, "| RTO target | {} ({}) |", humantime::format_duration(self.rto_target), if self.within_target { "met" } else { "NOT met" });
+        let _ = writeln!(out, "\n## Steps\n\n| Step | Outcome | Duration | Detail |\n|---|---|---|---|");
+        for step in &self.steps {
+            let duration = step.duration_ms.map(ms).unwrap_or_default();
+            let detail = step.detail.lines().next().unwrap_or("").replace('|', "\\|");
+            let _ = writeln!(out, "| `{}` | {} | {duration} | {detail} |", step.id, step.outcome);
+        }
+        if !self.data_at_risk.is_empty() {
+            let _ = writeln!(out, "\n## Data at risk\n\n| Data set | Method | RPO | Violation |\n|---|---|---|---|");
+            for risk in &self.data_at_risk {
+                let _ = writeln!(out, "| {} | {} | {} | {} |", risk.data, risk.method, humantime::format_duration(risk.rpo), if risk.violation { "yes" } else { "no" });
+            }
+        }
+        out
+    }
+
+    /// Writes `<run-id>.md` and `<run-id>.json` into the runs directory.
+    pub fn write(&self) -> Result<PathBuf, Error> {
+        let dir = crate::paths::runs_dir();
+        let markdown = dir.join(format!("{}.md", self.run_id));
+        crate::paths::write_file(&markdown, &self.markdown())?;
+        let json = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
+        crate::paths::write_file(&dir.join(format!("{}.json", self.run_id)), &json)?;
+        Ok(markdown)
+    }
+}
+
+fn ms(ms: u128) -> String {
+    format!("{:.1}s", ms as f64 / 1000.0)
+}

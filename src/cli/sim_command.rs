@@ -1,0 +1,327 @@
+//! `drplan sim init|set|show FILE`: create, change and show the sim world of an
+//! environment, the stand-in for DNS, backups and services that demos, drills and
+//! tests run against.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use clap::{ArgGroup, Subcommand, ValueEnum};
+
+use super::EnvironmentFile;
+use crate::error::Error;
+use crate::model::Environment;
+use crate::providers::sim::{SimWorld, describe_weights};
+
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    #[command(subcommand)]
+    pub command: SimCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Create the sim world of an environment: every region up, every service active
+    /// and routed at home, one five-minute-old backup per backup location.
+    Init(InitArgs),
+    /// Change the sim world: take a region or a service down (or up), age the backups,
+    /// slow the health probes down, inject faults.
+    Set(SetArgs),
+    /// Show the sim world: regions, services, DNS weights, backups, latency and faults.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub env: EnvironmentFile,
+    /// Replace an existing world with the nominal one.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(ArgGroup::new("subject").multiple(true).args(["region", "service"])))]
+#[command(group(
+    ArgGroup::new("change").required(true).multiple(true).args(["down", "up", "age_backups", "latency", "fault_rate"])
+))]
+pub struct SetArgs {
+    #[command(flatten)]
+    pub env: EnvironmentFile,
+    /// The region to mark down or up. With --service: the one region where the service
+    /// is marked (without it: every region).
+    #[arg(long, value_name = "REGION", requires = "mark")]
+    pub region: Option<String>,
+    /// The service to mark down or up.
+    #[arg(long, value_name = "SERVICE", requires = "mark")]
+    pub service: Option<String>,
+    /// Mark the region or service down.
+    #[arg(long, group = "mark", requires = "subject")]
+    pub down: bool,
+    /// Mark the region or service up again.
+    #[arg(long, group = "mark", requires = "subject")]
+    pub up: bool,
+    /// Make every backup this much older, e.g. 2h (to breach an RPO).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub age_backups: Option<Duration>,
+    /// How long every health probe takes to answer, e.g. 250ms (0s for none).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub latency: Option<Duration>,
+    /// The probability, from 0 to 1, that an activation, a restore or a probe fails.
+    #[arg(long, value_name = "RATE")]
+    pub fault_rate: Option<f64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub env: EnvironmentFile,
+    /// How to print the world: a readable summary, or the world file itself.
+    #[arg(long, value_enum, default_value_t = WorldFormat::Text)]
+    pub format: WorldFormat,
+}
+
+/// Output formats of `drplan sim show`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorldFormat {
+    Text,
+    Json,
+}
+
+pub fn run(args: &SimArgs) -> Result<ExitCode, Error> {
+    match &args.command {
+        SimCommand::Init(args) => init(args),
+        SimCommand::Set(args) => set(args),
+        SimCommand::Show(args) => show(args),
+    }
+    .map(|()| ExitCode::SUCCESS)
+}
+
+fn init(args: &InitArgs) -> Result<(), Error> {
+    let env = crate::config::load(&args.env.file)?.env;
+    let path = crate::paths::sim_file(&env.name);
+    if path.exists() && !args.force {
+        return Err(Error::Usage {
+            message: format!("the sim world {} already exists", path.display()),
+            help: "pass --force to replace it with the nominal world".to_string(),
+        });
+    }
+    let world = SimWorld::nominal(&env, SystemTime::now());
+    world.save(&path)?;
+    println!("{}: {}", path.display(), summary(&env, &world));
+    Ok(())
+}
+
+/// `2 regions up, 5 services active in eu-west-1, 2 DNS records, 1 backup`.
+fn summary(env: &Environment, world: &SimWorld) -> String {
+    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{} up, {} active in {}, {}, {}",
+        count(world.regions.len(), "region"),
+        count(world.services.len(), "service"),
+        env.home.value,
+        count(world.records.len(), "DNS record"),
+        count(world.objects.len(), "backup"),
+    )
+}
+
+fn set(args: &SetArgs) -> Result<(), Error> {
+    let env = crate::config::load(&args.env.file)?.env;
+    let path = crate::paths::sim_file(&env.name);
+    let mut world = SimWorld::load(&path)?;
+    let changes = change(&mut world, args)?;
+    world.save(&path)?;
+    println!("{}: {}", path.display(), changes.join("; "));
+    Ok(())
+}
+
+/// Applies every change `args` asks for; returns one line describing each.
+fn change(world: &mut SimWorld, args: &SetArgs) -> Result<Vec<String>, Error> {
+    let mut changes = Vec::new();
+    let status = if args.up { "up" } else { "down" };
+    if let Some(service) = &args.service {
+        world.set_service(service, args.region.as_deref(), args.up)?;
+        changes.push(format!("{service} marked {status} in {}", args.region.as_deref().unwrap_or("every region")));
+    } else if let Some(region) = &args.region {
+        world.set_region(region, args.up)?;
+        changes.push(format!("region {region} marked {status}"));
+    }
+    if let Some(by) = args.age_backups {
+        world.age_backups(by);
+        changes.push(format!("backups aged by {}", humantime::format_duration(by)));
+    }
+    if let Some(latency) = args.latency {
+        world.set_latency(latency);
+        changes.push(format!("probe latency {}", humantime::format_duration(latency)));
+    }
+    if let Some(rate) = args.fault_rate {
+        world.set_fault_rate(rate)?;
+        changes.push(format!("fault rate {rate}"));
+    }
+    Ok(changes)
+}
+
+fn show(args: &ShowArgs) -> Result<(), Error> {
+    let env = crate::config::load(&args.env.file)?.env;
+    let world = SimWorld::load(&crate::paths::sim_file(&env.name))?;
+    match args.format {
+        WorldFormat::Text => print!("{}", render(&env, &world, SystemTime::now())),
+        WorldFormat::Json => println!("{}", serde_json::to_string_pretty(&world).unwrap_or_default()),
+    }
+    Ok(())
+}
+
+/// The world as readable sections; backup ages are relative to `now`.
+fn render(env: &Environment, world: &SimWorld, now: SystemTime) -> String {
+    let regions = world.regions.iter().map(|(name, region)| (name.clone(), if region.up { "up" } else { "DOWN" }.to_string()));
+    let services = world.services.iter().map(|(name, service)| {
+        let down = service.down_in.iter().map(String::as_str).collect::<Vec<_>>().join(", ");
+        let marks = if down.is_empty() { String::new() } else { format!(", DOWN in {down}") };
+        (name.clone(), format!("active in {}{marks}", service.active))
+    });
+    let records = world.records.iter().map(|(key, sets)| (key.clone(), describe_weights(sets)));
+    let locations: BTreeSet<_> = env.data.iter().filter_map(|data| data.backups.as_ref()).collect();
+    let backups = locations.into_iter().map(|location| {
+        let newest = world.newest(location, None).map_or_else(
+            || "none".to_string(),
+            |object| format!("{}, {} old", object.url, whole_seconds(now.duration_since(object.last_modified).unwrap_or_default())),
+        );
+        (location.url(), newest)
+    });
+    let probes = [
+        ("latency".to_string(), whole_seconds(Duration::from_millis(world.latency_ms)).to_string()),
+        ("fault rate".to_string(), world.fault_rate.to_string()),
+    ];
+    [
+        format!("sim world of {}\n", world.environment),
+        section("regions", regions),
+        section("services", services),
+        section("dns records", records),
+        section("backups (newest)", backups),
+        section("probes", probes),
+    ]
+    .join("\n")
+}
+
+/// A duration for people: `5m 3s`, or `250ms` below a second.
+fn whole_seconds(duration: Duration) -> humantime::FormattedDuration {
+    let shown = if duration < Duration::from_secs(1) { duration } else { Duration::from_secs(duration.as_secs()) };
+    humantime::format_duration(shown)
+}
+
+/// A titled two-column list, the first column padded to its widest entry.
+fn section(title: &str, rows: impl IntoIterator<Item = (String, String)>) -> String {
+    let rows: Vec<_> = rows.into_iter().collect();
+    let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    let mut text = format!("{title}\n");
+    if rows.is_empty() {
+        text.push_str("  (none)\n");
+    }
+    for (name, value) in rows {
+        text.push_str(&format!("  {name:<width$}  {value}\n"));
+    }
+    text
+}
+
+/// Parses `--age-backups` and `--latency`.
+fn duration(text: &str) -> Result<Duration, String> {
+    crate::config::tree::parse_duration(text).ok_or_else(|| format!("`{text}` is not a duration; write e.g. 250ms, 30s, 5m, 1h30m"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn example() -> Environment {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/example.toml");
+        crate::config::load(&path).unwrap().env
+    }
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    fn set_args(args: &[&str]) -> Result<SetArgs, clap::Error> {
+        let argv = ["drplan", "sim", "set", "example.toml"].iter().chain(args);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Sim(SimArgs { command: SimCommand::Set(args) }) => Ok(args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn set_needs_something_to_change_and_marks_need_a_subject() {
+        assert!(set_args(&[]).is_err());
+        assert!(set_args(&["--down"]).is_err());
+        assert!(set_args(&["--region", "eu-west-1"]).is_err());
+        assert!(set_args(&["--region", "eu-west-1", "--down", "--up"]).is_err());
+        assert!(set_args(&["--age-backups", "soon"]).is_err());
+        assert!(set_args(&["--service", "api", "--region", "eu-west-1", "--down", "--latency", "1s"]).is_ok());
+    }
+
+    #[test]
+    fn set_describes_each_change() {
+        let mut world = SimWorld::nominal(&example(), now());
+        let args = set_args(&["--region", "eu-west-1", "--down", "--age-backups", "2h", "--fault-rate", "0.5"]).unwrap();
+
+        let changes = change(&mut world, &args).unwrap();
+
+        assert_eq!(changes, ["region eu-west-1 marked down", "backups aged by 2h", "fault rate 0.5"]);
+        assert!(!world.regions["eu-west-1"].up);
+        let args = set_args(&["--service", "web", "--up"]).unwrap();
+        assert_eq!(change(&mut world, &args).unwrap(), ["web marked up in every region"]);
+    }
+
+    #[test]
+    fn set_rejects_unknown_names_and_rates() {
+        let mut world = SimWorld::nominal(&example(), now());
+        let error = change(&mut world, &set_args(&["--service", "wbe", "--down"]).unwrap()).unwrap_err();
+        assert!(matches!(error, Error::Provider { help, .. } if help == "did you mean `web`?"));
+        assert!(change(&mut world, &set_args(&["--fault-rate", "2"]).unwrap()).is_err());
+    }
+
+    #[test]
+    fn show_prints_every_part_of_the_world() {
+        let env = example();
+        let mut world = SimWorld::nominal(&env, now());
+        world.set_service("api", Some("eu-central-1"), false).unwrap();
+        world.set_region("eu-central-1", false).unwrap();
+        world.set_latency(Duration::from_millis(250));
+
+        let text = render(&env, &world, now());
+
+        assert_eq!(
+            text,
+            "sim world of example
+
+regions
+  eu-central-1  DOWN
+  eu-west-1     up
+
+services
+  api       active in eu-west-1, DOWN in eu-central-1
+  cache     active in eu-west-1
+  postgres  active in eu-west-1
+  web       active in eu-west-1
+  worker    active in eu-west-1
+
+dns records
+  api   eu-west-1=100 eu-central-1=0
+  shop  eu-west-1=100 eu-central-1=0
+
+backups (newest)
+  s3://shop-backups/postgres/  s3://shop-backups/postgres/example-20231114T220820Z.dump, 5m old
+
+probes
+  latency     250ms
+  fault rate  0
+"
+        );
+        assert_eq!(summary(&env, &SimWorld::nominal(&env, now())), "2 regions up, 5 services active in eu-west-1, 2 DNS records, 1 backup");
+    }
+}

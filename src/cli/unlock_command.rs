@@ -1,0 +1,27 @@
+//! `drplan force-unlock FILE ID`: remove a lock left by an operation that died.
+
+use std::process::ExitCode;
+
+use super::EnvironmentFile;
+use super::session::{Session, SimFlags, block_on};
+use crate::error::Error;
+
+#[derive(Debug, clap::Args)]
+pub struct ForceUnlockArgs {
+    #[command(flatten)]
+    pub env: EnvironmentFile,
+    /// The lock id, as printed in the "locked by" message or by `drplan status`.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub sim: SimFlags,
+}
+
+pub fn run(args: &ForceUnlockArgs) -> Result<ExitCode, Error> {
+    block_on(async {
+        let session = Session::open(&args.env.file, args.sim).await?;
+        session.connection.state.force_unlock(&args.id).await?;
+        println!("lock {} removed", args.id);
+        Ok(ExitCode::SUCCESS)
+    })?
+}

@@ -1,0 +1,100 @@
+//! Choosing the providers of an environment: the sim world for `sim` (or everything
+//! with `--sim`), Route53 and S3 through the AWS SDK, real commands and probes; and
+//! the state backend (local file, or S3 object; always local on `--sim`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::notifier::RealNotifier;
+use super::real::RealRuntime;
+use super::route53::Route53Dns;
+use super::s3::S3Store;
+use super::sim::Sim;
+use super::{DnsProvider, ObjectStore, ProviderKind, Runtime};
+use crate::error::Error;
+use crate::model::{Environment, StateLocation};
+use crate::secrets::Secrets;
+use crate::state::StateBackend;
+use crate::state::local::LocalState;
+use crate::state::s3::S3State;
+
+/// The default sim time scale: a minute of estimate takes 120 ms, so the reference
+/// failover (about 28 minutes of estimates) runs in a few seconds.
+pub const DEFAULT_TIME_SCALE: f64 = 0.002;
+
+/// How long a command step may run before its process group is killed.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// How to connect.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectOptions {
+    /// Rehearse on the sim world whatever the environment's providers say.
+    pub force_sim: bool,
+    /// Sim time scale (`None`: `$DRPLAN_TIME_SCALE`, else [`DEFAULT_TIME_SCALE`]).
+    pub time_scale: Option<f64>,
+}
+
+/// The providers and state backend of an environment.
+pub struct Connection {
+    pub runtime: Runtime,
+    pub state: Arc<dyn StateBackend>,
+    /// `Some(scale)` when services run on the sim world.
+    pub time_scale: Option<f64>,
+}
+
+/// Connects to the providers of `env`.
+pub async fn connect(env: &Environment, options: ConnectOptions, secrets: Arc<Secrets>) -> Result<Connection, Error> {
+    let sim_everything = options.force_sim || env.providers.is_sim();
+    let needs_sim = sim_everything || env.providers.dns == ProviderKind::Sim || env.providers.storage == ProviderKind::Sim;
+    let scale = time_scale(options.time_scale)?;
+    let sim = if needs_sim { Some(Arc::new(Sim::open(env, scale)?)) } else { None };
+    let needs_aws = !sim_everything
+        && (env.providers.dns == ProviderKind::Route53
+            || env.providers.storage == ProviderKind::S3
+            || matches!(env.state, StateLocation::S3 { .. }));
+    let sdk = if needs_aws { Some(super::aws::sdk_config(&env.providers).await) } else { None };
+    let dns: Arc<dyn DnsProvider> = match (&sim, &sdk) {
+        (Some(sim), _) if sim_everything || env.providers.dns == ProviderKind::Sim => sim.clone(),
+        (_, Some(sdk)) => Arc::new(Route53Dns::new(sdk)),
+        _ => return Err(unreachable_provider("dns")),
+    };
+    let storage: Arc<dyn ObjectStore> = match (&sim, &sdk) {
+        (Some(sim), _) if sim_everything || env.providers.storage == ProviderKind::Sim => sim.clone(),
+        (_, Some(sdk)) => Arc::new(S3Store::new(sdk)),
+        _ => return Err(unreachable_provider("storage")),
+    };
+    let runtime = match &sim {
+        Some(sim) if sim_everything => Runtime { dns, storage, services: sim.clone(), notifier: sim.clone() },
+        _ => {
+            let client = super::http::client();
+            Runtime {
+                dns,
+                storage,
+                services: Arc::new(RealRuntime::new(client.clone(), COMMAND_TIMEOUT)),
+                notifier: Arc::new(RealNotifier::new(client, secrets)),
+            }
+        }
+    };
+    let state: Arc<dyn StateBackend> = match (&env.state, &sdk) {
+        (StateLocation::S3 { bucket, key }, Some(sdk)) => Arc::new(S3State::new(sdk, &env.name, bucket, key)),
+        _ => Arc::new(LocalState::new(&env.name)),
+    };
+    Ok(Connection { runtime, state, time_scale: sim_everything.then_some(scale) })
+}
+
+fn time_scale(given: Option<f64>) -> Result<f64, Error> {
+    let from_env = std::env::var("DRPLAN_TIME_SCALE").ok();
+    let scale = match (given, from_env) {
+        (Some(scale), _) => scale,
+        (None, Some(text)) => text.parse().map_err(|_| Error::Usage {
+            message: format!("DRPLAN_TIME_SCALE={text} is not a number"),
+            help: "use a number such as 0 (no waiting), 0.002 (the default) or 1 (real time)".to_string(),
+        })?,
+        (None, None) => DEFAULT_TIME_SCALE,
+    };
+    Ok(scale)
+}
+
+fn unreachable_provider(kind: &str) -> Error {
+    Error::provider(kind, "no provider could be set up", "set providers.dns / providers.storage to a known provider")
+}

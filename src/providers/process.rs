@@ -1,0 +1,450 @@
+//! Running commands safely: an argument vector (never a shell), in its own process
+//! group, with stdout and stderr captured (the last 64 KiB of each) and a timeout.
+//!
+//! A command that times out has its whole process group killed, and so does a command
+//! whose future is dropped (an aborted apply): nothing it started keeps running. A
+//! command that finishes may leave background processes behind (a daemon it started);
+//! drplan waits briefly for their output and then leaves them alone.
+
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::{Child, Command};
+
+use super::Output;
+use crate::error::Error;
+
+/// The provider name in command errors.
+const PROVIDER: &str = "command";
+
+/// How many bytes of stdout, and of stderr, are kept (the last ones).
+const OUTPUT_CAP: usize = 64 * 1024;
+
+/// How long to keep reading output after the command exits, in case a background
+/// process it started still holds the pipes open.
+const DRAIN_GRACE: Duration = Duration::from_millis(250);
+
+/// How many lines of output an error message ends with.
+const ERROR_TAIL_LINES: usize = 20;
+
+/// Runs `argv` with `env` added to drplan's environment, stdin closed, for at most
+/// `timeout`. Succeeds when the command exits 0; its output is in the log.
+pub async fn run(
+    argv: &[String],
+    timeout: Duration,
+    env: &[(String, String)],
+) -> Result<Output, Error> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err(Error::provider(
+            PROVIDER,
+            "nothing to run: the argument vector is empty",
+            "give the command at least a program name",
+        ));
+    };
+    let child = Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(name, value)| (name, value)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|error| spawn_error(program, &error))?;
+    let mut group = ProcessGroup { child };
+    let mut stdout = Capture::default();
+    let mut stderr = Capture::default();
+    let finished =
+        tokio::time::timeout(timeout, group.wait_with_output(&mut stdout, &mut stderr)).await;
+    let log = log_text(&stdout, &stderr);
+    match finished {
+        Ok(Ok(status)) if status.success() => Ok(Output { log }),
+        Ok(Ok(status)) => Err(exit_error(program, status, &log)),
+        Ok(Err(error)) => Err(Error::provider(
+            PROVIDER,
+            format!("cannot wait for `{program}`: {error}"),
+            "this is an operating system error; run the command by hand to see what happens",
+        )),
+        Err(_) => {
+            group.kill_and_reap().await;
+            Err(timeout_error(program, timeout, &log))
+        }
+    }
+}
+
+/// A child that leads its own process group. Dropping it before the child is reaped
+/// kills the whole group.
+struct ProcessGroup {
+    child: Child,
+}
+
+impl ProcessGroup {
+    /// Waits for the child while capturing its output; after it exits, keeps reading
+    /// for at most [`DRAIN_GRACE`].
+    async fn wait_with_output(
+        &mut self,
+        stdout: &mut Capture,
+        stderr: &mut Capture,
+    ) -> io::Result<ExitStatus> {
+        let (out_pipe, err_pipe) = (self.child.stdout.take(), self.child.stderr.take());
+        let reading = async {
+            tokio::join!(stdout.fill(out_pipe), stderr.fill(err_pipe));
+        };
+        tokio::pin!(reading);
+        let mut read_all = false;
+        let status = tokio::select! {
+            status = self.child.wait() => status?,
+            () = &mut reading => {
+                read_all = true;
+                self.child.wait().await?
+            }
+        };
+        if !read_all {
+            // What the command wrote is already in the pipes; only a background process
+            // it left behind can keep them open longer.
+            let _ = tokio::time::timeout(DRAIN_GRACE, reading).await;
+        }
+        Ok(status)
+    }
+
+    /// Kills every process of the group, then reaps the child.
+    async fn kill_and_reap(&mut self) {
+        self.kill();
+        // The child was just sent SIGKILL; waiting only collects its exit status.
+        let _ = self.child.wait().await;
+    }
+
+    /// Sends SIGKILL to the group unless the child has been reaped (then its id, which
+    /// is also the group's, may belong to someone else).
+    fn kill(&self) {
+        if let Some(pid) = self
+            .child
+            .id()
+            .and_then(|pid| libc::pid_t::try_from(pid).ok())
+        {
+            // SAFETY: killpg only sends a signal; the group is the child's, which is
+            // not reaped yet, so its id still names our processes.
+            unsafe {
+                libc::killpg(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The last [`OUTPUT_CAP`] bytes of one output stream, and how many came before them.
+#[derive(Debug, Default)]
+struct Capture {
+    bytes: Vec<u8>,
+    dropped: usize,
+}
+
+impl Capture {
+    /// Reads `pipe` to its end. Cancelling this keeps what was read so far.
+    async fn fill(&mut self, pipe: Option<impl AsyncRead + Unpin>) {
+        let Some(mut pipe) = pipe else { return };
+        let mut chunk = [0_u8; 8192];
+        // A read error ends the capture like the end of the stream does.
+        while let Ok(read @ 1..) = pipe.read(&mut chunk).await {
+            self.push(&chunk[..read]);
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        self.bytes.extend_from_slice(chunk);
+        let excess = self.bytes.len().saturating_sub(OUTPUT_CAP);
+        self.bytes.drain(..excess);
+        self.dropped += excess;
+    }
+
+    /// The captured text, starting with a note when the beginning was dropped.
+    fn text(&self) -> String {
+        let text = String::from_utf8_lossy(&self.bytes);
+        if self.dropped == 0 {
+            text.into_owned()
+        } else {
+            format!(
+                "[output truncated: the first {} bytes were dropped]\n{text}",
+                self.dropped
+            )
+        }
+    }
+}
+
+/// stdout followed by stderr.
+fn log_text(stdout: &Capture, stderr: &Capture) -> String {
+    let (out, err) = (stdout.text(), stderr.text());
+    match (out.is_empty(), err.is_empty()) {
+        (_, true) => out,
+        (true, false) => err,
+        (false, false) if out.ends_with('\n') => format!("{out}{err}"),
+        (false, false) => format!("{out}\n{err}"),
+    }
+}
+
+fn spawn_error(program: &str, error: &io::Error) -> Error {
+    match error.kind() {
+        io::ErrorKind::NotFound => Error::provider(
+            PROVIDER,
+            format!("program `{program}` not found on PATH"),
+            "install it on this machine, or write its absolute path in the command",
+        ),
+        io::ErrorKind::PermissionDenied => Error::provider(
+            PROVIDER,
+            format!("program `{program}` is not executable"),
+            "check the file's permissions (chmod +x) and that it is a program, not a directory",
+        ),
+        _ => Error::provider(
+            PROVIDER,
+            format!("cannot start `{program}`: {error}"),
+            "run the command by hand to see what happens",
+        ),
+    }
+}
+
+fn exit_error(program: &str, status: ExitStatus, log: &str) -> Error {
+    let how = match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}"),
+        (None, None) => format!("failed ({status})"),
+    };
+    Error::provider(
+        PROVIDER,
+        with_tail(format!("`{program}` {how}"), log),
+        "the end of its output is above; fix the cause, or run the command by hand to see more",
+    )
+}
+
+fn timeout_error(program: &str, timeout: Duration, log: &str) -> Error {
+    Error::provider(
+        PROVIDER,
+        with_tail(
+            format!(
+                "`{program}` timed out after {}; its process group was killed",
+                humantime::format_duration(timeout)
+            ),
+            log,
+        ),
+        "find out why it hangs (its output so far is above), or allow it more time",
+    )
+}
+
+/// `message`, followed by the last lines of `log` when there are any.
+fn with_tail(message: String, log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(ERROR_TAIL_LINES)..];
+    if tail.is_empty() {
+        message
+    } else {
+        format!("{message}; output ends with:\n{}", tail.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use tokio::time::Instant;
+
+    use super::*;
+
+    fn argv(args: &[&str]) -> Vec<String> {
+        args.iter().map(ToString::to_string).collect()
+    }
+
+    /// A shell command that writes its process group id to `pid_file`, then starts a
+    /// background sleeper and sleeps itself.
+    fn sleepers(pid_file: &Path) -> Vec<String> {
+        argv(&[
+            "sh",
+            "-c",
+            &format!("echo $$ > {}; sleep 30 & sleep 30", pid_file.display()),
+        ])
+    }
+
+    async fn read_pgid(pid_file: &Path) -> i32 {
+        for _ in 0..100 {
+            if let Ok(text) = std::fs::read_to_string(pid_file)
+                && let Ok(pgid) = text.trim().parse()
+            {
+                return pgid;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the command never wrote {}", pid_file.display());
+    }
+
+    /// The processes of group `pgid` that are not zombies (PID 1 here may never reap
+    /// the orphans, so a killed process can linger as a zombie).
+    fn live_members(pgid: i32) -> Vec<i32> {
+        let entries = std::fs::read_dir("/proc").expect("/proc is readable");
+        entries
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                    return false;
+                };
+                // After the command name in parentheses: state, ppid, pgrp, ...
+                let fields: Vec<&str> = stat
+                    .rsplit_once(')')
+                    .map_or("", |(_, rest)| rest)
+                    .split_whitespace()
+                    .collect();
+                fields.get(2).and_then(|pgrp| pgrp.parse::<i32>().ok()) == Some(pgid)
+                    && fields[0] != "Z"
+            })
+            .collect()
+    }
+
+    async fn assert_group_gone(pgid: i32) {
+        for _ in 0..100 {
+            if live_members(pgid).is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "processes of group {pgid} survived: {:?}",
+            live_members(pgid)
+        );
+    }
+
+    #[tokio::test]
+    async fn captures_stdout_and_stderr() {
+        let output = run(
+            &argv(&["sh", "-c", "echo hello; echo warning >&2"]),
+            Duration::from_secs(5),
+            &[],
+        )
+        .await
+        .expect("the command succeeds");
+        assert_eq!(output.log, "hello\nwarning\n");
+    }
+
+    #[tokio::test]
+    async fn passes_the_environment() {
+        let env = [("DRPLAN_TEST_VALUE".to_string(), "from drplan".to_string())];
+        let output = run(
+            &argv(&["sh", "-c", "echo $DRPLAN_TEST_VALUE"]),
+            Duration::from_secs(5),
+            &env,
+        )
+        .await
+        .expect("the command succeeds");
+        assert_eq!(output.log, "from drplan\n");
+    }
+
+    #[tokio::test]
+    async fn non_zero_exit_reports_the_code_and_the_output_tail() {
+        let error = run(
+            &argv(&["sh", "-c", "echo step one; echo disk full >&2; exit 3"]),
+            Duration::from_secs(5),
+            &[],
+        )
+        .await
+        .expect_err("the command fails");
+        assert_eq!(
+            error.to_string(),
+            "command: `sh` exited with code 3; output ends with:\nstep one\ndisk full"
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_program_says_so() {
+        let error = run(
+            &argv(&["drplan-no-such-program", "--flag"]),
+            Duration::from_secs(5),
+            &[],
+        )
+        .await
+        .expect_err("the program does not exist");
+        assert_eq!(
+            error.to_string(),
+            "command: program `drplan-no-such-program` not found on PATH"
+        );
+    }
+
+    #[tokio::test]
+    async fn empty_command_is_an_error() {
+        let error = run(&[], Duration::from_secs(5), &[])
+            .await
+            .expect_err("nothing to run");
+        assert_eq!(
+            error.to_string(),
+            "command: nothing to run: the argument vector is empty"
+        );
+    }
+
+    #[tokio::test]
+    async fn long_output_keeps_its_end() {
+        let script = "head -c 200000 /dev/zero | tr '\\0' a; echo; echo the end";
+        let output = run(&argv(&["sh", "-c", script]), Duration::from_secs(5), &[])
+            .await
+            .expect("succeeds");
+        assert!(
+            output.log.starts_with("[output truncated: the first "),
+            "{}",
+            &output.log[..80]
+        );
+        assert!(output.log.ends_with("a\nthe end\n"));
+        assert!(output.log.len() < OUTPUT_CAP + 100);
+    }
+
+    #[tokio::test]
+    async fn background_process_holding_the_pipes_does_not_block() {
+        let started = Instant::now();
+        let output = run(
+            &argv(&["sh", "-c", "sleep 3 & echo started"]),
+            Duration::from_secs(10),
+            &[],
+        )
+        .await
+        .expect("the command succeeds");
+        assert_eq!(output.log, "started\n");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_the_whole_process_group() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let pid_file = dir.path().join("pgid");
+        let started = Instant::now();
+        let error = run(&sleepers(&pid_file), Duration::from_millis(300), &[])
+            .await
+            .expect_err("it times out");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            error.to_string(),
+            "command: `sh` timed out after 300ms; its process group was killed"
+        );
+        assert_group_gone(read_pgid(&pid_file).await).await;
+    }
+
+    #[tokio::test]
+    async fn dropping_the_future_kills_the_whole_process_group() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let pid_file = dir.path().join("pgid");
+        let argv = sleepers(&pid_file);
+        let task = tokio::spawn(async move { run(&argv, Duration::from_secs(60), &[]).await });
+        let pgid = read_pgid(&pid_file).await;
+        assert!(!live_members(pgid).is_empty(), "the command runs");
+        task.abort();
+        assert!(task.await.expect_err("the task was aborted").is_cancelled());
+        assert_group_gone(pgid).await;
+    }
+}

@@ -1,0 +1,336 @@
+//! The real service runtime: services are brought up and restored by running their
+//! commands, and judged by their HTTP or command health probes.
+//!
+//! It knows nothing else about the world: a region counts as up (real regions are
+//! judged by the probes of the services in them), and where a service is active is
+//! tracked in the state file, not asked of the runtime.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::{Output, ProbeResult, ServiceRuntime, http, process};
+use crate::error::Error;
+use crate::model::{HealthCheck, HealthProbe};
+
+/// Runs real commands and probes real endpoints.
+#[derive(Debug, Clone)]
+pub struct RealRuntime {
+    client: reqwest::Client,
+    command_timeout: Duration,
+}
+
+impl RealRuntime {
+    /// A runtime probing over `client` and giving each `activate`, `restore` and
+    /// scenario command at most `command_timeout`.
+    pub fn new(client: reqwest::Client, command_timeout: Duration) -> Self {
+        Self {
+            client,
+            command_timeout,
+        }
+    }
+
+    /// Runs `command`, when there is one.
+    async fn run_optional(&self, command: Option<&[String]>) -> Result<Output, Error> {
+        match command {
+            Some(argv) => self.run(argv).await,
+            None => Ok(Output {
+                log: "no command: nothing to run".to_string(),
+            }),
+        }
+    }
+
+    async fn probe_http(
+        &self,
+        url: &str,
+        expect: u16,
+        max_latency: Option<Duration>,
+        timeout: Duration,
+    ) -> ProbeResult {
+        let started = Instant::now();
+        match http::get(&self.client, url, timeout).await {
+            Ok((status, latency)) => judge_http(url, expect, max_latency, status, latency),
+            Err(error) => ProbeResult {
+                healthy: false,
+                detail: error.to_string(),
+                latency: started.elapsed(),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl ServiceRuntime for RealRuntime {
+    async fn activate(
+        &self,
+        _service: &str,
+        _region: &str,
+        command: Option<&[String]>,
+    ) -> Result<Output, Error> {
+        self.run_optional(command).await
+    }
+
+    async fn restore(
+        &self,
+        _service: &str,
+        _region: &str,
+        _backup: &str,
+        command: Option<&[String]>,
+    ) -> Result<Output, Error> {
+        self.run_optional(command).await
+    }
+
+    async fn run(&self, argv: &[String]) -> Result<Output, Error> {
+        process::run(argv, self.command_timeout, &[]).await
+    }
+
+    async fn probe(
+        &self,
+        _service: &str,
+        _region: &str,
+        probe: Option<&HealthProbe>,
+    ) -> Result<ProbeResult, Error> {
+        let Some(probe) = probe else {
+            return Ok(ProbeResult {
+                healthy: true,
+                detail: "no health probe".to_string(),
+                latency: Duration::ZERO,
+            });
+        };
+        Ok(match &probe.check {
+            HealthCheck::Http {
+                url,
+                expect,
+                max_latency,
+            } => {
+                self.probe_http(url, *expect, *max_latency, probe.timeout)
+                    .await
+            }
+            HealthCheck::Command { argv } => probe_command(&argv.0, probe.timeout).await,
+        })
+    }
+
+    /// GETs `url` once, judged like an HTTP health probe with the default timeout.
+    async fn check_url(
+        &self,
+        url: &str,
+        expect: u16,
+        max_latency: Option<Duration>,
+    ) -> Result<ProbeResult, Error> {
+        Ok(self
+            .probe_http(url, expect, max_latency, HealthProbe::DEFAULT_TIMEOUT)
+            .await)
+    }
+
+    /// Always up: real regions are judged by the probes of their services.
+    async fn region_up(&self, _region: &str) -> Result<bool, Error> {
+        Ok(true)
+    }
+
+    /// Unknown: real placement lives in the state file.
+    async fn placement(&self, _service: &str) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+}
+
+/// Healthy iff the status is `expect` and the response came within `max_latency`.
+fn judge_http(
+    url: &str,
+    expect: u16,
+    max_latency: Option<Duration>,
+    status: u16,
+    latency: Duration,
+) -> ProbeResult {
+    let answer = format!("GET {url} → {status}");
+    let (healthy, detail) = if status != expect {
+        (false, format!("{answer}, expected {expect}"))
+    } else if let Some(max) = max_latency.filter(|max| latency > *max) {
+        (
+            false,
+            format!(
+                "{answer} but took {}ms, max {}ms",
+                latency.as_millis(),
+                max.as_millis()
+            ),
+        )
+    } else {
+        (true, format!("{answer} in {}ms", latency.as_millis()))
+    };
+    ProbeResult {
+        healthy,
+        detail,
+        latency,
+    }
+}
+
+/// Healthy iff `argv` exits 0 within `timeout`.
+async fn probe_command(argv: &[String], timeout: Duration) -> ProbeResult {
+    let started = Instant::now();
+    let (healthy, detail) = match process::run(argv, timeout, &[]).await {
+        Ok(_) => (true, format!("`{}` exited 0", argv[0])),
+        Err(error) => (false, error.to_string()),
+    };
+    ProbeResult {
+        healthy,
+        detail,
+        latency: started.elapsed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::http::test_server::{answer_once, refusing_url};
+    use super::*;
+    use crate::model::Command;
+
+    fn runtime() -> RealRuntime {
+        RealRuntime::new(http::client(), Duration::from_secs(5))
+    }
+
+    fn http_probe(url: &str, max_latency: Option<Duration>) -> HealthProbe {
+        HealthProbe {
+            check: HealthCheck::Http {
+                url: url.to_string(),
+                expect: 200,
+                max_latency,
+            },
+            timeout: Duration::from_secs(5),
+            attempts: 1,
+            interval: Duration::ZERO,
+        }
+    }
+
+    fn command_probe(args: &[&str]) -> HealthProbe {
+        HealthProbe {
+            check: HealthCheck::Command {
+                argv: Command(args.iter().map(ToString::to_string).collect()),
+            },
+            ..http_probe("", None)
+        }
+    }
+
+    async fn probe(probe: &HealthProbe) -> ProbeResult {
+        runtime()
+            .probe("api", "eu-west", Some(probe))
+            .await
+            .expect("probing never errs")
+    }
+
+    #[tokio::test]
+    async fn http_200_is_healthy() {
+        let (url, _server) = answer_once("200 OK", Duration::ZERO).await;
+        let result = probe(&http_probe(&url, Some(Duration::from_secs(2)))).await;
+        assert!(result.healthy, "{}", result.detail);
+        assert!(
+            result.detail.starts_with(&format!("GET {url} → 200 in ")),
+            "{}",
+            result.detail
+        );
+    }
+
+    #[tokio::test]
+    async fn http_503_is_unhealthy() {
+        let (url, _server) = answer_once("503 Service Unavailable", Duration::ZERO).await;
+        let result = probe(&http_probe(&url, None)).await;
+        assert!(!result.healthy);
+        assert_eq!(result.detail, format!("GET {url} → 503, expected 200"));
+    }
+
+    #[tokio::test]
+    async fn http_slower_than_max_latency_is_unhealthy() {
+        let (url, _server) = answer_once("200 OK", Duration::from_millis(300)).await;
+        let result = probe(&http_probe(&url, Some(Duration::from_millis(100)))).await;
+        assert!(!result.healthy);
+        assert!(
+            result
+                .detail
+                .starts_with(&format!("GET {url} → 200 but took ")),
+            "{}",
+            result.detail
+        );
+        assert!(
+            result.detail.ends_with("ms, max 100ms"),
+            "{}",
+            result.detail
+        );
+    }
+
+    #[tokio::test]
+    async fn http_connection_refused_is_unhealthy() {
+        let url = refusing_url().await;
+        let result = probe(&http_probe(&url, None)).await;
+        assert!(!result.healthy);
+        assert_eq!(
+            result.detail,
+            format!("http: GET {url}: connection refused")
+        );
+    }
+
+    #[tokio::test]
+    async fn check_url_judges_like_an_http_probe() {
+        let (url, _server) = answer_once("404 Not Found", Duration::ZERO).await;
+        let result = runtime()
+            .check_url(&url, 200, None)
+            .await
+            .expect("checking never errs");
+        assert!(!result.healthy);
+        assert_eq!(result.detail, format!("GET {url} → 404, expected 200"));
+    }
+
+    #[tokio::test]
+    async fn command_probe_is_healthy_on_exit_0() {
+        let result = probe(&command_probe(&["true"])).await;
+        assert!(result.healthy);
+        assert_eq!(result.detail, "`true` exited 0");
+    }
+
+    #[tokio::test]
+    async fn command_probe_is_unhealthy_on_failure() {
+        let result = probe(&command_probe(&[
+            "sh",
+            "-c",
+            "echo replica lagging; exit 1",
+        ]))
+        .await;
+        assert!(!result.healthy);
+        assert_eq!(
+            result.detail,
+            "command: `sh` exited with code 1; output ends with:\nreplica lagging"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_probe_is_healthy() {
+        let result = runtime()
+            .probe("api", "eu-west", None)
+            .await
+            .expect("probing never errs");
+        assert_eq!(
+            result,
+            ProbeResult {
+                healthy: true,
+                detail: "no health probe".to_string(),
+                latency: Duration::ZERO
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn activate_runs_the_command() {
+        let argv = ["echo".to_string(), "api up in eu-west".to_string()];
+        let output = runtime()
+            .activate("api", "eu-west", Some(&argv))
+            .await
+            .expect("the command succeeds");
+        assert_eq!(output.log, "api up in eu-west\n");
+    }
+
+    #[tokio::test]
+    async fn restore_without_a_command_runs_nothing() {
+        let output = runtime()
+            .restore("db", "eu-west", "s3://backups/db/latest", None)
+            .await
+            .expect("nothing fails");
+        assert_eq!(output.log, "no command: nothing to run");
+    }
+}

@@ -1,0 +1,216 @@
+//! The S3 state backend (`state = "s3://bucket/key.json"`): the state is one JSON
+//! object whose ETag is its version. Every write is conditional, so two writers never
+//! silently overwrite each other: `If-Match: <ETag read>`, or `If-None-Match: *` for
+//! the first write. The lock is the object `key.json.lock`, created with
+//! `If-None-Match: *` and holding the [`LockInfo`]; it is deleted with `If-Match`, so
+//! only the lock that was read is ever removed.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{LockInfo, State, StateBackend, StateVersion};
+use crate::error::Error;
+use crate::providers::aws::{Failure, describe, s3_client};
+
+const PROVIDER: &str = "s3";
+
+/// The state of one environment in an S3 object.
+#[derive(Debug, Clone)]
+pub struct S3State {
+    client: Client,
+    environment: String,
+    bucket: String,
+    key: String,
+    /// The lock object: the state's key with `.lock` appended.
+    lock_key: String,
+}
+
+/// What became of a lock drplan tried to delete.
+enum Removal {
+    Removed,
+    /// Another lock took its place between reading and deleting it.
+    Replaced,
+}
+
+impl S3State {
+    /// The state of `environment` in `s3://bucket/key`.
+    pub fn new(sdk: &SdkConfig, environment: &str, bucket: &str, key: &str) -> Self {
+        Self {
+            client: s3_client(sdk),
+            environment: environment.to_string(),
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            lock_key: format!("{key}.lock"),
+        }
+    }
+
+    fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
+    /// The object at `key`, decoded, and its ETag; `None` when there is none.
+    async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<(T, String)>, Error> {
+        let action = format!("read {}", self.url(key));
+        let output = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(output) => output,
+            Err(err) if Failure::of(&err).is("NoSuchKey") => return Ok(None),
+            Err(err) => return Err(describe(PROVIDER, &action, &err)),
+        };
+        let etag = etag(output.e_tag(), &action)?;
+        let body = output.body.collect().await.map_err(|err| {
+            Error::provider(PROVIDER, format!("cannot {action}: {err}"), "check the network and try again")
+        })?;
+        let value = serde_json::from_slice(&body.into_bytes())
+            .map_err(|err| Error::CorruptState { path: PathBuf::from(self.url(key)), detail: err.to_string() })?;
+        Ok(Some((value, etag)))
+    }
+
+    /// Writes `value` to `key` on the condition `(header, value)`; `Err(Failure)` when
+    /// S3 refused, for the caller to judge.
+    async fn put<T: Serialize>(&self, key: &str, value: &T, condition: Condition<'_>) -> Result<Result<String, Failure>, Error> {
+        let action = format!("write {}", self.url(key));
+        let body = serde_json::to_vec_pretty(value).map_err(|err| {
+            Error::provider(PROVIDER, format!("cannot {action}: {err}"), "this is a bug in drplan; please report it")
+        })?;
+        let request = self.client.put_object().bucket(&self.bucket).key(key).content_type("application/json");
+        let request = match condition {
+            Condition::Absent => request.if_none_match("*"),
+            Condition::Unchanged(etag) => request.if_match(etag),
+        };
+        match request.body(ByteStream::from(body)).send().await {
+            Ok(output) => etag(output.e_tag(), &action).map(Ok),
+            Err(err) => Ok(Err(Failure::of(&err))),
+        }
+    }
+
+    async fn read_lock(&self) -> Result<Option<(LockInfo, String)>, Error> {
+        self.get(&self.lock_key).await
+    }
+
+    /// Creates the lock object holding `info`; `false` when one already exists.
+    async fn create_lock(&self, info: &LockInfo) -> Result<bool, Error> {
+        match self.put(&self.lock_key, info, Condition::Absent).await? {
+            Ok(_) => Ok(true),
+            Err(failure) if lost_race(&failure) => Ok(false),
+            Err(failure) => Err(failure.into_error(PROVIDER, &format!("take the lock {}", self.url(&self.lock_key)))),
+        }
+    }
+
+    /// Deletes the lock object if it still has the ETag `etag`.
+    async fn remove_lock(&self, etag: &str) -> Result<Removal, Error> {
+        let request = self.client.delete_object().bucket(&self.bucket).key(&self.lock_key).if_match(etag);
+        match request.send().await {
+            Ok(_) => Ok(Removal::Removed),
+            Err(err) => {
+                let failure = Failure::of(&err);
+                if failure.is("NoSuchKey") {
+                    Ok(Removal::Removed)
+                } else if lost_race(&failure) {
+                    Ok(Removal::Replaced)
+                } else {
+                    Err(failure.into_error(PROVIDER, &format!("release the lock {}", self.url(&self.lock_key))))
+                }
+            }
+        }
+    }
+
+    fn locked(&self, holder: &LockInfo) -> Error {
+        Error::Locked {
+            environment: self.environment.clone(),
+            who: holder.who.clone(),
+            since: humantime::format_rfc3339_seconds(holder.created).to_string(),
+            operation: holder.operation.clone(),
+            id: holder.id.clone(),
+        }
+    }
+}
+
+/// The precondition of a conditional write.
+enum Condition<'a> {
+    /// `If-None-Match: *`: only if no object exists.
+    Absent,
+    /// `If-Match: <etag>`: only if the object still has this ETag.
+    Unchanged(&'a str),
+}
+
+/// Whether S3 refused a conditional request because someone else got there first:
+/// 412 Precondition Failed, or 409 ConditionalRequestConflict while racing a writer.
+fn lost_race(failure: &Failure) -> bool {
+    matches!(failure.status, Some(409 | 412)) || failure.is("PreconditionFailed") || failure.is("ConditionalRequestConflict")
+}
+
+fn etag(etag: Option<&str>, action: &str) -> Result<String, Error> {
+    etag.map(str::to_string).ok_or_else(|| {
+        Error::provider(
+            PROVIDER,
+            format!("cannot {action}: the answer carried no ETag"),
+            "use an S3-compatible endpoint that returns ETags; drplan needs them to detect concurrent writers",
+        )
+    })
+}
+
+#[async_trait]
+impl StateBackend for S3State {
+    async fn read(&self) -> Result<Option<(State, StateVersion)>, Error> {
+        Ok(self.get(&self.key).await?.map(|(state, etag)| (state, StateVersion(etag))))
+    }
+
+    async fn write(&self, state: &State, expected: Option<&StateVersion>) -> Result<StateVersion, Error> {
+        let url = self.url(&self.key);
+        let condition = expected.map_or(Condition::Absent, |version| Condition::Unchanged(&version.0));
+        match self.put(&self.key, state, condition).await? {
+            Ok(etag) => Ok(StateVersion(etag)),
+            // With If-Match, a deleted object answers NoSuchKey rather than 412.
+            Err(failure) if lost_race(&failure) || failure.is("NoSuchKey") => Err(Error::StateConflict {
+                detail: match expected {
+                    Some(version) => format!("{url} no longer has the version this operation read (ETag {})", version.0),
+                    None => format!("{url} was created by someone else after this operation found none"),
+                },
+            }),
+            Err(failure) => Err(failure.into_error(PROVIDER, &format!("write {url}"))),
+        }
+    }
+
+    /// A lock released between the failed create and the read is tried once more.
+    async fn lock(&self, info: &LockInfo) -> Result<(), Error> {
+        for _ in 0..2 {
+            if self.create_lock(info).await? {
+                return Ok(());
+            }
+            if let Some((holder, _)) = self.read_lock().await? {
+                return Err(self.locked(&holder));
+            }
+        }
+        Err(Error::StateConflict {
+            detail: format!("the lock {} changed hands while it was being taken", self.url(&self.lock_key)),
+        })
+    }
+
+    /// Leaves a lock with another id (or none) alone.
+    async fn unlock(&self, id: &str) -> Result<(), Error> {
+        match self.read_lock().await? {
+            Some((holder, etag)) if holder.id == id => self.remove_lock(&etag).await.map(drop),
+            _ => Ok(()),
+        }
+    }
+
+    async fn force_unlock(&self, id: &str) -> Result<(), Error> {
+        if let Some((holder, etag)) = self.read_lock().await?
+            && holder.id == id
+            && let Removal::Removed = self.remove_lock(&etag).await?
+        {
+            return Ok(());
+        }
+        Err(Error::LockMismatch { given: id.to_string(), holder: self.lock_holder().await?.map(|holder| holder.id) })
+    }
+
+    async fn lock_holder(&self) -> Result<Option<LockInfo>, Error> {
+        Ok(self.read_lock().await?.map(|(holder, _)| holder))
+    }
+}
