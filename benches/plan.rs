@@ -29,9 +29,19 @@ const GOAL_PEAK_MB: f64 = 200.0;
 
 fn main() {
     let text = environment();
-    let env = validate(&text);
-    let scenario = env.scenario("region-outage").expect("the generated environment declares region-outage");
-    let plan = Plan::build(&env, Intent::Scenario(scenario), &assumed_actual(&env, Intent::Scenario(scenario)));
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("bench.toml");
+    std::fs::write(&path, &text).expect("the temporary directory is writable");
+    let loaded = drplan::config::load(&path).expect("the generated environment is valid");
+    let env = &loaded.env;
+    let scenario = env
+        .scenario("region-outage")
+        .expect("the generated environment declares region-outage");
+    let plan = Plan::build(
+        env,
+        Intent::Scenario(scenario),
+        &assumed_actual(env, Intent::Scenario(scenario)),
+    );
     let dependencies: usize = env.services.iter().map(|s| s.depends_on.len()).sum();
     println!(
         "environment: {} services, {dependencies} dependencies, {} regions, {} DNS records, {} data sets ({} KiB of TOML)",
@@ -41,7 +51,11 @@ fn main() {
         env.data.len(),
         text.len() / 1024
     );
-    println!("plan: {} steps, {} changes; medians of {ITERATIONS} runs\n", plan.steps.len(), plan.summary.changes);
+    println!(
+        "plan: {} steps, {} changes; medians of {ITERATIONS} runs\n",
+        plan.steps.len(),
+        plan.summary.changes
+    );
 
     let validate_time = median(|| {
         black_box(validate(&text));
@@ -49,11 +63,15 @@ fn main() {
     let plan_time = median(|| {
         let env = validate(&text);
         let scenario = env.scenario("region-outage").expect("declared");
-        black_box(Plan::build(&env, Intent::Scenario(scenario), &assumed_actual(&env, Intent::Scenario(scenario))));
+        black_box(Plan::build(
+            &env,
+            Intent::Scenario(scenario),
+            &assumed_actual(&env, Intent::Scenario(scenario)),
+        ));
     });
-    let file = PlanFile::new(plan, drplan::config::hash(&text), None, None);
+    let file = PlanFile::new(plan, &loaded, false, None, None);
     let render_time = median(|| {
-        black_box(render::plan(&env, &file, PlanFormat::Markdown));
+        black_box(render::plan(env, &file, PlanFormat::Markdown));
     });
     let ratio = plan_time.as_secs_f64() / validate_time.as_secs_f64();
     let peak = peak_memory_mb();
@@ -65,9 +83,15 @@ fn main() {
         GOAL_PLAN.as_millis(),
         verdict(plan_time <= GOAL_PLAN)
     );
-    println!("plan / validate    {ratio:>9.2} ×    goal ≤ {GOAL_RATIO} ×: {}", verdict(ratio <= GOAL_RATIO));
+    println!(
+        "plan / validate    {ratio:>9.2} ×    goal ≤ {GOAL_RATIO} ×: {}",
+        verdict(ratio <= GOAL_RATIO)
+    );
     println!("render markdown    {:>9.1} ms", millis(render_time));
-    println!("peak memory        {peak:>9.1} MB   goal ≤ {GOAL_PEAK_MB} MB: {}", verdict(peak <= GOAL_PEAK_MB));
+    println!(
+        "peak memory        {peak:>9.1} MB   goal ≤ {GOAL_PEAK_MB} MB: {}",
+        verdict(peak <= GOAL_PEAK_MB)
+    );
 }
 
 fn validate(text: &str) -> Environment {
@@ -101,7 +125,13 @@ fn peak_memory_mb() -> f64 {
     let kib = status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
         .unwrap_or(0.0);
     kib / 1024.0
 }
@@ -113,7 +143,10 @@ struct Lcg(u64);
 impl Lcg {
     /// A number in `0..n`.
     fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         usize::try_from((self.0 >> 33) % n as u64).expect("below n")
     }
 }
@@ -141,7 +174,10 @@ fn environment() -> String {
                 dependencies.push(candidate);
             }
         }
-        let depends_on: Vec<String> = dependencies.iter().map(|&d| format!("\"{}\"", service_name(d))).collect();
+        let depends_on: Vec<String> = dependencies
+            .iter()
+            .map(|&d| format!("\"{}\"", service_name(d)))
+            .collect();
         let _ = writeln!(
             out,
             "[services.{}]\ntier = {tier}\ndepends_on = [{}]\nregions = [\"region-a\", \"region-b\"]\nestimate = \"{}s\"\n\
@@ -166,7 +202,10 @@ fn environment() -> String {
     for i in 0..DATA_SETS {
         let service = service_name(lcg.below(SERVICES));
         let method = if i % 2 == 0 { "restore" } else { "regenerate" };
-        let _ = writeln!(out, "[data.data-{i:03}]\nservice = \"{service}\"\nrpo = \"1h\"\nmethod = \"{method}\"");
+        let _ = writeln!(
+            out,
+            "[data.data-{i:03}]\nservice = \"{service}\"\nrpo = \"1h\"\nmethod = \"{method}\""
+        );
         if method == "restore" {
             let _ = writeln!(out, "backups = \"s3://bench-backups/data-{i:03}/\"");
         }

@@ -17,7 +17,10 @@ pub type Span = Range<usize>;
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum Error {
     #[error("{path}: {summary}")]
-    #[diagnostic(code(drplan::config::invalid), help("fix the problems above and run `drplan validate` again"))]
+    #[diagnostic(
+        code(drplan::config::invalid),
+        help("fix the problems above and run `drplan validate` again")
+    )]
     InvalidConfig {
         path: String,
         summary: String,
@@ -28,7 +31,10 @@ pub enum Error {
     },
 
     #[error("cannot read {}", path.display())]
-    #[diagnostic(code(drplan::io::read), help("check that the path exists and is readable"))]
+    #[diagnostic(
+        code(drplan::io::read),
+        help("check that the path exists and is readable")
+    )]
     Read {
         path: PathBuf,
         #[source]
@@ -36,7 +42,10 @@ pub enum Error {
     },
 
     #[error("cannot write {}", path.display())]
-    #[diagnostic(code(drplan::io::write), help("check that the directory exists and is writable"))]
+    #[diagnostic(
+        code(drplan::io::write),
+        help("check that the directory exists and is writable")
+    )]
     Write {
         path: PathBuf,
         #[source]
@@ -62,16 +71,32 @@ pub enum Error {
     #[diagnostic(code(drplan::cli::usage), help("{help}"))]
     Usage { message: String, help: String },
 
-    #[error("the state of `{environment}` is locked by {who} since {since} (operation: {operation}, lock id {id})")]
+    #[error(
+        "the state of `{environment}` is locked by {who} since {since} (operation: {operation}, lock id {id})"
+    )]
     #[diagnostic(
         code(drplan::state::locked),
-        help("wait for that operation to finish (or pass --lock-timeout); if it died, run `drplan force-unlock FILE {id}`")
+        help(
+            "wait for that operation to finish (or pass --lock-timeout); if it died, run `drplan force-unlock FILE {id}`"
+        )
     )]
-    Locked { environment: String, who: String, since: String, operation: String, id: String },
+    Locked {
+        environment: String,
+        who: String,
+        since: String,
+        operation: String,
+        id: String,
+    },
 
     #[error("lock id `{given}` does not match the current lock{}", holder.as_ref().map(|h| format!(" (held with id {h})")).unwrap_or_default())]
-    #[diagnostic(code(drplan::state::lock_mismatch), help("copy the id from the \"locked by\" message or `drplan status FILE`"))]
-    LockMismatch { given: String, holder: Option<String> },
+    #[diagnostic(
+        code(drplan::state::lock_mismatch),
+        help("copy the id from the \"locked by\" message or `drplan status FILE`")
+    )]
+    LockMismatch {
+        given: String,
+        holder: Option<String>,
+    },
 
     #[error("the state changed while this operation wrote it: {detail}")]
     #[diagnostic(
@@ -81,34 +106,56 @@ pub enum Error {
     StateConflict { detail: String },
 
     #[error("the state file {} is unreadable: {detail}", path.display())]
-    #[diagnostic(code(drplan::state::corrupt), help("restore it from a backup or version history; drplan never rewrites a state it cannot read"))]
+    #[diagnostic(
+        code(drplan::state::corrupt),
+        help(
+            "restore it from a backup or version history; drplan never rewrites a state it cannot read"
+        )
+    )]
     CorruptState { path: PathBuf, detail: String },
 
     #[error("the plan is stale: {reason}")]
-    #[diagnostic(code(drplan::apply::stale_plan), help("make a new plan with `drplan plan FILE ... --out PLAN` and review it"))]
+    #[diagnostic(
+        code(drplan::apply::stale_plan),
+        help("make a new plan with `drplan plan FILE ... --out PLAN` and review it")
+    )]
     StalePlan { reason: String },
 
     #[error("{provider}: {message}")]
     #[diagnostic(code(drplan::provider::error), help("{help}"))]
-    Provider { provider: String, message: String, help: String },
+    Provider {
+        provider: String,
+        message: String,
+        help: String,
+    },
 
     #[error("{message}")]
     #[diagnostic(code(drplan::apply::refused), help("{help}"))]
     Refused { message: String, help: String },
 
     #[error("{failed} step(s) failed{}", if *interrupted { " and the run was interrupted" } else { "" })]
-    #[diagnostic(code(drplan::apply::failed), help("see the run report; fix the cause and run `drplan apply --resume FILE` to continue"))]
+    #[diagnostic(
+        code(drplan::apply::failed),
+        help("see the run report; fix the cause and run `drplan apply --resume FILE` to continue")
+    )]
     ApplyFailed { failed: usize, interrupted: bool },
 
     #[error("the run was interrupted")]
-    #[diagnostic(code(drplan::apply::interrupted), help("run `drplan apply --resume FILE` to continue with the unfinished steps"))]
+    #[diagnostic(
+        code(drplan::apply::interrupted),
+        help("run `drplan apply --resume FILE` to continue with the unfinished steps")
+    )]
     Interrupted,
 }
 
 impl Error {
     /// A provider error with a help line.
     pub fn provider(provider: &str, message: impl Into<String>, help: impl Into<String>) -> Self {
-        Self::Provider { provider: provider.to_string(), message: message.into(), help: help.into() }
+        Self::Provider {
+            provider: provider.to_string(),
+            message: message.into(),
+            help: help.into(),
+        }
     }
 }
 
@@ -172,8 +219,18 @@ pub struct Problem {
 
 impl Problem {
     /// A problem with one labelled span.
-    pub fn new(kind: ProblemKind, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), labels: vec![(span, label.into())], help: None }
+    pub fn new(
+        kind: ProblemKind,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            labels: vec![(span, label.into())],
+            help: None,
+        }
     }
 
     /// Adds the help line.
@@ -214,13 +271,15 @@ impl Diagnostic for Problem {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|help| Box::new(help) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|help| Box::new(help) as Box<dyn fmt::Display>)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        Some(Box::new(
-            self.labels.iter().map(|(span, text)| LabeledSpan::new_with_span(Some(text.clone()), span.clone())),
-        ))
+        Some(Box::new(self.labels.iter().map(|(span, text)| {
+            LabeledSpan::new_with_span(Some(text.clone()), span.clone())
+        })))
     }
 }
 
@@ -231,7 +290,9 @@ pub fn render(diagnostic: &dyn Diagnostic, colour: bool) -> String {
     } else {
         miette::GraphicalTheme::unicode_nocolor()
     };
-    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
+    let handler = miette::GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_links(false);
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = handler.render_report(&mut out, diagnostic);

@@ -11,7 +11,10 @@ fn main() -> ExitCode {
     match drplan::cli::run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprint!("{}", drplan::error::render(&error, std::io::stderr().is_terminal()));
+            eprint!(
+                "{}",
+                drplan::error::render(&error, std::io::stderr().is_terminal())
+            );
             ExitCode::FAILURE
         }
     }

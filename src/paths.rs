@@ -31,6 +31,8 @@ pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), crate::error
         }
         std::fs::write(path, text)
     };
-    write().map_err(|source| crate::error::Error::Write { path: path.to_path_buf(), source })
+    write().map_err(|source| crate::error::Error::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
-

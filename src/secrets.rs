@@ -40,7 +40,11 @@ impl Secrets {
     /// `text` with every resolved value replaced by its `${env:VAR}` placeholder.
     pub fn redact(&self, text: &str) -> String {
         let known = self.known.lock().map(|k| k.clone()).unwrap_or_default();
-        known.iter().fold(text.to_string(), |acc, (placeholder, value)| acc.replace(value, placeholder))
+        known
+            .iter()
+            .fold(text.to_string(), |acc, (placeholder, value)| {
+                acc.replace(value, placeholder)
+            })
     }
 
     fn remember(&self, placeholder: String, value: String) {
@@ -65,14 +69,23 @@ mod tests {
         // SAFETY: tests in this module are the only readers of this variable.
         unsafe { std::env::set_var("DRPLAN_TEST_SECRET_HOOK", "https://hooks.example/s3cr3t") };
         let secrets = Secrets::default();
-        let url = secrets.resolve("${env:DRPLAN_TEST_SECRET_HOOK}?x=1").unwrap();
+        let url = secrets
+            .resolve("${env:DRPLAN_TEST_SECRET_HOOK}?x=1")
+            .unwrap();
         assert_eq!(url, "https://hooks.example/s3cr3t?x=1");
-        assert_eq!(secrets.redact("POST https://hooks.example/s3cr3t?x=1 failed"), "POST ${env:DRPLAN_TEST_SECRET_HOOK}?x=1 failed");
+        assert_eq!(
+            secrets.redact("POST https://hooks.example/s3cr3t?x=1 failed"),
+            "POST ${env:DRPLAN_TEST_SECRET_HOOK}?x=1 failed"
+        );
     }
 
     #[test]
     fn a_missing_variable_is_an_error() {
         let secrets = Secrets::default();
-        assert!(secrets.resolve("${env:DRPLAN_TEST_NOT_SET_ANYWHERE}").is_err());
+        assert!(
+            secrets
+                .resolve("${env:DRPLAN_TEST_NOT_SET_ANYWHERE}")
+                .is_err()
+        );
     }
 }

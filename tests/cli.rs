@@ -27,7 +27,11 @@ struct Run {
 impl Run {
     /// The run, after checking that it exited with `code`.
     fn expect(self, code: i32) -> Self {
-        assert_eq!(self.code, code, "unexpected exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -44,7 +48,10 @@ fn drplan(args: &[&str]) -> Run {
         .output()
         .expect("drplan starts");
     Run {
-        code: output.status.code().expect("drplan exits rather than being killed"),
+        code: output
+            .status
+            .code()
+            .expect("drplan exits rather than being killed"),
         stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
         stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
     }
@@ -52,9 +59,16 @@ fn drplan(args: &[&str]) -> Run {
 
 /// The TOML files of `dir` (relative to the crate root), sorted.
 fn toml_files(dir: &str) -> Vec<String> {
-    let entries = fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)).expect("the directory exists");
+    let entries = fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+        .expect("the directory exists");
     let mut names: Vec<String> = entries
-        .map(|entry| entry.expect("the directory is readable").file_name().into_string().expect("UTF-8 file name"))
+        .map(|entry| {
+            entry
+                .expect("the directory is readable")
+                .file_name()
+                .into_string()
+                .expect("UTF-8 file name")
+        })
         .filter(|name| name.ends_with(".toml"))
         .map(|name| format!("{dir}/{name}"))
         .collect();
@@ -68,7 +82,10 @@ fn environments() -> Vec<String> {
 
 /// `environments/production.toml` → `production`.
 fn stem(file: &str) -> &str {
-    Path::new(file).file_stem().and_then(|s| s.to_str()).expect("a file name")
+    Path::new(file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("a file name")
 }
 
 /// The names of a clap value enum, such as the output formats.
@@ -103,14 +120,24 @@ impl PlanTarget {
 
 /// Every scenario of the environment in `file`, then the failback.
 fn targets(file: &str) -> Vec<PlanTarget> {
-    let loaded = drplan::config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).expect("environments are valid");
-    let scenarios = loaded.env.scenarios.iter().map(|s| PlanTarget::Scenario(s.name.value.clone()));
+    let loaded = drplan::config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+        .expect("environments are valid");
+    let scenarios = loaded
+        .env
+        .scenarios
+        .iter()
+        .map(|s| PlanTarget::Scenario(s.name.value.clone()));
     scenarios.chain([PlanTarget::Failback]).collect()
 }
 
 /// `drplan plan FILE --scenario S --offline --format F` (or `--failback`).
 fn plan_args<'a>(file: &'a str, target: &'a PlanTarget, format: &'a str) -> Vec<&'a str> {
-    [&["plan", file][..], &target.args(), &["--offline", "--format", format]].concat()
+    [
+        &["plan", file][..],
+        &target.args(),
+        &["--offline", "--format", format],
+    ]
+    .concat()
 }
 
 #[test]
@@ -119,7 +146,11 @@ fn plan_of_every_scenario_and_the_failback_in_every_format() {
         for target in targets(&file) {
             for format in names::<PlanFormat>() {
                 let run = drplan(&plan_args(&file, &target, &format)).expect(0);
-                snapshot::assert(&format!("plan/{}", stem(&file)), &format!("{}.{format}", target.name()), &run.stdout);
+                snapshot::assert(
+                    &format!("plan/{}", stem(&file)),
+                    &format!("{}.{format}", target.name()),
+                    &run.stdout,
+                );
             }
         }
     }
@@ -131,7 +162,12 @@ fn the_same_plan_twice_is_the_same_bytes() {
         for target in targets(&file) {
             for format in names::<PlanFormat>() {
                 let args = plan_args(&file, &target, &format);
-                assert_eq!(drplan(&args).expect(0).stdout, drplan(&args).expect(0).stdout, "{}", args.join(" "));
+                assert_eq!(
+                    drplan(&args).expect(0).stdout,
+                    drplan(&args).expect(0).stdout,
+                    "{}",
+                    args.join(" ")
+                );
             }
         }
     }
@@ -146,8 +182,20 @@ fn service_graph_and_step_graphs_of_every_environment() {
             snapshot::assert(&group, &format!("services.{format}"), &run.stdout);
         }
         for target in targets(&file) {
-            let run = drplan(&[&["graph", &file][..], &target.args(), &["--format", "mermaid"]].concat()).expect(0);
-            snapshot::assert(&group, &format!("steps.{}.mermaid", target.name()), &run.stdout);
+            let run = drplan(
+                &[
+                    &["graph", &file][..],
+                    &target.args(),
+                    &["--format", "mermaid"],
+                ]
+                .concat(),
+            )
+            .expect(0);
+            snapshot::assert(
+                &group,
+                &format!("steps.{}.mermaid", target.name()),
+                &run.stdout,
+            );
         }
     }
 }
@@ -163,7 +211,10 @@ fn validate_every_environment() {
 /// The code a fixture is named after: `unknown_service-follows.toml` →
 /// `drplan::config::unknown_service`. `many_problems.toml` has several.
 fn expected_code(fixture: &str) -> Option<String> {
-    let class = stem(fixture).split('-').next().expect("split yields at least one part");
+    let class = stem(fixture)
+        .split('-')
+        .next()
+        .expect("split yields at least one part");
     (class != "many_problems").then(|| format!("drplan::config::{class}"))
 }
 
@@ -172,7 +223,11 @@ fn every_invalid_fixture_is_diagnosed_with_its_code() {
     for fixture in toml_files("tests/fixtures/invalid") {
         let run = drplan(&["validate", &fixture]).expect(1);
         if let Some(code) = expected_code(&fixture) {
-            assert!(run.stderr.contains(&code), "{fixture}: expected {code} in\n{}", run.stderr);
+            assert!(
+                run.stderr.contains(&code),
+                "{fixture}: expected {code} in\n{}",
+                run.stderr
+            );
         }
         snapshot::assert("diagnostics", stem(&fixture), &run.stderr);
     }
@@ -182,20 +237,52 @@ fn every_invalid_fixture_is_diagnosed_with_its_code() {
 fn every_problem_of_a_file_is_reported_in_file_order() {
     let run = drplan(&["validate", "tests/fixtures/invalid/many_problems.toml"]).expect(1);
     assert!(run.stderr.contains("6 problems"), "{}", run.stderr);
-    let classes = ["unknown_field", "unknown_service", "wrong_type", "unknown_region", "failover_to_home", "unknown_scenario"];
+    let classes = [
+        "unknown_field",
+        "unknown_service",
+        "wrong_type",
+        "unknown_region",
+        "failover_to_home",
+        "unknown_scenario",
+    ];
     let positions: Vec<usize> = classes
         .iter()
-        .map(|class| run.stderr.find(&format!("drplan::config::{class}")).unwrap_or_else(|| panic!("{class} not reported")))
+        .map(|class| {
+            run.stderr
+                .find(&format!("drplan::config::{class}"))
+                .unwrap_or_else(|| panic!("{class} not reported"))
+        })
         .collect();
-    assert!(positions.is_sorted(), "problems out of file order:\n{}", run.stderr);
+    assert!(
+        positions.is_sorted(),
+        "problems out of file order:\n{}",
+        run.stderr
+    );
+}
+
+/// `path`, then the path of every subcommand below `command`: `[]`, `["plan"]`,
+/// `["sim"]`, `["sim", "init"]`, …
+fn command_paths(command: &clap::Command, path: &[String]) -> Vec<Vec<String>> {
+    let mut paths = vec![path.to_vec()];
+    for subcommand in command.get_subcommands() {
+        paths.extend(command_paths(
+            subcommand,
+            &[path, &[subcommand.get_name().to_string()]].concat(),
+        ));
+    }
+    paths
 }
 
 #[test]
 fn help_of_drplan_and_every_subcommand() {
-    snapshot::assert("help", "drplan", &drplan(&["--help"]).expect(0).stdout);
-    for command in Cli::command().get_subcommands() {
-        let name = command.get_name();
-        snapshot::assert("help", &format!("drplan-{name}"), &drplan(&[name, "--help"]).expect(0).stdout);
+    for path in command_paths(&Cli::command(), &[]) {
+        let words: Vec<&str> = path.iter().map(String::as_str).collect();
+        let run = drplan(&[&words[..], &["--help"]].concat()).expect(0);
+        snapshot::assert(
+            "help",
+            &[&["drplan"][..], &words].concat().join("-"),
+            &run.stdout,
+        );
     }
 }
 
@@ -211,9 +298,15 @@ fn detailed_exitcode_is_2_for_a_plan_with_changes() {
 fn markdown_plans_of_production_fit_in_a_pull_request_comment() {
     // GitHub refuses comments longer than 65,536 characters.
     for target in targets(PRODUCTION) {
-        let markdown = drplan(&plan_args(PRODUCTION, &target, "markdown")).expect(0).stdout;
+        let markdown = drplan(&plan_args(PRODUCTION, &target, "markdown"))
+            .expect(0)
+            .stdout;
         let length = markdown.chars().count();
-        assert!(length < 65_000, "the {} plan is {length} characters long", target.name());
+        assert!(
+            length < 65_000,
+            "the {} plan is {length} characters long",
+            target.name()
+        );
     }
 }
 
@@ -226,15 +319,13 @@ fn committed_plans_are_checked_and_a_stale_one_is_shown_as_a_diff() {
 
     let committed = dir.path().join("regional-failure.md");
     let text = fs::read_to_string(&committed).expect("--out wrote regional-failure.md");
-    fs::write(&committed, text.replacen("us-west-2", "eu-west-1", 1)).expect("the plan is writable");
+    fs::write(&committed, text.replacen("us-west-2", "eu-west-1", 1))
+        .expect("the plan is writable");
     let run = drplan(&["plan", PRODUCTION, "--all", "--offline", "--check", dir_arg]).expect(1);
-    assert!(run.stderr.contains("drplan::plan::out_of_date"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("drplan::plan::out_of_date"),
+        "{}",
+        run.stderr
+    );
     snapshot::assert("plan-check", "one-stale-plan", &run.stdout);
-}
-
-#[test]
-fn plan_without_offline_says_live_planning_is_not_available() {
-    let run = drplan(&["plan", PRODUCTION, "--scenario", "regional-failure"]).expect(1);
-    assert!(run.stderr.contains("live planning is not available"), "{}", run.stderr);
-    assert!(run.stderr.contains("--offline"), "{}", run.stderr);
 }

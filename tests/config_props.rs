@@ -43,7 +43,13 @@ impl Kind {
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
-    let kind = prop_oneof![Just(Kind::String), Just(Kind::Integer), Just(Kind::Boolean), Just(Kind::Array), Just(Kind::Table)];
+    let kind = prop_oneof![
+        Just(Kind::String),
+        Just(Kind::Integer),
+        Just(Kind::Boolean),
+        Just(Kind::Array),
+        Just(Kind::Table)
+    ];
     prop_oneof![
         Just(Edit::Delete),
         "[a-z_-]{1,12}".prop_map(Edit::Duplicate),
@@ -62,8 +68,15 @@ enum Segment {
 /// The path of every key in `value`, tables inside arrays included.
 fn key_paths(value: &Value, prefix: &[Segment], paths: &mut Vec<Vec<Segment>>) {
     let children: Vec<(Segment, &Value)> = match value {
-        Value::Table(table) => table.iter().map(|(key, value)| (Segment::Key(key.clone()), value)).collect(),
-        Value::Array(items) => items.iter().enumerate().map(|(i, value)| (Segment::Item(i), value)).collect(),
+        Value::Table(table) => table
+            .iter()
+            .map(|(key, value)| (Segment::Key(key.clone()), value))
+            .collect(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, value)| (Segment::Item(i), value))
+            .collect(),
         _ => return,
     };
     for (segment, child) in children {
@@ -77,7 +90,9 @@ fn key_paths(value: &Value, prefix: &[Segment], paths: &mut Vec<Vec<Segment>>) {
 
 /// Applies `edit` to the key at `path` (its last segment is the key).
 fn apply(root: &mut Value, path: &[Segment], edit: &Edit) {
-    let Some((Segment::Key(key), parents)) = path.split_last() else { panic!("a key path ends with a key") };
+    let Some((Segment::Key(key), parents)) = path.split_last() else {
+        panic!("a key path ends with a key")
+    };
     let mut value = root;
     for segment in parents {
         let next = match segment {
@@ -108,16 +123,24 @@ fn apply(root: &mut Value, path: &[Segment], edit: &Edit) {
 /// Parsing `text` does not panic; when it refuses, every problem has a label and
 /// every label lies on character boundaries inside `text`, and the report renders.
 fn check(text: &str) -> Result<(), TestCaseError> {
-    let Err(error) = drplan::config::parse("fuzz.toml", text) else { return Ok(()) };
+    let Err(error) = drplan::config::parse("fuzz.toml", text) else {
+        return Ok(());
+    };
     let drplan::error::Error::InvalidConfig { problems, .. } = &error else {
-        return Err(TestCaseError::fail(format!("parse refused with something other than InvalidConfig: {error:?}")));
+        return Err(TestCaseError::fail(format!(
+            "parse refused with something other than InvalidConfig: {error:?}"
+        )));
     };
     prop_assert!(!problems.is_empty(), "InvalidConfig without problems");
     for problem in problems {
         prop_assert!(!problem.labels.is_empty(), "no label: {problem:?}");
         for (span, _) in &problem.labels {
             let inside = span.start <= span.end && span.end <= text.len();
-            prop_assert!(inside && text.is_char_boundary(span.start) && text.is_char_boundary(span.end), "{span:?} is outside the text ({} bytes): {problem:?}", text.len());
+            prop_assert!(
+                inside && text.is_char_boundary(span.start) && text.is_char_boundary(span.end),
+                "{span:?} is outside the text ({} bytes): {problem:?}",
+                text.len()
+            );
         }
     }
     drplan::error::render(&error, false);
@@ -126,16 +149,24 @@ fn check(text: &str) -> Result<(), TestCaseError> {
 
 /// The largest character boundary of `text` at or before `at`.
 fn boundary(text: &str, at: usize) -> usize {
-    (0..=at).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0)
+    (0..=at)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0)
 }
 
 /// Characters that matter to TOML, and any character at all.
 fn character() -> impl Strategy<Value = char> {
-    prop_oneof![prop::sample::select(vec!['"', '\'', '[', ']', '{', '}', '=', ',', '.', '#', '\n', '\\']), any::<char>()]
+    prop_oneof![
+        prop::sample::select(vec![
+            '"', '\'', '[', ']', '{', '}', '=', ',', '.', '#', '\n', '\\'
+        ]),
+        any::<char>()
+    ]
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(20000))]
 
     #[test]
     fn edited_keys_are_diagnosed_without_panic(edits in prop::collection::vec((any::<Index>(), edit()), 1..4)) {

@@ -1,3 +1,4 @@
-mod support;
+mod aws;
 mod cli;
 mod config_props;
+mod support;

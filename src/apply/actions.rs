@@ -15,7 +15,9 @@ pub async fn perform(ctx: &Context, steps: &[&Step]) -> Result<String, Error> {
     for step in steps.iter().filter(|s| s.approval.is_some()) {
         ctx.approve(step).await?;
     }
-    let Some(first) = steps.first() else { return Ok(String::new()) };
+    let Some(first) = steps.first() else {
+        return Ok(String::new());
+    };
     match &first.action {
         Action::Switch { .. } => switch(ctx, steps).await,
         action => perform_one(ctx, action).await,
@@ -37,28 +39,54 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             }
         }
         Action::CheckRpo { data } => check_rpo(ctx, data).await,
-        Action::Notify { index, after, status } => notify::send(ctx, *index, *after, *status).await,
+        Action::Notify {
+            index,
+            after,
+            status,
+        } => notify::send(ctx, *index, *after, *status).await,
         Action::Upload { bucket, key, file } => upload(ctx, bucket, key, file).await,
-        Action::Activate { service, region, command } => {
-            services.activate(service, region, command.as_deref()).await.map(|o| o.log)
-        }
-        Action::Restore { service, region, backups, command } => {
+        Action::Activate {
+            service,
+            region,
+            command,
+        } => services
+            .activate(service, region, command.as_deref())
+            .await
+            .map(|o| o.log),
+        Action::Restore {
+            service,
+            region,
+            backups,
+            command,
+        } => {
             let newest = ctx.runtime.storage.newest(backups, ctx.options.at).await?;
             let backup = newest.ok_or_else(|| Error::Refused {
                 message: format!("no backup found under {}", backups.url()),
                 help: "check the backup job, or restore by hand".to_string(),
             })?;
-            let command: Option<Vec<String>> = command
-                .as_ref()
-                .map(|argv| argv.iter().map(|arg| arg.replace("{backup}", &backup.url)).collect());
-            let output = services.restore(service, region, &backup.url, command.as_deref()).await?;
-            Ok(format!("restored from {}\n{}", backup.url, output.log).trim_end().to_string())
+            let command: Option<Vec<String>> = command.as_ref().map(|argv| {
+                argv.iter()
+                    .map(|arg| arg.replace("{backup}", &backup.url))
+                    .collect()
+            });
+            let output = services
+                .restore(service, region, &backup.url, command.as_deref())
+                .await?;
+            Ok(format!("restored from {}\n{}", backup.url, output.log)
+                .trim_end()
+                .to_string())
         }
-        Action::Health { service, region, probe } => health(ctx, service, region, probe.as_ref()).await,
+        Action::Health {
+            service,
+            region,
+            probe,
+        } => health(ctx, service, region, probe.as_ref()).await,
         Action::Switch { .. } => Ok(String::new()),
         Action::Verify { index } => verify(ctx, *index).await,
         Action::Run { argv } => {
-            let argv = ctx.secrets.resolve_all(&argv.render(&[("environment", ctx.env.name.as_str())]))?;
+            let argv = ctx
+                .secrets
+                .resolve_all(&argv.render(&[("environment", ctx.env.name.as_str())]))?;
             services.run(&argv).await.map(|o| o.log)
         }
         Action::Manual { instruction } => Ok(format!("confirmed: {instruction}")),
@@ -66,22 +94,45 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
 }
 
 async fn check_rpo(ctx: &Context, data: &str) -> Result<String, Error> {
-    let Some(set) = ctx.env.data.iter().find(|d| d.name.value == data) else { return Ok(String::new()) };
-    let Some(location) = &set.backups else { return Ok(String::new()) };
+    let Some(set) = ctx.env.data.iter().find(|d| d.name.value == data) else {
+        return Ok(String::new());
+    };
+    let Some(location) = &set.backups else {
+        return Ok(String::new());
+    };
     let newest = ctx.runtime.storage.newest(location, ctx.options.at).await?;
-    let age = newest.as_ref().map(|o| SystemTime::now().duration_since(o.last_modified).unwrap_or_default());
+    let age = newest.as_ref().map(|o| {
+        SystemTime::now()
+            .duration_since(o.last_modified)
+            .unwrap_or_default()
+    });
     let within = age.is_some_and(|age| age <= set.rpo);
     let found = match (&newest, age) {
-        (Some(object), Some(age)) => format!("newest backup {} is {} old", object.url, humantime::format_duration(secs(age))),
+        (Some(object), Some(age)) => format!(
+            "newest backup {} is {} old",
+            object.url,
+            humantime::format_duration(secs(age))
+        ),
         _ => format!("no backup under {}", location.url()),
     };
     if within || ctx.options.accept_data_loss {
-        let accepted = if within { "" } else { " (accepted with --accept-data-loss)" };
-        return Ok(format!("{found}; RPO {}{accepted}", humantime::format_duration(set.rpo)));
+        let accepted = if within {
+            ""
+        } else {
+            " (accepted with --accept-data-loss)"
+        };
+        return Ok(format!(
+            "{found}; RPO {}{accepted}",
+            humantime::format_duration(set.rpo)
+        ));
     }
     Err(Error::Refused {
-        message: format!("{found}, beyond the RPO of {} for {data}", humantime::format_duration(set.rpo)),
-        help: "fix the backups, or rerun with --accept-data-loss to recover with what there is".to_string(),
+        message: format!(
+            "{found}, beyond the RPO of {} for {data}",
+            humantime::format_duration(set.rpo)
+        ),
+        help: "fix the backups, or rerun with --accept-data-loss to recover with what there is"
+            .to_string(),
     })
 }
 
@@ -91,9 +142,19 @@ async fn upload(ctx: &Context, bucket: &str, key: &str, file: &str) -> Result<St
         Ok(body) => body,
         Err(_) => default_page(&ctx.env.name).into_bytes(),
     };
-    let content_type = if file.ends_with(".html") { "text/html" } else { "application/octet-stream" };
-    ctx.runtime.storage.put(bucket, key, body, content_type).await?;
-    Ok(format!("uploaded {} to s3://{bucket}/{key}", path.display()))
+    let content_type = if file.ends_with(".html") {
+        "text/html"
+    } else {
+        "application/octet-stream"
+    };
+    ctx.runtime
+        .storage
+        .put(bucket, key, body, content_type)
+        .await?;
+    Ok(format!(
+        "uploaded {} to s3://{bucket}/{key}",
+        path.display()
+    ))
 }
 
 /// The page uploaded when the scenario's file is missing.
@@ -105,7 +166,12 @@ fn default_page(environment: &str) -> String {
 
 /// Probes until healthy, up to the probe's attempts, waiting its interval (growing
 /// by half each time, at most four times the interval) between them.
-async fn health(ctx: &Context, service: &str, region: &str, probe: Option<&HealthProbe>) -> Result<String, Error> {
+async fn health(
+    ctx: &Context,
+    service: &str,
+    region: &str,
+    probe: Option<&HealthProbe>,
+) -> Result<String, Error> {
     let attempts = probe.map_or(1, |p| p.attempts.max(1));
     let interval = probe.map_or(Duration::ZERO, |p| p.interval);
     let mut wait = interval;
@@ -113,7 +179,10 @@ async fn health(ctx: &Context, service: &str, region: &str, probe: Option<&Healt
     for attempt in 1..=attempts {
         let result = ctx.runtime.services.probe(service, region, probe).await?;
         if result.healthy {
-            return Ok(format!("healthy after {attempt} probe(s): {}", result.detail));
+            return Ok(format!(
+                "healthy after {attempt} probe(s): {}",
+                result.detail
+            ));
         }
         last = result.detail;
         if attempt < attempts {
@@ -123,7 +192,8 @@ async fn health(ctx: &Context, service: &str, region: &str, probe: Option<&Healt
     }
     Err(Error::Refused {
         message: format!("{service} is not healthy in {region} after {attempts} probe(s): {last}"),
-        help: "look at the service; once it is healthy, run `drplan apply --resume FILE`".to_string(),
+        help: "look at the service; once it is healthy, run `drplan apply --resume FILE`"
+            .to_string(),
     })
 }
 
@@ -134,7 +204,10 @@ async fn switch(ctx: &Context, steps: &[&Step]) -> Result<String, Error> {
         .filter_map(|step| match &step.action {
             Action::Switch { record, after, .. } => {
                 let record = ctx.env.record(record)?.clone();
-                Some(RecordChange { record, after: after.clone() })
+                Some(RecordChange {
+                    record,
+                    after: after.clone(),
+                })
             }
             _ => None,
         })
@@ -145,7 +218,9 @@ async fn switch(ctx: &Context, steps: &[&Step]) -> Result<String, Error> {
 }
 
 async fn verify(ctx: &Context, index: usize) -> Result<String, Error> {
-    let Some(check) = ctx.env.checks.get(index) else { return Ok(String::new()) };
+    let Some(check) = ctx.env.checks.get(index) else {
+        return Ok(String::new());
+    };
     let result = super::verify::run_check(&ctx.env, &ctx.runtime, check).await?;
     if result.healthy {
         Ok(result.detail)
@@ -157,7 +232,9 @@ async fn verify(ctx: &Context, index: usize) -> Result<String, Error> {
         };
         Err(Error::Refused {
             message: format!("check `{}` failed ({what}): {}", check.name, result.detail),
-            help: "recovery ran, but this check does not pass: investigate before declaring recovery".to_string(),
+            help:
+                "recovery ran, but this check does not pass: investigate before declaring recovery"
+                    .to_string(),
         })
     }
 }

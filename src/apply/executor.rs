@@ -49,11 +49,16 @@ pub struct Execution {
 
 impl Execution {
     pub fn failed(&self) -> usize {
-        self.results.iter().filter(|r| matches!(r.outcome, Outcome::Failed(_))).count()
+        self.results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
+            .count()
     }
 
     pub fn complete(&self) -> bool {
-        self.results.iter().all(|r| matches!(r.outcome, Outcome::Finished | Outcome::AlreadyDone))
+        self.results
+            .iter()
+            .all(|r| matches!(r.outcome, Outcome::Finished | Outcome::AlreadyDone))
     }
 }
 
@@ -87,7 +92,8 @@ pub async fn execute(
 ) -> Execution {
     let start = Instant::now();
     let mut scheduler = Scheduler::new(&steps, finished);
-    let mut tasks: JoinSet<(Vec<usize>, Result<String, String>, SystemTime, Duration)> = JoinSet::new();
+    let mut tasks: JoinSet<(Vec<usize>, Result<String, String>, SystemTime, Duration)> =
+        JoinSet::new();
     let mut running: HashMap<tokio::task::Id, Vec<usize>> = HashMap::new();
     let mut interrupt = signal(SignalKind::interrupt()).ok();
     let mut terminate = signal(SignalKind::terminate()).ok();
@@ -95,7 +101,9 @@ pub async fn execute(
     loop {
         if !stopping {
             while running.len() < ctx.options.parallelism.max(1) {
-                let Some(batch) = scheduler.next_batch(tasks.is_empty()) else { break };
+                let Some(batch) = scheduler.next_batch(tasks.is_empty()) else {
+                    break;
+                };
                 let handle = tasks.spawn(run_batch(ctx.clone(), steps.clone(), batch.clone()));
                 running.insert(handle.id(), batch);
             }
@@ -136,7 +144,11 @@ pub async fn execute(
             }
         }
     }
-    Execution { results: scheduler.results, interrupted, elapsed: start.elapsed() }
+    Execution {
+        results: scheduler.results,
+        interrupted,
+        elapsed: start.elapsed(),
+    }
 }
 
 /// Waits for SIGINT or SIGTERM.
@@ -167,11 +179,17 @@ async fn run_batch(
     let members: Vec<&Step> = batch.iter().map(|&i| &steps[i]).collect();
     for step in &members {
         ctx.progress.started(step);
-        if let Err(error) = ctx.journal.step(step, StepEvent::Started, String::new()).await {
+        if let Err(error) = ctx
+            .journal
+            .step(step, StepEvent::Started, String::new())
+            .await
+        {
             return (batch, Err(error.to_string()), started, clock.elapsed());
         }
     }
-    let result = actions::perform(&ctx, &members).await.map_err(|e| e.to_string());
+    let result = actions::perform(&ctx, &members)
+        .await
+        .map_err(|e| e.to_string());
     let (event, detail) = match &result {
         Ok(detail) => (StepEvent::Finished, detail.clone()),
         Err(error) => (StepEvent::Failed, error.clone()),
@@ -183,12 +201,21 @@ async fn run_batch(
             return (batch, Err(error.to_string()), started, clock.elapsed());
         }
     }
-    (batch, result.map(|_| detail.clone()), started, clock.elapsed())
+    (
+        batch,
+        result.map(|_| detail.clone()),
+        started,
+        clock.elapsed(),
+    )
 }
 
 impl<'a> Scheduler<'a> {
     fn new(steps: &'a [Step], finished: &HashSet<String>) -> Self {
-        let index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
         let mut dependents = vec![Vec::new(); steps.len()];
         let mut missing = vec![0; steps.len()];
         for (i, step) in steps.iter().enumerate() {
@@ -197,7 +224,15 @@ impl<'a> Scheduler<'a> {
                 missing[i] += 1;
             }
         }
-        let results = vec![StepResult { started: None, elapsed: None, outcome: Outcome::NotRun, detail: String::new() }; steps.len()];
+        let results = vec![
+            StepResult {
+                started: None,
+                elapsed: None,
+                outcome: Outcome::NotRun,
+                detail: String::new()
+            };
+            steps.len()
+        ];
         let mut scheduler = Self {
             steps,
             dependents,
@@ -207,10 +242,18 @@ impl<'a> Scheduler<'a> {
             levels: StepGraph::new(steps).levels(),
             results,
         };
-        for (i, step) in steps.iter().enumerate() {
-            if finished.contains(&step.id) {
-                scheduler.results[i].outcome = Outcome::AlreadyDone;
-                scheduler.complete(i);
+        // Mark every finished step done before releasing any dependent: releasing as we
+        // go would queue a finished step whose predecessors finished too, and run it again.
+        let done: Vec<usize> = (0..steps.len())
+            .filter(|&i| finished.contains(&steps[i].id))
+            .collect();
+        for &i in &done {
+            scheduler.results[i].outcome = Outcome::AlreadyDone;
+            scheduler.status[i] = Status::Done;
+        }
+        for &i in &done {
+            for &d in &scheduler.dependents[i] {
+                scheduler.missing[d] -= 1;
             }
         }
         for i in 0..steps.len() {
@@ -246,7 +289,10 @@ impl<'a> Scheduler<'a> {
         for &i in &self.ready {
             by_level.entry(self.levels[i]).or_default().push(i);
         }
-        let level = by_level.iter().find(|(level, ready)| idle || ready.len() == self.pending_switches(**level)).map(|(l, _)| *l)?;
+        let level = by_level
+            .iter()
+            .find(|(level, ready)| idle || ready.len() == self.pending_switches(**level))
+            .map(|(l, _)| *l)?;
         let batch = by_level.remove(&level)?;
         self.ready.retain(|i| !batch.contains(i));
         for &i in &batch {
@@ -274,7 +320,13 @@ impl<'a> Scheduler<'a> {
             .count()
     }
 
-    fn finish(&mut self, batch: &[usize], result: Result<String, String>, started: SystemTime, elapsed: Duration) {
+    fn finish(
+        &mut self,
+        batch: &[usize],
+        result: Result<String, String>,
+        started: SystemTime,
+        elapsed: Duration,
+    ) {
         for &i in batch {
             self.results[i] = StepResult {
                 started: Some(started),

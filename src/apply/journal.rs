@@ -9,13 +9,18 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::Error;
 use crate::graph::step::{Action, Step};
-use crate::state::{AppliedPlan, JournalEntry, RunStatus, State, StateBackend, StateVersion, StepEvent};
+use crate::state::{
+    AppliedPlan, JournalEntry, RunStatus, State, StateBackend, StateVersion, StepEvent,
+};
 
 /// A change to the state, committed in order.
 #[derive(Debug)]
 pub enum Record {
     /// A step transition; a finished `activate` also moves the service's placement.
-    Step { entry: JournalEntry, action: Option<Action> },
+    Step {
+        entry: JournalEntry,
+        action: Option<Action>,
+    },
     /// The run's status.
     Status(RunStatus),
 }
@@ -36,7 +41,11 @@ pub type Closed = tokio::task::JoinHandle<Result<State, Error>>;
 
 impl Journal {
     /// Starts the writer over `state`, stored at `version` in `backend`.
-    pub fn start(backend: Arc<dyn StateBackend>, state: State, version: StateVersion) -> (Self, Closed) {
+    pub fn start(
+        backend: Arc<dyn StateBackend>,
+        state: State,
+        version: StateVersion,
+    ) -> (Self, Closed) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let task = tokio::spawn(writer(backend, state, version, receiver));
         (Self { sender }, task)
@@ -45,8 +54,12 @@ impl Journal {
     /// Commits `record`; returns once it is durable.
     pub async fn commit(&self, record: Record) -> Result<(), Error> {
         let (done, wait) = oneshot::channel();
-        let closed = || Error::StateConflict { detail: "the journal writer stopped".to_string() };
-        self.sender.send(Request { record, done }).map_err(|_| closed())?;
+        let closed = || Error::StateConflict {
+            detail: "the journal writer stopped".to_string(),
+        };
+        self.sender
+            .send(Request { record, done })
+            .map_err(|_| closed())?;
         match wait.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(detail)) => Err(Error::StateConflict { detail }),
@@ -56,7 +69,12 @@ impl Journal {
 
     /// Records a transition of `step`.
     pub async fn step(&self, step: &Step, event: StepEvent, detail: String) -> Result<(), Error> {
-        let entry = JournalEntry { step: step.id.clone(), event, at: SystemTime::now(), detail };
+        let entry = JournalEntry {
+            step: step.id.clone(),
+            event,
+            at: SystemTime::now(),
+            detail,
+        };
         let action = (event == StepEvent::Finished).then(|| step.action.clone());
         self.commit(Record::Step { entry, action }).await
     }
@@ -89,18 +107,26 @@ async fn writer(
 
 /// The effect of one record on the state.
 pub fn apply_record(state: &mut State, record: &Record) {
-    let Some(run) = state.run.as_mut() else { return };
+    let Some(run) = state.run.as_mut() else {
+        return;
+    };
     match record {
         Record::Status(status) => {
             run.status = *status;
             if *status == RunStatus::Finished {
-                let applied = AppliedPlan { intent: run.plan.plan.intent.name.clone(), run_id: run.id.clone() };
+                let applied = AppliedPlan {
+                    intent: run.plan.plan.intent.name.clone(),
+                    run_id: run.id.clone(),
+                };
                 state.last_applied = Some(applied);
             }
         }
         Record::Step { entry, action } => {
             run.journal.push(entry.clone());
-            if let Some(Action::Activate { service, region, .. }) = action {
+            if let Some(Action::Activate {
+                service, region, ..
+            }) = action
+            {
                 state.placement.insert(service.clone(), region.clone());
             }
         }
@@ -113,5 +139,8 @@ pub fn finished_steps(journal: &[JournalEntry]) -> std::collections::HashSet<Str
     for entry in journal {
         last.insert(entry.step.as_str(), entry.event);
     }
-    last.into_iter().filter(|(_, event)| *event == StepEvent::Finished).map(|(step, _)| step.to_string()).collect()
+    last.into_iter()
+        .filter(|(_, event)| *event == StepEvent::Finished)
+        .map(|(step, _)| step.to_string())
+        .collect()
 }

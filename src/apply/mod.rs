@@ -9,6 +9,7 @@ pub mod journal;
 mod notify;
 pub mod progress;
 pub mod report;
+pub mod run;
 pub mod verify;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -24,11 +25,11 @@ use crate::model::Environment;
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
 use crate::providers::Runtime;
+use crate::secrets::Secrets;
 use crate::state::{LockInfo, Run, RunStatus, State, StateBackend, StateVersion};
 use executor::Execution;
 use journal::{Journal, Record};
 use progress::Progress;
-use crate::secrets::Secrets;
 
 /// How an apply behaves.
 #[derive(Debug, Clone)]
@@ -64,7 +65,9 @@ pub struct Context {
 impl Context {
     /// `duration` scaled for the sim (unchanged for real providers).
     pub fn scaled(&self, duration: Duration) -> Duration {
-        self.options.time_scale.map_or(duration, |scale| duration.mul_f64(scale.max(0.0)))
+        self.options
+            .time_scale
+            .map_or(duration, |scale| duration.mul_f64(scale.max(0.0)))
     }
 
     /// Text with every resolved secret replaced by its `${env:VAR}` placeholder.
@@ -90,8 +93,15 @@ impl Context {
         }
         let _one_prompt_at_a_time = self.prompt.lock().await;
         let question = match &step.action {
-            crate::graph::step::Action::Manual { instruction } => format!("\n{}\n  {instruction}\nType `yes` when done: ", step.id),
-            _ => format!("\n{} needs approval ({}): {}\nType `yes` to run it: ", step.id, step.approval.as_deref().unwrap_or(""), step.target),
+            crate::graph::step::Action::Manual { instruction } => {
+                format!("\n{}\n  {instruction}\nType `yes` when done: ", step.id)
+            }
+            _ => format!(
+                "\n{} needs approval ({}): {}\nType `yes` to run it: ",
+                step.id,
+                step.approval.as_deref().unwrap_or(""),
+                step.target
+            ),
         };
         let answer = self.progress.suspend(|| ask(&question));
         if answer.trim() == "yes" {
@@ -137,18 +147,36 @@ pub struct Launch {
 }
 
 /// Starts a new run of `plan_file` over `state` (already locked by the caller).
-pub async fn start(launch: Launch, plan_file: PlanFile, mut state: State, version: Option<StateVersion>) -> Result<Applied, Error> {
+pub async fn start(
+    launch: Launch,
+    plan_file: PlanFile,
+    mut state: State,
+    version: Option<StateVersion>,
+) -> Result<Applied, Error> {
     let run_id = run_id(&plan_file.plan);
-    state.run = Some(Run { id: run_id, plan: plan_file, started: SystemTime::now(), status: RunStatus::Running, journal: Vec::new() });
+    state.run = Some(Run {
+        id: run_id,
+        plan: plan_file,
+        started: SystemTime::now(),
+        status: RunStatus::Running,
+        journal: Vec::new(),
+    });
     state.serial += 1;
     let version = launch.backend.write(&state, version.as_ref()).await?;
     execute(launch, state, version).await
 }
 
 /// Continues the run recorded in `state`.
-pub async fn resume(launch: Launch, mut state: State, version: StateVersion) -> Result<Applied, Error> {
+pub async fn resume(
+    launch: Launch,
+    mut state: State,
+    version: StateVersion,
+) -> Result<Applied, Error> {
     let Some(run) = state.run.as_mut() else {
-        return Err(Error::Refused { message: "there is no run to resume".to_string(), help: "start one with `drplan apply PLAN`".to_string() });
+        return Err(Error::Refused {
+            message: "there is no run to resume".to_string(),
+            help: "start one with `drplan apply PLAN`".to_string(),
+        });
     };
     if run.status == RunStatus::Finished {
         return Err(Error::Refused {
@@ -163,7 +191,10 @@ pub async fn resume(launch: Launch, mut state: State, version: StateVersion) -> 
 }
 
 async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<Applied, Error> {
-    let run = state.run.clone().ok_or_else(|| Error::Refused { message: "no run".to_string(), help: String::new() })?;
+    let run = state.run.clone().ok_or_else(|| Error::Refused {
+        message: "no run".to_string(),
+        help: String::new(),
+    })?;
     let finished = journal::finished_steps(&run.journal);
     let steps = Arc::new(run.plan.plan.steps.clone());
     let (journal, closed) = Journal::start(launch.backend.clone(), state, version);
@@ -194,21 +225,40 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
     let time_scale = ctx.options.time_scale;
     drop(journal);
     drop(ctx);
-    let state = closed.await.map_err(|e| Error::StateConflict { detail: e.to_string() })??;
-    let report = report::RunReport::new(&run.id, &run.plan.plan, &steps, &execution, run.started, time_scale);
+    let state = closed.await.map_err(|e| Error::StateConflict {
+        detail: e.to_string(),
+    })??;
+    let report = report::RunReport::new(
+        &run.id,
+        &run.plan.plan,
+        &steps,
+        &execution,
+        run.started,
+        time_scale,
+    );
     let path = report.write()?;
-    Ok(Applied { execution, report: path, state })
+    Ok(Applied {
+        execution,
+        report: path,
+        state,
+    })
 }
 
 /// `20261129T150102Z-regional-failure-1a2b3c`.
 fn run_id(plan: &Plan) -> String {
-    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string().replace([':', '-'], "");
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace([':', '-'], "");
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
     format!("{stamp}-{}-{suffix}", plan.intent.name)
 }
 
 /// Takes the lock for `operation`, waiting up to `timeout`.
-pub async fn lock(backend: &dyn StateBackend, operation: &str, timeout: Duration) -> Result<LockInfo, Error> {
+pub async fn lock(
+    backend: &dyn StateBackend,
+    operation: &str,
+    timeout: Duration,
+) -> Result<LockInfo, Error> {
     let info = LockInfo::new(operation);
     crate::state::acquire(backend, &info, timeout).await?;
     Ok(info)

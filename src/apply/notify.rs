@@ -16,8 +16,15 @@ use crate::model::Notification;
 const ATTEMPTS: u32 = 3;
 
 /// Sends timeline entry `index` once its time has come.
-pub async fn send(ctx: &Context, index: usize, after: Duration, status: NotifyStatus) -> Result<String, Error> {
-    let Some(entry) = ctx.env.notify.get(index) else { return Ok(String::new()) };
+pub async fn send(
+    ctx: &Context,
+    index: usize,
+    after: Duration,
+    status: NotifyStatus,
+) -> Result<String, Error> {
+    let Some(entry) = ctx.env.notify.get(index) else {
+        return Ok(String::new());
+    };
     ctx.wait_until(after).await;
     let body = body(ctx, entry, status)?;
     let mut last = String::new();
@@ -30,7 +37,10 @@ pub async fn send(ctx: &Context, index: usize, after: Duration, status: NotifySt
             tokio::time::sleep(ctx.scaled(Duration::from_secs(u64::from(attempt)))).await;
         }
     }
-    Ok(format!("notification to {} failed after {ATTEMPTS} attempts (recovery goes on): {last}", entry.to))
+    Ok(format!(
+        "notification to {} failed after {ATTEMPTS} attempts (recovery goes on): {last}",
+        entry.to
+    ))
 }
 
 /// The JSON body of a notification: a built-in template or a template file.
@@ -80,15 +90,26 @@ pub fn body(ctx: &Context, entry: &Notification, status: NotifyStatus) -> Result
 
 /// What the plan touches, in words.
 fn impact(plan: &crate::plan::Plan) -> String {
-    let services = plan.steps.iter().filter(|s| s.action.name() == "activate" || s.action.name() == "restore").count();
-    let records = plan.steps.iter().filter(|s| s.action.name() == "switch").count();
+    let services = plan
+        .steps
+        .iter()
+        .filter(|s| s.action.name() == "activate" || s.action.name() == "restore")
+        .count();
+    let records = plan
+        .steps
+        .iter()
+        .filter(|s| s.action.name() == "switch")
+        .count();
     format!("{services} service(s) recovered, {records} DNS record(s) moved")
 }
 
 /// A JSON template file (relative to the environment file) with `{field}` placeholders.
 fn template_file(ctx: &Context, file: &str, fields: &[(&str, &str)]) -> Result<Value, Error> {
     let path = ctx.env_dir.join(file);
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+        path: path.clone(),
+        source,
+    })?;
     let text = crate::model::substitute(&text, fields);
     serde_json::from_str(&text).map_err(|e| Error::Refused {
         message: format!("the notification template {} is not JSON: {e}", path.display()),

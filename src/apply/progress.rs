@@ -19,13 +19,18 @@ impl Progress {
     pub fn new(total: usize, quiet: bool) -> Self {
         let bar = (std::io::stderr().is_terminal() && !quiet).then(|| {
             let bar = ProgressBar::new(total as u64);
-            let style = ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> ");
+            let style =
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
             bar.set_style(style);
             bar
         });
-        Self { bar, start: Instant::now(), quiet }
+        Self {
+            bar,
+            start: Instant::now(),
+            quiet,
+        }
     }
 
     pub fn started(&self, step: &Step) {

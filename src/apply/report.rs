@@ -49,9 +49,19 @@ pub struct StepReport {
 }
 
 impl RunReport {
-    pub fn new(run_id: &str, plan: &Plan, steps: &[Step], execution: &Execution, started: SystemTime, time_scale: Option<f64>) -> Self {
-        let simulated_ms = time_scale.filter(|s| *s > 0.0).map(|scale| (execution.elapsed.as_secs_f64() * 1000.0 / scale) as u128);
-        let measured = simulated_ms.map_or(execution.elapsed, |ms| Duration::from_millis(ms as u64));
+    pub fn new(
+        run_id: &str,
+        plan: &Plan,
+        steps: &[Step],
+        execution: &Execution,
+        started: SystemTime,
+        time_scale: Option<f64>,
+    ) -> Self {
+        let simulated_ms = time_scale
+            .filter(|s| *s > 0.0)
+            .map(|scale| (execution.elapsed.as_secs_f64() * 1000.0 / scale) as u128);
+        let measured =
+            simulated_ms.map_or(execution.elapsed, |ms| Duration::from_millis(ms as u64));
         let status = if execution.complete() {
             "finished"
         } else if execution.interrupted {
@@ -71,24 +81,31 @@ impl RunReport {
             estimated_rto: plan.summary.estimated_rto,
             rto_target: plan.summary.rto_target,
             within_target: execution.complete() && measured <= plan.summary.rto_target,
-            steps: steps.iter().zip(&execution.results).filter(|(s, _)| !matches!(s.action, Action::Gate)).map(|(step, result)| StepReport {
-                id: step.id.clone(),
-                action: step.action.name().to_string(),
-                target: step.target.clone(),
-                started: result.started.map(|t| humantime::format_rfc3339_millis(t).to_string()),
-                duration_ms: result.elapsed.map(|d| d.as_millis()),
-                outcome: match &result.outcome {
-                    Outcome::AlreadyDone => "done earlier".to_string(),
-                    Outcome::Finished => "finished".to_string(),
-                    Outcome::Failed(_) => "failed".to_string(),
-                    Outcome::NotRun => "not run".to_string(),
-                    Outcome::Aborted => "aborted".to_string(),
-                },
-                detail: match &result.outcome {
-                    Outcome::Failed(error) => error.clone(),
-                    _ => result.detail.clone(),
-                },
-            }).collect(),
+            steps: steps
+                .iter()
+                .zip(&execution.results)
+                .filter(|(s, _)| !matches!(s.action, Action::Gate))
+                .map(|(step, result)| StepReport {
+                    id: step.id.clone(),
+                    action: step.action.name().to_string(),
+                    target: step.target.clone(),
+                    started: result
+                        .started
+                        .map(|t| humantime::format_rfc3339_millis(t).to_string()),
+                    duration_ms: result.elapsed.map(|d| d.as_millis()),
+                    outcome: match &result.outcome {
+                        Outcome::AlreadyDone => "done earlier".to_string(),
+                        Outcome::Finished => "finished".to_string(),
+                        Outcome::Failed(_) => "failed".to_string(),
+                        Outcome::NotRun => "not run".to_string(),
+                        Outcome::Aborted => "aborted".to_string(),
+                    },
+                    detail: match &result.outcome {
+                        Outcome::Failed(error) => error.clone(),
+                        _ => result.detail.clone(),
+                    },
+                })
+                .collect(),
             data_at_risk: plan.summary.data_at_risk.clone(),
         }
     }
@@ -96,26 +113,60 @@ impl RunReport {
     /// The report as markdown.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# drplan run {}: {} on {}\n", self.run_id, self.intent, self.environment);
+        let _ = writeln!(
+            out,
+            "# drplan run {}: {} on {}\n",
+            self.run_id, self.intent, self.environment
+        );
         let _ = writeln!(out, "| | |\n|---|---|");
         let _ = writeln!(out, "| Status | {} |", self.status);
-        let _ = writeln!(out, "| Started | {} |", humantime::format_rfc3339_seconds(self.started));
+        let _ = writeln!(
+            out,
+            "| Started | {} |",
+            humantime::format_rfc3339_seconds(self.started)
+        );
         let _ = writeln!(out, "| Wall time | {} |", ms(self.elapsed_ms));
         if let Some(simulated) = self.simulated_ms {
             let _ = writeln!(out, "| Recovery time (sim time) | {} |", ms(simulated));
         }
-        let _ = writeln!(out, "| Estimated RTO | {} |", humantime::format_duration(self.estimated_rto));
-        let _ = writeln!(out, "| RTO target | {} ({}) |", humantime::format_duration(self.rto_target), if self.within_target { "met" } else { "NOT met" });
-        let _ = writeln!(out, "\n## Steps\n\n| Step | Outcome | Duration | Detail |\n|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| Estimated RTO | {} |",
+            humantime::format_duration(self.estimated_rto)
+        );
+        let _ = writeln!(
+            out,
+            "| RTO target | {} ({}) |",
+            humantime::format_duration(self.rto_target),
+            if self.within_target { "met" } else { "NOT met" }
+        );
+        let _ = writeln!(
+            out,
+            "\n## Steps\n\n| Step | Outcome | Duration | Detail |\n|---|---|---|---|"
+        );
         for step in &self.steps {
             let duration = step.duration_ms.map(ms).unwrap_or_default();
             let detail = step.detail.lines().next().unwrap_or("").replace('|', "\\|");
-            let _ = writeln!(out, "| `{}` | {} | {duration} | {detail} |", step.id, step.outcome);
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {duration} | {detail} |",
+                step.id, step.outcome
+            );
         }
         if !self.data_at_risk.is_empty() {
-            let _ = writeln!(out, "\n## Data at risk\n\n| Data set | Method | RPO | Violation |\n|---|---|---|---|");
+            let _ = writeln!(
+                out,
+                "\n## Data at risk\n\n| Data set | Method | RPO | Violation |\n|---|---|---|---|"
+            );
             for risk in &self.data_at_risk {
-                let _ = writeln!(out, "| {} | {} | {} | {} |", risk.data, risk.method, humantime::format_duration(risk.rpo), if risk.violation { "yes" } else { "no" });
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    risk.data,
+                    risk.method,
+                    humantime::format_duration(risk.rpo),
+                    if risk.violation { "yes" } else { "no" }
+                );
             }
         }
         out

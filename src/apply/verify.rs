@@ -9,14 +9,30 @@ use crate::model::{Check, CheckKind, Environment};
 use crate::providers::{ProbeResult, Runtime};
 
 /// Runs one check.
-pub async fn run_check(env: &Environment, runtime: &Runtime, check: &Check) -> Result<ProbeResult, Error> {
+pub async fn run_check(
+    env: &Environment,
+    runtime: &Runtime,
+    check: &Check,
+) -> Result<ProbeResult, Error> {
     match &check.kind {
-        CheckKind::Http { url, expect, max_latency } => runtime.services.check_url(url, *expect, *max_latency).await,
+        CheckKind::Http {
+            url,
+            expect,
+            max_latency,
+        } => runtime.services.check_url(url, *expect, *max_latency).await,
         CheckKind::Command(argv) => {
             let argv = argv.render(&[("environment", env.name.as_str())]);
             Ok(match runtime.services.run(&argv).await {
-                Ok(output) => ProbeResult { healthy: true, detail: output.log, latency: Duration::ZERO },
-                Err(error) => ProbeResult { healthy: false, detail: error.to_string(), latency: Duration::ZERO },
+                Ok(output) => ProbeResult {
+                    healthy: true,
+                    detail: output.log,
+                    latency: Duration::ZERO,
+                },
+                Err(error) => ProbeResult {
+                    healthy: false,
+                    detail: error.to_string(),
+                    latency: Duration::ZERO,
+                },
             })
         }
         CheckKind::Dns { record } => dns_points_at_active_region(env, runtime, &record.value).await,
@@ -25,27 +41,64 @@ pub async fn run_check(env: &Environment, runtime: &Runtime, check: &Check) -> R
 
 /// A DNS check passes when the record routes to exactly one region and its service is
 /// active there (the sim world knows placement; real services are probed there).
-async fn dns_points_at_active_region(env: &Environment, runtime: &Runtime, key: &str) -> Result<ProbeResult, Error> {
-    let result = |healthy: bool, detail: String| ProbeResult { healthy, detail, latency: Duration::ZERO };
-    let Some(record) = env.record(key) else { return Ok(result(false, format!("no DNS record `{key}`"))) };
+async fn dns_points_at_active_region(
+    env: &Environment,
+    runtime: &Runtime,
+    key: &str,
+) -> Result<ProbeResult, Error> {
+    let result = |healthy: bool, detail: String| ProbeResult {
+        healthy,
+        detail,
+        latency: Duration::ZERO,
+    };
+    let Some(record) = env.record(key) else {
+        return Ok(result(false, format!("no DNS record `{key}`")));
+    };
     let sets = runtime.dns.read(std::slice::from_ref(record)).await?;
     let routed: Vec<&str> = sets
         .get(key)
-        .map(|sets| sets.iter().filter(|s| s.weight > 0).map(|s| s.region.as_str()).collect())
+        .map(|sets| {
+            sets.iter()
+                .filter(|s| s.weight > 0)
+                .map(|s| s.region.as_str())
+                .collect()
+        })
         .unwrap_or_default();
     let [region] = routed.as_slice() else {
-        return Ok(result(false, format!("{} routes to {} regions, not one", record.name, routed.len())));
+        return Ok(result(
+            false,
+            format!(
+                "{} routes to {} regions, not one",
+                record.name,
+                routed.len()
+            ),
+        ));
     };
     let service = &record.follows.value;
     let active = match runtime.services.placement(service).await? {
         Some(active) => active == *region,
         None => {
             let probe = env.service(service).and_then(|s| s.health.as_ref());
-            let values = [("region", *region), ("service", service.as_str()), ("environment", env.name.as_str())];
+            let values = [
+                ("region", *region),
+                ("service", service.as_str()),
+                ("environment", env.name.as_str()),
+            ];
             let probe = probe.map(|p| p.render(&values));
-            runtime.services.probe(service, region, probe.as_ref()).await?.healthy
+            runtime
+                .services
+                .probe(service, region, probe.as_ref())
+                .await?
+                .healthy
         }
     };
-    let verdict = if active { "active there" } else { "NOT active there" };
-    Ok(result(active, format!("{} routes to {region}; {service} is {verdict}", record.name)))
+    let verdict = if active {
+        "active there"
+    } else {
+        "NOT active there"
+    };
+    Ok(result(
+        active,
+        format!("{} routes to {region}; {service} is {verdict}", record.name),
+    ))
 }

@@ -34,7 +34,10 @@ pub fn run(args: &GraphArgs) -> Result<ExitCode, Error> {
     let env = &loaded.env;
     let output = match super::intent(env, &args.target)? {
         None => render::services(env, args.format),
-        Some(intent) => render::steps(&Plan::build(env, intent, &assumed_actual(env, intent)).steps, args.format),
+        Some(intent) => render::steps(
+            &Plan::build(env, intent, &assumed_actual(env, intent)).steps,
+            args.format,
+        ),
     };
     print!("{output}");
     Ok(ExitCode::SUCCESS)

@@ -4,11 +4,10 @@
 mod apply_command;
 pub mod graph_command;
 mod plan_command;
-mod session;
-mod status_command;
-mod unlock_command;
 pub mod render;
 mod sim_command;
+mod status_command;
+mod unlock_command;
 mod validate_command;
 
 use std::path::PathBuf;
@@ -24,7 +23,12 @@ use crate::error::Error;
 /// dependency graph, plans a failover (or failback, or restore) that people review,
 /// and runs it in dependency order.
 #[derive(Debug, Parser)]
-#[command(name = "drplan", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "drplan",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -82,18 +86,30 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 /// Resolves `--scenario` / `--failback` against the environment.
-pub fn intent<'e>(env: &'e crate::model::Environment, target: &Target) -> Result<Option<crate::plan::Intent<'e>>, Error> {
+pub fn intent<'e>(
+    env: &'e crate::model::Environment,
+    target: &Target,
+) -> Result<Option<crate::plan::Intent<'e>>, Error> {
     if target.failback {
         return Ok(Some(crate::plan::Intent::Failback));
     }
-    let Some(name) = &target.scenario else { return Ok(None) };
+    let Some(name) = &target.scenario else {
+        return Ok(None);
+    };
     let scenario = env.scenario(name).ok_or_else(|| {
-        let names: Vec<&str> = env.scenarios.iter().map(|s| s.name.value.as_str()).collect();
+        let names: Vec<&str> = env
+            .scenarios
+            .iter()
+            .map(|s| s.name.value.as_str())
+            .collect();
         let help = match crate::config::tree::did_you_mean(name, names.iter().copied()) {
             Some(close) => format!("did you mean `{close}`?"),
             None => format!("the scenarios of {} are: {}", env.name, names.join(", ")),
         };
-        Error::UnknownScenario { name: name.clone(), help }
+        Error::UnknownScenario {
+            name: name.clone(),
+            help,
+        }
     })?;
     Ok(Some(crate::plan::Intent::Scenario(scenario)))
 }

@@ -7,14 +7,14 @@ use std::time::SystemTime;
 
 use super::render::{self, Rendered};
 use super::{EnvironmentFile, PlanFormat, Target};
-use crate::paths::write_file;
+use crate::apply::run::plan_now;
 use crate::config::LoadedEnvironment;
 use crate::error::Error;
 use crate::model::Environment;
-use super::session::{Session, SimFlags, block_on};
-use crate::observe::live::observe;
-use crate::plan::file::{PlanFile, StateRef};
+use crate::paths::write_file;
+use crate::plan::file::PlanFile;
 use crate::plan::{Intent, Plan, assumed_actual};
+use crate::session::{Session, SimFlags, block_on};
 
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
@@ -58,8 +58,16 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, Error> {
         }
         return all(&crate::config::load(&args.env.file)?, args);
     }
-    let (env, file) = if args.offline { offline(args)? } else { block_on(live(args))?? };
-    let format = args.format.unwrap_or(if args.out.is_some() { PlanFormat::Json } else { PlanFormat::Text });
+    let (env, file) = if args.offline {
+        offline(args)?
+    } else {
+        block_on(live(args))??
+    };
+    let format = args.format.unwrap_or(if args.out.is_some() {
+        PlanFormat::Json
+    } else {
+        PlanFormat::Text
+    });
     let text = render::plan(&env, &file, format);
     match &args.out {
         Some(path) => write_file(path, &text)?,
@@ -87,37 +95,55 @@ fn offline(args: &PlanArgs) -> Result<(Environment, PlanFile), Error> {
 /// The plan against the observed world.
 async fn live(args: &PlanArgs) -> Result<(Environment, PlanFile), Error> {
     let session = Session::open(&args.env.file, args.sim).await?;
-    let env = &session.loaded.env;
-    let intent = which(env, args)?;
+    let scenario = match which(&session.loaded.env, args)? {
+        Intent::Scenario(scenario) => Some(scenario.name.value.clone()),
+        Intent::Failback => None,
+    };
     let (state, version) = session.state().await?;
-    let observed = observe(env, &session.connection.runtime, Some(&state), args.at).await?;
-    let plan = Plan::build(env, intent, &observed);
-    let state_ref = StateRef { lineage: version.map(|_| state.lineage.clone()), serial: state.serial };
-    let mut file = PlanFile::new(plan, &session.loaded, session.sim, Some(state_ref), Some(observed));
-    file.at = args.at.map(|at| humantime::format_rfc3339_seconds(at).to_string());
+    let file = plan_now(
+        &session,
+        scenario.as_deref(),
+        &state,
+        version.as_ref(),
+        args.at,
+    )
+    .await?;
     Ok((session.loaded.env, file))
 }
 
 /// Parses an RFC 3339 time.
 pub fn parse_time(text: &str) -> Result<SystemTime, String> {
-    humantime::parse_rfc3339_weak(text).map_err(|e| format!("{e}: write a time such as 2026-11-29T10:00:00Z"))
+    humantime::parse_rfc3339_weak(text)
+        .map_err(|e| format!("{e}: write a time such as 2026-11-29T10:00:00Z"))
 }
 
 fn exit_code(args: &PlanArgs, changes: bool) -> ExitCode {
-    if args.detailed_exitcode && changes { ExitCode::from(2) } else { ExitCode::SUCCESS }
+    if args.detailed_exitcode && changes {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// Every scenario and the failback, as markdown files named after them.
 fn all_plans(loaded: &LoadedEnvironment) -> Vec<Rendered> {
     let env = &loaded.env;
-    let intents = env.scenarios.iter().map(Intent::Scenario).chain([Intent::Failback]);
+    let intents = env
+        .scenarios
+        .iter()
+        .map(Intent::Scenario)
+        .chain([Intent::Failback]);
     intents
         .map(|intent| {
             let plan = Plan::build(env, intent, &assumed_actual(env, intent));
             let name = format!("{}.md", plan.intent.name);
             let has_changes = !plan.is_empty();
             let file = PlanFile::new(plan, loaded, false, None, None);
-            Rendered { name, text: render::plan(env, &file, PlanFormat::Markdown), has_changes }
+            Rendered {
+                name,
+                text: render::plan(env, &file, PlanFormat::Markdown),
+                has_changes,
+            }
         })
         .collect()
 }
@@ -149,17 +175,29 @@ fn check(dir: &Path, plans: &[Rendered]) -> Result<ExitCode, Error> {
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         if committed != plan.text {
             stale += 1;
-            print!("{}", render::diff(&path.display().to_string(), &committed, &plan.text));
+            print!(
+                "{}",
+                render::diff(&path.display().to_string(), &committed, &plan.text)
+            );
         }
     }
-    for extra in committed_plans(dir).into_iter().filter(|name| plans.iter().all(|p| &p.name != name)) {
+    for extra in committed_plans(dir)
+        .into_iter()
+        .filter(|name| plans.iter().all(|p| &p.name != name))
+    {
         stale += 1;
         let path = dir.join(&extra);
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        print!("{}", render::diff(&path.display().to_string(), &committed, ""));
+        print!(
+            "{}",
+            render::diff(&path.display().to_string(), &committed, "")
+        );
     }
     if stale > 0 {
-        return Err(Error::PlansOutOfDate { dir: dir.to_path_buf(), count: stale });
+        return Err(Error::PlansOutOfDate {
+            dir: dir.to_path_buf(),
+            count: stale,
+        });
     }
     println!("{} plans in {} are up to date", plans.len(), dir.display());
     Ok(ExitCode::SUCCESS)
@@ -167,7 +205,9 @@ fn check(dir: &Path, plans: &[Rendered]) -> Result<ExitCode, Error> {
 
 /// The markdown files in `dir`, sorted.
 fn committed_plans(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut names: Vec<String> = entries
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
         .filter(|name| name.ends_with(".md"))

@@ -141,18 +141,27 @@ fn change(world: &mut SimWorld, args: &SetArgs) -> Result<Vec<String>, Error> {
     let status = if args.up { "up" } else { "down" };
     if let Some(service) = &args.service {
         world.set_service(service, args.region.as_deref(), args.up)?;
-        changes.push(format!("{service} marked {status} in {}", args.region.as_deref().unwrap_or("every region")));
+        changes.push(format!(
+            "{service} marked {status} in {}",
+            args.region.as_deref().unwrap_or("every region")
+        ));
     } else if let Some(region) = &args.region {
         world.set_region(region, args.up)?;
         changes.push(format!("region {region} marked {status}"));
     }
     if let Some(by) = args.age_backups {
         world.age_backups(by);
-        changes.push(format!("backups aged by {}", humantime::format_duration(by)));
+        changes.push(format!(
+            "backups aged by {}",
+            humantime::format_duration(by)
+        ));
     }
     if let Some(latency) = args.latency {
         world.set_latency(latency);
-        changes.push(format!("probe latency {}", humantime::format_duration(latency)));
+        changes.push(format!(
+            "probe latency {}",
+            humantime::format_duration(latency)
+        ));
     }
     if let Some(rate) = args.fault_rate {
         world.set_fault_rate(rate)?;
@@ -166,30 +175,63 @@ fn show(args: &ShowArgs) -> Result<(), Error> {
     let world = SimWorld::load(&crate::paths::sim_file(&env.name))?;
     match args.format {
         WorldFormat::Text => print!("{}", render(&env, &world, SystemTime::now())),
-        WorldFormat::Json => println!("{}", serde_json::to_string_pretty(&world).unwrap_or_default()),
+        WorldFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&world).unwrap_or_default()
+        ),
     }
     Ok(())
 }
 
 /// The world as readable sections; backup ages are relative to `now`.
 fn render(env: &Environment, world: &SimWorld, now: SystemTime) -> String {
-    let regions = world.regions.iter().map(|(name, region)| (name.clone(), if region.up { "up" } else { "DOWN" }.to_string()));
+    let regions = world.regions.iter().map(|(name, region)| {
+        (
+            name.clone(),
+            if region.up { "up" } else { "DOWN" }.to_string(),
+        )
+    });
     let services = world.services.iter().map(|(name, service)| {
-        let down = service.down_in.iter().map(String::as_str).collect::<Vec<_>>().join(", ");
-        let marks = if down.is_empty() { String::new() } else { format!(", DOWN in {down}") };
+        let down = service
+            .down_in
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let marks = if down.is_empty() {
+            String::new()
+        } else {
+            format!(", DOWN in {down}")
+        };
         (name.clone(), format!("active in {}{marks}", service.active))
     });
-    let records = world.records.iter().map(|(key, sets)| (key.clone(), describe_weights(sets)));
-    let locations: BTreeSet<_> = env.data.iter().filter_map(|data| data.backups.as_ref()).collect();
+    let records = world
+        .records
+        .iter()
+        .map(|(key, sets)| (key.clone(), describe_weights(sets)));
+    let locations: BTreeSet<_> = env
+        .data
+        .iter()
+        .filter_map(|data| data.backups.as_ref())
+        .collect();
     let backups = locations.into_iter().map(|location| {
         let newest = world.newest(location, None).map_or_else(
             || "none".to_string(),
-            |object| format!("{}, {} old", object.url, whole_seconds(now.duration_since(object.last_modified).unwrap_or_default())),
+            |object| {
+                format!(
+                    "{}, {} old",
+                    object.url,
+                    whole_seconds(now.duration_since(object.last_modified).unwrap_or_default())
+                )
+            },
         );
         (location.url(), newest)
     });
     let probes = [
-        ("latency".to_string(), whole_seconds(Duration::from_millis(world.latency_ms)).to_string()),
+        (
+            "latency".to_string(),
+            whole_seconds(Duration::from_millis(world.latency_ms)).to_string(),
+        ),
         ("fault rate".to_string(), world.fault_rate.to_string()),
     ];
     [
@@ -205,7 +247,11 @@ fn render(env: &Environment, world: &SimWorld, now: SystemTime) -> String {
 
 /// A duration for people: `5m 3s`, or `250ms` below a second.
 fn whole_seconds(duration: Duration) -> humantime::FormattedDuration {
-    let shown = if duration < Duration::from_secs(1) { duration } else { Duration::from_secs(duration.as_secs()) };
+    let shown = if duration < Duration::from_secs(1) {
+        duration
+    } else {
+        Duration::from_secs(duration.as_secs())
+    };
     humantime::format_duration(shown)
 }
 
@@ -225,7 +271,8 @@ fn section(title: &str, rows: impl IntoIterator<Item = (String, String)>) -> Str
 
 /// Parses `--age-backups` and `--latency`.
 fn duration(text: &str) -> Result<Duration, String> {
-    crate::config::tree::parse_duration(text).ok_or_else(|| format!("`{text}` is not a duration; write e.g. 250ms, 30s, 5m, 1h30m"))
+    crate::config::tree::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration; write e.g. 250ms, 30s, 5m, 1h30m"))
 }
 
 #[cfg(test)]
@@ -249,7 +296,9 @@ mod tests {
     fn set_args(args: &[&str]) -> Result<SetArgs, clap::Error> {
         let argv = ["drplan", "sim", "set", "example.toml"].iter().chain(args);
         match Cli::try_parse_from(argv)?.command {
-            Command::Sim(SimArgs { command: SimCommand::Set(args) }) => Ok(args),
+            Command::Sim(SimArgs {
+                command: SimCommand::Set(args),
+            }) => Ok(args),
             other => panic!("parsed as {other:?}"),
         }
     }
@@ -261,26 +310,60 @@ mod tests {
         assert!(set_args(&["--region", "eu-west-1"]).is_err());
         assert!(set_args(&["--region", "eu-west-1", "--down", "--up"]).is_err());
         assert!(set_args(&["--age-backups", "soon"]).is_err());
-        assert!(set_args(&["--service", "api", "--region", "eu-west-1", "--down", "--latency", "1s"]).is_ok());
+        assert!(
+            set_args(&[
+                "--service",
+                "api",
+                "--region",
+                "eu-west-1",
+                "--down",
+                "--latency",
+                "1s"
+            ])
+            .is_ok()
+        );
     }
 
     #[test]
     fn set_describes_each_change() {
         let mut world = SimWorld::nominal(&example(), now());
-        let args = set_args(&["--region", "eu-west-1", "--down", "--age-backups", "2h", "--fault-rate", "0.5"]).unwrap();
+        let args = set_args(&[
+            "--region",
+            "eu-west-1",
+            "--down",
+            "--age-backups",
+            "2h",
+            "--fault-rate",
+            "0.5",
+        ])
+        .unwrap();
 
         let changes = change(&mut world, &args).unwrap();
 
-        assert_eq!(changes, ["region eu-west-1 marked down", "backups aged by 2h", "fault rate 0.5"]);
+        assert_eq!(
+            changes,
+            [
+                "region eu-west-1 marked down",
+                "backups aged by 2h",
+                "fault rate 0.5"
+            ]
+        );
         assert!(!world.regions["eu-west-1"].up);
         let args = set_args(&["--service", "web", "--up"]).unwrap();
-        assert_eq!(change(&mut world, &args).unwrap(), ["web marked up in every region"]);
+        assert_eq!(
+            change(&mut world, &args).unwrap(),
+            ["web marked up in every region"]
+        );
     }
 
     #[test]
     fn set_rejects_unknown_names_and_rates() {
         let mut world = SimWorld::nominal(&example(), now());
-        let error = change(&mut world, &set_args(&["--service", "wbe", "--down"]).unwrap()).unwrap_err();
+        let error = change(
+            &mut world,
+            &set_args(&["--service", "webs", "--down"]).unwrap(),
+        )
+        .unwrap_err();
         assert!(matches!(error, Error::Provider { help, .. } if help == "did you mean `web`?"));
         assert!(change(&mut world, &set_args(&["--fault-rate", "2"]).unwrap()).is_err());
     }
@@ -289,7 +372,9 @@ mod tests {
     fn show_prints_every_part_of_the_world() {
         let env = example();
         let mut world = SimWorld::nominal(&env, now());
-        world.set_service("api", Some("eu-central-1"), false).unwrap();
+        world
+            .set_service("api", Some("eu-central-1"), false)
+            .unwrap();
         world.set_region("eu-central-1", false).unwrap();
         world.set_latency(Duration::from_millis(250));
 
@@ -322,6 +407,9 @@ probes
   fault rate  0
 "
         );
-        assert_eq!(summary(&env, &SimWorld::nominal(&env, now())), "2 regions up, 5 services active in eu-west-1, 2 DNS records, 1 backup");
+        assert_eq!(
+            summary(&env, &SimWorld::nominal(&env, now())),
+            "2 regions up, 5 services active in eu-west-1, 2 DNS records, 1 backup"
+        );
     }
 }

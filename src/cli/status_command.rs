@@ -5,10 +5,10 @@ use std::fmt::Write;
 use std::process::ExitCode;
 
 use super::EnvironmentFile;
-use super::session::{Session, SimFlags, block_on};
 use crate::error::Error;
 use crate::observe::live::observe;
 use crate::observe::{ActualState, BackupObservation};
+use crate::session::{Session, SimFlags, block_on};
 use crate::state::{LockInfo, State};
 
 #[derive(Debug, clap::Args)]
@@ -27,21 +27,50 @@ async fn status(args: &StatusArgs) -> Result<ExitCode, Error> {
     let session = Session::open(&args.env.file, args.sim).await?;
     let (state, version) = session.state().await?;
     let holder = session.connection.state.lock_holder().await?;
-    let observed = observe(&session.loaded.env, &session.connection.runtime, Some(&state), None).await?;
-    print!("{}", render(&session.loaded.env, version.is_some().then_some(&state), holder.as_ref(), &observed));
+    let observed = observe(
+        &session.loaded.env,
+        &session.connection.runtime,
+        Some(&state),
+        None,
+    )
+    .await?;
+    print!(
+        "{}",
+        render(
+            &session.loaded.env,
+            version.is_some().then_some(&state),
+            holder.as_ref(),
+            &observed
+        )
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 /// The status report as text.
-pub fn render(env: &crate::model::Environment, state: Option<&State>, lock: Option<&LockInfo>, observed: &ActualState) -> String {
+pub fn render(
+    env: &crate::model::Environment,
+    state: Option<&State>,
+    lock: Option<&LockInfo>,
+    observed: &ActualState,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "environment {} (home {})", env.name, env.home.value);
     match state {
         Some(state) => {
-            let _ = writeln!(out, "state: serial {}, lineage {}", state.serial, state.lineage);
+            let _ = writeln!(
+                out,
+                "state: serial {}, lineage {}",
+                state.serial, state.lineage
+            );
             if let Some(run) = &state.run {
                 let done = crate::apply::journal::finished_steps(&run.journal).len();
-                let _ = writeln!(out, "last run: {} ({:?}), {done}/{} steps finished", run.id, run.status, run.plan.plan.steps.len());
+                let _ = writeln!(
+                    out,
+                    "last run: {} ({:?}), {done}/{} steps finished",
+                    run.id,
+                    run.status,
+                    run.plan.plan.steps.len()
+                );
             }
         }
         None => out.push_str("state: none yet (nothing applied)\n"),
@@ -49,36 +78,73 @@ pub fn render(env: &crate::model::Environment, state: Option<&State>, lock: Opti
     match lock {
         Some(lock) => {
             let since = humantime::format_rfc3339_seconds(lock.created);
-            let _ = writeln!(out, "lock: held by {} since {since} ({}, id {})", lock.who, lock.operation, lock.id);
+            let _ = writeln!(
+                out,
+                "lock: held by {} since {since} ({}, id {})",
+                lock.who, lock.operation, lock.id
+            );
         }
         None => out.push_str("lock: free\n"),
     }
-    let _ = writeln!(out, "\n{:<24} {:<16} {:<16}", "service", "state", "observed");
+    let _ = writeln!(
+        out,
+        "\n{:<24} {:<16} {:<16}",
+        "service", "state", "observed"
+    );
     for service in &env.services {
         let name = &service.name.value;
-        let recorded = state.and_then(|s| s.placement.get(name)).map_or("-", String::as_str);
+        let recorded = state
+            .and_then(|s| s.placement.get(name))
+            .map_or("-", String::as_str);
         let seen = observed.placement.get(name).map_or("-", String::as_str);
         let _ = writeln!(out, "{name:<24} {recorded:<16} {seen:<16}");
     }
     let _ = writeln!(out, "\n{:<24} routed to", "record");
     for record in &env.records {
-        let sets = observed.records.get(&record.key.value).cloned().unwrap_or_default();
-        let routed: Vec<String> = sets.iter().filter(|s| s.weight > 0).map(|s| format!("{} ({})", s.region, s.weight)).collect();
-        let routed = if routed.is_empty() { "nothing".to_string() } else { routed.join(", ") };
+        let sets = observed
+            .records
+            .get(&record.key.value)
+            .cloned()
+            .unwrap_or_default();
+        let routed: Vec<String> = sets
+            .iter()
+            .filter(|s| s.weight > 0)
+            .map(|s| format!("{} ({})", s.region, s.weight))
+            .collect();
+        let routed = if routed.is_empty() {
+            "nothing".to_string()
+        } else {
+            routed.join(", ")
+        };
         let _ = writeln!(out, "{:<24} {routed}", record.key.value);
     }
     if !observed.backups.is_empty() {
         let _ = writeln!(out, "\n{:<24} newest backup", "data set");
         for (name, backup) in &observed.backups {
             let text = match backup {
-                BackupObservation::Found { url, age } => format!("{} old: {url}", super::render::duration(*age)),
+                BackupObservation::Found { url, age } => {
+                    format!("{} old: {url}", super::render::duration(*age))
+                }
                 BackupObservation::Missing => "none found".to_string(),
                 BackupObservation::Unknown => "unknown".to_string(),
             };
             let _ = writeln!(out, "{name:<24} {text}");
         }
     }
-    let down: Vec<&str> = observed.regions.iter().filter(|(_, up)| !**up).map(|(r, _)| r.as_str()).collect();
-    let _ = writeln!(out, "\nregions down: {}", if down.is_empty() { "none".to_string() } else { down.join(", ") });
+    let down: Vec<&str> = observed
+        .regions
+        .iter()
+        .filter(|(_, up)| !**up)
+        .map(|(r, _)| r.as_str())
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nregions down: {}",
+        if down.is_empty() {
+            "none".to_string()
+        } else {
+            down.join(", ")
+        }
+    );
     out
 }

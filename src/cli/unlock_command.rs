@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use super::EnvironmentFile;
-use super::session::{Session, SimFlags, block_on};
 use crate::error::Error;
+use crate::session::{Session, SimFlags, block_on};
 
 #[derive(Debug, clap::Args)]
 pub struct ForceUnlockArgs {

@@ -20,7 +20,8 @@ pub fn run(args: &ValidateArgs) -> Result<ExitCode, Error> {
 
 /// `valid: 14 services, 3 regions, 3 DNS records, 6 data sets, 6 scenarios`.
 pub fn summary(env: &Environment) -> String {
-    let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     format!(
         "valid: {}, {}, {}, {}, {}",
         count(env.services.len(), "service", "services"),

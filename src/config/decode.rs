@@ -7,10 +7,10 @@ use std::time::Duration;
 use super::tree::{Fields, Located, Node, Problems};
 use crate::error::{Problem, ProblemKind};
 use crate::model::{
-    Alias, BackupLocation, Check, CheckKind, Command, DataMethod, DataSet, DnsRecord, Drill, Environment,
-    ErrorRateProbe, FailbackMode, HealthCheck, HealthProbe, MaintenancePage, Notification, NotifyVia, Phase,
-    ProviderKind, Providers, Region, Scenario, ScenarioStep, ScenarioStepAction, Service, StateLocation, Strategy,
-    Trigger, TriggerKind, DEFAULT_TRIGGER_INTERVAL,
+    Alias, BackupLocation, Check, CheckKind, Command, DEFAULT_TRIGGER_INTERVAL, DataMethod,
+    DataSet, DnsRecord, Drill, Environment, ErrorRateProbe, FailbackMode, HealthCheck, HealthProbe,
+    MaintenancePage, Notification, NotifyVia, Phase, ProviderKind, Providers, Region, Scenario,
+    ScenarioStep, ScenarioStepAction, Service, StateLocation, Strategy, Trigger, TriggerKind,
 };
 
 /// Decodes a whole document; `None` when a required part could not be read.
@@ -20,7 +20,12 @@ pub fn environment(root: &mut Fields<'_, '_>, problems: &mut Problems) -> Option
     let providers = root.opt("providers", |n| n.table("[providers]"), problems);
     let providers = match providers {
         Some(mut fields) => providers_table(&mut fields, problems),
-        None => Some(Providers { dns: ProviderKind::Sim, storage: ProviderKind::Sim, endpoint: None, region: None }),
+        None => Some(Providers {
+            dns: ProviderKind::Sim,
+            storage: ProviderKind::Sim,
+            endpoint: None,
+            region: None,
+        }),
     };
     let regions = named(root, "regions", region, problems);
     let services = named(root, "services", service, problems);
@@ -60,7 +65,9 @@ fn environment_header(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<Header
     let name = f.req("name", |n| identifier(n, "an environment name"), p);
     let home = f.req("home", Node::string, p);
     let rto = f.req("rto", Node::duration, p);
-    let state = f.opt("state", state_location, p).unwrap_or(StateLocation::Local);
+    let state = f
+        .opt("state", state_location, p)
+        .unwrap_or(StateLocation::Local);
     f.finish(p);
     Some((name?.value, home?, rto?.value, state))
 }
@@ -70,15 +77,40 @@ fn state_location(node: &Node<'_, '_>) -> Result<StateLocation, Problem> {
     if text.value == "local" {
         return Ok(StateLocation::Local);
     }
-    let location = BackupLocation::parse(&text.value).filter(|l| !l.prefix.is_empty() && !l.prefix.ends_with('/'));
-    location.map(|l| StateLocation::S3 { bucket: l.bucket, key: l.prefix }).ok_or_else(|| {
-        node.invalid("`state` must be \"local\" or \"s3://bucket/key.json\"", "write state = \"local\" or state = \"s3://my-bucket/drplan/production.json\"")
-    })
+    let location = BackupLocation::parse(&text.value)
+        .filter(|l| !l.prefix.is_empty() && !l.prefix.ends_with('/'));
+    location
+        .map(|l| StateLocation::S3 {
+            bucket: l.bucket,
+            key: l.prefix,
+        })
+        .ok_or_else(|| {
+            node.invalid(
+                "`state` must be \"local\" or \"s3://bucket/key.json\"",
+                "write state = \"local\" or state = \"s3://my-bucket/drplan/production.json\"",
+            )
+        })
 }
 
 fn providers_table(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<Providers> {
-    let dns = f.opt("dns", |n| provider(n, &[("sim", ProviderKind::Sim), ("route53", ProviderKind::Route53)]), p);
-    let storage = f.opt("storage", |n| provider(n, &[("sim", ProviderKind::Sim), ("s3", ProviderKind::S3)]), p);
+    let dns = f.opt(
+        "dns",
+        |n| {
+            provider(
+                n,
+                &[
+                    ("sim", ProviderKind::Sim),
+                    ("route53", ProviderKind::Route53),
+                ],
+            )
+        },
+        p,
+    );
+    let storage = f.opt(
+        "storage",
+        |n| provider(n, &[("sim", ProviderKind::Sim), ("s3", ProviderKind::S3)]),
+        p,
+    );
     let endpoint = f.opt("endpoint", Node::string, p).map(|e| e.value);
     let region = f.opt("region", Node::string, p).map(|r| r.value);
     f.finish(p);
@@ -90,18 +122,33 @@ fn providers_table(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<Providers
     })
 }
 
-fn provider(node: &Node<'_, '_>, choices: &[(&str, ProviderKind)]) -> Result<ProviderKind, Problem> {
+fn provider(
+    node: &Node<'_, '_>,
+    choices: &[(&str, ProviderKind)],
+) -> Result<ProviderKind, Problem> {
     let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
     let text = one_of(node, &names)?;
-    Ok(choices.iter().find(|(name, _)| *name == text).map(|(_, kind)| *kind).unwrap_or(ProviderKind::Sim))
+    Ok(choices
+        .iter()
+        .find(|(name, _)| *name == text)
+        .map(|(_, kind)| *kind)
+        .unwrap_or(ProviderKind::Sim))
 }
 
 fn region(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<Region> {
     let mut f = p.ok(node.table(format!("[regions.{}]", name.value)))?;
-    let role = f.req("role", |n| one_of(n, &["primary", "secondary", "tertiary"]), p);
+    let role = f.req(
+        "role",
+        |n| one_of(n, &["primary", "secondary", "tertiary"]),
+        p,
+    );
     let standby = f.opt("standby", |n| one_of(n, &["hot", "warm", "cold"]), p);
     f.finish(p);
-    Some(Region { name, role: role?, standby })
+    Some(Region {
+        name,
+        role: role?,
+        standby,
+    })
 }
 
 fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<Service> {
@@ -112,16 +159,32 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
     let estimate = f.opt("estimate", Node::duration, p).map(|d| d.value);
     let activate = f.opt("activate", command, p);
     let restore = f.opt("restore", command, p);
-    let health = f.opt("health", |n| n.table(format!("`health` of [services.{}]", name.value)), p);
+    let health = f.opt(
+        "health",
+        |n| n.table(format!("`health` of [services.{}]", name.value)),
+        p,
+    );
     let health = health.and_then(|mut h| health_probe(&mut h, p));
     f.finish(p);
-    Some(Service { name, tier: tier?, depends_on, regions: regions?, estimate, activate, restore, health })
+    Some(Service {
+        name,
+        tier: tier?,
+        depends_on,
+        regions: regions?,
+        estimate,
+        activate,
+        restore,
+        health,
+    })
 }
 
 fn tier(node: &Node<'_, '_>) -> Result<Located<u32>, Problem> {
     let tier = node.unsigned::<u32>()?;
     if tier.value == 0 {
-        return Err(node.invalid("tiers start at 1", "use tier = 1 for what is restored first"));
+        return Err(node.invalid(
+            "tiers start at 1",
+            "use tier = 1 for what is restored first",
+        ));
     }
     Ok(tier)
 }
@@ -131,11 +194,21 @@ fn health_probe(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<HealthProbe>
     let argv = f.opt("command", command, p);
     let expect = f.opt("expect", status_code, p);
     let max_latency = f.opt("max_latency", Node::duration, p).map(|d| d.value);
-    let timeout = f.opt("timeout", Node::duration, p).map_or(HealthProbe::DEFAULT_TIMEOUT, |d| d.value);
-    let attempts = f.opt("attempts", Node::unsigned::<u32>, p).map_or(HealthProbe::DEFAULT_ATTEMPTS, |a| a.value.max(1));
-    let interval = f.opt("interval", Node::duration, p).map_or(HealthProbe::DEFAULT_INTERVAL, |d| d.value);
+    let timeout = f
+        .opt("timeout", Node::duration, p)
+        .map_or(HealthProbe::DEFAULT_TIMEOUT, |d| d.value);
+    let attempts = f
+        .opt("attempts", Node::unsigned::<u32>, p)
+        .map_or(HealthProbe::DEFAULT_ATTEMPTS, |a| a.value.max(1));
+    let interval = f
+        .opt("interval", Node::duration, p)
+        .map_or(HealthProbe::DEFAULT_INTERVAL, |d| d.value);
     let check = match (url, argv) {
-        (Some(url), None) => Some(HealthCheck::Http { url, expect: expect.unwrap_or(200), max_latency }),
+        (Some(url), None) => Some(HealthCheck::Http {
+            url,
+            expect: expect.unwrap_or(200),
+            max_latency,
+        }),
         (None, Some(argv)) => Some(HealthCheck::Command { argv }),
         _ => {
             p.push(exactly_one(f, &["url", "command"]));
@@ -143,7 +216,12 @@ fn health_probe(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<HealthProbe>
         }
     };
     f.finish(p);
-    Some(HealthProbe { check: check?, timeout, attempts, interval })
+    Some(HealthProbe {
+        check: check?,
+        timeout,
+        attempts,
+        interval,
+    })
 }
 
 fn record(key: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<DnsRecord> {
@@ -151,15 +229,29 @@ fn record(key: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<
     let zone = f.req("zone", Node::string, p);
     let zone_id = f.opt("zone_id", Node::string, p).map(|z| z.value);
     let name = f.req("name", Node::string, p);
-    let record_type = f.req("type", |n| one_of(n, &["A", "AAAA", "CNAME", "TXT", "MX", "NS", "SRV", "CAA"]), p);
+    let record_type = f.req(
+        "type",
+        |n| one_of(n, &["A", "AAAA", "CNAME", "TXT", "MX", "NS", "SRV", "CAA"]),
+        p,
+    );
     let ttl = f.opt("ttl", Node::unsigned::<u32>, p).map(|t| t.value);
     let follows = f.req("follows", Node::string, p);
-    let alias = f.opt("alias", |n| n.table(format!("`alias` of [dns.{}]", key.value)), p);
+    let alias = f.opt(
+        "alias",
+        |n| n.table(format!("`alias` of [dns.{}]", key.value)),
+        p,
+    );
     let alias = alias.and_then(|mut a| alias_table(&mut a, p));
-    let targets = f.req("targets", |n| n.table(format!("`targets` of [dns.{}]", key.value)), p);
+    let targets = f.req(
+        "targets",
+        |n| n.table(format!("`targets` of [dns.{}]", key.value)),
+        p,
+    );
     let targets = targets.map(|mut t| {
         let entries = t.entries();
-        let targets = entries.into_iter().filter_map(|(region, value)| Some((region, p.ok(value.string())?.value)));
+        let targets = entries
+            .into_iter()
+            .filter_map(|(region, value)| Some((region, p.ok(value.string())?.value)));
         targets.collect::<Vec<_>>()
     });
     f.finish(p);
@@ -180,13 +272,18 @@ fn alias_table(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<Alias> {
     let zone_id = f.req("zone_id", Node::string, p);
     let evaluate_health = f.opt("evaluate_health", Node::boolean, p).unwrap_or(false);
     f.finish(p);
-    Some(Alias { zone_id: zone_id?.value, evaluate_health })
+    Some(Alias {
+        zone_id: zone_id?.value,
+        evaluate_health,
+    })
 }
 
 fn data_set(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<DataSet> {
     let mut f = p.ok(node.table(format!("[data.{}]", name.value)))?;
     let service = f.req("service", Node::string, p);
-    let priority = f.opt("priority", Node::string, p).map_or_else(|| "P2".to_string(), |v| v.value);
+    let priority = f
+        .opt("priority", Node::string, p)
+        .map_or_else(|| "P2".to_string(), |v| v.value);
     let rpo = f.req("rpo", Node::duration, p);
     let method = f.req("method", |n| one_of(n, &DataMethod::NAMES), p);
     let backups = f.opt("backups", backup_location, p);
@@ -203,32 +300,62 @@ fn data_set(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Opti
             .help("add backups = \"s3://bucket/prefix/\" where its backups are written, or choose another method"),
         );
     }
-    Some(DataSet { name, service: service?, priority, rpo: rpo?.value, method, backups })
+    Some(DataSet {
+        name,
+        service: service?,
+        priority,
+        rpo: rpo?.value,
+        method,
+        backups,
+    })
 }
 
 fn backup_location(node: &Node<'_, '_>) -> Result<BackupLocation, Problem> {
     let url = node.string()?;
-    BackupLocation::parse(&url.value)
-        .ok_or_else(|| node.invalid("backups must be an s3:// location", "write backups = \"s3://bucket/prefix/\""))
+    BackupLocation::parse(&url.value).ok_or_else(|| {
+        node.invalid(
+            "backups must be an s3:// location",
+            "write backups = \"s3://bucket/prefix/\"",
+        )
+    })
 }
 
 fn scenario(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<Scenario> {
     let table = format!("[scenarios.{}]", name.value);
     let mut f = p.ok(node.table(table.clone()))?;
-    let severity = f.opt("severity", Node::string, p).map_or_else(|| "SEV-2".to_string(), |s| s.value);
-    let strategy = f.req("strategy", |n| one_of(n, &["failover", "restore", "custom"]), p);
+    let severity = f
+        .opt("severity", Node::string, p)
+        .map_or_else(|| "SEV-2".to_string(), |s| s.value);
+    let strategy = f.req(
+        "strategy",
+        |n| one_of(n, &["failover", "restore", "custom"]),
+        p,
+    );
     let to = f.opt("to", Node::string, p);
     let approval = f.opt("approval", Node::string, p).map(|a| a.value);
     let services = f.opt("services", non_empty_strings, p);
-    let page = f.opt("maintenance_page", |n| n.table(format!("`maintenance_page` of {table}")), p);
+    let page = f.opt(
+        "maintenance_page",
+        |n| n.table(format!("`maintenance_page` of {table}")),
+        p,
+    );
     let maintenance_page = page.and_then(|mut page| maintenance_page(&mut page, p));
     let steps = f.opt("steps", Node::array, p).unwrap_or_default();
-    let steps = steps.iter().enumerate().filter_map(|(i, node)| scenario_step(&name.value, i, node, p)).collect();
+    let steps = steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, node)| scenario_step(&name.value, i, node, p))
+        .collect();
     let strategy = match (strategy.as_deref(), to) {
         (Some("failover"), Some(to)) => Some(Strategy::Failover { to }),
         (Some("failover"), None) => p.ok(f.required("to").map(|_| Strategy::Custom)),
         (Some(_), Some(to)) => {
-            let problem = Problem::new(ProblemKind::InvalidValue, "`to` only applies to failover scenarios", to.span, "not a failover");
+            let problem = Problem::new(
+                ProblemKind::InvalidValue,
+                "`to` only applies to failover scenarios",
+                to.span,
+                "not a failover",
+            );
             p.push(problem.help("remove `to`, or set strategy = \"failover\""));
             None
         }
@@ -237,7 +364,15 @@ fn scenario(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Opti
         (None, _) => None,
     };
     f.finish(p);
-    Some(Scenario { name, severity, strategy: strategy?, approval, services, maintenance_page, steps })
+    Some(Scenario {
+        name,
+        severity,
+        strategy: strategy?,
+        approval,
+        services,
+        maintenance_page,
+        steps,
+    })
 }
 
 fn maintenance_page(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<MaintenancePage> {
@@ -245,10 +380,19 @@ fn maintenance_page(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<Maintena
     let key = f.req("key", Node::string, p);
     let file = f.req("file", Node::string, p);
     f.finish(p);
-    Some(MaintenancePage { bucket: bucket?.value, key: key?.value, file: file?.value })
+    Some(MaintenancePage {
+        bucket: bucket?.value,
+        key: key?.value,
+        file: file?.value,
+    })
 }
 
-fn scenario_step(scenario: &str, index: usize, node: &Node<'_, '_>, p: &mut Problems) -> Option<ScenarioStep> {
+fn scenario_step(
+    scenario: &str,
+    index: usize,
+    node: &Node<'_, '_>,
+    p: &mut Problems,
+) -> Option<ScenarioStep> {
     let mut f = p.ok(node.table(format!("step {} of [scenarios.{scenario}]", index + 1)))?;
     let phase = f.req("phase", |n| one_of(n, &Phase::ALL.map(Phase::name)), p);
     let name = f.req("name", Node::string, p);
@@ -263,7 +407,11 @@ fn scenario_step(scenario: &str, index: usize, node: &Node<'_, '_>, p: &mut Prob
         }
     };
     f.finish(p);
-    Some(ScenarioStep { phase: Phase::parse(&phase?)?, name: name?.value, action: action? })
+    Some(ScenarioStep {
+        phase: Phase::parse(&phase?)?,
+        name: name?.value,
+        action: action?,
+    })
 }
 
 fn trigger(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<Trigger> {
@@ -271,15 +419,24 @@ fn trigger(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
     let scenario = f.req("scenario", Node::string, p);
     let when = f.req("when", |n| one_of(n, &["health", "error-rate"]), p);
     let threshold = f.opt("threshold", Node::number, p);
-    let probe = f.opt("probe", |n| n.table(format!("`probe` of [triggers.{}]", name.value)), p);
+    let probe = f.opt(
+        "probe",
+        |n| n.table(format!("`probe` of [triggers.{}]", name.value)),
+        p,
+    );
     let probe = probe.and_then(|mut probe| error_rate_probe(&mut probe, p));
     let services = f.opt("services", non_empty_strings, p);
     let duration = f.req("for", Node::duration, p);
-    let interval = f.opt("interval", Node::duration, p).map_or(DEFAULT_TRIGGER_INTERVAL, |d| d.value);
+    let interval = f
+        .opt("interval", Node::duration, p)
+        .map_or(DEFAULT_TRIGGER_INTERVAL, |d| d.value);
     let automatic = f.opt("automatic", Node::boolean, p).unwrap_or(false);
     let failback = f.opt("failback", |n| one_of(n, &["auto", "manual"]), p);
     let kind = match (when.as_deref(), threshold) {
-        (Some("error-rate"), Some(threshold)) => Some(TriggerKind::ErrorRate { threshold: threshold.value, probe }),
+        (Some("error-rate"), Some(threshold)) => Some(TriggerKind::ErrorRate {
+            threshold: threshold.value,
+            probe,
+        }),
         (Some("error-rate"), None) => p.ok(f.required("threshold").map(|_| TriggerKind::Health)),
         (Some(_), _) => Some(TriggerKind::Health),
         (None, _) => None,
@@ -293,7 +450,11 @@ fn trigger(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
         duration: duration?.value,
         interval,
         automatic,
-        failback: if failback.as_deref() == Some("auto") { FailbackMode::Auto } else { FailbackMode::Manual },
+        failback: if failback.as_deref() == Some("auto") {
+            FailbackMode::Auto
+        } else {
+            FailbackMode::Manual
+        },
     })
 }
 
@@ -314,12 +475,16 @@ fn error_rate_probe(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<ErrorRat
 
 fn notification(index: usize, node: Node<'_, '_>, p: &mut Problems) -> Option<Notification> {
     let mut f = p.ok(node.table(format!("[[notify]] entry {}", index + 1)))?;
-    let after = f.opt("after", Node::duration, p).map_or(Duration::ZERO, |d| d.value);
+    let after = f
+        .opt("after", Node::duration, p)
+        .map_or(Duration::ZERO, |d| d.value);
     let to = f.req("to", Node::string, p);
     let via = f.req("via", |n| one_of(n, &["webhook", "command"]), p);
     let url = f.opt("url", templated, p);
     let argv = f.opt("command", command, p);
-    let template = f.opt("template", Node::string, p).map_or_else(|| "internal-alert".to_string(), |t| t.value);
+    let template = f
+        .opt("template", Node::string, p)
+        .map_or_else(|| "internal-alert".to_string(), |t| t.value);
     let via = match (via?.as_str(), url, argv) {
         ("webhook", Some(url), None) => Some(NotifyVia::Webhook { url }),
         ("command", None, Some(argv)) => Some(NotifyVia::Command(argv)),
@@ -333,7 +498,12 @@ fn notification(index: usize, node: Node<'_, '_>, p: &mut Problems) -> Option<No
         }
     };
     f.finish(p);
-    Some(Notification { after, to: to?.value, via: via?, template })
+    Some(Notification {
+        after,
+        to: to?.value,
+        via: via?,
+        template,
+    })
 }
 
 fn check(index: usize, node: Node<'_, '_>, p: &mut Problems) -> Option<Check> {
@@ -345,7 +515,11 @@ fn check(index: usize, node: Node<'_, '_>, p: &mut Problems) -> Option<Check> {
     let dns = f.opt("dns", Node::string, p);
     let argv = f.opt("command", command, p);
     let kind = match (url, dns, argv) {
-        (Some(url), None, None) => Some(CheckKind::Http { url, expect: expect.unwrap_or(200), max_latency }),
+        (Some(url), None, None) => Some(CheckKind::Http {
+            url,
+            expect: expect.unwrap_or(200),
+            max_latency,
+        }),
         (None, Some(record), None) => Some(CheckKind::Dns { record }),
         (None, None, Some(argv)) => Some(CheckKind::Command(argv)),
         _ => {
@@ -354,7 +528,10 @@ fn check(index: usize, node: Node<'_, '_>, p: &mut Problems) -> Option<Check> {
         }
     };
     f.finish(p);
-    Some(Check { name: name?.value, kind: kind? })
+    Some(Check {
+        name: name?.value,
+        kind: kind?,
+    })
 }
 
 fn drill(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<Drill> {
@@ -362,7 +539,11 @@ fn drill(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<
     let scenario = f.req("scenario", Node::string, p);
     let every = f.req("every", Node::duration, p);
     f.finish(p);
-    Some(Drill { name: name.value, scenario: scenario?, every: every?.value })
+    Some(Drill {
+        name: name.value,
+        scenario: scenario?,
+        every: every?.value,
+    })
 }
 
 /// Reads `[KIND.NAME]` tables.
@@ -372,8 +553,14 @@ fn named<T>(
     read: impl Fn(Located<String>, Node<'_, '_>, &mut Problems) -> Option<T>,
     p: &mut Problems,
 ) -> Vec<T> {
-    let Some(mut table) = root.opt(kind, |n| n.table(format!("[{kind}]")), p) else { return Vec::new() };
-    table.entries().into_iter().filter_map(|(name, node)| read(name, node, p)).collect()
+    let Some(mut table) = root.opt(kind, |n| n.table(format!("[{kind}]")), p) else {
+        return Vec::new();
+    };
+    table
+        .entries()
+        .into_iter()
+        .filter_map(|(name, node)| read(name, node, p))
+        .collect()
 }
 
 /// Reads `[[KIND]]` arrays of tables.
@@ -384,7 +571,11 @@ fn listed<T>(
     p: &mut Problems,
 ) -> Vec<T> {
     let items = root.opt(kind, Node::array, p).unwrap_or_default();
-    items.into_iter().enumerate().filter_map(|(i, node)| read(i, node, p)).collect()
+    items
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, node)| read(i, node, p))
+        .collect()
 }
 
 /// A string that must be one of `choices`.
@@ -398,17 +589,30 @@ fn one_of(node: &Node<'_, '_>, choices: &[&str]) -> Result<String, Problem> {
         Some(close) => format!("did you mean \"{close}\"?"),
         None => format!("use one of {}", quoted.join(", ")),
     };
-    Err(Problem::new(ProblemKind::InvalidValue, format!("`{}` is not one of {}", text.value, quoted.join(", ")), text.span, "not allowed here").help(help))
+    Err(Problem::new(
+        ProblemKind::InvalidValue,
+        format!("`{}` is not one of {}", text.value, quoted.join(", ")),
+        text.span,
+        "not allowed here",
+    )
+    .help(help))
 }
 
 /// A name usable in file names and step ids.
 fn identifier(node: &Node<'_, '_>, what: &str) -> Result<Located<String>, Problem> {
     let text = node.string()?;
-    let valid = !text.value.is_empty() && text.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let valid = !text.value.is_empty()
+        && text
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if valid {
         Ok(text)
     } else {
-        Err(node.invalid(&format!("`{}` is not usable as {what}", text.value), "use letters, digits, `-` and `_` only"))
+        Err(node.invalid(
+            &format!("`{}` is not usable as {what}", text.value),
+            "use letters, digits, `-` and `_` only",
+        ))
     }
 }
 
@@ -423,7 +627,10 @@ fn non_empty_strings(node: &Node<'_, '_>) -> Result<Vec<Located<String>>, Proble
 fn status_code(node: &Node<'_, '_>) -> Result<u16, Problem> {
     let code = node.unsigned::<u16>()?;
     if !(100..=599).contains(&code.value) {
-        return Err(node.invalid("not an HTTP status code", "use a status between 100 and 599, such as 200"));
+        return Err(node.invalid(
+            "not an HTTP status code",
+            "use a status between 100 and 599, such as 200",
+        ));
     }
     Ok(code.value)
 }
@@ -448,9 +655,16 @@ fn templated(node: &Node<'_, '_>) -> Result<String, Problem> {
         if !is_env && !Command::PLACEHOLDERS.contains(&name) {
             let help = match super::tree::did_you_mean(name, Command::PLACEHOLDERS) {
                 Some(close) => format!("did you mean `{{{close}}}`?"),
-                None => "the placeholders are {region}, {service}, {environment} and {backup}".to_string(),
+                None => "the placeholders are {region}, {service}, {environment} and {backup}"
+                    .to_string(),
             };
-            return Err(Problem::new(ProblemKind::UnknownPlaceholder, format!("unknown placeholder `{{{name}}}`"), text.span, "unknown placeholder").help(help));
+            return Err(Problem::new(
+                ProblemKind::UnknownPlaceholder,
+                format!("unknown placeholder `{{{name}}}`"),
+                text.span,
+                "unknown placeholder",
+            )
+            .help(help));
         }
         rest = &after[close + 1..];
     }
@@ -461,9 +675,21 @@ fn templated(node: &Node<'_, '_>) -> Result<String, Problem> {
 fn exactly_one(f: &Fields<'_, '_>, keys: &[&str]) -> Problem {
     let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
     let (message, help) = if keys.len() == 1 {
-        (format!("{} needs {}", f.name(), keys[0]), format!("add {} to {}", keys[0], f.name()))
+        (
+            format!("{} needs {}", f.name(), keys[0]),
+            format!("add {} to {}", keys[0], f.name()),
+        )
     } else {
-        (format!("{} needs exactly one of {}", f.name(), keys.join(", ")), format!("keep one of {}", keys.join(", ")))
+        (
+            format!("{} needs exactly one of {}", f.name(), keys.join(", ")),
+            format!("keep one of {}", keys.join(", ")),
+        )
     };
-    Problem::new(ProblemKind::MissingField, message, f.span(), "in this table").help(help)
+    Problem::new(
+        ProblemKind::MissingField,
+        message,
+        f.span(),
+        "in this table",
+    )
+    .help(help)
 }

@@ -25,9 +25,16 @@ pub struct LoadedEnvironment {
 
 /// Reads, decodes and validates the environment file at `path`.
 pub fn load(path: &Path) -> Result<LoadedEnvironment, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let env = parse(&path.display().to_string(), &text)?;
-    Ok(LoadedEnvironment { path: path.to_path_buf(), env, config_hash: hash(&text) })
+    Ok(LoadedEnvironment {
+        path: path.to_path_buf(),
+        env,
+        config_hash: hash(&text),
+    })
 }
 
 /// Decodes and validates environment text; `name` is how diagnostics name the file.
@@ -60,8 +67,13 @@ fn decode_text(text: &str, problems: &mut Problems) -> Option<Environment> {
 
 fn syntax_problem(error: &toml::de::Error, len: usize) -> Problem {
     let span = error.span().unwrap_or(len..len);
-    Problem::new(ProblemKind::TomlSyntax, format!("invalid TOML: {}", error.message().trim()), span, "here")
-        .help("see https://toml.io for the syntax; strings need quotes, tables are [name]")
+    Problem::new(
+        ProblemKind::TomlSyntax,
+        format!("invalid TOML: {}", error.message().trim()),
+        span,
+        "here",
+    )
+    .help("see https://toml.io for the syntax; strings need quotes, tables are [name]")
 }
 
 fn invalid(name: &str, text: &str, mut problems: Vec<Problem>) -> Error {
@@ -69,7 +81,11 @@ fn invalid(name: &str, text: &str, mut problems: Vec<Problem>) -> Error {
     let count = problems.len();
     Error::InvalidConfig {
         path: name.to_string(),
-        summary: if count == 1 { "1 problem".to_string() } else { format!("{count} problems") },
+        summary: if count == 1 {
+            "1 problem".to_string()
+        } else {
+            format!("{count} problems")
+        },
         source_code: NamedSource::new(name, text.to_string()),
         problems,
     }

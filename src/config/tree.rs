@@ -50,7 +50,10 @@ pub struct Node<'a, 'i> {
 impl<'a, 'i> Node<'a, 'i> {
     pub fn new(value: &'a Spanned<DeValue<'i>>) -> Self {
         let span = value.span();
-        Self { value: value.get_ref(), span: (span.start, span.end) }
+        Self {
+            value: value.get_ref(),
+            span: (span.start, span.end),
+        }
     }
 
     pub fn span(&self) -> Span {
@@ -70,13 +73,17 @@ impl<'a, 'i> Node<'a, 'i> {
 
     /// A string; any `${…}` in it must be a well-formed `${env:NAME}`.
     pub fn string(&self) -> Result<Located<String>, Problem> {
-        let DeValue::String(text) = self.value else { return Err(self.wrong_type("a string")) };
+        let DeValue::String(text) = self.value else {
+            return Err(self.wrong_type("a string"));
+        };
         check_env_references(text, self.span())?;
         Ok(Located::new(text.to_string(), self.span()))
     }
 
     pub fn integer(&self) -> Result<Located<i64>, Problem> {
-        let DeValue::Integer(int) = self.value else { return Err(self.wrong_type("an integer")) };
+        let DeValue::Integer(int) = self.value else {
+            return Err(self.wrong_type("an integer"));
+        };
         i64::from_str_radix(int.as_str(), int.radix())
             .map(|value| Located::new(value, self.span()))
             .map_err(|_| self.invalid("this integer is out of range", "use a smaller number"))
@@ -87,7 +94,12 @@ impl<'a, 'i> Node<'a, 'i> {
         let int = self.integer()?;
         T::try_from(int.value)
             .map(|value| Located::new(value, int.span))
-            .map_err(|_| self.invalid("this number is out of range", "use a small non-negative number"))
+            .map_err(|_| {
+                self.invalid(
+                    "this number is out of range",
+                    "use a small non-negative number",
+                )
+            })
     }
 
     /// A float; integers are accepted too (`threshold = 1`).
@@ -97,14 +109,20 @@ impl<'a, 'i> Node<'a, 'i> {
                 .as_str()
                 .parse::<f64>()
                 .map(|value| Located::new(value, self.span()))
-                .map_err(|_| self.invalid("this is not a number", "write a decimal number such as 0.5")),
-            DeValue::Integer(_) => self.integer().map(|int| Located::new(int.value as f64, int.span)),
+                .map_err(|_| {
+                    self.invalid("this is not a number", "write a decimal number such as 0.5")
+                }),
+            DeValue::Integer(_) => self
+                .integer()
+                .map(|int| Located::new(int.value as f64, int.span)),
             _ => Err(self.wrong_type("a number")),
         }
     }
 
     pub fn boolean(&self) -> Result<bool, Problem> {
-        self.value.as_bool().ok_or_else(|| self.wrong_type("true or false"))
+        self.value
+            .as_bool()
+            .ok_or_else(|| self.wrong_type("true or false"))
     }
 
     /// A duration such as `30s`, `5m`, `1h30m`, `7d`.
@@ -122,7 +140,9 @@ impl<'a, 'i> Node<'a, 'i> {
     }
 
     pub fn array(&self) -> Result<Vec<Node<'a, 'i>>, Problem> {
-        let DeValue::Array(items) = self.value else { return Err(self.wrong_type("an array")) };
+        let DeValue::Array(items) = self.value else {
+            return Err(self.wrong_type("an array"));
+        };
         Ok(items.iter().map(Node::new).collect())
     }
 
@@ -134,14 +154,19 @@ impl<'a, 'i> Node<'a, 'i> {
     pub fn argv(&self) -> Result<Vec<String>, Problem> {
         let argv: Vec<String> = self.strings()?.into_iter().map(|arg| arg.value).collect();
         if argv.is_empty() {
-            return Err(self.invalid("an empty command", "name the program first: [\"program\", \"arg\", …]"));
+            return Err(self.invalid(
+                "an empty command",
+                "name the program first: [\"program\", \"arg\", …]",
+            ));
         }
         Ok(argv)
     }
 
     /// A table, described as `name` in problems (e.g. "[services.api]").
     pub fn table(&self, name: impl Into<String>) -> Result<Fields<'a, 'i>, Problem> {
-        let DeValue::Table(table) = self.value else { return Err(self.wrong_type("a table")) };
+        let DeValue::Table(table) = self.value else {
+            return Err(self.wrong_type("a table"));
+        };
         Ok(Fields::new(table, self.span(), name.into()))
     }
 
@@ -162,10 +187,23 @@ pub struct Fields<'a, 'i> {
 
 impl<'a, 'i> Fields<'a, 'i> {
     pub fn new(table: &'a DeTable<'i>, span: Span, name: String) -> Self {
-        let entries: Vec<_> =
-            table.iter().map(|(key, value)| (Located::new(key.get_ref().as_ref(), key.span()), Node::new(value))).collect();
+        let entries: Vec<_> = table
+            .iter()
+            .map(|(key, value)| {
+                (
+                    Located::new(key.get_ref().as_ref(), key.span()),
+                    Node::new(value),
+                )
+            })
+            .collect();
         let taken = vec![false; entries.len()];
-        Self { entries, taken, asked: Vec::new(), span, name }
+        Self {
+            entries,
+            taken,
+            asked: Vec::new(),
+            span,
+            name,
+        }
     }
 
     /// How problems name this table.
@@ -180,7 +218,10 @@ impl<'a, 'i> Fields<'a, 'i> {
     /// The value of `key`, if written.
     pub fn optional(&mut self, key: &'static str) -> Option<Node<'a, 'i>> {
         self.asked.push(key);
-        let index = self.entries.iter().position(|(name, _)| name.value == key)?;
+        let index = self
+            .entries
+            .iter()
+            .position(|(name, _)| name.value == key)?;
         self.taken[index] = true;
         Some(self.entries[index].1)
     }
@@ -223,14 +264,22 @@ impl<'a, 'i> Fields<'a, 'i> {
     /// Every entry, for tables whose keys are names (`[services.NAME]`).
     pub fn entries(&mut self) -> Vec<(Located<String>, Node<'a, 'i>)> {
         self.taken.fill(true);
-        self.entries.iter().map(|(key, node)| (Located::new(key.value.to_string(), key.span.clone()), *node)).collect()
+        self.entries
+            .iter()
+            .map(|(key, node)| (Located::new(key.value.to_string(), key.span.clone()), *node))
+            .collect()
     }
 
     /// Reports every key that was never asked for.
     pub fn finish(&mut self, problems: &mut Problems) {
         for ((key, _), taken) in self.entries.iter().zip(&self.taken) {
             if !taken {
-                problems.push(unknown_field(key.value, key.span.clone(), &self.name, &self.asked));
+                problems.push(unknown_field(
+                    key.value,
+                    key.span.clone(),
+                    &self.name,
+                    &self.asked,
+                ));
             }
         }
     }
@@ -250,7 +299,10 @@ fn unknown_field(key: &str, span: Span, table: &str, known: &[&str]) -> Problem 
 }
 
 /// The candidate closest to `word`, when it is close enough to be a likely typo.
-pub fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+pub fn did_you_mean<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
     candidates
         .into_iter()
         .map(|candidate| (strsim::jaro_winkler(word, candidate), candidate))
@@ -291,7 +343,9 @@ fn check_env_references(text: &str, span: Span) -> Result<(), Problem> {
 
 fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -315,14 +369,26 @@ mod tests {
         assert!(check_env_references("${env:PAGERDUTY_WEBHOOK}", 0..1).is_ok());
         assert!(check_env_references("https://x/${env:A}/${env:_B2}", 0..1).is_ok());
         assert!(check_env_references("no references", 0..1).is_ok());
-        for bad in ["${env:}", "${PAGERDUTY}", "${env:A", "${env:1A}", "${env:A-B}"] {
-            assert!(check_env_references(bad, 0..1).is_err(), "{bad} should be refused");
+        for bad in [
+            "${env:}",
+            "${PAGERDUTY}",
+            "${env:A",
+            "${env:1A}",
+            "${env:A-B}",
+        ] {
+            assert!(
+                check_env_references(bad, 0..1).is_err(),
+                "{bad} should be refused"
+            );
         }
     }
 
     #[test]
     fn did_you_mean_finds_typos_only() {
-        assert_eq!(did_you_mean("depend_on", ["tier", "depends_on", "regions"]), Some("depends_on"));
+        assert_eq!(
+            did_you_mean("depend_on", ["tier", "depends_on", "regions"]),
+            Some("depends_on")
+        );
         assert_eq!(did_you_mean("colour", ["tier", "depends_on"]), None);
     }
 }

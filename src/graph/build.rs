@@ -47,7 +47,14 @@ struct Builder<'a, 'e> {
 
 impl Builder<'_, '_> {
     /// Adds a step with id `ACTION:KEY` (made unique with a suffix) and returns the id.
-    fn add(&mut self, phase: Phase, action: Action, key: &str, target: String, depends_on: Vec<String>) -> String {
+    fn add(
+        &mut self,
+        phase: Phase,
+        action: Action,
+        key: &str,
+        target: String,
+        depends_on: Vec<String>,
+    ) -> String {
         let base = format!("{}:{}", action.name(), slug(key));
         let mut id = base.clone();
         let mut n = 1;
@@ -83,13 +90,15 @@ impl Builder<'_, '_> {
             Action::Gate | Action::Notify { .. } => Duration::ZERO,
             Action::CheckRegion { .. } | Action::CheckRpo { .. } => estimates::CHECK,
             Action::Upload { .. } => estimates::UPLOAD,
-            Action::Activate { service, .. } | Action::Restore { service, .. } => {
-                self.env.service(service).map_or(Duration::ZERO, Service::estimate)
-            }
+            Action::Activate { service, .. } | Action::Restore { service, .. } => self
+                .env
+                .service(service)
+                .map_or(Duration::ZERO, Service::estimate),
             Action::Health { probe, .. } => probe.as_ref().map_or(Duration::ZERO, |p| p.interval),
-            Action::Switch { record, .. } => {
-                self.env.record(record).map_or(Duration::ZERO, |r| Duration::from_secs(u64::from(r.ttl())))
-            }
+            Action::Switch { record, .. } => self
+                .env
+                .record(record)
+                .map_or(Duration::ZERO, |r| Duration::from_secs(u64::from(r.ttl()))),
             Action::Verify { .. } => estimates::VERIFY,
             Action::Run { .. } => estimates::RUN,
             Action::Manual { .. } => estimates::MANUAL,
@@ -114,10 +123,21 @@ impl Builder<'_, '_> {
     /// The steps of the phase begun at `first` that nothing in it waits for, and the
     /// previous gate if nothing in it waits for that either.
     fn frontier(&self, first: usize) -> Vec<String> {
-        let awaited: BTreeSet<&String> = self.steps[first..].iter().flat_map(|s| &s.depends_on).collect();
-        let mut open: Vec<String> =
-            self.steps[first..].iter().filter(|s| !awaited.contains(&s.id)).map(|s| s.id.clone()).collect();
-        open.extend(self.last_gate.iter().filter(|gate| !awaited.contains(gate)).cloned());
+        let awaited: BTreeSet<&String> = self.steps[first..]
+            .iter()
+            .flat_map(|s| &s.depends_on)
+            .collect();
+        let mut open: Vec<String> = self.steps[first..]
+            .iter()
+            .filter(|s| !awaited.contains(&s.id))
+            .map(|s| s.id.clone())
+            .collect();
+        open.extend(
+            self.last_gate
+                .iter()
+                .filter(|gate| !awaited.contains(gate))
+                .cloned(),
+        );
         open
     }
 
@@ -127,7 +147,9 @@ impl Builder<'_, '_> {
         for own in self.changes.own_steps.iter().filter(|s| s.phase == phase) {
             let action = match &own.action {
                 ScenarioStepAction::Run(argv) => Action::Run { argv: argv.clone() },
-                ScenarioStepAction::Manual(text) => Action::Manual { instruction: text.clone() },
+                ScenarioStepAction::Manual(text) => Action::Manual {
+                    instruction: text.clone(),
+                },
             };
             let after = self.frontier(first);
             self.add(phase, action, &own.name, own.name.clone(), after);
@@ -136,48 +158,100 @@ impl Builder<'_, '_> {
             return;
         }
         let frontier = self.frontier(first);
-        let gate = self.add(phase, Action::Gate, phase.name(), format!("{} done", phase.name()), frontier);
+        let gate = self.add(
+            phase,
+            Action::Gate,
+            phase.name(),
+            format!("{} done", phase.name()),
+            frontier,
+        );
         self.last_gate = Some(gate);
     }
 
     fn assess(&mut self) {
         let first = self.steps.len();
         if let Some(region) = self.changes.target_region {
-            let action = Action::CheckRegion { region: region.to_string() };
-            self.add(Phase::Assess, action, region, format!("region {region} is up"), vec![]);
+            let action = Action::CheckRegion {
+                region: region.to_string(),
+            };
+            self.add(
+                Phase::Assess,
+                action,
+                region,
+                format!("region {region} is up"),
+                vec![],
+            );
         }
         for data in self.changes.data.iter().filter(|d| d.backups.is_some()) {
             let name = &data.name.value;
-            let target = format!("newest backup of {name} within {}", humantime::format_duration(data.rpo));
-            self.add(Phase::Assess, Action::CheckRpo { data: name.clone() }, name, target, vec![]);
+            let target = format!(
+                "newest backup of {name} within {}",
+                humantime::format_duration(data.rpo)
+            );
+            self.add(
+                Phase::Assess,
+                Action::CheckRpo { data: name.clone() },
+                name,
+                target,
+                vec![],
+            );
         }
         self.close_phase(Phase::Assess, first);
     }
 
     /// The timeline hangs off the previous gate and holds nothing back.
     fn notify(&mut self, status: NotifyStatus) {
-        let phase = if status == NotifyStatus::Started { Phase::Notify } else { Phase::Resolve };
+        let phase = if status == NotifyStatus::Started {
+            Phase::Notify
+        } else {
+            Phase::Resolve
+        };
         for (index, entry) in self.env.notify.iter().enumerate() {
             let (after, target) = match status {
-                NotifyStatus::Started => {
-                    (entry.after, format!("{} at +{}", entry.to, humantime::format_duration(entry.after)))
-                }
+                NotifyStatus::Started => (
+                    entry.after,
+                    format!(
+                        "{} at +{}",
+                        entry.to,
+                        humantime::format_duration(entry.after)
+                    ),
+                ),
                 NotifyStatus::Resolved => (Duration::ZERO, format!("{}: recovered", entry.to)),
             };
             let key = match status {
                 NotifyStatus::Started => format!("{}-{}", index + 1, entry.to),
                 NotifyStatus::Resolved => format!("{}-{}-resolved", index + 1, entry.to),
             };
-            self.add(phase, Action::Notify { index, after, status }, &key, target, self.after_last_gate());
+            self.add(
+                phase,
+                Action::Notify {
+                    index,
+                    after,
+                    status,
+                },
+                &key,
+                target,
+                self.after_last_gate(),
+            );
         }
     }
 
     fn mitigate(&mut self) {
         let first = self.steps.len();
         if let Some(page) = self.changes.maintenance_page {
-            let action = Action::Upload { bucket: page.bucket.clone(), key: page.key.clone(), file: page.file.clone() };
+            let action = Action::Upload {
+                bucket: page.bucket.clone(),
+                key: page.key.clone(),
+                file: page.file.clone(),
+            };
             let target = format!("maintenance page to s3://{}/{}", page.bucket, page.key);
-            self.add(Phase::Mitigate, action, "maintenance-page", target, self.after_last_gate());
+            self.add(
+                Phase::Mitigate,
+                action,
+                "maintenance-page",
+                target,
+                self.after_last_gate(),
+            );
         }
         self.close_phase(Phase::Mitigate, first);
     }
@@ -199,9 +273,15 @@ impl Builder<'_, '_> {
                 current_tier = Some(service.tier.value);
             }
             let same_tier = |d: &&crate::model::Located<String>| {
-                self.env.service(&d.value).is_some_and(|dep| dep.tier.value == service.tier.value)
+                self.env
+                    .service(&d.value)
+                    .is_some_and(|dep| dep.tier.value == service.tier.value)
             };
-            let deps = service.depends_on.iter().filter(same_tier).filter_map(|d| self.health_of.get(&d.value).cloned());
+            let deps = service
+                .depends_on
+                .iter()
+                .filter(same_tier)
+                .filter_map(|d| self.health_of.get(&d.value).cloned());
             let depends_on: Vec<String> = tier_gate.iter().cloned().chain(deps).collect();
             let name = &service.name.value;
             let action = recovery.action(self.env);
@@ -210,7 +290,11 @@ impl Builder<'_, '_> {
             self.set_change(&change, recovery.before(), recovery.after());
             let values = recovery.placeholders(self.env);
             let probe = service.health.as_ref().map(|probe| probe.render(&values));
-            let action = Action::Health { service: name.clone(), region: recovery.region.to_string(), probe };
+            let action = Action::Health {
+                service: name.clone(),
+                region: recovery.region.to_string(),
+                probe,
+            };
             let health = self.add(Phase::Recover, action, name, target, vec![change]);
             self.health_of.insert(name.clone(), health.clone());
             members.push(health);
@@ -223,7 +307,13 @@ impl Builder<'_, '_> {
 
     fn tier_gate(&mut self, tier: u32, members: Vec<String>) -> String {
         let key = format!("tier-{tier}");
-        self.add(Phase::Recover, Action::Gate, &key, format!("tier {tier} healthy"), members)
+        self.add(
+            Phase::Recover,
+            Action::Gate,
+            &key,
+            format!("tier {tier} healthy"),
+            members,
+        )
     }
 
     /// Each record moves once its service is healthy where the record will point.
@@ -235,11 +325,18 @@ impl Builder<'_, '_> {
                 Some(health) => vec![health.clone()],
                 None => self.after_last_gate(),
             };
-            let action =
-                Action::Switch { record: record.key.value.clone(), before: switch.before.clone(), after: switch.after.clone() };
+            let action = Action::Switch {
+                record: record.key.value.clone(),
+                before: switch.before.clone(),
+                after: switch.after.clone(),
+            };
             let target = format!("{} {}", record.name, record.record_type);
             let id = self.add(Phase::Switch, action, &record.key.value, target, depends_on);
-            self.set_change(&id, describe_sets(&switch.before), describe_sets(&switch.after));
+            self.set_change(
+                &id,
+                describe_sets(&switch.before),
+                describe_sets(&switch.after),
+            );
         }
         self.close_phase(Phase::Switch, first);
     }
@@ -247,7 +344,13 @@ impl Builder<'_, '_> {
     fn verify(&mut self) {
         let first = self.steps.len();
         for (index, check) in self.env.checks.iter().enumerate() {
-            self.add(Phase::Verify, Action::Verify { index }, &check.name, check.name.clone(), self.after_last_gate());
+            self.add(
+                Phase::Verify,
+                Action::Verify { index },
+                &check.name,
+                check.name.clone(),
+                self.after_last_gate(),
+            );
         }
         self.close_phase(Phase::Verify, first);
     }
@@ -255,7 +358,10 @@ impl Builder<'_, '_> {
 
 /// One line per record set: `region  value  weight N`.
 pub fn describe_sets(sets: &[crate::observe::RecordSet]) -> String {
-    let lines: Vec<String> = sets.iter().map(|s| format!("{} {} weight={}", s.region, s.value, s.weight)).collect();
+    let lines: Vec<String> = sets
+        .iter()
+        .map(|s| format!("{} {} weight={}", s.region, s.value, s.weight))
+        .collect();
     lines.join("\n")
 }
 

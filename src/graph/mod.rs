@@ -24,7 +24,11 @@ impl StepGraph {
     pub fn new(steps: &[Step]) -> Self {
         let mut graph = DiGraph::with_capacity(steps.len(), steps.len() * 2);
         let nodes: Vec<NodeIndex> = (0..steps.len()).map(|i| graph.add_node(i)).collect();
-        let index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
         for (i, step) in steps.iter().enumerate() {
             for dependency in &step.depends_on {
                 if let Some(&j) = index.get(dependency.as_str()) {
@@ -37,7 +41,9 @@ impl StepGraph {
 
     /// The predecessors of step `i`.
     fn predecessors(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        self.graph.neighbors_directed(self.nodes[i], petgraph::Direction::Incoming).map(|n| self.graph[n])
+        self.graph
+            .neighbors_directed(self.nodes[i], petgraph::Direction::Incoming)
+            .map(|n| self.graph[n])
     }
 
     /// The level of each step: 0 for steps that wait for nothing, else one more than
@@ -45,7 +51,11 @@ impl StepGraph {
     pub fn levels(&self) -> Vec<usize> {
         let mut levels = vec![0; self.nodes.len()];
         for i in 0..self.nodes.len() {
-            levels[i] = self.predecessors(i).map(|p| levels[p] + 1).max().unwrap_or(0);
+            levels[i] = self
+                .predecessors(i)
+                .map(|p| levels[p] + 1)
+                .max()
+                .unwrap_or(0);
         }
         levels
     }
@@ -55,7 +65,9 @@ impl StepGraph {
         let mut finish = vec![Duration::ZERO; steps.len()];
         let mut via: Vec<Option<usize>> = vec![None; steps.len()];
         for i in 0..steps.len() {
-            let longest = self.predecessors(i).max_by_key(|&p| (finish[p], std::cmp::Reverse(p)));
+            let longest = self
+                .predecessors(i)
+                .max_by_key(|&p| (finish[p], std::cmp::Reverse(p)));
             finish[i] = longest.map_or(Duration::ZERO, |p| finish[p]) + steps[i].estimate;
             via[i] = longest;
         }

@@ -25,15 +25,36 @@ pub enum Action {
         status: NotifyStatus,
     },
     /// Upload the scenario's maintenance page.
-    Upload { bucket: String, key: String, file: String },
+    Upload {
+        bucket: String,
+        key: String,
+        file: String,
+    },
     /// Bring a service up in a region.
-    Activate { service: String, region: String, command: Option<Vec<String>> },
+    Activate {
+        service: String,
+        region: String,
+        command: Option<Vec<String>>,
+    },
     /// Load the newest backup (or the newest before `--at`) into a service.
-    Restore { service: String, region: String, backups: BackupLocation, command: Option<Vec<String>> },
+    Restore {
+        service: String,
+        region: String,
+        backups: BackupLocation,
+        command: Option<Vec<String>>,
+    },
     /// Wait until a service is healthy in a region.
-    Health { service: String, region: String, probe: Option<HealthProbe> },
+    Health {
+        service: String,
+        region: String,
+        probe: Option<HealthProbe>,
+    },
     /// Move a DNS record's weights.
-    Switch { record: String, before: Vec<RecordSet>, after: Vec<RecordSet> },
+    Switch {
+        record: String,
+        before: Vec<RecordSet>,
+        after: Vec<RecordSet>,
+    },
     /// Run a check of the validation checklist (`checks` index).
     Verify { index: usize },
     /// A scenario's own command.

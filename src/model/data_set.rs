@@ -27,7 +27,13 @@ pub enum DataMethod {
 }
 
 impl DataMethod {
-    pub const NAMES: [&str; 5] = ["restore", "replicate", "regenerate", "rescrape", "aggregate"];
+    pub const NAMES: [&str; 5] = [
+        "restore",
+        "replicate",
+        "regenerate",
+        "rescrape",
+        "aggregate",
+    ];
 
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
@@ -46,7 +52,9 @@ impl DataMethod {
 }
 
 /// An `s3://bucket/prefix` location of backups.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct BackupLocation {
     pub bucket: String,
     pub prefix: String,
@@ -57,7 +65,10 @@ impl BackupLocation {
     pub fn parse(url: &str) -> Option<Self> {
         let rest = url.strip_prefix("s3://")?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        (!bucket.is_empty()).then(|| Self { bucket: bucket.to_string(), prefix: prefix.to_string() })
+        (!bucket.is_empty()).then(|| Self {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        })
     }
 
     pub fn url(&self) -> String {

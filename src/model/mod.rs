@@ -14,8 +14,8 @@ use std::time::Duration;
 pub use crate::config::tree::Located;
 pub use data_set::{BackupLocation, DataMethod, DataSet};
 pub use operations::{
-    Check, CheckKind, DEFAULT_TRIGGER_INTERVAL, Drill, ErrorRateProbe, FailbackMode, Notification, NotifyVia, Trigger,
-    TriggerKind,
+    Check, CheckKind, DEFAULT_TRIGGER_INTERVAL, Drill, ErrorRateProbe, FailbackMode, Notification,
+    NotifyVia, Trigger, TriggerKind,
 };
 pub use record::{Alias, DnsRecord};
 pub use scenario::{MaintenancePage, Phase, Scenario, ScenarioStep, ScenarioStepAction, Strategy};
@@ -84,7 +84,12 @@ pub struct Region {
 impl Environment {
     /// Builds the lookup tables; the decoder calls it once every service is read.
     pub(crate) fn indexed(mut self) -> Self {
-        self.service_index = self.services.iter().enumerate().map(|(i, s)| (s.name.value.clone(), i)).collect();
+        self.service_index = self
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.value.clone(), i))
+            .collect();
         self
     }
 
@@ -102,7 +107,9 @@ impl Environment {
     }
 
     pub fn scenario(&self, name: &str) -> Option<&Scenario> {
-        self.scenarios.iter().find(|scenario| scenario.name.value == name)
+        self.scenarios
+            .iter()
+            .find(|scenario| scenario.name.value == name)
     }
 
     pub fn record(&self, name: &str) -> Option<&DnsRecord> {
@@ -112,12 +119,21 @@ impl Environment {
     /// The region an offline failback assumes everything failed over to: the first
     /// region with the role `secondary`, else the first region that is not home.
     pub fn standby_region(&self) -> Option<&str> {
-        let others = || self.regions.iter().filter(|r| r.name.value != self.home.value);
-        others().find(|r| r.role == "secondary").or_else(|| others().next()).map(|r| r.name.value.as_str())
+        let others = || {
+            self.regions
+                .iter()
+                .filter(|r| r.name.value != self.home.value)
+        };
+        others()
+            .find(|r| r.role == "secondary")
+            .or_else(|| others().next())
+            .map(|r| r.name.value.as_str())
     }
 
     /// The data sets a service holds.
     pub fn data_of<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a DataSet> + 'a {
-        self.data.iter().filter(move |data| data.service.value == service)
+        self.data
+            .iter()
+            .filter(move |data| data.service.value == service)
     }
 }

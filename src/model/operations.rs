@@ -25,7 +25,10 @@ pub struct Trigger {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TriggerKind {
     Health,
-    ErrorRate { threshold: f64, probe: Option<ErrorRateProbe> },
+    ErrorRate {
+        threshold: f64,
+        probe: Option<ErrorRateProbe>,
+    },
 }
 
 /// Where an error-rate trigger reads its ratio.
@@ -68,8 +71,14 @@ pub struct Check {
 /// What a check verifies.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckKind {
-    Http { url: String, expect: u16, max_latency: Option<Duration> },
-    Dns { record: Located<String> },
+    Http {
+        url: String,
+        expect: u16,
+        max_latency: Option<Duration>,
+    },
+    Dns {
+        record: Located<String>,
+    },
     Command(Command),
 }
 

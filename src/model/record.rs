@@ -27,7 +27,10 @@ impl DnsRecord {
     }
 
     pub fn target(&self, region: &str) -> Option<&str> {
-        self.targets.iter().find(|(r, _)| r.value == region).map(|(_, value)| value.as_str())
+        self.targets
+            .iter()
+            .find(|(r, _)| r.value == region)
+            .map(|(_, value)| value.as_str())
     }
 }
 

@@ -57,7 +57,9 @@ pub enum ScenarioStepAction {
 }
 
 /// The phases of a plan, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Assess,
@@ -70,8 +72,15 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 7] =
-        [Self::Assess, Self::Notify, Self::Mitigate, Self::Recover, Self::Switch, Self::Verify, Self::Resolve];
+    pub const ALL: [Phase; 7] = [
+        Self::Assess,
+        Self::Notify,
+        Self::Mitigate,
+        Self::Recover,
+        Self::Switch,
+        Self::Verify,
+        Self::Resolve,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -47,7 +47,9 @@ impl Command {
 
 /// Replaces each `{name}` in `text` with its value; other text is left as written.
 pub fn substitute(text: &str, values: &[(&str, &str)]) -> String {
-    values.iter().fold(text.to_string(), |acc, (name, value)| acc.replace(&format!("{{{name}}}"), value))
+    values.iter().fold(text.to_string(), |acc, (name, value)| {
+        acc.replace(&format!("{{{name}}}"), value)
+    })
 }
 
 /// How drplan decides a service is healthy.
@@ -64,12 +66,23 @@ impl HealthProbe {
     #[must_use]
     pub fn render(&self, values: &[(&str, &str)]) -> Self {
         let check = match &self.check {
-            HealthCheck::Http { url, expect, max_latency } => {
-                HealthCheck::Http { url: substitute(url, values), expect: *expect, max_latency: *max_latency }
-            }
-            HealthCheck::Command { argv } => HealthCheck::Command { argv: Command(argv.render(values)) },
+            HealthCheck::Http {
+                url,
+                expect,
+                max_latency,
+            } => HealthCheck::Http {
+                url: substitute(url, values),
+                expect: *expect,
+                max_latency: *max_latency,
+            },
+            HealthCheck::Command { argv } => HealthCheck::Command {
+                argv: Command(argv.render(values)),
+            },
         };
-        Self { check, ..self.clone() }
+        Self {
+            check,
+            ..self.clone()
+        }
     }
 
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -81,6 +94,12 @@ impl HealthProbe {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthCheck {
-    Http { url: String, expect: u16, max_latency: Option<Duration> },
-    Command { argv: Command },
+    Http {
+        url: String,
+        expect: u16,
+        max_latency: Option<Duration>,
+    },
+    Command {
+        argv: Command,
+    },
 }

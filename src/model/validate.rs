@@ -24,7 +24,12 @@ fn check_regions(env: &Environment, p: &mut Problems) {
     region_ref(env, &env.home, "home", p);
     for service in &env.services {
         for region in &service.regions {
-            region_ref(env, region, &format!("[services.{}]", service.name.value), p);
+            region_ref(
+                env,
+                region,
+                &format!("[services.{}]", service.name.value),
+                p,
+            );
         }
     }
 }
@@ -32,19 +37,27 @@ fn check_regions(env: &Environment, p: &mut Problems) {
 fn check_services(env: &Environment, p: &mut Problems) {
     for service in &env.services {
         for dependency in &service.depends_on {
-            let Some(target) = service_ref(env, dependency, "depends_on", p) else { continue };
+            let Some(target) = service_ref(env, dependency, "depends_on", p) else {
+                continue;
+            };
             if target.tier.value > service.tier.value {
                 p.push(
                     Problem::new(
                         ProblemKind::LaterTierDependency,
                         format!(
                             "`{}` (tier {}) depends on `{}`, which is restored later (tier {})",
-                            service.name.value, service.tier.value, dependency.value, target.tier.value
+                            service.name.value,
+                            service.tier.value,
+                            dependency.value,
+                            target.tier.value
                         ),
                         dependency.span.clone(),
                         format!("tier {} service", target.tier.value),
                     )
-                    .label(service.tier.span.clone(), format!("tier {}", service.tier.value))
+                    .label(
+                        service.tier.span.clone(),
+                        format!("tier {}", service.tier.value),
+                    )
                     .help(format!(
                         "move `{}` to tier {} or later, or `{}` to tier {} or earlier",
                         service.name.value, target.tier.value, dependency.value, service.tier.value
@@ -79,19 +92,35 @@ fn check_cycles(env: &Environment, p: &mut Problems) {
 }
 
 fn cycle_problem(env: &Environment, members: &[usize]) -> Problem {
-    let names: Vec<&str> = members.iter().map(|&i| env.services[i].name.value.as_str()).collect();
+    let names: Vec<&str> = members
+        .iter()
+        .map(|&i| env.services[i].name.value.as_str())
+        .collect();
     let first = &env.services[members[0]];
     let mut problem = Problem::new(
         ProblemKind::DependencyCycle,
-        format!("dependency cycle between {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+        format!(
+            "dependency cycle between {}",
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         first.name.span.clone(),
         format!("`{}` is part of the cycle", first.name.value),
     );
     for &i in members {
         let service = &env.services[i];
-        for dependency in service.depends_on.iter().filter(|d| names.contains(&d.value.as_str())) {
-            problem = problem
-                .label(dependency.span.clone(), format!("`{}` depends on `{}`", service.name.value, dependency.value));
+        for dependency in service
+            .depends_on
+            .iter()
+            .filter(|d| names.contains(&d.value.as_str()))
+        {
+            problem = problem.label(
+                dependency.span.clone(),
+                format!("`{}` depends on `{}`", service.name.value, dependency.value),
+            );
         }
     }
     problem.help("a service cannot wait for itself: remove one of these `depends_on` entries")
@@ -116,7 +145,10 @@ fn check_records(env: &Environment, p: &mut Problems) {
                         region.span.clone(),
                         format!("`{}` does not run here", service.name.value),
                     )
-                    .label(record.follows.span.clone(), "the record follows this service")
+                    .label(
+                        record.follows.span.clone(),
+                        "the record follows this service",
+                    )
                     .help(format!(
                         "add \"{}\" to the regions of [services.{}], or remove this target",
                         region.value, service.name.value
@@ -139,7 +171,9 @@ fn check_scenarios(env: &Environment, p: &mut Problems) {
         for service in &limited {
             service_ref(env, service, "services", p);
         }
-        let Strategy::Failover { to } = &scenario.strategy else { continue };
+        let Strategy::Failover { to } = &scenario.strategy else {
+            continue;
+        };
         if !region_ref(env, to, &format!("[scenarios.{}]", scenario.name.value), p) {
             continue;
         }
@@ -147,7 +181,10 @@ fn check_scenarios(env: &Environment, p: &mut Problems) {
             p.push(
                 Problem::new(
                     ProblemKind::FailoverToHome,
-                    format!("scenario `{}` fails over to `{}`, the home region", scenario.name.value, to.value),
+                    format!(
+                        "scenario `{}` fails over to `{}`, the home region",
+                        scenario.name.value, to.value
+                    ),
                     to.span.clone(),
                     "this is home",
                 )
@@ -160,11 +197,17 @@ fn check_scenarios(env: &Environment, p: &mut Problems) {
                 p.push(
                     Problem::new(
                         ProblemKind::InvalidValue,
-                        format!("`{}` cannot fail over to `{}`: it does not run there", service.name.value, to.value),
+                        format!(
+                            "`{}` cannot fail over to `{}`: it does not run there",
+                            service.name.value, to.value
+                        ),
                         to.span.clone(),
                         format!("`{}` does not run here", service.name.value),
                     )
-                    .help(format!("add \"{}\" to the regions of [services.{}]", to.value, service.name.value)),
+                    .help(format!(
+                        "add \"{}\" to the regions of [services.{}]",
+                        to.value, service.name.value
+                    )),
                 );
             }
         }
@@ -185,7 +228,13 @@ fn check_operations(env: &Environment, p: &mut Problems) {
         if let super::CheckKind::Dns { record } = &check.kind {
             if env.record(&record.value).is_none() {
                 let candidates = env.records.iter().map(|r| r.key.value.as_str());
-                p.push(unknown(ProblemKind::UnknownRecord, "DNS record", record, candidates, "[dns]"));
+                p.push(unknown(
+                    ProblemKind::UnknownRecord,
+                    "DNS record",
+                    record,
+                    candidates,
+                    "[dns]",
+                ));
             }
         }
     }
@@ -201,8 +250,17 @@ fn service_ref<'e>(
     let found = env.service(&name.value);
     if found.is_none() {
         let candidates = env.services.iter().map(|s| s.name.value.as_str());
-        let problem = unknown(ProblemKind::UnknownService, "service", name, candidates, "[services]");
-        p.push(Problem { message: format!("{} (in `{field}`)", problem.message), ..problem });
+        let problem = unknown(
+            ProblemKind::UnknownService,
+            "service",
+            name,
+            candidates,
+            "[services]",
+        );
+        p.push(Problem {
+            message: format!("{} (in `{field}`)", problem.message),
+            ..problem
+        });
     }
     found
 }
@@ -212,8 +270,17 @@ fn region_ref(env: &Environment, name: &Located<String>, context: &str, p: &mut 
     let found = env.region(&name.value).is_some();
     if !found {
         let candidates = env.regions.iter().map(|r| r.name.value.as_str());
-        let problem = unknown(ProblemKind::UnknownRegion, "region", name, candidates, "[regions]");
-        p.push(Problem { message: format!("{} (in {context})", problem.message), ..problem });
+        let problem = unknown(
+            ProblemKind::UnknownRegion,
+            "region",
+            name,
+            candidates,
+            "[regions]",
+        );
+        p.push(Problem {
+            message: format!("{} (in {context})", problem.message),
+            ..problem
+        });
     }
     found
 }
@@ -221,7 +288,13 @@ fn region_ref(env: &Environment, name: &Located<String>, context: &str, p: &mut 
 fn scenario_ref(env: &Environment, name: &Located<String>, p: &mut Problems) {
     if env.scenario(&name.value).is_none() {
         let candidates = env.scenarios.iter().map(|s| s.name.value.as_str());
-        p.push(unknown(ProblemKind::UnknownScenario, "scenario", name, candidates, "[scenarios]"));
+        p.push(unknown(
+            ProblemKind::UnknownScenario,
+            "scenario",
+            name,
+            candidates,
+            "[scenarios]",
+        ));
     }
 }
 
@@ -232,7 +305,12 @@ fn unknown<'c>(
     candidates: impl Iterator<Item = &'c str> + Clone,
     table: &str,
 ) -> Problem {
-    let problem = Problem::new(kind, format!("unknown {what} `{}`", name.value), name.span.clone(), format!("no such {what}"));
+    let problem = Problem::new(
+        kind,
+        format!("unknown {what} `{}`", name.value),
+        name.span.clone(),
+        format!("no such {what}"),
+    );
     match did_you_mean(&name.value, candidates.clone()) {
         Some(close) => problem.help(format!("did you mean `{close}`?")),
         None => {
@@ -240,7 +318,10 @@ fn unknown<'c>(
             if known.is_empty() {
                 problem.help(format!("declare it under {table}"))
             } else {
-                problem.help(format!("declare it under {table}; known: {}", known.join(", ")))
+                problem.help(format!(
+                    "declare it under {table}; known: {}",
+                    known.join(", ")
+                ))
             }
         }
     }

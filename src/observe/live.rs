@@ -11,13 +11,20 @@ use crate::providers::Runtime;
 use crate::state::State;
 
 /// Observes the world; `at` picks the newest backup before that time.
-pub async fn observe(env: &Environment, runtime: &Runtime, state: Option<&State>, at: Option<SystemTime>) -> Result<ActualState, Error> {
+pub async fn observe(
+    env: &Environment,
+    runtime: &Runtime,
+    state: Option<&State>,
+    at: Option<SystemTime>,
+) -> Result<ActualState, Error> {
     let mut placement = BTreeMap::new();
     for service in &env.services {
         let name = &service.name.value;
         let region = match runtime.services.placement(name).await? {
             Some(region) => region,
-            None => state.and_then(|s| s.placement.get(name).cloned()).unwrap_or_else(|| env.home.value.clone()),
+            None => state
+                .and_then(|s| s.placement.get(name).cloned())
+                .unwrap_or_else(|| env.home.value.clone()),
         };
         placement.insert(name.clone(), region);
     }
@@ -25,7 +32,9 @@ pub async fn observe(env: &Environment, runtime: &Runtime, state: Option<&State>
     let now = SystemTime::now();
     let mut backups = BTreeMap::new();
     for data in &env.data {
-        let Some(location) = &data.backups else { continue };
+        let Some(location) = &data.backups else {
+            continue;
+        };
         let observation = match runtime.storage.newest(location, at).await? {
             Some(object) => BackupObservation::Found {
                 url: object.url,
@@ -37,7 +46,16 @@ pub async fn observe(env: &Environment, runtime: &Runtime, state: Option<&State>
     }
     let mut regions = BTreeMap::new();
     for region in &env.regions {
-        regions.insert(region.name.value.clone(), runtime.services.region_up(&region.name.value).await?);
+        regions.insert(
+            region.name.value.clone(),
+            runtime.services.region_up(&region.name.value).await?,
+        );
     }
-    Ok(ActualState { source: StateSource::Observed, placement, records, backups, regions })
+    Ok(ActualState {
+        source: StateSource::Observed,
+        placement,
+        records,
+        backups,
+        regions,
+    })
 }

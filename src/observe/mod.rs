@@ -73,31 +73,62 @@ impl ActualState {
     /// service that runs there is active there, and DNS points there.
     pub fn failed_over(env: &Environment) -> Self {
         let region = env.standby_region().unwrap_or(&env.home.value).to_string();
-        Self::everything_in(env, StateSource::AssumedFailedOver { region: region.clone() }, &region)
+        Self::everything_in(
+            env,
+            StateSource::AssumedFailedOver {
+                region: region.clone(),
+            },
+            &region,
+        )
     }
 
     fn everything_in(env: &Environment, source: StateSource, region: &str) -> Self {
-        let active_in = |runs_there: bool| if runs_there { region } else { env.home.value.as_str() };
+        let active_in = |runs_there: bool| {
+            if runs_there {
+                region
+            } else {
+                env.home.value.as_str()
+            }
+        };
         let placement = env
             .services
             .iter()
-            .map(|s| (s.name.value.clone(), active_in(s.runs_in(region)).to_string()))
+            .map(|s| {
+                (
+                    s.name.value.clone(),
+                    active_in(s.runs_in(region)).to_string(),
+                )
+            })
             .collect::<BTreeMap<_, _>>();
         let records = env
             .records
             .iter()
             .map(|record| {
-                let active = placement.get(&record.follows.value).map_or(env.home.value.as_str(), String::as_str);
+                let active = placement
+                    .get(&record.follows.value)
+                    .map_or(env.home.value.as_str(), String::as_str);
                 (record.key.value.clone(), weighted_sets(record, active))
             })
             .collect();
-        let backups = env.data.iter().map(|d| (d.name.value.clone(), BackupObservation::Unknown)).collect();
-        Self { source, placement, records, backups, regions: BTreeMap::new() }
+        let backups = env
+            .data
+            .iter()
+            .map(|d| (d.name.value.clone(), BackupObservation::Unknown))
+            .collect();
+        Self {
+            source,
+            placement,
+            records,
+            backups,
+            regions: BTreeMap::new(),
+        }
     }
 
     /// Where `service` is active (home when unknown).
     pub fn active_region<'a>(&'a self, env: &'a Environment, service: &str) -> &'a str {
-        self.placement.get(service).map_or(env.home.value.as_str(), String::as_str)
+        self.placement
+            .get(service)
+            .map_or(env.home.value.as_str(), String::as_str)
     }
 }
 

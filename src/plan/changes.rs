@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use super::Intent;
 use crate::graph::step::Action;
 use crate::model::{
-    BackupLocation, DataMethod, DataSet, DnsRecord, Environment, MaintenancePage, ScenarioStep, Service, Strategy,
+    BackupLocation, DataMethod, DataSet, DnsRecord, Environment, MaintenancePage, ScenarioStep,
+    Service, Strategy,
 };
 use crate::observe::{ActualState, RecordSet, weighted_sets};
 
@@ -49,7 +50,11 @@ pub struct Recovery<'e> {
 impl Recovery<'_> {
     /// The values of `{region}`, `{service}` and `{environment}` for this recovery.
     pub fn placeholders<'a>(&'a self, env: &'a Environment) -> [(&'a str, &'a str); 3] {
-        [("region", self.region.as_str()), ("service", self.service.name.value.as_str()), ("environment", env.name.as_str())]
+        [
+            ("region", self.region.as_str()),
+            ("service", self.service.name.value.as_str()),
+            ("environment", env.name.as_str()),
+        ]
     }
 
     /// The step action that performs this recovery.
@@ -64,7 +69,11 @@ impl Recovery<'_> {
                 region,
                 backups: backups.clone(),
             },
-            None => Action::Activate { command: self.service.activate.as_ref().map(|c| c.render(&values)), service, region },
+            None => Action::Activate {
+                command: self.service.activate.as_ref().map(|c| c.render(&values)),
+                service,
+                region,
+            },
         }
     }
 
@@ -74,7 +83,11 @@ impl Recovery<'_> {
 
     pub fn after(&self) -> String {
         match &self.restore_from {
-            Some(backups) => format!("active in {}, restored from the newest backup under {}", self.region, backups.url()),
+            Some(backups) => format!(
+                "active in {}, restored from the newest backup under {}",
+                self.region,
+                backups.url()
+            ),
             None => format!("active in {}", self.region),
         }
     }
@@ -89,7 +102,11 @@ pub struct Switch<'e> {
 }
 
 /// Compares what `intent` wants with `actual`.
-pub fn compute<'e>(env: &'e Environment, intent: &Intent<'e>, actual: &ActualState) -> ChangeSet<'e> {
+pub fn compute<'e>(
+    env: &'e Environment,
+    intent: &Intent<'e>,
+    actual: &ActualState,
+) -> ChangeSet<'e> {
     let scenario = match intent {
         Intent::Scenario(scenario) => Some(*scenario),
         Intent::Failback => None,
@@ -114,14 +131,26 @@ pub fn compute<'e>(env: &'e Environment, intent: &Intent<'e>, actual: &ActualSta
             if !service.runs_in(to) {
                 unmovable.push(service.name.value.as_str());
             } else if from != to {
-                recoveries.push(Recovery { service, region: to.to_string(), from: from.to_string(), restore_from: None });
+                recoveries.push(Recovery {
+                    service,
+                    region: to.to_string(),
+                    from: from.to_string(),
+                    restore_from: None,
+                });
             }
         }
     }
     recoveries.sort_by_key(|r| r.service.tier.value);
-    let recovered: HashSet<&str> = recoveries.iter().map(|r| r.service.name.value.as_str()).collect();
+    let recovered: HashSet<&str> = recoveries
+        .iter()
+        .map(|r| r.service.name.value.as_str())
+        .collect();
     let switches = target_region.map_or_else(Vec::new, |to| switches(env, &recovered, to, actual));
-    let data = env.data.iter().filter(|d| recovered.contains(d.service.value.as_str())).collect();
+    let data = env
+        .data
+        .iter()
+        .filter(|d| recovered.contains(d.service.value.as_str()))
+        .collect();
     let staying = staying(env, &recoveries, &recovered, actual);
     ChangeSet {
         approval: scenario.and_then(|s| s.approval.as_deref()),
@@ -157,7 +186,12 @@ fn restores<'e>(env: &'e Environment, service: &'e Service, region: &str) -> Vec
 
 /// Records following a recovered service, whose record sets differ from the ones
 /// pointing at the region it is recovered in.
-fn switches<'e>(env: &'e Environment, recovered: &HashSet<&str>, to: &str, actual: &ActualState) -> Vec<Switch<'e>> {
+fn switches<'e>(
+    env: &'e Environment,
+    recovered: &HashSet<&str>,
+    to: &str,
+    actual: &ActualState,
+) -> Vec<Switch<'e>> {
     env.records
         .iter()
         .filter(|record| {
@@ -166,8 +200,16 @@ fn switches<'e>(env: &'e Environment, recovered: &HashSet<&str>, to: &str, actua
         })
         .filter_map(|record| {
             let after = weighted_sets(record, to);
-            let before = actual.records.get(&record.key.value).cloned().unwrap_or_default();
-            (before != after).then_some(Switch { record, before, after })
+            let before = actual
+                .records
+                .get(&record.key.value)
+                .cloned()
+                .unwrap_or_default();
+            (before != after).then_some(Switch {
+                record,
+                before,
+                after,
+            })
         })
         .collect()
 }
@@ -184,7 +226,12 @@ fn staying<'e>(
         .flat_map(|r| &r.service.depends_on)
         .filter(|d| !recovered.contains(d.value.as_str()))
         .filter_map(|d| env.service(&d.value))
-        .map(|s| (s.name.value.as_str(), actual.active_region(env, &s.name.value).to_string()))
+        .map(|s| {
+            (
+                s.name.value.as_str(),
+                actual.active_region(env, &s.name.value).to_string(),
+            )
+        })
         .collect();
     staying.sort();
     staying.dedup();

@@ -37,7 +37,13 @@ pub struct PlanFile {
 }
 
 impl PlanFile {
-    pub fn new(plan: Plan, source: &LoadedEnvironment, sim: bool, state: Option<StateRef>, observed: Option<ActualState>) -> Self {
+    pub fn new(
+        plan: Plan,
+        source: &LoadedEnvironment,
+        sim: bool,
+        state: Option<StateRef>,
+        observed: Option<ActualState>,
+    ) -> Self {
         Self {
             format_version: super::FORMAT_VERSION,
             drplan_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -62,14 +68,22 @@ impl PlanFile {
 impl PlanFile {
     /// Reads a saved plan, refusing other files and other format versions.
     pub fn read(path: &std::path::Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let file: Self = serde_json::from_str(&text).map_err(|e| Error::Refused {
             message: format!("{} is not a drplan plan: {e}", path.display()),
             help: "pass a plan written by `drplan plan FILE ... --format json --out PLAN`, or an environment file with --scenario".to_string(),
         })?;
         if file.format_version != super::FORMAT_VERSION {
             return Err(Error::Refused {
-                message: format!("{} has plan format {}, this drplan reads format {}", path.display(), file.format_version, super::FORMAT_VERSION),
+                message: format!(
+                    "{} has plan format {}, this drplan reads format {}",
+                    path.display(),
+                    file.format_version,
+                    super::FORMAT_VERSION
+                ),
                 help: "make the plan again with this version of drplan".to_string(),
             });
         }

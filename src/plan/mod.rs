@@ -100,7 +100,8 @@ impl Plan {
         let steps = build::steps(env, &changes);
         let graph = StepGraph::new(&steps);
         let (estimated_rto, path) = graph.critical_path(&steps);
-        let data_at_risk: Vec<DataRisk> = changes.data.iter().map(|d| data_risk(d, actual)).collect();
+        let data_at_risk: Vec<DataRisk> =
+            changes.data.iter().map(|d| data_risk(d, actual)).collect();
         let summary = Summary {
             counts: counts(&steps),
             changes: steps.iter().filter(|s| s.action.is_change()).count(),
@@ -172,13 +173,26 @@ fn approvals(intent: &Intent<'_>, steps: &[Step]) -> Vec<Approval> {
         Intent::Scenario(scenario) => scenario.approval.clone().filter(|a| a != "manual"),
         Intent::Failback => None,
     };
-    let whole = plan_approver.filter(|_| !steps.is_empty()).map(|who| Approval { who, step: None });
-    let per_step = steps.iter().filter_map(|s| Some(Approval { who: s.approval.clone()?, step: Some(s.id.clone()) }));
+    let whole = plan_approver
+        .filter(|_| !steps.is_empty())
+        .map(|who| Approval { who, step: None });
+    let per_step = steps.iter().filter_map(|s| {
+        Some(Approval {
+            who: s.approval.clone()?,
+            step: Some(s.id.clone()),
+        })
+    });
     whole.into_iter().chain(per_step).collect()
 }
 
 fn data_risk(data: &crate::model::DataSet, actual: &ActualState) -> DataRisk {
-    let backup = data.backups.as_ref().map(|_| actual.backups.get(&data.name.value).cloned().unwrap_or(BackupObservation::Unknown));
+    let backup = data.backups.as_ref().map(|_| {
+        actual
+            .backups
+            .get(&data.name.value)
+            .cloned()
+            .unwrap_or(BackupObservation::Unknown)
+    });
     let violation = match &backup {
         Some(BackupObservation::Missing) => true,
         Some(BackupObservation::Found { age, .. }) => *age > data.rpo,
@@ -208,10 +222,14 @@ fn notes(changes: &changes::ChangeSet<'_>, actual: &ActualState) -> Vec<String> 
         StateSource::Observed => {}
     }
     for (service, region) in &changes.staying {
-        notes.push(format!("{service} stays in {region}: a dependency outside this scenario"));
+        notes.push(format!(
+            "{service} stays in {region}: a dependency outside this scenario"
+        ));
     }
     for service in &changes.unmovable {
-        notes.push(format!("{service} does not run in the target region and stays where it is"));
+        notes.push(format!(
+            "{service} does not run in the target region and stays where it is"
+        ));
     }
     notes
 }

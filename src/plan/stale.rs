@@ -9,19 +9,38 @@ use crate::observe::ActualState;
 use crate::state::State;
 
 /// Refuses `file` unless it still describes the world, naming the first reason.
-pub fn check(file: &PlanFile, config_hash: &str, state: &State, now: &ActualState) -> Result<(), Error> {
+pub fn check(
+    file: &PlanFile,
+    config_hash: &str,
+    state: &State,
+    now: &ActualState,
+) -> Result<(), Error> {
     let stale = |reason: String| Err(Error::StalePlan { reason });
     let (Some(planned), Some(observed)) = (&file.state, &file.observed) else {
-        return stale("it was made offline, against an assumed state; plan without --offline to apply".to_string());
+        return stale(
+            "it was made offline, against an assumed state; plan without --offline to apply"
+                .to_string(),
+        );
     };
     if file.config_hash != config_hash {
         return stale("the environment file changed since the plan was made".to_string());
     }
-    if planned.lineage.as_ref().is_some_and(|lineage| *lineage != state.lineage) {
-        return stale(format!("it belongs to another state (lineage {} here, {} in the plan)", state.lineage, planned.lineage.as_deref().unwrap_or("none")));
+    if planned
+        .lineage
+        .as_ref()
+        .is_some_and(|lineage| *lineage != state.lineage)
+    {
+        return stale(format!(
+            "it belongs to another state (lineage {} here, {} in the plan)",
+            state.lineage,
+            planned.lineage.as_deref().unwrap_or("none")
+        ));
     }
     if planned.serial != state.serial {
-        return stale(format!("the state changed since the plan was made (serial {} then, {} now)", planned.serial, state.serial));
+        return stale(format!(
+            "the state changed since the plan was made (serial {} then, {} now)",
+            planned.serial, state.serial
+        ));
     }
     for step in &file.plan.steps {
         if let Some(reason) = changed_resource(&step.action, observed, now) {
@@ -36,7 +55,9 @@ fn changed_resource(action: &Action, then: &ActualState, now: &ActualState) -> O
     match action {
         Action::Switch { record, .. } => {
             let (before, after) = (then.records.get(record), now.records.get(record));
-            (before != after).then(|| format!("DNS record `{record}` changed since the plan was made (moved by hand?)"))
+            (before != after).then(|| {
+                format!("DNS record `{record}` changed since the plan was made (moved by hand?)")
+            })
         }
         Action::Activate { service, .. } => {
             let (before, after) = (then.placement.get(service), now.placement.get(service));

@@ -60,7 +60,9 @@ pub async fn sdk_config(providers: &Providers) -> SdkConfig {
 /// An S3 client for `sdk`. With a custom endpoint (moto, LocalStack, MinIO) it uses
 /// path-style addressing, since `bucket.127.0.0.1` does not resolve.
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some()).build();
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .build();
     aws_sdk_s3::Client::from_conf(config)
 }
 
@@ -100,19 +102,29 @@ impl Failure {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let status = err.raw_response().map(|response| response.status().as_u16());
+        let status = err
+            .raw_response()
+            .map(|response| response.status().as_u16());
         let code = err.code().map(str::to_string);
         let cause = match err {
-            SdkError::ServiceError(_) => Cause::Answered(err.message().unwrap_or_default().to_string()),
+            SdkError::ServiceError(_) => {
+                Cause::Answered(err.message().unwrap_or_default().to_string())
+            }
             SdkError::TimeoutError(_) => Cause::TimedOut,
             SdkError::DispatchFailure(failure) => match credentials_error(err) {
-                Some(credentials) => Cause::NoCredentials(DisplayErrorContext(credentials).to_string()),
+                Some(credentials) => {
+                    Cause::NoCredentials(DisplayErrorContext(credentials).to_string())
+                }
                 None if failure.is_timeout() => Cause::TimedOut,
                 None => Cause::Unreachable(DisplayErrorContext(err).to_string()),
             },
             _ => Cause::Other(DisplayErrorContext(err).to_string()),
         };
-        Self { code, status, cause }
+        Self {
+            code,
+            status,
+            cause,
+        }
     }
 
     /// Whether AWS answered with the error code `code`.
@@ -137,10 +149,14 @@ impl Failure {
                 format!("AWS could not be reached ({detail})"),
                 "check the network, and `endpoint` under [providers] or AWS_ENDPOINT_URL when one is set",
             ),
-            Cause::TimedOut => {
-                ("the request timed out".to_string(), "check the network and the endpoint, then try again")
-            }
-            Cause::Other(detail) => (detail.clone(), "check the AWS configuration: region, endpoint and credentials"),
+            Cause::TimedOut => (
+                "the request timed out".to_string(),
+                "check the network and the endpoint, then try again",
+            ),
+            Cause::Other(detail) => (
+                detail.clone(),
+                "check the AWS configuration: region, endpoint and credentials",
+            ),
             Cause::Answered(_) if THROTTLING_CODES.contains(&code) || self.status == Some(429) => (
                 format!("AWS kept throttling the request ({code}) after the SDK's retries"),
                 "try again in a minute; AWS_MAX_ATTEMPTS raises the number of attempts",
@@ -161,12 +177,19 @@ impl Failure {
                 "the hosted zone does not exist".to_string(),
                 "fix `zone_id` on the record in the environment file, or remove it to find the zone by name",
             ),
-            Cause::Answered(_) if code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed" => (
-                "the bucket is in another region".to_string(),
-                "set `region` under [providers] (or AWS_REGION) to the bucket's region",
-            ),
+            Cause::Answered(_)
+                if code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed" =>
+            {
+                (
+                    "the bucket is in another region".to_string(),
+                    "set `region` under [providers] (or AWS_REGION) to the bucket's region",
+                )
+            }
             Cause::Answered(message) => (
-                format!("AWS answered {}: {message}", self.code.as_deref().unwrap_or("an error")),
+                format!(
+                    "AWS answered {}: {message}",
+                    self.code.as_deref().unwrap_or("an error")
+                ),
                 "see the AWS documentation of this error code",
             ),
         }
@@ -174,7 +197,9 @@ impl Failure {
 }
 
 /// The credentials error behind a failed call, if that is what it failed on.
-fn credentials_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a CredentialsError> {
+fn credentials_error<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a CredentialsError> {
     let mut next = err.source();
     while let Some(source) = next {
         if let Some(credentials) = source.downcast_ref::<CredentialsError>() {
@@ -200,14 +225,21 @@ pub(crate) mod replay {
 
     /// A response with `status` and an XML `body`.
     pub fn xml(status: u16, body: &str) -> HttpResponse {
-        let mut response = HttpResponse::new(status.try_into().expect("a valid status"), SdkBody::from(body));
-        response.headers_mut().insert("content-type", "application/xml");
+        let mut response = HttpResponse::new(
+            status.try_into().expect("a valid status"),
+            SdkBody::from(body),
+        );
+        response
+            .headers_mut()
+            .insert("content-type", "application/xml");
         response
     }
 
     /// A client answering `responses` in order, whatever the requests.
     pub fn client(responses: Vec<HttpResponse>) -> StaticReplayClient {
-        let events = responses.into_iter().map(|response| ReplayEvent::new(HttpRequest::new(SdkBody::empty()), response));
+        let events = responses
+            .into_iter()
+            .map(|response| ReplayEvent::new(HttpRequest::new(SdkBody::empty()), response));
         StaticReplayClient::new(events.collect())
     }
 
@@ -216,7 +248,9 @@ pub(crate) mod replay {
         SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::from_static("us-east-1"))
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new("testing", "testing", None, None, "test")))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "testing", "testing", None, None, "test",
+            )))
             .retry_config(RetryConfig::standard().with_initial_backoff(Duration::from_millis(1)))
             .http_client(client.clone())
             .build()
@@ -224,13 +258,18 @@ pub(crate) mod replay {
 
     /// The bodies of the requests `client` received, as text.
     pub fn bodies(client: &StaticReplayClient) -> Vec<String> {
-        let body = |request: &HttpRequest| String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned();
+        let body = |request: &HttpRequest| {
+            String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned()
+        };
         client.actual_requests().map(body).collect()
     }
 
     /// The URIs of the requests `client` received.
     pub fn uris(client: &StaticReplayClient) -> Vec<String> {
-        client.actual_requests().map(|request| request.uri().to_string()).collect()
+        client
+            .actual_requests()
+            .map(|request| request.uri().to_string())
+            .collect()
     }
 }
 
@@ -242,36 +281,67 @@ mod tests {
     use super::*;
 
     fn s3_error(code: &str, message: &str) -> String {
-        format!("<Error><Code>{code}</Code><Message>{message}</Message><RequestId>1</RequestId></Error>")
+        format!(
+            "<Error><Code>{code}</Code><Message>{message}</Message><RequestId>1</RequestId></Error>"
+        )
     }
 
     async fn put_failure(responses: Vec<HttpResponse>) -> (Error, usize) {
         let replay = client(responses);
         let s3 = s3_client(&sdk_config(&replay));
-        let err = s3.put_object().bucket("b").key("k").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
-        (describe("s3", "upload s3://b/k", &err), replay.actual_requests().count())
+        let err = s3
+            .put_object()
+            .bucket("b")
+            .key("k")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap_err();
+        (
+            describe("s3", "upload s3://b/k", &err),
+            replay.actual_requests().count(),
+        )
     }
 
     #[tokio::test]
     async fn access_denied_says_so_with_help() {
-        let (error, requests) = put_failure(vec![xml(403, &s3_error("AccessDenied", "Access Denied"))]).await;
+        let (error, requests) =
+            put_failure(vec![xml(403, &s3_error("AccessDenied", "Access Denied"))]).await;
         assert_eq!(requests, 1);
-        assert_eq!(error.to_string(), "s3: cannot upload s3://b/k: access denied");
+        assert_eq!(
+            error.to_string(),
+            "s3: cannot upload s3://b/k: access denied"
+        );
         let help = miette::Diagnostic::help(&error).unwrap().to_string();
         assert!(help.contains("IAM permission"), "{help}");
     }
 
     #[tokio::test]
     async fn throttling_is_retried_then_reported_plainly() {
-        let slow_down = || xml(503, &s3_error("SlowDown", "Please reduce your request rate."));
+        let slow_down = || {
+            xml(
+                503,
+                &s3_error("SlowDown", "Please reduce your request rate."),
+            )
+        };
         let (error, requests) = put_failure(vec![slow_down(), slow_down(), slow_down()]).await;
         assert_eq!(requests, 3, "the SDK's standard retry makes 3 attempts");
-        assert_eq!(error.to_string(), "s3: cannot upload s3://b/k: AWS kept throttling the request (SlowDown) after the SDK's retries");
+        assert_eq!(
+            error.to_string(),
+            "s3: cannot upload s3://b/k: AWS kept throttling the request (SlowDown) after the SDK's retries"
+        );
     }
 
     #[tokio::test]
     async fn other_answers_keep_the_code_and_message() {
-        let (error, _) = put_failure(vec![xml(400, &s3_error("InvalidStorageClass", "no such class"))]).await;
-        assert_eq!(error.to_string(), "s3: cannot upload s3://b/k: AWS answered InvalidStorageClass: no such class");
+        let (error, _) = put_failure(vec![xml(
+            400,
+            &s3_error("InvalidStorageClass", "no such class"),
+        )])
+        .await;
+        assert_eq!(
+            error.to_string(),
+            "s3: cannot upload s3://b/k: AWS answered InvalidStorageClass: no such class"
+        );
     }
 }

@@ -43,28 +43,49 @@ pub struct Connection {
 }
 
 /// Connects to the providers of `env`.
-pub async fn connect(env: &Environment, options: ConnectOptions, secrets: Arc<Secrets>) -> Result<Connection, Error> {
+pub async fn connect(
+    env: &Environment,
+    options: ConnectOptions,
+    secrets: Arc<Secrets>,
+) -> Result<Connection, Error> {
     let sim_everything = options.force_sim || env.providers.is_sim();
-    let needs_sim = sim_everything || env.providers.dns == ProviderKind::Sim || env.providers.storage == ProviderKind::Sim;
+    let needs_sim = sim_everything
+        || env.providers.dns == ProviderKind::Sim
+        || env.providers.storage == ProviderKind::Sim;
     let scale = time_scale(options.time_scale)?;
-    let sim = if needs_sim { Some(Arc::new(Sim::open(env, scale)?)) } else { None };
+    let sim = if needs_sim {
+        Some(Arc::new(Sim::open(env, scale)?))
+    } else {
+        None
+    };
     let needs_aws = !sim_everything
         && (env.providers.dns == ProviderKind::Route53
             || env.providers.storage == ProviderKind::S3
             || matches!(env.state, StateLocation::S3 { .. }));
-    let sdk = if needs_aws { Some(super::aws::sdk_config(&env.providers).await) } else { None };
+    let sdk = if needs_aws {
+        Some(super::aws::sdk_config(&env.providers).await)
+    } else {
+        None
+    };
     let dns: Arc<dyn DnsProvider> = match (&sim, &sdk) {
         (Some(sim), _) if sim_everything || env.providers.dns == ProviderKind::Sim => sim.clone(),
         (_, Some(sdk)) => Arc::new(Route53Dns::new(sdk)),
         _ => return Err(unreachable_provider("dns")),
     };
     let storage: Arc<dyn ObjectStore> = match (&sim, &sdk) {
-        (Some(sim), _) if sim_everything || env.providers.storage == ProviderKind::Sim => sim.clone(),
+        (Some(sim), _) if sim_everything || env.providers.storage == ProviderKind::Sim => {
+            sim.clone()
+        }
         (_, Some(sdk)) => Arc::new(S3Store::new(sdk)),
         _ => return Err(unreachable_provider("storage")),
     };
     let runtime = match &sim {
-        Some(sim) if sim_everything => Runtime { dns, storage, services: sim.clone(), notifier: sim.clone() },
+        Some(sim) if sim_everything => Runtime {
+            dns,
+            storage,
+            services: sim.clone(),
+            notifier: sim.clone(),
+        },
         _ => {
             let client = super::http::client();
             Runtime {
@@ -76,10 +97,16 @@ pub async fn connect(env: &Environment, options: ConnectOptions, secrets: Arc<Se
         }
     };
     let state: Arc<dyn StateBackend> = match (&env.state, &sdk) {
-        (StateLocation::S3 { bucket, key }, Some(sdk)) => Arc::new(S3State::new(sdk, &env.name, bucket, key)),
+        (StateLocation::S3 { bucket, key }, Some(sdk)) => {
+            Arc::new(S3State::new(sdk, &env.name, bucket, key))
+        }
         _ => Arc::new(LocalState::new(&env.name)),
     };
-    Ok(Connection { runtime, state, time_scale: sim_everything.then_some(scale) })
+    Ok(Connection {
+        runtime,
+        state,
+        time_scale: sim_everything.then_some(scale),
+    })
 }
 
 fn time_scale(given: Option<f64>) -> Result<f64, Error> {
@@ -88,7 +115,8 @@ fn time_scale(given: Option<f64>) -> Result<f64, Error> {
         (Some(scale), _) => scale,
         (None, Some(text)) => text.parse().map_err(|_| Error::Usage {
             message: format!("DRPLAN_TIME_SCALE={text} is not a number"),
-            help: "use a number such as 0 (no waiting), 0.002 (the default) or 1 (real time)".to_string(),
+            help: "use a number such as 0 (no waiting), 0.002 (the default) or 1 (real time)"
+                .to_string(),
         })?,
         (None, None) => DEFAULT_TIME_SCALE,
     };
@@ -96,5 +124,9 @@ fn time_scale(given: Option<f64>) -> Result<f64, Error> {
 }
 
 fn unreachable_provider(kind: &str) -> Error {
-    Error::provider(kind, "no provider could be set up", "set providers.dns / providers.storage to a known provider")
+    Error::provider(
+        kind,
+        "no provider could be set up",
+        "set providers.dns / providers.storage to a known provider",
+    )
 }

@@ -4,13 +4,13 @@
 //! the world; they never decide what should change.
 
 pub mod aws;
+pub mod connect;
 pub mod http;
+pub mod notifier;
 pub mod process;
 pub mod real;
 pub mod route53;
 pub mod s3;
-pub mod connect;
-pub mod notifier;
 pub mod sim;
 
 use std::collections::BTreeMap;
@@ -20,8 +20,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::error::Error;
-use crate::model::{BackupLocation, DnsRecord, HealthProbe, Notification};
 pub use crate::model::ProviderKind;
+use crate::model::{BackupLocation, DnsRecord, HealthProbe, Notification};
 use crate::observe::RecordSet;
 
 /// Reads and moves weighted DNS record sets.
@@ -54,10 +54,20 @@ pub struct ObjectInfo {
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
     /// The newest object under `location` (modified before `before`, when given).
-    async fn newest(&self, location: &BackupLocation, before: Option<SystemTime>) -> Result<Option<ObjectInfo>, Error>;
+    async fn newest(
+        &self,
+        location: &BackupLocation,
+        before: Option<SystemTime>,
+    ) -> Result<Option<ObjectInfo>, Error>;
 
     /// Uploads `body` to `bucket/key`.
-    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), Error>;
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), Error>;
 }
 
 /// What running a command (or its sim stand-in) produced.
@@ -79,16 +89,32 @@ pub struct ProbeResult {
 #[async_trait]
 pub trait ServiceRuntime: Send + Sync {
     /// Brings `service` up in `region` (running `command` when there is one).
-    async fn activate(&self, service: &str, region: &str, command: Option<&[String]>) -> Result<Output, Error>;
+    async fn activate(
+        &self,
+        service: &str,
+        region: &str,
+        command: Option<&[String]>,
+    ) -> Result<Output, Error>;
 
     /// Loads `backup` into `service` in `region`.
-    async fn restore(&self, service: &str, region: &str, backup: &str, command: Option<&[String]>) -> Result<Output, Error>;
+    async fn restore(
+        &self,
+        service: &str,
+        region: &str,
+        backup: &str,
+        command: Option<&[String]>,
+    ) -> Result<Output, Error>;
 
     /// Runs a scenario's own command.
     async fn run(&self, argv: &[String]) -> Result<Output, Error>;
 
     /// Probes `service` in `region` once.
-    async fn probe(&self, service: &str, region: &str, probe: Option<&HealthProbe>) -> Result<ProbeResult, Error>;
+    async fn probe(
+        &self,
+        service: &str,
+        region: &str,
+        probe: Option<&HealthProbe>,
+    ) -> Result<ProbeResult, Error>;
 
     /// Whether `region` answers at all.
     async fn region_up(&self, region: &str) -> Result<bool, Error>;
@@ -98,9 +124,18 @@ pub trait ServiceRuntime: Send + Sync {
     async fn placement(&self, service: &str) -> Result<Option<String>, Error>;
 
     /// Checks that `url` answers `expect` (within `max_latency`), for the checklist.
-    async fn check_url(&self, url: &str, expect: u16, max_latency: Option<Duration>) -> Result<ProbeResult, Error> {
+    async fn check_url(
+        &self,
+        url: &str,
+        expect: u16,
+        max_latency: Option<Duration>,
+    ) -> Result<ProbeResult, Error> {
         let _ = (expect, max_latency);
-        Err(Error::provider("checks", format!("cannot check {url} with this runtime"), "use the real or sim runtime"))
+        Err(Error::provider(
+            "checks",
+            format!("cannot check {url} with this runtime"),
+            "use the real or sim runtime",
+        ))
     }
 }
 

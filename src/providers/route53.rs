@@ -15,7 +15,8 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
+    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord,
+    ResourceRecordSet, RrType,
 };
 
 use super::aws::describe;
@@ -42,7 +43,10 @@ pub struct ChangeWait {
 
 impl Default for ChangeWait {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(300), interval: Duration::from_secs(2) }
+        Self {
+            timeout: Duration::from_secs(300),
+            interval: Duration::from_secs(2),
+        }
     }
 }
 
@@ -65,7 +69,12 @@ impl Route53Dns {
 
     /// Works through `client` (e.g. one built with an interceptor).
     pub fn from_client(client: Client) -> Self {
-        Self { client, wait: ChangeWait::default(), progress: None, zones: Mutex::new(HashMap::new()) }
+        Self {
+            client,
+            wait: ChangeWait::default(),
+            progress: None,
+            zones: Mutex::new(HashMap::new()),
+        }
     }
 
     #[must_use]
@@ -87,11 +96,19 @@ impl Route53Dns {
             return Ok(short_id(id).to_string());
         }
         let name = normalize(&record.zone);
-        if let Some(id) = self.zones.lock().unwrap_or_else(PoisonError::into_inner).get(&name) {
+        if let Some(id) = self
+            .zones
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&name)
+        {
             return Ok(id.clone());
         }
         let id = self.find_zone(&record.zone).await?;
-        self.zones.lock().unwrap_or_else(PoisonError::into_inner).insert(name, id.clone());
+        self.zones
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name, id.clone());
         Ok(id)
     }
 
@@ -103,8 +120,12 @@ impl Route53Dns {
             .send()
             .await
             .map_err(|err| describe(PROVIDER, &format!("look up the hosted zone {zone}"), &err))?;
-        let ids: Vec<&str> =
-            output.hosted_zones().iter().filter(|z| normalize(z.name()) == normalize(zone)).map(|z| short_id(z.id())).collect();
+        let ids: Vec<&str> = output
+            .hosted_zones()
+            .iter()
+            .filter(|z| normalize(z.name()) == normalize(zone))
+            .map(|z| short_id(z.id()))
+            .collect();
         match ids.as_slice() {
             [id] => Ok((*id).to_string()),
             [] => Err(Error::provider(
@@ -114,7 +135,11 @@ impl Route53Dns {
             )),
             _ => Err(Error::provider(
                 PROVIDER,
-                format!("{} hosted zones are named `{zone}`: {}", ids.len(), ids.join(", ")),
+                format!(
+                    "{} hosted zones are named `{zone}`: {}",
+                    ids.len(),
+                    ids.join(", ")
+                ),
                 "set `zone_id` on the record to the zone drplan should change",
             )),
         }
@@ -124,14 +149,26 @@ impl Route53Dns {
     async fn record_sets(&self, record: &DnsRecord) -> Result<Vec<RecordSet>, Error> {
         let zone = self.zone_id(record).await?;
         let mut listed = self.list_weighted(&zone, record).await?;
-        Ok(record.targets.iter().filter_map(|(region, _)| listed.remove(&region.value)).collect())
+        Ok(record
+            .targets
+            .iter()
+            .filter_map(|(region, _)| listed.remove(&region.value))
+            .collect())
     }
 
     /// Every weighted record set of `record`'s name and type, by set identifier,
     /// following NextRecordName / NextRecordType / NextRecordIdentifier.
-    async fn list_weighted(&self, zone: &str, record: &DnsRecord) -> Result<HashMap<String, RecordSet>, Error> {
+    async fn list_weighted(
+        &self,
+        zone: &str,
+        record: &DnsRecord,
+    ) -> Result<HashMap<String, RecordSet>, Error> {
         let mut sets = HashMap::new();
-        let mut start = Start { name: Some(record.name.clone()), kind: Some(record_type(record)), identifier: None };
+        let mut start = Start {
+            name: Some(record.name.clone()),
+            kind: Some(record_type(record)),
+            identifier: None,
+        };
         loop {
             let page = self
                 .client
@@ -142,15 +179,30 @@ impl Route53Dns {
                 .set_start_record_identifier(start.identifier.clone())
                 .send()
                 .await
-                .map_err(|err| describe(PROVIDER, &format!("list the record sets of {}", record.name), &err))?;
-            let ours = page.resource_record_sets().iter().take_while(|set| is_set_of(set, record));
-            sets.extend(ours.filter_map(weighted).map(|set| (set.region.clone(), set)));
+                .map_err(|err| {
+                    describe(
+                        PROVIDER,
+                        &format!("list the record sets of {}", record.name),
+                        &err,
+                    )
+                })?;
+            let ours = page
+                .resource_record_sets()
+                .iter()
+                .take_while(|set| is_set_of(set, record));
+            sets.extend(
+                ours.filter_map(weighted)
+                    .map(|set| (set.region.clone(), set)),
+            );
             let next = Start {
                 name: page.next_record_name().map(str::to_string),
                 kind: page.next_record_type().cloned(),
                 identifier: page.next_record_identifier().map(str::to_string),
             };
-            let past_record = page.resource_record_sets().iter().any(|set| !is_set_of(set, record));
+            let past_record = page
+                .resource_record_sets()
+                .iter()
+                .any(|set| !is_set_of(set, record));
             // A server that does not advance (moto ignores identifiers) must not loop forever.
             if !page.is_truncated() || past_record || next == start {
                 return Ok(sets);
@@ -174,9 +226,19 @@ impl Route53Dns {
             .change_batch(batch)
             .send()
             .await
-            .map_err(|err| describe(PROVIDER, &format!("change {count} record set(s) in zone {zone}"), &err))?;
+            .map_err(|err| {
+                describe(
+                    PROVIDER,
+                    &format!("change {count} record set(s) in zone {zone}"),
+                    &err,
+                )
+            })?;
         let info = output.change_info().ok_or_else(|| {
-            Error::provider(PROVIDER, format!("zone {zone}: Route53 accepted the change without a change id"), RETRY_HELP)
+            Error::provider(
+                PROVIDER,
+                format!("zone {zone}: Route53 accepted the change without a change id"),
+                RETRY_HELP,
+            )
         })?;
         Ok(short_id(info.id()).to_string())
     }
@@ -190,20 +252,35 @@ impl Route53Dns {
                 .id(change)
                 .send()
                 .await
-                .map_err(|err| describe(PROVIDER, &format!("read the status of change {change}"), &err))?;
-            if output.change_info().is_some_and(|info| *info.status() == ChangeStatus::Insync) {
+                .map_err(|err| {
+                    describe(
+                        PROVIDER,
+                        &format!("read the status of change {change}"),
+                        &err,
+                    )
+                })?;
+            if output
+                .change_info()
+                .is_some_and(|info| *info.status() == ChangeStatus::Insync)
+            {
                 return Ok(());
             }
             let waited = Duration::from_secs(started.elapsed().as_secs());
             if waited >= self.wait.timeout {
                 return Err(Error::provider(
                     PROVIDER,
-                    format!("change {change} is still PENDING after {}", humantime::format_duration(waited)),
+                    format!(
+                        "change {change} is still PENDING after {}",
+                        humantime::format_duration(waited)
+                    ),
                     "Route53 accepted it and will finish it; check with `aws route53 get-change --id ID`, then resume",
                 ));
             }
             if let Some(progress) = &self.progress {
-                progress(&format!("route53: change {change} is PENDING ({} so far)", humantime::format_duration(waited)));
+                progress(&format!(
+                    "route53: change {change} is PENDING ({} so far)",
+                    humantime::format_duration(waited)
+                ));
             }
             tokio::time::sleep(self.wait.interval).await;
         }
@@ -228,7 +305,11 @@ impl DnsProvider for Route53Dns {
         let mut zones: Vec<(String, Vec<Change>)> = Vec::new();
         for change in changes {
             let zone = self.zone_id(&change.record).await?;
-            let upserts = change.after.iter().map(|set| upsert(&change.record, set)).collect::<Result<Vec<_>, _>>()?;
+            let upserts = change
+                .after
+                .iter()
+                .map(|set| upsert(&change.record, set))
+                .collect::<Result<Vec<_>, _>>()?;
             match zones.iter_mut().find(|(id, _)| *id == zone) {
                 Some((_, list)) => list.extend(upserts),
                 None => zones.push((zone, upserts)),
@@ -270,10 +351,20 @@ fn weighted(set: &ResourceRecordSet) -> Option<RecordSet> {
     let weight = u8::try_from(set.weight()?).ok()?;
     let value = match set.alias_target() {
         Some(alias) => without_dot(alias.dns_name()).to_string(),
-        None => set.resource_records().iter().map(|r| without_dot(r.value())).collect::<Vec<_>>().join(","),
+        None => set
+            .resource_records()
+            .iter()
+            .map(|r| without_dot(r.value()))
+            .collect::<Vec<_>>()
+            .join(","),
     };
     let ttl = set.ttl().and_then(|ttl| u32::try_from(ttl).ok());
-    Some(RecordSet { region, value, weight, ttl })
+    Some(RecordSet {
+        region,
+        value,
+        weight,
+        ttl,
+    })
 }
 
 /// The UPSERT that makes `set` true: plain records carry a TTL and the value, alias
@@ -293,11 +384,18 @@ fn upsert(record: &DnsRecord, set: &RecordSet) -> Result<Change, Error> {
                 .build()
                 .map_err(|err| invalid_change(&record.name, &err))?,
         ),
-        None => builder.ttl(i64::from(set.ttl.unwrap_or_else(|| record.ttl()))).resource_records(
-            ResourceRecord::builder().value(&set.value).build().map_err(|err| invalid_change(&record.name, &err))?,
-        ),
+        None => builder
+            .ttl(i64::from(set.ttl.unwrap_or_else(|| record.ttl())))
+            .resource_records(
+                ResourceRecord::builder()
+                    .value(&set.value)
+                    .build()
+                    .map_err(|err| invalid_change(&record.name, &err))?,
+            ),
     };
-    let record_set = builder.build().map_err(|err| invalid_change(&record.name, &err))?;
+    let record_set = builder
+        .build()
+        .map_err(|err| invalid_change(&record.name, &err))?;
     Change::builder()
         .action(ChangeAction::Upsert)
         .resource_record_set(record_set)
@@ -306,7 +404,11 @@ fn upsert(record: &DnsRecord, set: &RecordSet) -> Result<Change, Error> {
 }
 
 fn invalid_change(name: &str, err: &dyn std::error::Error) -> Error {
-    Error::provider(PROVIDER, format!("cannot build the Route53 change for {name}: {err}"), "this is a bug in drplan; please report it")
+    Error::provider(
+        PROVIDER,
+        format!("cannot build the Route53 change for {name}: {err}"),
+        "this is a bug in drplan; please report it",
+    )
 }
 
 /// What one change costs against Route53's per-request limits.
@@ -319,12 +421,23 @@ struct Cost {
 
 impl Cost {
     fn of(change: &Change) -> Self {
-        let records = change.resource_record_set().map(ResourceRecordSet::resource_records).unwrap_or_default();
-        let weight = if *change.action() == ChangeAction::Upsert { 2 } else { 1 };
+        let records = change
+            .resource_record_set()
+            .map(ResourceRecordSet::resource_records)
+            .unwrap_or_default();
+        let weight = if *change.action() == ChangeAction::Upsert {
+            2
+        } else {
+            1
+        };
         Self {
             changes: 1,
             record_elements: weight * records.len(),
-            value_characters: weight * records.iter().map(|r| r.value().chars().count()).sum::<usize>(),
+            value_characters: weight
+                * records
+                    .iter()
+                    .map(|r| r.value().chars().count())
+                    .sum::<usize>(),
         }
     }
 
@@ -426,7 +539,9 @@ mod tests {
     }
 
     fn error(code: &str) -> String {
-        format!("<ErrorResponse xmlns=\"{NS}\"><Error><Type>Sender</Type><Code>{code}</Code><Message>slow down</Message></Error><RequestId>1</RequestId></ErrorResponse>")
+        format!(
+            "<ErrorResponse xmlns=\"{NS}\"><Error><Type>Sender</Type><Code>{code}</Code><Message>slow down</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+        )
     }
 
     fn record_set(name: &str, region: &str, weight: u8, value: &str) -> String {
@@ -450,7 +565,10 @@ mod tests {
     }
 
     fn quick() -> ChangeWait {
-        ChangeWait { timeout: Duration::from_secs(5), interval: Duration::from_millis(1) }
+        ChangeWait {
+            timeout: Duration::from_secs(5),
+            interval: Duration::from_millis(1),
+        }
     }
 
     #[tokio::test]
@@ -466,35 +584,70 @@ mod tests {
             .with_change_wait(quick())
             .with_progress(move |line| seen.lock().unwrap().push(line.to_string()));
 
-        dns.apply(&[moved_to_west(record("www", None))]).await.unwrap();
+        dns.apply(&[moved_to_west(record("www", None))])
+            .await
+            .unwrap();
 
         let uris = uris(&replay);
         assert_eq!(uris.len(), 3);
-        assert!(uris[0].ends_with("/2013-04-01/hostedzone/Z1/rrset/"), "{}", uris[0]);
-        assert!(uris[1].ends_with("/2013-04-01/change/C1") && uris[2].ends_with("/2013-04-01/change/C1"));
+        assert!(
+            uris[0].ends_with("/2013-04-01/hostedzone/Z1/rrset"),
+            "{}",
+            uris[0]
+        );
+        assert!(
+            uris[1].ends_with("/2013-04-01/change/C1")
+                && uris[2].ends_with("/2013-04-01/change/C1")
+        );
         let lines = lines.lock().unwrap();
         assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(lines[0].starts_with("route53: change C1 is PENDING"), "{lines:?}");
+        assert!(
+            lines[0].starts_with("route53: change C1 is PENDING"),
+            "{lines:?}"
+        );
     }
 
     #[tokio::test]
     async fn apply_fails_when_the_change_stays_pending() {
-        let replay = client(vec![xml(200, &submitted("C1")), xml(200, &status("C1", "PENDING"))]);
-        let wait = ChangeWait { timeout: Duration::ZERO, interval: Duration::from_millis(1) };
+        let replay = client(vec![
+            xml(200, &submitted("C1")),
+            xml(200, &status("C1", "PENDING")),
+        ]);
+        let wait = ChangeWait {
+            timeout: Duration::ZERO,
+            interval: Duration::from_millis(1),
+        };
         let dns = Route53Dns::new(&sdk_config(&replay)).with_change_wait(wait);
 
-        let error = dns.apply(&[moved_to_west(record("www", None))]).await.unwrap_err();
+        let error = dns
+            .apply(&[moved_to_west(record("www", None))])
+            .await
+            .unwrap_err();
 
-        assert_eq!(error.to_string(), "route53: change C1 is still PENDING after 0s");
+        assert_eq!(
+            error.to_string(),
+            "route53: change C1 is still PENDING after 0s"
+        );
     }
 
     #[tokio::test]
     async fn apply_sends_weighted_upserts_plain_and_alias() {
-        let replay = client(vec![xml(200, &submitted("C1")), xml(200, &status("C1", "INSYNC"))]);
+        let replay = client(vec![
+            xml(200, &submitted("C1")),
+            xml(200, &status("C1", "INSYNC")),
+        ]);
         let dns = Route53Dns::new(&sdk_config(&replay)).with_change_wait(quick());
-        let alias = Alias { zone_id: "Z2FDTNDATAQYW2".to_string(), evaluate_health: false };
+        let alias = Alias {
+            zone_id: "Z2FDTNDATAQYW2".to_string(),
+            evaluate_health: false,
+        };
 
-        dns.apply(&[moved_to_west(record("www", None)), moved_to_west(record("apex", Some(alias)))]).await.unwrap();
+        dns.apply(&[
+            moved_to_west(record("www", None)),
+            moved_to_west(record("apex", Some(alias))),
+        ])
+        .await
+        .unwrap();
 
         let body = &bodies(&replay)[0];
         assert_eq!(body.matches("<Action>UPSERT</Action>").count(), 4, "{body}");
@@ -519,7 +672,9 @@ mod tests {
         ]);
         let dns = Route53Dns::new(&sdk_config(&replay)).with_change_wait(quick());
 
-        dns.apply(&[moved_to_west(record("www", None))]).await.unwrap();
+        dns.apply(&[moved_to_west(record("www", None))])
+            .await
+            .unwrap();
 
         assert_eq!(uris(&replay).len(), 4);
     }
@@ -528,18 +683,45 @@ mod tests {
     async fn read_follows_next_record_identifier() {
         let name = "www.example.test";
         let replay = client(vec![
-            xml(200, &listing(&[record_set(name, "us-west-2", 0, "secondary.example.test.")], Some((name, "us-east-1")))),
-            xml(200, &listing(&[record_set(name, "us-east-1", 100, "primary.example.test"), record_set("zzz.example.test", "us-east-1", 1, "x")], None)),
+            xml(
+                200,
+                &listing(
+                    &[record_set(name, "us-west-2", 0, "secondary.example.test.")],
+                    Some((name, "us-east-1")),
+                ),
+            ),
+            xml(
+                200,
+                &listing(
+                    &[
+                        record_set(name, "us-east-1", 100, "primary.example.test"),
+                        record_set("zzz.example.test", "us-east-1", 1, "x"),
+                    ],
+                    None,
+                ),
+            ),
         ]);
         let dns = Route53Dns::new(&sdk_config(&replay));
 
         let read = dns.read(&[record("www", None)]).await.unwrap();
 
-        let sets = |region: &str, weight, value: &str| RecordSet { region: region.to_string(), value: value.to_string(), weight, ttl: Some(60) };
-        let expected = vec![sets("us-east-1", 100, "primary.example.test"), sets("us-west-2", 0, "secondary.example.test")];
+        let sets = |region: &str, weight, value: &str| RecordSet {
+            region: region.to_string(),
+            value: value.to_string(),
+            weight,
+            ttl: Some(60),
+        };
+        let expected = vec![
+            sets("us-east-1", 100, "primary.example.test"),
+            sets("us-west-2", 0, "secondary.example.test"),
+        ];
         assert_eq!(read, BTreeMap::from([("www".to_string(), expected)]));
         let uris = uris(&replay);
-        assert!(uris[0].contains("name=www.example.test") && !uris[0].contains("identifier="), "{}", uris[0]);
+        assert!(
+            uris[0].contains("name=www.example.test") && !uris[0].contains("identifier="),
+            "{}",
+            uris[0]
+        );
         assert!(uris[1].contains("identifier=us-east-1"), "{}", uris[1]);
     }
 
@@ -547,7 +729,9 @@ mod tests {
     async fn apply_splits_a_zone_only_at_the_record_limit() {
         // 600 records × 2 plain UPSERTs = 1,200 changes; an UPSERT counts twice against
         // the 1,000 ResourceRecord elements of a request, so 500 + 500 + 200.
-        let records: Vec<_> = (0..600).map(|i| moved_to_west(record(&format!("r{i}"), None))).collect();
+        let records: Vec<_> = (0..600)
+            .map(|i| moved_to_west(record(&format!("r{i}"), None)))
+            .collect();
         let replay = client(vec![
             xml(200, &submitted("C1")),
             xml(200, &submitted("C2")),
@@ -560,16 +744,28 @@ mod tests {
 
         dns.apply(&records).await.unwrap();
 
-        let counts: Vec<usize> = bodies(&replay).iter().take(3).map(|b| b.matches("<Change>").count()).collect();
+        let counts: Vec<usize> = bodies(&replay)
+            .iter()
+            .take(3)
+            .map(|b| b.matches("<Change>").count())
+            .collect();
         assert_eq!(counts, [500, 500, 200]);
         assert_eq!(uris(&replay).len(), 6);
     }
 
     #[test]
     fn alias_changes_split_at_one_thousand_changes() {
-        let alias = Alias { zone_id: "Z2FDTNDATAQYW2".to_string(), evaluate_health: true };
+        let alias = Alias {
+            zone_id: "Z2FDTNDATAQYW2".to_string(),
+            evaluate_health: true,
+        };
         let record = record("apex", Some(alias));
-        let set = RecordSet { region: "us-east-1".to_string(), value: "primary.example.test".to_string(), weight: 100, ttl: None };
+        let set = RecordSet {
+            region: "us-east-1".to_string(),
+            value: "primary.example.test".to_string(),
+            weight: 100,
+            ttl: None,
+        };
         let changes = (0..2_500).map(|_| upsert(&record, &set).unwrap()).collect();
 
         let sizes: Vec<usize> = batches(changes).iter().map(Vec::len).collect();

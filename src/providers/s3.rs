@@ -25,7 +25,9 @@ pub struct S3Store {
 
 impl S3Store {
     pub fn new(sdk: &SdkConfig) -> Self {
-        Self { client: s3_client(sdk) }
+        Self {
+            client: s3_client(sdk),
+        }
     }
 }
 
@@ -33,20 +35,41 @@ impl S3Store {
 impl ObjectStore for S3Store {
     /// Lists every page under the prefix; "folder" keys (ending in `/`) are not
     /// backups. Of two objects modified in the same second, the greater key wins.
-    async fn newest(&self, location: &BackupLocation, before: Option<SystemTime>) -> Result<Option<ObjectInfo>, Error> {
-        let mut pages =
-            self.client.list_objects_v2().bucket(&location.bucket).prefix(&location.prefix).into_paginator().send();
+    async fn newest(
+        &self,
+        location: &BackupLocation,
+        before: Option<SystemTime>,
+    ) -> Result<Option<ObjectInfo>, Error> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&location.bucket)
+            .prefix(&location.prefix)
+            .into_paginator()
+            .send();
         let mut newest = None;
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| describe(PROVIDER, &format!("list {}", location.url()), &err))?;
+            let page =
+                page.map_err(|err| describe(PROVIDER, &format!("list {}", location.url()), &err))?;
             let candidates = page.contents().iter().filter_map(backup);
-            let page_newest = candidates.filter(|(modified, _)| before.is_none_or(|b| *modified < b)).max();
+            let page_newest = candidates
+                .filter(|(modified, _)| before.is_none_or(|b| *modified < b))
+                .max();
             newest = newest.max(page_newest.map(|(modified, key)| (modified, key.to_string())));
         }
-        Ok(newest.map(|(last_modified, key)| ObjectInfo { url: format!("s3://{}/{key}", location.bucket), last_modified }))
+        Ok(newest.map(|(last_modified, key)| ObjectInfo {
+            url: format!("s3://{}/{key}", location.bucket),
+            last_modified,
+        }))
     }
 
-    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), Error> {
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), Error> {
         self.client
             .put_object()
             .bucket(bucket)
@@ -69,7 +92,10 @@ fn backup(object: &Object) -> Option<(SystemTime, &str)> {
 
 /// The content type to upload a file named `file_name` with.
 pub fn content_type_for(file_name: &str) -> &'static str {
-    let extension = Path::new(file_name).extension().and_then(|e| e.to_str()).unwrap_or_default();
+    let extension = Path::new(file_name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
     match extension.to_ascii_lowercase().as_str() {
         "html" => "text/html; charset=utf-8",
         "json" => "application/json",
@@ -78,5 +104,105 @@ pub fn content_type_for(file_name: &str) -> &'static str {
         "js" => "text/javascript; charset=utf-8",
         "png" => "image/png",
         _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::providers::aws::replay::{client, sdk_config, uris, xml};
+
+    fn listing(objects: &[(&str, &str)], next: Option<&str>) -> String {
+        let contents: String = objects
+            .iter()
+            .map(|(key, modified)| format!("<Contents><Key>{key}</Key><LastModified>{modified}</LastModified><Size>1</Size></Contents>"))
+            .collect();
+        let next = next.map_or(String::new(), |token| {
+            format!("<NextContinuationToken>{token}</NextContinuationToken>")
+        });
+        format!(
+            "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>backups</Name><Prefix>db/</Prefix>\
+             <IsTruncated>{}</IsTruncated>{next}{contents}</ListBucketResult>",
+            !next.is_empty()
+        )
+    }
+
+    fn pages() -> Vec<aws_sdk_s3::config::http::HttpResponse> {
+        vec![
+            xml(
+                200,
+                &listing(
+                    &[
+                        ("db/", "2026-01-03T00:00:00.000Z"),
+                        ("db/b.dump", "2026-01-02T00:00:00.000Z"),
+                    ],
+                    Some("t1"),
+                ),
+            ),
+            xml(
+                200,
+                &listing(&[("db/a.dump", "2026-01-01T00:00:00.000Z")], None),
+            ),
+        ]
+    }
+
+    fn at(text: &str) -> SystemTime {
+        humantime::parse_rfc3339(text).unwrap()
+    }
+
+    #[tokio::test]
+    async fn newest_reads_every_page_and_skips_folders() {
+        let replay = client(pages());
+        let store = S3Store::new(&sdk_config(&replay));
+        let location = BackupLocation::parse("s3://backups/db/").unwrap();
+
+        let newest = store.newest(&location, None).await.unwrap();
+
+        let expected = ObjectInfo {
+            url: "s3://backups/db/b.dump".to_string(),
+            last_modified: at("2026-01-02T00:00:00Z"),
+        };
+        assert_eq!(newest, Some(expected));
+        assert!(
+            uris(&replay)[1].contains("continuation-token=t1"),
+            "{:?}",
+            uris(&replay)
+        );
+    }
+
+    #[tokio::test]
+    async fn newest_before_a_time_ignores_later_objects() {
+        let replay = client(pages());
+        let store = S3Store::new(&sdk_config(&replay));
+        let location = BackupLocation::parse("s3://backups/db/").unwrap();
+
+        let newest = store
+            .newest(
+                &location,
+                Some(at("2026-01-02T00:00:00Z") - Duration::from_secs(1)),
+            )
+            .await
+            .unwrap();
+
+        assert_eq!(
+            newest.map(|o| o.url),
+            Some("s3://backups/db/a.dump".to_string())
+        );
+    }
+
+    #[test]
+    fn content_types_follow_the_extension() {
+        assert_eq!(
+            content_type_for("maintenance.html"),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(content_type_for("status.JSON"), "application/json");
+        assert_eq!(content_type_for("logo.png"), "image/png");
+        assert_eq!(content_type_for("site.css"), "text/css; charset=utf-8");
+        assert_eq!(content_type_for("app.js"), "text/javascript; charset=utf-8");
+        assert_eq!(content_type_for("notes.txt"), "text/plain; charset=utf-8");
+        assert_eq!(content_type_for("dump"), "application/octet-stream");
     }
 }

@@ -16,7 +16,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use super::{DnsProvider, Notifier, ObjectInfo, ObjectStore, Output, ProbeResult, RecordChange, ServiceRuntime};
+use super::{
+    DnsProvider, Notifier, ObjectInfo, ObjectStore, Output, ProbeResult, RecordChange,
+    ServiceRuntime,
+};
 use crate::error::Error;
 use crate::model::{BackupLocation, DnsRecord, Environment, HealthProbe, Notification, NotifyVia};
 use crate::observe::{RecordSet, weighted_sets};
@@ -26,7 +29,8 @@ use crate::state::local::{read_optional, write_json_atomic};
 const NOMINAL_BACKUP_AGE: Duration = Duration::from_secs(5 * 60);
 
 /// The help line of every error about a world that no longer matches its environment.
-const REINIT_HELP: &str = "if the environment file changed, recreate the world with `drplan sim init FILE --force`";
+const REINIT_HELP: &str =
+    "if the environment file changed, recreate the world with `drplan sim init FILE --force`";
 
 /// Everything the sim knows about one environment's world.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,16 +76,34 @@ impl SimWorld {
     /// routed there, and one backup per backup location, five minutes old.
     pub fn nominal(env: &Environment, now: SystemTime) -> Self {
         let home = &env.home.value;
-        let taken = now.checked_sub(NOMINAL_BACKUP_AGE).unwrap_or(SystemTime::UNIX_EPOCH);
+        let taken = now
+            .checked_sub(NOMINAL_BACKUP_AGE)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         Self {
             environment: env.name.clone(),
-            regions: env.regions.iter().map(|r| (r.name.value.clone(), SimRegion { up: true })).collect(),
+            regions: env
+                .regions
+                .iter()
+                .map(|r| (r.name.value.clone(), SimRegion { up: true }))
+                .collect(),
             services: env
                 .services
                 .iter()
-                .map(|s| (s.name.value.clone(), SimService { active: home.clone(), down_in: BTreeSet::new() }))
+                .map(|s| {
+                    (
+                        s.name.value.clone(),
+                        SimService {
+                            active: home.clone(),
+                            down_in: BTreeSet::new(),
+                        },
+                    )
+                })
                 .collect(),
-            records: env.records.iter().map(|r| (r.key.value.clone(), weighted_sets(r, home))).collect(),
+            records: env
+                .records
+                .iter()
+                .map(|r| (r.key.value.clone(), weighted_sets(r, home)))
+                .collect(),
             objects: env
                 .data
                 .iter()
@@ -124,9 +146,16 @@ impl SimWorld {
     }
 
     /// Marks `service` up or down in `region`, or in every region when `region` is `None`.
-    pub fn set_service(&mut self, service: &str, region: Option<&str>, up: bool) -> Result<(), Error> {
+    pub fn set_service(
+        &mut self,
+        service: &str,
+        region: Option<&str>,
+        up: bool,
+    ) -> Result<(), Error> {
         let regions: Vec<String> = match region {
-            Some(region) => vec![lookup(&self.regions, "region", region).map(|_| region.to_string())?],
+            Some(region) => {
+                vec![lookup(&self.regions, "region", region).map(|_| region.to_string())?]
+            }
             None => self.regions.keys().cloned().collect(),
         };
         let down_in = &mut lookup_mut(&mut self.services, "service", service)?.down_in;
@@ -165,13 +194,22 @@ impl SimWorld {
     }
 
     /// The newest object under `location`, modified before `before` when given.
-    pub fn newest(&self, location: &BackupLocation, before: Option<SystemTime>) -> Option<ObjectInfo> {
+    pub fn newest(
+        &self,
+        location: &BackupLocation,
+        before: Option<SystemTime>,
+    ) -> Option<ObjectInfo> {
         let prefix = location.url();
         self.objects
             .iter()
-            .filter(|(url, modified)| url.starts_with(&prefix) && before.is_none_or(|before| modified.0 < before))
+            .filter(|(url, modified)| {
+                url.starts_with(&prefix) && before.is_none_or(|before| modified.0 < before)
+            })
             .max_by_key(|(url, modified)| (modified.0, *url))
-            .map(|(url, modified)| ObjectInfo { url: url.clone(), last_modified: modified.0 })
+            .map(|(url, modified)| ObjectInfo {
+                url: url.clone(),
+                last_modified: modified.0,
+            })
     }
 
     /// Why `service` is not healthy in `region`, or `None` when it is.
@@ -183,7 +221,10 @@ impl SimWorld {
         } else if state.down_in.contains(region) {
             Some(format!("{service} is marked down in {region}"))
         } else if state.active != region {
-            Some(format!("{service} is active in {}, not in {region}", state.active))
+            Some(format!(
+                "{service} is active in {}, not in {region}",
+                state.active
+            ))
         } else {
             None
         })
@@ -193,7 +234,11 @@ impl SimWorld {
     /// and why `service` is not healthy there; `None` when it would be answered.
     pub fn route_failure(&self, record: &str, service: &str) -> Result<Option<String>, Error> {
         let sets = self.records.get(record).map_or(&[][..], Vec::as_slice);
-        let Some(target) = sets.iter().filter(|set| set.weight > 0).max_by_key(|set| set.weight) else {
+        let Some(target) = sets
+            .iter()
+            .filter(|set| set.weight > 0)
+            .max_by_key(|set| set.weight)
+        else {
             return Ok(Some(format!("DNS record {record} routes nowhere")));
         };
         self.probe_failure(service, &target.region)
@@ -202,7 +247,10 @@ impl SimWorld {
     /// Why a probe of `service` in `region` fails: the service is unhealthy there, or
     /// an injected fault strikes (with the world's fault rate).
     pub fn probe_failure(&self, service: &str, region: &str) -> Result<Option<String>, Error> {
-        let fault = || fault_strikes(self.fault_rate).then(|| format!("injected fault (fault rate {})", self.fault_rate));
+        let fault = || {
+            fault_strikes(self.fault_rate)
+                .then(|| format!("injected fault (fault rate {})", self.fault_rate))
+        };
         Ok(self.unhealthy_reason(service, region)?.or_else(fault))
     }
 
@@ -235,20 +283,31 @@ impl SimWorld {
 
 /// `<location><environment>-<YYYYMMDDTHHMMSSZ>.dump`.
 fn backup_url(location: &BackupLocation, environment: &str, taken: SystemTime) -> String {
-    let stamp: String = humantime::format_rfc3339_seconds(taken).to_string().chars().filter(|c| !matches!(c, '-' | ':')).collect();
+    let stamp: String = humantime::format_rfc3339_seconds(taken)
+        .to_string()
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
     format!("{}{environment}-{stamp}.dump", location.url())
 }
 
 /// The weights of record sets as `region=weight`, space separated.
 pub fn describe_weights(sets: &[RecordSet]) -> String {
-    sets.iter().map(|set| format!("{}={}", set.region, set.weight)).collect::<Vec<_>>().join(" ")
+    sets.iter()
+        .map(|set| format!("{}={}", set.region, set.weight))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn lookup<'w, T>(map: &'w BTreeMap<String, T>, kind: &str, name: &str) -> Result<&'w T, Error> {
     map.get(name).ok_or_else(|| unknown(kind, name, map.keys()))
 }
 
-fn lookup_mut<'w, T>(map: &'w mut BTreeMap<String, T>, kind: &str, name: &str) -> Result<&'w mut T, Error> {
+fn lookup_mut<'w, T>(
+    map: &'w mut BTreeMap<String, T>,
+    kind: &str,
+    name: &str,
+) -> Result<&'w mut T, Error> {
     let known: Vec<String> = map.keys().cloned().collect();
     map.get_mut(name).ok_or_else(|| unknown(kind, name, &known))
 }
@@ -314,11 +373,20 @@ impl Sim {
         Ok(Self {
             path,
             world: Arc::new(Mutex::new(world)),
-            estimates: env.services.iter().map(|s| (s.name.value.clone(), s.estimate())).collect(),
+            estimates: env
+                .services
+                .iter()
+                .map(|s| (s.name.value.clone(), s.estimate()))
+                .collect(),
             hosts: env
                 .records
                 .iter()
-                .map(|r| (r.name.trim_end_matches('.').to_string(), (r.key.value.clone(), r.follows.value.clone())))
+                .map(|r| {
+                    (
+                        r.name.trim_end_matches('.').to_string(),
+                        (r.key.value.clone(), r.follows.value.clone()),
+                    )
+                })
                 .collect(),
             time_scale,
         })
@@ -331,7 +399,10 @@ impl Sim {
 
     /// Changes the world and saves it before returning; when `change` or the save
     /// fails, the world is left as it was.
-    pub async fn update<T>(&self, change: impl FnOnce(&mut SimWorld) -> Result<T, Error>) -> Result<T, Error> {
+    pub async fn update<T>(
+        &self,
+        change: impl FnOnce(&mut SimWorld) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let mut world = self.world.lock().await;
         let mut next = world.clone();
         let value = change(&mut next)?;
@@ -383,7 +454,11 @@ impl Sim {
         let latency = Duration::from_millis(self.view(|world| world.latency_ms).await);
         let waited = limit.map_or(latency, |limit| latency.min(limit));
         tokio::time::sleep(waited).await;
-        (waited, (waited < latency).then(|| format!("no answer within {}", humantime::format_duration(waited))))
+        (
+            waited,
+            (waited < latency)
+                .then(|| format!("no answer within {}", humantime::format_duration(waited))),
+        )
     }
 
     /// Appends `line` to the world's log.
@@ -396,7 +471,8 @@ impl Sim {
     }
 
     fn scaled(&self, estimate: Duration) -> Duration {
-        Duration::try_from_secs_f64(estimate.as_secs_f64() * self.time_scale).unwrap_or(Duration::MAX)
+        Duration::try_from_secs_f64(estimate.as_secs_f64() * self.time_scale)
+            .unwrap_or(Duration::MAX)
     }
 }
 
@@ -407,7 +483,16 @@ impl DnsProvider for Sim {
             .view(|world| {
                 records
                     .iter()
-                    .map(|record| (record.key.value.clone(), world.records.get(&record.key.value).cloned().unwrap_or_default()))
+                    .map(|record| {
+                        (
+                            record.key.value.clone(),
+                            world
+                                .records
+                                .get(&record.key.value)
+                                .cloned()
+                                .unwrap_or_default(),
+                        )
+                    })
                     .collect()
             })
             .await)
@@ -417,7 +502,9 @@ impl DnsProvider for Sim {
         self.update(|world| {
             for change in changes {
                 let key = &change.record.key.value;
-                world.log.push(format!("dns {key}: {}", describe_weights(&change.after)));
+                world
+                    .log
+                    .push(format!("dns {key}: {}", describe_weights(&change.after)));
                 world.records.insert(key.clone(), change.after.clone());
             }
             Ok(())
@@ -428,14 +515,26 @@ impl DnsProvider for Sim {
 
 #[async_trait]
 impl ObjectStore for Sim {
-    async fn newest(&self, location: &BackupLocation, before: Option<SystemTime>) -> Result<Option<ObjectInfo>, Error> {
+    async fn newest(
+        &self,
+        location: &BackupLocation,
+        before: Option<SystemTime>,
+    ) -> Result<Option<ObjectInfo>, Error> {
         Ok(self.view(|world| world.newest(location, before)).await)
     }
 
-    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), Error> {
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), Error> {
         let url = format!("s3://{bucket}/{key}");
         self.update(|world| {
-            world.log.push(format!("put {url} ({} bytes, {content_type})", body.len()));
+            world
+                .log
+                .push(format!("put {url} ({} bytes, {content_type})", body.len()));
             world.objects.insert(url, Modified(SystemTime::now()));
             Ok(())
         })
@@ -445,14 +544,26 @@ impl ObjectStore for Sim {
 
 #[async_trait]
 impl ServiceRuntime for Sim {
-    async fn activate(&self, service: &str, region: &str, command: Option<&[String]>) -> Result<Output, Error> {
+    async fn activate(
+        &self,
+        service: &str,
+        region: &str,
+        command: Option<&[String]>,
+    ) -> Result<Output, Error> {
         let line = log_line(format!("activate {service} {region}"), command);
         self.bring_up(service, region, line, |_| Ok(())).await
     }
 
-    async fn restore(&self, service: &str, region: &str, backup: &str, command: Option<&[String]>) -> Result<Output, Error> {
+    async fn restore(
+        &self,
+        service: &str,
+        region: &str,
+        backup: &str,
+        command: Option<&[String]>,
+    ) -> Result<Output, Error> {
         let line = log_line(format!("restore {service} {region} from {backup}"), command);
-        self.bring_up(service, region, line, |world| world.require_object(backup)).await
+        self.bring_up(service, region, line, |world| world.require_object(backup))
+            .await
     }
 
     async fn run(&self, argv: &[String]) -> Result<Output, Error> {
@@ -462,11 +573,19 @@ impl ServiceRuntime for Sim {
     }
 
     /// Answers after the world's latency, or not at all within the probe's timeout.
-    async fn probe(&self, service: &str, region: &str, probe: Option<&HealthProbe>) -> Result<ProbeResult, Error> {
+    async fn probe(
+        &self,
+        service: &str,
+        region: &str,
+        probe: Option<&HealthProbe>,
+    ) -> Result<ProbeResult, Error> {
         let (latency, timed_out) = self.wait_latency(probe.map(|probe| probe.timeout)).await;
         let reason = match timed_out {
             Some(reason) => Some(reason),
-            None => self.view(|world| world.probe_failure(service, region)).await?,
+            None => {
+                self.view(|world| world.probe_failure(service, region))
+                    .await?
+            }
         };
         Ok(ProbeResult {
             healthy: reason.is_none(),
@@ -477,29 +596,46 @@ impl ServiceRuntime for Sim {
 
     /// Answers 200 when the URL's host is a DNS record of the environment that routes
     /// to a region where the service it follows is healthy, 503 otherwise.
-    async fn check_url(&self, url: &str, expect: u16, max_latency: Option<Duration>) -> Result<ProbeResult, Error> {
+    async fn check_url(
+        &self,
+        url: &str,
+        expect: u16,
+        max_latency: Option<Duration>,
+    ) -> Result<ProbeResult, Error> {
         let (latency, timed_out) = self.wait_latency(max_latency).await;
-        let host = reqwest::Url::parse(url).ok().and_then(|url| url.host_str().map(str::to_string));
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_string));
         let route = host.as_deref().and_then(|host| self.hosts.get(host));
         let failure = match (timed_out, route) {
             (Some(reason), _) => Some(reason),
             (None, None) => Some(format!("no DNS record of the environment serves {url}")),
-            (None, Some((record, service))) => self.view(|world| world.route_failure(record, service)).await?,
+            (None, Some((record, service))) => {
+                self.view(|world| world.route_failure(record, service))
+                    .await?
+            }
         };
         let status = if failure.is_none() { 200 } else { 503 };
         let detail = match failure {
             Some(reason) => format!("{url} answered {status}: {reason}"),
             None => format!("{url} answered {status}"),
         };
-        Ok(ProbeResult { healthy: status == expect, detail, latency })
+        Ok(ProbeResult {
+            healthy: status == expect,
+            detail,
+            latency,
+        })
     }
 
     async fn region_up(&self, region: &str) -> Result<bool, Error> {
-        self.view(|world| lookup(&world.regions, "region", region).map(|r| r.up)).await
+        self.view(|world| lookup(&world.regions, "region", region).map(|r| r.up))
+            .await
     }
 
     async fn placement(&self, service: &str) -> Result<Option<String>, Error> {
-        Ok(self.view(|world| world.services.get(service).map(|s| s.active.clone())).await)
+        Ok(self
+            .view(|world| world.services.get(service).map(|s| s.active.clone()))
+            .await)
     }
 }
 
@@ -511,7 +647,8 @@ impl Notifier for Sim {
             NotifyVia::Webhook { .. } => "webhook",
             NotifyVia::Command(_) => "command",
         };
-        self.log(format!("notify {} via {via}: {}", entry.to, entry.template)).await
+        self.log(format!("notify {} via {via}: {}", entry.to, entry.template))
+            .await
     }
 }
 
@@ -551,15 +688,35 @@ mod tests {
         let world = SimWorld::nominal(&env, now());
 
         assert_eq!(world.environment, "example");
-        assert_eq!(world.regions.keys().collect::<Vec<_>>(), ["eu-central-1", "eu-west-1"]);
+        assert_eq!(
+            world.regions.keys().collect::<Vec<_>>(),
+            ["eu-central-1", "eu-west-1"]
+        );
         assert!(world.regions.values().all(|region| region.up));
         assert_eq!(world.services.len(), 5);
-        assert!(world.services.values().all(|s| s.active == "eu-west-1" && s.down_in.is_empty()));
-        assert_eq!(describe_weights(&world.records["shop"]), "eu-west-1=100 eu-central-1=0");
-        assert_eq!(describe_weights(&world.records["api"]), "eu-west-1=100 eu-central-1=0");
+        assert!(
+            world
+                .services
+                .values()
+                .all(|s| s.active == "eu-west-1" && s.down_in.is_empty())
+        );
+        assert_eq!(
+            describe_weights(&world.records["shop"]),
+            "eu-west-1=100 eu-central-1=0"
+        );
+        assert_eq!(
+            describe_weights(&world.records["api"]),
+            "eu-west-1=100 eu-central-1=0"
+        );
         let backup = "s3://shop-backups/postgres/example-20231114T220820Z.dump";
-        assert_eq!(world.objects, BTreeMap::from([(backup.to_string(), Modified(now() - NOMINAL_BACKUP_AGE))]));
-        assert_eq!((world.latency_ms, world.fault_rate, world.log.len()), (0, 0.0, 0));
+        assert_eq!(
+            world.objects,
+            BTreeMap::from([(backup.to_string(), Modified(now() - NOMINAL_BACKUP_AGE))])
+        );
+        assert_eq!(
+            (world.latency_ms, world.fault_rate, world.log.len()),
+            (0, 0.0, 0)
+        );
     }
 
     #[test]
@@ -587,11 +744,17 @@ mod tests {
         let (sim, _) = sim(&dir);
         let argv = ["pg-promote", "--cluster", "shop-eu-central-1"].map(String::from);
 
-        let output = sim.activate("postgres", "eu-central-1", Some(&argv)).await.unwrap();
+        let output = sim
+            .activate("postgres", "eu-central-1", Some(&argv))
+            .await
+            .unwrap();
 
         let line = "activate postgres eu-central-1: pg-promote --cluster shop-eu-central-1";
         assert_eq!(output.log, line);
-        assert_eq!(sim.placement("postgres").await.unwrap().as_deref(), Some("eu-central-1"));
+        assert_eq!(
+            sim.placement("postgres").await.unwrap().as_deref(),
+            Some("eu-central-1")
+        );
         let saved = SimWorld::load(&sim.path).unwrap();
         assert_eq!(saved.services["postgres"].active, "eu-central-1");
         assert_eq!(saved.log, [line]);
@@ -601,12 +764,20 @@ mod tests {
     async fn activate_in_a_down_region_fails_and_changes_nothing() {
         let dir = TempDir::new().unwrap();
         let (sim, _) = sim(&dir);
-        sim.update(|world| world.set_region("eu-central-1", false)).await.unwrap();
+        sim.update(|world| world.set_region("eu-central-1", false))
+            .await
+            .unwrap();
 
-        let error = sim.activate("postgres", "eu-central-1", None).await.unwrap_err();
+        let error = sim
+            .activate("postgres", "eu-central-1", None)
+            .await
+            .unwrap_err();
 
         assert!(error.to_string().contains("eu-central-1"), "{error}");
-        assert_eq!(sim.placement("postgres").await.unwrap().as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            sim.placement("postgres").await.unwrap().as_deref(),
+            Some("eu-west-1")
+        );
         assert!(sim.snapshot().await.log.is_empty());
     }
 
@@ -614,12 +785,27 @@ mod tests {
     async fn restore_needs_an_existing_backup() {
         let dir = TempDir::new().unwrap();
         let (sim, _) = sim(&dir);
-        let missing = sim.restore("postgres", "eu-west-1", "s3://shop-backups/postgres/nope.dump", None).await;
-        assert!(matches!(missing, Err(Error::Provider { message, .. }) if message.contains("nope.dump")));
+        let missing = sim
+            .restore(
+                "postgres",
+                "eu-west-1",
+                "s3://shop-backups/postgres/nope.dump",
+                None,
+            )
+            .await;
+        assert!(
+            matches!(missing, Err(Error::Provider { message, .. }) if message.contains("nope.dump"))
+        );
 
         let backup = sim.newest(&orders(), None).await.unwrap().unwrap().url;
-        let output = sim.restore("postgres", "eu-west-1", &backup, None).await.unwrap();
-        assert_eq!(output.log, format!("restore postgres eu-west-1 from {backup}"));
+        let output = sim
+            .restore("postgres", "eu-west-1", &backup, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            output.log,
+            format!("restore postgres eu-west-1 from {backup}")
+        );
     }
 
     #[tokio::test]
@@ -629,9 +815,14 @@ mod tests {
         sim.update(|world| world.set_fault_rate(1.0)).await.unwrap();
 
         let activate = sim.activate("api", "eu-west-1", None).await;
-        assert!(matches!(activate, Err(Error::Provider { message, .. }) if message.starts_with("injected fault")));
+        assert!(
+            matches!(activate, Err(Error::Provider { message, .. }) if message.starts_with("injected fault"))
+        );
         let probe = sim.probe("api", "eu-west-1", None).await.unwrap();
-        assert!(!probe.healthy && probe.detail.starts_with("injected fault"), "{probe:?}");
+        assert!(
+            !probe.healthy && probe.detail.starts_with("injected fault"),
+            "{probe:?}"
+        );
     }
 
     #[tokio::test]
@@ -643,16 +834,37 @@ mod tests {
             (result.healthy, result.detail)
         };
 
-        assert_eq!(check("api", "eu-west-1").await, (true, "api is healthy in eu-west-1".to_string()));
-        assert_eq!(check("api", "eu-central-1").await, (false, "api is active in eu-west-1, not in eu-central-1".to_string()));
+        assert_eq!(
+            check("api", "eu-west-1").await,
+            (true, "api is healthy in eu-west-1".to_string())
+        );
+        assert_eq!(
+            check("api", "eu-central-1").await,
+            (
+                false,
+                "api is active in eu-west-1, not in eu-central-1".to_string()
+            )
+        );
 
-        sim.update(|world| world.set_service("api", Some("eu-west-1"), false)).await.unwrap();
-        assert_eq!(check("api", "eu-west-1").await, (false, "api is marked down in eu-west-1".to_string()));
+        sim.update(|world| world.set_service("api", Some("eu-west-1"), false))
+            .await
+            .unwrap();
+        assert_eq!(
+            check("api", "eu-west-1").await,
+            (false, "api is marked down in eu-west-1".to_string())
+        );
         assert!(check("web", "eu-west-1").await.0);
 
-        sim.update(|world| world.set_service("api", None, true)).await.unwrap();
-        sim.update(|world| world.set_region("eu-west-1", false)).await.unwrap();
-        assert_eq!(check("api", "eu-west-1").await, (false, "region eu-west-1 is down".to_string()));
+        sim.update(|world| world.set_service("api", None, true))
+            .await
+            .unwrap();
+        sim.update(|world| world.set_region("eu-west-1", false))
+            .await
+            .unwrap();
+        assert_eq!(
+            check("api", "eu-west-1").await,
+            (false, "region eu-west-1 is down".to_string())
+        );
         assert!(!sim.region_up("eu-west-1").await.unwrap());
         assert!(sim.region_up("eu-central-1").await.unwrap());
     }
@@ -668,12 +880,24 @@ mod tests {
         .await
         .unwrap();
         let declared = env.service("postgres").unwrap().health.clone().unwrap();
-        let probe = HealthProbe { timeout: Duration::from_millis(100), ..declared };
+        let probe = HealthProbe {
+            timeout: Duration::from_millis(100),
+            ..declared
+        };
 
-        let result = sim.probe("postgres", "eu-west-1", Some(&probe)).await.unwrap();
+        let result = sim
+            .probe("postgres", "eu-west-1", Some(&probe))
+            .await
+            .unwrap();
 
         assert!(!result.healthy);
-        assert_eq!(result.detail, format!("no answer within {}", humantime::format_duration(probe.timeout)));
+        assert_eq!(
+            result.detail,
+            format!(
+                "no answer within {}",
+                humantime::format_duration(probe.timeout)
+            )
+        );
         assert_eq!(result.latency, probe.timeout);
     }
 
@@ -686,12 +910,23 @@ mod tests {
             (result.healthy, result.detail)
         };
 
-        assert_eq!(check("https://shop.example/").await, (true, "https://shop.example/ answered 200".to_string()));
-        sim.update(|world| world.set_service("web", Some("eu-west-1"), false)).await.unwrap();
+        assert_eq!(
+            check("https://shop.example/").await,
+            (true, "https://shop.example/ answered 200".to_string())
+        );
+        sim.update(|world| world.set_service("web", Some("eu-west-1"), false))
+            .await
+            .unwrap();
         let down = "https://shop.example/ answered 503: web is marked down in eu-west-1";
-        assert_eq!(check("https://shop.example/").await, (false, down.to_string()));
+        assert_eq!(
+            check("https://shop.example/").await,
+            (false, down.to_string())
+        );
         let unknown = "https://other.example/ answered 503: no DNS record of the environment serves https://other.example/";
-        assert_eq!(check("https://other.example/").await, (false, unknown.to_string()));
+        assert_eq!(
+            check("https://other.example/").await,
+            (false, unknown.to_string())
+        );
     }
 
     #[tokio::test]
@@ -699,11 +934,25 @@ mod tests {
         let dir = TempDir::new().unwrap();
         let (sim, env) = sim(&dir);
 
-        let output = sim.run(&["rm".to_string(), "-rf".to_string(), "/".to_string()]).await.unwrap();
-        sim.send(&env.notify[0], &serde_json::json!({ "text": "failing over" })).await.unwrap();
+        let output = sim
+            .run(&["rm".to_string(), "-rf".to_string(), "/".to_string()])
+            .await
+            .unwrap();
+        sim.send(
+            &env.notify[0],
+            &serde_json::json!({ "text": "failing over" }),
+        )
+        .await
+        .unwrap();
 
         assert_eq!(output.log, "run: rm -rf /");
-        assert_eq!(sim.snapshot().await.log, ["run: rm -rf /", "notify on-call via webhook: internal-alert"]);
+        assert_eq!(
+            sim.snapshot().await.log,
+            [
+                "run: rm -rf /",
+                "notify on-call via webhook: internal-alert"
+            ]
+        );
     }
 
     #[tokio::test]
@@ -713,26 +962,59 @@ mod tests {
         let shop = env.record("shop").unwrap().clone();
         let after = weighted_sets(&shop, "eu-central-1");
 
-        sim.apply(&[RecordChange { record: shop, after: after.clone() }]).await.unwrap();
+        sim.apply(&[RecordChange {
+            record: shop,
+            after: after.clone(),
+        }])
+        .await
+        .unwrap();
 
         let records = sim.read(&env.records).await.unwrap();
         assert_eq!(records["shop"], after);
-        assert_eq!(describe_weights(&records["api"]), "eu-west-1=100 eu-central-1=0");
-        assert_eq!(sim.snapshot().await.log, ["dns shop: eu-west-1=0 eu-central-1=100"]);
+        assert_eq!(
+            describe_weights(&records["api"]),
+            "eu-west-1=100 eu-central-1=0"
+        );
+        assert_eq!(
+            sim.snapshot().await.log,
+            ["dns shop: eu-west-1=0 eu-central-1=100"]
+        );
     }
 
     #[tokio::test]
     async fn newest_backup_with_and_without_a_cutoff() {
         let dir = TempDir::new().unwrap();
         let (sim, _) = sim(&dir);
-        sim.put("shop-backups", "postgres/later.dump", b"dump".to_vec(), "application/octet-stream").await.unwrap();
-        sim.put("other-bucket", "postgres/elsewhere.dump", Vec::new(), "application/octet-stream").await.unwrap();
+        sim.put(
+            "shop-backups",
+            "postgres/later.dump",
+            b"dump".to_vec(),
+            "application/octet-stream",
+        )
+        .await
+        .unwrap();
+        sim.put(
+            "other-bucket",
+            "postgres/elsewhere.dump",
+            Vec::new(),
+            "application/octet-stream",
+        )
+        .await
+        .unwrap();
 
         let newest = sim.newest(&orders(), None).await.unwrap().unwrap();
         assert_eq!(newest.url, "s3://shop-backups/postgres/later.dump");
         let before_now = sim.newest(&orders(), Some(now())).await.unwrap().unwrap();
-        assert_eq!(before_now.url, "s3://shop-backups/postgres/example-20231114T220820Z.dump");
-        assert_eq!(sim.newest(&orders(), Some(SystemTime::UNIX_EPOCH)).await.unwrap(), None);
+        assert_eq!(
+            before_now.url,
+            "s3://shop-backups/postgres/example-20231114T220820Z.dump"
+        );
+        assert_eq!(
+            sim.newest(&orders(), Some(SystemTime::UNIX_EPOCH))
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -741,7 +1023,10 @@ mod tests {
         world.age_backups(Duration::from_secs(3600));
 
         let newest = world.newest(&orders(), None).unwrap();
-        assert_eq!(newest.last_modified, now() - Duration::from_secs(3600) - NOMINAL_BACKUP_AGE);
+        assert_eq!(
+            newest.last_modified,
+            now() - Duration::from_secs(3600) - NOMINAL_BACKUP_AGE
+        );
     }
 
     #[test]
@@ -751,7 +1036,9 @@ mod tests {
         assert!(matches!(&error, Error::Provider { message, help, .. }
             if message == "unknown region `eu-west-2`" && help == "did you mean `eu-west-1`?"));
         let error = world.set_service("frontend", None, false).unwrap_err();
-        assert!(matches!(&error, Error::Provider { help, .. } if help.contains("api, cache, postgres, web, worker")));
+        assert!(
+            matches!(&error, Error::Provider { help, .. } if help.contains("api, cache, postgres, web, worker"))
+        );
         assert!(world.set_fault_rate(1.5).is_err());
     }
 
@@ -761,6 +1048,9 @@ mod tests {
         world.set_service("web", None, false).unwrap();
         assert_eq!(world.services["web"].down_in.len(), 2);
         world.set_service("web", Some("eu-west-1"), true).unwrap();
-        assert_eq!(world.services["web"].down_in, BTreeSet::from(["eu-central-1".to_string()]));
+        assert_eq!(
+            world.services["web"].down_in,
+            BTreeSet::from(["eu-central-1".to_string()])
+        );
     }
 }

@@ -111,7 +111,9 @@ pub struct LockInfo {
 impl LockInfo {
     /// A lock for `operation` held by this process.
     pub fn new(operation: &str) -> Self {
-        let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".to_string());
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".to_string());
         let host = hostname();
         Self {
             id: uuid::Uuid::new_v4().to_string(),
@@ -144,7 +146,11 @@ pub trait StateBackend: Send + Sync {
 
     /// Writes `state` if the stored version is still `expected` (`None`: nothing
     /// stored yet); returns the new version. Fails with [`Error::StateConflict`] otherwise.
-    async fn write(&self, state: &State, expected: Option<&StateVersion>) -> Result<StateVersion, Error>;
+    async fn write(
+        &self,
+        state: &State,
+        expected: Option<&StateVersion>,
+    ) -> Result<StateVersion, Error>;
 
     /// Takes the lock, or fails at once with [`Error::Locked`] naming the holder.
     async fn lock(&self, info: &LockInfo) -> Result<(), Error>;
@@ -165,13 +171,21 @@ const LOCK_RETRY_INTERVAL: Duration = Duration::from_millis(250);
 /// Takes the lock, trying again every 250 ms while someone else holds it, for at most
 /// `timeout` (zero: a single attempt). When the time is up, returns the last
 /// [`Error::Locked`]; any other error is returned at once.
-pub async fn acquire(backend: &dyn StateBackend, info: &LockInfo, timeout: Duration) -> Result<(), Error> {
+pub async fn acquire(
+    backend: &dyn StateBackend,
+    info: &LockInfo,
+    timeout: Duration,
+) -> Result<(), Error> {
     let deadline = Instant::now().checked_add(timeout);
     loop {
         let result = backend.lock(info).await;
-        let remaining = deadline.map_or(LOCK_RETRY_INTERVAL, |d| d.saturating_duration_since(Instant::now()));
+        let remaining = deadline.map_or(LOCK_RETRY_INTERVAL, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
         match result {
-            Err(Error::Locked { .. }) if !remaining.is_zero() => sleep(LOCK_RETRY_INTERVAL.min(remaining)).await,
+            Err(Error::Locked { .. }) if !remaining.is_zero() => {
+                sleep(LOCK_RETRY_INTERVAL.min(remaining)).await
+            }
             result => return result,
         }
     }

@@ -57,28 +57,56 @@ impl S3State {
     /// The object at `key`, decoded, and its ETag; `None` when there is none.
     async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<(T, String)>, Error> {
         let action = format!("read {}", self.url(key));
-        let output = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(output) => output,
             Err(err) if Failure::of(&err).is("NoSuchKey") => return Ok(None),
             Err(err) => return Err(describe(PROVIDER, &action, &err)),
         };
         let etag = etag(output.e_tag(), &action)?;
         let body = output.body.collect().await.map_err(|err| {
-            Error::provider(PROVIDER, format!("cannot {action}: {err}"), "check the network and try again")
+            Error::provider(
+                PROVIDER,
+                format!("cannot {action}: {err}"),
+                "check the network and try again",
+            )
         })?;
-        let value = serde_json::from_slice(&body.into_bytes())
-            .map_err(|err| Error::CorruptState { path: PathBuf::from(self.url(key)), detail: err.to_string() })?;
+        let value =
+            serde_json::from_slice(&body.into_bytes()).map_err(|err| Error::CorruptState {
+                path: PathBuf::from(self.url(key)),
+                detail: err.to_string(),
+            })?;
         Ok(Some((value, etag)))
     }
 
     /// Writes `value` to `key` on the condition `(header, value)`; `Err(Failure)` when
     /// S3 refused, for the caller to judge.
-    async fn put<T: Serialize>(&self, key: &str, value: &T, condition: Condition<'_>) -> Result<Result<String, Failure>, Error> {
+    async fn put<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        condition: Condition<'_>,
+    ) -> Result<Result<String, Failure>, Error> {
         let action = format!("write {}", self.url(key));
         let body = serde_json::to_vec_pretty(value).map_err(|err| {
-            Error::provider(PROVIDER, format!("cannot {action}: {err}"), "this is a bug in drplan; please report it")
+            Error::provider(
+                PROVIDER,
+                format!("cannot {action}: {err}"),
+                "this is a bug in drplan; please report it",
+            )
         })?;
-        let request = self.client.put_object().bucket(&self.bucket).key(key).content_type("application/json");
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json");
         let request = match condition {
             Condition::Absent => request.if_none_match("*"),
             Condition::Unchanged(etag) => request.if_match(etag),
@@ -98,13 +126,21 @@ impl S3State {
         match self.put(&self.lock_key, info, Condition::Absent).await? {
             Ok(_) => Ok(true),
             Err(failure) if lost_race(&failure) => Ok(false),
-            Err(failure) => Err(failure.into_error(PROVIDER, &format!("take the lock {}", self.url(&self.lock_key)))),
+            Err(failure) => Err(failure.into_error(
+                PROVIDER,
+                &format!("take the lock {}", self.url(&self.lock_key)),
+            )),
         }
     }
 
     /// Deletes the lock object if it still has the ETag `etag`.
     async fn remove_lock(&self, etag: &str) -> Result<Removal, Error> {
-        let request = self.client.delete_object().bucket(&self.bucket).key(&self.lock_key).if_match(etag);
+        let request = self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&self.lock_key)
+            .if_match(etag);
         match request.send().await {
             Ok(_) => Ok(Removal::Removed),
             Err(err) => {
@@ -114,7 +150,10 @@ impl S3State {
                 } else if lost_race(&failure) {
                     Ok(Removal::Replaced)
                 } else {
-                    Err(failure.into_error(PROVIDER, &format!("release the lock {}", self.url(&self.lock_key))))
+                    Err(failure.into_error(
+                        PROVIDER,
+                        &format!("release the lock {}", self.url(&self.lock_key)),
+                    ))
                 }
             }
         }
@@ -142,7 +181,9 @@ enum Condition<'a> {
 /// Whether S3 refused a conditional request because someone else got there first:
 /// 412 Precondition Failed, or 409 ConditionalRequestConflict while racing a writer.
 fn lost_race(failure: &Failure) -> bool {
-    matches!(failure.status, Some(409 | 412)) || failure.is("PreconditionFailed") || failure.is("ConditionalRequestConflict")
+    matches!(failure.status, Some(409 | 412))
+        || failure.is("PreconditionFailed")
+        || failure.is("ConditionalRequestConflict")
 }
 
 fn etag(etag: Option<&str>, action: &str) -> Result<String, Error> {
@@ -158,21 +199,37 @@ fn etag(etag: Option<&str>, action: &str) -> Result<String, Error> {
 #[async_trait]
 impl StateBackend for S3State {
     async fn read(&self) -> Result<Option<(State, StateVersion)>, Error> {
-        Ok(self.get(&self.key).await?.map(|(state, etag)| (state, StateVersion(etag))))
+        Ok(self
+            .get(&self.key)
+            .await?
+            .map(|(state, etag)| (state, StateVersion(etag))))
     }
 
-    async fn write(&self, state: &State, expected: Option<&StateVersion>) -> Result<StateVersion, Error> {
+    async fn write(
+        &self,
+        state: &State,
+        expected: Option<&StateVersion>,
+    ) -> Result<StateVersion, Error> {
         let url = self.url(&self.key);
-        let condition = expected.map_or(Condition::Absent, |version| Condition::Unchanged(&version.0));
+        let condition = expected.map_or(Condition::Absent, |version| {
+            Condition::Unchanged(&version.0)
+        });
         match self.put(&self.key, state, condition).await? {
             Ok(etag) => Ok(StateVersion(etag)),
             // With If-Match, a deleted object answers NoSuchKey rather than 412.
-            Err(failure) if lost_race(&failure) || failure.is("NoSuchKey") => Err(Error::StateConflict {
-                detail: match expected {
-                    Some(version) => format!("{url} no longer has the version this operation read (ETag {})", version.0),
-                    None => format!("{url} was created by someone else after this operation found none"),
-                },
-            }),
+            Err(failure) if lost_race(&failure) || failure.is("NoSuchKey") => {
+                Err(Error::StateConflict {
+                    detail: match expected {
+                        Some(version) => format!(
+                            "{url} no longer has the version this operation read (ETag {})",
+                            version.0
+                        ),
+                        None => format!(
+                            "{url} was created by someone else after this operation found none"
+                        ),
+                    },
+                })
+            }
             Err(failure) => Err(failure.into_error(PROVIDER, &format!("write {url}"))),
         }
     }
@@ -188,7 +245,10 @@ impl StateBackend for S3State {
             }
         }
         Err(Error::StateConflict {
-            detail: format!("the lock {} changed hands while it was being taken", self.url(&self.lock_key)),
+            detail: format!(
+                "the lock {} changed hands while it was being taken",
+                self.url(&self.lock_key)
+            ),
         })
     }
 
@@ -207,7 +267,10 @@ impl StateBackend for S3State {
         {
             return Ok(());
         }
-        Err(Error::LockMismatch { given: id.to_string(), holder: self.lock_holder().await?.map(|holder| holder.id) })
+        Err(Error::LockMismatch {
+            given: id.to_string(),
+            holder: self.lock_holder().await?.map(|holder| holder.id),
+        })
     }
 
     async fn lock_holder(&self) -> Result<Option<LockInfo>, Error> {

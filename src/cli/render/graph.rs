@@ -9,8 +9,15 @@ use crate::model::Environment;
 
 /// The step graph in `format`.
 pub fn steps(steps: &[Step], format: GraphFormat) -> String {
-    let nodes: Vec<Node<'_>> =
-        steps.iter().map(|s| Node { id: &s.id, label: format!("{} {}", s.id, s.target), edges: s.depends_on.iter().map(String::as_str).collect(), group: None }).collect();
+    let nodes: Vec<Node<'_>> = steps
+        .iter()
+        .map(|s| Node {
+            id: &s.id,
+            label: format!("{} {}", s.id, s.target),
+            edges: s.depends_on.iter().map(String::as_str).collect(),
+            group: None,
+        })
+        .collect();
     draw(&nodes, format)
 }
 
@@ -80,10 +87,18 @@ fn dot(nodes: &[Node<'_>]) -> String {
             }
             group = node.group;
             if let Some(tier) = group {
-                let _ = writeln!(out, "  subgraph cluster_tier_{tier} {{\n    label=\"tier {tier}\";");
+                let _ = writeln!(
+                    out,
+                    "  subgraph cluster_tier_{tier} {{\n    label=\"tier {tier}\";"
+                );
             }
         }
-        let _ = writeln!(out, "  \"{}\" [label=\"{}\"];", escape(node.id), escape(&node.label));
+        let _ = writeln!(
+            out,
+            "  \"{}\" [label=\"{}\"];",
+            escape(node.id),
+            escape(&node.label)
+        );
     }
     if group.is_some() {
         out.push_str("  }\n");
@@ -98,7 +113,8 @@ fn dot(nodes: &[Node<'_>]) -> String {
 }
 
 fn mermaid(nodes: &[Node<'_>]) -> String {
-    let index: std::collections::HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+    let index: std::collections::HashMap<&str, usize> =
+        nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
     let mut out = String::from("flowchart LR\n");
     let mut group = None;
     for (i, node) in nodes.iter().enumerate() {

@@ -11,7 +11,12 @@ use crate::plan::{DataRisk, Plan};
 
 pub fn render(env: &Environment, plan: &Plan) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# drplan plan for {}: {}\n", plan.environment, headline(plan));
+    let _ = writeln!(
+        out,
+        "# drplan plan for {}: {}\n",
+        plan.environment,
+        headline(plan)
+    );
     summary(&mut out, plan);
     for note in &plan.notes {
         let _ = writeln!(out, "> {note}\n");
@@ -31,7 +36,11 @@ pub fn render(env: &Environment, plan: &Plan) -> String {
 
 fn summary(out: &mut String, plan: &Plan) {
     let summary = &plan.summary;
-    let counts: Vec<String> = summary.counts.iter().map(|(action, n)| format!("{action} {n}")).collect();
+    let counts: Vec<String> = summary
+        .counts
+        .iter()
+        .map(|(action, n)| format!("{action} {n}"))
+        .collect();
     let approvals: Vec<String> = summary
         .approvals
         .iter()
@@ -40,13 +49,38 @@ fn summary(out: &mut String, plan: &Plan) {
             None => format!("{} for the plan", a.who),
         })
         .collect();
-    let rto = if summary.over_rto { format!("⚠️ {}", rto_line(summary)) } else { rto_line(summary) };
+    let rto = if summary.over_rto {
+        format!("⚠️ {}", rto_line(summary))
+    } else {
+        rto_line(summary)
+    };
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(out, "| Changes | {} |", summary.changes);
-    let _ = writeln!(out, "| Steps | {} |", if counts.is_empty() { "none".to_string() } else { counts.join(", ") });
+    let _ = writeln!(
+        out,
+        "| Steps | {} |",
+        if counts.is_empty() {
+            "none".to_string()
+        } else {
+            counts.join(", ")
+        }
+    );
     let _ = writeln!(out, "| Estimated RTO | {rto} |");
-    let _ = writeln!(out, "| Approvals | {} |", if approvals.is_empty() { "none".to_string() } else { approvals.join("; ") });
-    let critical: Vec<String> = summary.critical_path.iter().filter(|id| !id.starts_with("gate:")).map(|id| format!("`{id}`")).collect();
+    let _ = writeln!(
+        out,
+        "| Approvals | {} |",
+        if approvals.is_empty() {
+            "none".to_string()
+        } else {
+            approvals.join("; ")
+        }
+    );
+    let critical: Vec<String> = summary
+        .critical_path
+        .iter()
+        .filter(|id| !id.starts_with("gate:"))
+        .map(|id| format!("`{id}`"))
+        .collect();
     if !critical.is_empty() {
         let _ = writeln!(out, "| Critical path | {} |", critical.join(" → "));
     }
@@ -58,7 +92,10 @@ fn data_at_risk(out: &mut String, risks: &[DataRisk]) {
         return;
     }
     let _ = writeln!(out, "## Data at risk\n");
-    let _ = writeln!(out, "| Data set | Service | Priority | Method | RPO | Newest backup |");
+    let _ = writeln!(
+        out,
+        "| Data set | Service | Priority | Method | RPO | Newest backup |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     for risk in risks {
         let _ = writeln!(
@@ -82,7 +119,11 @@ pub fn backup_text(risk: &DataRisk) -> String {
         Some(BackupObservation::Unknown) => "age unknown (offline plan)".to_string(),
         Some(BackupObservation::Missing) => "MISSING: no backup found (RPO violated)".to_string(),
         Some(BackupObservation::Found { url, age }) => {
-            let verdict = if risk.violation { "RPO VIOLATED" } else { "within RPO" };
+            let verdict = if risk.violation {
+                "RPO VIOLATED"
+            } else {
+                "within RPO"
+            };
             format!("{} old, {url} ({verdict})", duration(*age))
         }
     }
@@ -91,14 +132,33 @@ pub fn backup_text(risk: &DataRisk) -> String {
 fn steps(out: &mut String, env: &Environment, plan: &Plan) {
     let _ = writeln!(out, "## Steps\n");
     for phase in Phase::ALL {
-        let in_phase: Vec<_> = plan.steps.iter().filter(|s| s.phase == phase && s.action.name() != "gate").collect();
+        let in_phase: Vec<_> = plan
+            .steps
+            .iter()
+            .filter(|s| s.phase == phase && s.action.name() != "gate")
+            .collect();
         if in_phase.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "<details><summary><b>{}</b> ({} steps)</summary>\n", phase.name(), in_phase.len());
+        let _ = writeln!(
+            out,
+            "<details><summary><b>{}</b> ({} steps)</summary>\n",
+            phase.name(),
+            in_phase.len()
+        );
         for step in in_phase {
-            let approval = step.approval.as_deref().map(|a| format!(" · approval: **{a}**")).unwrap_or_default();
-            let _ = writeln!(out, "- `{}` {} · {}{approval}", step.id, step.target, duration(step.estimate));
+            let approval = step
+                .approval
+                .as_deref()
+                .map(|a| format!(" · approval: **{a}**"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "- `{}` {} · {}{approval}",
+                step.id,
+                step.target,
+                duration(step.estimate)
+            );
             if !step.depends_on.is_empty() {
                 let after: Vec<String> = step.depends_on.iter().map(|d| format!("`{d}`")).collect();
                 let _ = writeln!(out, "  - after {}", after.join(", "));

@@ -33,12 +33,18 @@ pub fn plan(env: &Environment, file: &PlanFile, format: PlanFormat) -> String {
 
 /// A unified diff of two versions of a file.
 pub fn diff(name: &str, old: &str, new: &str) -> String {
-    TextDiff::from_lines(old, new).unified_diff().context_radius(3).header(name, name).to_string()
+    TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(name, name)
+        .to_string()
 }
 
 /// The before → after of a step as diff lines (`- old`, `+ new`, `  same`).
 pub fn change_lines(step: &Step) -> Vec<String> {
-    let (Some(before), Some(after)) = (&step.before, &step.after) else { return Vec::new() };
+    let (Some(before), Some(after)) = (&step.before, &step.after) else {
+        return Vec::new();
+    };
     let (before, after) = (format!("{before}\n"), format!("{after}\n"));
     let diff = TextDiff::from_lines(&before, &after);
     diff.iter_all_changes()
@@ -56,29 +62,60 @@ pub fn change_lines(step: &Step) -> Vec<String> {
 /// What a step runs or probes, in one line, when there is something to say.
 pub fn detail(env: &Environment, step: &Step) -> Option<String> {
     match &step.action {
-        Action::Activate { command: Some(argv), .. } | Action::Restore { command: Some(argv), .. } => {
-            Some(format!("runs: {}", argv.join(" ")))
+        Action::Activate {
+            command: Some(argv),
+            ..
         }
-        Action::Activate { command: None, .. } => Some("no activate command: the standby is taken as ready".to_string()),
-        Action::Restore { command: None, backups, .. } => Some(format!("restores from {} (no restore command)", backups.url())),
+        | Action::Restore {
+            command: Some(argv),
+            ..
+        } => Some(format!("runs: {}", argv.join(" "))),
+        Action::Activate { command: None, .. } => {
+            Some("no activate command: the standby is taken as ready".to_string())
+        }
+        Action::Restore {
+            command: None,
+            backups,
+            ..
+        } => Some(format!(
+            "restores from {} (no restore command)",
+            backups.url()
+        )),
         Action::Run { argv } => Some(format!("runs: {}", argv.0.join(" "))),
         Action::Manual { instruction } => Some(format!("pause: {instruction}")),
-        Action::Health { probe: Some(probe), .. } => Some(match &probe.check {
+        Action::Health {
+            probe: Some(probe), ..
+        } => Some(match &probe.check {
             HealthCheck::Http { url, expect, .. } => {
-                format!("GET {url} expects {expect}, {} attempts every {}", probe.attempts, duration(probe.interval))
+                format!(
+                    "GET {url} expects {expect}, {} attempts every {}",
+                    probe.attempts,
+                    duration(probe.interval)
+                )
             }
             HealthCheck::Command { argv } => {
-                format!("runs: {} ({} attempts every {})", argv.0.join(" "), probe.attempts, duration(probe.interval))
+                format!(
+                    "runs: {} ({} attempts every {})",
+                    argv.0.join(" "),
+                    probe.attempts,
+                    duration(probe.interval)
+                )
             }
         }),
-        Action::Health { probe: None, .. } => Some("no health probe: taken as healthy once active".to_string()),
+        Action::Health { probe: None, .. } => {
+            Some("no health probe: taken as healthy once active".to_string())
+        }
         Action::Notify { index, .. } => env.notify.get(*index).map(|n| match &n.via {
             NotifyVia::Webhook { url } => format!("webhook {url} (template {})", n.template),
-            NotifyVia::Command(argv) => format!("runs: {} (template {})", argv.0.join(" "), n.template),
+            NotifyVia::Command(argv) => {
+                format!("runs: {} (template {})", argv.0.join(" "), n.template)
+            }
         }),
         Action::Verify { index } => env.checks.get(*index).map(|c| match &c.kind {
             CheckKind::Http { url, expect, .. } => format!("GET {url} expects {expect}"),
-            CheckKind::Dns { record } => format!("DNS record {} points at the active region", record.value),
+            CheckKind::Dns { record } => {
+                format!("DNS record {} points at the active region", record.value)
+            }
             CheckKind::Command(argv) => format!("runs: {}", argv.0.join(" ")),
         }),
         Action::Upload { file, .. } => Some(format!("uploads {file}")),
@@ -89,5 +126,9 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
 /// `27m 45s`, `0s`: whole seconds.
 pub fn duration(duration: Duration) -> String {
     let seconds = Duration::from_secs(duration.as_secs());
-    if seconds.is_zero() { "0s".to_string() } else { humantime::format_duration(seconds).to_string() }
+    if seconds.is_zero() {
+        "0s".to_string()
+    } else {
+        humantime::format_duration(seconds).to_string()
+    }
 }

@@ -8,7 +8,12 @@ use crate::plan::{Plan, Summary};
 
 pub fn render(env: &Environment, plan: &Plan) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "drplan plan for {}: {}", plan.environment, headline(plan));
+    let _ = writeln!(
+        out,
+        "drplan plan for {}: {}",
+        plan.environment,
+        headline(plan)
+    );
     for note in &plan.notes {
         let _ = writeln!(out, "  note: {note}");
     }
@@ -40,13 +45,20 @@ pub fn headline(plan: &Plan) -> String {
 }
 
 fn summary(out: &mut String, summary: &Summary) {
-    let counts: Vec<String> = summary.counts.iter().map(|(action, n)| format!("{action} {n}")).collect();
+    let counts: Vec<String> = summary
+        .counts
+        .iter()
+        .map(|(action, n)| format!("{action} {n}"))
+        .collect();
     let _ = writeln!(out, "Summary");
     let _ = writeln!(out, "  changes:       {}", summary.changes);
     let _ = writeln!(out, "  steps:         {}", counts.join(", "));
     let _ = writeln!(out, "  estimated RTO: {}", rto_line(summary));
     for approval in &summary.approvals {
-        let what = approval.step.as_deref().map_or("the whole plan".to_string(), |s| format!("step {s}"));
+        let what = approval
+            .step
+            .as_deref()
+            .map_or("the whole plan".to_string(), |s| format!("step {s}"));
         let _ = writeln!(out, "  approval:      {} for {what}", approval.who);
     }
     if !summary.data_at_risk.is_empty() {
@@ -69,21 +81,43 @@ fn summary(out: &mut String, summary: &Summary) {
 
 /// `27m 45s against a target of 30m (within target)`.
 pub fn rto_line(summary: &Summary) -> String {
-    let verdict = if summary.over_rto { "OVER TARGET" } else { "within target" };
-    format!("{} against a target of {} ({verdict})", duration(summary.estimated_rto), duration(summary.rto_target))
+    let verdict = if summary.over_rto {
+        "OVER TARGET"
+    } else {
+        "within target"
+    };
+    format!(
+        "{} against a target of {} ({verdict})",
+        duration(summary.estimated_rto),
+        duration(summary.rto_target)
+    )
 }
 
 fn steps(out: &mut String, env: &Environment, plan: &Plan) {
     let _ = writeln!(out, "Steps");
     for phase in Phase::ALL {
-        let in_phase: Vec<_> = plan.steps.iter().filter(|s| s.phase == phase && s.action.name() != "gate").collect();
+        let in_phase: Vec<_> = plan
+            .steps
+            .iter()
+            .filter(|s| s.phase == phase && s.action.name() != "gate")
+            .collect();
         if in_phase.is_empty() {
             continue;
         }
         let _ = writeln!(out, "\n  {}", phase.name());
         for step in in_phase {
-            let approval = step.approval.as_deref().map(|a| format!(" [approval: {a}]")).unwrap_or_default();
-            let _ = writeln!(out, "    {}  {} ({}){approval}", step.id, step.target, duration(step.estimate));
+            let approval = step
+                .approval
+                .as_deref()
+                .map(|a| format!(" [approval: {a}]"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "    {}  {} ({}){approval}",
+                step.id,
+                step.target,
+                duration(step.estimate)
+            );
             if !step.depends_on.is_empty() {
                 let _ = writeln!(out, "        after: {}", step.depends_on.join(", "));
             }

@@ -1,4 +1,4 @@
-//! What every live command starts with: the environment loaded, the providers and
+//! What every live operation starts with: the environment loaded, the providers and
 //! state backend connected, an async runtime to drive them.
 
 use std::path::Path;
@@ -34,10 +34,18 @@ impl Session {
     pub async fn open(file: &Path, flags: SimFlags) -> Result<Self, Error> {
         let loaded = crate::config::load(file)?;
         let secrets = Arc::new(Secrets::default());
-        let options = ConnectOptions { force_sim: flags.sim, time_scale: flags.time_scale };
+        let options = ConnectOptions {
+            force_sim: flags.sim,
+            time_scale: flags.time_scale,
+        };
         let connection = connect(&loaded.env, options, secrets.clone()).await?;
         let sim = flags.sim || loaded.env.providers.is_sim();
-        Ok(Self { loaded, connection, secrets, sim })
+        Ok(Self {
+            loaded,
+            connection,
+            secrets,
+            sim,
+        })
     }
 
     /// The stored state, or a new one (not yet written) when there is none.
@@ -55,6 +63,9 @@ pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, Error> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|source| Error::Read { path: "tokio runtime".into(), source })?;
+        .map_err(|source| Error::Read {
+            path: "tokio runtime".into(),
+            source,
+        })?;
     Ok(runtime.block_on(future))
 }

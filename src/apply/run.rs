@@ -1,0 +1,201 @@
+//! One apply from start to end, for the CLI, watch and drill alike: take the lock,
+//! read the state, make (or check) the plan, refuse what is stale or unsafe, run it,
+//! release the lock.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use super::{Applied, ApplyOptions, Launch, interactive};
+use crate::error::Error;
+use crate::observe::live::observe;
+use crate::plan::file::{PlanFile, StateRef};
+use crate::plan::{Intent, Plan, stale};
+use crate::session::Session;
+use crate::state::{State, StateVersion};
+
+/// What to apply.
+pub enum Request {
+    /// A saved plan.
+    Saved(PlanFile),
+    /// A new plan of the named scenario, or of the failback when `None`.
+    Plan(Option<String>),
+    /// The run recorded in the state.
+    Resume,
+}
+
+/// Called with a freshly made plan before it runs; an error cancels the apply.
+pub type Confirm<'a> = &'a (dyn Fn(&PlanFile) -> Result<(), Error> + Sync);
+
+/// Runs `request` under the state lock (waiting up to `lock_timeout` for it).
+pub async fn run(
+    session: Session,
+    request: Request,
+    options: ApplyOptions,
+    lock_timeout: Duration,
+    confirm: Confirm<'_>,
+) -> Result<Applied, Error> {
+    let backend = session.connection.state.clone();
+    let lock = super::lock(backend.as_ref(), "apply", lock_timeout).await?;
+    let result = locked(session, request, options, confirm).await;
+    let unlocked = backend.unlock(&lock.id).await;
+    let applied = result?;
+    unlocked?;
+    Ok(applied)
+}
+
+async fn locked(
+    session: Session,
+    request: Request,
+    options: ApplyOptions,
+    confirm: Confirm<'_>,
+) -> Result<Applied, Error> {
+    let (state, version) = session.state().await?;
+    let file = match request {
+        Request::Resume => {
+            let version = version.ok_or_else(|| Error::Refused {
+                message: format!(
+                    "there is no state for {} yet, so nothing to resume",
+                    session.loaded.env.name
+                ),
+                help: "start a run with `drplan apply PLAN`".to_string(),
+            })?;
+            check_resumable(&session, &state)?;
+            return super::resume(launch(session, options, None), state, version).await;
+        }
+        Request::Saved(file) => file,
+        Request::Plan(scenario) => {
+            let file = plan_now(
+                &session,
+                scenario.as_deref(),
+                &state,
+                version.as_ref(),
+                options.at,
+            )
+            .await?;
+            if !file.plan.is_empty() {
+                confirm(&file)?;
+            }
+            file
+        }
+    };
+    let observed = observe(
+        &session.loaded.env,
+        &session.connection.runtime,
+        Some(&state),
+        None,
+    )
+    .await?;
+    stale::check(&file, &session.loaded.config_hash, &state, &observed)?;
+    refuse_unsafe(&options, &file.plan)?;
+    if file.plan.is_empty() {
+        return Err(Error::Refused {
+            message: "the plan has nothing to change".to_string(),
+            help: "the world already matches it; nothing was done".to_string(),
+        });
+    }
+    let at = file
+        .at
+        .as_deref()
+        .and_then(|t| humantime::parse_rfc3339_weak(t).ok());
+    super::start(launch(session, options, at), file, state, version).await
+}
+
+/// Observes the world and plans `scenario` (or the failback) against it.
+pub async fn plan_now(
+    session: &Session,
+    scenario: Option<&str>,
+    state: &State,
+    version: Option<&StateVersion>,
+    at: Option<SystemTime>,
+) -> Result<PlanFile, Error> {
+    let env = &session.loaded.env;
+    let intent = match scenario {
+        None => Intent::Failback,
+        Some(name) => {
+            Intent::Scenario(env.scenario(name).ok_or_else(|| Error::UnknownScenario {
+                name: name.to_string(),
+                help: "name one of the environment's [scenarios]".to_string(),
+            })?)
+        }
+    };
+    let observed = observe(env, &session.connection.runtime, Some(state), at).await?;
+    let plan = Plan::build(env, intent, &observed);
+    let state_ref = StateRef {
+        lineage: version.map(|_| state.lineage.clone()),
+        serial: state.serial,
+    };
+    let mut file = PlanFile::new(
+        plan,
+        &session.loaded,
+        session.sim,
+        Some(state_ref),
+        Some(observed),
+    );
+    file.at = at.map(|at| humantime::format_rfc3339_seconds(at).to_string());
+    Ok(file)
+}
+
+/// Refuses data loss without --accept-data-loss, and pauses no terminal can answer.
+fn refuse_unsafe(options: &ApplyOptions, plan: &Plan) -> Result<(), Error> {
+    let violated: Vec<&str> = plan
+        .summary
+        .data_at_risk
+        .iter()
+        .filter(|d| d.violation)
+        .map(|d| d.data.as_str())
+        .collect();
+    if !violated.is_empty() && !options.accept_data_loss {
+        return Err(Error::Refused {
+            message: format!(
+                "recovering now loses data beyond its RPO: {}",
+                violated.join(", ")
+            ),
+            help: "see the plan's data at risk; rerun with --accept-data-loss to recover anyway"
+                .to_string(),
+        });
+    }
+    let pauses = plan.steps.iter().any(|s| s.approval.is_some());
+    if pauses && !options.auto_approve && !interactive() {
+        return Err(Error::Refused {
+            message: "steps of this plan need a person's approval and there is no terminal to ask"
+                .to_string(),
+            help: "run it from a terminal, or pass --auto-approve".to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// A run can be resumed only with the environment file it was planned from.
+fn check_resumable(session: &Session, state: &State) -> Result<(), Error> {
+    let Some(run) = &state.run else {
+        return Err(Error::Refused {
+            message: "there is no run to resume".to_string(),
+            help: "start one with `drplan apply PLAN`".to_string(),
+        });
+    };
+    if run.plan.config_hash != session.loaded.config_hash {
+        return Err(Error::StalePlan {
+            reason: format!("the environment file changed since run {} started", run.id),
+        });
+    }
+    Ok(())
+}
+
+fn launch(session: Session, mut options: ApplyOptions, at: Option<SystemTime>) -> Launch {
+    let env_dir = session
+        .loaded
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    options.at = options.at.or(at);
+    options.time_scale = session.connection.time_scale;
+    Launch {
+        env: session.loaded.env,
+        env_dir,
+        runtime: session.connection.runtime,
+        backend: session.connection.state,
+        secrets: session.secrets,
+        options,
+    }
+}
