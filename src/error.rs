@@ -71,6 +71,13 @@ pub enum Error {
     #[diagnostic(code(drplan::cli::usage), help("{help}"))]
     Usage { message: String, help: String },
 
+    #[error("{count} warning(s), and --deny-warnings was given")]
+    #[diagnostic(
+        code(drplan::config::denied_warnings),
+        help("fix the warnings above, or drop --deny-warnings")
+    )]
+    DeniedWarnings { count: usize },
+
     #[error(
         "the state of `{environment}` is locked by {who} since {since} (operation: {operation}, lock id {id})"
     )]
@@ -140,6 +147,13 @@ pub enum Error {
     )]
     ApplyFailed { failed: usize, interrupted: bool },
 
+    #[error("{} check(s) failed: {}", failed.len(), failed.join(", "))]
+    #[diagnostic(
+        code(drplan::verify::failed),
+        help("recovery is not proven until every check passes: investigate the failing ones")
+    )]
+    ChecksFailed { failed: Vec<String> },
+
     #[error("the run was interrupted")]
     #[diagnostic(
         code(drplan::apply::interrupted),
@@ -180,9 +194,25 @@ pub enum ProblemKind {
     DnsTargetRegion,
     FailoverToHome,
     RestoreWithoutBackups,
+    StateInFailedRegion,
+    BackupsInFailedRegion,
+    ProbeTargetsFailedRegion,
+    Route53ControlPlane,
 }
 
 impl ProblemKind {
+    /// Static-stability findings are warnings: the file is valid, but recovering may
+    /// depend on what failed.
+    pub fn is_warning(self) -> bool {
+        matches!(
+            self,
+            Self::StateInFailedRegion
+                | Self::BackupsInFailedRegion
+                | Self::ProbeTargetsFailedRegion
+                | Self::Route53ControlPlane
+        )
+    }
+
     /// The stable, namespaced code shown with the diagnostic.
     pub fn code(self) -> &'static str {
         match self {
@@ -204,6 +234,10 @@ impl ProblemKind {
             Self::DnsTargetRegion => "drplan::config::dns_target_region",
             Self::FailoverToHome => "drplan::config::failover_to_home",
             Self::RestoreWithoutBackups => "drplan::config::restore_without_backups",
+            Self::StateInFailedRegion => "drplan::stability::state_in_failed_region",
+            Self::BackupsInFailedRegion => "drplan::stability::backups_in_failed_region",
+            Self::ProbeTargetsFailedRegion => "drplan::stability::probe_targets_failed_region",
+            Self::Route53ControlPlane => "drplan::stability::route53_control_plane",
         }
     }
 }
@@ -267,7 +301,11 @@ impl Diagnostic for Problem {
     }
 
     fn severity(&self) -> Option<Severity> {
-        Some(Severity::Error)
+        Some(if self.kind.is_warning() {
+            Severity::Warning
+        } else {
+            Severity::Error
+        })
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
@@ -297,4 +335,17 @@ pub fn render(diagnostic: &dyn Diagnostic, colour: bool) -> String {
     // Writing into a String cannot fail.
     let _ = handler.render_report(&mut out, diagnostic);
     out
+}
+
+/// Warnings about a valid file, shown together with the file's text.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{path}: {count} warning(s)")]
+#[diagnostic(severity(Warning), code(drplan::stability::warnings))]
+pub struct Warnings {
+    pub path: String,
+    pub count: usize,
+    #[source_code]
+    pub source_code: NamedSource<String>,
+    #[related]
+    pub problems: Vec<Problem>,
 }

@@ -17,3 +17,4 @@ pub mod providers;
 pub mod secrets;
 pub mod session;
 pub mod state;
+pub mod watch;

@@ -1,3 +1,4 @@
+mod apply;
 mod aws;
 mod cli;
 mod config_props;

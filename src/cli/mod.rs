@@ -8,7 +8,9 @@ pub mod render;
 mod sim_command;
 mod status_command;
 mod unlock_command;
-mod validate_command;
+pub mod validate_command;
+mod verify_command;
+mod watch_command;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,8 +50,12 @@ pub enum Command {
     Status(status_command::StatusArgs),
     /// Remove a lock left by an operation that died.
     ForceUnlock(unlock_command::ForceUnlockArgs),
+    /// Run the validation checklist ([[checks]]) against the world.
+    Verify(verify_command::VerifyArgs),
     /// Create, change and show the sim world: the stand-in for DNS, backups and services.
     Sim(sim_command::SimArgs),
+    /// Watch the triggers: after `for` of failure, apply their scenario or notify and wait.
+    Watch(watch_command::WatchArgs),
 }
 
 /// Which plan to make.
@@ -81,7 +87,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Apply(args) => apply_command::run(&args),
         Command::Status(args) => status_command::run(&args),
         Command::ForceUnlock(args) => unlock_command::run(&args),
+        Command::Verify(args) => verify_command::run(&args),
         Command::Sim(args) => sim_command::run(&args),
+        Command::Watch(args) => watch_command::run(&args),
     }
 }
 

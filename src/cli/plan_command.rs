@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use super::render::{self, Rendered};
+use super::validate_command::{WarningFlags, report_warnings};
 use super::{EnvironmentFile, PlanFormat, Target};
 use crate::apply::run::plan_now;
 use crate::config::LoadedEnvironment;
@@ -37,6 +38,8 @@ pub struct PlanArgs {
     pub at: Option<SystemTime>,
     #[command(flatten)]
     pub sim: SimFlags,
+    #[command(flatten)]
+    pub warnings: WarningFlags,
     /// Write the plan to this file (with --all: one markdown file per plan into this directory).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
@@ -56,13 +59,18 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, Error> {
                 help: "add --offline".to_string(),
             });
         }
-        return all(&crate::config::load(&args.env.file)?, args);
+        let loaded = crate::config::load(&args.env.file)?;
+        report_warnings(&loaded, None, args.warnings)?;
+        return all(&loaded, args);
     }
-    let (env, file) = if args.offline {
+    let (loaded, file) = if args.offline {
         offline(args)?
     } else {
         block_on(live(args))??
     };
+    let scenario = (file.plan.intent.name != "failback").then_some(file.plan.intent.name.as_str());
+    report_warnings(&loaded, scenario, args.warnings)?;
+    let env = loaded.env;
     let format = args.format.unwrap_or(if args.out.is_some() {
         PlanFormat::Json
     } else {
@@ -84,16 +92,16 @@ fn which<'e>(env: &'e Environment, args: &PlanArgs) -> Result<Intent<'e>, Error>
 }
 
 /// The plan against the assumed nominal state.
-fn offline(args: &PlanArgs) -> Result<(Environment, PlanFile), Error> {
+fn offline(args: &PlanArgs) -> Result<(LoadedEnvironment, PlanFile), Error> {
     let loaded = crate::config::load(&args.env.file)?;
     let intent = which(&loaded.env, args)?;
     let plan = Plan::build(&loaded.env, intent, &assumed_actual(&loaded.env, intent));
     let file = PlanFile::new(plan, &loaded, args.sim.sim, None, None);
-    Ok((loaded.env, file))
+    Ok((loaded, file))
 }
 
 /// The plan against the observed world.
-async fn live(args: &PlanArgs) -> Result<(Environment, PlanFile), Error> {
+async fn live(args: &PlanArgs) -> Result<(LoadedEnvironment, PlanFile), Error> {
     let session = Session::open(&args.env.file, args.sim).await?;
     let scenario = match which(&session.loaded.env, args)? {
         Intent::Scenario(scenario) => Some(scenario.name.value.clone()),
@@ -108,7 +116,7 @@ async fn live(args: &PlanArgs) -> Result<(Environment, PlanFile), Error> {
         args.at,
     )
     .await?;
-    Ok((session.loaded.env, file))
+    Ok((session.loaded, file))
 }
 
 /// Parses an RFC 3339 time.

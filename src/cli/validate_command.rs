@@ -1,5 +1,6 @@
 //! `drplan validate FILE`: load and check, then one line of summary.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use super::EnvironmentFile;
@@ -10,12 +11,45 @@ use crate::model::Environment;
 pub struct ValidateArgs {
     #[command(flatten)]
     pub env: EnvironmentFile,
+    #[command(flatten)]
+    pub warnings: WarningFlags,
+}
+
+/// How warnings are treated.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct WarningFlags {
+    /// Fail (exit 1) when there are static-stability warnings.
+    #[arg(long)]
+    pub deny_warnings: bool,
 }
 
 pub fn run(args: &ValidateArgs) -> Result<ExitCode, Error> {
     let loaded = crate::config::load(&args.env.file)?;
     println!("{}: {}", args.env.file.display(), summary(&loaded.env));
+    report_warnings(&loaded, None, args.warnings)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the static-stability warnings (of `scenario`, or of every failover) on
+/// stderr; with --deny-warnings, any warning is an error.
+pub fn report_warnings(
+    loaded: &crate::config::LoadedEnvironment,
+    scenario: Option<&str>,
+    flags: WarningFlags,
+) -> Result<(), Error> {
+    let Some(warnings) = loaded.warnings(scenario) else {
+        return Ok(());
+    };
+    eprint!(
+        "{}",
+        crate::error::render(&warnings, std::io::stderr().is_terminal())
+    );
+    if flags.deny_warnings {
+        return Err(Error::DeniedWarnings {
+            count: warnings.count,
+        });
+    }
+    Ok(())
 }
 
 /// `valid: 14 services, 3 regions, 3 DNS records, 6 data sets, 6 scenarios`.

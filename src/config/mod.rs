@@ -21,6 +21,22 @@ pub struct LoadedEnvironment {
     pub env: Environment,
     /// SHA-256 of the file's bytes: a saved plan records it to detect edits.
     pub config_hash: String,
+    /// The file's text, for diagnostics about it.
+    pub text: String,
+}
+
+impl LoadedEnvironment {
+    /// The static-stability warnings about recovering in `scenario` (every failover
+    /// scenario when `None`), rendered with the file's text; `None` when there are none.
+    pub fn warnings(&self, scenario: Option<&str>) -> Option<crate::error::Warnings> {
+        let problems = crate::model::stability::warnings(&self.env, scenario);
+        (!problems.is_empty()).then(|| crate::error::Warnings {
+            path: self.path.display().to_string(),
+            count: problems.len(),
+            source_code: NamedSource::new(self.path.display().to_string(), self.text.clone()),
+            problems,
+        })
+    }
 }
 
 /// Reads, decodes and validates the environment file at `path`.
@@ -34,6 +50,7 @@ pub fn load(path: &Path) -> Result<LoadedEnvironment, Error> {
         path: path.to_path_buf(),
         env,
         config_hash: hash(&text),
+        text,
     })
 }
 

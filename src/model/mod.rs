@@ -6,6 +6,7 @@ mod operations;
 mod record;
 mod scenario;
 mod service;
+pub mod stability;
 pub mod validate;
 
 use std::collections::HashMap;

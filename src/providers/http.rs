@@ -19,6 +19,7 @@ const PROVIDER: &str = "http";
 /// # Panics
 ///
 /// When the TLS backend cannot be initialised, as `reqwest::Client::new` does.
+#[must_use]
 pub fn client() -> Client {
     Client::builder()
         .user_agent(concat!("drplan/", env!("CARGO_PKG_VERSION")))
@@ -28,6 +29,10 @@ pub fn client() -> Client {
 }
 
 /// GETs `url` within `timeout`: the response status and how long it took to arrive.
+///
+/// # Errors
+///
+/// When no response arrives: the message says why (refused, timed out, unknown host).
 pub async fn get(client: &Client, url: &str, timeout: Duration) -> Result<(u16, Duration), Error> {
     let started = Instant::now();
     let response = client
@@ -40,6 +45,10 @@ pub async fn get(client: &Client, url: &str, timeout: Duration) -> Result<(u16, 
 }
 
 /// POSTs `body` as JSON to `url` within `timeout`: the response status.
+///
+/// # Errors
+///
+/// When no response arrives, as for [`get`]; any status is a response.
 pub async fn post_json(
     client: &Client,
     url: &str,

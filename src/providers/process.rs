@@ -32,12 +32,17 @@ const ERROR_TAIL_LINES: usize = 20;
 
 /// Runs `argv` with `env` added to drplan's environment, stdin closed, for at most
 /// `timeout`. Succeeds when the command exits 0; its output is in the log.
+///
+/// # Errors
+///
+/// When `argv` is empty, the program cannot be started, it exits non-zero (the error
+/// ends with its last lines of output) or it runs past `timeout`.
 pub async fn run(
     argv: &[String],
     timeout: Duration,
     env: &[(String, String)],
 ) -> Result<Output, Error> {
-    let Some((program, args)) = argv.split_first() else {
+    let Some((program, arguments)) = argv.split_first() else {
         return Err(Error::provider(
             PROVIDER,
             "nothing to run: the argument vector is empty",
@@ -45,7 +50,7 @@ pub async fn run(
         ));
     };
     let child = Command::new(program)
-        .args(args)
+        .args(arguments)
         .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -150,7 +155,7 @@ impl Capture {
     /// Reads `pipe` to its end. Cancelling this keeps what was read so far.
     async fn fill(&mut self, pipe: Option<impl AsyncRead + Unpin>) {
         let Some(mut pipe) = pipe else { return };
-        let mut chunk = [0_u8; 8192];
+        let mut chunk = vec![0_u8; 8192];
         // A read error ends the capture like the end of the stream does.
         while let Ok(read @ 1..) = pipe.read(&mut chunk).await {
             self.push(&chunk[..read]);
@@ -440,7 +445,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let pid_file = dir.path().join("pgid");
         let argv = sleepers(&pid_file);
-        let task = tokio::spawn(async move { run(&argv, Duration::from_secs(60), &[]).await });
+        let task = tokio::spawn(async move { run(&argv, Duration::from_secs(30), &[]).await });
         let pgid = read_pgid(&pid_file).await;
         assert!(!live_members(pgid).is_empty(), "the command runs");
         task.abort();

@@ -23,6 +23,7 @@ pub struct RealRuntime {
 impl RealRuntime {
     /// A runtime probing over `client` and giving each `activate`, `restore` and
     /// scenario command at most `command_timeout`.
+    #[must_use]
     pub fn new(client: reqwest::Client, command_timeout: Duration) -> Self {
         Self {
             client,

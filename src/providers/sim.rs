@@ -61,7 +61,8 @@ pub struct SimRegion {
 pub struct SimService {
     /// The region the service is active in.
     pub active: String,
-    /// The regions where the service itself is broken, whatever its region does.
+    /// The regions where the service itself is broken, whatever its region does (until
+    /// a restore there rebuilds it).
     #[serde(default)]
     pub down_in: BTreeSet<String>,
 }
@@ -214,17 +215,22 @@ impl SimWorld {
 
     /// Why `service` is not healthy in `region`, or `None` when it is.
     pub fn unhealthy_reason(&self, service: &str, region: &str) -> Result<Option<String>, Error> {
+        let active = &lookup(&self.services, "service", service)?.active;
+        Ok(self.standby_failure(service, region)?.or_else(|| {
+            (active != region).then(|| format!("{service} is active in {active}, not in {region}"))
+        }))
+    }
+
+    /// Why `service` could not serve from `region` even once active there (the region
+    /// is down, or the service is marked down there), or `None` when it could: what a
+    /// probe of a standby, such as the home region before a failback, finds.
+    pub fn standby_failure(&self, service: &str, region: &str) -> Result<Option<String>, Error> {
         let region_up = lookup(&self.regions, "region", region)?.up;
         let state = lookup(&self.services, "service", service)?;
         Ok(if !region_up {
             Some(format!("region {region} is down"))
         } else if state.down_in.contains(region) {
             Some(format!("{service} is marked down in {region}"))
-        } else if state.active != region {
-            Some(format!(
-                "{service} is active in {}, not in {region}",
-                state.active
-            ))
         } else {
             None
         })
@@ -562,8 +568,13 @@ impl ServiceRuntime for Sim {
         command: Option<&[String]>,
     ) -> Result<Output, Error> {
         let line = log_line(format!("restore {service} {region} from {backup}"), command);
-        self.bring_up(service, region, line, |world| world.require_object(backup))
-            .await
+        let output = self
+            .bring_up(service, region, line, |world| world.require_object(backup))
+            .await?;
+        // A restore rebuilds the service from its backup: what broke it there is gone.
+        self.update(|world| world.set_service(service, Some(region), true))
+            .await?;
+        Ok(output)
     }
 
     async fn run(&self, argv: &[String]) -> Result<Output, Error> {
@@ -805,6 +816,50 @@ mod tests {
         assert_eq!(
             output.log,
             format!("restore postgres eu-west-1 from {backup}")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_restore_repairs_a_service_marked_down_but_an_activation_does_not() {
+        let dir = TempDir::new().unwrap();
+        let (sim, _) = sim(&dir);
+        for service in ["postgres", "cache"] {
+            sim.update(|world| world.set_service(service, Some("eu-west-1"), false))
+                .await
+                .unwrap();
+        }
+        let backup = sim.newest(&orders(), None).await.unwrap().unwrap().url;
+
+        sim.restore("postgres", "eu-west-1", &backup, None)
+            .await
+            .unwrap();
+        sim.activate("cache", "eu-west-1", None).await.unwrap();
+
+        assert!(
+            sim.probe("postgres", "eu-west-1", None)
+                .await
+                .unwrap()
+                .healthy
+        );
+        assert!(!sim.probe("cache", "eu-west-1", None).await.unwrap().healthy);
+    }
+
+    #[test]
+    fn a_standby_fails_only_when_its_region_or_itself_is_down() {
+        let mut world = SimWorld::nominal(&example(), now());
+        let standby = |world: &SimWorld| world.standby_failure("api", "eu-central-1").unwrap();
+        assert_eq!(standby(&world), None);
+        world
+            .set_service("api", Some("eu-central-1"), false)
+            .unwrap();
+        assert_eq!(
+            standby(&world).as_deref(),
+            Some("api is marked down in eu-central-1")
+        );
+        world.set_region("eu-central-1", false).unwrap();
+        assert_eq!(
+            standby(&world).as_deref(),
+            Some("region eu-central-1 is down")
         );
     }
 

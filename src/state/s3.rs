@@ -277,3 +277,99 @@ impl StateBackend for S3State {
         Ok(self.read_lock().await?.map(|(holder, _)| holder))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_s3::config::http::HttpResponse;
+
+    use super::*;
+    use crate::providers::aws::replay::{client, sdk_config, xml};
+
+    fn object(body: &str, etag: &str) -> HttpResponse {
+        let mut response = xml(200, body);
+        response.headers_mut().insert("etag", format!("\"{etag}\""));
+        response
+    }
+
+    fn lock_object(info: &LockInfo, etag: &str) -> HttpResponse {
+        object(&serde_json::to_string(info).unwrap(), etag)
+    }
+
+    fn precondition_failed() -> HttpResponse {
+        xml(
+            412,
+            "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>",
+        )
+    }
+
+    #[tokio::test]
+    async fn force_unlock_refuses_a_lock_replaced_before_the_delete() {
+        let (old, new) = (LockInfo::new("apply"), LockInfo::new("apply"));
+        let replay = client(vec![
+            lock_object(&old, "a"),
+            precondition_failed(),
+            lock_object(&new, "b"),
+        ]);
+        let backend = S3State::new(
+            &sdk_config(&replay),
+            "production",
+            "bucket",
+            "production.json",
+        );
+
+        let error = backend.force_unlock(&old.id).await.unwrap_err();
+
+        assert!(
+            matches!(&error, Error::LockMismatch { given, holder } if *given == old.id && holder.as_ref() == Some(&new.id)),
+            "{error:?}"
+        );
+        let delete = replay.actual_requests().nth(1).unwrap();
+        assert_eq!(delete.method(), "DELETE");
+        assert_eq!(delete.headers().get("if-match"), Some("\"a\""));
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_state_is_reported_as_corrupt() {
+        let replay = client(vec![object("{ not json", "a")]);
+        let backend = S3State::new(
+            &sdk_config(&replay),
+            "production",
+            "bucket",
+            "production.json",
+        );
+
+        let error = backend.read().await.unwrap_err();
+
+        assert!(
+            matches!(&error, Error::CorruptState { path, .. } if path.to_str() == Some("s3://bucket/production.json")),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_conflicting_concurrent_write_is_a_state_conflict() {
+        let conflict = xml(
+            409,
+            "<Error><Code>ConditionalRequestConflict</Code><Message>try again</Message></Error>",
+        );
+        let replay = client(vec![conflict]);
+        let backend = S3State::new(
+            &sdk_config(&replay),
+            "production",
+            "bucket",
+            "production.json",
+        );
+
+        let error = backend
+            .write(
+                &State::new("production"),
+                Some(&StateVersion("\"a\"".to_string())),
+            )
+            .await
+            .unwrap_err();
+
+        assert!(matches!(&error, Error::StateConflict { .. }), "{error:?}");
+        let put = replay.actual_requests().next().unwrap();
+        assert_eq!(put.headers().get("if-match"), Some("\"a\""));
+    }
+}

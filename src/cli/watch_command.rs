@@ -1,0 +1,41 @@
+//! `drplan watch FILE`: probe every trigger on its interval and act on the decision
+//! matrix (apply, or notify and wait), until `--max-duration` or Ctrl-C; `--once` for
+//! cron.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::EnvironmentFile;
+use crate::error::Error;
+use crate::session::{SimFlags, block_on};
+use crate::watch::{WatchOptions, watch};
+
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub env: EnvironmentFile,
+    /// Evaluate every trigger once and exit (for cron); the trigger history is kept
+    /// between runs in .drplan/watch/<environment>.json.
+    #[arg(long, conflicts_with = "max_duration")]
+    pub once: bool,
+    /// Stop after this long, e.g. 1h (on sim: simulated time).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_duration: Option<Duration>,
+    #[command(flatten)]
+    pub sim: SimFlags,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::config::tree::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration such as 30s or 5m"))
+}
+
+pub fn run(args: &WatchArgs) -> Result<ExitCode, Error> {
+    let options = WatchOptions {
+        once: args.once,
+        max_duration: args.max_duration,
+        sim: args.sim,
+    };
+    block_on(watch(&args.env.file, options))??;
+    Ok(ExitCode::SUCCESS)
+}

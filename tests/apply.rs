@@ -1,0 +1,1097 @@
+//! `drplan apply` as an operator meets it during an incident: the real binary, run in
+//! a temporary directory holding copies of `environments/` and its own `.drplan/`, on
+//! the sim world.
+//!
+//! Crash and resume (kill -9 at twenty points of a run), lock contention, stale plans,
+//! Ctrl-C, a failing step with and without `--keep-going`, failover then failback, the
+//! RPO gate, and snapshots (under `snapshots/apply/`) of a live plan, the status after a
+//! failover and the run report.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::support::snapshot;
+
+const EXAMPLE: &str = "environments/example.toml";
+const PRODUCTION: &str = "environments/production.toml";
+
+/// How long any one drplan process may take before the test gives up on it.
+const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A temporary directory to run drplan in: `environments/` copied from the crate,
+/// `.drplan/` created by drplan itself.
+struct Workspace {
+    dir: TempDir,
+}
+
+/// What a finished drplan process printed, and how it exited.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// stderr as one line: miette wraps its messages at the terminal width and draws
+    /// a `│` down the wrapped lines, so a phrase may be split anywhere.
+    fn message(&self) -> String {
+        self.stderr
+            .split_whitespace()
+            .filter(|word| *word != "│")
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The run, after checking that it exited with `code`.
+    #[track_caller]
+    fn expect(self, code: i32) -> Self {
+        assert_eq!(self.code, Some(code), "unexpected exit\n{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit: {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Workspace {
+    fn new() -> Self {
+        let dir = TempDir::new().expect("a temporary directory");
+        let environments = dir.path().join("environments");
+        fs::create_dir_all(&environments).expect("environments/ is created");
+        for name in ["example.toml", "production.toml"] {
+            let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("environments")
+                .join(name);
+            fs::copy(&source, environments.join(name)).expect("the environment file is copied");
+        }
+        Self { dir }
+    }
+
+    /// A workspace whose sim world of `environment` is `initial` (a copy of another
+    /// workspace's), so that runs in both start from the same world.
+    fn with_world(environment: &str, initial: &Value) -> Self {
+        let workspace = Self::new();
+        workspace.write_world(environment, initial);
+        workspace
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `drplan ARGS…` in the workspace, as a user at a colourless terminal 100 columns
+    /// wide, with nothing inherited that would move `.drplan/` or change the time scale.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_drplan"));
+        command
+            .current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "100")
+            .env_remove("DRPLAN_DIR")
+            .env_remove("DRPLAN_TIME_SCALE")
+            .args(args)
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let output = self.command(args).output().expect("drplan starts");
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
+    /// Starts `drplan ARGS…` with its output going to `<name>.out` and `<name>.err`
+    /// in the workspace (files, not pipes: nothing blocks while the test waits).
+    fn spawn(&self, name: &str, args: &[&str]) -> Spawned {
+        let (out, err) = (
+            self.path().join(format!("{name}.out")),
+            self.path().join(format!("{name}.err")),
+        );
+        let child = self
+            .command(args)
+            .stdout(File::create(&out).expect("stdout file"))
+            .stderr(File::create(&err).expect("stderr file"))
+            .spawn()
+            .expect("drplan starts");
+        Spawned { child, out, err }
+    }
+
+    fn file(&self, kind: &str, environment: &str) -> PathBuf {
+        self.path()
+            .join(".drplan")
+            .join(kind)
+            .join(format!("{environment}.json"))
+    }
+
+    /// The state file, or `None` when there is none yet (or it is between writes).
+    fn try_state(&self, environment: &str) -> Option<Value> {
+        let text = fs::read_to_string(self.file("state", environment)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn state(&self, environment: &str) -> Value {
+        self.try_state(environment)
+            .unwrap_or_else(|| panic!("no readable state for {environment}"))
+    }
+
+    fn world(&self, environment: &str) -> Value {
+        let text = fs::read_to_string(self.file("sim", environment)).expect("the sim world exists");
+        serde_json::from_str(&text).expect("the sim world is JSON")
+    }
+
+    fn write_world(&self, environment: &str, world: &Value) {
+        let path = self.file("sim", environment);
+        fs::create_dir_all(path.parent().expect("a directory"))
+            .expect("the sim directory is created");
+        fs::write(path, serde_json::to_string_pretty(world).expect("JSON"))
+            .expect("the sim world is written");
+    }
+
+    /// The markdown run reports, in the order they were written (their names start
+    /// with a timestamp).
+    fn reports(&self) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(self.path().join(".drplan").join("runs")) else {
+            return Vec::new();
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .map(|e| e.expect("readable").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "md"))
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| fs::read_to_string(p).expect("the report is readable"))
+            .collect()
+    }
+}
+
+/// A drplan process started by [`Workspace::spawn`].
+struct Spawned {
+    child: Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Spawned {
+    fn pid(&self) -> libc::pid_t {
+        libc::pid_t::try_from(self.child.id()).expect("a pid fits pid_t")
+    }
+
+    /// Waits for the process to exit (killing it after [`PROCESS_TIMEOUT`]).
+    fn wait(mut self) -> Run {
+        let deadline = Instant::now() + PROCESS_TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("the child can be polled") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "drplan did not finish within {PROCESS_TIMEOUT:?}; stderr:\n{}",
+                    read(&self.err)
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        Run {
+            code: status.code(),
+            stdout: read(&self.out),
+            stderr: read(&self.err),
+        }
+    }
+
+    /// Sends SIGKILL (`Child::kill`) and reaps the process.
+    fn kill(mut self) -> Run {
+        let _ = self.child.kill();
+        let status = self.child.wait().expect("the killed child is reaped");
+        Run {
+            code: status.code(),
+            stdout: read(&self.out),
+            stderr: read(&self.err),
+        }
+    }
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Polls `condition` every 10 ms until it holds; panics after `timeout`.
+#[track_caller]
+fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Reading the state and the world.
+
+/// The ids of the steps of the state's run, in plan order.
+fn plan_steps(state: &Value) -> Vec<String> {
+    state["run"]["plan"]["plan"]["steps"]
+        .as_array()
+        .expect("the run has a plan with steps")
+        .iter()
+        .map(|step| step["id"].as_str().expect("a step id").to_string())
+        .collect()
+}
+
+/// The run's journal as (step, event) pairs, in order.
+fn journal(state: &Value) -> Vec<(String, String)> {
+    state["run"]["journal"]
+        .as_array()
+        .expect("the run has a journal")
+        .iter()
+        .map(|entry| {
+            (
+                entry["step"].as_str().expect("a step").to_string(),
+                entry["event"].as_str().expect("an event").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The events journaled for `step`, in order.
+fn events(state: &Value, step: &str) -> Vec<String> {
+    journal(state)
+        .into_iter()
+        .filter(|(s, _)| s == step)
+        .map(|(_, event)| event)
+        .collect()
+}
+
+/// The detail of the last journal entry of `step` with `event`.
+fn detail(state: &Value, step: &str, event: &str) -> String {
+    state["run"]["journal"]
+        .as_array()
+        .expect("the run has a journal")
+        .iter()
+        .rev()
+        .find(|entry| entry["step"] == step && entry["event"] == event)
+        .and_then(|entry| entry["detail"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn run_status(state: &Value) -> &str {
+    state["run"]["status"]
+        .as_str()
+        .expect("the run has a status")
+}
+
+/// Asserts that the run finished and that every step of its plan has exactly one
+/// `finished` event in the journal (and that the journal names no other step).
+#[track_caller]
+fn assert_every_step_finished_once(state: &Value) {
+    assert_eq!(run_status(state), "finished", "the run did not finish");
+    let steps = plan_steps(state);
+    let mut finished: BTreeMap<String, usize> = steps.iter().map(|s| (s.clone(), 0)).collect();
+    for (step, event) in journal(state) {
+        let count = finished
+            .get_mut(&step)
+            .unwrap_or_else(|| panic!("the journal names `{step}`, which is not in the plan"));
+        if event == "finished" {
+            *count += 1;
+        }
+    }
+    let wrong: Vec<String> = finished
+        .iter()
+        .filter(|(_, n)| **n != 1)
+        .map(|(s, n)| format!("{s}: {n}"))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "steps not finished exactly once (step: finished events): {wrong:?}"
+    );
+}
+
+/// The parts of a sim world that say what the world is: regions, services, DNS,
+/// backups, latency and faults; not the log of what the sim stood in for.
+fn world_without_log(mut world: Value) -> Value {
+    world
+        .as_object_mut()
+        .expect("the world is an object")
+        .remove("log");
+    world
+}
+
+/// Service → the region it is active in.
+fn services_active_in(world: &Value) -> BTreeMap<String, String> {
+    world["services"]
+        .as_object()
+        .expect("the world has services")
+        .iter()
+        .map(|(name, service)| {
+            (
+                name.clone(),
+                service["active"]
+                    .as_str()
+                    .expect("an active region")
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A linear congruential generator (Knuth's MMIX constants): the same kill points on
+/// every run of the test.
+struct Lcg(u64);
+
+impl Lcg {
+    /// A number in [0, 1).
+    fn fraction(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 11) as f64 / (1_u64 << 53) as f64
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// 1. Crash and resume.
+
+/// How many points of the run are killed.
+const KILL_POINTS: usize = 20;
+/// The time scale of the crash test: the reference run's estimated 27m 50s become
+/// about 0.8 s of sleeping, plus the journal's and the world's writes.
+const CRASH_TIME_SCALE: &str = "0.0005";
+
+/// `apply` of regional-failure on the production environment, forced onto the sim.
+const CRASH_APPLY: [&str; 8] = [
+    "apply",
+    PRODUCTION,
+    "--scenario",
+    "regional-failure",
+    "--sim",
+    "--auto-approve",
+    "--time-scale",
+    CRASH_TIME_SCALE,
+];
+const CRASH_RESUME: [&str; 7] = [
+    "apply",
+    "--resume",
+    PRODUCTION,
+    "--sim",
+    "--auto-approve",
+    "--time-scale",
+    CRASH_TIME_SCALE,
+];
+
+/// What happened at one kill point.
+struct KillPoint {
+    delay: Duration,
+    /// The run status the state showed right after the kill (`None`: no run yet).
+    status_after_kill: Option<String>,
+    resumes: usize,
+}
+
+/// Kills `apply` with SIGKILL at one point, then resumes until the run completes;
+/// returns the final world and state.
+fn kill_and_resume(initial: &Value, delay: Duration) -> (KillPoint, Value, Value) {
+    let workspace = Workspace::with_world("production", initial);
+    let apply = workspace.spawn("apply", &CRASH_APPLY);
+    thread::sleep(delay);
+    let killed = apply.kill();
+    let status_after_kill = workspace
+        .try_state("production")
+        .and_then(|s| s["run"]["status"].as_str().map(str::to_string));
+    let mut resumes = 0;
+    loop {
+        assert!(
+            resumes < 5,
+            "still not complete after {resumes} resumes (killed after {delay:?})"
+        );
+        resumes += 1;
+        let resumed = workspace.run(&CRASH_RESUME);
+        if resumed.code == Some(0) {
+            break;
+        }
+        if resumed.message().contains("nothing to resume")
+            || resumed.message().contains("there is no run to resume")
+        {
+            // Killed before the run was recorded: nothing ran, so apply again.
+            assert!(
+                killed.code.is_none(),
+                "apply exited by itself before recording a run:\n{killed}"
+            );
+            workspace.run(&CRASH_APPLY).expect(0);
+            break;
+        }
+        if resumed.message().contains("already finished") {
+            // Killed after the run finished, before the process exited.
+            break;
+        }
+        panic!("resume after a kill at {delay:?} failed:\n{resumed}");
+    }
+    let point = KillPoint {
+        delay,
+        status_after_kill,
+        resumes,
+    };
+    (
+        point,
+        workspace.world("production"),
+        workspace.state("production"),
+    )
+}
+
+#[test]
+fn a_run_killed_at_any_point_resumes_to_the_same_world_with_every_step_finished_once() {
+    let reference = Workspace::new();
+    reference.run(&["sim", "init", PRODUCTION]).expect(0);
+    let initial = reference.world("production");
+    let started = Instant::now();
+    reference.run(&CRASH_APPLY).expect(0);
+    let run_time = started.elapsed();
+    let expected = world_without_log(reference.world("production"));
+    assert_every_step_finished_once(&reference.state("production"));
+    assert!(
+        services_active_in(&expected)
+            .values()
+            .all(|region| region == "us-west-2"),
+        "{expected:#}"
+    );
+
+    // Kill points spread over the whole run, the same fractions of it every time.
+    let mut lcg = Lcg(0x00d1_5a57_e6);
+    let delays: Vec<Duration> = (0..KILL_POINTS)
+        .map(|_| run_time.mul_f64(lcg.fraction()))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let points = Mutex::new(Vec::new());
+    thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                while let Some(&delay) = delays.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    let (point, world, state) = kill_and_resume(&initial, delay);
+                    assert_eq!(
+                        world_without_log(world),
+                        expected,
+                        "the world after a kill at {delay:?} and resume differs"
+                    );
+                    assert_every_step_finished_once(&state);
+                    points
+                        .lock()
+                        .expect("no panic while holding the lock")
+                        .push(point);
+                }
+            });
+        }
+    });
+
+    let points = points
+        .into_inner()
+        .expect("no panic while holding the lock");
+    let mid_run = points
+        .iter()
+        .filter(|p| p.status_after_kill.as_deref() == Some("running"))
+        .count();
+    eprintln!("uninterrupted run: {run_time:?}");
+    for point in &points {
+        let status = point.status_after_kill.as_deref().unwrap_or("no run yet");
+        eprintln!(
+            "killed after {:>4} ms: {status:<11} resumed {} time(s)",
+            point.delay.as_millis(),
+            point.resumes
+        );
+    }
+    assert_eq!(points.len(), KILL_POINTS);
+    assert!(
+        mid_run >= KILL_POINTS / 2,
+        "only {mid_run} of {KILL_POINTS} kills landed in the middle of a run"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// 2. The lock.
+
+#[test]
+fn of_four_applies_started_together_one_runs_and_three_are_told_who_holds_the_lock() {
+    let workspace = Workspace::new();
+    workspace.run(&["sim", "init", EXAMPLE]).expect(0);
+    let applies: Vec<Spawned> = (0..4)
+        .map(|i| {
+            let mut command = workspace.command(&[
+                "apply",
+                EXAMPLE,
+                "--scenario",
+                "region-outage",
+                "--auto-approve",
+                "--time-scale",
+                "0.002",
+            ]);
+            let (out, err) = (
+                workspace.path().join(format!("{i}.out")),
+                workspace.path().join(format!("{i}.err")),
+            );
+            command
+                .env("USER", format!("operator-{i}"))
+                .env_remove("LOGNAME");
+            command
+                .stdout(File::create(&out).expect("stdout file"))
+                .stderr(File::create(&err).expect("stderr file"));
+            Spawned {
+                child: command.spawn().expect("drplan starts"),
+                out,
+                err,
+            }
+        })
+        .collect();
+    let runs: Vec<Run> = applies.into_iter().map(Spawned::wait).collect();
+
+    let winners: Vec<usize> = (0..4).filter(|&i| runs[i].code == Some(0)).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one apply should run:\n{}",
+        runs.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let holder = format!("operator-{}@", winners[0]);
+    for (i, run) in runs.iter().enumerate().filter(|(i, _)| *i != winners[0]) {
+        assert_eq!(run.code, Some(1), "apply {i}:\n{run}");
+        let message = run.message();
+        assert!(
+            message.contains("locked by"),
+            "apply {i} does not say the state is locked:\n{run}"
+        );
+        assert!(
+            message.contains(&holder),
+            "apply {i} does not name the holder {holder}…:\n{run}"
+        );
+        assert!(
+            message.contains("operation: apply"),
+            "apply {i} does not name the operation:\n{run}"
+        );
+    }
+    let state = workspace.state("example");
+    assert_every_step_finished_once(&state);
+    assert_eq!(
+        workspace
+            .run(&["status", EXAMPLE])
+            .expect(0)
+            .stdout
+            .lines()
+            .nth(3),
+        Some("lock: free")
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// 3. Stale plans.
+
+/// A workspace with the example's sim world and a saved region-outage plan, `plan.json`.
+fn saved_plan() -> Workspace {
+    let workspace = Workspace::new();
+    workspace.run(&["sim", "init", EXAMPLE]).expect(0);
+    workspace
+        .run(&[
+            "plan",
+            EXAMPLE,
+            "--scenario",
+            "region-outage",
+            "--out",
+            "plan.json",
+        ])
+        .expect(0);
+    workspace
+}
+
+/// Applies `plan.json`, expects it refused as stale, and returns the message.
+#[track_caller]
+fn apply_stale(workspace: &Workspace) -> String {
+    let before = workspace.world("example");
+    let run = workspace
+        .run(&["apply", "plan.json", "--auto-approve", "--time-scale", "0"])
+        .expect(1);
+    assert!(run.message().contains("the plan is stale"), "{run}");
+    assert_eq!(
+        services_active_in(&workspace.world("example")),
+        services_active_in(&before),
+        "a refused plan moved services"
+    );
+    run.message()
+}
+
+#[test]
+fn a_saved_plan_is_refused_once_the_environment_file_changed() {
+    let workspace = saved_plan();
+    let file = workspace.path().join(EXAMPLE);
+    let text = fs::read_to_string(&file).expect("readable");
+    fs::write(&file, text.replace("rto = \"20m\"", "rto = \"25m\"")).expect("writable");
+
+    let message = apply_stale(&workspace);
+    assert!(
+        message.contains("the environment file changed since the plan was made"),
+        "{message}"
+    );
+    assert!(
+        workspace.try_state("example").is_none(),
+        "a refused plan wrote state"
+    );
+}
+
+#[test]
+fn a_saved_plan_is_refused_once_another_apply_changed_the_state() {
+    let workspace = saved_plan();
+    workspace
+        .run(&[
+            "apply",
+            EXAMPLE,
+            "--scenario",
+            "region-outage",
+            "--auto-approve",
+            "--time-scale",
+            "0",
+        ])
+        .expect(0);
+    let serial = workspace.state("example")["serial"]
+        .as_u64()
+        .expect("a serial");
+
+    let message = apply_stale(&workspace);
+    assert!(
+        message.contains(&format!(
+            "the state changed since the plan was made (serial 0 then, {serial} now)"
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_saved_plan_is_refused_once_dns_was_moved_by_hand() {
+    let workspace = saved_plan();
+    // There is no `drplan sim set` for DNS: an operator moves the record in the world itself.
+    let mut world = workspace.world("example");
+    for set in world["records"]["shop"]
+        .as_array_mut()
+        .expect("the shop record sets")
+    {
+        set["weight"] = Value::from(50);
+    }
+    workspace.write_world("example", &world);
+
+    let message = apply_stale(&workspace);
+    assert!(
+        message.contains("DNS record `shop` changed since the plan was made"),
+        "{message}"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// 4. Ctrl-C.
+
+#[test]
+fn ctrl_c_stops_the_run_as_interrupted_and_resume_finishes_it_without_redoing_steps() {
+    let workspace = Workspace::new();
+    workspace.run(&["sim", "init", EXAMPLE]).expect(0);
+    // postgres takes 6m × 0.005 = 1.8 s to activate: Ctrl-C lands while it runs.
+    let apply = workspace.spawn(
+        "apply",
+        &[
+            "apply",
+            EXAMPLE,
+            "--scenario",
+            "region-outage",
+            "--auto-approve",
+            "--time-scale",
+            "0.005",
+        ],
+    );
+    wait_until("activate:postgres started", Duration::from_secs(30), || {
+        workspace.try_state("example").is_some_and(|state| {
+            events(&state, "activate:postgres").contains(&"started".to_string())
+        })
+    });
+    // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(apply.pid(), libc::SIGINT) }, 0);
+    let interrupted = apply.wait();
+
+    assert_ne!(interrupted.code, Some(0), "{interrupted}");
+    assert_eq!(interrupted.code, Some(1), "{interrupted}");
+    assert!(
+        interrupted
+            .stderr
+            .contains("interrupted: starting nothing new"),
+        "{interrupted}"
+    );
+    assert!(
+        interrupted.message().contains("the run was interrupted"),
+        "{interrupted}"
+    );
+    let state = workspace.state("example");
+    assert_eq!(run_status(&state), "interrupted");
+    // The running step was let finish; nothing after it started.
+    assert_eq!(events(&state, "activate:postgres"), ["started", "finished"]);
+    assert_eq!(events(&state, "health:postgres"), Vec::<String>::new());
+    assert_eq!(events(&state, "activate:api"), Vec::<String>::new());
+
+    workspace
+        .run(&[
+            "apply",
+            "--resume",
+            EXAMPLE,
+            "--auto-approve",
+            "--time-scale",
+            "0.001",
+        ])
+        .expect(0);
+    let state = workspace.state("example");
+    assert_every_step_finished_once(&state);
+    assert_eq!(
+        events(&state, "activate:postgres"),
+        ["started", "finished"],
+        "a finished step ran again"
+    );
+    assert!(
+        services_active_in(&workspace.world("example"))
+            .values()
+            .all(|region| region == "eu-central-1")
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// 5. A failing step.
+
+/// A workspace with the example's world where `service` is marked down in
+/// eu-central-1, the region region-outage fails over to.
+fn broken(service: &str) -> Workspace {
+    let workspace = Workspace::new();
+    workspace.run(&["sim", "init", EXAMPLE]).expect(0);
+    workspace
+        .run(&[
+            "sim",
+            "set",
+            EXAMPLE,
+            "--service",
+            service,
+            "--region",
+            "eu-central-1",
+            "--down",
+        ])
+        .expect(0);
+    workspace
+}
+
+/// Applies region-outage on the example at `time_scale`, with `extra` flags.
+fn failover(workspace: &Workspace, time_scale: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "apply",
+        EXAMPLE,
+        "--scenario",
+        "region-outage",
+        "--auto-approve",
+        "--time-scale",
+        time_scale,
+    ];
+    args.extend_from_slice(extra);
+    workspace.run(&args)
+}
+
+#[test]
+fn a_failing_health_check_fails_the_apply_naming_the_step_and_nothing_after_it_runs() {
+    let workspace = broken("api");
+    let nominal = workspace.world("example");
+    let run = failover(&workspace, "0.001", &[]).expect(1);
+
+    assert!(
+        run.stderr
+            .contains("FAILED health:api: api is not healthy in eu-central-1"),
+        "{run}"
+    );
+    assert!(
+        run.stderr.contains("api is marked down in eu-central-1"),
+        "{run}"
+    );
+    assert!(run.message().contains("1 step(s) failed"), "{run}");
+    let state = workspace.state("example");
+    assert_eq!(run_status(&state), "failed");
+    assert_eq!(events(&state, "health:api"), ["started", "failed"]);
+    for after in [
+        "activate:web",
+        "activate:worker",
+        "switch:api",
+        "switch:shop",
+        "verify:shop-answers",
+    ] {
+        assert_eq!(
+            events(&state, after),
+            Vec::<String>::new(),
+            "{after} ran after health:api failed"
+        );
+    }
+    let world = workspace.world("example");
+    assert_eq!(world["services"]["web"]["active"], "eu-west-1");
+    assert_eq!(
+        world["records"], nominal["records"],
+        "DNS moved after a failure"
+    );
+    let report = workspace.reports().pop().expect("a run report");
+    assert!(report.contains("| Status | failed |"), "{report}");
+    assert!(report.contains("| `health:api` | failed |"), "{report}");
+    assert!(report.contains("| `activate:web` | not run |"), "{report}");
+}
+
+#[test]
+fn a_failed_step_stops_new_work_and_with_keep_going_blocks_only_its_dependents() {
+    // cache fails its health check after 1m × 0.005 = 0.3 s; postgres, independent of
+    // it, is still activating (6m × 0.005 = 1.8 s) and is let finish either way.
+    let stopped = broken("cache");
+    let run = failover(&stopped, "0.005", &[]).expect(1);
+    assert!(run.stderr.contains("FAILED health:cache"), "{run}");
+    let state = stopped.state("example");
+    assert_eq!(events(&state, "health:cache"), ["started", "failed"]);
+    assert_eq!(events(&state, "activate:postgres"), ["started", "finished"]);
+    assert_eq!(
+        events(&state, "health:postgres"),
+        Vec::<String>::new(),
+        "new work started after a failure"
+    );
+
+    let kept_going = broken("cache");
+    let run = failover(&kept_going, "0.005", &["--keep-going"]).expect(1);
+    assert!(run.stderr.contains("FAILED health:cache"), "{run}");
+    let state = kept_going.state("example");
+    assert_eq!(run_status(&state), "failed");
+    assert_eq!(events(&state, "health:cache"), ["started", "failed"]);
+    assert_eq!(
+        events(&state, "health:postgres"),
+        ["started", "finished"],
+        "the independent branch did not go on"
+    );
+    for dependent in [
+        "gate:tier-1",
+        "activate:api",
+        "activate:web",
+        "activate:worker",
+        "switch:shop",
+        "verify:shop-answers",
+    ] {
+        assert_eq!(
+            events(&state, dependent),
+            Vec::<String>::new(),
+            "{dependent} depends on health:cache but ran"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// 6. Failover, then failback.
+
+#[test]
+fn failover_then_failback_returns_the_world_to_nominal() {
+    let workspace = Workspace::new();
+    workspace.run(&["sim", "init", EXAMPLE]).expect(0);
+    let nominal = world_without_log(workspace.world("example"));
+
+    workspace
+        .run(&[
+            "apply",
+            EXAMPLE,
+            "--scenario",
+            "region-outage",
+            "--auto-approve",
+            "--time-scale",
+            "0",
+        ])
+        .expect(0);
+    let failed_over = workspace.world("example");
+    assert!(
+        services_active_in(&failed_over)
+            .values()
+            .all(|region| region == "eu-central-1"),
+        "{failed_over:#}"
+    );
+    assert_ne!(world_without_log(failed_over), nominal);
+
+    workspace
+        .run(&[
+            "apply",
+            EXAMPLE,
+            "--failback",
+            "--auto-approve",
+            "--time-scale",
+            "0",
+        ])
+        .expect(0);
+    let state = workspace.state("example");
+    assert_every_step_finished_once(&state);
+    assert_eq!(state["last_applied"]["intent"], "failback");
+    assert_eq!(world_without_log(workspace.world("example")), nominal);
+
+    let fresh = Workspace::new();
+    fresh.run(&["sim", "init", EXAMPLE]).expect(0);
+    let mut fresh = world_without_log(fresh.world("example"));
+    // The backups of two worlds initialised at different times have different names and times.
+    fresh["objects"] = nominal["objects"].clone();
+    assert_eq!(fresh, nominal);
+    let plan = workspace
+        .run(&["plan", EXAMPLE, "--failback", "--detailed-exitcode"])
+        .expect(0);
+    assert!(!plan.stdout.is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// 7. The RPO gate.
+
+#[test]
+fn backups_older_than_the_rpo_are_shown_and_refused_without_accept_data_loss() {
+    let workspace = Workspace::new();
+    workspace.run(&["sim", "init", EXAMPLE]).expect(0);
+    workspace
+        .run(&["sim", "set", EXAMPLE, "--age-backups", "2h"])
+        .expect(0);
+
+    let plan = workspace
+        .run(&["plan", EXAMPLE, "--scenario", "region-outage"])
+        .expect(0);
+    let orders = plan
+        .stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("orders (postgres, P0)"))
+        .unwrap_or_default();
+    assert!(
+        orders.contains("RPO 15m; 2h 5m") && orders.ends_with("(RPO VIOLATED)"),
+        "{plan}"
+    );
+
+    let apply = [
+        "apply",
+        EXAMPLE,
+        "--scenario",
+        "region-outage",
+        "--auto-approve",
+        "--time-scale",
+        "0",
+    ];
+    let refused = workspace.run(&apply).expect(1);
+    assert!(
+        refused
+            .message()
+            .contains("recovering now loses data beyond its RPO: orders"),
+        "{refused}"
+    );
+    assert!(
+        refused.message().contains("--accept-data-loss"),
+        "{refused}"
+    );
+    assert!(
+        workspace.try_state("example").is_none(),
+        "a refused apply wrote state"
+    );
+    assert!(
+        services_active_in(&workspace.world("example"))
+            .values()
+            .all(|region| region == "eu-west-1")
+    );
+
+    let accepted = workspace
+        .run(&[&apply[..], &["--accept-data-loss"][..]].concat())
+        .expect(0);
+    assert!(accepted.stdout.contains("apply complete"), "{accepted}");
+    let state = workspace.state("example");
+    assert_every_step_finished_once(&state);
+    let check = detail(&state, "check:orders", "finished");
+    assert!(
+        check.contains("(accepted with --accept-data-loss)"),
+        "{check}"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// 8. Snapshots.
+
+/// Binds filters for what changes from run to run, then snapshots `text` as
+/// `snapshots/apply/<name>.snap`.
+fn assert_snapshot(name: &str, text: &str) {
+    let mut settings = insta::Settings::clone_current();
+    // Backups are named after the time the sim world was initialised.
+    settings.add_filter(r"\d{8}T\d{6}Z\.dump", "[timestamp].dump");
+    // Run ids: `20261129T150102Z-region-outage-1a2b3c`.
+    settings.add_filter(r"\d{8}T\d{6}Z-([a-z0-9-]+)-[0-9a-f]{6}", "[run-id:$1]");
+    settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[time]");
+    settings.add_filter(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "[uuid]",
+    );
+    settings.add_filter(r"serial \d+", "serial [n]");
+    // Ages of backups: `5m old`, `5m 2s old`, `is 5m 2s old`.
+    settings.add_filter(r"\b(\d+[a-z]+ )*\d+[a-z]+ old\b", "[age] old");
+    // Durations measured by the run report: `| 0.4s |`.
+    settings.add_filter(r"\| \d+\.\ds \|", "| [duration] |");
+    settings.bind(|| snapshot::assert("apply", name, text));
+}
+
+#[test]
+fn snapshot_of_a_live_plan_on_the_sim() {
+    let workspace = Workspace::new();
+    workspace.run(&["sim", "init", PRODUCTION]).expect(0);
+    let plan = workspace
+        .run(&[
+            "plan",
+            PRODUCTION,
+            "--scenario",
+            "regional-failure",
+            "--sim",
+        ])
+        .expect(0);
+    assert_snapshot("live_plan_production_regional_failure", &plan.stdout);
+}
+
+#[test]
+fn snapshot_of_status_and_the_run_report_after_a_failover() {
+    let workspace = Workspace::new();
+    workspace.run(&["sim", "init", EXAMPLE]).expect(0);
+    let before = workspace.run(&["status", EXAMPLE]).expect(0);
+    assert!(
+        before.stdout.contains("state: none yet (nothing applied)"),
+        "{before}"
+    );
+    let apply = workspace
+        .run(&[
+            "apply",
+            EXAMPLE,
+            "--scenario",
+            "region-outage",
+            "--auto-approve",
+            "--time-scale",
+            "0",
+        ])
+        .expect(0);
+    assert!(apply.stdout.contains("report: .drplan/runs/"), "{apply}");
+
+    let status = workspace.run(&["status", EXAMPLE]).expect(0);
+    assert_snapshot("status_after_failover", &status.stdout);
+    let report = workspace.reports().pop().expect("a run report");
+    assert_snapshot("run_report_after_failover", &report);
+}
