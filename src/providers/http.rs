@@ -1,6 +1,6 @@
 //! HTTP for health probes and webhooks: one shared client (rustls), a timed GET and a
 //! JSON POST, with failures turned into short readable messages ("connection
-//! refused", "timed out after 5s", "cannot resolve host") rather than debug dumps.
+//! refused", "timed out after 5s", "cannot resolve the host name") rather than debug dumps.
 
 use std::error::Error as _;
 use std::io;

@@ -1,0 +1,299 @@
+//! How close `apply` runs to the critical path. A generated environment — 240 services
+//! over 6 tiers, 8 DNS records, on the sim — is planned (about 500 steps) and applied by
+//! the real binary with a time scale that makes the critical path 3 s of wall time. The
+//! apply's wall time is compared with the critical path: the plan's estimated RTO times
+//! the time scale, known exactly because every tier holds one service whose estimate
+//! is the tier's longest and the services declare no health probes.
+//!
+//! Then, to show where any excess goes, the same apply with every wait removed
+//! (`--time-scale 0`: only the journal, the world's writes and the scheduling are
+//! left), and both again with `.drplan/` on tmpfs (`/dev/shm`), where fsync costs
+//! nothing.
+//!
+//! Run with `cargo bench --bench apply`.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const SERVICES: usize = 240;
+const TIERS: usize = 6;
+const RECORDS: usize = 8;
+/// The longest estimate of every tier, held by its first service; the others take 1 to 4 minutes.
+const TIER_LONGEST: Duration = Duration::from_secs(5 * 60);
+/// The critical path in wall time that the time scale is chosen for.
+const CRITICAL_PATH: Duration = Duration::from_secs(3);
+const ITERATIONS: usize = 3;
+/// The goal: apply wall time ≤ this × the critical path.
+const GOAL_RATIO: f64 = 1.10;
+
+fn main() {
+    let text = environment();
+    let disk = tempfile::TempDir::new().expect("a temporary directory");
+    let layout = Layout::new(disk.path(), &text);
+    let probe = layout.prepare();
+    let plan = probe.plan();
+    let steps = plan["plan"]["steps"].as_array().map_or(0, Vec::len);
+    let estimated_rto = Duration::from_secs(plan["plan"]["summary"]["estimated_rto"].as_u64().expect("an estimated RTO"));
+    let scale = CRITICAL_PATH.as_secs_f64() / estimated_rto.as_secs_f64();
+    let critical_path = estimated_rto.mul_f64(scale);
+    // The sim sleeps only activations; the region check's 5s estimate is never waited.
+    let slept = estimated_rto.saturating_sub(Duration::from_secs(5)).mul_f64(scale);
+    println!(
+        "environment: {SERVICES} services over {TIERS} tiers, {RECORDS} DNS records, sim; plan: {steps} steps, estimated RTO {}",
+        humantime::format_duration(estimated_rto)
+    );
+    println!("time scale {scale:.6}: critical path {:.3} s (of which the sim sleeps {:.3} s); medians of {ITERATIONS} applies\n", critical_path.as_secs_f64(), slept.as_secs_f64());
+
+    let scaled = median(|| layout.apply(scale));
+    let ratio = scaled.wall.as_secs_f64() / critical_path.as_secs_f64();
+    println!(
+        "apply (disk)             wall {:>7.3} s   run {:>7.3} s   {} state writes   wall / critical path {ratio:.3}   goal ≤ {GOAL_RATIO}: {}",
+        secs(scaled.wall),
+        secs(scaled.run),
+        scaled.state_writes,
+        if ratio <= GOAL_RATIO { "met" } else { "MISSED" }
+    );
+    let unscaled = median(|| layout.apply(0.0));
+    println!(
+        "apply (disk), scale 0    wall {:>7.3} s   run {:>7.3} s   {} state writes   (everything but the waits)",
+        secs(unscaled.wall),
+        secs(unscaled.run),
+        unscaled.state_writes
+    );
+
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        let memory = tempfile::TempDir::new_in(shm).expect("a directory on tmpfs");
+        let layout = Layout::new(memory.path(), &text);
+        let scaled = median(|| layout.apply(scale));
+        let ratio = scaled.wall.as_secs_f64() / critical_path.as_secs_f64();
+        println!(
+            "apply (tmpfs)            wall {:>7.3} s   run {:>7.3} s   {} state writes   wall / critical path {ratio:.3}",
+            secs(scaled.wall),
+            secs(scaled.run),
+            scaled.state_writes
+        );
+        let unscaled = median(|| layout.apply(0.0));
+        println!(
+            "apply (tmpfs), scale 0   wall {:>7.3} s   run {:>7.3} s   {} state writes",
+            secs(unscaled.wall),
+            secs(unscaled.run),
+            unscaled.state_writes
+        );
+    }
+
+    let state = probe.state_size();
+    let write = write_cost(disk.path(), state);
+    println!(
+        "\none atomic state write on disk (temp file, fsync, rename, fsync of the directory) of the final state ({} KiB): {:.1} ms",
+        state / 1024,
+        write.as_secs_f64() * 1000.0
+    );
+    println!("(wall: the process, from spawn to exit; run: the executor, from the run report)");
+}
+
+/// One apply's measurements.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    wall: Duration,
+    /// The executor's elapsed time, from the run report.
+    run: Duration,
+    /// How many times the state was written (its final serial).
+    state_writes: u64,
+}
+
+/// The median of [`ITERATIONS`] measurements, by wall time.
+fn median(mut measure: impl FnMut() -> Measured) -> Measured {
+    let mut runs: Vec<Measured> = (0..ITERATIONS).map(|_| measure()).collect();
+    runs.sort_by_key(|m| m.wall);
+    runs[ITERATIONS / 2]
+}
+
+fn secs(duration: Duration) -> f64 {
+    duration.as_secs_f64()
+}
+
+/// A directory holding the environment file, where every apply gets a fresh
+/// `.drplan/` (a new sim world and a new plan).
+struct Layout {
+    root: PathBuf,
+    runs: std::cell::Cell<usize>,
+}
+
+impl Layout {
+    fn new(root: &Path, text: &str) -> Self {
+        std::fs::create_dir_all(root.join("environments")).expect("environments/");
+        std::fs::write(root.join("environments/bench.toml"), text).expect("the environment is written");
+        Self { root: root.to_path_buf(), runs: std::cell::Cell::new(0) }
+    }
+
+    /// A fresh workspace: a new sim world, and the plan saved as `plan.json`.
+    fn prepare(&self) -> Workspace {
+        let n = self.runs.get();
+        self.runs.set(n + 1);
+        let workspace = Workspace { root: self.root.clone(), drplan_dir: self.root.join(format!("drplan-{n}")) };
+        workspace.drplan(&["sim", "init", "environments/bench.toml"]);
+        workspace.drplan(&["plan", "environments/bench.toml", "--scenario", "region-outage", "--out", &workspace.plan_path()]);
+        workspace
+    }
+
+    /// Plans in a fresh workspace, then applies at `scale` and measures the apply.
+    fn apply(&self, scale: f64) -> Measured {
+        let workspace = self.prepare();
+        let plan = workspace.plan_path();
+        let scale = scale.to_string();
+        let started = Instant::now();
+        workspace.drplan(&["apply", &plan, "--auto-approve", "--quiet", "--parallelism", "1000", "--time-scale", &scale]);
+        let wall = started.elapsed();
+        let state = workspace.state();
+        let run_id = state["run"]["id"].as_str().expect("a run id");
+        let report = read_json(&workspace.drplan_dir.join("runs").join(format!("{run_id}.json")));
+        let run = Duration::from_millis(report["elapsed_ms"].as_u64().expect("elapsed_ms"));
+        Measured { wall, run, state_writes: state["serial"].as_u64().expect("a serial") }
+    }
+}
+
+/// One `.drplan/` directory.
+struct Workspace {
+    root: PathBuf,
+    drplan_dir: PathBuf,
+}
+
+impl Workspace {
+    fn plan_path(&self) -> String {
+        self.drplan_dir.join("plan.json").display().to_string()
+    }
+
+    fn plan(&self) -> Value {
+        read_json(Path::new(&self.plan_path()))
+    }
+
+    fn state(&self) -> Value {
+        read_json(&self.drplan_dir.join("state/bench.json"))
+    }
+
+    /// The size of the state file, in bytes, after an apply (applying once if need be).
+    fn state_size(&self) -> usize {
+        let path = self.drplan_dir.join("state/bench.json");
+        if !path.exists() {
+            self.drplan(&["apply", &self.plan_path(), "--auto-approve", "--quiet", "--parallelism", "1000", "--time-scale", "0"]);
+        }
+        std::fs::metadata(path).map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX))
+    }
+
+    /// Runs `drplan ARGS…` here and checks that it succeeded.
+    fn drplan(&self, args: &[&str]) {
+        let output = Command::new(env!("CARGO_BIN_EXE_drplan"))
+            .current_dir(&self.root)
+            .env("DRPLAN_DIR", &self.drplan_dir)
+            .env("NO_COLOR", "1")
+            .env_remove("DRPLAN_TIME_SCALE")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("drplan starts");
+        assert!(
+            output.status.success(),
+            "drplan {} failed:\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// The median time of an atomic write of `size` bytes in `dir`, the way the local
+/// state backend writes (temp file, fsync, rename, fsync of the directory).
+fn write_cost(dir: &Path, size: usize) -> Duration {
+    let path = dir.join("write-cost.json");
+    let bytes = vec![b' '; size];
+    let mut times: Vec<Duration> = (0..21)
+        .map(|_| {
+            let started = Instant::now();
+            drplan::state::local::write_atomic(&path, &bytes).expect("the write succeeds");
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// A linear congruential generator (Knuth's MMIX constants): the same environment
+/// every run.
+struct Lcg(u64);
+
+impl Lcg {
+    /// A number in `0..n`.
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        usize::try_from((self.0 >> 33) % n as u64).expect("below n")
+    }
+}
+
+fn service_name(i: usize) -> String {
+    format!("svc-{i:03}")
+}
+
+/// The environment as TOML: tier `t` holds services `t × 40 …`; each depends on up to
+/// two services of the tier before, the first of each tier takes [`TIER_LONGEST`], the
+/// others 1 to 4 minutes. No health probes, so health steps are instant and the
+/// estimated RTO is the region check plus the tiers' longest activations.
+fn environment() -> String {
+    let mut lcg = Lcg(7);
+    let per_tier = SERVICES / TIERS;
+    let mut out = String::from(
+        "[environment]\nname = \"bench\"\nhome = \"region-a\"\nrto = \"1h\"\nstate = \"local\"\n\n\
+         [providers]\ndns = \"sim\"\nstorage = \"sim\"\n\n\
+         [regions.region-a]\nrole = \"primary\"\n\n\
+         [regions.region-b]\nrole = \"secondary\"\nstandby = \"warm\"\n\n",
+    );
+    for i in 0..SERVICES {
+        let tier = i / per_tier;
+        let first_of_tier = i % per_tier == 0;
+        let minutes = if first_of_tier { TIER_LONGEST.as_secs() / 60 } else { 1 + lcg.below(4) as u64 };
+        let mut depends_on: Vec<String> = Vec::new();
+        if tier > 0 {
+            for _ in 0..2 {
+                let dependency = service_name((tier - 1) * per_tier + lcg.below(per_tier));
+                if !depends_on.contains(&dependency) {
+                    depends_on.push(dependency);
+                }
+            }
+        }
+        let depends_on: Vec<String> = depends_on.iter().map(|d| format!("\"{d}\"")).collect();
+        let _ = writeln!(
+            out,
+            "[services.{}]\ntier = {}\ndepends_on = [{}]\nregions = [\"region-a\", \"region-b\"]\nestimate = \"{minutes}m\"",
+            service_name(i),
+            tier + 1,
+            depends_on.join(", ")
+        );
+        if i % 2 == 0 {
+            out.push_str("activate = [\"deploy\", \"{service}\", \"--region\", \"{region}\"]\n");
+        }
+        out.push('\n');
+    }
+    for i in 0..RECORDS {
+        let _ = writeln!(
+            out,
+            "[dns.rec-{i}]\nzone = \"bench.example\"\nname = \"rec-{i}.bench.example\"\ntype = \"CNAME\"\nttl = 60\n\
+             follows = \"{}\"\ntargets = {{ region-a = \"a.rec-{i}.bench.example\", region-b = \"b.rec-{i}.bench.example\" }}\n",
+            // Records follow tier-1 services: their switches (1m each, not waited on the
+            // sim) run beside the later tiers, off the critical path.
+            service_name(lcg.below(per_tier))
+        );
+    }
+    out.push_str(
+        "[scenarios.region-outage]\nseverity = \"SEV-1\"\nstrategy = \"failover\"\nto = \"region-b\"\napproval = \"any-engineer\"\n",
+    );
+    out
+}
