@@ -37,16 +37,26 @@ fn main() {
     let probe = layout.prepare();
     let plan = probe.plan();
     let steps = plan["plan"]["steps"].as_array().map_or(0, Vec::len);
-    let estimated_rto = Duration::from_secs(plan["plan"]["summary"]["estimated_rto"].as_u64().expect("an estimated RTO"));
+    let estimated_rto = Duration::from_secs(
+        plan["plan"]["summary"]["estimated_rto"]
+            .as_u64()
+            .expect("an estimated RTO"),
+    );
     let scale = CRITICAL_PATH.as_secs_f64() / estimated_rto.as_secs_f64();
     let critical_path = estimated_rto.mul_f64(scale);
     // The sim sleeps only activations; the region check's 5s estimate is never waited.
-    let slept = estimated_rto.saturating_sub(Duration::from_secs(5)).mul_f64(scale);
+    let slept = estimated_rto
+        .saturating_sub(Duration::from_secs(5))
+        .mul_f64(scale);
     println!(
         "environment: {SERVICES} services over {TIERS} tiers, {RECORDS} DNS records, sim; plan: {steps} steps, estimated RTO {}",
         humantime::format_duration(estimated_rto)
     );
-    println!("time scale {scale:.6}: critical path {:.3} s (of which the sim sleeps {:.3} s); medians of {ITERATIONS} applies\n", critical_path.as_secs_f64(), slept.as_secs_f64());
+    println!(
+        "time scale {scale:.6}: critical path {:.3} s (of which the sim sleeps {:.3} s); medians of {ITERATIONS} applies\n",
+        critical_path.as_secs_f64(),
+        slept.as_secs_f64()
+    );
 
     let scaled = median(|| layout.apply(scale));
     let ratio = scaled.wall.as_secs_f64() / critical_path.as_secs_f64();
@@ -127,17 +137,31 @@ struct Layout {
 impl Layout {
     fn new(root: &Path, text: &str) -> Self {
         std::fs::create_dir_all(root.join("environments")).expect("environments/");
-        std::fs::write(root.join("environments/bench.toml"), text).expect("the environment is written");
-        Self { root: root.to_path_buf(), runs: std::cell::Cell::new(0) }
+        std::fs::write(root.join("environments/bench.toml"), text)
+            .expect("the environment is written");
+        Self {
+            root: root.to_path_buf(),
+            runs: std::cell::Cell::new(0),
+        }
     }
 
     /// A fresh workspace: a new sim world, and the plan saved as `plan.json`.
     fn prepare(&self) -> Workspace {
         let n = self.runs.get();
         self.runs.set(n + 1);
-        let workspace = Workspace { root: self.root.clone(), drplan_dir: self.root.join(format!("drplan-{n}")) };
+        let workspace = Workspace {
+            root: self.root.clone(),
+            drplan_dir: self.root.join(format!("drplan-{n}")),
+        };
         workspace.drplan(&["sim", "init", "environments/bench.toml"]);
-        workspace.drplan(&["plan", "environments/bench.toml", "--scenario", "region-outage", "--out", &workspace.plan_path()]);
+        workspace.drplan(&[
+            "plan",
+            "environments/bench.toml",
+            "--scenario",
+            "region-outage",
+            "--out",
+            &workspace.plan_path(),
+        ]);
         workspace
     }
 
@@ -147,13 +171,31 @@ impl Layout {
         let plan = workspace.plan_path();
         let scale = scale.to_string();
         let started = Instant::now();
-        workspace.drplan(&["apply", &plan, "--auto-approve", "--quiet", "--parallelism", "1000", "--time-scale", &scale]);
+        workspace.drplan(&[
+            "apply",
+            &plan,
+            "--auto-approve",
+            "--quiet",
+            "--parallelism",
+            "1000",
+            "--time-scale",
+            &scale,
+        ]);
         let wall = started.elapsed();
         let state = workspace.state();
         let run_id = state["run"]["id"].as_str().expect("a run id");
-        let report = read_json(&workspace.drplan_dir.join("runs").join(format!("{run_id}.json")));
+        let report = read_json(
+            &workspace
+                .drplan_dir
+                .join("runs")
+                .join(format!("{run_id}.json")),
+        );
         let run = Duration::from_millis(report["elapsed_ms"].as_u64().expect("elapsed_ms"));
-        Measured { wall, run, state_writes: state["serial"].as_u64().expect("a serial") }
+        Measured {
+            wall,
+            run,
+            state_writes: state["serial"].as_u64().expect("a serial"),
+        }
     }
 }
 
@@ -180,7 +222,16 @@ impl Workspace {
     fn state_size(&self) -> usize {
         let path = self.drplan_dir.join("state/bench.json");
         if !path.exists() {
-            self.drplan(&["apply", &self.plan_path(), "--auto-approve", "--quiet", "--parallelism", "1000", "--time-scale", "0"]);
+            self.drplan(&[
+                "apply",
+                &self.plan_path(),
+                "--auto-approve",
+                "--quiet",
+                "--parallelism",
+                "1000",
+                "--time-scale",
+                "0",
+            ]);
         }
         std::fs::metadata(path).map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX))
     }
@@ -207,7 +258,8 @@ impl Workspace {
 }
 
 fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
@@ -234,7 +286,10 @@ struct Lcg(u64);
 impl Lcg {
     /// A number in `0..n`.
     fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         usize::try_from((self.0 >> 33) % n as u64).expect("below n")
     }
 }
@@ -259,7 +314,11 @@ fn environment() -> String {
     for i in 0..SERVICES {
         let tier = i / per_tier;
         let first_of_tier = i % per_tier == 0;
-        let minutes = if first_of_tier { TIER_LONGEST.as_secs() / 60 } else { 1 + lcg.below(4) as u64 };
+        let minutes = if first_of_tier {
+            TIER_LONGEST.as_secs() / 60
+        } else {
+            1 + lcg.below(4) as u64
+        };
         let mut depends_on: Vec<String> = Vec::new();
         if tier > 0 {
             for _ in 0..2 {

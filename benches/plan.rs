@@ -16,11 +16,11 @@ use drplan::model::Environment;
 use drplan::plan::file::PlanFile;
 use drplan::plan::{Intent, Plan, assumed_actual};
 
-const SERVICES: usize = 20_000;
+const SERVICES: usize = 10_000;
 const TIERS: usize = 5;
 const DEPENDENCIES_PER_SERVICE: usize = 3;
-const RECORDS: usize = 2_000;
-const DATA_SETS: usize = 400;
+const RECORDS: usize = 1_000;
+const DATA_SETS: usize = 200;
 const ITERATIONS: usize = 7;
 
 const GOAL_RATIO: f64 = 3.0;
@@ -204,10 +204,10 @@ fn environment() -> String {
         let method = if i % 2 == 0 { "restore" } else { "regenerate" };
         let _ = writeln!(
             out,
-            "[data.data-{i:04}]\nservice = \"{service}\"\nrpo = \"1h\"\nmethod = \"{method}\""
+            "[data.data-{i:03}]\nservice = \"{service}\"\nrpo = \"1h\"\nmethod = \"{method}\""
         );
         if method == "restore" {
-            let _ = writeln!(out, "backups = \"s3://bench-backups/data-{i:04}/\"");
+            let _ = writeln!(out, "backups = \"s3://bench-backups/data-{i:03}/\"");
         }
         out.push('\n');
     }

@@ -16,19 +16,9 @@ pub type Span = Range<usize>;
 /// Every error drplan reports.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum Error {
-    #[error("{path}: {summary}")]
-    #[diagnostic(
-        code(drplan::config::invalid),
-        help("fix the problems above and run `drplan validate` again")
-    )]
-    InvalidConfig {
-        path: String,
-        summary: String,
-        #[source_code]
-        source_code: NamedSource<String>,
-        #[related]
-        problems: Vec<Problem>,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    InvalidConfig(Box<InvalidConfig>),
 
     #[error("cannot read {}", path.display())]
     #[diagnostic(
@@ -160,6 +150,10 @@ pub enum Error {
         help("run `drplan apply --resume FILE` to continue with the unfinished steps")
     )]
     Interrupted,
+
+    #[error("the drill found {failures} failure(s)")]
+    #[diagnostic(code(drplan::drill::failed), help("the report lists them: {report}"))]
+    DrillFailed { failures: usize, report: String },
 }
 
 impl Error {
@@ -344,6 +338,22 @@ pub fn render(diagnostic: &dyn Diagnostic, colour: bool) -> String {
 pub struct Warnings {
     pub path: String,
     pub count: usize,
+    #[source_code]
+    pub source_code: NamedSource<String>,
+    #[related]
+    pub problems: Vec<Problem>,
+}
+
+/// Every problem found in one configuration file, shown with the file's text.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{path}: {summary}")]
+#[diagnostic(
+    code(drplan::config::invalid),
+    help("fix the problems above and run `drplan validate` again")
+)]
+pub struct InvalidConfig {
+    pub path: String,
+    pub summary: String,
     #[source_code]
     pub source_code: NamedSource<String>,
     #[related]

@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod drill;
 pub mod error;
 pub mod graph;
 pub mod model;

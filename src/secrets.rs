@@ -51,11 +51,11 @@ impl Secrets {
         if value.is_empty() {
             return;
         }
-        if let Ok(mut known) = self.known.lock() {
-            if !known.iter().any(|(p, _)| *p == placeholder) {
-                known.push((placeholder, value));
-                known.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
-            }
+        if let Ok(mut known) = self.known.lock()
+            && !known.iter().any(|(p, _)| *p == placeholder)
+        {
+            known.push((placeholder, value));
+            known.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
         }
     }
 }

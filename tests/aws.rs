@@ -2,6 +2,7 @@
 //! checked with the AWS CLI (an independent client), driven through drplan's own
 //! provider types. Every test uses its own zone and bucket names on the shared server.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -130,15 +131,17 @@ fn json_of(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|err| panic!("not JSON ({err}):\n{text}"))
 }
 
-/// Creates the hosted zone `name` with the AWS CLI; returns its id (`Z…`).
+/// Creates a hosted zone named `name` with the AWS CLI; returns its id (`Z…`).
 fn create_zone(moto: &MotoServer, name: &str) -> String {
+    static CREATED: AtomicUsize = AtomicUsize::new(0);
+    let reference = format!("{name}-{}", CREATED.fetch_add(1, Ordering::Relaxed));
     let created = json_of(&moto.aws_cli(&[
         "route53",
         "create-hosted-zone",
         "--name",
         name,
         "--caller-reference",
-        name,
+        &reference,
     ]));
     let id = created["HostedZone"]["Id"].as_str().expect("a zone id");
     id.trim_start_matches("/hostedzone/").to_string()
@@ -349,6 +352,29 @@ async fn route53_reports_an_unknown_zone() {
         "route53: cannot list the record sets of www.nowhere.omniops.test: the hosted zone does not exist"
     );
     assert!(help.contains("zone_id"), "{help}");
+}
+
+#[tokio::test]
+async fn route53_does_not_guess_between_zones_of_the_same_name() {
+    let moto = moto::shared();
+    let domain = "twin.omniops.test";
+    let ids = [create_zone(moto, domain), create_zone(moto, domain)];
+    let mut record = reference_environment(domain).records.remove(0);
+    let dns = Route53Dns::new(&moto_sdk(moto).await);
+
+    let (message, help) =
+        provider_message(&dns.read(std::slice::from_ref(&record)).await.unwrap_err());
+    assert_eq!(
+        message,
+        format!(
+            "route53: 2 hosted zones are named `{domain}`: {}, {}",
+            ids[0], ids[1]
+        )
+    );
+    assert!(help.contains("zone_id"), "{help}");
+
+    record.zone_id = Some(ids[1].clone());
+    assert_eq!(dns.read(&[record]).await.unwrap()["www"], []);
 }
 
 #[tokio::test]

@@ -126,11 +126,12 @@ fn check(text: &str) -> Result<(), TestCaseError> {
     let Err(error) = drplan::config::parse("fuzz.toml", text) else {
         return Ok(());
     };
-    let drplan::error::Error::InvalidConfig { problems, .. } = &error else {
+    let drplan::error::Error::InvalidConfig(invalid) = &error else {
         return Err(TestCaseError::fail(format!(
             "parse refused with something other than InvalidConfig: {error:?}"
         )));
     };
+    let problems = &invalid.problems;
     prop_assert!(!problems.is_empty(), "InvalidConfig without problems");
     for problem in problems {
         prop_assert!(!problem.labels.is_empty(), "no label: {problem:?}");

@@ -2,4 +2,5 @@ mod apply;
 mod aws;
 mod cli;
 mod config_props;
+mod stability;
 mod support;

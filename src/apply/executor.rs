@@ -62,6 +62,9 @@ impl Execution {
     }
 }
 
+/// What a finished task hands back: its steps, its result, when it started, how long it took.
+type BatchDone = (Vec<usize>, Result<String, String>, SystemTime, Duration);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
     Waiting,
@@ -92,8 +95,7 @@ pub async fn execute(
 ) -> Execution {
     let start = Instant::now();
     let mut scheduler = Scheduler::new(&steps, finished);
-    let mut tasks: JoinSet<(Vec<usize>, Result<String, String>, SystemTime, Duration)> =
-        JoinSet::new();
+    let mut tasks: JoinSet<BatchDone> = JoinSet::new();
     let mut running: HashMap<tokio::task::Id, Vec<usize>> = HashMap::new();
     let mut interrupt = signal(SignalKind::interrupt()).ok();
     let mut terminate = signal(SignalKind::terminate()).ok();
@@ -169,11 +171,7 @@ async fn receive(signal: &mut Option<Signal>) {
 }
 
 /// Runs one step, or one batch of switch steps, journalling before and after.
-async fn run_batch(
-    ctx: Arc<Context>,
-    steps: Arc<Vec<Step>>,
-    batch: Vec<usize>,
-) -> (Vec<usize>, Result<String, String>, SystemTime, Duration) {
+async fn run_batch(ctx: Arc<Context>, steps: Arc<Vec<Step>>, batch: Vec<usize>) -> BatchDone {
     let started = SystemTime::now();
     let clock = Instant::now();
     let members: Vec<&Step> = batch.iter().map(|&i| &steps[i]).collect();

@@ -19,7 +19,7 @@ pub enum Record {
     /// A step transition; a finished `activate` also moves the service's placement.
     Step {
         entry: JournalEntry,
-        action: Option<Action>,
+        action: Option<Box<Action>>,
     },
     /// The run's status.
     Status(RunStatus),
@@ -75,7 +75,7 @@ impl Journal {
             at: SystemTime::now(),
             detail,
         };
-        let action = (event == StepEvent::Finished).then(|| step.action.clone());
+        let action = (event == StepEvent::Finished).then(|| Box::new(step.action.clone()));
         self.commit(Record::Step { entry, action }).await
     }
 }
@@ -125,7 +125,7 @@ pub fn apply_record(state: &mut State, record: &Record) {
             run.journal.push(entry.clone());
             if let Some(Action::Activate {
                 service, region, ..
-            }) = action
+            }) = action.as_deref()
             {
                 state.placement.insert(service.clone(), region.clone());
             }

@@ -16,7 +16,7 @@ use crate::state::{State, StateVersion};
 /// What to apply.
 pub enum Request {
     /// A saved plan.
-    Saved(PlanFile),
+    Saved(Box<PlanFile>),
     /// A new plan of the named scenario, or of the failback when `None`.
     Plan(Option<String>),
     /// The run recorded in the state.
@@ -62,7 +62,7 @@ async fn locked(
             check_resumable(&session, &state)?;
             return super::resume(launch(session, options, None), state, version).await;
         }
-        Request::Saved(file) => file,
+        Request::Saved(file) => *file,
         Request::Plan(scenario) => {
             let file = plan_now(
                 &session,

@@ -75,7 +75,7 @@ async fn apply(args: &ApplyArgs) -> Result<ExitCode, Error> {
     };
     let session = Session::open(&env_file, flags).await?;
     let request = match (saved, args.resume) {
-        (Some(file), _) => Request::Saved(file),
+        (Some(file), _) => Request::Saved(Box::new(file)),
         (None, true) => Request::Resume,
         (None, false) => Request::Plan(scenario(args, &session)?),
     };

@@ -2,6 +2,7 @@
 //! plans and graphs.
 
 mod apply_command;
+mod drill_command;
 pub mod graph_command;
 mod plan_command;
 pub mod render;
@@ -56,6 +57,8 @@ pub enum Command {
     Sim(sim_command::SimArgs),
     /// Watch the triggers: after `for` of failure, apply their scenario or notify and wait.
     Watch(watch_command::WatchArgs),
+    /// Rehearse a scenario and its failback on a sim copy and file the report; or list drills due.
+    Drill(drill_command::DrillArgs),
 }
 
 /// Which plan to make.
@@ -90,6 +93,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Verify(args) => verify_command::run(&args),
         Command::Sim(args) => sim_command::run(&args),
         Command::Watch(args) => watch_command::run(&args),
+        Command::Drill(args) => drill_command::run(&args),
     }
 }
 

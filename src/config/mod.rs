@@ -10,7 +10,7 @@ use miette::NamedSource;
 use sha2::{Digest, Sha256};
 use toml::de::DeTable;
 
-use crate::error::{Error, Problem, ProblemKind};
+use crate::error::{Error, InvalidConfig, Problem, ProblemKind};
 use crate::model::{Environment, validate};
 use tree::{Fields, Problems};
 
@@ -96,7 +96,7 @@ fn syntax_problem(error: &toml::de::Error, len: usize) -> Problem {
 fn invalid(name: &str, text: &str, mut problems: Vec<Problem>) -> Error {
     problems.sort_by_key(Problem::offset);
     let count = problems.len();
-    Error::InvalidConfig {
+    Error::InvalidConfig(Box::new(InvalidConfig {
         path: name.to_string(),
         summary: if count == 1 {
             "1 problem".to_string()
@@ -105,7 +105,7 @@ fn invalid(name: &str, text: &str, mut problems: Vec<Problem>) -> Error {
         },
         source_code: NamedSource::new(name, text.to_string()),
         problems,
-    }
+    }))
 }
 
 /// SHA-256 of `text`, hex-encoded.

@@ -225,17 +225,17 @@ fn check_operations(env: &Environment, p: &mut Problems) {
         scenario_ref(env, &drill.scenario, p);
     }
     for check in &env.checks {
-        if let super::CheckKind::Dns { record } = &check.kind {
-            if env.record(&record.value).is_none() {
-                let candidates = env.records.iter().map(|r| r.key.value.as_str());
-                p.push(unknown(
-                    ProblemKind::UnknownRecord,
-                    "DNS record",
-                    record,
-                    candidates,
-                    "[dns]",
-                ));
-            }
+        if let super::CheckKind::Dns { record } = &check.kind
+            && env.record(&record.value).is_none()
+        {
+            let candidates = env.records.iter().map(|r| r.key.value.as_str());
+            p.push(unknown(
+                ProblemKind::UnknownRecord,
+                "DNS record",
+                record,
+                candidates,
+                "[dns]",
+            ));
         }
     }
 }

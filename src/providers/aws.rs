@@ -12,7 +12,7 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 use crate::error::Error;
 use crate::model::Providers;
@@ -79,7 +79,7 @@ where
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     /// The AWS error code (`NoSuchKey`, `PreconditionFailed`…) when AWS answered.
-    pub code: Option<String>,
+    code: Option<String>,
     /// The HTTP status when AWS answered.
     pub status: Option<u16>,
     cause: Cause,
@@ -98,6 +98,7 @@ enum Cause {
 }
 
 impl Failure {
+    /// What `err` says, without the SDK's debug representation.
     pub fn of<E>(err: &SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -112,13 +113,11 @@ impl Failure {
             }
             SdkError::TimeoutError(_) => Cause::TimedOut,
             SdkError::DispatchFailure(failure) => match credentials_error(err) {
-                Some(credentials) => {
-                    Cause::NoCredentials(DisplayErrorContext(credentials).to_string())
-                }
+                Some(credentials) => Cause::NoCredentials(chain(credentials)),
                 None if failure.is_timeout() => Cause::TimedOut,
-                None => Cause::Unreachable(DisplayErrorContext(err).to_string()),
+                None => Cause::Unreachable(chain(err)),
             },
-            _ => Cause::Other(DisplayErrorContext(err).to_string()),
+            _ => Cause::Other(chain(err)),
         };
         Self {
             code,
@@ -194,6 +193,20 @@ impl Failure {
             ),
         }
     }
+}
+
+/// The messages of `err` and of every error behind it, joined by ": ", each said once.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut messages: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(error) = next {
+        let message = error.to_string();
+        if !messages.iter().any(|seen| seen.contains(&message)) {
+            messages.push(message);
+        }
+        next = error.source();
+    }
+    messages.join(": ")
 }
 
 /// The credentials error behind a failed call, if that is what it failed on.

@@ -8,7 +8,7 @@
 //! targets are neither reported nor touched.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -27,8 +27,9 @@ use crate::observe::RecordSet;
 
 const PROVIDER: &str = "route53";
 
-/// Route53's limits on one ChangeResourceRecordSets request. An UPSERT counts twice
-/// towards the ResourceRecord elements and the value characters.
+/// Route53's limits on one ChangeResourceRecordSets request. Each UPSERT (the only
+/// action drplan sends) counts twice towards the ResourceRecord elements and the
+/// characters of their values.
 const MAX_CHANGES: usize = 1_000;
 const MAX_RECORD_ELEMENTS: usize = 1_000;
 const MAX_VALUE_CHARACTERS: usize = 32_000;
@@ -37,7 +38,9 @@ const MAX_VALUE_CHARACTERS: usize = 32_000;
 /// it asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChangeWait {
+    /// For every change of one `apply` together, counted from the first request.
     pub timeout: Duration,
+    /// Between two GetChange requests.
     pub interval: Duration,
 }
 
@@ -63,6 +66,7 @@ pub struct Route53Dns {
 }
 
 impl Route53Dns {
+    /// Route53 as `sdk` (see [`super::aws::sdk_config`]) reaches it.
     pub fn new(sdk: &SdkConfig) -> Self {
         Self::from_client(Client::new(sdk))
     }
@@ -96,20 +100,16 @@ impl Route53Dns {
             return Ok(short_id(id).to_string());
         }
         let name = normalize(&record.zone);
-        if let Some(id) = self
-            .zones
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&name)
-        {
-            return Ok(id.clone());
+        if let Some(id) = self.known_zones().get(&name).cloned() {
+            return Ok(id);
         }
         let id = self.find_zone(&record.zone).await?;
-        self.zones
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(name, id.clone());
+        self.known_zones().insert(name, id.clone());
         Ok(id)
+    }
+
+    fn known_zones(&self) -> MutexGuard<'_, HashMap<String, String>> {
+        self.zones.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn find_zone(&self, zone: &str) -> Result<String, Error> {
@@ -237,7 +237,7 @@ impl Route53Dns {
             Error::provider(
                 PROVIDER,
                 format!("zone {zone}: Route53 accepted the change without a change id"),
-                RETRY_HELP,
+                "try again; if it persists, check the zone in the Route53 console",
             )
         })?;
         Ok(short_id(info.id()).to_string())
@@ -286,8 +286,6 @@ impl Route53Dns {
         }
     }
 }
-
-const RETRY_HELP: &str = "try again; if it persists, check the zone in the Route53 console";
 
 #[async_trait]
 impl DnsProvider for Route53Dns {
@@ -425,19 +423,13 @@ impl Cost {
             .resource_record_set()
             .map(ResourceRecordSet::resource_records)
             .unwrap_or_default();
-        let weight = if *change.action() == ChangeAction::Upsert {
-            2
-        } else {
-            1
-        };
         Self {
             changes: 1,
-            record_elements: weight * records.len(),
-            value_characters: weight
-                * records
-                    .iter()
-                    .map(|r| r.value().chars().count())
-                    .sum::<usize>(),
+            record_elements: 2 * records.len(),
+            value_characters: 2 * records
+                .iter()
+                .map(|r| r.value().chars().count())
+                .sum::<usize>(),
         }
     }
 

@@ -85,8 +85,8 @@ impl S3State {
         Ok(Some((value, etag)))
     }
 
-    /// Writes `value` to `key` on the condition `(header, value)`; `Err(Failure)` when
-    /// S3 refused, for the caller to judge.
+    /// Writes `value` to `key` on `condition`; returns the new ETag, or `Ok(Err(_))`
+    /// when S3 refused, for the caller to judge.
     async fn put<T: Serialize>(
         &self,
         key: &str,

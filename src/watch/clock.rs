@@ -90,8 +90,10 @@ mod tests {
     #[test]
     fn each_trigger_comes_round_at_its_own_interval() {
         let start = SystemTime::UNIX_EPOCH;
-        let mut schedule =
-            Schedule::new(start, vec![Duration::from_secs(30), Duration::from_secs(20)]);
+        let mut schedule = Schedule::new(
+            start,
+            vec![Duration::from_secs(30), Duration::from_secs(20)],
+        );
         let mut order = Vec::new();
         for _ in 0..5 {
             let (index, due) = schedule.next().unwrap();

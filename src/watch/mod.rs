@@ -49,7 +49,10 @@ pub async fn watch(file: &Path, options: WatchOptions) -> Result<(), Error> {
     let env = session.loaded.env.clone();
     if env.triggers.is_empty() {
         return Err(Error::Usage {
-            message: format!("{} declares no [triggers]: there is nothing to watch", file.display()),
+            message: format!(
+                "{} declares no [triggers]: there is nothing to watch",
+                file.display()
+            ),
             help: "declare the decision matrix under [triggers.NAME]".to_string(),
         });
     }
@@ -68,7 +71,10 @@ pub async fn watch(file: &Path, options: WatchOptions) -> Result<(), Error> {
         return watcher.history.save(&watcher.env.name);
     }
     watcher
-        .run(Clock::new(session.connection.time_scale), options.max_duration)
+        .run(
+            Clock::new(session.connection.time_scale),
+            options.max_duration,
+        )
         .await;
     Ok(())
 }
@@ -130,7 +136,11 @@ impl Watcher {
             let history = self.history.of(name);
             history.incident.reset();
             let reading = history.home.record(now, finding.holds, rule);
-            say(now, name, &home_line(&self.env, &trigger, reading, &finding));
+            say(
+                now,
+                name,
+                &home_line(&self.env, &trigger, reading, &finding),
+            );
             if let Reading::Fires(held) = reading {
                 let message = self.fail_back(session, &trigger, held, decision).await;
                 say(now, name, &message);
@@ -142,7 +152,9 @@ impl Watcher {
             let reading = history.incident.record(now, finding.holds, rule);
             say(now, name, &incident_line(&trigger, reading, &finding));
             if let Reading::Fires(held) = reading {
-                let message = self.respond(session, &trigger, held, &finding, decision).await;
+                let message = self
+                    .respond(session, &trigger, held, &finding, decision)
+                    .await;
                 say(now, name, &message);
             }
         }
@@ -171,7 +183,14 @@ impl Watcher {
             command: format!("drplan apply {} --scenario {scenario}", self.file.display()),
         };
         let outcome = self
-            .notify(session, trigger, Some(scenario), severity, waiting, decision)
+            .notify(
+                session,
+                trigger,
+                Some(scenario),
+                severity,
+                waiting,
+                decision,
+            )
             .await;
         format!("{fired}: {outcome}")
     }
@@ -231,13 +250,17 @@ impl Watcher {
         let mut told = Vec::new();
         for entry in notice::recipients(&self.env) {
             let body = notice::body(&self.env, entry, &notice);
-            told.push(match session.connection.runtime.notifier.send(entry, &body).await {
-                Ok(()) => format!("notified {}", entry.to),
-                Err(error) => format!("notifying {} failed: {error}", entry.to),
-            });
+            told.push(
+                match session.connection.runtime.notifier.send(entry, &body).await {
+                    Ok(()) => format!("notified {}", entry.to),
+                    Err(error) => format!("notifying {} failed: {error}", entry.to),
+                },
+            );
         }
         if told.is_empty() {
-            told.push("no [[notify]] entry is due at once (after = \"0m\"): nobody was told".to_string());
+            told.push(
+                "no [[notify]] entry is due at once (after = \"0m\"): nobody was told".to_string(),
+            );
         }
         format!("{}; waiting for `{}`", told.join(", "), waiting.command)
     }
@@ -275,7 +298,15 @@ async fn apply(session: Session, scenario: Option<&str>, serial: u64) -> String 
         }),
     };
     let request = Request::Plan(scenario.map(str::to_string));
-    match run::run(session, request, apply_options(), Duration::ZERO, &unchanged).await {
+    match run::run(
+        session,
+        request,
+        apply_options(),
+        Duration::ZERO,
+        &unchanged,
+    )
+    .await
+    {
         Ok(applied) => {
             let run_id = applied.state.run.as_ref().map_or("", |run| run.id.as_str());
             let report = applied.report.display();
@@ -317,11 +348,17 @@ fn incident_line(trigger: &Trigger, reading: Reading, finding: &Finding) -> Stri
     match reading {
         Reading::Clear => format!("ok: {detail}"),
         Reading::Holding(held) => {
-            format!("failing for {} (acts after {act_after}): {detail}", describe(held))
+            format!(
+                "failing for {} (acts after {act_after}): {detail}",
+                describe(held)
+            )
         }
         Reading::Fires(held) => format!("failing for {}: {detail}", describe(held)),
         Reading::Fired(held) => {
-            format!("still failing for {} (acted already): {detail}", describe(held))
+            format!(
+                "still failing for {} (acted already): {detail}",
+                describe(held)
+            )
         }
     }
 }
@@ -336,11 +373,17 @@ fn home_line(env: &Environment, trigger: &Trigger, reading: Reading, finding: &F
     match reading {
         Reading::Clear => format!("{prefix} not healthy: {}", finding.detail),
         Reading::Holding(held) => {
-            format!("{prefix} healthy for {} (fails back after {after})", describe(held))
+            format!(
+                "{prefix} healthy for {} (fails back after {after})",
+                describe(held)
+            )
         }
         Reading::Fires(held) => format!("{prefix} healthy for {}", describe(held)),
         Reading::Fired(held) => {
-            format!("{prefix} healthy for {} (failback handled already)", describe(held))
+            format!(
+                "{prefix} healthy for {} (failback handled already)",
+                describe(held)
+            )
         }
     }
 }
@@ -357,5 +400,8 @@ fn describe(held: Held) -> String {
 
 /// Prints one line of the watch log.
 fn say(now: SystemTime, who: &str, message: &str) {
-    println!("{} {who}: {message}", humantime::format_rfc3339_seconds(now));
+    println!(
+        "{} {who}: {message}",
+        humantime::format_rfc3339_seconds(now)
+    );
 }

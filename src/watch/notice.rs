@@ -71,8 +71,7 @@ mod tests {
             status: "awaiting-approval",
             observed: "web in eu-west-1: region eu-west-1 is down".to_string(),
             detected: "2026-11-29T15:00:00Z".to_string(),
-            command: "drplan apply environments/example.toml --scenario region-outage"
-                .to_string(),
+            command: "drplan apply environments/example.toml --scenario region-outage".to_string(),
             plan: "# Plan: region-outage\n".to_string(),
         };
         let entries: Vec<&Notification> = recipients(&env).collect();

@@ -114,7 +114,13 @@ fn watched<'e>(env: &'e Environment, trigger: &Trigger) -> Vec<&'e Service> {
 async fn active_region(session: &Session, state: &State, service: &str) -> Result<String, Error> {
     let env = &session.loaded.env;
     Ok(
-        match session.connection.runtime.services.placement(service).await? {
+        match session
+            .connection
+            .runtime
+            .services
+            .placement(service)
+            .await?
+        {
             Some(region) => region,
             None => state
                 .placement
@@ -139,7 +145,11 @@ async fn probe_active(session: &Session, state: &State, services: &[&Service]) -
 
 /// Probes every `(service, region)` at once, each with its health probe rendered for
 /// its region; the verdicts come back in the order given.
-async fn probe_all(env: &Environment, runtime: &Runtime, placed: &[(&Service, String)]) -> Vec<Verdict> {
+async fn probe_all(
+    env: &Environment,
+    runtime: &Runtime,
+    placed: &[(&Service, String)],
+) -> Vec<Verdict> {
     let mut probes = JoinSet::new();
     for (index, (service, region)) in placed.iter().enumerate() {
         let name = service.name.value.clone();
@@ -155,11 +165,7 @@ async fn probe_all(env: &Environment, runtime: &Runtime, placed: &[(&Service, St
             (index, verdict(&name, &region, failure(result)))
         });
     }
-    let mut verdicts: Vec<(usize, Verdict)> = probes
-        .join_all()
-        .await
-        .into_iter()
-        .collect();
+    let mut verdicts: Vec<(usize, Verdict)> = probes.join_all().await.into_iter().collect();
     verdicts.sort_by_key(|(index, _)| *index);
     verdicts.into_iter().map(|(_, verdict)| verdict).collect()
 }
@@ -217,7 +223,9 @@ async fn read_ratio(
         Some(ErrorRateProbe::Url(url)) => get_text(url).await?,
         Some(ErrorRateProbe::Command(argv)) => {
             let argv = argv.render(&[("environment", env.name.as_str())]);
-            crate::providers::process::run(&argv, RATIO_TIMEOUT, &[]).await?.log
+            crate::providers::process::run(&argv, RATIO_TIMEOUT, &[])
+                .await?
+                .log
         }
         None => {
             return Err(Error::provider(
@@ -290,8 +298,14 @@ mod tests {
     fn the_first_failure_is_named_with_how_many_more_there_are() {
         let verdicts = vec![
             ("api in us-east-1".to_string(), None),
-            ("db in us-east-1".to_string(), Some("region down".to_string())),
-            ("chat in us-east-1".to_string(), Some("region down".to_string())),
+            (
+                "db in us-east-1".to_string(),
+                Some("region down".to_string()),
+            ),
+            (
+                "chat in us-east-1".to_string(),
+                Some("region down".to_string()),
+            ),
         ];
         assert_eq!(
             failing(&verdicts),

@@ -158,7 +158,10 @@ mod tests {
             streak.record(at(0), true, rule),
             Reading::Holding(held(0, 1))
         );
-        assert_eq!(streak.record(at(30), true, rule), Reading::Fires(held(30, 2)));
+        assert_eq!(
+            streak.record(at(30), true, rule),
+            Reading::Fires(held(30, 2))
+        );
     }
 
     #[test]
@@ -202,6 +205,9 @@ mod tests {
         assert!(text.contains("2023-11-14T22:13:20"), "{text}");
         let mut read: Streak = serde_json::from_str(&text).unwrap();
         assert_eq!(read, streak);
-        assert_eq!(read.record(at(60), true, RULE), Reading::Holding(held(60, 3)));
+        assert_eq!(
+            read.record(at(60), true, RULE),
+            Reading::Holding(held(60, 3))
+        );
     }
 }

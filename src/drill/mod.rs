@@ -1,0 +1,367 @@
+//! Drill: rehearse a scenario and its failback, and file the report. By default on a
+//! sim copy of the environment, never on its real world or state: a private
+//! directory (`.drplan/drills/<environment>-<time>/`, removed afterwards unless
+//! `--keep`) holding a nominal sim world and a fresh state. With `--target FILE`, on
+//! that test environment's own providers instead.
+//!
+//! The drill injects the failure the scenario is about, measures the time to detect
+//! it (the watch logic on watch time), plans and applies the scenario, runs the
+//! checks, repairs the failure, plans and applies the failback, runs the checks again,
+//! and writes the report under `drills/`. `--due` reads those reports against the
+//! `[drills]` calendar.
+
+pub mod detect;
+pub mod due;
+pub mod inject;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use inject::Injection;
+use report::{CheckOutcome, DrillReport, FailedStep, RunSummary};
+
+use crate::apply::executor::Outcome;
+use crate::apply::run::{self, Request};
+use crate::apply::{Applied, ApplyOptions};
+use crate::error::Error;
+use crate::model::{Environment, Scenario, Strategy};
+use crate::providers::sim::SimWorld;
+use crate::session::{Session, SimFlags};
+
+/// Where drill reports are filed, relative to the working directory.
+pub const REPORTS_DIR: &str = "drills";
+
+/// How a drill runs.
+#[derive(Debug, Clone)]
+pub struct DrillOptions {
+    pub scenario: String,
+    /// A test environment to rehearse on with its own providers.
+    pub target: Option<PathBuf>,
+    pub time_scale: Option<f64>,
+    /// Keep the private directory of a sim drill.
+    pub keep: bool,
+    pub accept_data_loss: bool,
+}
+
+/// Rehearses `options.scenario` of the environment in `file` and files the report;
+/// returns it and where its markdown was written.
+pub async fn drill(file: &Path, options: &DrillOptions) -> Result<(DrillReport, PathBuf), Error> {
+    let env = crate::config::load(file)?.env;
+    let scenario =
+        env.scenario(&options.scenario)
+            .cloned()
+            .ok_or_else(|| Error::UnknownScenario {
+                name: options.scenario.clone(),
+                help: "name one of the environment's [scenarios]".to_string(),
+            })?;
+    let started = SystemTime::now();
+    let mut report = new_report(file, &env, &scenario, started);
+    match &options.target {
+        None => on_sim_copy(file, &env, &scenario, options, &mut report).await?,
+        Some(target) => on_target(target, &scenario, options, &mut report).await?,
+    }
+    let path = report.write(Path::new(REPORTS_DIR))?;
+    Ok((report, path))
+}
+
+/// Rehearses in a private directory on a nominal sim world, then removes it (unless kept).
+async fn on_sim_copy(
+    file: &Path,
+    env: &Environment,
+    scenario: &Scenario,
+    options: &DrillOptions,
+    report: &mut DrillReport,
+) -> Result<(), Error> {
+    let dir =
+        crate::paths::drills_dir().join(format!("{}-{}", env.name, report::stamp(report.started)));
+    report.ground = format!(
+        "a sim copy: nominal world and fresh state in `{}`",
+        dir.display()
+    );
+    let rehearsal = crate::paths::with_root(dir.clone(), async {
+        let world = crate::paths::sim_file(&env.name);
+        SimWorld::nominal(env, SystemTime::now()).save(&world)?;
+        let rehearsal = Rehearsal {
+            file: file.to_path_buf(),
+            flags: SimFlags {
+                sim: true,
+                time_scale: options.time_scale,
+            },
+            scenario: scenario.clone(),
+            injection: Injection::of(env, scenario),
+            world: Some(world),
+            accept_data_loss: options.accept_data_loss,
+        };
+        rehearsal.run(report).await
+    })
+    .await;
+    if options.keep {
+        report.kept = Some(dir.display().to_string());
+    } else {
+        std::fs::remove_dir_all(&dir).map_err(|source| Error::Write {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    rehearsal
+}
+
+/// Rehearses on the test environment in `target`, with its own providers (failures are
+/// injected only into a sim world).
+async fn on_target(
+    target: &Path,
+    scenario: &Scenario,
+    options: &DrillOptions,
+    report: &mut DrillReport,
+) -> Result<(), Error> {
+    let env = crate::config::load(target)?.env;
+    if env.scenario(&scenario.name.value).is_none() {
+        return Err(Error::UnknownScenario {
+            name: scenario.name.value.clone(),
+            help: format!("the target {} must declare it too", target.display()),
+        });
+    }
+    report.ground = format!("the test environment `{}` ({})", target.display(), env.name);
+    let rehearsal = Rehearsal {
+        file: target.to_path_buf(),
+        flags: SimFlags {
+            sim: false,
+            time_scale: options.time_scale,
+        },
+        scenario: scenario.clone(),
+        injection: Injection::of(&env, scenario),
+        world: env
+            .providers
+            .is_sim()
+            .then(|| crate::paths::sim_file(&env.name)),
+        accept_data_loss: options.accept_data_loss,
+    };
+    rehearsal.run(report).await
+}
+
+fn new_report(
+    file: &Path,
+    env: &Environment,
+    scenario: &Scenario,
+    started: SystemTime,
+) -> DrillReport {
+    let strategy = match &scenario.strategy {
+        Strategy::Failover { to } => format!("failover to {}", to.value),
+        other => other.name().to_string(),
+    };
+    DrillReport {
+        format_version: report::FORMAT_VERSION,
+        environment: env.name.clone(),
+        environment_file: file.display().to_string(),
+        scenario: scenario.name.value.clone(),
+        severity: scenario.severity.clone(),
+        strategy,
+        ground: String::new(),
+        time_scale: None,
+        started,
+        injected: String::new(),
+        detection_note: None,
+        detection: Vec::new(),
+        detection_wall_ms: 0,
+        recovery: not_run(&scenario.name.value, "not started".to_string()),
+        rto_target: env.rto,
+        data_at_risk: Vec::new(),
+        checks_after_recovery: Vec::new(),
+        failback: None,
+        checks_after_failback: Vec::new(),
+        kept: None,
+    }
+}
+
+/// One rehearsal: the environment file the sessions open and how, and what it breaks.
+struct Rehearsal {
+    file: PathBuf,
+    flags: SimFlags,
+    scenario: Scenario,
+    injection: Injection,
+    /// The sim world failures are injected into, when there is one.
+    world: Option<PathBuf>,
+    accept_data_loss: bool,
+}
+
+impl Rehearsal {
+    async fn run(&self, report: &mut DrillReport) -> Result<(), Error> {
+        self.inject(report)?;
+        phase(&format!("injected: {}", report.injected));
+        let session = Session::open(&self.file, self.flags).await?;
+        report.time_scale = session.connection.time_scale;
+        self.detect(&session, report).await?;
+        let name = self.scenario.name.value.as_str();
+        phase(&format!("recovering: plan and apply {name}"));
+        let (recovery, data_at_risk) = self.apply(session, Some(name)).await?;
+        report.recovery = recovery;
+        report.data_at_risk = data_at_risk;
+        phase("verifying after recovery");
+        report.checks_after_recovery = self.verify().await?;
+        if let Some(world) = &self.world {
+            self.injection.set(world, true)?;
+        }
+        if matches!(self.scenario.strategy, Strategy::Failover { .. }) {
+            phase("failing back: home repaired; plan and apply the failback");
+            let session = Session::open(&self.file, self.flags).await?;
+            report.failback = Some(self.apply(session, None).await?.0);
+            phase("verifying after failback");
+            report.checks_after_failback = self.verify().await?;
+        }
+        Ok(())
+    }
+
+    fn inject(&self, report: &mut DrillReport) -> Result<(), Error> {
+        match &self.world {
+            Some(world) => {
+                self.injection.set(world, false)?;
+                report.injected = self.injection.describe();
+            }
+            None => {
+                report.injected =
+                    "nothing: failures cannot be injected into real providers".to_string();
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the triggers that name the scenario, when there is a failure to detect.
+    async fn detect(&self, session: &Session, report: &mut DrillReport) -> Result<(), Error> {
+        let env = &session.loaded.env;
+        let triggers: Vec<_> = env
+            .triggers
+            .iter()
+            .filter(|t| t.scenario.value == self.scenario.name.value)
+            .collect();
+        report.detection_note = if triggers.is_empty() {
+            Some("no trigger names this scenario".to_string())
+        } else if self.world.is_none() || self.injection == Injection::Nothing {
+            Some("no failure was injected".to_string())
+        } else {
+            None
+        };
+        if report.detection_note.is_some() {
+            return Ok(());
+        }
+        phase(&format!("detecting: {} trigger(s) probing", triggers.len()));
+        let clock = crate::watch::clock::Clock::new(session.connection.time_scale);
+        let (detections, wall) = detect::detect(session, &triggers, clock).await?;
+        report.detection = detections;
+        report.detection_wall_ms = wall.as_millis();
+        Ok(())
+    }
+
+    /// Plans and applies `scenario` (or the failback); a run that fails or is refused
+    /// is part of the report, not an error of the drill.
+    async fn apply(
+        &self,
+        session: Session,
+        scenario: Option<&str>,
+    ) -> Result<(RunSummary, Vec<crate::plan::DataRisk>), Error> {
+        let (state, version) = session.state().await?;
+        let preview = run::plan_now(&session, scenario, &state, version.as_ref(), None).await?;
+        let scale = session.connection.time_scale;
+        let options = ApplyOptions {
+            parallelism: 10,
+            keep_going: false,
+            auto_approve: true,
+            accept_data_loss: self.accept_data_loss,
+            at: None,
+            time_scale: None,
+            quiet: true,
+        };
+        let request = Request::Plan(scenario.map(str::to_string));
+        let started = Instant::now();
+        let result = run::run(session, request, options, Duration::ZERO, &|_| Ok(())).await;
+        let wall = started.elapsed();
+        let intent = scenario.unwrap_or("failback");
+        let mut summary = match result {
+            Ok(applied) => summarize(intent, &applied),
+            Err(error) => not_run(intent, error.to_string()),
+        };
+        summary.estimated = preview.plan.summary.estimated_rto;
+        summary.wall_ms = wall.as_millis();
+        summary.simulated_ms = scale
+            .filter(|scale| *scale > 0.0)
+            .map(|scale| wall.div_f64(scale).as_millis());
+        Ok((summary, preview.plan.summary.data_at_risk))
+    }
+
+    /// Runs the checklist.
+    async fn verify(&self) -> Result<Vec<CheckOutcome>, Error> {
+        let session = Session::open(&self.file, self.flags).await?;
+        let env = &session.loaded.env;
+        let mut outcomes = Vec::new();
+        for check in &env.checks {
+            let result =
+                crate::apply::verify::run_check(env, &session.connection.runtime, check).await;
+            let (passed, detail) = match result {
+                Ok(result) => (result.healthy, result.detail),
+                Err(error) => (false, error.to_string()),
+            };
+            outcomes.push(CheckOutcome {
+                name: check.name.clone(),
+                passed,
+                detail,
+            });
+        }
+        Ok(outcomes)
+    }
+}
+
+/// The summary of a run that happened (finished or not).
+fn summarize(intent: &str, applied: &Applied) -> RunSummary {
+    let run = applied.state.run.as_ref();
+    let steps = run.map_or(&[][..], |run| run.plan.plan.steps.as_slice());
+    let failed_steps = steps
+        .iter()
+        .zip(&applied.execution.results)
+        .filter_map(|(step, result)| match &result.outcome {
+            Outcome::Failed(error) => Some(FailedStep {
+                step: step.id.clone(),
+                error: error.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let execution = &applied.execution;
+    let status = if execution.complete() {
+        "finished"
+    } else if execution.interrupted {
+        "interrupted"
+    } else {
+        "failed"
+    };
+    RunSummary {
+        intent: intent.to_string(),
+        run_id: run.map(|run| run.id.clone()),
+        status: status.to_string(),
+        steps: execution.results.len(),
+        failed_steps,
+        error: None,
+        estimated: Duration::ZERO,
+        wall_ms: 0,
+        simulated_ms: None,
+    }
+}
+
+/// The summary of a run that did not happen, and why.
+fn not_run(intent: &str, error: String) -> RunSummary {
+    RunSummary {
+        intent: intent.to_string(),
+        run_id: None,
+        status: "not run".to_string(),
+        steps: 0,
+        failed_steps: Vec::new(),
+        error: Some(error),
+        estimated: Duration::ZERO,
+        wall_ms: 0,
+        simulated_ms: None,
+    }
+}
+
+/// Tells the person running the drill where it is (on stderr; the report is the output).
+fn phase(text: &str) {
+    eprintln!("drill: {text}");
+}

@@ -1,0 +1,461 @@
+//! The drill report, the record a team files after a DR test: what was rehearsed and
+//! where, the failure injected, time to detect, time to recover against the estimate
+//! and the RTO target, data at risk per data set against its RPO, the checks after
+//! recovery and after failback, and every failure. Written as markdown and JSON under
+//! `drills/`.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::detect::{self, TriggerDetection};
+use crate::error::Error;
+use crate::observe::BackupObservation;
+use crate::plan::DataRisk;
+
+/// The version of the JSON drill report.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One drill, start to end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillReport {
+    pub format_version: u32,
+    pub environment: String,
+    /// The environment file, as given on the command line.
+    pub environment_file: String,
+    pub scenario: String,
+    pub severity: String,
+    pub strategy: String,
+    /// `a sim copy of …`, or `test environment …`.
+    pub ground: String,
+    /// On sim: every wait was multiplied by this.
+    pub time_scale: Option<f64>,
+    #[serde(with = "crate::state::timestamp")]
+    pub started: SystemTime,
+    pub injected: String,
+    /// Why time to detect was not measured, when it was not.
+    pub detection_note: Option<String>,
+    pub detection: Vec<TriggerDetection>,
+    /// Wall time of the detection phase.
+    pub detection_wall_ms: u128,
+    pub recovery: RunSummary,
+    #[serde(with = "crate::observe::seconds")]
+    pub rto_target: Duration,
+    pub data_at_risk: Vec<DataRisk>,
+    pub checks_after_recovery: Vec<CheckOutcome>,
+    /// `None` when the scenario moved nothing to move back.
+    pub failback: Option<RunSummary>,
+    pub checks_after_failback: Vec<CheckOutcome>,
+    /// The drill's private directory, when `--keep` kept it.
+    pub kept: Option<String>,
+}
+
+/// One apply of the drill (the recovery, or the failback).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// The scenario, or `failback`.
+    pub intent: String,
+    pub run_id: Option<String>,
+    /// `finished`, `failed`, `interrupted`, or `not run`.
+    pub status: String,
+    pub steps: usize,
+    pub failed_steps: Vec<FailedStep>,
+    /// Why the run did not happen or stopped, in drplan's words.
+    pub error: Option<String>,
+    #[serde(with = "crate::observe::seconds")]
+    pub estimated: Duration,
+    pub wall_ms: u128,
+    /// The wall time divided by the time scale: what it stands for.
+    pub simulated_ms: Option<u128>,
+}
+
+/// A step that failed, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedStep {
+    pub step: String,
+    pub error: String,
+}
+
+/// One item of the checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckOutcome {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+impl RunSummary {
+    pub fn finished(&self) -> bool {
+        self.status == "finished"
+    }
+
+    /// The measured time: simulated on sim, wall otherwise.
+    pub fn measured(&self) -> Duration {
+        millis(self.simulated_ms.unwrap_or(self.wall_ms))
+    }
+}
+
+impl DrillReport {
+    /// The time to detect: the first trigger to fire.
+    pub fn time_to_detect(&self) -> Option<&TriggerDetection> {
+        detect::first(&self.detection)
+    }
+
+    /// Detection plus recovery against the RTO target, once recovery finished.
+    pub fn within_rto(&self) -> Option<bool> {
+        let detected = self
+            .time_to_detect()
+            .and_then(|d| d.detected_after)
+            .unwrap_or_default();
+        self.recovery
+            .finished()
+            .then(|| detected + self.recovery.measured() <= self.rto_target)
+    }
+
+    /// Every failure: steps, runs that did not finish, checks, an undetected failure.
+    pub fn failures(&self) -> Vec<String> {
+        let mut failures = Vec::new();
+        if self.detection_note.is_none() && self.time_to_detect().is_none() {
+            failures.push("no trigger detected the injected failure".to_string());
+        }
+        let runs = std::iter::once(&self.recovery).chain(&self.failback);
+        for run in runs {
+            failures.extend(
+                run.failed_steps
+                    .iter()
+                    .map(|f| format!("{}: step `{}` failed: {}", run.intent, f.step, f.error)),
+            );
+            if let Some(error) = &run.error {
+                failures.push(format!("{} {}: {error}", run.intent, run.status));
+            }
+        }
+        let checks = [
+            ("after recovery", &self.checks_after_recovery),
+            ("after failback", &self.checks_after_failback),
+        ];
+        for (when, outcomes) in checks {
+            failures.extend(
+                outcomes
+                    .iter()
+                    .filter(|c| !c.passed)
+                    .map(|c| format!("check \"{}\" {when}: {}", c.name, c.detail)),
+            );
+        }
+        failures
+    }
+
+    pub fn passed(&self) -> bool {
+        self.failures().is_empty()
+    }
+
+    /// `production-regional-failure-20261129T150102Z`.
+    pub fn file_stem(&self) -> String {
+        format!(
+            "{}-{}-{}",
+            self.environment,
+            self.scenario,
+            stamp(self.started)
+        )
+    }
+
+    /// Writes `<stem>.md` and `<stem>.json` into `dir`; returns the markdown's path.
+    pub fn write(&self, dir: &Path) -> Result<PathBuf, Error> {
+        let markdown = dir.join(format!("{}.md", self.file_stem()));
+        crate::paths::write_file(&markdown, &self.markdown())?;
+        let mut json = serde_json::to_value(self).unwrap_or_default();
+        json["passed"] = self.passed().into();
+        json["failures"] = self.failures().into();
+        let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
+        crate::paths::write_file(&dir.join(format!("{}.json", self.file_stem())), &text)?;
+        Ok(markdown)
+    }
+
+    /// The report as markdown.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        self.summary(&mut out);
+        self.detection_section(&mut out);
+        self.runs_section(&mut out);
+        self.data_section(&mut out);
+        self.checks_section(&mut out);
+        self.failures_section(&mut out);
+        self.notes_section(&mut out);
+        out
+    }
+
+    fn summary(&self, out: &mut String) {
+        let failures = self.failures();
+        let _ = writeln!(
+            out,
+            "# DR drill: {} on {}\n",
+            self.scenario, self.environment
+        );
+        let _ = writeln!(
+            out,
+            "**Result: {}**\n",
+            match failures.len() {
+                0 => "PASSED (no failures)".to_string(),
+                n => format!("FAILED ({n} failure(s), listed below)"),
+            }
+        );
+        let rows = [
+            (
+                "Environment",
+                format!("{} (`{}`)", self.environment, self.environment_file),
+            ),
+            (
+                "Scenario",
+                format!("{}: {}, {}", self.scenario, self.severity, self.strategy),
+            ),
+            ("Rehearsed on", self.ground.clone()),
+            ("Started", stamp_rfc3339(self.started)),
+            ("Failure injected", self.injected.clone()),
+            ("Time to detect", self.time_to_detect_text()),
+            ("Time to recover", self.recovery_text()),
+            ("Detection + recovery", self.rto_text()),
+            (
+                "Failback",
+                self.failback.as_ref().map_or_else(
+                    || "not needed: the scenario moved nothing".to_string(),
+                    |run| self.run_text(run),
+                ),
+            ),
+        ];
+        let _ = writeln!(out, "| | |\n|---|---|");
+        for (name, value) in rows {
+            let _ = writeln!(out, "| {name} | {} |", cell(&value));
+        }
+    }
+
+    fn time_to_detect_text(&self) -> String {
+        if let Some(note) = &self.detection_note {
+            return format!("not measured: {note}");
+        }
+        match self.time_to_detect() {
+            Some(first) => format!(
+                "{} ({} probes) by trigger `{}`{}",
+                duration(first.detected_after.unwrap_or_default()),
+                first.probes,
+                first.trigger,
+                if first.automatic {
+                    ", which starts the recovery alone"
+                } else {
+                    ", which notifies and waits for a person to approve"
+                }
+            ),
+            None => "NOT detected by any trigger".to_string(),
+        }
+    }
+
+    fn recovery_text(&self) -> String {
+        format!(
+            "{} against the estimate {}",
+            self.run_text(&self.recovery),
+            duration(self.recovery.estimated)
+        )
+    }
+
+    fn run_text(&self, run: &RunSummary) -> String {
+        if !run.finished() {
+            return format!("{}: {} step(s) failed", run.status, run.failed_steps.len());
+        }
+        match run.simulated_ms {
+            Some(simulated) => format!(
+                "{} simulated ({} wall), {} steps",
+                duration(millis(simulated)),
+                seconds(run.wall_ms),
+                run.steps
+            ),
+            None => format!("{}, {} steps", seconds(run.wall_ms), run.steps),
+        }
+    }
+
+    fn rto_text(&self) -> String {
+        let target = duration(self.rto_target);
+        match self.within_rto() {
+            None => format!("not measured (recovery did not finish); RTO target {target}"),
+            Some(within) => {
+                let detected = self
+                    .time_to_detect()
+                    .and_then(|d| d.detected_after)
+                    .unwrap_or_default();
+                format!(
+                    "{} against the RTO target {target}: {}",
+                    duration(detected + self.recovery.measured()),
+                    if within { "met" } else { "NOT met" }
+                )
+            }
+        }
+    }
+
+    fn detection_section(&self, out: &mut String) {
+        if self.detection.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\n## Detection\n\n| Trigger | Automatic | For | Probes | Detected after | Last probe |\n|---|---|---|---|---|---|"
+        );
+        for d in &self.detection {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} |",
+                d.trigger,
+                yes_no(d.automatic),
+                duration(d.hold),
+                d.probes,
+                d.detected_after
+                    .map_or("not detected".to_string(), duration),
+                cell(&d.last_finding)
+            );
+        }
+    }
+
+    fn runs_section(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "\n## Runs\n\n| Run | Intent | Status | Steps | Failed | Estimate | Simulated | Wall |\n|---|---|---|---|---|---|---|---|"
+        );
+        for run in std::iter::once(&self.recovery).chain(&self.failback) {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                run.run_id
+                    .as_deref()
+                    .map_or("-".to_string(), |id| format!("`{id}`")),
+                run.intent,
+                run.status,
+                run.steps,
+                run.failed_steps.len(),
+                duration(run.estimated),
+                run.simulated_ms
+                    .map_or("-".to_string(), |ms| duration(millis(ms))),
+                seconds(run.wall_ms)
+            );
+        }
+    }
+
+    fn data_section(&self, out: &mut String) {
+        if self.data_at_risk.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\n## Data at risk\n\n| Data set | Priority | Method | RPO | Newest backup | Within RPO |\n|---|---|---|---|---|---|"
+        );
+        for risk in &self.data_at_risk {
+            let backup = match &risk.backup {
+                None => format!("none needed ({})", risk.method),
+                Some(BackupObservation::Unknown) => "unknown".to_string(),
+                Some(BackupObservation::Missing) => "MISSING".to_string(),
+                Some(BackupObservation::Found { age, .. }) => format!("{} old", duration(*age)),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {backup} | {} |",
+                risk.data,
+                risk.priority,
+                risk.method,
+                duration(risk.rpo),
+                if risk.violation { "NO" } else { "yes" }
+            );
+        }
+    }
+
+    fn checks_section(&self, out: &mut String) {
+        let after_failback = |name: &str| {
+            self.checks_after_failback
+                .iter()
+                .find(|c| c.name == name)
+                .map_or("-".to_string(), verdict)
+        };
+        if self.checks_after_recovery.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\n## Checks\n\n| Check | After recovery | After failback |\n|---|---|---|"
+        );
+        for check in &self.checks_after_recovery {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                cell(&check.name),
+                verdict(check),
+                after_failback(&check.name)
+            );
+        }
+    }
+
+    fn failures_section(&self, out: &mut String) {
+        let failures = self.failures();
+        let _ = writeln!(out, "\n## Failures\n");
+        if failures.is_empty() {
+            let _ = writeln!(out, "None.");
+        }
+        for failure in failures {
+            let _ = writeln!(out, "- {}", failure.lines().next().unwrap_or(""));
+        }
+    }
+
+    fn notes_section(&self, out: &mut String) {
+        let _ = writeln!(out, "\n## Notes\n");
+        if let Some(scale) = self.time_scale {
+            let _ = writeln!(
+                out,
+                "- Rehearsed at time scale {scale}: time to detect is counted in watch time (each probe interval once); simulated run times are the wall time divided by {scale}, drplan's own overhead included."
+            );
+        }
+        let _ = writeln!(
+            out,
+            "- {}",
+            self.kept.as_deref().map_or_else(
+                || "The drill's private world and state were removed (`--keep` keeps them)."
+                    .to_string(),
+                |dir| format!(
+                    "The drill's private world, state and run reports are kept in `{dir}`."
+                ),
+            )
+        );
+    }
+}
+
+fn verdict(check: &CheckOutcome) -> String {
+    if check.passed {
+        "pass".to_string()
+    } else {
+        format!("FAIL: {}", cell(&check.detail))
+    }
+}
+
+fn yes_no(value: bool) -> &'static str {
+    if value { "yes" } else { "no" }
+}
+
+/// Text safe for a table cell: one line, pipes escaped.
+fn cell(text: &str) -> String {
+    text.lines().next().unwrap_or("").replace('|', "\\|")
+}
+
+fn duration(duration: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(duration.as_secs())).to_string()
+}
+
+fn millis(ms: u128) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+fn seconds(ms: u128) -> String {
+    format!("{:.1}s", millis(ms).as_secs_f64())
+}
+
+fn stamp_rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+/// `20261129T150102Z`.
+pub fn stamp(time: SystemTime) -> String {
+    stamp_rfc3339(time).replace([':', '-'], "")
+}
