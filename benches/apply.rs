@@ -5,17 +5,19 @@
 //! the time scale, known exactly because every tier holds one service whose estimate
 //! is the tier's longest and the services declare no health probes.
 //!
-//! Then, to show where any excess goes, the same apply with every wait removed
+//! Then, to show where any excess goes: the same apply with every wait removed
 //! (`--time-scale 0`: only the journal, the world's writes and the scheduling are
-//! left), and both again with `.drplan/` on tmpfs (`/dev/shm`), where fsync costs
-//! nothing.
+//! left); both again with `.drplan/` on tmpfs (`/dev/shm`), where fsync costs
+//! nothing; the critical path of the median run read off its journal (sleeps, commits,
+//! the sim world's writes); and one state write of the same size on its own.
 //!
 //! Run with `cargo bench --bench apply`.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
@@ -34,8 +36,7 @@ fn main() {
     let text = environment();
     let disk = tempfile::TempDir::new().expect("a temporary directory");
     let layout = Layout::new(disk.path(), &text);
-    let probe = layout.prepare();
-    let plan = probe.plan();
+    let plan = layout.prepare().plan();
     let steps = plan["plan"]["steps"].as_array().map_or(0, Vec::len);
     let estimated_rto = Duration::from_secs(
         plan["plan"]["summary"]["estimated_rto"]
@@ -53,57 +54,73 @@ fn main() {
         humantime::format_duration(estimated_rto)
     );
     println!(
-        "time scale {scale:.6}: critical path {:.3} s (of which the sim sleeps {:.3} s); medians of {ITERATIONS} applies\n",
-        critical_path.as_secs_f64(),
-        slept.as_secs_f64()
+        "time scale {scale:.6}: critical path {:.3} s, of which the sim sleeps {:.3} s; medians of {ITERATIONS} applies (--parallelism 1000)\n",
+        secs(critical_path),
+        secs(slept)
+    );
+    println!(
+        "{:<24} {:>8} {:>8} {:>7} {:>8}",
+        "", "wall", "run", "writes", "ratio"
     );
 
     let scaled = median(|| layout.apply(scale));
-    let ratio = scaled.wall.as_secs_f64() / critical_path.as_secs_f64();
+    let ratio = secs(scaled.wall) / secs(critical_path);
     println!(
-        "apply (disk)             wall {:>7.3} s   run {:>7.3} s   {} state writes   wall / critical path {ratio:.3}   goal ≤ {GOAL_RATIO}: {}",
-        secs(scaled.wall),
-        secs(scaled.run),
-        scaled.state_writes,
-        if ratio <= GOAL_RATIO { "met" } else { "MISSED" }
+        "{}   goal ≤ {GOAL_RATIO}: {}",
+        scaled.row("apply, disk", ratio),
+        verdict(ratio <= GOAL_RATIO)
     );
     let unscaled = median(|| layout.apply(0.0));
     println!(
-        "apply (disk), scale 0    wall {:>7.3} s   run {:>7.3} s   {} state writes   (everything but the waits)",
-        secs(unscaled.wall),
-        secs(unscaled.run),
-        unscaled.state_writes
+        "{}",
+        unscaled.row(
+            "apply, disk, scale 0",
+            secs(unscaled.wall) / secs(critical_path)
+        )
     );
 
     let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
+    let tmpfs = shm.is_dir().then(|| {
         let memory = tempfile::TempDir::new_in(shm).expect("a directory on tmpfs");
         let layout = Layout::new(memory.path(), &text);
         let scaled = median(|| layout.apply(scale));
-        let ratio = scaled.wall.as_secs_f64() / critical_path.as_secs_f64();
         println!(
-            "apply (tmpfs)            wall {:>7.3} s   run {:>7.3} s   {} state writes   wall / critical path {ratio:.3}",
-            secs(scaled.wall),
-            secs(scaled.run),
-            scaled.state_writes
+            "{}",
+            scaled.row("apply, tmpfs", secs(scaled.wall) / secs(critical_path))
         );
         let unscaled = median(|| layout.apply(0.0));
         println!(
-            "apply (tmpfs), scale 0   wall {:>7.3} s   run {:>7.3} s   {} state writes",
-            secs(unscaled.wall),
-            secs(unscaled.run),
-            unscaled.state_writes
+            "{}",
+            unscaled.row(
+                "apply, tmpfs, scale 0",
+                secs(unscaled.wall) / secs(critical_path)
+            )
         );
-    }
+        scaled
+    });
+    println!(
+        "(wall: the process from spawn to exit; run: the executor, from the run report; writes: state writes, the final serial)"
+    );
 
-    let state = probe.state_size();
+    println!(
+        "\nwhere the wall time of the median apply goes, along the critical path ({} steps):",
+        scaled.path.steps
+    );
+    scaled.path.print("disk", scaled.wall);
+    if let Some(tmpfs) = tmpfs {
+        tmpfs.path.print("tmpfs", tmpfs.wall);
+    }
+    let state = scaled.state_bytes;
     let write = write_cost(disk.path(), state);
     println!(
-        "\none atomic state write on disk (temp file, fsync, rename, fsync of the directory) of the final state ({} KiB): {:.1} ms",
+        "\none state write alone on disk (temp file, fsync, rename, fsync of the directory), {} KiB like the final state: {:.1} ms (median of 21)",
         state / 1024,
         write.as_secs_f64() * 1000.0
     );
-    println!("(wall: the process, from spawn to exit; run: the executor, from the run report)");
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "MISSED" }
 }
 
 /// One apply's measurements.
@@ -114,6 +131,59 @@ struct Measured {
     run: Duration,
     /// How many times the state was written (its final serial).
     state_writes: u64,
+    /// The size of the final state file.
+    state_bytes: usize,
+    path: CriticalPath,
+}
+
+impl Measured {
+    fn row(&self, name: &str, ratio: f64) -> String {
+        format!(
+            "{name:<24} {:>7.3}s {:>7.3}s {:>7} {ratio:>8.3}",
+            secs(self.wall),
+            secs(self.run),
+            self.state_writes
+        )
+    }
+}
+
+/// The critical path of one run as its journal recorded it. Each step's `started`
+/// is stamped just before its transition is committed and the step performed;
+/// `finished` just before that transition is committed and the dependents released.
+#[derive(Debug, Clone, Copy, Default)]
+struct CriticalPath {
+    steps: usize,
+    /// From the process start to the run's start (load, observe, stale check, lock, first state write).
+    before: Duration,
+    /// The sim's sleeps: the activations' estimates × the time scale.
+    sleeps: Duration,
+    /// Inside activations, beyond the sleep: the `started` commit, then the sim world's write.
+    activations: Duration,
+    /// Inside the other steps (health, gates, the region check): the `started` commit.
+    others: Duration,
+    /// From one step's `finished` to the next one's `started`: the `finished` commit and the scheduling.
+    between: Duration,
+    /// After the last step of the critical path: its `finished` commit, the steps
+    /// with no estimate (switch gates, notifications), the last status write, the report.
+    after: Duration,
+}
+
+impl CriticalPath {
+    fn print(&self, name: &str, wall: Duration) {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let commits = self.steps;
+        println!(
+            "  {name:<6} sleeps {:>6.0} ms | before the run {:>4.0} ms | in activations beyond the sleep {:>4.0} ms | in other steps {:>4.0} ms | between steps {:>4.0} ms ({:.1} ms per step) | after {:>4.0} ms | total {:>5.0} ms",
+            ms(self.sleeps),
+            ms(self.before),
+            ms(self.activations),
+            ms(self.others),
+            ms(self.between),
+            ms(self.between) / commits.max(1) as f64,
+            ms(self.after),
+            ms(wall)
+        );
+    }
 }
 
 /// The median of [`ITERATIONS`] measurements, by wall time.
@@ -125,6 +195,68 @@ fn median(mut measure: impl FnMut() -> Measured) -> Measured {
 
 fn secs(duration: Duration) -> f64 {
     duration.as_secs_f64()
+}
+
+/// Reads the critical path of the run in `state` off its journal; `spawned` is when
+/// the process started, `exited` when it exited.
+fn critical_path(
+    state: &Value,
+    scale: f64,
+    spawned: SystemTime,
+    exited: SystemTime,
+) -> CriticalPath {
+    let run = &state["run"];
+    let time = |value: &Value| {
+        humantime::parse_rfc3339_weak(value.as_str().expect("a timestamp")).expect("RFC 3339")
+    };
+    let mut events: HashMap<(&str, &str), SystemTime> = HashMap::new();
+    for entry in run["journal"].as_array().expect("a journal") {
+        events.insert(
+            (
+                entry["step"].as_str().expect("a step"),
+                entry["event"].as_str().expect("an event"),
+            ),
+            time(&entry["at"]),
+        );
+    }
+    let estimates: HashMap<&str, u64> = run["plan"]["plan"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|step| {
+            (
+                step["id"].as_str().expect("an id"),
+                step["estimate"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let since =
+        |later: SystemTime, earlier: SystemTime| later.duration_since(earlier).unwrap_or_default();
+    let started = time(&run["started"]);
+    let mut path = CriticalPath {
+        before: since(started, spawned),
+        ..CriticalPath::default()
+    };
+    let mut previous = started;
+    for step in run["plan"]["plan"]["summary"]["critical_path"]
+        .as_array()
+        .expect("a critical path")
+    {
+        let step = step.as_str().expect("a step id");
+        let (begin, end) = (events[&(step, "started")], events[&(step, "finished")]);
+        path.steps += 1;
+        path.between += since(begin, previous);
+        if step.starts_with("activate:") {
+            let sleep = Duration::from_secs(estimates[step]).mul_f64(scale);
+            path.sleeps += sleep;
+            path.activations += since(end, begin).saturating_sub(sleep);
+        } else {
+            path.others += since(end, begin);
+        }
+        previous = end;
+    }
+    path.after = since(exited, previous);
+    path
 }
 
 /// A directory holding the environment file, where every apply gets a fresh
@@ -169,8 +301,8 @@ impl Layout {
     fn apply(&self, scale: f64) -> Measured {
         let workspace = self.prepare();
         let plan = workspace.plan_path();
-        let scale = scale.to_string();
-        let started = Instant::now();
+        let time_scale = scale.to_string();
+        let (spawned, started) = (SystemTime::now(), Instant::now());
         workspace.drplan(&[
             "apply",
             &plan,
@@ -179,9 +311,9 @@ impl Layout {
             "--parallelism",
             "1000",
             "--time-scale",
-            &scale,
+            &time_scale,
         ]);
-        let wall = started.elapsed();
+        let (wall, exited) = (started.elapsed(), SystemTime::now());
         let state = workspace.state();
         let run_id = state["run"]["id"].as_str().expect("a run id");
         let report = read_json(
@@ -195,6 +327,8 @@ impl Layout {
             wall,
             run,
             state_writes: state["serial"].as_u64().expect("a serial"),
+            state_bytes: workspace.state_size(),
+            path: critical_path(&state, scale, spawned, exited),
         }
     }
 }

@@ -80,7 +80,7 @@ fn key_paths(value: &Value, prefix: &[Segment], paths: &mut Vec<Vec<Segment>>) {
         _ => return,
     };
     for (segment, child) in children {
-        let path = [prefix, &[segment.clone()]].concat();
+        let path = [prefix, std::slice::from_ref(&segment)].concat();
         if matches!(segment, Segment::Key(_)) {
             paths.push(path.clone());
         }

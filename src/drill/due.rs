@@ -132,9 +132,9 @@ mod tests {
             },
         ];
 
-        let calendar = calendar(&env, &filed, now);
+        let drills = calendar(&env, &filed, now);
 
-        let statuses: Vec<(&str, DueStatus)> = calendar
+        let statuses: Vec<(&str, DueStatus)> = drills
             .iter()
             .map(|due| (due.drill.name.as_str(), due.status))
             .collect();
@@ -145,7 +145,7 @@ mod tests {
                 ("full-dr-test", DueStatus::Never),
             ]
         );
-        assert_eq!(calendar[0].last, Some(filed[1].clone()));
+        assert_eq!(drills[0].last, Some(filed[1].clone()));
 
         let later = calendar(&env, &filed, now + 6 * DAY);
         assert_eq!(later[0].status, DueStatus::Overdue(DAY));

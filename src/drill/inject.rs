@@ -96,7 +96,8 @@ mod tests {
         let env = production();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("world.json");
-        let nominal = SimWorld::nominal(&env, std::time::SystemTime::now());
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let nominal = SimWorld::nominal(&env, now);
         nominal.save(&path).unwrap();
         let injection = Injection::of(&env, env.scenario("regional-failure").unwrap());
 

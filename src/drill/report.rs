@@ -213,13 +213,13 @@ impl DrillReport {
             ("Started", stamp_rfc3339(self.started)),
             ("Failure injected", self.injected.clone()),
             ("Time to detect", self.time_to_detect_text()),
-            ("Time to recover", self.recovery_text()),
+            ("Time to recover", Self::run_text(&self.recovery)),
             ("Detection + recovery", self.rto_text()),
             (
                 "Failback",
                 self.failback.as_ref().map_or_else(
                     || "not needed: the scenario moved nothing".to_string(),
-                    |run| self.run_text(run),
+                    Self::run_text,
                 ),
             ),
         ];
@@ -249,27 +249,26 @@ impl DrillReport {
         }
     }
 
-    fn recovery_text(&self) -> String {
-        format!(
-            "{} against the estimate {}",
-            self.run_text(&self.recovery),
-            duration(self.recovery.estimated)
-        )
-    }
-
-    fn run_text(&self, run: &RunSummary) -> String {
+    fn run_text(run: &RunSummary) -> String {
+        if let Some(error) = &run.error {
+            return format!("{}: {error}", run.status);
+        }
         if !run.finished() {
             return format!("{}: {} step(s) failed", run.status, run.failed_steps.len());
         }
-        match run.simulated_ms {
+        let measured = match run.simulated_ms {
             Some(simulated) => format!(
-                "{} simulated ({} wall), {} steps",
+                "{} simulated ({} wall)",
                 duration(millis(simulated)),
-                seconds(run.wall_ms),
-                run.steps
+                seconds(run.wall_ms)
             ),
-            None => format!("{}, {} steps", seconds(run.wall_ms), run.steps),
-        }
+            None => seconds(run.wall_ms),
+        };
+        format!(
+            "{measured} against the estimate {} ({} steps)",
+            duration(run.estimated),
+            run.steps
+        )
     }
 
     fn rto_text(&self) -> String {

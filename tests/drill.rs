@@ -1,0 +1,165 @@
+//! `drplan drill` as a team runs it: the reference environment rehearsed end to end
+//! on a sim copy (whatever its providers are), the report filed under `drills/` and
+//! snapshotted (under `snapshots/drill/`, volatile fields filtered), the calendar
+//! (`--due`) before and after; a restore drill; a drill on a `--target` environment.
+
+use serde_json::Value;
+
+use crate::support::snapshot;
+use crate::watch::Workspace;
+
+const EXAMPLE: &str = "environments/example.toml";
+const PRODUCTION: &str = "environments/production.toml";
+
+/// Snapshots `text` with what changes from run to run replaced: times, run ids,
+/// measured durations, backup ages.
+fn assert_snapshot(name: &str, text: &str) {
+    let mut settings = insta::Settings::clone_current();
+    let filters = [
+        (r"`\d{8}T\d{6}Z-([a-z-]+)-[0-9a-f]{6}`", "`[run $1]`"),
+        (r"\d{8}T\d{6}Z", "[stamp]"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]"),
+        (r"\d+\.\d+s\b", "[wall]"),
+        (r"(\d+(days?|h|m|s) ?)+ simulated", "[simulated] simulated"),
+        (
+            r"\| (\d+(days?|h|m|s) ?)+ \| \[wall\] \|",
+            "| [simulated] | [wall] |",
+        ),
+        (
+            r"\| [0-9a-z ]+ against the RTO target (\S+): (met|NOT met)",
+            "| [measured] against the RTO target $1: [met or not]",
+        ),
+        (r"(\d+(h|m|s) ?)+ old", "[age] old"),
+        (r"due in (\d+[dhm] ?)+", "due in [duration]"),
+    ];
+    for (pattern, replacement) in filters {
+        settings.add_filter(pattern, replacement);
+    }
+    settings.bind(|| snapshot::assert("drill", name, text));
+}
+
+/// The one drill report of the workspace, markdown and JSON.
+fn filed(workspace: &Workspace) -> (String, Value) {
+    let markdown = workspace.files("drills", "md");
+    assert_eq!(markdown.len(), 1, "{markdown:?}");
+    let json = markdown[0].with_extension("json");
+    let text = std::fs::read_to_string(&markdown[0]).expect("the report is readable");
+    let json = std::fs::read_to_string(json).expect("the JSON report is readable");
+    (text, serde_json::from_str(&json).expect("JSON"))
+}
+
+#[test]
+fn the_reference_environment_drilled_end_to_end_on_sim_with_the_calendar_before_and_after() {
+    let workspace = Workspace::new();
+    let before = workspace.run(&["drill", PRODUCTION, "--due"]).expect(0);
+    assert_snapshot("due-before", &before.stdout);
+
+    let run = workspace
+        .run(&[
+            "drill",
+            PRODUCTION,
+            "--scenario",
+            "regional-failure",
+            "--time-scale",
+            "0.001",
+        ])
+        .expect(0);
+
+    let (markdown, json) = filed(&workspace);
+    assert!(run.stdout.starts_with(&markdown), "{}", run.stdout);
+    assert_snapshot("regional-failure", &markdown);
+    assert_eq!(json["passed"], true);
+    assert_eq!(json["failures"], Value::Array(Vec::new()));
+    assert_eq!(json["recovery"]["status"], "finished");
+    assert_eq!(json["failback"]["status"], "finished");
+    assert_eq!(json["detection"][1]["trigger"], "database-unreachable");
+    assert_eq!(json["detection"][1]["detected_after"], 120);
+    assert_eq!(json["detection"][0]["detected_after"], 300);
+    // The environment's route53/s3 providers were never used, nor its real world or
+    // state; the drill's private directory is gone.
+    for real in [".drplan/sim", ".drplan/state", ".drplan/runs"] {
+        assert!(!workspace.path().join(real).exists(), "{real} was created");
+    }
+    let drills = std::fs::read_dir(workspace.path().join(".drplan/drills")).expect("drills dir");
+    assert_eq!(drills.count(), 0, "the drill directory was not removed");
+
+    let after = workspace.run(&["drill", PRODUCTION, "--due"]).expect(0);
+    assert_snapshot("due-after", &after.stdout);
+}
+
+#[test]
+fn a_restore_drill_has_nothing_to_fail_back_and_kept_its_directory_with_keep() {
+    let workspace = Workspace::new();
+    let args = [
+        "drill",
+        PRODUCTION,
+        "--scenario",
+        "data-corruption",
+        "--time-scale",
+        "0",
+        "--keep",
+    ];
+    workspace.run(&args).expect(0);
+
+    let (markdown, json) = filed(&workspace);
+    assert!(
+        markdown.contains("| Failure injected | database down in us-east-1 |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("| Time to detect | not measured: no trigger names this scenario |"));
+    assert!(markdown.contains("| Failback | not needed: the scenario moved nothing |"));
+    assert_eq!(json["recovery"]["status"], "finished");
+    let kept = json["kept"].as_str().expect("the kept directory");
+    let world = workspace.json(&format!("{kept}/sim/production.json"));
+    assert_eq!(
+        world["services"]["database"]["down_in"],
+        Value::Array(Vec::new())
+    );
+    assert!(workspace.path().join(kept).join("runs").exists());
+}
+
+#[test]
+fn a_drill_on_a_target_environment_uses_its_own_world() {
+    let workspace = Workspace::new();
+    workspace.run(&["sim", "init", EXAMPLE]).expect(0);
+    let run = workspace
+        .run(&[
+            "drill",
+            PRODUCTION,
+            "--scenario",
+            "regional-failure",
+            "--target",
+            EXAMPLE,
+        ])
+        .expect(1);
+    assert!(
+        run.stderr.contains("unknown scenario `regional-failure`"),
+        "{}",
+        run.stderr
+    );
+
+    workspace
+        .run(&[
+            "drill",
+            EXAMPLE,
+            "--scenario",
+            "region-outage",
+            "--target",
+            EXAMPLE,
+            "--time-scale",
+            "0",
+        ])
+        .expect(0);
+
+    let (markdown, _) = filed(&workspace);
+    assert!(
+        markdown.contains(
+            "| Rehearsed on | the test environment `environments/example.toml` (example) |"
+        ),
+        "{markdown}"
+    );
+    let world = workspace.json(".drplan/sim/example.json");
+    assert!(world["log"].as_array().expect("a log").len() > 10);
+    assert!(world["regions"]["eu-west-1"]["up"].as_bool().expect("up"));
+    assert_eq!(world["services"]["api"]["active"], "eu-west-1");
+}
