@@ -29,6 +29,20 @@ pub struct TriggerDetection {
     pub last_finding: String,
 }
 
+impl TriggerDetection {
+    /// A trigger that has not probed yet.
+    fn pending(trigger: &Trigger) -> Self {
+        Self {
+            trigger: trigger.name.value.clone(),
+            automatic: trigger.automatic,
+            hold: trigger.duration,
+            detected_after: None,
+            probes: 0,
+            last_finding: String::new(),
+        }
+    }
+}
+
 /// Runs `triggers` against the world of `session` from now until each fired or is past
 /// `for` plus two intervals; also returns the wall time it took.
 pub async fn detect(
@@ -43,14 +57,7 @@ pub async fn detect(
     let mut streaks = vec![Streak::default(); triggers.len()];
     let mut detections: Vec<TriggerDetection> = triggers
         .iter()
-        .map(|t| TriggerDetection {
-            trigger: t.name.value.clone(),
-            automatic: t.automatic,
-            hold: t.duration,
-            detected_after: None,
-            probes: 0,
-            last_finding: String::new(),
-        })
+        .map(|t| TriggerDetection::pending(t))
         .collect();
     let mut open: Vec<bool> = vec![true; triggers.len()];
     while let Some((index, due)) = schedule.next() {
@@ -67,14 +74,12 @@ pub async fn detect(
         }
         clock.wait_until(due).await;
         let finding = probe::incident(session, &state, trigger).await;
-        let rule = Confirmation {
-            hold: trigger.duration,
-            interval: trigger.interval,
-        };
         let detection = &mut detections[index];
         detection.probes += 1;
         detection.last_finding = finding.detail;
-        if let Reading::Fires(_) = streaks[index].record(due, finding.holds, rule) {
+        if let Reading::Fires(_) =
+            streaks[index].record(due, finding.holds, Confirmation::of(trigger))
+        {
             detection.detected_after = Some(due.duration_since(start).unwrap_or_default());
             open[index] = false;
         }

@@ -71,15 +71,6 @@ impl LocalState {
         }
     }
 
-    fn locked(&self, holder: &LockInfo) -> Error {
-        Error::Locked {
-            environment: self.environment.clone(),
-            who: holder.who.clone(),
-            since: humantime::format_rfc3339_seconds(holder.created).to_string(),
-            operation: holder.operation.clone(),
-            id: holder.id.clone(),
-        }
-    }
 }
 
 #[async_trait]
@@ -123,7 +114,7 @@ impl StateBackend for LocalState {
         }
         if let Some(holder) = self.read_lock()? {
             if !is_stale(&holder) {
-                return Err(self.locked(&holder));
+                return Err(holder.locked_error(&self.environment));
             }
             self.remove_lock()?;
         }
@@ -131,7 +122,7 @@ impl StateBackend for LocalState {
             return Ok(());
         }
         match self.read_lock()? {
-            Some(holder) => Err(self.locked(&holder)),
+            Some(holder) => Err(holder.locked_error(&self.environment)),
             None => Err(Error::StateConflict {
                 detail: format!(
                     "the lock {} changed hands while it was being taken",

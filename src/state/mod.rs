@@ -125,6 +125,19 @@ impl LockInfo {
     }
 }
 
+impl LockInfo {
+    /// The error a second operation gets while this lock is held.
+    pub fn locked_error(&self, environment: &str) -> Error {
+        Error::Locked {
+            environment: environment.to_string(),
+            who: self.who.clone(),
+            since: humantime::format_rfc3339_seconds(self.created).to_string(),
+            operation: self.operation.clone(),
+            id: self.id.clone(),
+        }
+    }
+}
+
 /// This machine's host name.
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

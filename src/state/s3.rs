@@ -159,15 +159,6 @@ impl S3State {
         }
     }
 
-    fn locked(&self, holder: &LockInfo) -> Error {
-        Error::Locked {
-            environment: self.environment.clone(),
-            who: holder.who.clone(),
-            since: humantime::format_rfc3339_seconds(holder.created).to_string(),
-            operation: holder.operation.clone(),
-            id: holder.id.clone(),
-        }
-    }
 }
 
 /// The precondition of a conditional write.
@@ -241,7 +232,7 @@ impl StateBackend for S3State {
                 return Ok(());
             }
             if let Some((holder, _)) = self.read_lock().await? {
-                return Err(self.locked(&holder));
+                return Err(holder.locked_error(&self.environment));
             }
         }
         Err(Error::StateConflict {

@@ -31,6 +31,7 @@ use crate::error::Error;
 use crate::model::{Environment, FailbackMode, Trigger};
 use crate::plan::file::PlanFile;
 use crate::session::{Session, SimFlags};
+use crate::state::State;
 
 /// How a watch runs.
 #[derive(Debug, Clone, Copy)]
@@ -112,51 +113,80 @@ impl Watcher {
         say(clock.now(), "watch", "stopped (--max-duration reached)");
     }
 
-    /// Probes trigger `index` once at `now` and acts on what its streak says.
+    /// Probes trigger `index` once at `now` and acts on what its streak says: toward
+    /// a failback once the environment is failed over by its scenario, toward an
+    /// incident otherwise.
     async fn evaluate(&mut self, index: usize, now: SystemTime) -> Result<(), Error> {
         let trigger = self.env.triggers[index].clone();
         let session = Session::open(&self.file, self.flags).await?;
         let (state, _) = session.state().await?;
+        let decision = Decision {
+            now,
+            serial: state.serial,
+        };
         let owns_failover = state
             .last_applied
             .as_ref()
             .is_some_and(|applied| applied.intent == trigger.scenario.value)
             && probe::away_from_home(&session, &state).await?;
-        let rule = Confirmation {
-            hold: trigger.duration,
-            interval: trigger.interval,
-        };
-        let name = trigger.name.value.as_str();
-        let decision = Decision {
-            now,
-            serial: state.serial,
-        };
         if owns_failover {
-            let finding = probe::home(&session, &trigger).await?;
-            let history = self.history.of(name);
-            history.incident.reset();
-            let reading = history.home.record(now, finding.holds, rule);
-            say(
-                now,
-                name,
-                &home_line(&self.env, &trigger, reading, &finding),
-            );
-            if let Reading::Fires(held) = reading {
-                let message = self.fail_back(session, &trigger, held, decision).await;
-                say(now, name, &message);
-            }
+            self.watch_home(session, &trigger, decision).await
         } else {
-            let finding = probe::incident(&session, &state, &trigger).await;
-            let history = self.history.of(name);
-            history.home.reset();
-            let reading = history.incident.record(now, finding.holds, rule);
-            say(now, name, &incident_line(&trigger, reading, &finding));
-            if let Reading::Fires(held) = reading {
-                let message = self
-                    .respond(session, &trigger, held, &finding, decision)
-                    .await;
-                say(now, name, &message);
-            }
+            self.watch_incident(session, &state, &trigger, decision)
+                .await;
+            Ok(())
+        }
+    }
+
+    async fn watch_incident(
+        &mut self,
+        session: Session,
+        state: &State,
+        trigger: &Trigger,
+        decision: Decision,
+    ) {
+        let finding = probe::incident(&session, state, trigger).await;
+        let name = trigger.name.value.as_str();
+        let history = self.history.of(name);
+        history.home.reset();
+        let reading =
+            history
+                .incident
+                .record(decision.now, finding.holds, Confirmation::of(trigger));
+        say(
+            decision.now,
+            name,
+            &incident_line(trigger, reading, &finding),
+        );
+        if let Reading::Fires(held) = reading {
+            let message = self
+                .respond(session, trigger, held, &finding, decision)
+                .await;
+            say(decision.now, name, &message);
+        }
+    }
+
+    async fn watch_home(
+        &mut self,
+        session: Session,
+        trigger: &Trigger,
+        decision: Decision,
+    ) -> Result<(), Error> {
+        let finding = probe::home(&session, trigger).await?;
+        let name = trigger.name.value.as_str();
+        let history = self.history.of(name);
+        history.incident.reset();
+        let reading = history
+            .home
+            .record(decision.now, finding.holds, Confirmation::of(trigger));
+        say(
+            decision.now,
+            name,
+            &home_line(&self.env, trigger, reading, &finding),
+        );
+        if let Reading::Fires(held) = reading {
+            let message = self.fail_back(session, trigger, held, decision).await;
+            say(decision.now, name, &message);
         }
         Ok(())
     }

@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::Trigger;
+
 /// How many consecutive probes must see the condition before the machine fires.
 pub const CONFIRMING_PROBES: u32 = 2;
 
@@ -23,6 +25,14 @@ pub struct Confirmation {
 }
 
 impl Confirmation {
+    /// The trigger's `for` and `interval`.
+    pub fn of(trigger: &Trigger) -> Self {
+        Self {
+            hold: trigger.duration,
+            interval: trigger.interval,
+        }
+    }
+
     /// Probes further apart than this say nothing about the time between them (a
     /// watcher that stopped, a cron job that did not run): the streak starts again.
     pub fn max_gap(&self) -> Duration {
