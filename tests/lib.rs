@@ -1,5 +1,6 @@
 mod apply;
 mod aws;
+mod aws_e2e;
 mod cli;
 mod config_props;
 mod drill;

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::text::{headline, rto_line};
 use super::{change_lines, detail, duration};
-use crate::model::{Environment, Phase};
+use crate::model::Environment;
 use crate::observe::BackupObservation;
 use crate::plan::{DataRisk, Plan};
 
@@ -131,15 +131,7 @@ pub fn backup_text(risk: &DataRisk) -> String {
 
 fn steps(out: &mut String, env: &Environment, plan: &Plan) {
     let _ = writeln!(out, "## Steps\n");
-    for phase in Phase::ALL {
-        let in_phase: Vec<_> = plan
-            .steps
-            .iter()
-            .filter(|s| s.phase == phase && s.action.name() != "gate")
-            .collect();
-        if in_phase.is_empty() {
-            continue;
-        }
+    for (phase, in_phase) in super::phases(plan) {
         let _ = writeln!(
             out,
             "<details><summary><b>{}</b> ({} steps)</summary>\n",

@@ -11,7 +11,8 @@ use similar::{ChangeTag, TextDiff};
 
 use super::PlanFormat;
 use crate::graph::step::{Action, Step};
-use crate::model::{CheckKind, Environment, HealthCheck, NotifyVia};
+use crate::model::{CheckKind, Environment, HealthCheck, NotifyVia, Phase};
+use crate::plan::Plan;
 use crate::plan::file::PlanFile;
 
 /// A rendered plan and the file name it is written under.
@@ -29,6 +30,18 @@ pub fn plan(env: &Environment, file: &PlanFile, format: PlanFormat) -> String {
         PlanFormat::Markdown => markdown::render(env, &file.plan),
         PlanFormat::Json => file.to_json(),
     }
+}
+
+/// The steps a reader sees (gates left out), grouped by phase in order; empty phases left out.
+pub fn phases(plan: &Plan) -> Vec<(Phase, Vec<&Step>)> {
+    Phase::ALL
+        .into_iter()
+        .map(|phase| {
+            let steps = plan.steps.iter().filter(|s| s.phase == phase && !matches!(s.action, Action::Gate)).collect();
+            (phase, steps)
+        })
+        .filter(|(_, steps): &(Phase, Vec<&Step>)| !steps.is_empty())
+        .collect()
 }
 
 /// A unified diff of two versions of a file.

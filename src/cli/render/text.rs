@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::{change_lines, detail, duration};
-use crate::model::{Environment, Phase};
+use crate::model::Environment;
 use crate::plan::{Plan, Summary};
 
 pub fn render(env: &Environment, plan: &Plan) -> String {
@@ -95,15 +95,7 @@ pub fn rto_line(summary: &Summary) -> String {
 
 fn steps(out: &mut String, env: &Environment, plan: &Plan) {
     let _ = writeln!(out, "Steps");
-    for phase in Phase::ALL {
-        let in_phase: Vec<_> = plan
-            .steps
-            .iter()
-            .filter(|s| s.phase == phase && s.action.name() != "gate")
-            .collect();
-        if in_phase.is_empty() {
-            continue;
-        }
+    for (phase, in_phase) in super::phases(plan) {
         let _ = writeln!(out, "\n  {}", phase.name());
         for step in in_phase {
             let approval = step

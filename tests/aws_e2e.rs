@@ -1,0 +1,627 @@
+//! `environments/production.toml` — `providers.dns = "route53"`, `storage = "s3"` — run
+//! through the real binary against moto, the way an operator runs it: plan, apply,
+//! failback; the RPO gate; a record moved by hand after `plan`; two operators racing
+//! for the S3 state lock; the provider diagnostics; how many Route53 change calls one
+//! apply makes.
+//!
+//! Every test has its own moto server (the reference's zone and buckets have fixed
+//! names), its own temporary directory (`state = "local"` keeps `.drplan/` there), and
+//! a copy of the reference in which only the health and check URLs point at a
+//! loopback server (see [`fixture::reference_text`]). The reference's commands are
+//! stand-ins on PATH that log their arguments. What apply did is checked with the `aws`
+//! CLI, an independent client.
+
+mod fixture;
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use assert_cmd::assert::Assert;
+use drplan::graph::StepGraph;
+use drplan::graph::step::Action;
+use drplan::plan::file::PlanFile;
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::support::moto::MotoServer;
+use crate::support::snapshot;
+use fixture::{HOME, Listed, Loopback, ZONE};
+
+const SCENARIO: &str = "regional-failure";
+/// Where the scenario fails over to.
+const TO: &str = "us-west-2";
+/// The bucket of the reference's backups (`s3://omniops-backups/database/`).
+const BACKUPS: &str = "omniops-backups";
+/// The bucket of the maintenance page.
+const STATIC: &str = "omniops-static";
+/// How long one drplan process may run before a test gives up on it.
+const PROCESS_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// What is in moto when a test starts.
+struct Seed {
+    /// The hosted zone and the reference's record sets, active at home.
+    dns: bool,
+    /// The buckets, and whether `database/` holds a backup made just now.
+    storage: Option<Backups>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Backups {
+    Fresh,
+    /// The bucket exists; nothing is under `database/`.
+    Missing,
+}
+
+impl Seed {
+    const REFERENCE: Seed = Seed {
+        dns: true,
+        storage: Some(Backups::Fresh),
+    };
+}
+
+/// A moto server seeded for one test, and a directory to run drplan in.
+struct World {
+    moto: MotoServer,
+    /// The hosted zone, when seeded.
+    zone_id: Option<String>,
+    loopback: Loopback,
+    dir: TempDir,
+    bin: PathBuf,
+    /// `AWS_ENDPOINT_URL` for drplan: moto, or a proxy in front of it.
+    endpoint: String,
+}
+
+impl World {
+    fn new(seed: &Seed) -> Self {
+        Self::with_environment(seed, |text| text)
+    }
+
+    /// A world whose environment file is the reference copy changed by `edit`.
+    fn with_environment(seed: &Seed, edit: impl FnOnce(String) -> String) -> Self {
+        let moto = MotoServer::start();
+        let loopback = Loopback::start();
+        let dir = TempDir::new().expect("a temporary directory");
+        let text = edit(fixture::reference_text(&loopback.url));
+        fs::write(dir.path().join("production.toml"), &text).expect("the environment is written");
+        let bin = fixture::install_standins(dir.path());
+        let endpoint = moto.endpoint.clone();
+        let mut world = Self {
+            moto,
+            zone_id: None,
+            loopback,
+            dir,
+            bin,
+            endpoint,
+        };
+        world.seed(seed, &text);
+        world
+    }
+
+    fn seed(&mut self, seed: &Seed, text: &str) {
+        let aws = |args: &[&str]| self.moto.aws_cli(args);
+        if seed.dns {
+            let zone_id = fixture::create_zone(&aws);
+            fixture::seed_records(&aws, &zone_id, &fixture::environment(text), HOME);
+            self.zone_id = Some(zone_id);
+        }
+        if let Some(backups) = seed.storage {
+            fixture::create_bucket(&aws, BACKUPS);
+            fixture::create_bucket(&aws, STATIC);
+            // Only objects under the data sets' prefix count as their backups.
+            fixture::put_object(&aws, BACKUPS, "logs/app.log");
+            if backups == Backups::Fresh {
+                fixture::put_object(&aws, BACKUPS, "database/nightly.dump");
+            }
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn aws(&self, args: &[&str]) -> String {
+        self.moto.aws_cli(args)
+    }
+
+    /// The weighted record sets of the zone, per the `aws` CLI.
+    fn records(&self) -> Vec<Listed> {
+        let zone_id = self.zone_id.as_deref().expect("a seeded zone");
+        fixture::list_weighted(&|args: &[&str]| self.aws(args), zone_id)
+    }
+
+    /// `drplan ARGS…` in the world's directory: moto's endpoint and fake credentials,
+    /// the stand-ins first on PATH, the webhooks on the loopback server, and nothing
+    /// of the host's AWS or drplan configuration.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_drplan"));
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("AWS_") || name.starts_with("DRPLAN_") {
+                command.env_remove(name.as_ref());
+            }
+        }
+        command
+            .current_dir(self.path())
+            .envs(self.moto.aws_env())
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .envs(fixture::webhooks(&self.loopback.url))
+            .env("PATH", fixture::path_with(&self.bin))
+            .env("DRPLAN_STANDIN_LOG", self.standin_log_path())
+            .env("HOME", self.path())
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "100")
+            .args(args)
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs drplan to the end.
+    fn drplan(&self, args: &[&str]) -> Assert {
+        assert_cmd::Command::from_std(self.command(args))
+            .timeout(PROCESS_TIMEOUT)
+            .assert()
+    }
+
+    fn standin_log_path(&self) -> PathBuf {
+        self.path().join("commands.log")
+    }
+
+    /// The stand-in commands run so far, one line each: `supabase db promote …`.
+    fn commands(&self) -> Vec<String> {
+        fs::read_to_string(self.standin_log_path())
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The JSON run report of the only run so far.
+    fn run_report(&self) -> Value {
+        let runs = self.path().join(".drplan/runs");
+        let mut reports: Vec<PathBuf> = fs::read_dir(&runs)
+            .expect(".drplan/runs exists")
+            .filter_map(|entry| Some(entry.ok()?.path()))
+            .filter(|path| path.extension().is_some_and(|e| e == "json"))
+            .collect();
+        assert_eq!(reports.len(), 1, "{reports:?}");
+        let text = fs::read_to_string(reports.remove(0)).expect("the report is readable");
+        serde_json::from_str(&text).expect("the report is JSON")
+    }
+}
+
+fn stdout(assert: &Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
+}
+
+fn stderr(assert: &Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
+}
+
+/// Text as one line: miette wraps messages at the terminal width and draws a `│` down
+/// the wrapped lines, so a phrase may be split anywhere.
+fn one_line(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|word| *word != "│")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The reference's six weighted record sets with `active` at weight 100.
+fn reference_records(active: &str) -> Vec<Listed> {
+    let sets = [
+        ("api.omniops.co.uk", "us-east-1", "api.us-east-1.omniops.co.uk"),
+        ("api.omniops.co.uk", "us-west-2", "api.us-west-2.omniops.co.uk"),
+        ("omniops.co.uk", "us-east-1", "primary.omniops.co.uk"),
+        ("omniops.co.uk", "us-west-2", "backup.omniops.co.uk"),
+        ("www.omniops.co.uk", "us-east-1", "primary.omniops.co.uk"),
+        ("www.omniops.co.uk", "us-west-2", "secondary.omniops.co.uk"),
+    ];
+    let mut listed: Vec<Listed> = sets
+        .into_iter()
+        .map(|(name, region, value)| Listed {
+            name: name.to_string(),
+            set_identifier: region.to_string(),
+            weight: if region == active { 100 } else { 0 },
+            value: value.to_string(),
+        })
+        .collect();
+    listed.sort();
+    listed
+}
+
+#[test]
+fn failover_and_failback_move_the_reference_records_in_route53() {
+    let world = World::new(&Seed::REFERENCE);
+    assert_eq!(world.records(), reference_records(HOME));
+
+    world
+        .drplan(&["plan", "production.toml", "--scenario", SCENARIO, "--out", "plan.json"])
+        .success();
+    let applied = world.drplan(&["apply", "plan.json"]).success();
+    assert!(stdout(&applied).contains("apply complete"), "{}", stdout(&applied));
+
+    assert_eq!(world.records(), reference_records(TO));
+    let commands = world.commands();
+    for expected in [
+        "supabase db promote --project omniops-us-west-2",
+        "vercel deploy --prod --regions us-west-2",
+        "redis-cli -h redis.us-west-2.omniops.co.uk ping",
+    ] {
+        assert!(commands.iter().any(|c| c == expected), "{expected} not run: {commands:?}");
+    }
+    let probes = world.loopback.requests();
+    for probe in [
+        "GET /db.us-west-2.omniops.co.uk/health HTTP/1.1",
+        "GET /api.us-west-2.omniops.co.uk/api/health HTTP/1.1",
+        "GET /omniops.co.uk/api/health HTTP/1.1",
+    ] {
+        assert!(probes.iter().any(|p| p == probe), "{probe} not probed: {probes:?}");
+    }
+
+    let failback = world
+        .drplan(&["apply", "production.toml", "--failback", "--auto-approve"])
+        .success();
+    assert!(stdout(&failback).contains("apply complete"), "{}", stdout(&failback));
+    assert_eq!(world.records(), reference_records(HOME));
+    let commands = world.commands();
+    for expected in [
+        "supabase db promote --project omniops-us-east-1",
+        "vercel deploy --prod --regions us-east-1",
+    ] {
+        assert!(commands.iter().any(|c| c == expected), "{expected} not run: {commands:?}");
+    }
+}
+
+#[test]
+fn a_missing_backup_is_refused_without_accept_data_loss() {
+    let world = World::new(&Seed {
+        dns: true,
+        storage: Some(Backups::Missing),
+    });
+
+    let planned = world
+        .drplan(&["plan", "production.toml", "--scenario", SCENARIO])
+        .success();
+    for data in ["customer-configs", "conversations"] {
+        let line = format!(
+            "{data} (database, P0): restore, RPO 1h; MISSING: no backup found (RPO violated)"
+        );
+        assert!(stdout(&planned).contains(&line), "{}", stdout(&planned));
+    }
+    world
+        .drplan(&["plan", "production.toml", "--scenario", SCENARIO, "--out", "plan.json"])
+        .success();
+
+    let refused = world.drplan(&["apply", "plan.json"]).code(1);
+    let message = one_line(&stderr(&refused));
+    assert!(
+        message.contains(
+            "recovering now loses data beyond its RPO: customer-configs, conversations"
+        ) && message.contains("--accept-data-loss"),
+        "{message}"
+    );
+    assert_eq!(world.records(), reference_records(HOME), "nothing moved");
+    assert_eq!(world.commands(), Vec::<String>::new(), "nothing ran");
+
+    world
+        .drplan(&["apply", "plan.json", "--accept-data-loss"])
+        .success();
+    assert_eq!(world.records(), reference_records(TO));
+    let report = world.run_report();
+    let check = report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|step| step["id"] == "check:customer-configs")
+        .expect("the RPO check ran");
+    assert_eq!(
+        check["detail"],
+        "no backup under s3://omniops-backups/database/; RPO 1h (accepted with --accept-data-loss)"
+    );
+}
+
+#[test]
+fn a_record_moved_by_hand_after_plan_makes_the_plan_stale() {
+    let world = World::new(&Seed::REFERENCE);
+    world
+        .drplan(&["plan", "production.toml", "--scenario", SCENARIO, "--out", "plan.json"])
+        .success();
+
+    // Someone moves www to us-west-2 by hand.
+    let env = fixture::environment(&fs::read_to_string(world.path().join("production.toml")).unwrap());
+    let www = env.record("www").expect("the www record");
+    let changes: Vec<Value> = www
+        .targets
+        .iter()
+        .map(|(region, value)| {
+            let weight = if region.value == TO { 100 } else { 0 };
+            serde_json::json!({ "Action": "UPSERT", "ResourceRecordSet": fixture::record_set(www, &region.value, value, weight) })
+        })
+        .collect();
+    world.aws(&[
+        "route53",
+        "change-resource-record-sets",
+        "--hosted-zone-id",
+        world.zone_id.as_deref().unwrap(),
+        "--change-batch",
+        &serde_json::json!({ "Changes": changes }).to_string(),
+    ]);
+
+    let refused = world.drplan(&["apply", "plan.json"]).code(1);
+    let message = one_line(&stderr(&refused));
+    assert!(
+        message.contains("drplan::apply::stale_plan")
+            && message.contains(
+                "the plan is stale: DNS record `www` changed since the plan was made (moved by hand?)"
+            ),
+        "{message}"
+    );
+    assert_eq!(world.commands(), Vec::<String>::new(), "nothing ran");
+    let api: Vec<Listed> = world
+        .records()
+        .into_iter()
+        .filter(|set| set.name == "api.omniops.co.uk")
+        .collect();
+    assert_eq!(api, reference_records(HOME)[..2], "api was not moved");
+}
+
+/// A drplan process that runs in the background, its output going to files.
+struct Background {
+    child: Child,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Background {
+    fn spawn(world: &World, name: &str, args: &[&str], hold: &Path) -> Self {
+        let stdout = world.path().join(format!("{name}.stdout"));
+        let stderr = world.path().join(format!("{name}.stderr"));
+        let child = world
+            .command(args)
+            .env("DRPLAN_STANDIN_HOLD", hold)
+            .stdout(File::create(&stdout).expect("a stdout file"))
+            .stderr(File::create(&stderr).expect("a stderr file"))
+            .spawn()
+            .expect("drplan starts");
+        Self {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn exited(&mut self) -> Option<i32> {
+        let status = self.child.try_wait().expect("the process can be polled")?;
+        Some(status.code().unwrap_or(-1))
+    }
+
+    fn output(&self) -> String {
+        format!(
+            "stdout:\n{}\nstderr:\n{}",
+            fs::read_to_string(&self.stdout).unwrap_or_default(),
+            fs::read_to_string(&self.stderr).unwrap_or_default()
+        )
+    }
+
+    fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits for the process to exit; returns its exit code.
+    fn wait(&mut self) -> i32 {
+        let deadline = Instant::now() + PROCESS_TIMEOUT;
+        loop {
+            if let Some(code) = self.exited() {
+                return code;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("drplan did not finish in {PROCESS_TIMEOUT:?}\n{}", self.output());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if self.exited().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[test]
+fn two_applies_racing_for_the_s3_state_lock_one_applies() {
+    let state_line = "state = \"local\"";
+    let world = World::with_environment(&Seed::REFERENCE, |text| {
+        assert!(text.contains(state_line), "the reference keeps local state");
+        text.replacen(state_line, "state = \"s3://drplan-state/production.json\"", 1)
+    });
+    fixture::create_bucket(&|args: &[&str]| world.aws(args), "drplan-state");
+    world
+        .drplan(&["plan", "production.toml", "--scenario", SCENARIO, "--out", "plan.json"])
+        .success();
+
+    // Whichever takes the lock stops inside it (the supabase stand-in waits for
+    // `release`), so the other always meets the lock.
+    let release = world.path().join("release");
+    let mut racers = [
+        Background::spawn(&world, "first", &["apply", "plan.json"], &release),
+        Background::spawn(&world, "second", &["apply", "plan.json"], &release),
+    ];
+    let deadline = Instant::now() + PROCESS_TIMEOUT;
+    let loser = loop {
+        if let Some(index) = racers.iter_mut().position(|racer| racer.exited().is_some()) {
+            break index;
+        }
+        assert!(Instant::now() < deadline, "neither apply stopped");
+        thread::sleep(Duration::from_millis(20));
+    };
+    let winner = 1 - loser;
+    assert_eq!(racers[loser].wait(), 1, "{}", racers[loser].output());
+    let message = one_line(&racers[loser].stderr());
+    assert!(
+        message.contains("the state of `production` is locked by") && message.contains("(operation: apply, lock id "),
+        "{message}"
+    );
+    let holder = message
+        .split("lock id ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("the holder's lock id")
+        .to_string();
+
+    // While the winner holds the lock, a wrong id does not remove it.
+    let mismatch = world
+        .drplan(&["force-unlock", "production.toml", "not-the-lock-id"])
+        .code(1);
+    let message = one_line(&stderr(&mismatch));
+    assert!(
+        message.contains("drplan::state::lock_mismatch")
+            && message.contains(&format!(
+                "lock id `not-the-lock-id` does not match the current lock (held with id {holder})"
+            )),
+        "{message}"
+    );
+
+    fs::write(&release, "").expect("the hold is released");
+    assert_eq!(racers[winner].wait(), 0, "{}", racers[winner].output());
+    assert_eq!(world.records(), reference_records(TO));
+    let promotions = world
+        .commands()
+        .iter()
+        .filter(|c| c.starts_with("supabase db promote"))
+        .count();
+    assert_eq!(promotions, 1, "exactly one apply ran: {:?}", world.commands());
+
+    // The state is in the bucket, and the lock is gone.
+    let listed: Value =
+        serde_json::from_str(&world.aws(&["s3api", "list-objects-v2", "--bucket", "drplan-state"]))
+            .expect("JSON");
+    let keys: Vec<&str> = listed["Contents"]
+        .as_array()
+        .expect("Contents")
+        .iter()
+        .filter_map(|object| object["Key"].as_str())
+        .collect();
+    assert_eq!(keys, ["production.json"]);
+    world.aws(&[
+        "s3api",
+        "get-object",
+        "--bucket",
+        "drplan-state",
+        "--key",
+        "production.json",
+        &world.path().join("state.json").display().to_string(),
+    ]);
+    let state: Value = serde_json::from_str(
+        &fs::read_to_string(world.path().join("state.json")).expect("the state was downloaded"),
+    )
+    .expect("the state is JSON");
+    assert_eq!(state["placement"]["api"], TO);
+    assert_eq!(state["run"]["status"], "finished");
+}
+
+/// Takes a snapshot of a failed drplan's stderr under `snapshots/aws/`, with ports
+/// replaced by `[port]`.
+fn snapshot_stderr(name: &str, failed: &Assert) {
+    let text = stderr(failed);
+    assert!(
+        text.contains("drplan::provider::error") && text.contains("help:"),
+        "{text}"
+    );
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]");
+    settings.bind(|| snapshot::assert("aws", name, &text));
+}
+
+#[test]
+fn provider_failures_are_diagnostics_with_help() {
+    let mut world = World::new(&Seed {
+        dns: false,
+        storage: None,
+    });
+    let plan = ["plan", "production.toml", "--scenario", SCENARIO];
+
+    // No credentials anywhere: no variables, empty config and credentials files, no IMDS.
+    let mut without_credentials = world.command(&plan);
+    without_credentials
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let failed = assert_cmd::Command::from_std(without_credentials)
+        .timeout(PROCESS_TIMEOUT)
+        .assert()
+        .code(1);
+    snapshot_stderr("missing_credentials", &failed);
+
+    let failed = world.drplan(&plan).code(1);
+    snapshot_stderr("unknown_hosted_zone", &failed);
+
+    let text = fs::read_to_string(world.path().join("production.toml")).unwrap();
+    world.seed(
+        &Seed {
+            dns: true,
+            storage: None,
+        },
+        &text,
+    );
+    let failed = world.drplan(&plan).code(1);
+    snapshot_stderr("missing_bucket", &failed);
+}
+
+#[test]
+fn one_apply_sends_one_route53_change_per_zone_and_level() {
+    let mut world = World::new(&Seed::REFERENCE);
+    let proxy = fixture::CountingProxy::start(world.moto.port);
+    world.endpoint = proxy.endpoint.clone();
+    world
+        .drplan(&["plan", "production.toml", "--scenario", SCENARIO, "--out", "plan.json"])
+        .success();
+
+    // The Route53 change calls the plan needs: one per hosted zone per graph level
+    // that holds switch steps.
+    let file = PlanFile::read(&world.path().join("plan.json")).expect("the saved plan");
+    let env = fixture::environment(&fs::read_to_string(world.path().join("production.toml")).unwrap());
+    let levels = StepGraph::new(&file.plan.steps).levels();
+    let batches: BTreeSet<(String, usize)> = file
+        .plan
+        .steps
+        .iter()
+        .zip(&levels)
+        .filter_map(|(step, level)| match &step.action {
+            Action::Switch { record, .. } => {
+                Some((env.record(record).expect("a declared record").zone.clone(), *level))
+            }
+            _ => None,
+        })
+        .collect();
+    // The reference: three records in one zone, all following `api`: one level.
+    assert_eq!(batches.len(), 1, "{batches:?}");
+    assert!(batches.iter().all(|(zone, _)| zone == ZONE));
+
+    let before = proxy.requests().len();
+    world.drplan(&["apply", "plan.json"]).success();
+    let requests: Vec<String> = proxy.requests().split_off(before);
+    let count = |operation: &str| {
+        requests
+            .iter()
+            .filter(|line| fixture::operation(line) == operation)
+            .count()
+    };
+    assert_eq!(
+        count("route53:ChangeResourceRecordSets"),
+        batches.len(),
+        "{requests:#?}"
+    );
+    // Each change is polled until INSYNC (moto answers INSYNC at once).
+    assert_eq!(count("route53:GetChange"), batches.len(), "{requests:#?}");
+    // The zone id is looked up once per process.
+    assert_eq!(count("route53:ListHostedZonesByName"), 1, "{requests:#?}");
+    assert_eq!(world.records(), reference_records(TO));
+}

@@ -1,0 +1,483 @@
+//! The reference world for running the drplan binary against moto, shared by
+//! `tests/aws_e2e.rs` and `benches/route53.rs` (which includes this file by `#[path]`):
+//!
+//! - the reference environment with only its health and check URLs pointed at a
+//!   loopback HTTP server ([`Loopback`]), since `https://*.omniops.co.uk` cannot be
+//!   reached from here;
+//! - stand-ins for the commands it runs (`tests/fixtures/aws/standin`);
+//! - the seed: the hosted zone and the reference's weighted record sets, created with
+//!   the `aws` CLI (an independent client), and the buckets;
+//! - a [`CountingProxy`] in front of moto that records every request drplan sends.
+//!
+//! Nothing here is drplan's own code: the seed is written from the environment's
+//! records, not from drplan's planning.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use drplan::model::{DnsRecord, Environment};
+use serde_json::{Value, json};
+
+/// The reference environment, the flagship example.
+pub const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/environments/production.toml");
+
+/// The one stand-in script; installed under each command's name.
+const STANDIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/standin");
+
+/// The commands of the reference environment that are looked up on PATH.
+const COMMANDS: [&str; 5] = ["supabase", "vercel", "redis-cli", "psql", "aws"];
+
+/// The hosted zone of the reference's records.
+pub const ZONE: &str = "omniops.co.uk";
+
+/// The reference's home region: active (weight 100) in the seed.
+pub const HOME: &str = "us-east-1";
+
+/// Where the reference's health probes and `[[checks]]` point.
+const HTTPS_URL: &str = "url = \"https://";
+
+/// How long a loopback connection may sit idle.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The text of `environments/production.toml` with ONLY the health probe and check URLs
+/// (`url = "https://HOST/PATH"`) rewritten to `BASE/HOST/PATH` on the loopback server
+/// `base`. It is made from the real file every time, so it stays in sync with it:
+/// services, records, data, scenarios and commands are the reference's own.
+pub fn reference_text(base: &str) -> String {
+    let text = std::fs::read_to_string(REFERENCE).expect("environments/production.toml");
+    let urls = text.matches(HTTPS_URL).count();
+    assert!(
+        urls >= 2,
+        "the reference has no health URLs to rewrite ({urls})"
+    );
+    let rewritten = text.replace(HTTPS_URL, &format!("url = \"{base}/"));
+    assert!(
+        !rewritten.contains("https://"),
+        "an https:// URL was left in the reference copy"
+    );
+    rewritten
+}
+
+/// `text` decoded and validated by drplan (to read the records to seed).
+pub fn environment(text: &str) -> Environment {
+    drplan::config::parse("production.toml", text).expect("the reference environment loads")
+}
+
+/// Installs the stand-in commands into `workspace`: `bin/NAME` for every command on
+/// PATH, `scripts/rotate-secrets` (run by a relative path). Returns the `bin` directory.
+pub fn install_standins(workspace: &Path) -> PathBuf {
+    let bin = workspace.join("bin");
+    let scripts = workspace.join("scripts");
+    for dir in [&bin, &scripts] {
+        std::fs::create_dir_all(dir).expect("the stand-in directory is created");
+    }
+    let targets = COMMANDS
+        .iter()
+        .map(|name| bin.join(name))
+        .chain([scripts.join("rotate-secrets")]);
+    for target in targets {
+        std::fs::copy(STANDIN, &target).expect("the stand-in is copied");
+        make_executable(&target);
+    }
+    bin
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut permissions = std::fs::metadata(path)
+        .expect("the stand-in exists")
+        .permissions();
+    permissions.set_mode(0o755);
+    std::fs::set_permissions(path, permissions).expect("the stand-in is made executable");
+}
+
+/// `PATH` with `bin` first.
+pub fn path_with(bin: &Path) -> String {
+    let inherited = std::env::var("PATH").unwrap_or_default();
+    format!("{}:{inherited}", bin.display())
+}
+
+/// The webhook variables of the reference's `[[notify]]`, pointed at `base`.
+pub fn webhooks(base: &str) -> Vec<(String, String)> {
+    ["PAGERDUTY_WEBHOOK", "SLACK_EXEC_WEBHOOK", "STATUSPAGE_WEBHOOK"]
+        .into_iter()
+        .map(|name| (name.to_string(), format!("{base}/{}", name.to_lowercase())))
+        .collect()
+}
+
+/// Runs the `aws` CLI against moto with these arguments and returns its stdout (JSON).
+pub type AwsCli<'a> = &'a dyn Fn(&[&str]) -> String;
+
+fn json_of(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|err| panic!("not JSON ({err}):\n{text}"))
+}
+
+/// Creates the hosted zone [`ZONE`]; returns its id without `/hostedzone/`.
+pub fn create_zone(aws: AwsCli<'_>) -> String {
+    let created = json_of(&aws(&[
+        "route53",
+        "create-hosted-zone",
+        "--name",
+        ZONE,
+        "--caller-reference",
+        "drplan-e2e",
+    ]));
+    let id = created["HostedZone"]["Id"].as_str().expect("a zone id");
+    id.trim_start_matches("/hostedzone/").to_string()
+}
+
+/// The weighted record set of `record` for `region` pointing at `value`, as Route53
+/// JSON: plain records with their TTL, alias records with their alias target.
+pub fn record_set(record: &DnsRecord, region: &str, value: &str, weight: u8) -> Value {
+    let mut set = json!({
+        "Name": record.name,
+        "Type": record.record_type,
+        "SetIdentifier": region,
+        "Weight": weight,
+    });
+    match &record.alias {
+        Some(alias) => {
+            set["AliasTarget"] = json!({
+                "HostedZoneId": alias.zone_id,
+                "DNSName": value,
+                "EvaluateTargetHealth": alias.evaluate_health,
+            });
+        }
+        None => {
+            set["TTL"] = json!(record.ttl());
+            set["ResourceRecords"] = json!([{ "Value": value }]);
+        }
+    }
+    set
+}
+
+/// Creates every weighted record set of the environment's records, one per target
+/// region (set identifier = region), `active` at weight 100 and the others at 0.
+pub fn seed_records(aws: AwsCli<'_>, zone_id: &str, env: &Environment, active: &str) {
+    let changes: Vec<Value> = env
+        .records
+        .iter()
+        .flat_map(|record| {
+            record.targets.iter().map(move |(region, value)| {
+                let weight = if region.value == active { 100 } else { 0 };
+                json!({ "Action": "CREATE", "ResourceRecordSet": record_set(record, &region.value, value, weight) })
+            })
+        })
+        .collect();
+    let batch = json!({ "Changes": changes }).to_string();
+    aws(&[
+        "route53",
+        "change-resource-record-sets",
+        "--hosted-zone-id",
+        zone_id,
+        "--change-batch",
+        &batch,
+    ]);
+}
+
+pub fn create_bucket(aws: AwsCli<'_>, bucket: &str) {
+    aws(&["s3api", "create-bucket", "--bucket", bucket]);
+}
+
+/// Puts an object (of a few bytes) at `key`: moto dates it now.
+pub fn put_object(aws: AwsCli<'_>, bucket: &str, key: &str) {
+    aws(&["s3api", "put-object", "--bucket", bucket, "--key", key]);
+}
+
+/// A weighted record set as the `aws` CLI lists it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Listed {
+    /// Without the trailing dot.
+    pub name: String,
+    pub set_identifier: String,
+    pub weight: u64,
+    /// The record's value or alias target, without the trailing dot.
+    pub value: String,
+}
+
+/// Every weighted record set of the zone, per `aws route53 list-resource-record-sets`.
+pub fn list_weighted(aws: AwsCli<'_>, zone_id: &str) -> Vec<Listed> {
+    let listed = json_of(&aws(&[
+        "route53",
+        "list-resource-record-sets",
+        "--hosted-zone-id",
+        zone_id,
+    ]));
+    let undot = |text: &str| text.trim_end_matches('.').to_string();
+    let mut sets: Vec<Listed> = listed["ResourceRecordSets"]
+        .as_array()
+        .expect("ResourceRecordSets")
+        .iter()
+        .filter_map(|set| {
+            let value = set["AliasTarget"]["DNSName"]
+                .as_str()
+                .or_else(|| set["ResourceRecords"][0]["Value"].as_str())?;
+            Some(Listed {
+                name: undot(set["Name"].as_str()?),
+                set_identifier: set["SetIdentifier"].as_str()?.to_string(),
+                weight: set["Weight"].as_u64()?,
+                value: undot(value),
+            })
+        })
+        .collect();
+    sets.sort();
+    sets
+}
+
+/// An HTTP server on a loopback port that answers `200 ok` to every request: the
+/// health endpoints, the checks and the webhooks of the reference environment.
+pub struct Loopback {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Loopback {
+    /// Starts serving on a free port, until the process ends.
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("a local address"));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&requests);
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let seen = Arc::clone(&seen);
+                thread::spawn(move || {
+                    if let Ok(line) = answer_ok(stream) {
+                        seen.lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push(line);
+                    }
+                });
+            }
+        });
+        Self { url, requests }
+    }
+
+    /// The request lines received so far (`GET /db.us-west-2.omniops.co.uk/health HTTP/1.1`).
+    pub fn requests(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Reads one request (head and Content-Length body), answers 200 and closes.
+fn answer_ok(stream: TcpStream) -> io::Result<String> {
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let mut stream = stream;
+    stream.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n",
+    )?;
+    stream.flush()?;
+    Ok(request_line.trim_end().to_string())
+}
+
+/// A TCP relay on a loopback port in front of an HTTP server (moto) that keeps every
+/// byte clients send, so the requests drplan makes can be counted on the wire.
+pub struct CountingProxy {
+    /// `http://127.0.0.1:PORT`: give it as the endpoint instead of the server's.
+    pub endpoint: String,
+    /// What clients sent, one buffer per connection.
+    connections: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>,
+}
+
+impl CountingProxy {
+    /// Relays to the server on `127.0.0.1:upstream_port`, until the process ends.
+    pub fn start(upstream_port: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let endpoint = format!("http://{}", listener.local_addr().expect("a local address"));
+        let connections: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>> = Arc::default();
+        let all = Arc::clone(&connections);
+        thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let sent = Arc::new(Mutex::new(Vec::new()));
+                all.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(Arc::clone(&sent));
+                thread::spawn(move || relay(client, upstream_port, &sent));
+            }
+        });
+        Self {
+            endpoint,
+            connections,
+        }
+    }
+
+    /// The request line of every request sent through the proxy so far, in the order
+    /// of their connections (`POST /2013-04-01/hostedzone/Z1/rrset HTTP/1.1`).
+    pub fn requests(&self) -> Vec<String> {
+        let connections = self
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        connections
+            .iter()
+            .flat_map(|sent| request_lines(&sent.lock().unwrap_or_else(PoisonError::into_inner)))
+            .collect()
+    }
+}
+
+/// Copies `client` ↔ the server, keeping what the client sends in `sent` before it is
+/// forwarded (so a request is on record before its answer can arrive).
+fn relay(client: TcpStream, upstream_port: u16, sent: &Mutex<Vec<u8>>) {
+    let Ok(server) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
+        return;
+    };
+    let (Ok(mut from_server), Ok(mut to_client)) = (server.try_clone(), client.try_clone()) else {
+        return;
+    };
+    let back = thread::spawn(move || {
+        let _ = io::copy(&mut from_server, &mut to_client);
+        let _ = to_client.shutdown(Shutdown::Write);
+    });
+    let (mut from_client, mut to_server) = (client, server);
+    let mut buffer = [0; 16 * 1024];
+    loop {
+        let read = match from_client.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        sent.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(&buffer[..read]);
+        if to_server.write_all(&buffer[..read]).is_err() {
+            break;
+        }
+    }
+    let _ = to_server.shutdown(Shutdown::Write);
+    let _ = back.join();
+}
+
+/// The request lines of the HTTP/1.1 requests in `bytes` (one connection's stream),
+/// skipping bodies by Content-Length or chunked encoding.
+fn request_lines(mut bytes: &[u8]) -> Vec<String> {
+    let mut lines = Vec::new();
+    while let Some(end) = find(bytes, b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
+        let mut head_lines = head.split("\r\n");
+        lines.push(head_lines.next().unwrap_or_default().to_string());
+        let (mut length, mut chunked) = (0, false);
+        for header in head_lines {
+            let Some((name, value)) = header.split_once(':') else {
+                continue;
+            };
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = value.to_ascii_lowercase().contains("chunked");
+            }
+        }
+        bytes = &bytes[end + 4..];
+        bytes = if chunked {
+            after_chunks(bytes)
+        } else {
+            &bytes[length.min(bytes.len())..]
+        };
+    }
+    lines
+}
+
+/// What follows a chunked body (its last chunk and trailers).
+fn after_chunks(mut bytes: &[u8]) -> &[u8] {
+    loop {
+        let Some(end) = find(bytes, b"\r\n") else {
+            return &[];
+        };
+        let size_text = String::from_utf8_lossy(&bytes[..end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .unwrap_or(0);
+        bytes = &bytes[end + 2..];
+        if size == 0 {
+            // Trailers, then an empty line.
+            loop {
+                let Some(end) = find(bytes, b"\r\n") else {
+                    return &[];
+                };
+                bytes = &bytes[end + 2..];
+                if end == 0 {
+                    return bytes;
+                }
+            }
+        }
+        bytes = &bytes[(size + 2).min(bytes.len())..];
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// The AWS operation of a request line, for the requests drplan and the `aws` CLI
+/// make; anything else is named by its method and path.
+pub fn operation(request_line: &str) -> String {
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or_default();
+    let target = parts.next().unwrap_or_default();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let path = path.trim_end_matches('/');
+    let route53 = path.strip_prefix("/2013-04-01/");
+    let name = match (method, route53) {
+        ("POST", Some(rest)) if rest.starts_with("hostedzone/") && rest.ends_with("/rrset") => {
+            "route53:ChangeResourceRecordSets"
+        }
+        ("GET", Some(rest)) if rest.starts_with("hostedzone/") && rest.ends_with("/rrset") => {
+            "route53:ListResourceRecordSets"
+        }
+        ("GET", Some("hostedzonesbyname")) => "route53:ListHostedZonesByName",
+        ("GET", Some(rest)) if rest.starts_with("change/") => "route53:GetChange",
+        ("GET", None) if query.contains("list-type=2") => "s3:ListObjectsV2",
+        ("GET", None) => "s3:GetObject",
+        ("PUT", None) => "s3:PutObject",
+        ("DELETE", None) => "s3:DeleteObject",
+        _ => return format!("{method} {path}"),
+    };
+    name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_lines_skip_bodies_of_either_kind() {
+        let stream = b"POST /2013-04-01/hostedzone/Z1/rrset HTTP/1.1\r\nContent-Length: 5\r\n\r\n<a/>\n\
+GET /b?list-type=2&prefix=x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n\
+GET /2013-04-01/change/C1 HTTP/1.1\r\nHost: x\r\n\r\n";
+        let lines = request_lines(stream);
+        let operations: Vec<String> = lines.iter().map(|l| operation(l)).collect();
+        assert_eq!(
+            operations,
+            [
+                "route53:ChangeResourceRecordSets",
+                "s3:ListObjectsV2",
+                "route53:GetChange"
+            ]
+        );
+        assert_eq!(operation("POST /2013-04-01/hostedzone/Z1/rrset/ HTTP/1.1"), "route53:ChangeResourceRecordSets");
+    }
+}
