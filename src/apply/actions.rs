@@ -111,7 +111,7 @@ async fn check_rpo(ctx: &Context, data: &str) -> Result<String, Error> {
         (Some(object), Some(age)) => format!(
             "newest backup {} is {} old",
             object.url,
-            humantime::format_duration(secs(age))
+            crate::config::tree::format_duration(secs(age))
         ),
         _ => format!("no backup under {}", location.url()),
     };
@@ -123,13 +123,13 @@ async fn check_rpo(ctx: &Context, data: &str) -> Result<String, Error> {
         };
         return Ok(format!(
             "{found}; RPO {}{accepted}",
-            humantime::format_duration(set.rpo)
+            crate::config::tree::format_duration(set.rpo)
         ));
     }
     Err(Error::Refused {
         message: format!(
             "{found}, beyond the RPO of {} for {data}",
-            humantime::format_duration(set.rpo)
+            crate::config::tree::format_duration(set.rpo)
         ),
         help: "fix the backups, or rerun with --accept-data-loss to recover with what there is"
             .to_string(),

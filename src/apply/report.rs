@@ -132,12 +132,12 @@ impl RunReport {
         let _ = writeln!(
             out,
             "| Estimated RTO | {} |",
-            humantime::format_duration(self.estimated_rto)
+            crate::config::tree::format_duration(self.estimated_rto)
         );
         let _ = writeln!(
             out,
             "| RTO target | {} ({}) |",
-            humantime::format_duration(self.rto_target),
+            crate::config::tree::format_duration(self.rto_target),
             if self.within_target { "met" } else { "NOT met" }
         );
         let _ = writeln!(
@@ -164,7 +164,7 @@ impl RunReport {
                     "| {} | {} | {} | {} |",
                     risk.data,
                     risk.method,
-                    humantime::format_duration(risk.rpo),
+                    crate::config::tree::format_duration(risk.rpo),
                     if risk.violation { "yes" } else { "no" }
                 );
             }

@@ -153,14 +153,14 @@ fn change(world: &mut SimWorld, args: &SetArgs) -> Result<Vec<String>, Error> {
         world.age_backups(by);
         changes.push(format!(
             "backups aged by {}",
-            humantime::format_duration(by)
+            crate::config::tree::format_duration(by)
         ));
     }
     if let Some(latency) = args.latency {
         world.set_latency(latency);
         changes.push(format!(
             "probe latency {}",
-            humantime::format_duration(latency)
+            crate::config::tree::format_duration(latency)
         ));
     }
     if let Some(rate) = args.fault_rate {
@@ -246,13 +246,8 @@ fn render(env: &Environment, world: &SimWorld, now: SystemTime) -> String {
 }
 
 /// A duration for people: `5m 3s`, or `250ms` below a second.
-fn whole_seconds(duration: Duration) -> humantime::FormattedDuration {
-    let shown = if duration < Duration::from_secs(1) {
-        duration
-    } else {
-        Duration::from_secs(duration.as_secs())
-    };
-    humantime::format_duration(shown)
+fn whole_seconds(duration: Duration) -> String {
+    crate::config::tree::format_duration(duration)
 }
 
 /// A titled two-column list, the first column padded to its widest entry.

@@ -319,6 +319,22 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     humantime::parse_duration(text).ok()
 }
 
+/// Formats a duration the way it is written: `1d`, `1h 30m`, `27m 50s`, `500ms`, `0s`
+/// (sub-second parts of longer durations are dropped).
+pub fn format_duration(duration: Duration) -> String {
+    let total = duration.as_secs();
+    if total == 0 {
+        let millis = duration.as_millis();
+        return if millis == 0 { "0s".to_string() } else { format!("{millis}ms") };
+    }
+    if total % 86_400 == 0 {
+        return format!("{}d", total / 86_400);
+    }
+    let parts = [(total / 3_600, "h"), (total % 3_600 / 60, "m"), (total % 60, "s")];
+    let parts: Vec<String> = parts.iter().filter(|(n, _)| *n > 0).map(|(n, unit)| format!("{n}{unit}")).collect();
+    parts.join(" ")
+}
+
 /// Checks that every `${…}` in `text` is `${env:NAME}` with NAME a valid variable name.
 fn check_env_references(text: &str, span: Span) -> Result<(), Problem> {
     let mut rest = text;
@@ -362,6 +378,16 @@ mod tests {
         assert_eq!(parse_duration("10"), None);
         assert_eq!(parse_duration("ten minutes"), None);
         assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn durations_print_as_written() {
+        assert_eq!(format_duration(Duration::from_secs(86_400)), "1d");
+        assert_eq!(format_duration(Duration::from_secs(7 * 86_400)), "7d");
+        assert_eq!(format_duration(Duration::from_secs(5_400)), "1h 30m");
+        assert_eq!(format_duration(Duration::from_secs(1_670)), "27m 50s");
+        assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(format_duration(Duration::ZERO), "0s");
     }
 
     #[test]

@@ -186,7 +186,7 @@ impl Builder<'_, '_> {
             let name = &data.name.value;
             let target = format!(
                 "newest backup of {name} within {}",
-                humantime::format_duration(data.rpo)
+                crate::config::tree::format_duration(data.rpo)
             );
             self.add(
                 Phase::Assess,
@@ -213,7 +213,7 @@ impl Builder<'_, '_> {
                     format!(
                         "{} at +{}",
                         entry.to,
-                        humantime::format_duration(entry.after)
+                        crate::config::tree::format_duration(entry.after)
                     ),
                 ),
                 NotifyStatus::Resolved => (Duration::ZERO, format!("{}: recovered", entry.to)),

@@ -271,7 +271,7 @@ impl Route53Dns {
                     PROVIDER,
                     format!(
                         "change {change} is still PENDING after {}",
-                        humantime::format_duration(waited)
+                        crate::config::tree::format_duration(waited)
                     ),
                     "Route53 accepted it and will finish it; check with `aws route53 get-change --id ID`, then resume",
                 ));
@@ -279,7 +279,7 @@ impl Route53Dns {
             if let Some(progress) = &self.progress {
                 progress(&format!(
                     "route53: change {change} is PENDING ({} so far)",
-                    humantime::format_duration(waited)
+                    crate::config::tree::format_duration(waited)
                 ));
             }
             tokio::time::sleep(self.wait.interval).await;

@@ -463,7 +463,7 @@ impl Sim {
         (
             waited,
             (waited < latency)
-                .then(|| format!("no answer within {}", humantime::format_duration(waited))),
+                .then(|| format!("no answer within {}", crate::config::tree::format_duration(waited))),
         )
     }
 
@@ -950,7 +950,7 @@ mod tests {
             result.detail,
             format!(
                 "no answer within {}",
-                humantime::format_duration(probe.timeout)
+                crate::config::tree::format_duration(probe.timeout)
             )
         );
         assert_eq!(result.latency, probe.timeout);

@@ -82,7 +82,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
         | Action::Restore {
             command: Some(argv),
             ..
-        } => Some(format!("runs: {}", argv.join(" "))),
+        } => Some(format!("runs: {}", self::argv(argv))),
         Action::Activate { command: None, .. } => {
             Some("no activate command: the standby is taken as ready".to_string())
         }
@@ -94,7 +94,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             "restores from {} (no restore command)",
             backups.url()
         )),
-        Action::Run { argv } => Some(format!("runs: {}", argv.0.join(" "))),
+        Action::Run { argv } => Some(format!("runs: {}", self::argv(&argv.0))),
         Action::Manual { instruction } => Some(format!("pause: {instruction}")),
         Action::Health {
             probe: Some(probe), ..
@@ -109,7 +109,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             HealthCheck::Command { argv } => {
                 format!(
                     "runs: {} ({} attempts every {})",
-                    argv.0.join(" "),
+                    self::argv(&argv.0),
                     probe.attempts,
                     duration(probe.interval)
                 )
@@ -121,7 +121,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
         Action::Notify { index, .. } => env.notify.get(*index).map(|n| match &n.via {
             NotifyVia::Webhook { url } => format!("webhook {url} (template {})", n.template),
             NotifyVia::Command(argv) => {
-                format!("runs: {} (template {})", argv.0.join(" "), n.template)
+                format!("runs: {} (template {})", self::argv(&argv.0), n.template)
             }
         }),
         Action::Verify { index } => env.checks.get(*index).map(|c| match &c.kind {
@@ -129,19 +129,19 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             CheckKind::Dns { record } => {
                 format!("DNS record {} points at the active region", record.value)
             }
-            CheckKind::Command(argv) => format!("runs: {}", argv.0.join(" ")),
+            CheckKind::Command(argv) => format!("runs: {}", self::argv(&argv.0)),
         }),
         Action::Upload { file, .. } => Some(format!("uploads {file}")),
         _ => None,
     }
 }
 
-/// `27m 45s`, `0s`: whole seconds.
+/// `27m 45s`, `1d`, `0s`: whole seconds, written the way the file writes them.
 pub fn duration(duration: Duration) -> String {
-    let seconds = Duration::from_secs(duration.as_secs());
-    if seconds.is_zero() {
-        "0s".to_string()
-    } else {
-        humantime::format_duration(seconds).to_string()
-    }
+    crate::config::tree::format_duration(Duration::from_secs(duration.as_secs()))
+}
+
+/// An argument vector as a shell would need it typed: arguments with spaces quoted.
+pub fn argv(words: &[String]) -> String {
+    shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "))
 }
