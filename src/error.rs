@@ -349,7 +349,7 @@ pub struct Warnings {
 #[error("{path}: {summary}")]
 #[diagnostic(
     code(drplan::config::invalid),
-    help("fix the problems above and run `drplan validate` again")
+    help("fix every problem listed here, then run `drplan validate` again")
 )]
 pub struct InvalidConfig {
     pub path: String,

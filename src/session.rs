@@ -21,7 +21,7 @@ pub struct Session {
 /// The flags that choose the sim world.
 #[derive(Debug, Clone, Copy, Default, clap::Args)]
 pub struct SimFlags {
-    /// Rehearse on the sim world (.drplan/sim/) whatever the environment's providers are.
+    /// Use the sim world (.drplan/sim/) instead of the environment's providers.
     #[arg(long)]
     pub sim: bool,
     /// On sim, multiply every wait by this (0: no waiting; default 0.002, or $DRPLAN_TIME_SCALE).

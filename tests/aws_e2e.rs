@@ -29,7 +29,7 @@ use tempfile::TempDir;
 
 use crate::support::moto::MotoServer;
 use crate::support::snapshot;
-use fixture::{HOME, Listed, Loopback, ZONE};
+use fixture::{HOME, Listed, Loopback, Seeder, ZONE};
 
 const SCENARIO: &str = "regional-failure";
 /// Where the scenario fails over to.
@@ -102,21 +102,25 @@ impl World {
     }
 
     fn seed(&mut self, seed: &Seed, text: &str) {
-        let aws = |args: &[&str]| self.moto.aws_cli(args);
+        let seeder = self.seeder();
         if seed.dns {
-            let zone_id = fixture::create_zone(&aws);
-            fixture::seed_records(&aws, &zone_id, &fixture::environment(text), HOME);
+            let zone_id = seeder.create_zone();
+            seeder.seed_records(&zone_id, &fixture::environment(text), HOME);
             self.zone_id = Some(zone_id);
         }
         if let Some(backups) = seed.storage {
-            fixture::create_bucket(&aws, BACKUPS);
-            fixture::create_bucket(&aws, STATIC);
+            seeder.create_bucket(BACKUPS);
+            seeder.create_bucket(STATIC);
             // Only objects under the data sets' prefix count as their backups.
-            fixture::put_object(&aws, BACKUPS, "logs/app.log");
+            seeder.put_object(BACKUPS, "logs/app.log");
             if backups == Backups::Fresh {
-                fixture::put_object(&aws, BACKUPS, "database/nightly.dump");
+                seeder.put_object(BACKUPS, "database/nightly.dump");
             }
         }
+    }
+
+    fn seeder(&self) -> Seeder {
+        Seeder::new(&self.moto.endpoint)
     }
 
     fn path(&self) -> &Path {
@@ -202,19 +206,32 @@ fn stderr(assert: &Assert) -> String {
 }
 
 /// Text as one line: miette wraps messages at the terminal width and draws a `│` down
-/// the wrapped lines, so a phrase may be split anywhere.
+/// the wrapped lines, so a phrase may be split anywhere, a lock id even after one of
+/// its hyphens.
 fn one_line(text: &str) -> String {
-    text.split_whitespace()
-        .filter(|word| *word != "│")
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut line = String::new();
+    for word in text.split_whitespace().filter(|word| *word != "│") {
+        if !line.is_empty() && !line.ends_with('-') {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    line
 }
 
 /// The reference's six weighted record sets with `active` at weight 100.
 fn reference_records(active: &str) -> Vec<Listed> {
     let sets = [
-        ("api.omniops.co.uk", "us-east-1", "api.us-east-1.omniops.co.uk"),
-        ("api.omniops.co.uk", "us-west-2", "api.us-west-2.omniops.co.uk"),
+        (
+            "api.omniops.co.uk",
+            "us-east-1",
+            "api.us-east-1.omniops.co.uk",
+        ),
+        (
+            "api.omniops.co.uk",
+            "us-west-2",
+            "api.us-west-2.omniops.co.uk",
+        ),
         ("omniops.co.uk", "us-east-1", "primary.omniops.co.uk"),
         ("omniops.co.uk", "us-west-2", "backup.omniops.co.uk"),
         ("www.omniops.co.uk", "us-east-1", "primary.omniops.co.uk"),
@@ -239,10 +256,21 @@ fn failover_and_failback_move_the_reference_records_in_route53() {
     assert_eq!(world.records(), reference_records(HOME));
 
     world
-        .drplan(&["plan", "production.toml", "--scenario", SCENARIO, "--out", "plan.json"])
+        .drplan(&[
+            "plan",
+            "production.toml",
+            "--scenario",
+            SCENARIO,
+            "--out",
+            "plan.json",
+        ])
         .success();
     let applied = world.drplan(&["apply", "plan.json"]).success();
-    assert!(stdout(&applied).contains("apply complete"), "{}", stdout(&applied));
+    assert!(
+        stdout(&applied).contains("apply complete"),
+        "{}",
+        stdout(&applied)
+    );
 
     assert_eq!(world.records(), reference_records(TO));
     let commands = world.commands();
@@ -251,7 +279,10 @@ fn failover_and_failback_move_the_reference_records_in_route53() {
         "vercel deploy --prod --regions us-west-2",
         "redis-cli -h redis.us-west-2.omniops.co.uk ping",
     ] {
-        assert!(commands.iter().any(|c| c == expected), "{expected} not run: {commands:?}");
+        assert!(
+            commands.iter().any(|c| c == expected),
+            "{expected} not run: {commands:?}"
+        );
     }
     let probes = world.loopback.requests();
     for probe in [
@@ -259,20 +290,30 @@ fn failover_and_failback_move_the_reference_records_in_route53() {
         "GET /api.us-west-2.omniops.co.uk/api/health HTTP/1.1",
         "GET /omniops.co.uk/api/health HTTP/1.1",
     ] {
-        assert!(probes.iter().any(|p| p == probe), "{probe} not probed: {probes:?}");
+        assert!(
+            probes.iter().any(|p| p == probe),
+            "{probe} not probed: {probes:?}"
+        );
     }
 
     let failback = world
         .drplan(&["apply", "production.toml", "--failback", "--auto-approve"])
         .success();
-    assert!(stdout(&failback).contains("apply complete"), "{}", stdout(&failback));
+    assert!(
+        stdout(&failback).contains("apply complete"),
+        "{}",
+        stdout(&failback)
+    );
     assert_eq!(world.records(), reference_records(HOME));
     let commands = world.commands();
     for expected in [
         "supabase db promote --project omniops-us-east-1",
         "vercel deploy --prod --regions us-east-1",
     ] {
-        assert!(commands.iter().any(|c| c == expected), "{expected} not run: {commands:?}");
+        assert!(
+            commands.iter().any(|c| c == expected),
+            "{expected} not run: {commands:?}"
+        );
     }
 }
 
@@ -293,15 +334,22 @@ fn a_missing_backup_is_refused_without_accept_data_loss() {
         assert!(stdout(&planned).contains(&line), "{}", stdout(&planned));
     }
     world
-        .drplan(&["plan", "production.toml", "--scenario", SCENARIO, "--out", "plan.json"])
+        .drplan(&[
+            "plan",
+            "production.toml",
+            "--scenario",
+            SCENARIO,
+            "--out",
+            "plan.json",
+        ])
         .success();
 
     let refused = world.drplan(&["apply", "plan.json"]).code(1);
     let message = one_line(&stderr(&refused));
     assert!(
-        message.contains(
-            "recovering now loses data beyond its RPO: customer-configs, conversations"
-        ) && message.contains("--accept-data-loss"),
+        message
+            .contains("recovering now loses data beyond its RPO: customer-configs, conversations")
+            && message.contains("--accept-data-loss"),
         "{message}"
     );
     assert_eq!(world.records(), reference_records(HOME), "nothing moved");
@@ -328,11 +376,19 @@ fn a_missing_backup_is_refused_without_accept_data_loss() {
 fn a_record_moved_by_hand_after_plan_makes_the_plan_stale() {
     let world = World::new(&Seed::REFERENCE);
     world
-        .drplan(&["plan", "production.toml", "--scenario", SCENARIO, "--out", "plan.json"])
+        .drplan(&[
+            "plan",
+            "production.toml",
+            "--scenario",
+            SCENARIO,
+            "--out",
+            "plan.json",
+        ])
         .success();
 
     // Someone moves www to us-west-2 by hand.
-    let env = fixture::environment(&fs::read_to_string(world.path().join("production.toml")).unwrap());
+    let env =
+        fixture::environment(&fs::read_to_string(world.path().join("production.toml")).unwrap());
     let www = env.record("www").expect("the www record");
     let changes: Vec<Value> = www
         .targets
@@ -420,7 +476,10 @@ impl Background {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("drplan did not finish in {PROCESS_TIMEOUT:?}\n{}", self.output());
+                panic!(
+                    "drplan did not finish in {PROCESS_TIMEOUT:?}\n{}",
+                    self.output()
+                );
             }
             thread::sleep(Duration::from_millis(20));
         }
@@ -441,11 +500,23 @@ fn two_applies_racing_for_the_s3_state_lock_one_applies() {
     let state_line = "state = \"local\"";
     let world = World::with_environment(&Seed::REFERENCE, |text| {
         assert!(text.contains(state_line), "the reference keeps local state");
-        text.replacen(state_line, "state = \"s3://drplan-state/production.json\"", 1)
+        text.replacen(
+            state_line,
+            "state = \"s3://drplan-state/production.json\"",
+            1,
+        )
     });
-    fixture::create_bucket(&|args: &[&str]| world.aws(args), "drplan-state");
+    let seeder = world.seeder();
+    seeder.create_bucket("drplan-state");
     world
-        .drplan(&["plan", "production.toml", "--scenario", SCENARIO, "--out", "plan.json"])
+        .drplan(&[
+            "plan",
+            "production.toml",
+            "--scenario",
+            SCENARIO,
+            "--out",
+            "plan.json",
+        ])
         .success();
 
     // Whichever takes the lock stops inside it (the supabase stand-in waits for
@@ -465,17 +536,19 @@ fn two_applies_racing_for_the_s3_state_lock_one_applies() {
     };
     let winner = 1 - loser;
     assert_eq!(racers[loser].wait(), 1, "{}", racers[loser].output());
+    // The lock object names its holder.
+    let lock = seeder
+        .get_object("drplan-state", "production.json.lock")
+        .expect("the winner holds the lock");
+    let lock: Value = serde_json::from_slice(&lock).expect("the lock is JSON");
+    let holder = lock["id"].as_str().expect("a lock id").to_string();
+    assert_eq!(lock["operation"], "apply");
     let message = one_line(&racers[loser].stderr());
     assert!(
-        message.contains("the state of `production` is locked by") && message.contains("(operation: apply, lock id "),
+        message.contains("the state of `production` is locked by")
+            && message.contains(&format!("(operation: apply, lock id {holder})")),
         "{message}"
     );
-    let holder = message
-        .split("lock id ")
-        .nth(1)
-        .and_then(|rest| rest.split(')').next())
-        .expect("the holder's lock id")
-        .to_string();
 
     // While the winner holds the lock, a wrong id does not remove it.
     let mismatch = world
@@ -498,32 +571,19 @@ fn two_applies_racing_for_the_s3_state_lock_one_applies() {
         .iter()
         .filter(|c| c.starts_with("supabase db promote"))
         .count();
-    assert_eq!(promotions, 1, "exactly one apply ran: {:?}", world.commands());
+    assert_eq!(
+        promotions,
+        1,
+        "exactly one apply ran: {:?}",
+        world.commands()
+    );
 
     // The state is in the bucket, and the lock is gone.
-    let listed: Value =
-        serde_json::from_str(&world.aws(&["s3api", "list-objects-v2", "--bucket", "drplan-state"]))
-            .expect("JSON");
-    let keys: Vec<&str> = listed["Contents"]
-        .as_array()
-        .expect("Contents")
-        .iter()
-        .filter_map(|object| object["Key"].as_str())
-        .collect();
-    assert_eq!(keys, ["production.json"]);
-    world.aws(&[
-        "s3api",
-        "get-object",
-        "--bucket",
-        "drplan-state",
-        "--key",
-        "production.json",
-        &world.path().join("state.json").display().to_string(),
-    ]);
-    let state: Value = serde_json::from_str(
-        &fs::read_to_string(world.path().join("state.json")).expect("the state was downloaded"),
-    )
-    .expect("the state is JSON");
+    assert_eq!(seeder.keys("drplan-state"), ["production.json"]);
+    let state = seeder
+        .get_object("drplan-state", "production.json")
+        .expect("the state is stored");
+    let state: Value = serde_json::from_slice(&state).expect("the state is JSON");
     assert_eq!(state["placement"]["api"], TO);
     assert_eq!(state["run"]["status"], "finished");
 }
@@ -581,13 +641,21 @@ fn one_apply_sends_one_route53_change_per_zone_and_level() {
     let proxy = fixture::CountingProxy::start(world.moto.port);
     world.endpoint = proxy.endpoint.clone();
     world
-        .drplan(&["plan", "production.toml", "--scenario", SCENARIO, "--out", "plan.json"])
+        .drplan(&[
+            "plan",
+            "production.toml",
+            "--scenario",
+            SCENARIO,
+            "--out",
+            "plan.json",
+        ])
         .success();
 
     // The Route53 change calls the plan needs: one per hosted zone per graph level
     // that holds switch steps.
     let file = PlanFile::read(&world.path().join("plan.json")).expect("the saved plan");
-    let env = fixture::environment(&fs::read_to_string(world.path().join("production.toml")).unwrap());
+    let env =
+        fixture::environment(&fs::read_to_string(world.path().join("production.toml")).unwrap());
     let levels = StepGraph::new(&file.plan.steps).levels();
     let batches: BTreeSet<(String, usize)> = file
         .plan
@@ -595,9 +663,10 @@ fn one_apply_sends_one_route53_change_per_zone_and_level() {
         .iter()
         .zip(&levels)
         .filter_map(|(step, level)| match &step.action {
-            Action::Switch { record, .. } => {
-                Some((env.record(record).expect("a declared record").zone.clone(), *level))
-            }
+            Action::Switch { record, .. } => Some((
+                env.record(record).expect("a declared record").zone.clone(),
+                *level,
+            )),
             _ => None,
         })
         .collect();

@@ -84,9 +84,7 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
         Action::Switch { .. } => Ok(String::new()),
         Action::Verify { index } => verify(ctx, *index).await,
         Action::Run { argv } => {
-            let argv = ctx
-                .secrets
-                .resolve_all(&argv.render(&[("environment", ctx.env.name.as_str())]))?;
+            let argv = ctx.secrets.resolve_all(&argv.0)?;
             services.run(&argv).await.map(|o| o.log)
         }
         Action::Manual { instruction } => Ok(format!("confirmed: {instruction}")),

@@ -170,24 +170,27 @@ async fn receive(signal: &mut Option<Signal>) {
     }
 }
 
-/// Runs one step, or one batch of switch steps, journalling before and after.
+/// Runs one step, or one batch of switch steps, journalling before and after (a
+/// gate, which changes nothing, only when it is passed). The duration handed back is
+/// the step's own work, without the journal writes.
 async fn run_batch(ctx: Arc<Context>, steps: Arc<Vec<Step>>, batch: Vec<usize>) -> BatchDone {
     let started = SystemTime::now();
-    let clock = Instant::now();
     let members: Vec<&Step> = batch.iter().map(|&i| &steps[i]).collect();
-    for step in &members {
+    for step in members.iter().filter(|s| !matches!(s.action, Action::Gate)) {
         ctx.progress.started(step);
         if let Err(error) = ctx
             .journal
             .step(step, StepEvent::Started, String::new())
             .await
         {
-            return (batch, Err(error.to_string()), started, clock.elapsed());
+            return (batch, Err(error.to_string()), started, Duration::ZERO);
         }
     }
+    let clock = Instant::now();
     let result = actions::perform(&ctx, &members)
         .await
         .map_err(|e| e.to_string());
+    let worked = clock.elapsed();
     let (event, detail) = match &result {
         Ok(detail) => (StepEvent::Finished, detail.clone()),
         Err(error) => (StepEvent::Failed, error.clone()),
@@ -196,15 +199,10 @@ async fn run_batch(ctx: Arc<Context>, steps: Arc<Vec<Step>>, batch: Vec<usize>) 
     for step in &members {
         ctx.progress.ended(step, &result);
         if let Err(error) = ctx.journal.step(step, event, detail.clone()).await {
-            return (batch, Err(error.to_string()), started, clock.elapsed());
+            return (batch, Err(error.to_string()), started, worked);
         }
     }
-    (
-        batch,
-        result.map(|_| detail.clone()),
-        started,
-        clock.elapsed(),
-    )
+    (batch, result.map(|_| detail.clone()), started, worked)
 }
 
 impl<'a> Scheduler<'a> {

@@ -65,10 +65,9 @@ async fn apply(args: &ApplyArgs) -> Result<ExitCode, Error> {
     let saved = is_plan_file(&args.input)
         .then(|| PlanFile::read(&args.input))
         .transpose()?;
-    let env_file = saved.as_ref().map_or_else(
-        || args.input.clone(),
-        |f| PathBuf::from(&f.environment_file),
-    );
+    let env_file = saved
+        .as_ref()
+        .map_or_else(|| args.input.clone(), |f| environment_file(&args.input, f));
     let flags = SimFlags {
         sim: args.sim.sim || saved.as_ref().is_some_and(|f| f.sim),
         ..args.sim
@@ -147,6 +146,17 @@ fn options(args: &ApplyArgs) -> ApplyOptions {
         at: args.at,
         time_scale: None,
         quiet: args.quiet,
+    }
+}
+
+/// The environment file of a saved plan: as written when planned (relative to the
+/// directory drplan ran in), else relative to the plan file.
+fn environment_file(plan_path: &Path, file: &PlanFile) -> PathBuf {
+    let written = PathBuf::from(&file.environment_file);
+    let beside_plan = plan_path.parent().map(|dir| dir.join(&written));
+    match beside_plan {
+        Some(candidate) if !written.exists() && candidate.exists() => candidate,
+        _ => written,
     }
 }
 

@@ -30,7 +30,7 @@ pub struct PlanArgs {
     /// home, DNS at home, backups of unknown age (for the failback: everything failed over).
     #[arg(long)]
     pub offline: bool,
-    /// How to print the plan [default: text; json with --out, the saved plan `apply` runs].
+    /// How to print the plan [default: text; with --out FILE: json, the saved plan `apply` runs; --all writes markdown].
     #[arg(long, value_enum)]
     pub format: Option<PlanFormat>,
     /// Restores use the newest backup before this time (RFC 3339, e.g. 2026-11-29T10:00:00Z).

@@ -36,7 +36,16 @@ pub fn environment(root: &mut Fields<'_, '_>, problems: &mut Problems) -> Option
     let notify = listed(root, "notify", notification, problems);
     let checks = listed(root, "checks", check, problems);
     let drills = named(root, "drills", drill, problems);
-    let (name, home, rto, state) = header?;
+    // A broken header still lets every other table be cross-checked: the load fails
+    // on the header's own problems anyway.
+    let (name, home, rto, state) = header.unwrap_or_else(|| {
+        (
+            String::new(),
+            Located::new(String::new(), 0..0),
+            Duration::ZERO,
+            StateLocation::Local,
+        )
+    });
     Some(
         Environment {
             name,
@@ -211,7 +220,7 @@ fn health_probe(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<HealthProbe>
         }),
         (None, Some(argv)) => Some(HealthCheck::Command { argv }),
         _ => {
-            p.push(exactly_one(f, &["url", "command"]));
+            p.list.extend(exactly_one(f, &["url", "command"]));
             None
         }
     };
@@ -402,7 +411,7 @@ fn scenario_step(
         (Some(argv), None) => Some(ScenarioStepAction::Run(argv)),
         (None, Some(text)) => Some(ScenarioStepAction::Manual(text.value)),
         _ => {
-            p.push(exactly_one(&f, &["run", "manual"]));
+            p.list.extend(exactly_one(&f, &["run", "manual"]));
             None
         }
     };
@@ -465,7 +474,7 @@ fn error_rate_probe(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<ErrorRat
         (Some(url), None) => Some(ErrorRateProbe::Url(url)),
         (None, Some(argv)) => Some(ErrorRateProbe::Command(argv)),
         _ => {
-            p.push(exactly_one(f, &["url", "command"]));
+            p.list.extend(exactly_one(f, &["url", "command"]));
             None
         }
     };
@@ -489,11 +498,11 @@ fn notification(index: usize, node: Node<'_, '_>, p: &mut Problems) -> Option<No
         ("webhook", Some(url), None) => Some(NotifyVia::Webhook { url }),
         ("command", None, Some(argv)) => Some(NotifyVia::Command(argv)),
         ("webhook", ..) => {
-            p.push(exactly_one(&f, &["url"]));
+            p.list.extend(exactly_one(&f, &["url"]));
             None
         }
         _ => {
-            p.push(exactly_one(&f, &["command"]));
+            p.list.extend(exactly_one(&f, &["command"]));
             None
         }
     };
@@ -523,7 +532,7 @@ fn check(index: usize, node: Node<'_, '_>, p: &mut Problems) -> Option<Check> {
         (None, Some(record), None) => Some(CheckKind::Dns { record }),
         (None, None, Some(argv)) => Some(CheckKind::Command(argv)),
         _ => {
-            p.push(exactly_one(&f, &["url", "dns", "command"]));
+            p.list.extend(exactly_one(&f, &["url", "dns", "command"]));
             None
         }
     };
@@ -556,11 +565,17 @@ fn named<T>(
     let Some(mut table) = root.opt(kind, |n| n.table(format!("[{kind}]")), p) else {
         return Vec::new();
     };
-    table
-        .entries()
-        .into_iter()
-        .filter_map(|(name, node)| read(name, node, p))
-        .collect()
+    let mut decoded = Vec::new();
+    for (name, node) in table.entries() {
+        let key = format!("{kind}.{}", name.value);
+        match read(name, node, p) {
+            Some(item) => decoded.push(item),
+            None => {
+                p.broken.insert(key);
+            }
+        }
+    }
+    decoded
 }
 
 /// Reads `[[KIND]]` arrays of tables.
@@ -671,8 +686,12 @@ fn templated(node: &Node<'_, '_>) -> Result<String, Problem> {
     Ok(text.value)
 }
 
-/// "exactly one of" problem for tables with alternative keys.
-fn exactly_one(f: &Fields<'_, '_>, keys: &[&str]) -> Problem {
+/// The problem of a table needing exactly one of `keys`, unless exactly one is
+/// written (then its value was wrong, and that is already reported).
+fn exactly_one(f: &Fields<'_, '_>, keys: &[&str]) -> Option<Problem> {
+    if keys.iter().filter(|k| f.present(k)).count() == 1 {
+        return None;
+    }
     let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
     let (message, help) = if keys.len() == 1 {
         (
@@ -685,11 +704,13 @@ fn exactly_one(f: &Fields<'_, '_>, keys: &[&str]) -> Problem {
             format!("keep one of {}", keys.join(", ")),
         )
     };
-    Problem::new(
-        ProblemKind::MissingField,
-        message,
-        f.span(),
-        "in this table",
+    Some(
+        Problem::new(
+            ProblemKind::MissingField,
+            message,
+            f.span(),
+            "in this table",
+        )
+        .help(help),
     )
-    .help(help)
 }

@@ -62,8 +62,8 @@ pub fn parse(name: &str, text: &str) -> Result<Environment, Error> {
         validate::check(env, &mut problems);
     }
     match env {
-        Some(env) if problems.0.is_empty() => Ok(env),
-        _ => Err(invalid(name, text, problems.0)),
+        Some(env) if problems.list.is_empty() => Ok(env),
+        _ => Err(invalid(name, text, problems.list)),
     }
 }
 

@@ -27,11 +27,21 @@ impl<T> Located<T> {
 
 /// Problems found so far; decoding goes on after each one.
 #[derive(Debug, Default)]
-pub struct Problems(pub Vec<Problem>);
+pub struct Problems {
+    pub list: Vec<Problem>,
+    /// `KIND.NAME` of every declared entity that could not be decoded: references to
+    /// it are not reported again as unknown.
+    pub broken: std::collections::HashSet<String>,
+}
 
 impl Problems {
     pub fn push(&mut self, problem: Problem) {
-        self.0.push(problem);
+        self.list.push(problem);
+    }
+
+    /// Whether `[kind.name]` is declared but could not be decoded.
+    pub fn is_broken(&self, kind: &str, name: &str) -> bool {
+        self.broken.contains(&format!("{kind}.{name}"))
     }
 
     /// The value, or `None` with the problem recorded.
@@ -215,6 +225,11 @@ impl<'a, 'i> Fields<'a, 'i> {
         self.span.clone()
     }
 
+    /// Whether `key` is written, whatever its value.
+    pub fn present(&self, key: &str) -> bool {
+        self.entries.iter().any(|(name, _)| name.value == key)
+    }
+
     /// The value of `key`, if written.
     pub fn optional(&mut self, key: &'static str) -> Option<Node<'a, 'i>> {
         self.asked.push(key);
@@ -325,13 +340,25 @@ pub fn format_duration(duration: Duration) -> String {
     let total = duration.as_secs();
     if total == 0 {
         let millis = duration.as_millis();
-        return if millis == 0 { "0s".to_string() } else { format!("{millis}ms") };
+        return if millis == 0 {
+            "0s".to_string()
+        } else {
+            format!("{millis}ms")
+        };
     }
     if total % 86_400 == 0 {
         return format!("{}d", total / 86_400);
     }
-    let parts = [(total / 3_600, "h"), (total % 3_600 / 60, "m"), (total % 60, "s")];
-    let parts: Vec<String> = parts.iter().filter(|(n, _)| *n > 0).map(|(n, unit)| format!("{n}{unit}")).collect();
+    let parts = [
+        (total / 3_600, "h"),
+        (total % 3_600 / 60, "m"),
+        (total % 60, "s"),
+    ];
+    let parts: Vec<String> = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
     parts.join(" ")
 }
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use super::step::{Action, NotifyStatus, Step, estimates};
-use crate::model::{Environment, Phase, ScenarioStepAction, Service};
+use crate::model::{Command, Environment, Phase, ScenarioStepAction, Service};
 use crate::plan::changes::ChangeSet;
 
 /// Builds the steps of `changes`; an empty change set gives no steps.
@@ -146,7 +146,9 @@ impl Builder<'_, '_> {
     fn close_phase(&mut self, phase: Phase, first: usize) {
         for own in self.changes.own_steps.iter().filter(|s| s.phase == phase) {
             let action = match &own.action {
-                ScenarioStepAction::Run(argv) => Action::Run { argv: argv.clone() },
+                ScenarioStepAction::Run(argv) => Action::Run {
+                    argv: Command(argv.render(&[("environment", self.env.name.as_str())])),
+                },
                 ScenarioStepAction::Manual(text) => Action::Manual {
                     instruction: text.clone(),
                 },

@@ -62,16 +62,23 @@ impl StepGraph {
 
     /// The longest chain of estimates through the graph, and its total.
     pub fn critical_path(&self, steps: &[Step]) -> (Duration, Vec<usize>) {
-        let mut finish = vec![Duration::ZERO; steps.len()];
-        let mut via: Vec<Option<usize>> = vec![None; steps.len()];
-        for i in 0..steps.len() {
+        let estimates: Vec<Duration> = steps.iter().map(|s| s.estimate).collect();
+        self.longest_path(&estimates)
+    }
+
+    /// The longest chain through the graph when step `i` takes `weights[i]`, and its total.
+    pub fn longest_path(&self, weights: &[Duration]) -> (Duration, Vec<usize>) {
+        let mut finish = vec![Duration::ZERO; weights.len()];
+        let mut via: Vec<Option<usize>> = vec![None; weights.len()];
+        for i in 0..weights.len() {
             let longest = self
                 .predecessors(i)
                 .max_by_key(|&p| (finish[p], std::cmp::Reverse(p)));
-            finish[i] = longest.map_or(Duration::ZERO, |p| finish[p]) + steps[i].estimate;
+            finish[i] = longest.map_or(Duration::ZERO, |p| finish[p]) + weights[i];
             via[i] = longest;
         }
-        let Some(end) = (0..steps.len()).max_by_key(|&i| (finish[i], std::cmp::Reverse(i))) else {
+        let Some(end) = (0..weights.len()).max_by_key(|&i| (finish[i], std::cmp::Reverse(i)))
+        else {
             return (Duration::ZERO, Vec::new());
         };
         let mut path = vec![end];

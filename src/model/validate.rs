@@ -21,7 +21,7 @@ pub fn check(env: &Environment, problems: &mut Problems) {
 }
 
 fn check_regions(env: &Environment, p: &mut Problems) {
-    region_ref(env, &env.home, "home", p);
+    region_ref(env, &env.home, "`home` of [environment]", p);
     for service in &env.services {
         for region in &service.regions {
             region_ref(
@@ -37,7 +37,8 @@ fn check_regions(env: &Environment, p: &mut Problems) {
 fn check_services(env: &Environment, p: &mut Problems) {
     for service in &env.services {
         for dependency in &service.depends_on {
-            let Some(target) = service_ref(env, dependency, "depends_on", p) else {
+            let context = format!("`depends_on` of [services.{}]", service.name.value);
+            let Some(target) = service_ref(env, dependency, &context, p) else {
                 continue;
             };
             if target.tier.value > service.tier.value {
@@ -129,7 +130,7 @@ fn cycle_problem(env: &Environment, members: &[usize]) -> Problem {
 fn check_records(env: &Environment, p: &mut Problems) {
     for record in &env.records {
         let table = format!("[dns.{}]", record.key.value);
-        let service = service_ref(env, &record.follows, "follows", p);
+        let service = service_ref(env, &record.follows, &format!("`follows` of {table}"), p);
         for (region, _) in &record.targets {
             if !region_ref(env, region, &table, p) {
                 continue;
@@ -161,15 +162,21 @@ fn check_records(env: &Environment, p: &mut Problems) {
 
 fn check_data(env: &Environment, p: &mut Problems) {
     for data in &env.data {
-        service_ref(env, &data.service, "service", p);
+        service_ref(
+            env,
+            &data.service,
+            &format!("[data.{}]", data.name.value),
+            p,
+        );
     }
 }
 
 fn check_scenarios(env: &Environment, p: &mut Problems) {
     for scenario in &env.scenarios {
         let limited: Vec<&Located<String>> = scenario.services.iter().flatten().collect();
+        let context = format!("`services` of [scenarios.{}]", scenario.name.value);
         for service in &limited {
-            service_ref(env, service, "services", p);
+            service_ref(env, service, &context, p);
         }
         let Strategy::Failover { to } = &scenario.strategy else {
             continue;
@@ -216,26 +223,29 @@ fn check_scenarios(env: &Environment, p: &mut Problems) {
 
 fn check_operations(env: &Environment, p: &mut Problems) {
     for trigger in &env.triggers {
-        scenario_ref(env, &trigger.scenario, p);
+        let table = format!("[triggers.{}]", trigger.name.value);
+        scenario_ref(env, &trigger.scenario, &table, p);
         for service in trigger.services.iter().flatten() {
-            service_ref(env, service, "services", p);
+            service_ref(env, service, &format!("`services` of {table}"), p);
         }
     }
     for drill in &env.drills {
-        scenario_ref(env, &drill.scenario, p);
+        scenario_ref(env, &drill.scenario, &format!("[drills.{}]", drill.name), p);
     }
     for check in &env.checks {
-        if let super::CheckKind::Dns { record } = &check.kind
-            && env.record(&record.value).is_none()
-        {
+        if let super::CheckKind::Dns { record } = &check.kind {
             let candidates = env.records.iter().map(|r| r.key.value.as_str());
-            p.push(unknown(
+            let exists = env.record(&record.value).is_some();
+            let context = format!("check `{}`", check.name);
+            reference(
                 ProblemKind::UnknownRecord,
-                "DNS record",
+                ("DNS record", "dns"),
                 record,
+                exists,
                 candidates,
-                "[dns]",
-            ));
+                &context,
+                p,
+            );
         }
     }
 }
@@ -244,58 +254,70 @@ fn check_operations(env: &Environment, p: &mut Problems) {
 fn service_ref<'e>(
     env: &'e Environment,
     name: &Located<String>,
-    field: &str,
+    context: &str,
     p: &mut Problems,
 ) -> Option<&'e super::Service> {
     let found = env.service(&name.value);
-    if found.is_none() {
-        let candidates = env.services.iter().map(|s| s.name.value.as_str());
-        let problem = unknown(
-            ProblemKind::UnknownService,
-            "service",
-            name,
-            candidates,
-            "[services]",
-        );
-        p.push(Problem {
-            message: format!("{} (in `{field}`)", problem.message),
-            ..problem
-        });
-    }
+    let candidates = env.services.iter().map(|s| s.name.value.as_str());
+    reference(
+        ProblemKind::UnknownService,
+        ("service", "services"),
+        name,
+        found.is_some(),
+        candidates,
+        context,
+        p,
+    );
     found
 }
 
 /// Checks a region name; returns whether it exists.
 fn region_ref(env: &Environment, name: &Located<String>, context: &str, p: &mut Problems) -> bool {
-    let found = env.region(&name.value).is_some();
-    if !found {
-        let candidates = env.regions.iter().map(|r| r.name.value.as_str());
-        let problem = unknown(
-            ProblemKind::UnknownRegion,
-            "region",
-            name,
-            candidates,
-            "[regions]",
-        );
-        p.push(Problem {
-            message: format!("{} (in {context})", problem.message),
-            ..problem
-        });
-    }
-    found
+    let candidates = env.regions.iter().map(|r| r.name.value.as_str());
+    reference(
+        ProblemKind::UnknownRegion,
+        ("region", "regions"),
+        name,
+        env.region(&name.value).is_some(),
+        candidates,
+        context,
+        p,
+    )
 }
 
-fn scenario_ref(env: &Environment, name: &Located<String>, p: &mut Problems) {
-    if env.scenario(&name.value).is_none() {
-        let candidates = env.scenarios.iter().map(|s| s.name.value.as_str());
-        p.push(unknown(
-            ProblemKind::UnknownScenario,
-            "scenario",
-            name,
-            candidates,
-            "[scenarios]",
-        ));
+fn scenario_ref(env: &Environment, name: &Located<String>, context: &str, p: &mut Problems) {
+    let candidates = env.scenarios.iter().map(|s| s.name.value.as_str());
+    reference(
+        ProblemKind::UnknownScenario,
+        ("scenario", "scenarios"),
+        name,
+        env.scenario(&name.value).is_some(),
+        candidates,
+        context,
+        p,
+    );
+}
+
+/// Records an unknown reference unless the name exists, is declared but broken
+/// (already reported), or is empty (its own table failed to decode).
+fn reference<'c>(
+    kind: ProblemKind,
+    (what, table): (&str, &str),
+    name: &Located<String>,
+    exists: bool,
+    candidates: impl Iterator<Item = &'c str> + Clone,
+    context: &str,
+    p: &mut Problems,
+) -> bool {
+    if exists || name.value.is_empty() || p.is_broken(table, &name.value) {
+        return exists;
     }
+    let problem = unknown(kind, what, name, candidates, &format!("[{table}]"));
+    p.push(Problem {
+        message: format!("{} (in {context})", problem.message),
+        ..problem
+    });
+    false
 }
 
 fn unknown<'c>(

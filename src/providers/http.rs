@@ -69,7 +69,10 @@ pub async fn post_json(
 fn request_error(method: &str, url: &str, timeout: Duration, error: &reqwest::Error) -> Error {
     let (what, help) = if error.is_timeout() {
         (
-            format!("timed out after {}", crate::config::tree::format_duration(timeout)),
+            format!(
+                "timed out after {}",
+                crate::config::tree::format_duration(timeout)
+            ),
             "check that the service answers, or allow it more time",
         )
     } else if error.is_dns() {

@@ -462,8 +462,12 @@ impl Sim {
         tokio::time::sleep(waited).await;
         (
             waited,
-            (waited < latency)
-                .then(|| format!("no answer within {}", crate::config::tree::format_duration(waited))),
+            (waited < latency).then(|| {
+                format!(
+                    "no answer within {}",
+                    crate::config::tree::format_duration(waited)
+                )
+            }),
         )
     }
 

@@ -70,7 +70,6 @@ impl LocalState {
             _ => Ok(()),
         }
     }
-
 }
 
 #[async_trait]

@@ -158,7 +158,6 @@ impl S3State {
             }
         }
     }
-
 }
 
 /// The precondition of a conditional write.

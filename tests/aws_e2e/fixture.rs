@@ -5,8 +5,9 @@
 //!   loopback HTTP server ([`Loopback`]), since `https://*.omniops.co.uk` cannot be
 //!   reached from here;
 //! - stand-ins for the commands it runs (`tests/fixtures/aws/standin`);
-//! - the seed: the hosted zone and the reference's weighted record sets, created with
-//!   the `aws` CLI (an independent client), and the buckets;
+//! - the seed: the hosted zone and the reference's weighted record sets, and the
+//!   buckets, created through the AWS SDK ([`Seeder`]); and what is there afterwards,
+//!   listed with the `aws` CLI, an independent client ([`list_weighted`]);
 //! - a [`CountingProxy`] in front of moto that records every request drplan sends.
 //!
 //! Nothing here is drplan's own code: the seed is written from the environment's
@@ -19,6 +20,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
 
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+};
 use drplan::model::{DnsRecord, Environment};
 use serde_json::{Value, json};
 
@@ -103,35 +107,190 @@ pub fn path_with(bin: &Path) -> String {
 
 /// The webhook variables of the reference's `[[notify]]`, pointed at `base`.
 pub fn webhooks(base: &str) -> Vec<(String, String)> {
-    ["PAGERDUTY_WEBHOOK", "SLACK_EXEC_WEBHOOK", "STATUSPAGE_WEBHOOK"]
-        .into_iter()
-        .map(|name| (name.to_string(), format!("{base}/{}", name.to_lowercase())))
-        .collect()
+    [
+        "PAGERDUTY_WEBHOOK",
+        "SLACK_EXEC_WEBHOOK",
+        "STATUSPAGE_WEBHOOK",
+    ]
+    .into_iter()
+    .map(|name| (name.to_string(), format!("{base}/{}", name.to_lowercase())))
+    .collect()
 }
 
-/// Runs the `aws` CLI against moto with these arguments and returns its stdout (JSON).
-pub type AwsCli<'a> = &'a dyn Fn(&[&str]) -> String;
-
-fn json_of(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|err| panic!("not JSON ({err}):\n{text}"))
+/// Seeds moto through the AWS SDK (the `aws` CLI starts Python for every call, which
+/// takes seconds here; it is kept for checking what drplan did).
+pub struct Seeder {
+    runtime: tokio::runtime::Runtime,
+    route53: aws_sdk_route53::Client,
+    s3: aws_sdk_s3::Client,
 }
 
-/// Creates the hosted zone [`ZONE`]; returns its id without `/hostedzone/`.
-pub fn create_zone(aws: AwsCli<'_>) -> String {
-    let created = json_of(&aws(&[
-        "route53",
-        "create-hosted-zone",
-        "--name",
-        ZONE,
-        "--caller-reference",
-        "drplan-e2e",
-    ]));
-    let id = created["HostedZone"]["Id"].as_str().expect("a zone id");
-    id.trim_start_matches("/hostedzone/").to_string()
+impl Seeder {
+    /// Clients of the server at `endpoint` with fake credentials.
+    pub fn new(endpoint: &str) -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let credentials =
+            aws_credential_types::Credentials::new("testing", "testing", None, None, "seed");
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(HOME))
+            .endpoint_url(endpoint)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+            )
+            .build();
+        let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build();
+        Self {
+            runtime,
+            route53: aws_sdk_route53::Client::new(&sdk),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+        }
+    }
+
+    /// Creates the hosted zone [`ZONE`]; returns its id without `/hostedzone/`.
+    pub fn create_zone(&self) -> String {
+        let created = self
+            .runtime
+            .block_on(
+                self.route53
+                    .create_hosted_zone()
+                    .name(ZONE)
+                    .caller_reference("drplan-e2e")
+                    .send(),
+            )
+            .expect("the hosted zone is created");
+        let id = created.hosted_zone().expect("a hosted zone").id();
+        id.trim_start_matches("/hostedzone/").to_string()
+    }
+
+    /// Creates every weighted record set of the environment's records, one per target
+    /// region (set identifier = region), `active` at weight 100 and the others at 0.
+    pub fn seed_records(&self, zone_id: &str, env: &Environment, active: &str) {
+        self.change(zone_id, &env.records, active, ChangeAction::Create);
+    }
+
+    /// UPSERTs every weighted record set of `records` with `active` at weight 100.
+    #[allow(dead_code)] // benches/route53.rs resets the records with it
+    pub fn move_records(&self, zone_id: &str, records: &[DnsRecord], active: &str) {
+        self.change(zone_id, records, active, ChangeAction::Upsert);
+    }
+
+    fn change(&self, zone_id: &str, records: &[DnsRecord], active: &str, action: ChangeAction) {
+        let changes = records
+            .iter()
+            .flat_map(|record| {
+                record.targets.iter().map(|(region, value)| {
+                    let weight = if region.value == active { 100 } else { 0 };
+                    sdk_change(record, &region.value, value, weight, action.clone())
+                })
+            })
+            .collect();
+        let batch = ChangeBatch::builder()
+            .set_changes(Some(changes))
+            .build()
+            .expect("a change batch");
+        self.runtime
+            .block_on(
+                self.route53
+                    .change_resource_record_sets()
+                    .hosted_zone_id(zone_id)
+                    .change_batch(batch)
+                    .send(),
+            )
+            .expect("the record sets are changed");
+    }
+
+    pub fn create_bucket(&self, bucket: &str) {
+        self.runtime
+            .block_on(self.s3.create_bucket().bucket(bucket).send())
+            .expect("the bucket is created");
+    }
+
+    /// Puts an object of a few bytes at `key`: moto dates it now.
+    pub fn put_object(&self, bucket: &str, key: &str) {
+        self.runtime
+            .block_on(
+                self.s3
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .body(aws_sdk_s3::primitives::ByteStream::from_static(b"backup"))
+                    .send(),
+            )
+            .expect("the object is put");
+    }
+
+    /// The object at `key`, if there is one.
+    pub fn get_object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        self.runtime.block_on(async {
+            let output = self
+                .s3
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .ok()?;
+            Some(output.body.collect().await.ok()?.into_bytes().to_vec())
+        })
+    }
+
+    /// The keys in `bucket`.
+    pub fn keys(&self, bucket: &str) -> Vec<String> {
+        let listed = self
+            .runtime
+            .block_on(self.s3.list_objects_v2().bucket(bucket).send())
+            .expect("the bucket is listed");
+        listed
+            .contents()
+            .iter()
+            .filter_map(|object| object.key().map(str::to_string))
+            .collect()
+    }
 }
 
-/// The weighted record set of `record` for `region` pointing at `value`, as Route53
-/// JSON: plain records with their TTL, alias records with their alias target.
+fn sdk_change(
+    record: &DnsRecord,
+    region: &str,
+    value: &str,
+    weight: u8,
+    action: ChangeAction,
+) -> Change {
+    let set = ResourceRecordSet::builder()
+        .name(&record.name)
+        .r#type(RrType::from(record.record_type.as_str()))
+        .set_identifier(region)
+        .weight(i64::from(weight));
+    let set = match &record.alias {
+        Some(alias) => set.alias_target(
+            AliasTarget::builder()
+                .hosted_zone_id(&alias.zone_id)
+                .dns_name(value)
+                .evaluate_target_health(alias.evaluate_health)
+                .build()
+                .expect("an alias target"),
+        ),
+        None => set.ttl(i64::from(record.ttl())).resource_records(
+            ResourceRecord::builder()
+                .value(value)
+                .build()
+                .expect("a resource record"),
+        ),
+    };
+    Change::builder()
+        .action(action)
+        .resource_record_set(set.build().expect("a record set"))
+        .build()
+        .expect("a change")
+}
+
+/// The weighted record set of `record` for `region` pointing at `value`, as the JSON
+/// of the `aws` CLI: plain records with their TTL, alias records with their alias target.
 pub fn record_set(record: &DnsRecord, region: &str, value: &str, weight: u8) -> Value {
     let mut set = json!({
         "Name": record.name,
@@ -155,37 +314,11 @@ pub fn record_set(record: &DnsRecord, region: &str, value: &str, weight: u8) -> 
     set
 }
 
-/// Creates every weighted record set of the environment's records, one per target
-/// region (set identifier = region), `active` at weight 100 and the others at 0.
-pub fn seed_records(aws: AwsCli<'_>, zone_id: &str, env: &Environment, active: &str) {
-    let changes: Vec<Value> = env
-        .records
-        .iter()
-        .flat_map(|record| {
-            record.targets.iter().map(move |(region, value)| {
-                let weight = if region.value == active { 100 } else { 0 };
-                json!({ "Action": "CREATE", "ResourceRecordSet": record_set(record, &region.value, value, weight) })
-            })
-        })
-        .collect();
-    let batch = json!({ "Changes": changes }).to_string();
-    aws(&[
-        "route53",
-        "change-resource-record-sets",
-        "--hosted-zone-id",
-        zone_id,
-        "--change-batch",
-        &batch,
-    ]);
-}
+/// Runs the `aws` CLI against moto with these arguments and returns its stdout (JSON).
+pub type AwsCli<'a> = &'a dyn Fn(&[&str]) -> String;
 
-pub fn create_bucket(aws: AwsCli<'_>, bucket: &str) {
-    aws(&["s3api", "create-bucket", "--bucket", bucket]);
-}
-
-/// Puts an object (of a few bytes) at `key`: moto dates it now.
-pub fn put_object(aws: AwsCli<'_>, bucket: &str, key: &str) {
-    aws(&["s3api", "put-object", "--bucket", bucket, "--key", key]);
+fn json_of(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|err| panic!("not JSON ({err}):\n{text}"))
 }
 
 /// A weighted record set as the `aws` CLI lists it.
@@ -465,7 +598,8 @@ mod tests {
 
     #[test]
     fn request_lines_skip_bodies_of_either_kind() {
-        let stream = b"POST /2013-04-01/hostedzone/Z1/rrset HTTP/1.1\r\nContent-Length: 5\r\n\r\n<a/>\n\
+        let stream =
+            b"POST /2013-04-01/hostedzone/Z1/rrset HTTP/1.1\r\nContent-Length: 5\r\n\r\n<a/>\n\
 GET /b?list-type=2&prefix=x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n\
 GET /2013-04-01/change/C1 HTTP/1.1\r\nHost: x\r\n\r\n";
         let lines = request_lines(stream);
@@ -478,6 +612,9 @@ GET /2013-04-01/change/C1 HTTP/1.1\r\nHost: x\r\n\r\n";
                 "route53:GetChange"
             ]
         );
-        assert_eq!(operation("POST /2013-04-01/hostedzone/Z1/rrset/ HTTP/1.1"), "route53:ChangeResourceRecordSets");
+        assert_eq!(
+            operation("POST /2013-04-01/hostedzone/Z1/rrset/ HTTP/1.1"),
+            "route53:ChangeResourceRecordSets"
+        );
     }
 }

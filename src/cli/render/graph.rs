@@ -93,9 +93,10 @@ fn dot(nodes: &[Node<'_>]) -> String {
                 );
             }
         }
+        let indent = if group.is_some() { "    " } else { "  " };
         let _ = writeln!(
             out,
-            "  \"{}\" [label=\"{}\"];",
+            "{indent}\"{}\" [label=\"{}\"];",
             escape(node.id),
             escape(&node.label)
         );

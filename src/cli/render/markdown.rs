@@ -132,11 +132,15 @@ pub fn backup_text(risk: &DataRisk) -> String {
 fn steps(out: &mut String, env: &Environment, plan: &Plan) {
     let _ = writeln!(out, "## Steps\n");
     for (phase, in_phase) in super::phases(plan) {
+        let count = in_phase
+            .iter()
+            .filter(|s| s.action.name() != "gate")
+            .count();
+        let noun = if count == 1 { "step" } else { "steps" };
         let _ = writeln!(
             out,
-            "<details><summary><b>{}</b> ({} steps)</summary>\n",
-            phase.name(),
-            in_phase.len()
+            "<details><summary><b>{}</b> ({count} {noun})</summary>\n",
+            phase.name()
         );
         for step in in_phase {
             let approval = step

@@ -32,12 +32,13 @@ pub fn plan(env: &Environment, file: &PlanFile, format: PlanFormat) -> String {
     }
 }
 
-/// The steps a reader sees (gates left out), grouped by phase in order; empty phases left out.
+/// The steps grouped by phase in order (gates included, so every `after` names a
+/// listed step); phases without a step left out.
 pub fn phases(plan: &Plan) -> Vec<(Phase, Vec<&Step>)> {
     Phase::ALL
         .into_iter()
         .map(|phase| {
-            let steps = plan.steps.iter().filter(|s| s.phase == phase && !matches!(s.action, Action::Gate)).collect();
+            let steps = plan.steps.iter().filter(|s| s.phase == phase).collect();
             (phase, steps)
         })
         .filter(|(_, steps): &(Phase, Vec<&Step>)| !steps.is_empty())
@@ -78,11 +79,16 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
         Action::Activate {
             command: Some(argv),
             ..
-        }
-        | Action::Restore {
-            command: Some(argv),
-            ..
         } => Some(format!("runs: {}", self::argv(argv))),
+        Action::Restore {
+            command: Some(argv),
+            backups,
+            ..
+        } => Some(format!(
+            "runs: {} ({{backup}}: the newest backup under {}, chosen when the step runs)",
+            self::argv(argv),
+            backups.url()
+        )),
         Action::Activate { command: None, .. } => {
             Some("no activate command: the standby is taken as ready".to_string())
         }
