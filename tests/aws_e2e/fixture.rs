@@ -428,13 +428,15 @@ fn answer_ok(stream: TcpStream) -> io::Result<String> {
     Ok(request_line.trim_end().to_string())
 }
 
+/// What clients sent through a [`CountingProxy`]: one growing buffer per connection.
+type Sent = Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>;
+
 /// A TCP relay on a loopback port in front of an HTTP server (moto) that keeps every
 /// byte clients send, so the requests drplan makes can be counted on the wire.
 pub struct CountingProxy {
     /// `http://127.0.0.1:PORT`: give it as the endpoint instead of the server's.
     pub endpoint: String,
-    /// What clients sent, one buffer per connection.
-    connections: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>,
+    connections: Sent,
 }
 
 impl CountingProxy {
@@ -442,7 +444,7 @@ impl CountingProxy {
     pub fn start(upstream_port: u16) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let endpoint = format!("http://{}", listener.local_addr().expect("a local address"));
-        let connections: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>> = Arc::default();
+        let connections: Sent = Arc::default();
         let all = Arc::clone(&connections);
         thread::spawn(move || {
             for client in listener.incoming().flatten() {
