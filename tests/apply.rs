@@ -434,8 +434,13 @@ fn kill_and_resume(initial: &Value, delay: Duration) -> (KillPoint, Value, Value
         if resumed.code == Some(0) {
             break;
         }
-        if resumed.message().contains("nothing to resume")
-            || resumed.message().contains("there is no run to resume")
+        let message = resumed.message();
+        if message.contains("already finished") {
+            // Killed after the run finished (its help says "there is nothing to resume").
+            break;
+        }
+        if message.contains("yet, so nothing to resume")
+            || message.contains("there is no run to resume")
         {
             // Killed before the run was recorded: nothing ran, so apply again.
             assert!(
@@ -443,10 +448,6 @@ fn kill_and_resume(initial: &Value, delay: Duration) -> (KillPoint, Value, Value
                 "apply exited by itself before recording a run:\n{killed}"
             );
             workspace.run(&CRASH_APPLY).expect(0);
-            break;
-        }
-        if resumed.message().contains("already finished") {
-            // Killed after the run finished, before the process exited.
             break;
         }
         panic!("resume after a kill at {delay:?} failed:\n{resumed}");

@@ -346,7 +346,7 @@ pub fn format_duration(duration: Duration) -> String {
             format!("{millis}ms")
         };
     }
-    if total % 86_400 == 0 {
+    if total.is_multiple_of(86_400) {
         return format!("{}d", total / 86_400);
     }
     let parts = [
