@@ -694,3 +694,28 @@ fn one_apply_sends_one_route53_change_per_zone_and_level() {
     assert_eq!(count("route53:ListHostedZonesByName"), 1, "{requests:#?}");
     assert_eq!(world.records(), reference_records(TO));
 }
+
+#[test]
+fn the_counting_proxy_finds_every_request_past_the_bodies() {
+    let stream =
+        b"POST /2013-04-01/hostedzone/Z1/rrset HTTP/1.1\r\nContent-Length: 5\r\n\r\n<a/>\n\
+GET /b?list-type=2&prefix=x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n\
+GET /2013-04-01/change/C1 HTTP/1.1\r\nHost: x\r\n\r\n";
+    let operations: Vec<String> = fixture::request_lines(stream)
+        .iter()
+        .map(|line| fixture::operation(line))
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            "route53:ChangeResourceRecordSets",
+            "s3:ListObjectsV2",
+            "route53:GetChange"
+        ]
+    );
+    // The aws CLI ends the path with a slash.
+    assert_eq!(
+        fixture::operation("POST /2013-04-01/hostedzone/Z1/rrset/ HTTP/1.1"),
+        "route53:ChangeResourceRecordSets"
+    );
+}

@@ -15,7 +15,7 @@ use super::Context;
 use super::actions;
 use crate::graph::StepGraph;
 use crate::graph::step::{Action, Step};
-use crate::state::StepEvent;
+use crate::state::{RunStatus, StepEvent};
 
 /// How a step ended in this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +53,17 @@ impl Execution {
             .iter()
             .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
             .count()
+    }
+
+    /// How the run ended.
+    pub fn status(&self) -> RunStatus {
+        if self.complete() {
+            RunStatus::Finished
+        } else if self.interrupted {
+            RunStatus::Interrupted
+        } else {
+            RunStatus::Failed
+        }
     }
 
     pub fn complete(&self) -> bool {

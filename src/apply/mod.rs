@@ -214,13 +214,7 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
     });
     let execution = executor::execute(ctx.clone(), steps.clone(), &finished, recovered_tx).await;
     ctx.progress.finish();
-    let status = if execution.complete() {
-        RunStatus::Finished
-    } else if execution.interrupted {
-        RunStatus::Interrupted
-    } else {
-        RunStatus::Failed
-    };
+    let status = execution.status();
     journal.commit(Record::Status(status)).await?;
     let time_scale = ctx.options.time_scale;
     drop(journal);

@@ -64,13 +64,7 @@ impl RunReport {
             .map(|scale| (recovery_time(steps, execution).as_secs_f64() * 1000.0 / scale) as u128);
         let measured =
             simulated_ms.map_or(execution.elapsed, |ms| Duration::from_millis(ms as u64));
-        let status = if execution.complete() {
-            "finished"
-        } else if execution.interrupted {
-            "interrupted"
-        } else {
-            "failed"
-        };
+        let status = execution.status().name();
         Self {
             format_version: 1,
             run_id: run_id.to_string(),

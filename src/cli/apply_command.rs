@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::plan_command::parse_time;
 use super::render;
 use super::{PlanFormat, Target};
 use crate::apply::run::{self, Request};
@@ -40,21 +39,16 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub accept_data_loss: bool,
     /// Wait this long for the state lock instead of failing at once (e.g. 30s).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    #[arg(long, value_name = "DURATION", value_parser = super::duration_arg, default_value = "0s")]
     pub lock_timeout: Duration,
     /// Restores use the newest backup before this time (RFC 3339).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    #[arg(long, value_name = "TIME", value_parser = super::time_arg)]
     pub at: Option<std::time::SystemTime>,
     /// Print only the outcome, no progress.
     #[arg(long)]
     pub quiet: bool,
     #[command(flatten)]
     pub sim: SimFlags,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    crate::config::tree::parse_duration(text)
-        .ok_or_else(|| format!("`{text}` is not a duration such as 30s or 5m"))
 }
 
 pub fn run(args: &ApplyArgs) -> Result<ExitCode, Error> {

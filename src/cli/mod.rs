@@ -133,3 +133,15 @@ pub struct EnvironmentFile {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 }
+
+/// Parses a `--flag DURATION` value (`250ms`, `30s`, `5m`, `1h30m`).
+pub fn duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    crate::config::tree::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration; write e.g. 250ms, 30s, 5m, 1h30m"))
+}
+
+/// Parses a `--flag TIME` value (RFC 3339, e.g. 2026-11-29T10:00:00Z).
+pub fn time_arg(text: &str) -> Result<std::time::SystemTime, String> {
+    humantime::parse_rfc3339_weak(text)
+        .map_err(|e| format!("{e}: write a time such as 2026-11-29T10:00:00Z"))
+}

@@ -34,7 +34,7 @@ pub struct PlanArgs {
     #[arg(long, value_enum)]
     pub format: Option<PlanFormat>,
     /// Restores use the newest backup before this time (RFC 3339, e.g. 2026-11-29T10:00:00Z).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    #[arg(long, value_name = "TIME", value_parser = super::time_arg)]
     pub at: Option<SystemTime>,
     #[command(flatten)]
     pub sim: SimFlags,
@@ -117,12 +117,6 @@ async fn live(args: &PlanArgs) -> Result<(LoadedEnvironment, PlanFile), Error> {
     )
     .await?;
     Ok((session.loaded, file))
-}
-
-/// Parses an RFC 3339 time.
-pub fn parse_time(text: &str) -> Result<SystemTime, String> {
-    humantime::parse_rfc3339_weak(text)
-        .map_err(|e| format!("{e}: write a time such as 2026-11-29T10:00:00Z"))
 }
 
 fn exit_code(args: &PlanArgs, changes: bool) -> ExitCode {

@@ -62,10 +62,10 @@ pub struct SetArgs {
     #[arg(long, group = "mark", requires = "subject")]
     pub up: bool,
     /// Make every backup this much older, e.g. 2h (to breach an RPO).
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
     pub age_backups: Option<Duration>,
     /// How long every health probe takes to answer, e.g. 250ms (0s for none).
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
     pub latency: Option<Duration>,
     /// The probability, from 0 to 1, that an activation, a restore or a probe fails.
     #[arg(long, value_name = "RATE")]
@@ -262,12 +262,6 @@ fn section(title: &str, rows: impl IntoIterator<Item = (String, String)>) -> Str
         text.push_str(&format!("  {name:<width$}  {value}\n"));
     }
     text
-}
-
-/// Parses `--age-backups` and `--latency`.
-fn duration(text: &str) -> Result<Duration, String> {
-    crate::config::tree::parse_duration(text)
-        .ok_or_else(|| format!("`{text}` is not a duration; write e.g. 250ms, 30s, 5m, 1h30m"))
 }
 
 #[cfg(test)]

@@ -19,15 +19,10 @@ pub struct WatchArgs {
     #[arg(long, conflicts_with = "max_duration")]
     pub once: bool,
     /// Stop after this long, e.g. 1h (on sim: simulated time).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
     pub max_duration: Option<Duration>,
     #[command(flatten)]
     pub sim: SimFlags,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    crate::config::tree::parse_duration(text)
-        .ok_or_else(|| format!("`{text}` is not a duration such as 30s or 5m"))
 }
 
 pub fn run(args: &WatchArgs) -> Result<ExitCode, Error> {

@@ -326,13 +326,7 @@ fn summarize(intent: &str, applied: &Applied) -> RunSummary {
         })
         .collect();
     let execution = &applied.execution;
-    let status = if execution.complete() {
-        "finished"
-    } else if execution.interrupted {
-        "interrupted"
-    } else {
-        "failed"
-    };
+    let status = execution.status().name();
     RunSummary {
         intent: intent.to_string(),
         run_id: run.map(|run| run.id.clone()),

@@ -66,6 +66,18 @@ pub enum RunStatus {
     Finished,
 }
 
+impl RunStatus {
+    /// `running`, `interrupted`, `failed`, `finished`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Interrupted => "interrupted",
+            Self::Failed => "failed",
+            Self::Finished => "finished",
+        }
+    }
+}
+
 /// One transition of one step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalEntry {
