@@ -159,7 +159,8 @@ struct CriticalPath {
     sleeps: Duration,
     /// Inside activations, beyond the sleep: the `started` commit, then the sim world's write.
     activations: Duration,
-    /// Inside the other steps (health, gates, the region check): the `started` commit.
+    /// Inside the other steps (health, the region check): the `started` commit. Gates
+    /// journal only `finished`, so they count wholly in `between`.
     others: Duration,
     /// From one step's `finished` to the next one's `started`: the `finished` commit and the scheduling.
     between: Duration,
@@ -243,7 +244,9 @@ fn critical_path(
         .expect("a critical path")
     {
         let step = step.as_str().expect("a step id");
-        let (begin, end) = (events[&(step, "started")], events[&(step, "finished")]);
+        let end = events[&(step, "finished")];
+        // A gate journals only that it was passed.
+        let begin = events.get(&(step, "started")).copied().unwrap_or(end);
         path.steps += 1;
         path.between += since(begin, previous);
         if step.starts_with("activate:") {

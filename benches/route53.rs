@@ -71,15 +71,14 @@ fn main() {
     let mut applies = Vec::new();
     let mut switches = Vec::new();
     for _ in 0..ITERATIONS {
-        let (wall, switch) = bench.drplan_failover(&moto.endpoint);
-        applies.push(wall);
-        switches.push(switch);
+        let failover = bench.drplan_failover(None);
+        applies.push(failover.wall);
+        switches.push(failover.switch);
     }
-    let drplan_calls = {
-        let before = proxy.requests().len();
-        bench.drplan_failover(&proxy.endpoint);
-        count(&proxy.requests()[before..])
-    };
+    let drplan_calls = bench
+        .drplan_failover(Some(&proxy))
+        .calls
+        .expect("counted calls");
 
     // The script, generated from the last failover plan.
     let plan: Value = serde_json::from_str(
@@ -149,6 +148,15 @@ fn main() {
     println!("\nAPI calls (through the counting proxy, one run each):");
     println!("  drplan apply: {}", calls_text(&drplan_calls));
     println!("  script:       {}", calls_text(&script_calls));
+}
+
+/// One timed failover by drplan.
+struct Failover {
+    wall: Duration,
+    /// The switch steps' own duration (one batch).
+    switch: Duration,
+    /// The requests of the apply by operation, when counted.
+    calls: Option<BTreeMap<String, usize>>,
 }
 
 /// The workspace and environment drplan runs in.
@@ -222,8 +230,10 @@ impl<'a> Bench<'a> {
     }
 
     /// Plans the failover, applies it (timed) and fails back. Returns the apply's wall
-    /// time and the duration of its switch steps from the run report.
-    fn drplan_failover(&self, endpoint: &str) -> (Duration, Duration) {
+    /// time, the duration of its switch steps from the run report, and the requests
+    /// the apply alone sent through `proxy`, when the run goes through it.
+    fn drplan_failover(&self, proxy: Option<&CountingProxy>) -> Failover {
+        let endpoint = proxy.map_or(self.moto.endpoint.as_str(), |p| p.endpoint.as_str());
         let plan = [
             "plan",
             "production.toml",
@@ -235,7 +245,9 @@ impl<'a> Bench<'a> {
         self.time(&mut self.drplan(&plan, endpoint));
         let runs = self.dir.join(".drplan/runs");
         let before = reports(&runs);
+        let sent_before = proxy.map_or(0, |p| p.requests().len());
         let wall = self.time(&mut self.drplan(&["apply", "plan.json"], endpoint));
+        let calls = proxy.map(|p| count(&p.requests()[sent_before..]));
         let report = reports(&runs)
             .into_iter()
             .find(|path| !before.contains(path))
@@ -253,7 +265,11 @@ impl<'a> Bench<'a> {
             .expect("switch steps with durations");
         let failback = ["apply", "production.toml", "--failback", "--auto-approve"];
         self.time(&mut self.drplan(&failback, endpoint));
-        (wall, Duration::from_millis(switch))
+        Failover {
+            wall,
+            switch: Duration::from_millis(switch),
+            calls,
+        }
     }
 
     /// The weighted record sets the plan's switch steps set, as `aws` CLI JSON.
