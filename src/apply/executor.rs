@@ -107,7 +107,7 @@ pub async fn execute(
     let start = Instant::now();
     let mut scheduler = Scheduler::new(&steps, finished);
     let mut tasks: JoinSet<BatchDone> = JoinSet::new();
-    let mut running: HashMap<tokio::task::Id, Vec<usize>> = HashMap::new();
+    let mut running: HashMap<tokio::task::Id, (Vec<usize>, tokio::task::AbortHandle)> = HashMap::new();
     let mut interrupt = signal(SignalKind::interrupt()).ok();
     let mut terminate = signal(SignalKind::terminate()).ok();
     let (mut stopping, mut interrupted) = (false, false);
@@ -118,7 +118,7 @@ pub async fn execute(
                     break;
                 };
                 let handle = tasks.spawn(run_batch(ctx.clone(), steps.clone(), batch.clone()));
-                running.insert(handle.id(), batch);
+                running.insert(handle.id(), (batch, handle));
             }
         }
         if tasks.is_empty() {
@@ -128,11 +128,14 @@ pub async fn execute(
             joined = tasks.join_next_with_id() => {
                 let Some(joined) = joined else { break };
                 let Ok((id, (batch, result, started, elapsed))) = joined else { continue };
-                running.remove(&id);
+                if running.remove(&id).is_none() {
+                    continue;
+                }
                 let failed = result.is_err();
                 scheduler.finish(&batch, result, started, elapsed);
-                if failed && !ctx.options.keep_going {
+                if failed && !ctx.options.keep_going && !stopping {
                     stopping = true;
+                    abandon(&ctx, &steps, &mut scheduler, &mut running, is_notification, "the run stopped before it was due; sent on resume").await;
                 }
                 if scheduler.recovered() {
                     recovered.send_replace(true);
@@ -142,18 +145,12 @@ pub async fn execute(
                 ctx.progress.line(if stopping { "second interrupt: aborting running steps" } else { "interrupted: starting nothing new, waiting for running steps (Ctrl-C again to abort them)" });
                 interrupted = true;
                 if stopping {
-                    tasks.abort_all();
-                    for batch in running.values() {
-                        scheduler.abort(batch);
-                        for &i in batch {
-                            let _ = ctx.journal.step(&steps[i], StepEvent::Abandoned, "aborted by a second interrupt".to_string()).await;
-                        }
-                    }
-                    running.clear();
+                    abandon(&ctx, &steps, &mut scheduler, &mut running, |_| true, "aborted by a second interrupt").await;
                     while tasks.join_next().await.is_some() {}
                     break;
                 }
                 stopping = true;
+                abandon(&ctx, &steps, &mut scheduler, &mut running, is_notification, "the run stopped before it was due; sent on resume").await;
             }
         }
     }
@@ -162,6 +159,35 @@ pub async fn execute(
         interrupted,
         elapsed: start.elapsed(),
     }
+}
+
+/// The running tasks, by id: their steps and a handle to abort them.
+type Running = HashMap<tokio::task::Id, (Vec<usize>, tokio::task::AbortHandle)>;
+
+/// Aborts the running tasks whose steps all match `which`, journalling them as
+/// abandoned (they run again on resume).
+async fn abandon(
+    ctx: &Context,
+    steps: &[Step],
+    scheduler: &mut Scheduler<'_>,
+    running: &mut Running,
+    which: impl Fn(&Step) -> bool,
+    why: &str,
+) {
+    let chosen: Vec<tokio::task::Id> =
+        running.iter().filter(|(_, (batch, _))| batch.iter().all(|&i| which(&steps[i]))).map(|(id, _)| *id).collect();
+    for id in chosen {
+        let Some((batch, handle)) = running.remove(&id) else { continue };
+        handle.abort();
+        scheduler.abort(&batch);
+        for &i in &batch {
+            let _ = ctx.journal.step(&steps[i], StepEvent::Abandoned, why.to_string()).await;
+        }
+    }
+}
+
+fn is_notification(step: &Step) -> bool {
+    matches!(step.action, Action::Notify { .. })
 }
 
 /// Waits for SIGINT or SIGTERM.
@@ -209,9 +235,7 @@ async fn run_batch(ctx: Arc<Context>, steps: Arc<Vec<Step>>, batch: Vec<usize>) 
     let detail = ctx.redact(&detail);
     for step in &members {
         ctx.progress.ended(step, &result);
-        if let Err(error) = ctx.journal.step(step, event, detail.clone()).await {
-            return (batch, Err(error.to_string()), started, worked);
-        }
+        ctx.journal.queue(step, event, detail.clone());
     }
     (batch, result.map(|_| detail.clone()), started, worked)
 }

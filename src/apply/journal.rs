@@ -67,16 +67,24 @@ impl Journal {
         }
     }
 
-    /// Records a transition of `step`.
+    /// Records a transition of `step`; returns once it is durable.
     pub async fn step(&self, step: &Step, event: StepEvent, detail: String) -> Result<(), Error> {
-        let entry = JournalEntry {
-            step: step.id.clone(),
-            event,
-            at: SystemTime::now(),
-            detail,
-        };
+        self.commit(Self::record(step, event, detail)).await
+    }
+
+    /// Queues a transition of `step` without waiting for it. The writer commits in
+    /// order, so any later transition that is awaited (a dependent's `started`, the
+    /// run's status) is durable only after this one: a step still never acts before
+    /// its predecessors' `finished` is on disk. A failed write fails that later one.
+    pub fn queue(&self, step: &Step, event: StepEvent, detail: String) {
+        let (done, _) = oneshot::channel();
+        let _ = self.sender.send(Request { record: Self::record(step, event, detail), done });
+    }
+
+    fn record(step: &Step, event: StepEvent, detail: String) -> Record {
+        let entry = JournalEntry { step: step.id.clone(), event, at: SystemTime::now(), detail };
         let action = (event == StepEvent::Finished).then(|| Box::new(step.action.clone()));
-        self.commit(Record::Step { entry, action }).await
+        Record::Step { entry, action }
     }
 }
 
