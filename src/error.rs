@@ -130,12 +130,15 @@ pub enum Error {
     #[diagnostic(code(drplan::apply::refused), help("{help}"))]
     Refused { message: String, help: String },
 
-    #[error("{failed} step(s) failed{}", if *interrupted { " and the run was interrupted" } else { "" })]
+    #[error("{} step(s) failed: {}{}", failed.len(), failed.join(", "), if *interrupted { "; the run was interrupted" } else { "" })]
     #[diagnostic(
         code(drplan::apply::failed),
         help("see the run report; fix the cause and run `drplan apply --resume FILE` to continue")
     )]
-    ApplyFailed { failed: usize, interrupted: bool },
+    ApplyFailed {
+        failed: Vec<String>,
+        interrupted: bool,
+    },
 
     #[error("{} check(s) failed: {}", failed.len(), failed.join(", "))]
     #[diagnostic(

@@ -55,6 +55,20 @@ impl Execution {
             .count()
     }
 
+    /// The ids of the failed steps among `steps` (the plan's steps, in order).
+    pub fn failed_steps(&self, steps: &[Step]) -> Vec<String> {
+        let failed = self
+            .results
+            .iter()
+            .map(|r| matches!(r.outcome, Outcome::Failed(_)));
+        steps
+            .iter()
+            .zip(failed)
+            .filter(|(_, failed)| *failed)
+            .map(|(s, _)| s.id.clone())
+            .collect()
+    }
+
     /// How the run ended.
     pub fn status(&self) -> RunStatus {
         if self.complete() {
@@ -107,7 +121,8 @@ pub async fn execute(
     let start = Instant::now();
     let mut scheduler = Scheduler::new(&steps, finished);
     let mut tasks: JoinSet<BatchDone> = JoinSet::new();
-    let mut running: HashMap<tokio::task::Id, (Vec<usize>, tokio::task::AbortHandle)> = HashMap::new();
+    let mut running: HashMap<tokio::task::Id, (Vec<usize>, tokio::task::AbortHandle)> =
+        HashMap::new();
     let mut interrupt = signal(SignalKind::interrupt()).ok();
     let mut terminate = signal(SignalKind::terminate()).ok();
     let (mut stopping, mut interrupted) = (false, false);
@@ -174,14 +189,22 @@ async fn abandon(
     which: impl Fn(&Step) -> bool,
     why: &str,
 ) {
-    let chosen: Vec<tokio::task::Id> =
-        running.iter().filter(|(_, (batch, _))| batch.iter().all(|&i| which(&steps[i]))).map(|(id, _)| *id).collect();
+    let chosen: Vec<tokio::task::Id> = running
+        .iter()
+        .filter(|(_, (batch, _))| batch.iter().all(|&i| which(&steps[i])))
+        .map(|(id, _)| *id)
+        .collect();
     for id in chosen {
-        let Some((batch, handle)) = running.remove(&id) else { continue };
+        let Some((batch, handle)) = running.remove(&id) else {
+            continue;
+        };
         handle.abort();
         scheduler.abort(&batch);
         for &i in &batch {
-            let _ = ctx.journal.step(&steps[i], StepEvent::Abandoned, why.to_string()).await;
+            let _ = ctx
+                .journal
+                .step(&steps[i], StepEvent::Abandoned, why.to_string())
+                .await;
         }
     }
 }

@@ -78,11 +78,19 @@ impl Journal {
     /// its predecessors' `finished` is on disk. A failed write fails that later one.
     pub fn queue(&self, step: &Step, event: StepEvent, detail: String) {
         let (done, _) = oneshot::channel();
-        let _ = self.sender.send(Request { record: Self::record(step, event, detail), done });
+        let _ = self.sender.send(Request {
+            record: Self::record(step, event, detail),
+            done,
+        });
     }
 
     fn record(step: &Step, event: StepEvent, detail: String) -> Record {
-        let entry = JournalEntry { step: step.id.clone(), event, at: SystemTime::now(), detail };
+        let entry = JournalEntry {
+            step: step.id.clone(),
+            event,
+            at: SystemTime::now(),
+            detail,
+        };
         let action = (event == StepEvent::Finished).then(|| Box::new(step.action.clone()));
         Record::Step { entry, action }
     }

@@ -88,8 +88,14 @@ async fn apply(args: &ApplyArgs) -> Result<ExitCode, Error> {
     if execution.interrupted && execution.failed() == 0 {
         return Err(Error::Interrupted);
     }
+    let steps = applied
+        .state
+        .run
+        .as_ref()
+        .map_or(&[][..], |run| run.plan.plan.steps.as_slice());
+    let failed = execution.failed_steps(steps);
     Err(Error::ApplyFailed {
-        failed: execution.failed(),
+        failed,
         interrupted: execution.interrupted,
     })
 }

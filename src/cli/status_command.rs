@@ -63,13 +63,21 @@ pub fn render(
                 state.serial, state.lineage
             );
             if let Some(run) = &state.run {
-                let done = crate::apply::journal::finished_steps(&run.journal).len();
+                let finished = crate::apply::journal::finished_steps(&run.journal);
+                let steps: Vec<_> = run
+                    .plan
+                    .plan
+                    .steps
+                    .iter()
+                    .filter(|s| s.action.name() != "gate")
+                    .collect();
+                let done = steps.iter().filter(|s| finished.contains(&s.id)).count();
                 let _ = writeln!(
                     out,
-                    "last run: {} ({:?}), {done}/{} steps finished",
+                    "last run: {} ({}), {done}/{} steps finished",
                     run.id,
-                    run.status,
-                    run.plan.plan.steps.len()
+                    run.status.name(),
+                    steps.len()
                 );
             }
         }
@@ -93,9 +101,14 @@ pub fn render(
     );
     for service in &env.services {
         let name = &service.name.value;
+        // The state records moves; a service never moved is at home.
         let recorded = state
-            .and_then(|s| s.placement.get(name))
-            .map_or("-", String::as_str);
+            .map(|s| {
+                s.placement
+                    .get(name)
+                    .map_or(env.home.value.as_str(), String::as_str)
+            })
+            .unwrap_or("-");
         let seen = observed.placement.get(name).map_or("-", String::as_str);
         let _ = writeln!(out, "{name:<24} {recorded:<16} {seen:<16}");
     }
