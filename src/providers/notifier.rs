@@ -52,3 +52,76 @@ impl Notifier for RealNotifier {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::model::Command;
+    use crate::providers::http::test_server;
+
+    fn entry(via: NotifyVia) -> Notification {
+        Notification {
+            after: Duration::ZERO,
+            to: "on-call".to_string(),
+            via,
+            template: "internal-alert".to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_webhook_gets_the_body_at_the_secret_url_and_the_secret_is_redacted_afterwards() {
+        let (base, server) = test_server::answer_once("200 OK", Duration::ZERO).await;
+        // SAFETY: this variable is read only by this test.
+        unsafe { std::env::set_var("DRPLAN_TEST_HOOK_PATH", "hook-s3cr3t") };
+        let secrets = Arc::new(Secrets::default());
+        let notifier = RealNotifier::new(http::client(), secrets.clone());
+        let body = serde_json::json!({ "status": "recovering", "scenario": "region-outage" });
+        let via = NotifyVia::Webhook {
+            url: format!("{base}/${{env:DRPLAN_TEST_HOOK_PATH}}"),
+        };
+        notifier.send(&entry(via), &body).await.expect("delivered");
+        let request = server.await.expect("the server saw the request");
+        assert!(request.starts_with("POST /hook-s3cr3t "), "{request}");
+        assert!(
+            request.contains(r#""scenario":"region-outage""#),
+            "{request}"
+        );
+        let logged = secrets.redact(&format!("POST {base}/hook-s3cr3t failed"));
+        assert!(
+            !logged.contains("s3cr3t") && logged.contains("${env:DRPLAN_TEST_HOOK_PATH}"),
+            "{logged}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_webhook_answering_an_error_is_a_failed_delivery() {
+        let (base, _server) =
+            test_server::answer_once("500 Internal Server Error", Duration::ZERO).await;
+        let notifier = RealNotifier::new(http::client(), Arc::new(Secrets::default()));
+        let via = NotifyVia::Webhook {
+            url: format!("{base}/hook"),
+        };
+        let error = notifier
+            .send(&entry(via), &serde_json::json!({}))
+            .await
+            .expect_err("500 is a failure");
+        assert!(error.to_string().contains("answered 500"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_command_gets_the_body_in_its_environment() {
+        let dir = tempfile::TempDir::new().expect("a temp dir");
+        let out = dir.path().join("body.json");
+        let script = format!("printf '%s' \"$DRPLAN_NOTIFICATION\" > {}", out.display());
+        let via = NotifyVia::Command(Command(vec!["sh".to_string(), "-c".to_string(), script]));
+        let notifier = RealNotifier::new(http::client(), Arc::new(Secrets::default()));
+        notifier
+            .send(&entry(via), &serde_json::json!({ "status": "resolved" }))
+            .await
+            .expect("ran");
+        let body = std::fs::read_to_string(out).expect("the command wrote the body");
+        assert_eq!(body, r#"{"status":"resolved"}"#);
+    }
+}
