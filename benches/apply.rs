@@ -13,6 +13,10 @@
 //!
 //! Run with `cargo bench --bench apply`.
 
+#[path = "support/lcg.rs"]
+mod lcg;
+use lcg::Lcg;
+
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -418,19 +422,6 @@ fn write_cost(dir: &Path, size: usize) -> Duration {
 
 /// A linear congruential generator (Knuth's MMIX constants): the same environment
 /// every run.
-struct Lcg(u64);
-
-impl Lcg {
-    /// A number in `0..n`.
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        usize::try_from((self.0 >> 33) % n as u64).expect("below n")
-    }
-}
-
 fn service_name(i: usize) -> String {
     format!("svc-{i:03}")
 }

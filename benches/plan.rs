@@ -6,6 +6,10 @@
 //!
 //! Run with `cargo bench --bench plan`.
 
+#[path = "support/lcg.rs"]
+mod lcg;
+use lcg::Lcg;
+
 use std::fmt::Write;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -138,19 +142,6 @@ fn peak_memory_mb() -> f64 {
 
 /// A linear congruential generator (Knuth's MMIX constants), so every run plans the
 /// same environment.
-struct Lcg(u64);
-
-impl Lcg {
-    /// A number in `0..n`.
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        usize::try_from((self.0 >> 33) % n as u64).expect("below n")
-    }
-}
-
 fn service_name(i: usize) -> String {
     format!("svc-{i:05}")
 }
