@@ -141,6 +141,11 @@ fn main() {
         verdict(dns >= GOAL_RATIO)
     );
     println!(
+        "batching alone: {} UPSERTs one by one (SDK) / drplan switch = {:.1}x",
+        upserts.len(),
+        secs(one_by_one) / secs(switch)
+    );
+    println!(
         "script minus {} CLI start-ups: {:.0} ms",
         upserts.len(),
         (secs(script) - secs(startup) * upserts.len() as f64) * 1000.0
