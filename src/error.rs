@@ -325,9 +325,11 @@ pub fn render(diagnostic: &dyn Diagnostic, colour: bool) -> String {
     } else {
         miette::GraphicalTheme::unicode_nocolor()
     };
+    // Never split a word at a hyphen: lock ids, names and codes must stay copyable.
     let handler = miette::GraphicalReportHandler::new_themed(theme)
         .with_width(100)
-        .with_links(false);
+        .with_links(false)
+        .with_word_splitter(textwrap::WordSplitter::NoHyphenation);
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = handler.render_report(&mut out, diagnostic);

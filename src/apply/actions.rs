@@ -140,11 +140,7 @@ async fn upload(ctx: &Context, bucket: &str, key: &str, file: &str) -> Result<St
         Ok(body) => body,
         Err(_) => default_page(&ctx.env.name).into_bytes(),
     };
-    let content_type = if file.ends_with(".html") {
-        "text/html"
-    } else {
-        "application/octet-stream"
-    };
+    let content_type = crate::providers::s3::content_type_for(file);
     ctx.runtime
         .storage
         .put(bucket, key, body, content_type)
