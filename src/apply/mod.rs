@@ -134,6 +134,8 @@ pub struct Applied {
     pub execution: Execution,
     pub report: PathBuf,
     pub state: State,
+    /// On sim: the measured recovery time in sim time (see [`report::RunReport`]).
+    pub simulated_ms: Option<u128>,
 }
 
 /// A run about to start or continue.
@@ -235,6 +237,7 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
         execution,
         report: path,
         state,
+        simulated_ms: report.simulated_ms,
     })
 }
 

@@ -261,7 +261,6 @@ impl Rehearsal {
     ) -> Result<(RunSummary, Vec<crate::plan::DataRisk>), Error> {
         let (state, version) = session.state().await?;
         let preview = run::plan_now(&session, scenario, &state, version.as_ref(), None).await?;
-        let scale = session.connection.time_scale;
         let options = ApplyOptions {
             parallelism: 10,
             keep_going: false,
@@ -276,15 +275,15 @@ impl Rehearsal {
         let result = run::run(session, request, options, Duration::ZERO, &|_| Ok(())).await;
         let wall = started.elapsed();
         let intent = scenario.unwrap_or("failback");
-        let mut summary = match result {
-            Ok(applied) => summarize(intent, &applied),
-            Err(error) => not_run(intent, error.to_string()),
+        let (mut summary, simulated_ms) = match result {
+            Ok(applied) => (summarize(intent, &applied), applied.simulated_ms),
+            Err(error) => (not_run(intent, error.to_string()), None),
         };
         summary.estimated = preview.plan.summary.estimated_rto;
         summary.wall_ms = wall.as_millis();
-        summary.simulated_ms = scale
-            .filter(|scale| *scale > 0.0)
-            .map(|scale| wall.div_f64(scale).as_millis());
+        // The run's own measure: the longest chain of step durations in sim time,
+        // without drplan's journal writes.
+        summary.simulated_ms = simulated_ms;
         Ok((summary, preview.plan.summary.data_at_risk))
     }
 
