@@ -10,16 +10,15 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tempfile::TempDir;
 
 use crate::support::snapshot;
+use crate::support::workspace::{Run, Spawned, Workspace};
 
 const EXAMPLE: &str = "environments/example.toml";
 const PRODUCTION: &str = "environments/production.toml";
@@ -27,113 +26,13 @@ const PRODUCTION: &str = "environments/production.toml";
 /// How long any one drplan process may take before the test gives up on it.
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A temporary directory to run drplan in: `environments/` copied from the crate,
-/// `.drplan/` created by drplan itself.
-struct Workspace {
-    dir: TempDir,
-}
-
-/// What a finished drplan process printed, and how it exited.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// stderr as one line: miette wraps its messages at the terminal width and draws
-    /// a `│` down the wrapped lines, so a phrase may be split anywhere.
-    fn message(&self) -> String {
-        self.stderr
-            .split_whitespace()
-            .filter(|word| *word != "│")
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    /// The run, after checking that it exited with `code`.
-    #[track_caller]
-    fn expect(self, code: i32) -> Self {
-        assert_eq!(self.code, Some(code), "unexpected exit\n{self}");
-        self
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit: {:?}\nstdout:\n{}\nstderr:\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
 impl Workspace {
-    fn new() -> Self {
-        let dir = TempDir::new().expect("a temporary directory");
-        let environments = dir.path().join("environments");
-        fs::create_dir_all(&environments).expect("environments/ is created");
-        for name in ["example.toml", "production.toml"] {
-            let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("environments")
-                .join(name);
-            fs::copy(&source, environments.join(name)).expect("the environment file is copied");
-        }
-        Self { dir }
-    }
-
     /// A workspace whose sim world of `environment` is `initial` (a copy of another
     /// workspace's), so that runs in both start from the same world.
     fn with_world(environment: &str, initial: &Value) -> Self {
         let workspace = Self::new();
         workspace.write_world(environment, initial);
         workspace
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// `drplan ARGS…` in the workspace, as a user at a colourless terminal 100 columns
-    /// wide, with nothing inherited that would move `.drplan/` or change the time scale.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_drplan"));
-        command
-            .current_dir(self.path())
-            .env("NO_COLOR", "1")
-            .env("COLUMNS", "100")
-            .env_remove("DRPLAN_DIR")
-            .env_remove("DRPLAN_TIME_SCALE")
-            .args(args)
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let output = self.command(args).output().expect("drplan starts");
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        }
-    }
-
-    /// Starts `drplan ARGS…` with its output going to `<name>.out` and `<name>.err`
-    /// in the workspace (files, not pipes: nothing blocks while the test waits).
-    fn spawn(&self, name: &str, args: &[&str]) -> Spawned {
-        let (out, err) = (
-            self.path().join(format!("{name}.out")),
-            self.path().join(format!("{name}.err")),
-        );
-        let child = self
-            .command(args)
-            .stdout(File::create(&out).expect("stdout file"))
-            .stderr(File::create(&err).expect("stderr file"))
-            .spawn()
-            .expect("drplan starts");
-        Spawned { child, out, err }
     }
 
     fn file(&self, kind: &str, environment: &str) -> PathBuf {
@@ -183,13 +82,6 @@ impl Workspace {
             .map(|p| fs::read_to_string(p).expect("the report is readable"))
             .collect()
     }
-}
-
-/// A drplan process started by [`Workspace::spawn`].
-struct Spawned {
-    child: Child,
-    out: PathBuf,
-    err: PathBuf,
 }
 
 impl Spawned {

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::support::snapshot;
-use crate::watch::Workspace;
+use crate::support::workspace::Workspace;
 
 const EXAMPLE: &str = "environments/example.toml";
 const PRODUCTION: &str = "environments/production.toml";

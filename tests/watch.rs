@@ -7,11 +7,12 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tempfile::TempDir;
+
+use crate::support::workspace::{Run, Workspace};
 
 const EXAMPLE: &str = "environments/example.toml";
 const PRODUCTION: &str = "environments/production.toml";
@@ -19,96 +20,13 @@ const PRODUCTION: &str = "environments/production.toml";
 /// How long any one drplan process may take before the test gives up on it.
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A temporary directory to run drplan in, with `environments/` copied from the crate.
-pub struct Workspace {
-    dir: TempDir,
-}
-
-/// What a finished drplan process printed, and how it exited.
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// The run, after checking that it exited with `code`.
-    #[track_caller]
-    pub fn expect(self, code: i32) -> Self {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "unexpected exit\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-}
-
 impl Workspace {
-    pub fn new() -> Self {
-        let dir = TempDir::new().expect("a temporary directory");
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments");
-        fs::create_dir_all(dir.path().join("environments")).expect("environments/ is created");
-        for name in ["example.toml", "production.toml"] {
-            fs::copy(
-                source.join(name),
-                dir.path().join("environments").join(name),
-            )
-            .expect("the environment file is copied");
-        }
-        Self { dir }
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// Rewrites the environment file `file` with `from` replaced by `to`.
     pub fn edit(&self, file: &str, from: &str, to: &str) {
         let path = self.path().join(file);
         let text = fs::read_to_string(&path).expect("the environment file exists");
         assert!(text.contains(from), "{file} has no `{from}`");
         fs::write(&path, text.replace(from, to)).expect("the environment file is written");
-    }
-
-    /// `drplan ARGS…` in the workspace, with nothing inherited that would move
-    /// `.drplan/` or change the time scale.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_drplan"));
-        command
-            .current_dir(self.path())
-            .env("NO_COLOR", "1")
-            .env("COLUMNS", "100")
-            .env_remove("DRPLAN_DIR")
-            .env_remove("DRPLAN_TIME_SCALE")
-            .args(args)
-            .stdin(Stdio::null());
-        command
-    }
-
-    pub fn run(&self, args: &[&str]) -> Run {
-        let output = self.command(args).output().expect("drplan starts");
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        }
-    }
-
-    /// Starts `drplan ARGS…` with its output going to `<name>.out` and `<name>.err`.
-    fn spawn(&self, name: &str, args: &[&str]) -> (Child, PathBuf, PathBuf) {
-        let out = self.path().join(format!("{name}.out"));
-        let err = self.path().join(format!("{name}.err"));
-        let child = self
-            .command(args)
-            .stdout(fs::File::create(&out).expect("stdout file"))
-            .stderr(fs::File::create(&err).expect("stderr file"))
-            .spawn()
-            .expect("drplan starts");
-        (child, out, err)
     }
 
     /// Runs the commands together and waits for them all.
@@ -120,7 +38,7 @@ impl Workspace {
             .collect();
         started
             .into_iter()
-            .map(|(child, out, err)| wait(child, &out, &err))
+            .map(|spawned| wait(spawned.child, &spawned.out, &spawned.err))
             .collect()
     }
 
