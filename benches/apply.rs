@@ -9,7 +9,8 @@
 //! (`--time-scale 0`: only the journal, the world's writes and the scheduling are
 //! left); both again with `.drplan/` on tmpfs (`/dev/shm`), where fsync costs
 //! nothing; the critical path of the median run read off its journal (sleeps, commits,
-//! the sim world's writes); and one state write of the same size on its own.
+//! the sim world's writes); and, on their own, one journal append (what a step's
+//! commit costs) and one whole-state write (what it cost before appends).
 //!
 //! Run with `cargo bench --bench apply`.
 
@@ -23,6 +24,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use drplan::state::local::LocalState;
+use drplan::state::{JournalEntry, State, StateBackend, StateVersion, StepEvent};
 use serde_json::Value;
 
 const SERVICES: usize = 240;
@@ -64,7 +67,7 @@ fn main() {
     );
     println!(
         "{:<24} {:>8} {:>8} {:>7} {:>8}",
-        "", "wall", "run", "writes", "ratio"
+        "", "wall", "run", "commits", "ratio"
     );
 
     let scaled = median(|| layout.apply(scale));
@@ -103,7 +106,7 @@ fn main() {
         scaled
     });
     println!(
-        "(wall: the process from spawn to exit; run: the executor, from the run report; writes: state writes, the final serial)"
+        "(wall: the process from spawn to exit; run: the executor, from the run report; commits: state commits (appends and whole writes), the final serial)"
     );
 
     println!(
@@ -116,11 +119,18 @@ fn main() {
     }
     let state = scaled.state_bytes;
     let write = write_cost(disk.path(), state);
+    let append = append_cost(disk.path());
     println!(
-        "\none state write alone on disk (temp file, fsync, rename, fsync of the directory), {} KiB like the final state: {:.1} ms (median of 21)",
+        "\none commit alone on disk, median of 21: a journal append (one line, fdatasync) {:.2} ms; \
+         a whole-state write of {} KiB like the final state (temp file, fsync, rename, fsync of the directory) {:.2} ms",
+        millis(append),
         state / 1024,
-        write.as_secs_f64() * 1000.0
+        millis(write)
     );
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -133,8 +143,8 @@ struct Measured {
     wall: Duration,
     /// The executor's elapsed time, from the run report.
     run: Duration,
-    /// How many times the state was written (its final serial).
-    state_writes: u64,
+    /// How many times the state was committed (its final serial).
+    commits: u64,
     /// The size of the final state file.
     state_bytes: usize,
     path: CriticalPath,
@@ -146,7 +156,7 @@ impl Measured {
             "{name:<24} {:>7.3}s {:>7.3}s {:>7} {ratio:>8.3}",
             secs(self.wall),
             secs(self.run),
-            self.state_writes
+            self.commits
         )
     }
 }
@@ -175,7 +185,7 @@ struct CriticalPath {
 
 impl CriticalPath {
     fn print(&self, name: &str, wall: Duration) {
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let ms = millis;
         let commits = self.steps;
         println!(
             "  {name:<6} sleeps {:>6.0} ms | before the run {:>4.0} ms | in activations beyond the sleep {:>4.0} ms | in other steps {:>4.0} ms | between steps {:>4.0} ms ({:.1} ms per step) | after {:>4.0} ms | total {:>5.0} ms",
@@ -333,7 +343,7 @@ impl Layout {
         Measured {
             wall,
             run,
-            state_writes: state["serial"].as_u64().expect("a serial"),
+            commits: state["serial"].as_u64().expect("a serial"),
             state_bytes: workspace.state_size(),
             path: critical_path(&state, scale, spawned, exited),
         }
@@ -409,10 +419,36 @@ fn read_json(path: &Path) -> Value {
 fn write_cost(dir: &Path, size: usize) -> Duration {
     let path = dir.join("write-cost.json");
     let bytes = vec![b' '; size];
+    median_time(|| drplan::state::local::write_atomic(&path, &bytes).expect("the write succeeds"))
+}
+
+/// The median time of one journal append by the local state backend: one started
+/// transition, as every step commits before it acts.
+fn append_cost(dir: &Path) -> Duration {
+    let backend = LocalState::at("bench", dir.join("append-cost.json"));
+    let state = State::new("bench");
+    let version = StateVersion(state.serial.to_string());
+    let entry = JournalEntry {
+        step: "activate:svc-000".to_string(),
+        event: StepEvent::Started,
+        at: SystemTime::now(),
+        detail: String::new(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    median_time(|| {
+        let append = backend.append(&state, std::slice::from_ref(&entry), &version);
+        runtime.block_on(append).expect("the append succeeds");
+    })
+}
+
+/// The median time of 21 calls of `work`.
+fn median_time(mut work: impl FnMut()) -> Duration {
     let mut times: Vec<Duration> = (0..21)
         .map(|_| {
             let started = Instant::now();
-            drplan::state::local::write_atomic(&path, &bytes).expect("the write succeeds");
+            work();
             started.elapsed()
         })
         .collect();
@@ -420,8 +456,6 @@ fn write_cost(dir: &Path, size: usize) -> Duration {
     times[times.len() / 2]
 }
 
-/// A linear congruential generator (Knuth's MMIX constants): the same environment
-/// every run.
 fn service_name(i: usize) -> String {
     format!("svc-{i:03}")
 }

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use drplan::state::local::LocalState;
 use serde_json::Value;
 
 use crate::support::snapshot;
@@ -42,10 +43,12 @@ impl Workspace {
             .join(format!("{environment}.json"))
     }
 
-    /// The state file, or `None` when there is none yet (or it is between writes).
+    /// The state as drplan reads it (the file with its journal log replayed), or `None`
+    /// when there is none yet.
     fn try_state(&self, environment: &str) -> Option<Value> {
-        let text = fs::read_to_string(self.file("state", environment)).ok()?;
-        serde_json::from_str(&text).ok()
+        let backend = LocalState::at(environment, self.file("state", environment));
+        let state = backend.read_now().ok()??;
+        Some(serde_json::to_value(state).expect("the state is JSON"))
     }
 
     fn state(&self, environment: &str) -> Value {

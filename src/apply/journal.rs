@@ -1,6 +1,7 @@
 //! The apply journal: every step transition is written to the state (through its
 //! backend) before the executor goes on. One writer task owns the state; transitions
-//! that arrive together are committed in one write (group commit).
+//! that arrive together are committed in one write (group commit), appended where the
+//! backend can; a change of the run's status writes the whole state.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -8,7 +9,7 @@ use std::time::SystemTime;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::Error;
-use crate::graph::step::{Action, Step};
+use crate::graph::step::Step;
 use crate::state::{
     AppliedPlan, JournalEntry, RunStatus, State, StateBackend, StateVersion, StepEvent,
 };
@@ -16,11 +17,8 @@ use crate::state::{
 /// A change to the state, committed in order.
 #[derive(Debug)]
 pub enum Record {
-    /// A step transition; a finished `activate` also moves the service's placement.
-    Step {
-        entry: JournalEntry,
-        action: Option<Box<Action>>,
-    },
+    /// A step transition.
+    Step(JournalEntry),
     /// The run's status.
     Status(RunStatus),
 }
@@ -85,14 +83,12 @@ impl Journal {
     }
 
     fn record(step: &Step, event: StepEvent, detail: String) -> Record {
-        let entry = JournalEntry {
+        Record::Step(JournalEntry {
             step: step.id.clone(),
             event,
             at: SystemTime::now(),
             detail,
-        };
-        let action = (event == StepEvent::Finished).then(|| Box::new(step.action.clone()));
-        Record::Step { entry, action }
+        })
     }
 }
 
@@ -107,11 +103,7 @@ async fn writer(
         while let Ok(more) = receiver.try_recv() {
             batch.push(more);
         }
-        for request in &batch {
-            apply_record(&mut state, &request.record);
-        }
-        state.serial += 1;
-        let result = backend.write(&state, Some(&version)).await;
+        let result = commit(backend.as_ref(), &mut state, &version, &batch).await;
         let outcome = result.as_ref().map(|_| ()).map_err(ToString::to_string);
         for request in batch {
             let _ = request.done.send(outcome.clone());
@@ -121,31 +113,47 @@ async fn writer(
     Ok(state)
 }
 
-/// The effect of one record on the state.
-pub fn apply_record(state: &mut State, record: &Record) {
+/// Applies `batch` to `state` and stores it as one write: an append of its step
+/// transitions, or the whole state when the run's status changes (which compacts).
+async fn commit(
+    backend: &dyn StateBackend,
+    state: &mut State,
+    version: &StateVersion,
+    batch: &[Request],
+) -> Result<StateVersion, Error> {
+    let mut entries = Vec::new();
+    let mut status_changed = false;
+    for request in batch {
+        match &request.record {
+            Record::Step(entry) => entries.push(entry.clone()),
+            Record::Status(status) => {
+                status_changed = true;
+                set_status(state, *status);
+            }
+        }
+    }
+    for entry in &entries {
+        state.record(entry.clone());
+    }
+    state.serial += 1;
+    if status_changed {
+        backend.write(state, Some(version)).await
+    } else {
+        backend.append(state, &entries, version).await
+    }
+}
+
+/// Sets the run's status; a finished run becomes the last applied plan.
+fn set_status(state: &mut State, status: RunStatus) {
     let Some(run) = state.run.as_mut() else {
         return;
     };
-    match record {
-        Record::Status(status) => {
-            run.status = *status;
-            if *status == RunStatus::Finished {
-                let applied = AppliedPlan {
-                    intent: run.plan.plan.intent.name.clone(),
-                    run_id: run.id.clone(),
-                };
-                state.last_applied = Some(applied);
-            }
-        }
-        Record::Step { entry, action } => {
-            run.journal.push(entry.clone());
-            if let Some(Action::Activate {
-                service, region, ..
-            }) = action.as_deref()
-            {
-                state.placement.insert(service.clone(), region.clone());
-            }
-        }
+    run.status = status;
+    if status == RunStatus::Finished {
+        state.last_applied = Some(AppliedPlan {
+            intent: run.plan.plan.intent.name.clone(),
+            run_id: run.id.clone(),
+        });
     }
 }
 

@@ -2,6 +2,10 @@
 //! `.drplan/state/`, written atomically (temp file in the same directory, fsync,
 //! rename), guarded by a lock file next to it that is created only if absent.
 //!
+//! During an apply, step transitions are appended to a journal log next to it (one
+//! JSON line per group, fdatasync'd) instead of rewriting the whole state each time;
+//! reading the state replays the log, and the next whole write compacts it away.
+//!
 //! A lock left behind by a process of this host that no longer runs (a crashed or
 //! killed apply) is reclaimed, so `apply --resume` needs no `force-unlock`.
 
@@ -9,11 +13,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;
 
-use super::{LockInfo, State, StateBackend, StateVersion, hostname};
+use super::{JournalEntry, LockInfo, State, StateBackend, StateVersion, hostname};
 use crate::error::Error;
 
 /// The state of one environment in a local file.
@@ -24,6 +28,17 @@ pub struct LocalState {
     path: PathBuf,
     /// The lock file: the state file's name with the extension `.lock`.
     lock: PathBuf,
+    /// The journal log: the state file's name with the extension `.journal`.
+    log: PathBuf,
+}
+
+/// One line of the journal log: a group of transitions of run `run`, which took the
+/// state to serial `serial`.
+#[derive(Debug, Serialize, Deserialize)]
+struct LogLine {
+    run: String,
+    serial: u64,
+    entries: Vec<JournalEntry>,
 }
 
 impl LocalState {
@@ -34,16 +49,49 @@ impl LocalState {
 
     /// The state of `environment` in the file `path`.
     pub fn at(environment: &str, path: PathBuf) -> Self {
-        let lock = path.with_extension("lock");
         Self {
             environment: environment.to_string(),
+            lock: path.with_extension("lock"),
+            log: path.with_extension("journal"),
             path,
-            lock,
         }
     }
 
-    fn read_state(&self) -> Result<Option<State>, Error> {
-        read_json(&self.path)
+    /// The state file with the journal log replayed onto it: the state as the last
+    /// durable commit left it, also while a run is appending.
+    pub fn read_now(&self) -> Result<Option<State>, Error> {
+        let Some(mut state) = read_json::<State>(&self.path)? else {
+            return Ok(None);
+        };
+        if let Some(log) = read_optional(&self.log)? {
+            replay(&mut state, &log);
+        }
+        Ok(Some(state))
+    }
+
+    /// Appends `line` to the journal log and syncs it; a log created here also has its
+    /// directory synced, so that the file itself survives a power loss.
+    fn append_line(&self, line: &[u8]) -> std::io::Result<()> {
+        let open = |create| {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create_new(create)
+                .open(&self.log)
+        };
+        let (mut file, created) = match open(false) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => (open(true)?, true),
+            opened => (opened?, false),
+        };
+        file.write_all(line)?;
+        file.sync_data()?;
+        if created {
+            std::fs::File::open(parent(&self.log))?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    fn remove_log(&self) -> Result<(), Error> {
+        remove_if_present(&self.log)
     }
 
     fn read_lock(&self) -> Result<Option<LockInfo>, Error> {
@@ -63,19 +111,46 @@ impl LocalState {
     }
 
     fn remove_lock(&self) -> Result<(), Error> {
-        match std::fs::remove_file(&self.lock) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                Err(write_error(&self.lock, error))
-            }
-            _ => Ok(()),
+        remove_if_present(&self.lock)
+    }
+}
+
+/// Applies the lines of `log` that continue `state`: those of its run whose serials
+/// follow its own one by one. Lines at or below its serial were compacted into it
+/// already; a torn last line (a crash in the middle of an append) was never
+/// acknowledged, so nothing acted on it.
+fn replay(state: &mut State, log: &str) {
+    let Some(run) = state.run.as_ref().map(|run| run.id.clone()) else {
+        return;
+    };
+    for line in log.lines() {
+        let Ok(line) = serde_json::from_str::<LogLine>(line) else {
+            return;
+        };
+        if line.serial <= state.serial {
+            continue;
         }
+        if line.run != run || line.serial != state.serial + 1 {
+            return;
+        }
+        for entry in line.entries {
+            state.record(entry);
+        }
+        state.serial = line.serial;
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<(), Error> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(write_error(path, error)),
+        _ => Ok(()),
     }
 }
 
 #[async_trait]
 impl StateBackend for LocalState {
     async fn read(&self) -> Result<Option<(State, StateVersion)>, Error> {
-        Ok(self.read_state()?.map(|state| {
+        Ok(self.read_now()?.map(|state| {
             let version = version_of(&state);
             (state, version)
         }))
@@ -89,7 +164,7 @@ impl StateBackend for LocalState {
         state: &State,
         expected: Option<&StateVersion>,
     ) -> Result<StateVersion, Error> {
-        let stored = self.read_state()?.map(|stored| version_of(&stored));
+        let stored = self.read_now()?.map(|stored| version_of(&stored));
         if stored.as_ref() != expected {
             let describe = |version: Option<&StateVersion>| {
                 version.map_or_else(|| "no state".to_string(), |v| format!("serial {}", v.0))
@@ -104,6 +179,34 @@ impl StateBackend for LocalState {
             });
         }
         write_json_atomic(&self.path, state)?;
+        self.remove_log()?;
+        Ok(version_of(state))
+    }
+
+    /// Appends one line to the journal log. Unlike [`write`](Self::write) it does not
+    /// read the stored state to compare versions: only the lock holder's journal
+    /// writer appends, right after a whole write of its own.
+    async fn append(
+        &self,
+        state: &State,
+        entries: &[JournalEntry],
+        _expected: &StateVersion,
+    ) -> Result<StateVersion, Error> {
+        let run = state
+            .run
+            .as_ref()
+            .map(|run| run.id.clone())
+            .unwrap_or_default();
+        let line = LogLine {
+            run,
+            serial: state.serial,
+            entries: entries.to_vec(),
+        };
+        let mut bytes = serde_json::to_vec(&line)
+            .map_err(|error| write_error(&self.log, std::io::Error::other(error)))?;
+        bytes.push(b'\n');
+        self.append_line(&bytes)
+            .map_err(|source| write_error(&self.log, source))?;
         Ok(version_of(state))
     }
 
@@ -259,6 +362,11 @@ mod tests {
     use tempfile::TempDir;
 
     use super::*;
+    use crate::graph::step::Action;
+    use crate::observe::ActualState;
+    use crate::plan::file::PlanFile;
+    use crate::plan::{Intent, Plan};
+    use crate::state::{Run, RunStatus, StepEvent};
 
     fn backend(dir: &TempDir) -> LocalState {
         LocalState::at("example", dir.path().join("state").join("example.json"))
@@ -469,6 +577,121 @@ mod tests {
             .unwrap();
         release.await.unwrap().unwrap();
         assert_eq!(holder_id(&backend).await, Some(waiter.id.clone()));
+    }
+
+    /// A state at serial 1 running the example's region-outage failover.
+    fn running_state() -> State {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/example.toml");
+        let loaded = crate::config::load(&path).unwrap();
+        let scenario = loaded.env.scenario("region-outage").unwrap();
+        let actual = ActualState::nominal(&loaded.env);
+        let plan = Plan::build(&loaded.env, Intent::Scenario(scenario), &actual);
+        let plan = PlanFile::new(plan, &loaded, true, None, None);
+        let mut state = State::new("example");
+        state.serial = 1;
+        state.run = Some(Run {
+            id: "run-1".to_string(),
+            plan,
+            started: SystemTime::UNIX_EPOCH,
+            status: RunStatus::Running,
+            journal: Vec::new(),
+        });
+        state
+    }
+
+    /// Transitions of the run's first `activate` step: (its service, region, entries).
+    fn activation(state: &State) -> (String, String, Vec<JournalEntry>) {
+        let run = state.run.as_ref().unwrap();
+        let (step, service, region) = run
+            .plan
+            .plan
+            .steps
+            .iter()
+            .find_map(|step| match &step.action {
+                Action::Activate {
+                    service, region, ..
+                } => Some((step.id.clone(), service.clone(), region.clone())),
+                _ => None,
+            })
+            .unwrap();
+        let entry = |event| JournalEntry {
+            step: step.clone(),
+            event,
+            at: SystemTime::UNIX_EPOCH,
+            detail: String::new(),
+        };
+        let entries = vec![entry(StepEvent::Started), entry(StepEvent::Finished)];
+        (service, region, entries)
+    }
+
+    /// Appends each entry as its own group, as the journal writer would.
+    async fn append_each(backend: &LocalState, state: &mut State, entries: &[JournalEntry]) {
+        for entry in entries {
+            let version = version_of(state);
+            state.record(entry.clone());
+            state.serial += 1;
+            let appended = backend
+                .append(state, std::slice::from_ref(entry), &version)
+                .await;
+            assert_eq!(appended.unwrap(), version_of(state));
+        }
+    }
+
+    #[tokio::test]
+    async fn appended_transitions_read_back_with_the_state_and_move_placement() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let mut state = running_state();
+        backend.write(&state, None).await.unwrap();
+        let (service, region, entries) = activation(&state);
+
+        append_each(&backend, &mut state, &entries).await;
+
+        let (read, version) = backend.read().await.unwrap().unwrap();
+        assert_eq!(version, StateVersion("3".to_string()));
+        assert_eq!(read.placement.get(&service), Some(&region));
+        assert_eq!(read, state);
+        assert_eq!(read.run.unwrap().journal, entries);
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_line_is_ignored() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let mut state = running_state();
+        backend.write(&state, None).await.unwrap();
+        let (_, _, entries) = activation(&state);
+        append_each(&backend, &mut state, &entries[..1]).await;
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&backend.log)
+            .unwrap();
+        log.write_all(br#"{"run":"run-1","serial":3,"entr"#)
+            .unwrap();
+
+        assert_eq!(backend.read().await.unwrap().unwrap().0, state);
+    }
+
+    #[tokio::test]
+    async fn a_whole_write_compacts_the_log_and_old_lines_never_replay_twice() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let mut state = running_state();
+        backend.write(&state, None).await.unwrap();
+        let (_, _, entries) = activation(&state);
+        append_each(&backend, &mut state, &entries).await;
+        let old_log = std::fs::read(&backend.log).unwrap();
+
+        let version = version_of(&state);
+        state.serial += 1;
+        backend.write(&state, Some(&version)).await.unwrap();
+        assert!(!backend.log.exists());
+        // A removal lost in a power cut brings the old lines back: they are skipped.
+        std::fs::write(&backend.log, old_log).unwrap();
+
+        let read = backend.read().await.unwrap().unwrap().0;
+        assert_eq!(read, state);
+        assert_eq!(read.run.unwrap().journal.len(), 2);
     }
 
     #[test]

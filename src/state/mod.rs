@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::{Instant, sleep};
 
 use crate::error::Error;
+use crate::graph::step::Action;
 use crate::plan::file::PlanFile;
 
 /// The state of one environment.
@@ -42,6 +43,25 @@ impl State {
             run: None,
             last_applied: None,
         }
+    }
+
+    /// Adds `entry` to the run's journal; a finished `activate` step also moves its
+    /// service's placement. The one place a transition changes the state, whether it
+    /// is being made or read back from a backend's journal log.
+    pub fn record(&mut self, entry: JournalEntry) {
+        let Some(run) = self.run.as_mut() else {
+            return;
+        };
+        if entry.event == StepEvent::Finished {
+            let step = run.plan.plan.steps.iter().find(|s| s.id == entry.step);
+            if let Some(Action::Activate {
+                service, region, ..
+            }) = step.map(|s| &s.action)
+            {
+                self.placement.insert(service.clone(), region.clone());
+            }
+        }
+        run.journal.push(entry);
     }
 }
 
@@ -176,6 +196,19 @@ pub trait StateBackend: Send + Sync {
         state: &State,
         expected: Option<&StateVersion>,
     ) -> Result<StateVersion, Error>;
+
+    /// Stores `state`, whose run's journal ends with `entries`, a group of step
+    /// transitions made since the version `expected` was stored; returns the new
+    /// version. It must be durable when this returns. Backends that can append (the
+    /// local file) write only `entries`; the others write the whole state.
+    async fn append(
+        &self,
+        state: &State,
+        _entries: &[JournalEntry],
+        expected: &StateVersion,
+    ) -> Result<StateVersion, Error> {
+        self.write(state, Some(expected)).await
+    }
 
     /// Takes the lock, or fails at once with [`Error::Locked`] naming the holder.
     async fn lock(&self, info: &LockInfo) -> Result<(), Error>;
