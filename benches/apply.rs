@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use drplan::state::local::LocalState;
+use drplan::state::local::{Durability, LocalState, write_atomic};
 use drplan::state::{JournalEntry, State, StateBackend, StateVersion, StepEvent};
 use serde_json::Value;
 
@@ -419,7 +419,7 @@ fn read_json(path: &Path) -> Value {
 fn write_cost(dir: &Path, size: usize) -> Duration {
     let path = dir.join("write-cost.json");
     let bytes = vec![b' '; size];
-    median_time(|| drplan::state::local::write_atomic(&path, &bytes).expect("the write succeeds"))
+    median_time(|| write_atomic(&path, &bytes, Durability::PowerLoss).expect("the write succeeds"))
 }
 
 /// The median time of one journal append by the local state backend: one started

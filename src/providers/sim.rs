@@ -23,7 +23,7 @@ use super::{
 use crate::error::Error;
 use crate::model::{BackupLocation, DnsRecord, Environment, HealthProbe, Notification, NotifyVia};
 use crate::observe::{RecordSet, weighted_sets};
-use crate::state::local::{read_optional, write_json_atomic};
+use crate::state::local::{Durability, read_optional, write_json_atomic};
 
 /// How old the backups of a nominal world are.
 const NOMINAL_BACKUP_AGE: Duration = Duration::from_secs(5 * 60);
@@ -135,9 +135,10 @@ impl SimWorld {
         })
     }
 
-    /// Writes the world to `path` atomically.
+    /// Writes the world to `path` atomically. Not synced: the sim is a rehearsal, so it
+    /// need survive a killed process (which the rename covers), not a power loss.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        write_json_atomic(path, self)
+        write_json_atomic(path, self, Durability::ProcessKill)
     }
 
     /// Marks `region` up or down.

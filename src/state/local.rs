@@ -102,7 +102,8 @@ impl LocalState {
     /// The file is written and synced under a temporary name first, then moved into
     /// place only if nothing is there, so a lock file is never seen half written.
     fn create_lock(&self, info: &LockInfo) -> Result<bool, Error> {
-        let file = synced_temp_file(&self.lock, &to_json(&self.lock, info)?)?;
+        let bytes = to_json(&self.lock, info)?;
+        let file = temp_file(&self.lock, &bytes, Durability::PowerLoss)?;
         match file.persist_noclobber(&self.lock) {
             Ok(_) => sync_parent(&self.lock).map(|()| true),
             Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
@@ -178,7 +179,7 @@ impl StateBackend for LocalState {
                 ),
             });
         }
-        write_json_atomic(&self.path, state)?;
+        write_json_atomic(&self.path, state, Durability::PowerLoss)?;
         self.remove_log()?;
         Ok(version_of(state))
     }
@@ -301,28 +302,48 @@ pub fn read_optional(path: &Path) -> Result<Option<String>, Error> {
     }
 }
 
+/// What a replaced file must survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// A power loss: the file and its directory are synced (the state, the lock).
+    PowerLoss,
+    /// A killed process: the rename alone leaves the old file or the new one whole
+    /// (the sim world, a rehearsal that need not outlive the machine).
+    ProcessKill,
+}
+
 /// Writes `value` as pretty JSON (with a trailing newline) to `path`, atomically.
-pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
-    write_atomic(path, &to_json(path, value)?)
+pub fn write_json_atomic<T: Serialize>(
+    path: &Path,
+    value: &T,
+    durability: Durability,
+) -> Result<(), Error> {
+    write_atomic(path, &to_json(path, value)?, durability)
 }
 
 /// Replaces `path` with `bytes` so that a reader, or a crash at any moment, sees either
-/// the old file or the new one: a temp file in the same directory, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let file = synced_temp_file(path, bytes)?;
+/// the old file or the new one: a temp file in the same directory, (fsync,) rename,
+/// (fsync of the directory).
+pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), Error> {
+    let file = temp_file(path, bytes, durability)?;
     file.persist(path)
         .map_err(|error| write_error(path, error.error))?;
-    sync_parent(path)
+    match durability {
+        Durability::PowerLoss => sync_parent(path),
+        Durability::ProcessKill => Ok(()),
+    }
 }
 
-/// A temp file next to `path` (creating the directory) holding `bytes`, synced to disk.
-fn synced_temp_file(path: &Path, bytes: &[u8]) -> Result<NamedTempFile, Error> {
+/// A temp file next to `path` (creating the directory) holding `bytes`.
+fn temp_file(path: &Path, bytes: &[u8], durability: Durability) -> Result<NamedTempFile, Error> {
     let create = || {
         let dir = parent(path);
         std::fs::create_dir_all(dir)?;
         let mut file = NamedTempFile::new_in(dir)?;
         file.write_all(bytes)?;
-        file.as_file().sync_all()?;
+        if durability == Durability::PowerLoss {
+            file.as_file().sync_all()?;
+        }
         Ok(file)
     };
     create().map_err(|source| write_error(path, source))
@@ -698,8 +719,8 @@ mod tests {
     fn atomic_writes_replace_the_file_and_leave_no_temp_files() {
         let dir = TempDir::new().unwrap();
         let path = dir.path().join("nested").join("file.json");
-        write_atomic(&path, b"one").unwrap();
-        write_atomic(&path, b"two").unwrap();
+        write_atomic(&path, b"one", Durability::PowerLoss).unwrap();
+        write_atomic(&path, b"two", Durability::ProcessKill).unwrap();
 
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
         assert_eq!(

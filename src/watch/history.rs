@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::streak::Streak;
 use crate::error::Error;
-use crate::state::local::{read_optional, write_json_atomic};
+use crate::state::local::{Durability, read_optional, write_json_atomic};
 
 /// Every trigger's streaks, by trigger name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +40,7 @@ impl History {
     }
 
     pub fn save(&self, environment: &str) -> Result<(), Error> {
-        write_json_atomic(&path(environment), self)
+        write_json_atomic(&path(environment), self, Durability::PowerLoss)
     }
 
     /// The streaks of `trigger`.
