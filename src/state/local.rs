@@ -69,27 +69,6 @@ impl LocalState {
         Ok(Some(state))
     }
 
-    /// Appends `line` to the journal log and syncs it; a log created here also has its
-    /// directory synced, so that the file itself survives a power loss.
-    fn append_line(&self, line: &[u8]) -> std::io::Result<()> {
-        let open = |create| {
-            std::fs::OpenOptions::new()
-                .append(true)
-                .create_new(create)
-                .open(&self.log)
-        };
-        let (mut file, created) = match open(false) {
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => (open(true)?, true),
-            opened => (opened?, false),
-        };
-        file.write_all(line)?;
-        file.sync_data()?;
-        if created {
-            std::fs::File::open(parent(&self.log))?.sync_all()?;
-        }
-        Ok(())
-    }
-
     fn remove_log(&self) -> Result<(), Error> {
         remove_if_present(&self.log)
     }
@@ -114,6 +93,27 @@ impl LocalState {
     fn remove_lock(&self) -> Result<(), Error> {
         remove_if_present(&self.lock)
     }
+}
+
+/// Appends `line` to the journal log at `log` and syncs it; a log created here also has
+/// its directory synced, so that the file itself survives a power loss.
+fn append_line(log: &Path, line: &[u8]) -> std::io::Result<()> {
+    let open = |create| {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create_new(create)
+            .open(log)
+    };
+    let (mut file, created) = match open(false) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => (open(true)?, true),
+        opened => (opened?, false),
+    };
+    file.write_all(line)?;
+    file.sync_data()?;
+    if created {
+        std::fs::File::open(parent(log))?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Applies the lines of `log` that continue `state`: those of its run whose serials
@@ -184,7 +184,8 @@ impl StateBackend for LocalState {
         Ok(version_of(state))
     }
 
-    /// Appends one line to the journal log. Unlike [`write`](Self::write) it does not
+    /// Appends one line to the journal log, on a blocking thread so that the sync never
+    /// holds up the steps running meanwhile. Unlike [`write`](Self::write) it does not
     /// read the stored state to compare versions: only the lock holder's journal
     /// writer appends, right after a whole write of its own.
     async fn append(
@@ -206,7 +207,10 @@ impl StateBackend for LocalState {
         let mut bytes = serde_json::to_vec(&line)
             .map_err(|error| write_error(&self.log, std::io::Error::other(error)))?;
         bytes.push(b'\n');
-        self.append_line(&bytes)
+        let log = self.log.clone();
+        tokio::task::spawn_blocking(move || append_line(&log, &bytes))
+            .await
+            .unwrap_or_else(|error| Err(std::io::Error::other(error)))
             .map_err(|source| write_error(&self.log, source))?;
         Ok(version_of(state))
     }
