@@ -201,19 +201,30 @@ fn run_status(state: &Value) -> &str {
         .expect("the run has a status")
 }
 
-/// Asserts that the run finished and that every step of its plan has exactly one
-/// `finished` event in the journal (and that the journal names no other step).
+/// Asserts that the run finished, that every step of its plan has exactly one
+/// `finished` event in the journal (and that the journal names no other step), and
+/// that every `started` ended (finished, failed or abandoned) before the step started
+/// again: nothing a crash left in flight goes unrecorded.
 #[track_caller]
 fn assert_every_step_finished_once(state: &Value) {
     assert_eq!(run_status(state), "finished", "the run did not finish");
     let steps = plan_steps(state);
     let mut finished: BTreeMap<String, usize> = steps.iter().map(|s| (s.clone(), 0)).collect();
+    let mut in_flight = std::collections::BTreeSet::new();
     for (step, event) in journal(state) {
         let count = finished
             .get_mut(&step)
             .unwrap_or_else(|| panic!("the journal names `{step}`, which is not in the plan"));
         if event == "finished" {
             *count += 1;
+        }
+        if event == "started" {
+            assert!(
+                in_flight.insert(step.clone()),
+                "`{step}` started again without its previous start ending"
+            );
+        } else {
+            in_flight.remove(&step);
         }
     }
     let wrong: Vec<String> = finished
@@ -307,6 +318,8 @@ struct KillPoint {
     status_after_kill: Option<String>,
     /// What brought the run to its end after the kill.
     recovery: &'static str,
+    /// How many steps the kill left in flight (journaled `abandoned` on resume).
+    abandoned: usize,
 }
 
 /// Kills `apply` with SIGKILL after `delay`, then resumes the run once: it must
@@ -339,16 +352,17 @@ fn kill_and_resume(initial: &Value, delay: Duration) -> (KillPoint, Value, Value
     } else {
         panic!("resume after a kill at {delay:?} failed:\n{resumed}");
     };
+    let state = workspace.state("production");
     let point = KillPoint {
         delay,
         status_after_kill,
         recovery,
+        abandoned: journal(&state)
+            .iter()
+            .filter(|(_, event)| event == "abandoned")
+            .count(),
     };
-    (
-        point,
-        workspace.world("production"),
-        workspace.state("production"),
-    )
+    (point, workspace.world("production"), state)
 }
 
 #[test]
@@ -406,12 +420,17 @@ fn a_run_killed_at_any_point_resumes_to_the_same_world_with_every_step_finished_
     for point in &points {
         let status = point.status_after_kill.as_deref().unwrap_or("no run yet");
         eprintln!(
-            "killed after {:>4} ms: run {status:<11} then {}",
+            "killed after {:>4} ms: run {status:<11} then {} ({} abandoned)",
             point.delay.as_millis(),
-            point.recovery
+            point.recovery,
+            point.abandoned
         );
     }
     assert_eq!(points.len(), KILL_POINTS);
+    assert!(
+        points.iter().any(|p| p.abandoned > 0),
+        "no kill left a step in flight"
+    );
     assert!(
         mid_run >= KILL_POINTS / 2,
         "only {mid_run} of {KILL_POINTS} kills landed in the middle of a run"

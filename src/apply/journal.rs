@@ -3,6 +3,7 @@
 //! that arrive together are committed in one write (group commit), appended where the
 //! backend can; a change of the run's status writes the whole state.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -158,13 +159,23 @@ fn set_status(state: &mut State, status: RunStatus) {
 }
 
 /// The ids of the steps whose last transition is `Finished`.
-pub fn finished_steps(journal: &[JournalEntry]) -> std::collections::HashSet<String> {
-    let mut last = std::collections::HashMap::new();
+pub fn finished_steps(journal: &[JournalEntry]) -> HashSet<String> {
+    steps_last(journal, StepEvent::Finished)
+}
+
+/// The ids of the steps whose last transition is `Started`: in flight when the run
+/// stopped without recording how they ended (a crash or kill -9).
+pub fn in_flight_steps(journal: &[JournalEntry]) -> HashSet<String> {
+    steps_last(journal, StepEvent::Started)
+}
+
+fn steps_last(journal: &[JournalEntry], wanted: StepEvent) -> HashSet<String> {
+    let mut last = HashMap::new();
     for entry in journal {
         last.insert(entry.step.as_str(), entry.event);
     }
     last.into_iter()
-        .filter(|(_, event)| *event == StepEvent::Finished)
+        .filter(|(_, event)| *event == wanted)
         .map(|(step, _)| step.to_string())
         .collect()
 }

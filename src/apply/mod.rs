@@ -26,7 +26,9 @@ use crate::plan::Plan;
 use crate::plan::file::PlanFile;
 use crate::providers::Runtime;
 use crate::secrets::Secrets;
-use crate::state::{LockInfo, Run, RunStatus, State, StateBackend, StateVersion};
+use crate::state::{
+    JournalEntry, LockInfo, Run, RunStatus, State, StateBackend, StateVersion, StepEvent,
+};
 use executor::Execution;
 use journal::{Journal, Record};
 use progress::Progress;
@@ -187,9 +189,36 @@ pub async fn resume(
         });
     }
     run.status = RunStatus::Running;
+    abandon_in_flight(&mut state);
     state.serial += 1;
     let version = launch.backend.write(&state, Some(&version)).await?;
     execute(launch, state, version).await
+}
+
+/// Journals `abandoned` for every step a crash left in flight (started, never ended),
+/// so that the journal says why it starts again.
+fn abandon_in_flight(state: &mut State) {
+    let Some(run) = &state.run else {
+        return;
+    };
+    let in_flight = journal::in_flight_steps(&run.journal);
+    let abandoned: Vec<JournalEntry> = run
+        .plan
+        .plan
+        .steps
+        .iter()
+        .filter(|step| in_flight.contains(&step.id))
+        .map(|step| JournalEntry {
+            step: step.id.clone(),
+            event: StepEvent::Abandoned,
+            at: SystemTime::now(),
+            detail: "the run stopped while this step ran (a crash or kill); it runs again"
+                .to_string(),
+        })
+        .collect();
+    for entry in abandoned {
+        state.record(entry);
+    }
 }
 
 async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<Applied, Error> {
