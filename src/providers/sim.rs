@@ -25,7 +25,7 @@ use crate::model::{BackupLocation, DnsRecord, Environment, HealthProbe, Notifica
 use crate::observe::{RecordSet, weighted_sets};
 use crate::state::local::{Durability, read_optional, write_json_atomic};
 
-/// How old the backups of a nominal world are.
+/// How old the backups of a nominal world are (at most half the data set's RPO).
 const NOMINAL_BACKUP_AGE: Duration = Duration::from_secs(5 * 60);
 
 /// The help line of every error about a world that no longer matches its environment.
@@ -74,12 +74,14 @@ pub struct Modified(#[serde(with = "crate::state::timestamp")] pub SystemTime);
 
 impl SimWorld {
     /// The world as it should be: every region up, every service active at home and
-    /// routed there, and one backup per backup location, five minutes old.
+    /// routed there, and one backup per backup location, five minutes old (or half
+    /// the data set's RPO when that is shorter, so that a new world breaches no RPO).
     pub fn nominal(env: &Environment, now: SystemTime) -> Self {
         let home = &env.home.value;
-        let taken = now
-            .checked_sub(NOMINAL_BACKUP_AGE)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let taken = |rpo: Duration| {
+            now.checked_sub(NOMINAL_BACKUP_AGE.min(rpo / 2))
+                .unwrap_or(SystemTime::UNIX_EPOCH)
+        };
         Self {
             environment: env.name.clone(),
             regions: env
@@ -108,8 +110,8 @@ impl SimWorld {
             objects: env
                 .data
                 .iter()
-                .filter_map(|data| data.backups.as_ref())
-                .map(|location| (backup_url(location, &env.name, taken), Modified(taken)))
+                .filter_map(|data| Some((data.backups.as_ref()?, taken(data.rpo))))
+                .map(|(location, taken)| (backup_url(location, &env.name, taken), Modified(taken)))
                 .collect(),
             latency_ms: 0,
             fault_rate: 0.0,
@@ -733,6 +735,23 @@ mod tests {
             (world.latency_ms, world.fault_rate, world.log.len()),
             (0, 0.0, 0)
         );
+    }
+
+    #[test]
+    fn a_nominal_backup_is_at_most_half_its_rpo_old() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/example.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let tight = text.replace("rpo = \"15m\"", "rpo = \"4m\"");
+        let env = crate::config::parse("example.toml", &tight).unwrap();
+
+        let world = SimWorld::nominal(&env, now());
+
+        let ages: Vec<Duration> = world
+            .objects
+            .values()
+            .map(|modified| now().duration_since(modified.0).unwrap())
+            .collect();
+        assert_eq!(ages, [Duration::from_secs(2 * 60)]);
     }
 
     #[test]
