@@ -34,7 +34,7 @@ impl Progress {
     }
 
     pub fn started(&self, step: &Step) {
-        if step.action.name() == "gate" {
+        if step.action.is_gate() {
             return;
         }
         match &self.bar {
@@ -47,7 +47,7 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
-        if step.action.name() == "gate" && result.is_ok() {
+        if step.action.is_gate() && result.is_ok() {
             return;
         }
         match result {

@@ -76,11 +76,16 @@ async fn apply(args: &ApplyArgs) -> Result<ExitCode, Error> {
     let confirm = |file: &PlanFile| confirm(args, &env, file);
     let applied = run::run(session, request, options(args), args.lock_timeout, &confirm).await?;
     let execution = &applied.execution;
+    let steps = applied
+        .state
+        .run
+        .as_ref()
+        .map_or(&[][..], |run| run.plan.plan.steps.as_slice());
     println!("report: {}", applied.report.display());
     if execution.complete() {
         println!(
             "apply complete: {} steps, state serial {}",
-            execution.results.len(),
+            steps.iter().filter(|s| !s.action.is_gate()).count(),
             applied.state.serial
         );
         return Ok(ExitCode::SUCCESS);
@@ -88,11 +93,6 @@ async fn apply(args: &ApplyArgs) -> Result<ExitCode, Error> {
     if execution.interrupted && execution.failed() == 0 {
         return Err(Error::Interrupted);
     }
-    let steps = applied
-        .state
-        .run
-        .as_ref()
-        .map_or(&[][..], |run| run.plan.plan.steps.as_slice());
     let failed = execution.failed_steps(steps);
     Err(Error::ApplyFailed {
         failed,

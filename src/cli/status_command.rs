@@ -69,7 +69,7 @@ pub fn render(
                     .plan
                     .steps
                     .iter()
-                    .filter(|s| s.action.name() != "gate")
+                    .filter(|s| !s.action.is_gate())
                     .collect();
                 let done = steps.iter().filter(|s| finished.contains(&s.id)).count();
                 let _ = writeln!(

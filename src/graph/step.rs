@@ -89,6 +89,11 @@ impl Action {
         }
     }
 
+    /// True for the gates that join a tier or a phase: bookkeeping, not work.
+    pub fn is_gate(&self) -> bool {
+        matches!(self, Self::Gate)
+    }
+
     /// True for steps that change the world (what `--detailed-exitcode` counts).
     pub fn is_change(&self) -> bool {
         matches!(

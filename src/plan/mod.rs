@@ -162,7 +162,7 @@ fn intent_summary(env: &Environment, intent: &Intent<'_>) -> IntentSummary {
 
 fn counts(steps: &[Step]) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
-    for step in steps.iter().filter(|s| s.action.name() != "gate") {
+    for step in steps.iter().filter(|s| !s.action.is_gate()) {
         *counts.entry(step.action.name().to_string()).or_insert(0) += 1;
     }
     counts

@@ -134,7 +134,7 @@ fn steps(out: &mut String, env: &Environment, plan: &Plan) {
     for (phase, in_phase) in super::phases(plan) {
         let count = in_phase
             .iter()
-            .filter(|s| s.action.name() != "gate")
+            .filter(|s| !s.action.is_gate())
             .count();
         let noun = if count == 1 { "step" } else { "steps" };
         let _ = writeln!(
