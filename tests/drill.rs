@@ -108,6 +108,13 @@ fn a_restore_drill_has_nothing_to_fail_back_and_kept_its_directory_with_keep() {
     );
     assert!(markdown.contains("| Time to detect | not measured: no trigger names this scenario |"));
     assert!(markdown.contains("| Failback | not needed: the scenario moved nothing |"));
+    // Nothing was waited at time scale 0, so the RTO is not judged.
+    assert!(
+        markdown.contains(
+            "| Detection + recovery | not measured at time scale 0 (rehearse with a time scale above 0); RTO target 30m |"
+        ),
+        "{markdown}"
+    );
     assert_eq!(json["recovery"]["status"], "finished");
     let kept = json["kept"].as_str().expect("the kept directory");
     let world = workspace.json(&format!("{kept}/sim/production.json"));

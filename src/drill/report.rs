@@ -67,7 +67,8 @@ pub struct RunSummary {
     #[serde(with = "crate::observe::seconds")]
     pub estimated: Duration,
     pub wall_ms: u128,
-    /// The wall time divided by the time scale: what it stands for.
+    /// On sim: the run report's simulated time (the longest chain of the steps' own
+    /// durations divided by the time scale); `None` at time scale 0 or for real.
     pub simulated_ms: Option<u128>,
 }
 
@@ -103,14 +104,20 @@ impl DrillReport {
         detect::first(&self.detection)
     }
 
-    /// Detection plus recovery against the RTO target, once recovery finished.
+    /// False when the drill ran on sim at time scale 0: nothing was waited, so its
+    /// times stand for nothing.
+    fn timed(&self) -> bool {
+        self.time_scale != Some(0.0)
+    }
+
+    /// Detection plus recovery against the RTO target, once recovery finished (and
+    /// only when the drill was timed).
     pub fn within_rto(&self) -> Option<bool> {
         let detected = self
             .time_to_detect()
             .and_then(|d| d.detected_after)
             .unwrap_or_default();
-        self.recovery
-            .finished()
+        (self.recovery.finished() && self.timed())
             .then(|| detected + self.recovery.measured() <= self.rto_target)
     }
 
@@ -274,6 +281,11 @@ impl DrillReport {
     fn rto_text(&self) -> String {
         let target = duration(self.rto_target);
         match self.within_rto() {
+            None if !self.timed() => {
+                format!(
+                    "not measured at time scale 0 (rehearse with a time scale above 0); RTO target {target}"
+                )
+            }
             None => format!("not measured (recovery did not finish); RTO target {target}"),
             Some(within) => {
                 let detected = self
@@ -401,11 +413,20 @@ impl DrillReport {
 
     fn notes_section(&self, out: &mut String) {
         let _ = writeln!(out, "\n## Notes\n");
-        if let Some(scale) = self.time_scale {
-            let _ = writeln!(
-                out,
-                "- Rehearsed at time scale {scale}: time to detect is counted in watch time (each probe interval once); simulated run times are the wall time divided by {scale}, drplan's own overhead included."
-            );
+        match self.time_scale {
+            Some(0.0) => {
+                let _ = writeln!(
+                    out,
+                    "- Rehearsed at time scale 0: nothing was waited, so the run times are drplan's own overhead and the RTO is not judged; time to detect is counted in watch time (each probe interval once)."
+                );
+            }
+            Some(scale) => {
+                let _ = writeln!(
+                    out,
+                    "- Rehearsed at time scale {scale}: time to detect is counted in watch time (each probe interval once); simulated run times are the longest chain of the steps' own durations divided by {scale}."
+                );
+            }
+            None => {}
         }
         let _ = writeln!(
             out,

@@ -132,10 +132,7 @@ pub fn backup_text(risk: &DataRisk) -> String {
 fn steps(out: &mut String, env: &Environment, plan: &Plan) {
     let _ = writeln!(out, "## Steps\n");
     for (phase, in_phase) in super::phases(plan) {
-        let count = in_phase
-            .iter()
-            .filter(|s| !s.action.is_gate())
-            .count();
+        let count = in_phase.iter().filter(|s| !s.action.is_gate()).count();
         let noun = if count == 1 { "step" } else { "steps" };
         let _ = writeln!(
             out,
