@@ -868,6 +868,64 @@ fn failover_then_failback_returns_the_world_to_nominal() {
     assert!(!plan.stdout.is_empty());
 }
 
+#[test]
+fn the_maintenance_page_comes_down_once_recovery_is_verified_and_the_site_is_put_back() {
+    let workspace = Workspace::new();
+    workspace.run(&["sim", "init", PRODUCTION]).expect(0);
+    let site = "s3://omniops-static/index.html";
+    let mut world = workspace.world("production");
+    world["objects"][site] = Value::from("2026-01-01T00:00:00.000Z");
+    world["contents"][site] =
+        serde_json::json!({ "content_type": "text/html", "text": "<h1>omniops</h1>" });
+    workspace.write_world("production", &world);
+
+    workspace
+        .run(&[
+            "apply",
+            PRODUCTION,
+            "--scenario",
+            "complete-outage",
+            "--sim",
+            "--auto-approve",
+            "--time-scale",
+            "0",
+        ])
+        .expect(0);
+
+    let world = workspace.world("production");
+    assert_eq!(world["contents"][site]["text"], "<h1>omniops</h1>");
+    assert_eq!(world["contents"][site]["content_type"], "text/html");
+    assert!(
+        world["objects"]
+            .get(format!("{site}.drplan-original"))
+            .is_none(),
+        "{world:#}"
+    );
+    let log: Vec<&str> = world["log"]
+        .as_array()
+        .expect("a log")
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|line| line.contains("omniops-static"))
+        .collect();
+    assert_eq!(
+        log.iter()
+            .map(|l| l.split(" (").next().unwrap_or(l))
+            .collect::<Vec<_>>(),
+        [
+            "put s3://omniops-static/index.html.drplan-original",
+            "put s3://omniops-static/index.html",
+            "put s3://omniops-static/index.html",
+            "delete s3://omniops-static/index.html.drplan-original",
+        ]
+    );
+    let state = workspace.state("production");
+    assert_eq!(
+        events(&state, "revert:maintenance-page"),
+        ["started", "finished"]
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // 7. The RPO gate.
 

@@ -14,13 +14,14 @@ use aws_sdk_route53::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_route53::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use drplan::apply::maintenance;
 use drplan::error::Error;
 use drplan::model::{BackupLocation, DnsRecord, Environment, ProviderKind, Providers};
 use drplan::observe::{RecordSet, weighted_sets};
 use drplan::providers::aws::sdk_config;
 use drplan::providers::route53::Route53Dns;
 use drplan::providers::s3::{S3Store, content_type_for};
-use drplan::providers::{DnsProvider, ObjectStore, RecordChange};
+use drplan::providers::{DnsProvider, ObjectStore, RecordChange, StoredObject};
 use drplan::state::s3::S3State;
 use drplan::state::{LockInfo, State, StateBackend};
 use serde_json::{Value, json};
@@ -432,6 +433,97 @@ async fn s3_finds_the_newest_backup_and_uploads_pages() {
     ]));
     assert_eq!(head["ContentType"], "text/html; charset=utf-8");
     assert_eq!(head["ContentLength"], 13);
+}
+
+/// The object at `key`, read from outside with the aws CLI: (body, content type), or
+/// `None` when there is none.
+fn cli_object(moto: &MotoServer, bucket: &str, key: &str) -> Option<(String, String)> {
+    let listed = json_of(&moto.aws_cli(&["s3api", "list-objects-v2", "--bucket", bucket]));
+    let keys: Vec<&str> = listed["Contents"]
+        .as_array()
+        .map(|objects| objects.iter().filter_map(|o| o["Key"].as_str()).collect())
+        .unwrap_or_default();
+    if !keys.contains(&key) {
+        return None;
+    }
+    let file = tempfile::NamedTempFile::new().expect("a temp file");
+    let path = file.path().to_str().expect("a UTF-8 path");
+    let head = json_of(&moto.aws_cli(&[
+        "s3api",
+        "get-object",
+        "--bucket",
+        bucket,
+        "--key",
+        key,
+        path,
+    ]));
+    let body = std::fs::read_to_string(path).expect("the downloaded body");
+    let content_type = head["ContentType"].as_str().unwrap_or_default().to_string();
+    Some((body, content_type))
+}
+
+#[tokio::test]
+async fn s3_maintenance_page_goes_up_and_down_putting_back_the_original() {
+    let moto = moto::shared();
+    let bucket = "static-site";
+    moto.aws_cli(&["s3api", "create-bucket", "--bucket", bucket]);
+    moto.aws_cli(&[
+        "s3api",
+        "put-object",
+        "--bucket",
+        bucket,
+        "--key",
+        "index.html",
+        "--content-type",
+        "text/html",
+        "--body",
+        "Cargo.toml",
+    ]);
+    let original = std::fs::read_to_string("Cargo.toml").unwrap();
+    let store = S3Store::new(&moto_sdk(moto).await);
+    let page = StoredObject {
+        body: b"<h1>down for maintenance</h1>".to_vec(),
+        content_type: content_type_for("maintenance.html").to_string(),
+    };
+
+    let up = maintenance::put_up(&store, bucket, "index.html", page.clone())
+        .await
+        .unwrap();
+    assert!(
+        up.contains("kept at s3://static-site/index.html.drplan-original"),
+        "{up}"
+    );
+    let shown = cli_object(moto, bucket, "index.html").expect("the page");
+    assert_eq!(
+        shown,
+        (
+            "<h1>down for maintenance</h1>".to_string(),
+            "text/html; charset=utf-8".to_string()
+        )
+    );
+    // A rerun (resume) does not keep its own page as the original.
+    maintenance::put_up(&store, bucket, "index.html", page.clone())
+        .await
+        .unwrap();
+    let kept = cli_object(moto, bucket, "index.html.drplan-original").expect("the kept original");
+    assert_eq!(kept, (original.clone(), "text/html".to_string()));
+
+    let down = maintenance::take_down(&store, bucket, "index.html", &page)
+        .await
+        .unwrap();
+    assert!(down.contains("put back"), "{down}");
+    assert_eq!(
+        cli_object(moto, bucket, "index.html"),
+        Some((original, "text/html".to_string()))
+    );
+    assert_eq!(cli_object(moto, bucket, "index.html.drplan-original"), None);
+    assert_eq!(
+        store
+            .get(bucket, "index.html.drplan-original")
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 #[tokio::test]

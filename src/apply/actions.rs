@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::Context;
-use super::notify;
+use super::{maintenance, notify};
 use crate::error::Error;
 use crate::graph::step::{Action, Step};
 use crate::model::{CheckKind, HealthProbe};
@@ -44,7 +44,14 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             after,
             status,
         } => notify::send(ctx, *index, *after, *status).await,
-        Action::Upload { bucket, key, file } => upload(ctx, bucket, key, file).await,
+        Action::Upload { bucket, key, file } => {
+            let page = maintenance::page(&ctx.env_dir.join(file), &ctx.env.name);
+            maintenance::put_up(ctx.runtime.storage.as_ref(), bucket, key, page).await
+        }
+        Action::Revert { bucket, key, file } => {
+            let page = maintenance::page(&ctx.env_dir.join(file), &ctx.env.name);
+            maintenance::take_down(ctx.runtime.storage.as_ref(), bucket, key, &page).await
+        }
         Action::Activate {
             service,
             region,
@@ -132,30 +139,6 @@ async fn check_rpo(ctx: &Context, data: &str) -> Result<String, Error> {
         help: "fix the backups, or rerun with --accept-data-loss to recover with what there is"
             .to_string(),
     })
-}
-
-async fn upload(ctx: &Context, bucket: &str, key: &str, file: &str) -> Result<String, Error> {
-    let path = ctx.env_dir.join(file);
-    let body = match std::fs::read(&path) {
-        Ok(body) => body,
-        Err(_) => default_page(&ctx.env.name).into_bytes(),
-    };
-    let content_type = crate::providers::s3::content_type_for(file);
-    ctx.runtime
-        .storage
-        .put(bucket, key, body, content_type)
-        .await?;
-    Ok(format!(
-        "uploaded {} to s3://{bucket}/{key}",
-        path.display()
-    ))
-}
-
-/// The page uploaded when the scenario's file is missing.
-fn default_page(environment: &str) -> String {
-    format!(
-        "<!doctype html><title>Maintenance</title><h1>We will be right back</h1><p>{environment} is recovering from an incident.</p>\n"
-    )
 }
 
 /// Probes until healthy, up to the probe's attempts, waiting its interval (growing

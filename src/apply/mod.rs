@@ -6,6 +6,7 @@
 mod actions;
 pub mod executor;
 pub mod journal;
+pub mod maintenance;
 mod notify;
 pub mod progress;
 pub mod report;

@@ -30,6 +30,7 @@ pub fn steps(env: &Environment, changes: &ChangeSet<'_>) -> Vec<Step> {
     builder.switch();
     builder.verify();
     builder.notify(NotifyStatus::Resolved);
+    builder.take_down();
     builder.steps
 }
 
@@ -89,7 +90,7 @@ impl Builder<'_, '_> {
         match action {
             Action::Gate | Action::Notify { .. } => Duration::ZERO,
             Action::CheckRegion { .. } | Action::CheckRpo { .. } => estimates::CHECK,
-            Action::Upload { .. } => estimates::UPLOAD,
+            Action::Upload { .. } | Action::Revert { .. } => estimates::UPLOAD,
             Action::Activate { service, .. } | Action::Restore { service, .. } => self
                 .env
                 .service(service)
@@ -256,6 +257,25 @@ impl Builder<'_, '_> {
             );
         }
         self.close_phase(Phase::Mitigate, first);
+    }
+
+    /// Once the checks passed, the maintenance page comes down.
+    fn take_down(&mut self) {
+        if let Some(page) = self.changes.maintenance_page {
+            let action = Action::Revert {
+                bucket: page.bucket.clone(),
+                key: page.key.clone(),
+                file: page.file.clone(),
+            };
+            let target = format!("maintenance page off s3://{}/{}", page.bucket, page.key);
+            self.add(
+                Phase::Resolve,
+                action,
+                "maintenance-page",
+                target,
+                self.after_last_gate(),
+            );
+        }
     }
 
     /// Per service, in tier order: activate (or restore), then its health step. A

@@ -24,8 +24,15 @@ pub enum Action {
         after: Duration,
         status: NotifyStatus,
     },
-    /// Upload the scenario's maintenance page.
+    /// Upload the scenario's maintenance page, keeping what it replaces.
     Upload {
+        bucket: String,
+        key: String,
+        file: String,
+    },
+    /// Take the maintenance page down once recovery is verified: put back what it
+    /// replaced, or remove it when nothing was there.
+    Revert {
         bucket: String,
         key: String,
         file: String,
@@ -79,6 +86,7 @@ impl Action {
             Self::CheckRegion { .. } | Self::CheckRpo { .. } => "check",
             Self::Notify { .. } => "notify",
             Self::Upload { .. } => "upload",
+            Self::Revert { .. } => "revert",
             Self::Activate { .. } => "activate",
             Self::Restore { .. } => "restore",
             Self::Health { .. } => "health",
@@ -99,6 +107,7 @@ impl Action {
         matches!(
             self,
             Self::Upload { .. }
+                | Self::Revert { .. }
                 | Self::Activate { .. }
                 | Self::Restore { .. }
                 | Self::Switch { .. }

@@ -50,6 +50,13 @@ pub struct ObjectInfo {
     pub last_modified: SystemTime,
 }
 
+/// An object's content, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub body: Vec<u8>,
+    pub content_type: String,
+}
+
 /// Reads backups and writes pages.
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
@@ -68,6 +75,12 @@ pub trait ObjectStore: Send + Sync {
         body: Vec<u8>,
         content_type: &str,
     ) -> Result<(), Error>;
+
+    /// The object at `bucket/key`, or `None` when there is none.
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, Error>;
+
+    /// Deletes `bucket/key`; nothing happens when it is absent.
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), Error>;
 }
 
 /// What running a command (or its sim stand-in) produced.

@@ -1,5 +1,5 @@
 //! S3 object storage through the AWS SDK: the newest backup under a prefix, and
-//! uploads (the maintenance page).
+//! the maintenance page (put up, read, taken down).
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -10,8 +10,8 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::Object;
 
-use super::aws::{describe, s3_client};
-use super::{ObjectInfo, ObjectStore};
+use super::aws::{Failure, describe, s3_client};
+use super::{ObjectInfo, ObjectStore, StoredObject};
 use crate::error::Error;
 use crate::model::BackupLocation;
 
@@ -79,6 +79,48 @@ impl ObjectStore for S3Store {
             .send()
             .await
             .map_err(|err| describe(PROVIDER, &format!("upload s3://{bucket}/{key}"), &err))?;
+        Ok(())
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, Error> {
+        let action = format!("read s3://{bucket}/{key}");
+        let output = match self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(err) if Failure::of(&err).is("NoSuchKey") => return Ok(None),
+            Err(err) => return Err(describe(PROVIDER, &action, &err)),
+        };
+        let content_type = output
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        let body = output.body.collect().await.map_err(|err| {
+            Error::provider(
+                PROVIDER,
+                format!("cannot {action}: {err}"),
+                "check the network and try again",
+            )
+        })?;
+        Ok(Some(StoredObject {
+            body: body.into_bytes().to_vec(),
+            content_type,
+        }))
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), Error> {
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|err| describe(PROVIDER, &format!("delete s3://{bucket}/{key}"), &err))?;
         Ok(())
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 
 use super::{
     DnsProvider, Notifier, ObjectInfo, ObjectStore, Output, ProbeResult, RecordChange,
-    ServiceRuntime,
+    ServiceRuntime, StoredObject,
 };
 use crate::error::Error;
 use crate::model::{BackupLocation, DnsRecord, Environment, HealthProbe, Notification, NotifyVia};
@@ -42,6 +42,10 @@ pub struct SimWorld {
     pub records: BTreeMap<String, Vec<RecordSet>>,
     /// `s3://bucket/key` → when it was last modified.
     pub objects: BTreeMap<String, Modified>,
+    /// `s3://bucket/key` → what was uploaded there (the maintenance page and what it
+    /// replaced); backups have no content in the sim.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub contents: BTreeMap<String, SimContent>,
     /// How long every health probe takes to answer, in milliseconds.
     pub latency_ms: u64,
     /// The probability (0 to 1) that an activation, a restore or a probe fails.
@@ -65,6 +69,14 @@ pub struct SimService {
     /// a restore there rebuilds it).
     #[serde(default)]
     pub down_in: BTreeSet<String>,
+}
+
+/// What an object holds: its content type and its body as text (the sim keeps pages,
+/// not binaries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimContent {
+    pub content_type: String,
+    pub text: String,
 }
 
 /// When an object was last modified (RFC 3339 in the file).
@@ -113,6 +125,7 @@ impl SimWorld {
                 .filter_map(|data| Some((data.backups.as_ref()?, taken(data.rpo))))
                 .map(|(location, taken)| (backup_url(location, &env.name, taken), Modified(taken)))
                 .collect(),
+            contents: BTreeMap::new(),
             latency_ms: 0,
             fault_rate: 0.0,
             log: Vec::new(),
@@ -548,7 +561,43 @@ impl ObjectStore for Sim {
             world
                 .log
                 .push(format!("put {url} ({} bytes, {content_type})", body.len()));
-            world.objects.insert(url, Modified(SystemTime::now()));
+            world
+                .objects
+                .insert(url.clone(), Modified(SystemTime::now()));
+            let content = SimContent {
+                content_type: content_type.to_string(),
+                text: String::from_utf8_lossy(&body).into_owned(),
+            };
+            world.contents.insert(url, content);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, Error> {
+        let url = format!("s3://{bucket}/{key}");
+        Ok(self
+            .view(|world| {
+                world.objects.contains_key(&url).then(|| {
+                    let content = world.contents.get(&url);
+                    StoredObject {
+                        body: content.map_or_else(Vec::new, |c| c.text.clone().into_bytes()),
+                        content_type: content.map_or_else(
+                            || "application/octet-stream".to_string(),
+                            |c| c.content_type.clone(),
+                        ),
+                    }
+                })
+            })
+            .await)
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), Error> {
+        let url = format!("s3://{bucket}/{key}");
+        self.update(|world| {
+            world.log.push(format!("delete {url}"));
+            world.objects.remove(&url);
+            world.contents.remove(&url);
             Ok(())
         })
         .await

@@ -137,7 +137,13 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             }
             CheckKind::Command(argv) => format!("runs: {}", self::argv(&argv.0)),
         }),
-        Action::Upload { file, .. } => Some(format!("uploads {file}")),
+        Action::Upload { file, key, .. } => Some(format!(
+            "uploads {file}; what {key} held is kept as {}",
+            crate::apply::maintenance::kept_key(key)
+        )),
+        Action::Revert { key, .. } => Some(format!(
+            "puts back what {key} held before (or removes the page if nothing did)"
+        )),
         _ => None,
     }
 }
