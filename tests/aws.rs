@@ -689,3 +689,41 @@ async fn s3_state_lock_admits_one_holder() {
         Err(Error::LockMismatch { holder: None, .. })
     ));
 }
+
+#[tokio::test]
+async fn s3_state_lock_of_a_dead_process_on_this_host_is_taken_over() {
+    let moto = moto::shared();
+    let bucket = "state-locks-crashed";
+    moto.aws_cli(&["s3api", "create-bucket", "--bucket", bucket]);
+    let backend = S3State::new(
+        &moto_sdk(moto).await,
+        "production",
+        bucket,
+        "production.json",
+    );
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    let crashed = LockInfo {
+        pid: dead_pid,
+        ..LockInfo::new("apply")
+    };
+    backend.lock(&crashed).await.unwrap();
+
+    let resume = LockInfo::new("apply --resume");
+    backend.lock(&resume).await.unwrap();
+    assert_eq!(holder_id(&backend).await, Some(resume.id.clone()));
+
+    // A holder on another host is never judged dead from here.
+    backend.unlock(&resume.id).await.unwrap();
+    let elsewhere = LockInfo {
+        who: "someone@elsewhere.invalid".to_string(),
+        pid: dead_pid,
+        ..LockInfo::new("apply")
+    };
+    backend.lock(&elsewhere).await.unwrap();
+    assert!(matches!(
+        backend.lock(&LockInfo::new("apply")).await,
+        Err(Error::Locked { id, .. }) if id == elsewhere.id
+    ));
+}

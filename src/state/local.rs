@@ -7,7 +7,8 @@
 //! reading the state replays the log, and the next whole write compacts it away.
 //!
 //! A lock left behind by a process of this host that no longer runs (a crashed or
-//! killed apply) is reclaimed, so `apply --resume` needs no `force-unlock`.
+//! killed apply) is reclaimed ([`LockInfo::is_stale`]), so `apply --resume` needs no
+//! `force-unlock`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;
 
-use super::{JournalEntry, LockInfo, State, StateBackend, StateVersion, hostname};
+use super::{JournalEntry, LockInfo, State, StateBackend, StateVersion};
 use crate::error::Error;
 
 /// The state of one environment in a local file.
@@ -220,7 +221,7 @@ impl StateBackend for LocalState {
             return Ok(());
         }
         if let Some(holder) = self.read_lock()? {
-            if !is_stale(&holder) {
+            if !holder.is_stale() {
                 return Err(holder.locked_error(&self.environment));
             }
             self.remove_lock()?;
@@ -263,21 +264,6 @@ impl StateBackend for LocalState {
 
 fn version_of(state: &State) -> StateVersion {
     StateVersion(state.serial.to_string())
-}
-
-/// A lock is stale when its holder ran on this host and is no longer running.
-fn is_stale(holder: &LockInfo) -> bool {
-    holder.who.ends_with(&format!("@{}", hostname())) && !process_alive(holder.pid)
-}
-
-/// Whether a process with this id exists (signal 0 checks without sending anything).
-fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: kill with signal 0 sends nothing; it only reports whether `pid` exists.
-    let result = unsafe { libc::kill(pid, 0) };
-    result == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 /// Reads and parses a JSON file; `None` when it does not exist. A file that does not
@@ -391,7 +377,7 @@ mod tests {
     use crate::observe::ActualState;
     use crate::plan::file::PlanFile;
     use crate::plan::{Intent, Plan};
-    use crate::state::{Run, RunStatus, StepEvent};
+    use crate::state::{Run, RunStatus, StepEvent, hostname};
 
     fn backend(dir: &TempDir) -> LocalState {
         LocalState::at("example", dir.path().join("state").join("example.json"))

@@ -158,6 +158,12 @@ impl LockInfo {
 }
 
 impl LockInfo {
+    /// True when the holder ran on this host and no longer runs (a crashed or killed
+    /// apply): the lock may be taken over. A holder on another host is never judged.
+    pub fn is_stale(&self) -> bool {
+        self.who.ends_with(&format!("@{}", hostname())) && !process_alive(self.pid)
+    }
+
     /// The error a second operation gets while this lock is held.
     pub fn locked_error(&self, environment: &str) -> Error {
         Error::Locked {
@@ -168,6 +174,16 @@ impl LockInfo {
             id: self.id.clone(),
         }
     }
+}
+
+/// Whether a process with this id exists (signal 0 checks without sending anything).
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 sends nothing; it only reports whether `pid` exists.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 /// This machine's host name.

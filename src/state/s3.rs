@@ -3,7 +3,8 @@
 //! silently overwrite each other: `If-Match: <ETag read>`, or `If-None-Match: *` for
 //! the first write. The lock is the object `key.json.lock`, created with
 //! `If-None-Match: *` and holding the [`LockInfo`]; it is deleted with `If-Match`, so
-//! only the lock that was read is ever removed.
+//! only the lock that was read is ever removed. A lock left by a crashed process of
+//! this host is taken over, as with local state.
 
 use std::path::PathBuf;
 
@@ -224,14 +225,19 @@ impl StateBackend for S3State {
         }
     }
 
-    /// A lock released between the failed create and the read is tried once more.
+    /// A lock released between the failed create and the read is tried once more; a
+    /// lock left by a dead process of this host ([`LockInfo::is_stale`]) is removed
+    /// (only if unchanged since read) and taken.
     async fn lock(&self, info: &LockInfo) -> Result<(), Error> {
-        for _ in 0..2 {
+        for _ in 0..3 {
             if self.create_lock(info).await? {
                 return Ok(());
             }
-            if let Some((holder, _)) = self.read_lock().await? {
-                return Err(holder.locked_error(&self.environment));
+            if let Some((holder, etag)) = self.read_lock().await? {
+                if !holder.is_stale() {
+                    return Err(holder.locked_error(&self.environment));
+                }
+                self.remove_lock(&etag).await?;
             }
         }
         Err(Error::StateConflict {
