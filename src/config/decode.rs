@@ -626,7 +626,7 @@ fn identifier(node: &Node<'_, '_>, what: &str) -> Result<Located<String>, Proble
     } else {
         Err(node.invalid(
             &format!("`{}` is not usable as {what}", text.value),
-            "use letters, digits, `-` and `_` only",
+            "use ASCII letters (a-z, A-Z), digits, `-` and `_` only: the name is also a file name",
         ))
     }
 }

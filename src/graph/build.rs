@@ -387,15 +387,29 @@ pub fn describe_sets(sets: &[crate::observe::RecordSet]) -> String {
     lines.join("\n")
 }
 
-/// A step-id-safe form of a name: lowercase letters, digits, `.`, `_` and `-`.
+/// A step-id-safe form of a name: lowercase letters (any script), digits, `.`, `_`
+/// and `-`.
 pub fn slug(text: &str) -> String {
     let mut slug = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
-            slug.push(c.to_ascii_lowercase());
+        if c.is_alphanumeric() || c == '.' || c == '_' {
+            slug.extend(c.to_lowercase());
         } else if !slug.ends_with('-') {
             slug.push('-');
         }
     }
     slug.trim_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug;
+
+    #[test]
+    fn slugs_keep_letters_of_any_script_and_fold_the_rest_into_dashes() {
+        assert_eq!(slug("Shop answers!"), "shop-answers");
+        assert_eq!(slug("ünïcode"), "ünïcode");
+        assert_eq!(slug("web.frontend_2"), "web.frontend_2");
+        assert_eq!(slug("  --a  b-- "), "a-b");
+    }
 }
