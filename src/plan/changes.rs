@@ -1,7 +1,7 @@
 //! Desired minus actual: which services must be activated or restored where, and
 //! which DNS records must move. What is already true makes no change.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use super::Intent;
 use crate::graph::step::Action;
@@ -25,10 +25,20 @@ pub struct ChangeSet<'e> {
     pub recoveries: Vec<Recovery<'e>>,
     pub switches: Vec<Switch<'e>>,
     pub own_steps: &'e [ScenarioStep],
-    /// Dependencies of recovered services that stay where they are: (service, region).
-    pub staying: Vec<(&'e str, String)>,
+    /// Dependencies of moving services that stay where they are, by name.
+    pub staying: Vec<Staying<'e>>,
     /// Services in scope that cannot move to the target region.
     pub unmovable: Vec<&'e str>,
+}
+
+/// A service that stays where it is while services depending on it move.
+#[derive(Debug)]
+pub struct Staying<'e> {
+    pub service: &'e str,
+    /// Where it stays.
+    pub region: String,
+    /// The moving services that depend on it, in plan order.
+    pub dependents: Vec<&'e str>,
 }
 
 impl ChangeSet<'_> {
@@ -220,20 +230,27 @@ fn staying<'e>(
     recoveries: &[Recovery<'e>],
     recovered: &HashSet<&str>,
     actual: &ActualState,
-) -> Vec<(&'e str, String)> {
-    let mut staying: Vec<(&str, String)> = recoveries
-        .iter()
-        .flat_map(|r| &r.service.depends_on)
-        .filter(|d| !recovered.contains(d.value.as_str()))
-        .filter_map(|d| env.service(&d.value))
-        .map(|s| {
-            (
-                s.name.value.as_str(),
-                actual.active_region(env, &s.name.value).to_string(),
-            )
-        })
-        .collect();
-    staying.sort();
-    staying.dedup();
-    staying
+) -> Vec<Staying<'e>> {
+    let mut staying: BTreeMap<&str, Staying<'e>> = BTreeMap::new();
+    for recovery in recoveries.iter().filter(|r| r.region != r.from) {
+        let dependent = recovery.service.name.value.as_str();
+        let stays = recovery
+            .service
+            .depends_on
+            .iter()
+            .filter(|d| !recovered.contains(d.value.as_str()))
+            .filter_map(|d| env.service(&d.value));
+        for service in stays {
+            let name = service.name.value.as_str();
+            let entry = staying.entry(name).or_insert_with(|| Staying {
+                service: name,
+                region: actual.active_region(env, name).to_string(),
+                dependents: Vec::new(),
+            });
+            if !entry.dependents.contains(&dependent) {
+                entry.dependents.push(dependent);
+            }
+        }
+    }
+    staying.into_values().collect()
 }

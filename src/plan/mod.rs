@@ -221,15 +221,107 @@ fn notes(changes: &changes::ChangeSet<'_>, actual: &ActualState) -> Vec<String> 
         )),
         StateSource::Observed => {}
     }
-    for (service, region) in &changes.staying {
+    let target = changes.target_region.unwrap_or("the target region");
+    for stay in &changes.staying {
+        let why = if changes.unmovable.contains(&stay.service) {
+            format!("it does not run in {target}")
+        } else {
+            "it is not among this scenario's services".to_string()
+        };
         notes.push(format!(
-            "{service} stays in {region}: a dependency outside this scenario"
+            "{} stays in {} ({why}) while services that depend on it move to {target}: {}",
+            stay.service,
+            stay.region,
+            stay.dependents.join(", ")
         ));
     }
-    for service in &changes.unmovable {
+    let unmoved = changes
+        .unmovable
+        .iter()
+        .filter(|s| !changes.staying.iter().any(|stay| stay.service == **s));
+    for service in unmoved {
         notes.push(format!(
-            "{service} does not run in the target region and stays where it is"
+            "{service} does not run in {target} and stays where it is"
         ));
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENV: &str = r#"
+[environment]
+name = "notes"
+home = "r1"
+rto = "1h"
+
+[providers]
+dns = "sim"
+storage = "sim"
+
+[regions.r1]
+role = "primary"
+
+[regions.r2]
+role = "secondary"
+
+[services.db]
+tier = 1
+regions = ["r1"]
+
+[services.api]
+tier = 2
+depends_on = ["db"]
+regions = ["r1", "r2"]
+
+[services.cron]
+tier = 2
+regions = ["r1"]
+
+[services.web]
+tier = 3
+depends_on = ["api"]
+regions = ["r1", "r2"]
+
+[scenarios.all]
+severity = "SEV-1"
+strategy = "failover"
+to = "r2"
+
+[scenarios.web-only]
+severity = "SEV-2"
+strategy = "failover"
+to = "r2"
+services = ["web"]
+"#;
+
+    fn notes_of(scenario: &str) -> Vec<String> {
+        let env = crate::config::parse("notes.toml", ENV).unwrap();
+        let scenario = env.scenario(scenario).unwrap();
+        let plan = Plan::build(
+            &env,
+            Intent::Scenario(scenario),
+            &ActualState::nominal(&env),
+        );
+        plan.notes.into_iter().skip(1).collect()
+    }
+
+    #[test]
+    fn notes_say_why_a_dependency_stays_and_who_moves_without_it() {
+        assert_eq!(
+            notes_of("all"),
+            [
+                "db stays in r1 (it does not run in r2) while services that depend on it move to r2: api",
+                "cron does not run in r2 and stays where it is",
+            ]
+        );
+        assert_eq!(
+            notes_of("web-only"),
+            [
+                "api stays in r1 (it is not among this scenario's services) while services that depend on it move to r2: web"
+            ]
+        );
+    }
 }
