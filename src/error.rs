@@ -195,6 +195,7 @@ pub enum ProblemKind {
     BackupsInFailedRegion,
     ProbeTargetsFailedRegion,
     Route53ControlPlane,
+    PageInFailedRegion,
 }
 
 impl ProblemKind {
@@ -207,6 +208,7 @@ impl ProblemKind {
                 | Self::BackupsInFailedRegion
                 | Self::ProbeTargetsFailedRegion
                 | Self::Route53ControlPlane
+                | Self::PageInFailedRegion
         )
     }
 
@@ -235,6 +237,7 @@ impl ProblemKind {
             Self::BackupsInFailedRegion => "drplan::stability::backups_in_failed_region",
             Self::ProbeTargetsFailedRegion => "drplan::stability::probe_targets_failed_region",
             Self::Route53ControlPlane => "drplan::stability::route53_control_plane",
+            Self::PageInFailedRegion => "drplan::stability::page_in_failed_region",
         }
     }
 }

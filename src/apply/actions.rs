@@ -46,11 +46,19 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
         } => notify::send(ctx, *index, *after, *status).await,
         Action::Upload { bucket, key, file } => {
             let page = maintenance::page(&ctx.env_dir.join(file), &ctx.env.name);
-            maintenance::put_up(ctx.runtime.storage.as_ref(), bucket, key, page).await
+            let result = maintenance::put_up(ctx.runtime.storage.as_ref(), bucket, key, page);
+            Ok(maintenance::best_effort(
+                result.await,
+                "put the maintenance page up",
+            ))
         }
         Action::Revert { bucket, key, file } => {
             let page = maintenance::page(&ctx.env_dir.join(file), &ctx.env.name);
-            maintenance::take_down(ctx.runtime.storage.as_ref(), bucket, key, &page).await
+            let result = maintenance::take_down(ctx.runtime.storage.as_ref(), bucket, key, &page);
+            Ok(maintenance::best_effort(
+                result.await,
+                "take the maintenance page down",
+            ))
         }
         Action::Activate {
             service,

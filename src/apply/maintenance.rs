@@ -1,7 +1,8 @@
 //! The maintenance page: put up in the mitigate phase, keeping what it replaces next
 //! to it, and taken down once the checks passed, putting that back. Both steps are
 //! safe to run again after a crash: a page already up is not kept as the original,
-//! and a page no longer there is left alone.
+//! and a page no longer there is left alone. Neither ever holds recovery back: a
+//! failure (the bucket's region may be the one down) is recorded and recovery goes on.
 
 use crate::error::Error;
 use crate::providers::{ObjectStore, StoredObject};
@@ -25,6 +26,13 @@ pub fn page(file: &std::path::Path, environment: &str) -> StoredObject {
         body,
         content_type: crate::providers::s3::content_type_for(name).to_string(),
     }
+}
+
+/// The journal line of a maintenance-page step that failed to `what`: the failure is
+/// recorded and recovery goes on without the page.
+pub fn best_effort(result: Result<String, Error>, what: &str) -> String {
+    result
+        .unwrap_or_else(|error| format!("could not {what} (recovery goes on without it): {error}"))
 }
 
 /// Puts `page` up at `bucket/key`; what was there is kept at [`kept_key`] first.
@@ -143,6 +151,16 @@ mod tests {
             sim.get("site", "index.html.drplan-original").await.unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn a_failed_page_step_is_recorded_and_recovery_goes_on() {
+        let failed = Err(Error::provider("s3", "the bucket is unreachable", "retry"));
+        assert_eq!(
+            best_effort(failed, "put the maintenance page up"),
+            "could not put the maintenance page up (recovery goes on without it): s3: the bucket is unreachable"
+        );
+        assert_eq!(best_effort(Ok("up".to_string()), "x"), "up");
     }
 
     #[tokio::test]

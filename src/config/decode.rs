@@ -390,7 +390,7 @@ fn maintenance_page(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<Maintena
     let file = f.req("file", Node::string, p);
     f.finish(p);
     Some(MaintenancePage {
-        bucket: bucket?.value,
+        bucket: bucket?,
         key: key?.value,
         file: file?.value,
     })

@@ -243,11 +243,11 @@ impl Builder<'_, '_> {
         let first = self.steps.len();
         if let Some(page) = self.changes.maintenance_page {
             let action = Action::Upload {
-                bucket: page.bucket.clone(),
+                bucket: page.bucket.value.clone(),
                 key: page.key.clone(),
                 file: page.file.clone(),
             };
-            let target = format!("maintenance page to s3://{}/{}", page.bucket, page.key);
+            let target = format!("maintenance page to s3://{}/{}", page.bucket.value, page.key);
             self.add(
                 Phase::Mitigate,
                 action,
@@ -263,11 +263,11 @@ impl Builder<'_, '_> {
     fn take_down(&mut self) {
         if let Some(page) = self.changes.maintenance_page {
             let action = Action::Revert {
-                bucket: page.bucket.clone(),
+                bucket: page.bucket.value.clone(),
                 key: page.key.clone(),
                 file: page.file.clone(),
             };
-            let target = format!("maintenance page off s3://{}/{}", page.bucket, page.key);
+            let target = format!("maintenance page off s3://{}/{}", page.bucket.value, page.key);
             self.add(
                 Phase::Resolve,
                 action,

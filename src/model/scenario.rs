@@ -36,7 +36,7 @@ impl Strategy {
 /// A page uploaded while the scenario runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MaintenancePage {
-    pub bucket: String,
+    pub bucket: Located<String>,
     pub key: String,
     pub file: String,
 }

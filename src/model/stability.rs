@@ -1,7 +1,7 @@
 //! Static stability: does recovering away from a region depend on that region? The
 //! state bucket (and its lock), a data set's only backups, a health probe or command
-//! naming it, or Route53 changes while us-east-1 (Route53's control plane) is the
-//! region failing: each is a warning.
+//! naming it, Route53 changes while us-east-1 (Route53's control plane) is the region
+//! failing, or a maintenance page bucket there: each is a warning.
 
 use super::{
     Environment, HealthCheck, Located, ProviderKind, Scenario, Service, StateLocation, Strategy,
@@ -28,6 +28,14 @@ impl Failover<'_> {
         self.scenario
             .and_then(|s| s.services.as_ref())
             .is_none_or(|names| names.iter().any(|n| n.value == service))
+    }
+
+    /// The scenarios this failover stands for: its own, or every failover scenario.
+    fn scenarios<'a>(&'a self, env: &'a Environment) -> impl Iterator<Item = &'a Scenario> {
+        env.scenarios.iter().filter(move |s| match self.scenario {
+            Some(own) => own.name.value == s.name.value,
+            None => matches!(s.strategy, Strategy::Failover { .. }),
+        })
     }
 
     fn what(&self) -> String {
@@ -64,6 +72,7 @@ pub fn warnings(env: &Environment, scenario: Option<&str>) -> Vec<Problem> {
     problems.extend(backups(env, &failover));
     problems.extend(probes(env, &failover));
     problems.extend(route53(env, &failover));
+    problems.extend(pages(env, &failover));
     problems.sort_by_key(Problem::offset);
     problems
 }
@@ -166,4 +175,25 @@ fn route53(env: &Environment, failover: &Failover<'_>) -> Option<Problem> {
         )
         .help("pre-provision failover records with Route53 health checks (or Route53 ARC routing controls), so failing over needs only the data plane")
     })
+}
+
+fn pages(env: &Environment, failover: &Failover<'_>) -> Vec<Problem> {
+    failover
+        .scenarios(env)
+        .filter_map(|scenario| {
+            let bucket = &scenario.maintenance_page.as_ref()?.bucket;
+            (bucket_region(env, &bucket.value) == failover.failed).then(|| {
+                Problem::new(
+                    ProblemKind::PageInFailedRegion,
+                    format!(
+                        "scenario `{}` recovers away from {}, but its maintenance page bucket `{}` appears to live there",
+                        scenario.name.value, failover.failed, bucket.value
+                    ),
+                    bucket.span.clone(),
+                    "bucket in the failing region",
+                )
+                .help("serve the maintenance page from a bucket in another region (the page is best effort: if it cannot go up, recovery goes on without it)")
+            })
+        })
+        .collect()
 }
