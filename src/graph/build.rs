@@ -30,7 +30,7 @@ pub fn steps(env: &Environment, changes: &ChangeSet<'_>) -> Vec<Step> {
     builder.switch();
     builder.verify();
     builder.notify(NotifyStatus::Resolved);
-    builder.take_down();
+    builder.maintenance_page(Phase::Resolve);
     builder.steps
 }
 
@@ -241,41 +241,40 @@ impl Builder<'_, '_> {
 
     fn mitigate(&mut self) {
         let first = self.steps.len();
-        if let Some(page) = self.changes.maintenance_page {
-            let action = Action::Upload {
-                bucket: page.bucket.value.clone(),
-                key: page.key.clone(),
-                file: page.file.clone(),
-            };
-            let target = format!("maintenance page to s3://{}/{}", page.bucket.value, page.key);
-            self.add(
-                Phase::Mitigate,
-                action,
-                "maintenance-page",
-                target,
-                self.after_last_gate(),
-            );
-        }
+        self.maintenance_page(Phase::Mitigate);
         self.close_phase(Phase::Mitigate, first);
     }
 
-    /// Once the checks passed, the maintenance page comes down.
-    fn take_down(&mut self) {
-        if let Some(page) = self.changes.maintenance_page {
-            let action = Action::Revert {
-                bucket: page.bucket.value.clone(),
-                key: page.key.clone(),
-                file: page.file.clone(),
-            };
-            let target = format!("maintenance page off s3://{}/{}", page.bucket.value, page.key);
-            self.add(
-                Phase::Resolve,
-                action,
-                "maintenance-page",
-                target,
-                self.after_last_gate(),
-            );
-        }
+    /// The scenario's maintenance page goes up in the mitigate phase (`Upload`) and
+    /// comes down in the resolve phase, once the checks passed (`Revert`).
+    fn maintenance_page(&mut self, phase: Phase) {
+        let Some(page) = self.changes.maintenance_page else {
+            return;
+        };
+        let (bucket, key, file) = (
+            page.bucket.value.clone(),
+            page.key.clone(),
+            page.file.clone(),
+        );
+        let url = format!("s3://{bucket}/{key}");
+        let (action, target) = if phase == Phase::Mitigate {
+            (
+                Action::Upload { bucket, key, file },
+                format!("maintenance page to {url}"),
+            )
+        } else {
+            (
+                Action::Revert { bucket, key, file },
+                format!("maintenance page off {url}"),
+            )
+        };
+        self.add(
+            phase,
+            action,
+            "maintenance-page",
+            target,
+            self.after_last_gate(),
+        );
     }
 
     /// Per service, in tier order: activate (or restore), then its health step. A
