@@ -83,34 +83,14 @@ impl ObjectStore for S3Store {
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, Error> {
-        let action = format!("read s3://{bucket}/{key}");
-        let output = match self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(output) => output,
-            Err(err) if Failure::of(&err).is("NoSuchKey") => return Ok(None),
-            Err(err) => return Err(describe(PROVIDER, &action, &err)),
-        };
-        let content_type = output
-            .content_type()
-            .unwrap_or("application/octet-stream")
-            .to_string();
-        let body = output.body.collect().await.map_err(|err| {
-            Error::provider(
-                PROVIDER,
-                format!("cannot {action}: {err}"),
-                "check the network and try again",
-            )
-        })?;
-        Ok(Some(StoredObject {
-            body: body.into_bytes().to_vec(),
-            content_type,
-        }))
+        Ok(fetch(&self.client, bucket, key)
+            .await?
+            .map(|fetched| StoredObject {
+                body: fetched.body,
+                content_type: fetched
+                    .content_type
+                    .unwrap_or_else(|| "application/octet-stream".to_string()),
+            }))
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), Error> {
@@ -123,6 +103,37 @@ impl ObjectStore for S3Store {
             .map_err(|err| describe(PROVIDER, &format!("delete s3://{bucket}/{key}"), &err))?;
         Ok(())
     }
+}
+
+/// An object as read: its body, content type and ETag.
+pub struct Fetched {
+    pub body: Vec<u8>,
+    pub content_type: Option<String>,
+    pub etag: Option<String>,
+}
+
+/// Reads `s3://bucket/key`; `None` when there is no such object.
+pub async fn fetch(client: &Client, bucket: &str, key: &str) -> Result<Option<Fetched>, Error> {
+    let action = format!("read s3://{bucket}/{key}");
+    let output = match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(output) => output,
+        Err(err) if Failure::of(&err).is("NoSuchKey") => return Ok(None),
+        Err(err) => return Err(describe(PROVIDER, &action, &err)),
+    };
+    let content_type = output.content_type().map(str::to_string);
+    let etag = output.e_tag().map(str::to_string);
+    let body = output.body.collect().await.map_err(|err| {
+        Error::provider(
+            PROVIDER,
+            format!("cannot {action}: {err}"),
+            "check the network and try again",
+        )
+    })?;
+    Ok(Some(Fetched {
+        body: body.into_bytes().to_vec(),
+        content_type,
+        etag,
+    }))
 }
 
 /// An object's modification time and key, unless it is a "folder" or has no time.

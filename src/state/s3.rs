@@ -17,7 +17,8 @@ use serde::de::DeserializeOwned;
 
 use super::{LockInfo, State, StateBackend, StateVersion};
 use crate::error::Error;
-use crate::providers::aws::{Failure, describe, s3_client};
+use crate::providers::aws::{Failure, s3_client};
+use crate::providers::s3::fetch;
 
 const PROVIDER: &str = "s3";
 
@@ -57,32 +58,14 @@ impl S3State {
 
     /// The object at `key`, decoded, and its ETag; `None` when there is none.
     async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<(T, String)>, Error> {
-        let action = format!("read {}", self.url(key));
-        let output = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(output) => output,
-            Err(err) if Failure::of(&err).is("NoSuchKey") => return Ok(None),
-            Err(err) => return Err(describe(PROVIDER, &action, &err)),
+        let Some(fetched) = fetch(&self.client, &self.bucket, key).await? else {
+            return Ok(None);
         };
-        let etag = etag(output.e_tag(), &action)?;
-        let body = output.body.collect().await.map_err(|err| {
-            Error::provider(
-                PROVIDER,
-                format!("cannot {action}: {err}"),
-                "check the network and try again",
-            )
+        let etag = etag(fetched.etag.as_deref(), &format!("read {}", self.url(key)))?;
+        let value = serde_json::from_slice(&fetched.body).map_err(|err| Error::CorruptState {
+            path: PathBuf::from(self.url(key)),
+            detail: err.to_string(),
         })?;
-        let value =
-            serde_json::from_slice(&body.into_bytes()).map_err(|err| Error::CorruptState {
-                path: PathBuf::from(self.url(key)),
-                detail: err.to_string(),
-            })?;
         Ok(Some((value, etag)))
     }
 
