@@ -30,18 +30,25 @@ pub async fn observe(
     }
     let records = runtime.dns.read(&env.records).await?;
     let now = SystemTime::now();
+    // Data sets often share a backup location: each is listed once.
+    let mut newest = BTreeMap::new();
     let mut backups = BTreeMap::new();
     for data in &env.data {
         let Some(location) = &data.backups else {
             continue;
         };
-        let observation = match runtime.storage.newest(location, at).await? {
-            Some(object) => BackupObservation::Found {
-                url: object.url,
-                age: now.duration_since(object.last_modified).unwrap_or_default(),
+        let url = location.url();
+        let observation = match newest.get(&url) {
+            Some(seen) => BackupObservation::clone(seen),
+            None => match runtime.storage.newest(location, at).await? {
+                Some(object) => BackupObservation::Found {
+                    url: object.url,
+                    age: now.duration_since(object.last_modified).unwrap_or_default(),
+                },
+                None => BackupObservation::Missing,
             },
-            None => BackupObservation::Missing,
         };
+        newest.insert(url, observation.clone());
         backups.insert(data.name.value.clone(), observation);
     }
     let mut regions = BTreeMap::new();
@@ -58,4 +65,86 @@ pub async fn observe(
         backups,
         regions,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use tempfile::TempDir;
+
+    use super::*;
+    use crate::model::BackupLocation;
+    use crate::providers::sim::{Sim, SimWorld};
+    use crate::providers::{ObjectInfo, ObjectStore, StoredObject};
+
+    /// The sim's storage, counting how often a backup location is listed.
+    struct Counting {
+        sim: Arc<Sim>,
+        listings: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl ObjectStore for Counting {
+        async fn newest(
+            &self,
+            location: &BackupLocation,
+            before: Option<SystemTime>,
+        ) -> Result<Option<ObjectInfo>, Error> {
+            self.listings.fetch_add(1, Ordering::SeqCst);
+            self.sim.newest(location, before).await
+        }
+
+        async fn put(
+            &self,
+            bucket: &str,
+            key: &str,
+            body: Vec<u8>,
+            kind: &str,
+        ) -> Result<(), Error> {
+            self.sim.put(bucket, key, body, kind).await
+        }
+
+        async fn get(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, Error> {
+            self.sim.get(bucket, key).await
+        }
+
+        async fn delete(&self, bucket: &str, key: &str) -> Result<(), Error> {
+            self.sim.delete(bucket, key).await
+        }
+    }
+
+    #[tokio::test]
+    async fn data_sets_sharing_a_backup_location_list_it_once() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/production.toml");
+        let env = crate::config::load(&path).unwrap().env;
+        let dir = TempDir::new().unwrap();
+        let world = dir.path().join("world.json");
+        SimWorld::nominal(&env, SystemTime::now())
+            .save(&world)
+            .unwrap();
+        let sim = Arc::new(Sim::open_at(world, &env, 0.0).unwrap());
+        let storage = Arc::new(Counting {
+            sim: sim.clone(),
+            listings: AtomicUsize::new(0),
+        });
+        let runtime = Runtime {
+            dns: sim.clone(),
+            storage: storage.clone(),
+            services: sim.clone(),
+            notifier: sim,
+        };
+
+        let actual = observe(&env, &runtime, None, None).await.unwrap();
+
+        // customer-configs and conversations share s3://omniops-backups/database/.
+        assert_eq!(storage.listings.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            actual.backups["customer-configs"],
+            actual.backups["conversations"]
+        );
+    }
 }
