@@ -130,6 +130,14 @@ pub enum Error {
     #[diagnostic(code(drplan::apply::refused), help("{help}"))]
     Refused { message: String, help: String },
 
+    /// Not a failure for `drplan apply` (it exits 0), but watch and drill report it.
+    #[error("the plan has nothing to change")]
+    #[diagnostic(
+        code(drplan::apply::no_changes),
+        help("the world already matches it; nothing was done")
+    )]
+    NoChanges,
+
     #[error("{} step(s) failed: {}{}", failed.len(), failed.join(", "), if *interrupted { "; the run was interrupted" } else { "" })]
     #[diagnostic(
         code(drplan::apply::failed),

@@ -866,6 +866,17 @@ fn failover_then_failback_returns_the_world_to_nominal() {
         .run(&["plan", EXAMPLE, "--failback", "--detailed-exitcode"])
         .expect(0);
     assert!(!plan.stdout.is_empty());
+    // Applying it anyway changes nothing and is no error.
+    let again = workspace
+        .run(&["apply", EXAMPLE, "--failback", "--auto-approve"])
+        .expect(0);
+    assert!(
+        again
+            .stdout
+            .contains("No changes: the world already matches the plan; nothing was done."),
+        "{again}"
+    );
+    assert_eq!(workspace.state("example")["serial"], state["serial"]);
 }
 
 #[test]

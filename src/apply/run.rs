@@ -88,10 +88,7 @@ async fn locked(
     stale::check(&file, &session.loaded.config_hash, &state, &observed)?;
     refuse_unsafe(&options, &file.plan)?;
     if file.plan.is_empty() {
-        return Err(Error::Refused {
-            message: "the plan has nothing to change".to_string(),
-            help: "the world already matches it; nothing was done".to_string(),
-        });
+        return Err(Error::NoChanges);
     }
     let at = file
         .at

@@ -74,7 +74,14 @@ async fn apply(args: &ApplyArgs) -> Result<ExitCode, Error> {
     };
     let env = session.loaded.env.clone();
     let confirm = |file: &PlanFile| confirm(args, &env, file);
-    let applied = run::run(session, request, options(args), args.lock_timeout, &confirm).await?;
+    let applied = match run::run(session, request, options(args), args.lock_timeout, &confirm).await
+    {
+        Err(Error::NoChanges) => {
+            println!("No changes: the world already matches the plan; nothing was done.");
+            return Ok(ExitCode::SUCCESS);
+        }
+        result => result?,
+    };
     let execution = &applied.execution;
     let steps = applied
         .state
