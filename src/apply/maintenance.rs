@@ -35,7 +35,8 @@ pub fn best_effort(result: Result<String, Error>, what: &str) -> String {
         .unwrap_or_else(|error| format!("could not {what} (recovery goes on without it): {error}"))
 }
 
-/// Puts `page` up at `bucket/key`; what was there is kept at [`kept_key`] first.
+/// Puts `page` up at `bucket/key`; what was there is kept at [`kept_key`] first,
+/// unless an original is kept there already.
 pub async fn put_up(
     storage: &dyn ObjectStore,
     bucket: &str,
@@ -45,6 +46,10 @@ pub async fn put_up(
     let kept = kept_key(key);
     let before = match storage.get(bucket, key).await? {
         Some(current) if current.body == page.body => "the page was already up".to_string(),
+        // A page put up earlier never came down: the original it kept stays the one.
+        Some(_) if storage.get(bucket, &kept).await?.is_some() => {
+            format!("the original kept earlier at s3://{bucket}/{kept} stays")
+        }
         Some(current) => {
             storage
                 .put(bucket, &kept, current.body, &current.content_type)
@@ -161,6 +166,32 @@ mod tests {
             "could not put the maintenance page up (recovery goes on without it): s3: the bucket is unreachable"
         );
         assert_eq!(best_effort(Ok("up".to_string()), "x"), "up");
+    }
+
+    #[tokio::test]
+    async fn an_original_kept_by_an_earlier_page_is_never_overwritten() {
+        let dir = TempDir::new().unwrap();
+        let sim = sim(&dir);
+        sim.put("site", "index.html", b"shop".to_vec(), "text/html")
+            .await
+            .unwrap();
+        put_up(&sim, "site", "index.html", html("down"))
+            .await
+            .unwrap();
+        // That run never took its page down; the page file was edited since.
+        let edited = html("down, back soon");
+
+        let up = put_up(&sim, "site", "index.html", edited.clone())
+            .await
+            .unwrap();
+        assert!(up.ends_with("stays"), "{up}");
+        take_down(&sim, "site", "index.html", &edited)
+            .await
+            .unwrap();
+        assert_eq!(
+            sim.get("site", "index.html").await.unwrap(),
+            Some(html("shop"))
+        );
     }
 
     #[tokio::test]
