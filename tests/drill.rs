@@ -75,6 +75,16 @@ fn the_reference_environment_drilled_end_to_end_on_sim_with_the_calendar_before_
     assert_eq!(json["detection"][1]["trigger"], "database-unreachable");
     assert_eq!(json["detection"][1]["detected_after"], 120);
     assert_eq!(json["detection"][0]["detected_after"], 300);
+    // Once home is repaired, the triggers watch it: `database-unreachable` fails back
+    // on its own after its 2m, `region-down` (manual failback) notices after 5m.
+    assert_eq!(
+        json["failback_detection"][1]["trigger"],
+        "database-unreachable"
+    );
+    assert_eq!(json["failback_detection"][1]["automatic"], true);
+    assert_eq!(json["failback_detection"][1]["detected_after"], 120);
+    assert_eq!(json["failback_detection"][0]["automatic"], false);
+    assert_eq!(json["failback_detection"][0]["detected_after"], 300);
     // The environment's route53/s3 providers were never used, nor its real world or
     // state; the drill's private directory is gone.
     for real in [".drplan/sim", ".drplan/state", ".drplan/runs"] {

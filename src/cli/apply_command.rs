@@ -83,16 +83,13 @@ async fn apply(args: &ApplyArgs) -> Result<ExitCode, Error> {
         result => result?,
     };
     let execution = &applied.execution;
-    let steps = applied
-        .state
-        .run
-        .as_ref()
-        .map_or(&[][..], |run| run.plan.plan.steps.as_slice());
+    let plan = applied.state.run.as_ref().map(|run| &run.plan.plan);
+    let steps = plan.map_or(&[][..], |plan| plan.steps.as_slice());
     println!("report: {}", applied.report.display());
     if execution.complete() {
         println!(
             "apply complete: {} steps, state serial {}",
-            steps.iter().filter(|s| !s.action.is_gate()).count(),
+            plan.map_or(0, |plan| plan.work().count()),
             applied.state.serial
         );
         return Ok(ExitCode::SUCCESS);

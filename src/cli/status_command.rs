@@ -64,13 +64,7 @@ pub fn render(
             );
             if let Some(run) = &state.run {
                 let finished = crate::apply::journal::finished_steps(&run.journal);
-                let steps: Vec<_> = run
-                    .plan
-                    .plan
-                    .steps
-                    .iter()
-                    .filter(|s| !s.action.is_gate())
-                    .collect();
+                let steps: Vec<_> = run.plan.plan.work().collect();
                 let done = steps.iter().filter(|s| finished.contains(&s.id)).count();
                 let _ = writeln!(
                     out,

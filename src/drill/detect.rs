@@ -1,23 +1,34 @@
 //! Time to detect: the watch logic run on the drill's world. Every trigger that names
-//! the scenario probes on its interval from the moment the failure was injected, on
-//! the watch clock (simulated on sim), until each has fired or could no longer fire.
+//! the scenario probes on its interval from the moment the failure was injected (or,
+//! for the failback, from the moment home was repaired), on the watch clock
+//! (simulated on sim), until each has fired or could no longer fire.
 
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::model::Trigger;
+use crate::model::{FailbackMode, Trigger};
 use crate::session::Session;
 use crate::watch::clock::{Clock, Schedule};
 use crate::watch::probe;
 use crate::watch::streak::{Confirmation, Reading, Streak};
 
+/// What the triggers watch for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watched {
+    /// The incident: the active region failing.
+    Incident,
+    /// The failback: home healthy again.
+    Home,
+}
+
 /// What one trigger did in the drill.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TriggerDetection {
     pub trigger: String,
-    /// Whether it would have started the scenario alone.
+    /// Whether it would have acted alone: started the scenario, or (watching home)
+    /// applied the failback.
     pub automatic: bool,
     #[serde(with = "crate::observe::seconds")]
     pub hold: Duration,
@@ -31,10 +42,14 @@ pub struct TriggerDetection {
 
 impl TriggerDetection {
     /// A trigger that has not probed yet.
-    fn pending(trigger: &Trigger) -> Self {
+    fn pending(trigger: &Trigger, watched: Watched) -> Self {
+        let automatic = match watched {
+            Watched::Incident => trigger.automatic,
+            Watched::Home => trigger.failback == FailbackMode::Auto,
+        };
         Self {
             trigger: trigger.name.value.clone(),
-            automatic: trigger.automatic,
+            automatic,
             hold: trigger.duration,
             detected_after: None,
             probes: 0,
@@ -48,6 +63,7 @@ impl TriggerDetection {
 pub async fn detect(
     session: &Session,
     triggers: &[&Trigger],
+    watched: Watched,
     mut clock: Clock,
 ) -> Result<(Vec<TriggerDetection>, Duration), Error> {
     let wall = Instant::now();
@@ -57,7 +73,7 @@ pub async fn detect(
     let mut streaks = vec![Streak::default(); triggers.len()];
     let mut detections: Vec<TriggerDetection> = triggers
         .iter()
-        .map(|t| TriggerDetection::pending(t))
+        .map(|t| TriggerDetection::pending(t, watched))
         .collect();
     let mut open: Vec<bool> = vec![true; triggers.len()];
     while let Some((index, due)) = schedule.next() {
@@ -73,7 +89,10 @@ pub async fn detect(
             continue;
         }
         clock.wait_until(due).await;
-        let finding = probe::incident(session, &state, trigger).await;
+        let finding = match watched {
+            Watched::Incident => probe::incident(session, &state, trigger).await,
+            Watched::Home => probe::home(session, trigger).await?,
+        };
         let detection = &mut detections[index];
         detection.probes += 1;
         detection.last_finding = finding.detail;

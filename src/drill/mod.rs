@@ -18,6 +18,7 @@ pub mod report;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use detect::{TriggerDetection, Watched};
 use inject::Injection;
 use report::{CheckOutcome, DrillReport, FailedStep, RunSummary};
 
@@ -25,7 +26,7 @@ use crate::apply::executor::Outcome;
 use crate::apply::run::{self, Request};
 use crate::apply::{Applied, ApplyOptions};
 use crate::error::Error;
-use crate::model::{Environment, Scenario, Strategy};
+use crate::model::{Environment, Scenario, Strategy, Trigger};
 use crate::providers::sim::SimWorld;
 use crate::session::{Session, SimFlags};
 
@@ -164,6 +165,7 @@ fn new_report(
         detection_note: None,
         detection: Vec::new(),
         detection_wall_ms: 0,
+        failback_detection: Vec::new(),
         recovery: not_run(&scenario.name.value, "not started".to_string()),
         rto_target: env.rto,
         data_at_risk: Vec::new(),
@@ -191,7 +193,12 @@ impl Rehearsal {
         phase(&format!("injected: {}", report.injected));
         let session = Session::open(&self.file, self.flags).await?;
         report.time_scale = session.connection.time_scale;
-        self.detect(&session, report).await?;
+        report.detection_note = self.detection_note(&session);
+        if report.detection_note.is_none() {
+            let (detections, wall) = self.detect(&session, Watched::Incident).await?;
+            report.detection = detections;
+            report.detection_wall_ms = wall.as_millis();
+        }
         let name = self.scenario.name.value.as_str();
         phase(&format!("recovering: plan and apply {name}"));
         let (recovery, data_at_risk) = self.apply(session, Some(name)).await?;
@@ -203,8 +210,13 @@ impl Rehearsal {
             self.injection.set(world, true)?;
         }
         if matches!(self.scenario.strategy, Strategy::Failover { .. }) {
-            phase("failing back: home repaired; plan and apply the failback");
             let session = Session::open(&self.file, self.flags).await?;
+            if report.detection_note.is_none() {
+                phase("home repaired: detecting it");
+                let (detections, _) = self.detect(&session, Watched::Home).await?;
+                report.failback_detection = detections;
+            }
+            phase("failing back: plan and apply the failback");
             report.failback = Some(self.apply(session, None).await?.0);
             phase("verifying after failback");
             report.checks_after_failback = self.verify().await?;
@@ -226,30 +238,35 @@ impl Rehearsal {
         Ok(())
     }
 
-    /// Runs the triggers that name the scenario, when there is a failure to detect.
-    async fn detect(&self, session: &Session, report: &mut DrillReport) -> Result<(), Error> {
-        let env = &session.loaded.env;
-        let triggers: Vec<_> = env
-            .triggers
+    /// The triggers that name the scenario.
+    fn triggers<'e>(&self, env: &'e Environment) -> Vec<&'e Trigger> {
+        env.triggers
             .iter()
             .filter(|t| t.scenario.value == self.scenario.name.value)
-            .collect();
-        report.detection_note = if triggers.is_empty() {
+            .collect()
+    }
+
+    /// Why detection cannot be timed, or `None` when it can.
+    fn detection_note(&self, session: &Session) -> Option<String> {
+        if self.triggers(&session.loaded.env).is_empty() {
             Some("no trigger names this scenario".to_string())
         } else if self.world.is_none() || self.injection == Injection::Nothing {
             Some("no failure was injected".to_string())
         } else {
             None
-        };
-        if report.detection_note.is_some() {
-            return Ok(());
         }
+    }
+
+    /// Runs the triggers that name the scenario, watching for `watched`.
+    async fn detect(
+        &self,
+        session: &Session,
+        watched: Watched,
+    ) -> Result<(Vec<TriggerDetection>, Duration), Error> {
+        let triggers = self.triggers(&session.loaded.env);
         phase(&format!("detecting: {} trigger(s) probing", triggers.len()));
         let clock = crate::watch::clock::Clock::new(session.connection.time_scale);
-        let (detections, wall) = detect::detect(session, &triggers, clock).await?;
-        report.detection = detections;
-        report.detection_wall_ms = wall.as_millis();
-        Ok(())
+        detect::detect(session, &triggers, watched, clock).await
     }
 
     /// Plans and applies `scenario` (or the failback); a run that fails or is refused
@@ -330,7 +347,7 @@ fn summarize(intent: &str, applied: &Applied) -> RunSummary {
         intent: intent.to_string(),
         run_id: run.map(|run| run.id.clone()),
         status: status.to_string(),
-        steps: execution.results.len(),
+        steps: run.map_or(0, |run| run.plan.plan.work().count()),
         failed_steps,
         error: None,
         estimated: Duration::ZERO,

@@ -40,6 +40,9 @@ pub struct DrillReport {
     pub detection: Vec<TriggerDetection>,
     /// Wall time of the detection phase.
     pub detection_wall_ms: u128,
+    /// After a failover, once home was repaired: the triggers watching home.
+    #[serde(default)]
+    pub failback_detection: Vec<TriggerDetection>,
     pub recovery: RunSummary,
     #[serde(with = "crate::observe::seconds")]
     pub rto_target: Duration,
@@ -70,6 +73,45 @@ pub struct RunSummary {
     /// On sim: the run report's simulated time (the longest chain of the steps' own
     /// durations divided by the time scale); `None` at time scale 0 or for real.
     pub simulated_ms: Option<u128>,
+}
+
+/// The first trigger to fire among `detections`, and what it does then (`alone` when
+/// automatic, `waits` otherwise).
+fn detection_text(detections: &[TriggerDetection], alone: &str, waits: &str) -> String {
+    match detect::first(detections) {
+        Some(first) => format!(
+            "{} ({} probes) by trigger `{}`, {}",
+            duration(first.detected_after.unwrap_or_default()),
+            first.probes,
+            first.trigger,
+            if first.automatic { alone } else { waits }
+        ),
+        None => "NOT detected by any trigger".to_string(),
+    }
+}
+
+/// A section listing what each trigger did, when any probed.
+fn detection_table(out: &mut String, title: &str, detections: &[TriggerDetection]) {
+    if detections.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n## {title}\n\n| Trigger | Automatic | For | Probes | Detected after | Last probe |\n|---|---|---|---|---|---|"
+    );
+    for d in detections {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | {} |",
+            d.trigger,
+            yes_no(d.automatic),
+            duration(d.hold),
+            d.probes,
+            d.detected_after
+                .map_or("not detected".to_string(), duration),
+            cell(&d.last_finding)
+        );
+    }
 }
 
 /// A step that failed, and how.
@@ -126,6 +168,10 @@ impl DrillReport {
         let mut failures = Vec::new();
         if self.detection_note.is_none() && self.time_to_detect().is_none() {
             failures.push("no trigger detected the injected failure".to_string());
+        }
+        if !self.failback_detection.is_empty() && detect::first(&self.failback_detection).is_none()
+        {
+            failures.push("no trigger detected that home was repaired".to_string());
         }
         let runs = std::iter::once(&self.recovery).chain(&self.failback);
         for run in runs {
@@ -222,6 +268,7 @@ impl DrillReport {
             ("Time to detect", self.time_to_detect_text()),
             ("Time to recover", Self::run_text(&self.recovery)),
             ("Detection + recovery", self.rto_text()),
+            ("Time to detect home repaired", self.home_detect_text()),
             (
                 "Failback",
                 self.failback.as_ref().map_or_else(
@@ -237,22 +284,25 @@ impl DrillReport {
     }
 
     fn time_to_detect_text(&self) -> String {
-        if let Some(note) = &self.detection_note {
-            return format!("not measured: {note}");
-        }
-        match self.time_to_detect() {
-            Some(first) => format!(
-                "{} ({} probes) by trigger `{}`{}",
-                duration(first.detected_after.unwrap_or_default()),
-                first.probes,
-                first.trigger,
-                if first.automatic {
-                    ", which starts the recovery alone"
-                } else {
-                    ", which notifies and waits for a person to approve"
-                }
+        match &self.detection_note {
+            Some(note) => format!("not measured: {note}"),
+            None => detection_text(
+                &self.detection,
+                "which starts the recovery alone",
+                "which notifies and waits for a person to approve",
             ),
-            None => "NOT detected by any trigger".to_string(),
+        }
+    }
+
+    fn home_detect_text(&self) -> String {
+        match (&self.failback, &self.detection_note) {
+            (None, _) => "not needed: the scenario moved nothing".to_string(),
+            (_, Some(note)) => format!("not measured: {note}"),
+            (Some(_), None) => detection_text(
+                &self.failback_detection,
+                "which fails back alone",
+                "which notifies and waits for a person to approve the failback",
+            ),
         }
     }
 
@@ -302,26 +352,8 @@ impl DrillReport {
     }
 
     fn detection_section(&self, out: &mut String) {
-        if self.detection.is_empty() {
-            return;
-        }
-        let _ = writeln!(
-            out,
-            "\n## Detection\n\n| Trigger | Automatic | For | Probes | Detected after | Last probe |\n|---|---|---|---|---|---|"
-        );
-        for d in &self.detection {
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} | {} | {} |",
-                d.trigger,
-                yes_no(d.automatic),
-                duration(d.hold),
-                d.probes,
-                d.detected_after
-                    .map_or("not detected".to_string(), duration),
-                cell(&d.last_finding)
-            );
-        }
+        detection_table(out, "Detection", &self.detection);
+        detection_table(out, "Detection of home repaired", &self.failback_detection);
     }
 
     fn runs_section(&self, out: &mut String) {

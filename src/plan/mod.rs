@@ -123,6 +123,12 @@ impl Plan {
         }
     }
 
+    /// The steps that do work: all but the gates joining tiers and phases (what
+    /// `apply`, `status` and drills count).
+    pub fn work(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| !s.action.is_gate())
+    }
+
     /// True when the plan changes nothing.
     pub fn is_empty(&self) -> bool {
         self.summary.changes == 0
