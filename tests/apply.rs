@@ -571,17 +571,7 @@ fn a_saved_plan_is_refused_once_the_environment_file_changed() {
 #[test]
 fn a_saved_plan_is_refused_once_another_apply_changed_the_state() {
     let workspace = saved_plan();
-    workspace
-        .run(&[
-            "apply",
-            EXAMPLE,
-            "--scenario",
-            "region-outage",
-            "--auto-approve",
-            "--time-scale",
-            "0",
-        ])
-        .expect(0);
+    failover(&workspace, "0", &[]).expect(0);
     let serial = workspace.state("example")["serial"]
         .as_u64()
         .expect("a serial");
@@ -821,17 +811,7 @@ fn failover_then_failback_returns_the_world_to_nominal() {
     workspace.run(&["sim", "init", EXAMPLE]).expect(0);
     let nominal = world_without_log(workspace.world("example"));
 
-    workspace
-        .run(&[
-            "apply",
-            EXAMPLE,
-            "--scenario",
-            "region-outage",
-            "--auto-approve",
-            "--time-scale",
-            "0",
-        ])
-        .expect(0);
+    failover(&workspace, "0", &[]).expect(0);
     let failed_over = workspace.world("example");
     assert!(
         services_active_in(&failed_over)
@@ -1053,17 +1033,7 @@ fn snapshot_of_status_and_the_run_report_after_a_failover() {
         before.stdout.contains("state: none yet (nothing applied)"),
         "{before}"
     );
-    let apply = workspace
-        .run(&[
-            "apply",
-            EXAMPLE,
-            "--scenario",
-            "region-outage",
-            "--auto-approve",
-            "--time-scale",
-            "0",
-        ])
-        .expect(0);
+    let apply = failover(&workspace, "0", &[]).expect(0);
     assert!(apply.stdout.contains("report: .drplan/runs/"), "{apply}");
 
     let status = workspace.run(&["status", EXAMPLE]).expect(0);
