@@ -24,7 +24,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use drplan::state::local::{Durability, LocalState, write_atomic};
+use drplan::fsio::{Durability, write_atomic};
+use drplan::state::local::LocalState;
 use drplan::state::{JournalEntry, State, StateBackend, StateVersion, StepEvent};
 use serde_json::Value;
 

@@ -36,7 +36,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("bench.toml");
     std::fs::write(&path, &text).expect("the temporary directory is writable");
-    let loaded = drplan::config::load(&path).expect("the generated environment is valid");
+    let loaded = drplan::model::load(&path).expect("the generated environment is valid");
     let env = &loaded.env;
     let scenario = env
         .scenario("region-outage")
@@ -99,7 +99,7 @@ fn main() {
 }
 
 fn validate(text: &str) -> Environment {
-    drplan::config::parse("bench.toml", text).expect("the generated environment is valid")
+    drplan::model::parse("bench.toml", text).expect("the generated environment is valid")
 }
 
 /// The median wall time of [`ITERATIONS`] runs of `run`.

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::LoadedEnvironment;
 use crate::error::Error;
+use crate::model::LoadedEnvironment;
 use crate::providers::connect::{ConnectOptions, Connection, connect};
 use crate::secrets::Secrets;
 use crate::state::{State, StateVersion};
@@ -32,7 +32,7 @@ pub struct SimFlags {
 impl Session {
     /// Loads `file` and connects its providers.
     pub async fn open(file: &Path, flags: SimFlags) -> Result<Self, Error> {
-        let loaded = crate::config::load(file)?;
+        let loaded = crate::model::load(file)?;
         let secrets = Arc::new(Secrets::default());
         let options = ConnectOptions {
             force_sim: flags.sim,

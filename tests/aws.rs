@@ -17,7 +17,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use drplan::apply::maintenance;
 use drplan::error::Error;
 use drplan::model::{BackupLocation, DnsRecord, Environment, ProviderKind, Providers};
-use drplan::observe::{RecordSet, weighted_sets};
+use drplan::model::{RecordSet, weighted_sets};
 use drplan::providers::aws::sdk_config;
 use drplan::providers::route53::Route53Dns;
 use drplan::providers::s3::{S3Store, content_type_for};
@@ -32,7 +32,7 @@ use crate::support::moto::{self, MotoServer};
 fn reference_environment(domain: &str) -> Environment {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/environments/production.toml");
     let text = std::fs::read_to_string(path).expect("environments/production.toml");
-    drplan::config::parse("production.toml", &text.replace("omniops.co.uk", domain))
+    drplan::model::parse("production.toml", &text.replace("omniops.co.uk", domain))
         .expect("the reference loads")
 }
 

@@ -120,7 +120,7 @@ impl PlanTarget {
 
 /// Every scenario of the environment in `file`, then the failback.
 fn targets(file: &str) -> Vec<PlanTarget> {
-    let loaded = drplan::config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+    let loaded = drplan::model::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
         .expect("environments are valid");
     let scenarios = loaded
         .env

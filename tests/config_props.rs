@@ -123,7 +123,7 @@ fn apply(root: &mut Value, path: &[Segment], edit: &Edit) {
 /// Parsing `text` does not panic; when it refuses, every problem has a label and
 /// every label lies on character boundaries inside `text`, and the report renders.
 fn check(text: &str) -> Result<(), TestCaseError> {
-    let Err(error) = drplan::config::parse("fuzz.toml", text) else {
+    let Err(error) = drplan::model::parse("fuzz.toml", text) else {
         return Ok(());
     };
     let drplan::error::Error::InvalidConfig(invalid) = &error else {

@@ -124,7 +124,7 @@ async fn check_rpo(ctx: &Context, data: &str) -> Result<String, Error> {
         (Some(object), Some(age)) => format!(
             "newest backup {} is {} old",
             object.url,
-            crate::config::tree::format_duration(secs(age))
+            crate::duration::format_duration(secs(age))
         ),
         _ => format!("no backup under {}", location.url()),
     };
@@ -136,13 +136,13 @@ async fn check_rpo(ctx: &Context, data: &str) -> Result<String, Error> {
         };
         return Ok(format!(
             "{found}; RPO {}{accepted}",
-            crate::config::tree::format_duration(set.rpo)
+            crate::duration::format_duration(set.rpo)
         ));
     }
     Err(Error::Refused {
         message: format!(
             "{found}, beyond the RPO of {} for {data}",
-            crate::config::tree::format_duration(set.rpo)
+            crate::duration::format_duration(set.rpo)
         ),
         help: "fix the backups, or rerun with --accept-data-loss to recover with what there is"
             .to_string(),

@@ -119,7 +119,7 @@ mod tests {
     /// A nominal sim world of the example environment, with no waiting.
     fn sim(dir: &TempDir) -> Sim {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/example.toml");
-        let env = crate::config::load(&path).unwrap().env;
+        let env = crate::model::load(&path).unwrap().env;
         let world = dir.path().join("world.json");
         SimWorld::nominal(&env, SystemTime::now())
             .save(&world)

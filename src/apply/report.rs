@@ -20,7 +20,7 @@ pub struct RunReport {
     pub run_id: String,
     pub environment: String,
     pub intent: String,
-    #[serde(with = "crate::state::timestamp")]
+    #[serde(with = "crate::timestamp")]
     pub started: SystemTime,
     pub status: String,
     /// Wall time of the run.
@@ -29,9 +29,9 @@ pub struct RunReport {
     /// out, timed notifications too), divided by the time scale: what recovery would
     /// have taken for real.
     pub simulated_ms: Option<u128>,
-    #[serde(with = "crate::observe::seconds")]
+    #[serde(with = "crate::duration::seconds")]
     pub estimated_rto: Duration,
-    #[serde(with = "crate::observe::seconds")]
+    #[serde(with = "crate::duration::seconds")]
     pub rto_target: Duration,
     pub within_target: bool,
     pub steps: Vec<StepReport>,
@@ -128,18 +128,18 @@ impl RunReport {
             let _ = writeln!(
                 out,
                 "| Recovery time (sim time) | {} |",
-                crate::config::tree::format_duration(simulated)
+                crate::duration::format_duration(simulated)
             );
         }
         let _ = writeln!(
             out,
             "| Estimated RTO | {} |",
-            crate::config::tree::format_duration(self.estimated_rto)
+            crate::duration::format_duration(self.estimated_rto)
         );
         let _ = writeln!(
             out,
             "| RTO target | {} ({}) |",
-            crate::config::tree::format_duration(self.rto_target),
+            crate::duration::format_duration(self.rto_target),
             if self.within_target { "met" } else { "NOT met" }
         );
         let _ = writeln!(
@@ -166,7 +166,7 @@ impl RunReport {
                     "| {} | {} | {} | {} |",
                     risk.data,
                     risk.method,
-                    crate::config::tree::format_duration(risk.rpo),
+                    crate::duration::format_duration(risk.rpo),
                     if risk.violation { "yes" } else { "no" }
                 );
             }

@@ -65,7 +65,7 @@ fn rehearse(args: &DrillArgs, scenario: &str) -> Result<ExitCode, Error> {
 }
 
 fn calendar(file: &Path) -> Result<ExitCode, Error> {
-    let env = crate::config::load(file)?.env;
+    let env = crate::model::load(file)?.env;
     let filed = due::filed(Path::new(REPORTS_DIR))?;
     let calendar = due::calendar(&env, &filed, SystemTime::now());
     print!("{}", render(&calendar));

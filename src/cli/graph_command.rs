@@ -30,7 +30,7 @@ pub struct GraphArgs {
 }
 
 pub fn run(args: &GraphArgs) -> Result<ExitCode, Error> {
-    let loaded = crate::config::load(&args.env.file)?;
+    let loaded = crate::model::load(&args.env.file)?;
     let env = &loaded.env;
     let output = match super::intent(env, &args.target)? {
         None => render::services(env, args.format),

@@ -114,7 +114,7 @@ pub fn intent<'e>(
             .iter()
             .map(|s| s.name.value.as_str())
             .collect();
-        let help = match crate::config::tree::did_you_mean(name, names.iter().copied()) {
+        let help = match crate::suggest::did_you_mean(name, names.iter().copied()) {
             Some(close) => format!("did you mean `{close}`?"),
             None => format!("the scenarios of {} are: {}", env.name, names.join(", ")),
         };
@@ -136,7 +136,7 @@ pub struct EnvironmentFile {
 
 /// Parses a `--flag DURATION` value (`250ms`, `30s`, `5m`, `1h30m`).
 pub fn duration_arg(text: &str) -> Result<std::time::Duration, String> {
-    crate::config::tree::parse_duration(text)
+    crate::duration::parse_duration(text)
         .ok_or_else(|| format!("`{text}` is not a duration; write e.g. 250ms, 30s, 5m, 1h30m"))
 }
 

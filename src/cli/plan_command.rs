@@ -9,9 +9,9 @@ use super::render::{self, Rendered};
 use super::validate_command::{WarningFlags, report_warnings};
 use super::{EnvironmentFile, PlanFormat, Target};
 use crate::apply::run::plan_now;
-use crate::config::LoadedEnvironment;
 use crate::error::Error;
 use crate::model::Environment;
+use crate::model::LoadedEnvironment;
 use crate::paths::write_file;
 use crate::plan::file::PlanFile;
 use crate::plan::{Intent, Plan, assumed_actual};
@@ -59,7 +59,7 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, Error> {
                 help: "add --offline".to_string(),
             });
         }
-        let loaded = crate::config::load(&args.env.file)?;
+        let loaded = crate::model::load(&args.env.file)?;
         report_warnings(&loaded, None, args.warnings)?;
         return all(&loaded, args);
     }
@@ -93,7 +93,7 @@ fn which<'e>(env: &'e Environment, args: &PlanArgs) -> Result<Intent<'e>, Error>
 
 /// The plan against the assumed nominal state.
 fn offline(args: &PlanArgs) -> Result<(LoadedEnvironment, PlanFile), Error> {
-    let loaded = crate::config::load(&args.env.file)?;
+    let loaded = crate::model::load(&args.env.file)?;
     let intent = which(&loaded.env, args)?;
     let plan = Plan::build(&loaded.env, intent, &assumed_actual(&loaded.env, intent));
     let file = PlanFile::new(plan, &loaded, args.sim.sim, None, None);

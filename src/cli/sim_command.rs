@@ -98,7 +98,7 @@ pub fn run(args: &SimArgs) -> Result<ExitCode, Error> {
 }
 
 fn init(args: &InitArgs) -> Result<(), Error> {
-    let env = crate::config::load(&args.env.file)?.env;
+    let env = crate::model::load(&args.env.file)?.env;
     let path = crate::paths::sim_file(&env.name);
     if path.exists() && !args.force {
         return Err(Error::Usage {
@@ -126,7 +126,7 @@ fn summary(env: &Environment, world: &SimWorld) -> String {
 }
 
 fn set(args: &SetArgs) -> Result<(), Error> {
-    let env = crate::config::load(&args.env.file)?.env;
+    let env = crate::model::load(&args.env.file)?.env;
     let path = crate::paths::sim_file(&env.name);
     let mut world = SimWorld::load(&path)?;
     let changes = change(&mut world, args)?;
@@ -153,14 +153,14 @@ fn change(world: &mut SimWorld, args: &SetArgs) -> Result<Vec<String>, Error> {
         world.age_backups(by);
         changes.push(format!(
             "backups aged by {}",
-            crate::config::tree::format_duration(by)
+            crate::duration::format_duration(by)
         ));
     }
     if let Some(latency) = args.latency {
         world.set_latency(latency);
         changes.push(format!(
             "probe latency {}",
-            crate::config::tree::format_duration(latency)
+            crate::duration::format_duration(latency)
         ));
     }
     if let Some(rate) = args.fault_rate {
@@ -171,7 +171,7 @@ fn change(world: &mut SimWorld, args: &SetArgs) -> Result<Vec<String>, Error> {
 }
 
 fn show(args: &ShowArgs) -> Result<(), Error> {
-    let env = crate::config::load(&args.env.file)?.env;
+    let env = crate::model::load(&args.env.file)?.env;
     let world = SimWorld::load(&crate::paths::sim_file(&env.name))?;
     match args.format {
         WorldFormat::Text => print!("{}", render(&env, &world, SystemTime::now())),
@@ -247,7 +247,7 @@ fn render(env: &Environment, world: &SimWorld, now: SystemTime) -> String {
 
 /// A duration for people: `5m 3s`, or `250ms` below a second.
 fn whole_seconds(duration: Duration) -> String {
-    crate::config::tree::format_duration(duration)
+    crate::duration::format_duration(duration)
 }
 
 /// A titled two-column list, the first column padded to its widest entry.
@@ -275,7 +275,7 @@ mod tests {
 
     fn example() -> Environment {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/example.toml");
-        crate::config::load(&path).unwrap().env
+        crate::model::load(&path).unwrap().env
     }
 
     fn now() -> SystemTime {

@@ -24,7 +24,7 @@ pub struct WarningFlags {
 }
 
 pub fn run(args: &ValidateArgs) -> Result<ExitCode, Error> {
-    let loaded = crate::config::load(&args.env.file)?;
+    let loaded = crate::model::load(&args.env.file)?;
     println!("{}: {}", args.env.file.display(), summary(&loaded.env));
     report_warnings(&loaded, None, args.warnings)?;
     Ok(ExitCode::SUCCESS)
@@ -33,7 +33,7 @@ pub fn run(args: &ValidateArgs) -> Result<ExitCode, Error> {
 /// Prints the static-stability warnings (of `scenario`, or of every failover) on
 /// stderr; with --deny-warnings, any warning is an error.
 pub fn report_warnings(
-    loaded: &crate::config::LoadedEnvironment,
+    loaded: &crate::model::LoadedEnvironment,
     scenario: Option<&str>,
     flags: WarningFlags,
 ) -> Result<(), Error> {

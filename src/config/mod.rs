@@ -1,85 +1,25 @@
-//! Reading an environment file: TOML with spans → the validated model, with every
-//! problem reported at once.
+//! Reading an environment file's TOML: the syntax, with spans, and typed reads of the
+//! tree ([`tree`]). What the values mean is the model's business.
 
-pub mod decode;
 pub mod tree;
 
-use std::path::{Path, PathBuf};
-
-use miette::NamedSource;
 use sha2::{Digest, Sha256};
+use toml::Spanned;
 use toml::de::DeTable;
 
-use crate::error::{Error, InvalidConfig, Problem, ProblemKind};
-use crate::model::{Environment, validate};
-use tree::{Fields, Problems};
+use crate::error::{Problem, ProblemKind};
+use crate::problems::Problems;
 
-/// An environment file, loaded and validated.
-#[derive(Debug, Clone)]
-pub struct LoadedEnvironment {
-    pub path: PathBuf,
-    pub env: Environment,
-    /// SHA-256 of the file's bytes: a saved plan records it to detect edits.
-    pub config_hash: String,
-    /// The file's text, for diagnostics about it.
-    pub text: String,
-}
-
-impl LoadedEnvironment {
-    /// The static-stability warnings about recovering in `scenario` (every failover
-    /// scenario when `None`), rendered with the file's text; `None` when there are none.
-    pub fn warnings(&self, scenario: Option<&str>) -> Option<crate::error::Warnings> {
-        let problems = crate::model::stability::warnings(&self.env, scenario);
-        (!problems.is_empty()).then(|| crate::error::Warnings {
-            path: self.path.display().to_string(),
-            count: problems.len(),
-            source_code: NamedSource::new(self.path.display().to_string(), self.text.clone()),
-            problems,
-        })
-    }
-}
-
-/// Reads, decodes and validates the environment file at `path`.
-pub fn load(path: &Path) -> Result<LoadedEnvironment, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let env = parse(&path.display().to_string(), &text)?;
-    Ok(LoadedEnvironment {
-        path: path.to_path_buf(),
-        env,
-        config_hash: hash(&text),
-        text,
-    })
-}
-
-/// Decodes and validates environment text; `name` is how diagnostics name the file.
-pub fn parse(name: &str, text: &str) -> Result<Environment, Error> {
-    let mut problems = Problems::default();
-    let env = decode_text(text, &mut problems);
-    if let Some(env) = &env {
-        validate::check(env, &mut problems);
-    }
-    match env {
-        Some(env) if problems.list.is_empty() => Ok(env),
-        _ => Err(invalid(name, text, problems.list)),
-    }
-}
-
-fn decode_text(text: &str, problems: &mut Problems) -> Option<Environment> {
+/// Parses `text` as TOML; `None` with the syntax problems recorded when it is not.
+pub fn parse<'i>(text: &'i str, problems: &mut Problems) -> Option<Spanned<DeTable<'i>>> {
     let (root, errors) = DeTable::parse_recoverable(text);
-    if !errors.is_empty() {
-        for error in errors {
-            problems.push(syntax_problem(&error, text.len()));
-        }
-        return None;
+    if errors.is_empty() {
+        return Some(root);
     }
-    let span = root.span();
-    let mut fields = Fields::new(root.get_ref(), span, "the file".to_string());
-    let env = decode::environment(&mut fields, problems);
-    fields.finish(problems);
-    env
+    for error in errors {
+        problems.push(syntax_problem(&error, text.len()));
+    }
+    None
 }
 
 fn syntax_problem(error: &toml::de::Error, len: usize) -> Problem {
@@ -91,21 +31,6 @@ fn syntax_problem(error: &toml::de::Error, len: usize) -> Problem {
         "here",
     )
     .help("see https://toml.io for the syntax; strings need quotes, tables are [name]")
-}
-
-fn invalid(name: &str, text: &str, mut problems: Vec<Problem>) -> Error {
-    problems.sort_by_key(Problem::offset);
-    let count = problems.len();
-    Error::InvalidConfig(Box::new(InvalidConfig {
-        path: name.to_string(),
-        summary: if count == 1 {
-            "1 problem".to_string()
-        } else {
-            format!("{count} problems")
-        },
-        source_code: NamedSource::new(name, text.to_string()),
-        problems,
-    }))
 }
 
 /// SHA-256 of `text`, hex-encoded.

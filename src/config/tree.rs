@@ -9,46 +9,11 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use crate::duration::parse_duration;
 use crate::error::{Problem, ProblemKind, Span};
-
-/// A value read from the file, with where it was written.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Located<T> {
-    pub value: T,
-    #[serde(skip)]
-    pub span: Span,
-}
-
-impl<T> Located<T> {
-    pub fn new(value: T, span: Span) -> Self {
-        Self { value, span }
-    }
-}
-
-/// Problems found so far; decoding goes on after each one.
-#[derive(Debug, Default)]
-pub struct Problems {
-    pub list: Vec<Problem>,
-    /// `KIND.NAME` of every declared entity that could not be decoded: references to
-    /// it are not reported again as unknown.
-    pub broken: std::collections::HashSet<String>,
-}
-
-impl Problems {
-    pub fn push(&mut self, problem: Problem) {
-        self.list.push(problem);
-    }
-
-    /// Whether `[kind.name]` is declared but could not be decoded.
-    pub fn is_broken(&self, kind: &str, name: &str) -> bool {
-        self.broken.contains(&format!("{kind}.{name}"))
-    }
-
-    /// The value, or `None` with the problem recorded.
-    pub fn ok<T>(&mut self, result: Result<T, Problem>) -> Option<T> {
-        result.map_err(|problem| self.push(problem)).ok()
-    }
-}
+use crate::located::Located;
+use crate::problems::Problems;
+use crate::suggest::did_you_mean;
 
 /// One TOML value and its span.
 #[derive(Clone, Copy)]
@@ -313,55 +278,6 @@ fn unknown_field(key: &str, span: Span, table: &str, known: &[&str]) -> Problem 
     }
 }
 
-/// The candidate closest to `word`, when it is close enough to be a likely typo.
-pub fn did_you_mean<'c>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'c str>,
-) -> Option<&'c str> {
-    candidates
-        .into_iter()
-        .map(|candidate| (strsim::jaro_winkler(word, candidate), candidate))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, candidate)| candidate)
-}
-
-/// Parses `500ms`, `30s`, `5m`, `1h30m`, `7d`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    if text.trim() != text || text.is_empty() {
-        return None;
-    }
-    humantime::parse_duration(text).ok()
-}
-
-/// Formats a duration the way it is written: `1d`, `1h 30m`, `27m 50s`, `500ms`, `0s`
-/// (sub-second parts of longer durations are dropped).
-pub fn format_duration(duration: Duration) -> String {
-    let total = duration.as_secs();
-    if total == 0 {
-        let millis = duration.as_millis();
-        return if millis == 0 {
-            "0s".to_string()
-        } else {
-            format!("{millis}ms")
-        };
-    }
-    if total.is_multiple_of(86_400) {
-        return format!("{}d", total / 86_400);
-    }
-    let parts = [
-        (total / 3_600, "h"),
-        (total % 3_600 / 60, "m"),
-        (total % 60, "s"),
-    ];
-    let parts: Vec<String> = parts
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, unit)| format!("{n}{unit}"))
-        .collect();
-    parts.join(" ")
-}
-
 /// Checks that every `${…}` in `text` is `${env:NAME}` with NAME a valid variable name.
 fn check_env_references(text: &str, span: Span) -> Result<(), Problem> {
     let mut rest = text;
@@ -397,27 +313,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_take_units_and_refuse_bare_numbers() {
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86_400)));
-        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5_400)));
-        assert_eq!(parse_duration("0s"), Some(Duration::ZERO));
-        assert_eq!(parse_duration("10"), None);
-        assert_eq!(parse_duration("ten minutes"), None);
-        assert_eq!(parse_duration(""), None);
-    }
-
-    #[test]
-    fn durations_print_as_written() {
-        assert_eq!(format_duration(Duration::from_secs(86_400)), "1d");
-        assert_eq!(format_duration(Duration::from_secs(7 * 86_400)), "7d");
-        assert_eq!(format_duration(Duration::from_secs(5_400)), "1h 30m");
-        assert_eq!(format_duration(Duration::from_secs(1_670)), "27m 50s");
-        assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(format_duration(Duration::ZERO), "0s");
-    }
-
-    #[test]
     fn env_references_must_be_well_formed() {
         assert!(check_env_references("${env:PAGERDUTY_WEBHOOK}", 0..1).is_ok());
         assert!(check_env_references("https://x/${env:A}/${env:_B2}", 0..1).is_ok());
@@ -434,14 +329,5 @@ mod tests {
                 "{bad} should be refused"
             );
         }
-    }
-
-    #[test]
-    fn did_you_mean_finds_typos_only() {
-        assert_eq!(
-            did_you_mean("depend_on", ["tier", "depends_on", "regions"]),
-            Some("depends_on")
-        );
-        assert_eq!(did_you_mean("colour", ["tier", "depends_on"]), None);
     }
 }

@@ -30,7 +30,7 @@ pub struct TriggerDetection {
     /// Whether it would have acted alone: started the scenario, or (watching home)
     /// applied the failback.
     pub automatic: bool,
-    #[serde(with = "crate::observe::seconds")]
+    #[serde(with = "crate::duration::seconds")]
     pub hold: Duration,
     /// Time from the injected failure to the trigger firing (watch time), if it fired.
     #[serde(with = "optional_seconds")]

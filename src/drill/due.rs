@@ -14,7 +14,7 @@ use crate::model::{Drill, Environment};
 pub struct Filed {
     pub environment: String,
     pub scenario: String,
-    #[serde(with = "crate::state::timestamp")]
+    #[serde(with = "crate::timestamp")]
     pub started: SystemTime,
     pub passed: bool,
 }
@@ -107,7 +107,7 @@ mod tests {
     fn production() -> Environment {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/production.toml");
-        crate::config::load(&path).unwrap().env
+        crate::model::load(&path).unwrap().env
     }
 
     fn filed_at(scenario: &str, started: SystemTime) -> Filed {

@@ -75,7 +75,7 @@ mod tests {
     fn production() -> Environment {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/production.toml");
-        crate::config::load(&path).unwrap().env
+        crate::model::load(&path).unwrap().env
     }
 
     #[test]

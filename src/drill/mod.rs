@@ -48,7 +48,7 @@ pub struct DrillOptions {
 /// Rehearses `options.scenario` of the environment in `file` and files the report;
 /// returns it and where its markdown was written.
 pub async fn drill(file: &Path, options: &DrillOptions) -> Result<(DrillReport, PathBuf), Error> {
-    let env = crate::config::load(file)?.env;
+    let env = crate::model::load(file)?.env;
     let scenario =
         env.scenario(&options.scenario)
             .cloned()
@@ -116,7 +116,7 @@ async fn on_target(
     options: &DrillOptions,
     report: &mut DrillReport,
 ) -> Result<(), Error> {
-    let env = crate::config::load(target)?.env;
+    let env = crate::model::load(target)?.env;
     if env.scenario(&scenario.name.value).is_none() {
         return Err(Error::UnknownScenario {
             name: scenario.name.value.clone(),

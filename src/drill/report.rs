@@ -32,7 +32,7 @@ pub struct DrillReport {
     pub ground: String,
     /// On sim: every wait was multiplied by this.
     pub time_scale: Option<f64>,
-    #[serde(with = "crate::state::timestamp")]
+    #[serde(with = "crate::timestamp")]
     pub started: SystemTime,
     pub injected: String,
     /// Why time to detect was not measured, when it was not.
@@ -44,7 +44,7 @@ pub struct DrillReport {
     #[serde(default)]
     pub failback_detection: Vec<TriggerDetection>,
     pub recovery: RunSummary,
-    #[serde(with = "crate::observe::seconds")]
+    #[serde(with = "crate::duration::seconds")]
     pub rto_target: Duration,
     pub data_at_risk: Vec<DataRisk>,
     pub checks_after_recovery: Vec<CheckOutcome>,
@@ -67,7 +67,7 @@ pub struct RunSummary {
     pub failed_steps: Vec<FailedStep>,
     /// Why the run did not happen or stopped, in drplan's words.
     pub error: Option<String>,
-    #[serde(with = "crate::observe::seconds")]
+    #[serde(with = "crate::duration::seconds")]
     pub estimated: Duration,
     pub wall_ms: u128,
     /// On sim: the run report's simulated time (the longest chain of the steps' own

@@ -2,7 +2,6 @@
 //! one gate node per tier and per phase instead of n² edges; its order, levels and
 //! critical path.
 
-pub mod build;
 pub mod step;
 
 use std::collections::HashMap;

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::RecordSet;
 use crate::model::{BackupLocation, Command, HealthProbe, Phase};
-use crate::observe::RecordSet;
 
 /// What a step does, with everything `apply` needs to do it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,7 +20,7 @@ pub enum Action {
     /// An entry of the communication timeline (`notify` index), sent `after` the start.
     Notify {
         index: usize,
-        #[serde(with = "crate::observe::seconds")]
+        #[serde(with = "crate::duration::seconds")]
         after: Duration,
         status: NotifyStatus,
     },
@@ -132,7 +132,7 @@ pub struct Step {
     pub depends_on: Vec<String>,
     /// Who must approve this step before it runs, when someone must.
     pub approval: Option<String>,
-    #[serde(with = "crate::observe::seconds")]
+    #[serde(with = "crate::duration::seconds")]
     pub estimate: Duration,
 }
 

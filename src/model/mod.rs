@@ -2,6 +2,8 @@
 //! triggers, notifications, checks and drills, with every cross-reference checked.
 
 mod data_set;
+pub mod decode;
+mod load;
 mod operations;
 mod record;
 mod scenario;
@@ -12,13 +14,14 @@ pub mod validate;
 use std::collections::HashMap;
 use std::time::Duration;
 
-pub use crate::config::tree::Located;
+pub use crate::located::Located;
 pub use data_set::{BackupLocation, DataMethod, DataSet};
+pub use load::{LoadedEnvironment, load, parse};
 pub use operations::{
     Check, CheckKind, DEFAULT_TRIGGER_INTERVAL, Drill, ErrorRateProbe, FailbackMode, Notification,
     NotifyVia, Trigger, TriggerKind,
 };
-pub use record::{Alias, DnsRecord};
+pub use record::{Alias, DnsRecord, RecordSet, weighted_sets};
 pub use scenario::{MaintenancePage, Phase, Scenario, ScenarioStep, ScenarioStepAction, Strategy};
 pub use service::{Command, HealthCheck, HealthProbe, Service, substitute};
 

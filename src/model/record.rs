@@ -1,5 +1,7 @@
 //! DNS records: one weighted record set per target region, following a service.
 
+use serde::{Deserialize, Serialize};
+
 use super::Located;
 
 /// The TTL used when a record declares none.
@@ -39,4 +41,27 @@ impl DnsRecord {
 pub struct Alias {
     pub zone_id: String,
     pub evaluate_health: bool,
+}
+
+/// One weighted record set (set identifier = region).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordSet {
+    pub region: String,
+    pub value: String,
+    pub weight: u8,
+    pub ttl: Option<u32>,
+}
+
+/// The record sets of `record` with `active` at weight 100 and every other target at 0.
+pub fn weighted_sets(record: &DnsRecord, active: &str) -> Vec<RecordSet> {
+    record
+        .targets
+        .iter()
+        .map(|(region, value)| RecordSet {
+            region: region.value.clone(),
+            value: value.clone(),
+            weight: if region.value == active { 100 } else { 0 },
+            ttl: record.alias.is_none().then(|| record.ttl()),
+        })
+        .collect()
 }

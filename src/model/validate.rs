@@ -6,8 +6,9 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
 
 use super::{Environment, Located, Strategy};
-use crate::config::tree::{Problems, did_you_mean};
 use crate::error::{Problem, ProblemKind};
+use crate::problems::Problems;
+use crate::suggest::did_you_mean;
 
 /// Records every cross-reference problem of `env`.
 pub fn check(env: &Environment, problems: &mut Problems) {

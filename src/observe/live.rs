@@ -120,7 +120,7 @@ mod tests {
     #[tokio::test]
     async fn data_sets_sharing_a_backup_location_list_it_once() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/production.toml");
-        let env = crate::config::load(&path).unwrap().env;
+        let env = crate::model::load(&path).unwrap().env;
         let dir = TempDir::new().unwrap();
         let world = dir.path().join("world.json");
         SimWorld::nominal(&env, SystemTime::now())

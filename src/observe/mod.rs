@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Environment;
+use crate::model::{Environment, RecordSet, weighted_sets};
 
 /// What is true (or assumed true) before a plan runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,15 +38,6 @@ pub enum StateSource {
     Observed,
 }
 
-/// One weighted record set (set identifier = region).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordSet {
-    pub region: String,
-    pub value: String,
-    pub weight: u8,
-    pub ttl: Option<u32>,
-}
-
 /// What is known about the newest backup of a data set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "status")]
@@ -58,7 +49,7 @@ pub enum BackupObservation {
     /// The newest object and its age when observed.
     Found {
         url: String,
-        #[serde(with = "crate::observe::seconds")]
+        #[serde(with = "crate::duration::seconds")]
         age: Duration,
     },
 }
@@ -129,34 +120,5 @@ impl ActualState {
         self.placement
             .get(service)
             .map_or(env.home.value.as_str(), String::as_str)
-    }
-}
-
-/// The record sets of `record` with `active` at weight 100 and every other target at 0.
-pub fn weighted_sets(record: &crate::model::DnsRecord, active: &str) -> Vec<RecordSet> {
-    record
-        .targets
-        .iter()
-        .map(|(region, value)| RecordSet {
-            region: region.value.clone(),
-            value: value.clone(),
-            weight: if region.value == active { 100 } else { 0 },
-            ttl: record.alias.is_none().then(|| record.ttl()),
-        })
-        .collect()
-}
-
-/// Serializes a duration as whole seconds.
-pub mod seconds {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u64(duration.as_secs())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        u64::deserialize(deserializer).map(Duration::from_secs)
     }
 }

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashSet};
 use super::Intent;
 use crate::graph::step::Action;
 use crate::model::{
-    BackupLocation, DataMethod, DataSet, DnsRecord, Environment, MaintenancePage, ScenarioStep,
-    Service, Strategy,
+    BackupLocation, DataMethod, DataSet, DnsRecord, Environment, MaintenancePage, RecordSet,
+    ScenarioStep, Service, Strategy, weighted_sets,
 };
-use crate::observe::{ActualState, RecordSet, weighted_sets};
+use crate::observe::ActualState;
 
 /// Everything a plan must change, before it is laid out as steps.
 #[derive(Debug)]

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::Plan;
-use crate::config::LoadedEnvironment;
 use crate::error::Error;
+use crate::model::LoadedEnvironment;
 use crate::observe::ActualState;
 
 /// The state a plan was made against.

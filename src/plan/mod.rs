@@ -5,6 +5,7 @@
 pub mod changes;
 pub mod file;
 pub mod stale;
+pub mod steps;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,7 +13,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::graph::StepGraph;
-use crate::graph::build;
 use crate::graph::step::Step;
 use crate::model::{Environment, Scenario, Strategy};
 use crate::observe::{ActualState, BackupObservation, StateSource};
@@ -59,9 +59,9 @@ pub struct Summary {
     pub counts: BTreeMap<String, usize>,
     /// Steps that change the world.
     pub changes: usize,
-    #[serde(with = "crate::observe::seconds")]
+    #[serde(with = "crate::duration::seconds")]
     pub estimated_rto: Duration,
-    #[serde(with = "crate::observe::seconds")]
+    #[serde(with = "crate::duration::seconds")]
     pub rto_target: Duration,
     pub over_rto: bool,
     /// Step ids along the critical path.
@@ -86,7 +86,7 @@ pub struct DataRisk {
     pub service: String,
     pub priority: String,
     pub method: String,
-    #[serde(with = "crate::observe::seconds")]
+    #[serde(with = "crate::duration::seconds")]
     pub rpo: Duration,
     pub backup: Option<BackupObservation>,
     /// True when the newest backup is older than the RPO (or missing).
@@ -97,7 +97,7 @@ impl Plan {
     /// Plans `intent` for `env`, starting from `actual`.
     pub fn build(env: &Environment, intent: Intent<'_>, actual: &ActualState) -> Self {
         let changes = changes::compute(env, &intent, actual);
-        let steps = build::steps(env, &changes);
+        let steps = steps::build(env, &changes);
         let graph = StepGraph::new(&steps);
         let (estimated_rto, path) = graph.critical_path(&steps);
         let data_at_risk: Vec<DataRisk> =
@@ -304,7 +304,7 @@ services = ["web"]
 "#;
 
     fn notes_of(scenario: &str) -> Vec<String> {
-        let env = crate::config::parse("notes.toml", ENV).unwrap();
+        let env = crate::model::parse("notes.toml", ENV).unwrap();
         let scenario = env.scenario(scenario).unwrap();
         let plan = Plan::build(
             &env,

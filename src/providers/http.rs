@@ -71,7 +71,7 @@ fn request_error(method: &str, url: &str, timeout: Duration, error: &reqwest::Er
         (
             format!(
                 "timed out after {}",
-                crate::config::tree::format_duration(timeout)
+                crate::duration::format_duration(timeout)
             ),
             "check that the service answers, or allow it more time",
         )

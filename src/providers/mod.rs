@@ -21,8 +21,8 @@ use async_trait::async_trait;
 
 use crate::error::Error;
 pub use crate::model::ProviderKind;
+use crate::model::RecordSet;
 use crate::model::{BackupLocation, DnsRecord, HealthProbe, Notification};
-use crate::observe::RecordSet;
 
 /// Reads and moves weighted DNS record sets.
 #[async_trait]

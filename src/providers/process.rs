@@ -233,7 +233,7 @@ fn timeout_error(program: &str, timeout: Duration, log: &str) -> Error {
         with_tail(
             format!(
                 "`{program}` timed out after {}; its process group was killed",
-                crate::config::tree::format_duration(timeout)
+                crate::duration::format_duration(timeout)
             ),
             log,
         ),

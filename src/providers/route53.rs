@@ -23,7 +23,7 @@ use super::aws::describe;
 use super::{DnsProvider, RecordChange};
 use crate::error::Error;
 use crate::model::DnsRecord;
-use crate::observe::RecordSet;
+use crate::model::RecordSet;
 
 const PROVIDER: &str = "route53";
 
@@ -271,7 +271,7 @@ impl Route53Dns {
                     PROVIDER,
                     format!(
                         "change {change} is still PENDING after {}",
-                        crate::config::tree::format_duration(waited)
+                        crate::duration::format_duration(waited)
                     ),
                     "Route53 accepted it and will finish it; check with `aws route53 get-change --id ID`, then resume",
                 ));
@@ -279,7 +279,7 @@ impl Route53Dns {
             if let Some(progress) = &self.progress {
                 progress(&format!(
                     "route53: change {change} is PENDING ({} so far)",
-                    crate::config::tree::format_duration(waited)
+                    crate::duration::format_duration(waited)
                 ));
             }
             tokio::time::sleep(self.wait.interval).await;
@@ -511,7 +511,7 @@ mod tests {
     }
 
     fn moved_to_west(record: DnsRecord) -> RecordChange {
-        let after = crate::observe::weighted_sets(&record, "us-west-2");
+        let after = crate::model::weighted_sets(&record, "us-west-2");
         RecordChange { record, after }
     }
 

@@ -21,9 +21,9 @@ use super::{
     ServiceRuntime, StoredObject,
 };
 use crate::error::Error;
+use crate::fsio::{Durability, read_optional, write_json_atomic};
 use crate::model::{BackupLocation, DnsRecord, Environment, HealthProbe, Notification, NotifyVia};
-use crate::observe::{RecordSet, weighted_sets};
-use crate::state::local::{Durability, read_optional, write_json_atomic};
+use crate::model::{RecordSet, weighted_sets};
 
 /// How old the backups of a nominal world are (at most half the data set's RPO).
 const NOMINAL_BACKUP_AGE: Duration = Duration::from_secs(5 * 60);
@@ -82,7 +82,7 @@ pub struct SimContent {
 /// When an object was last modified (RFC 3339 in the file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Modified(#[serde(with = "crate::state::timestamp")] pub SystemTime);
+pub struct Modified(#[serde(with = "crate::timestamp")] pub SystemTime);
 
 impl SimWorld {
     /// The world as it should be: every region up, every service active at home and
@@ -337,7 +337,7 @@ fn lookup_mut<'w, T>(
 /// An unknown region or service, with the closest known name when there is one.
 fn unknown<'k>(kind: &str, name: &str, known: impl IntoIterator<Item = &'k String>) -> Error {
     let known: Vec<&str> = known.into_iter().map(String::as_str).collect();
-    let help = match crate::config::tree::did_you_mean(name, known.iter().copied()) {
+    let help = match crate::suggest::did_you_mean(name, known.iter().copied()) {
         Some(close) => format!("did you mean `{close}`?"),
         None => format!("the sim world has: {}; {REINIT_HELP}", known.join(", ")),
     };
@@ -481,7 +481,7 @@ impl Sim {
             (waited < latency).then(|| {
                 format!(
                     "no answer within {}",
-                    crate::config::tree::format_duration(waited)
+                    crate::duration::format_duration(waited)
                 )
             }),
         )
@@ -734,7 +734,7 @@ mod tests {
 
     fn example() -> Environment {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/example.toml");
-        crate::config::load(&path).unwrap().env
+        crate::model::load(&path).unwrap().env
     }
 
     /// A nominal example world in a temp dir, opened with no waiting.
@@ -791,7 +791,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/example.toml");
         let text = std::fs::read_to_string(path).unwrap();
         let tight = text.replace("rpo = \"15m\"", "rpo = \"4m\"");
-        let env = crate::config::parse("example.toml", &tight).unwrap();
+        let env = crate::model::parse("example.toml", &tight).unwrap();
 
         let world = SimWorld::nominal(&env, now());
 
@@ -1023,7 +1023,7 @@ mod tests {
             result.detail,
             format!(
                 "no answer within {}",
-                crate::config::tree::format_duration(probe.timeout)
+                crate::duration::format_duration(probe.timeout)
             )
         );
         assert_eq!(result.latency, probe.timeout);

@@ -70,7 +70,7 @@ impl State {
 pub struct Run {
     pub id: String,
     pub plan: PlanFile,
-    #[serde(with = "timestamp")]
+    #[serde(with = "crate::timestamp")]
     pub started: SystemTime,
     pub status: RunStatus,
     pub journal: Vec<JournalEntry>,
@@ -103,7 +103,7 @@ impl RunStatus {
 pub struct JournalEntry {
     pub step: String,
     pub event: StepEvent,
-    #[serde(with = "timestamp")]
+    #[serde(with = "crate::timestamp")]
     pub at: SystemTime,
     /// Command output or error text (secrets redacted).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -136,7 +136,7 @@ pub struct LockInfo {
     pub who: String,
     pub operation: String,
     pub pid: u32,
-    #[serde(with = "timestamp")]
+    #[serde(with = "crate::timestamp")]
     pub created: SystemTime,
 }
 
@@ -262,21 +262,5 @@ pub async fn acquire(
             }
             result => return result,
         }
-    }
-}
-
-/// RFC 3339 timestamps (UTC, whole seconds) for `SystemTime` fields.
-pub mod timestamp {
-    use std::time::SystemTime;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&humantime::format_rfc3339_millis(*time).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SystemTime, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::streak::Streak;
 use crate::error::Error;
-use crate::state::local::{Durability, read_optional, write_json_atomic};
+use crate::fsio::{Durability, read_optional, write_json_atomic};
 
 /// Every trigger's streaks, by trigger name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

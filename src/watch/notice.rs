@@ -63,7 +63,7 @@ mod tests {
     fn the_body_carries_the_plan_and_the_command_to_run_it() {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/example.toml");
-        let env = crate::config::load(&path).unwrap().env;
+        let env = crate::model::load(&path).unwrap().env;
         let notice = Notice {
             trigger: "region-down".to_string(),
             intent: "region-outage".to_string(),

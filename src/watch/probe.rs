@@ -320,7 +320,7 @@ mod tests {
     fn example() -> Environment {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/example.toml");
-        crate::config::load(&path).unwrap().env
+        crate::model::load(&path).unwrap().env
     }
 
     fn error_rate(probe: ErrorRateProbe) -> Trigger {

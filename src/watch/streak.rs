@@ -55,7 +55,7 @@ pub struct Streak {
 /// A point in time, as RFC 3339 in the history file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-struct Moment(#[serde(with = "crate::state::timestamp")] SystemTime);
+struct Moment(#[serde(with = "crate::timestamp")] SystemTime);
 
 /// What one probe did to the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

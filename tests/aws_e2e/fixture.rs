@@ -68,7 +68,7 @@ pub fn reference_text(base: &str) -> String {
 
 /// `text` decoded and validated by drplan (to read the records to seed).
 pub fn environment(text: &str) -> Environment {
-    drplan::config::parse("production.toml", text).expect("the reference environment loads")
+    drplan::model::parse("production.toml", text).expect("the reference environment loads")
 }
 
 /// Installs the stand-in commands into `workspace`: `bin/NAME` for every command on

@@ -150,7 +150,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
 
 /// `27m 45s`, `1d`, `0s`: whole seconds, written the way the file writes them.
 pub fn duration(duration: Duration) -> String {
-    crate::config::tree::format_duration(Duration::from_secs(duration.as_secs()))
+    crate::duration::format_duration(Duration::from_secs(duration.as_secs()))
 }
 
 /// An argument vector as a shell would need it typed: arguments with spaces quoted.

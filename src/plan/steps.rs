@@ -6,12 +6,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use super::step::{Action, NotifyStatus, Step, estimates};
+use crate::graph::step::{Action, NotifyStatus, Step, estimates};
 use crate::model::{Command, Environment, Phase, ScenarioStepAction, Service};
 use crate::plan::changes::ChangeSet;
 
 /// Builds the steps of `changes`; an empty change set gives no steps.
-pub fn steps(env: &Environment, changes: &ChangeSet<'_>) -> Vec<Step> {
+pub fn build(env: &Environment, changes: &ChangeSet<'_>) -> Vec<Step> {
     if changes.is_empty() {
         return Vec::new();
     }
@@ -189,7 +189,7 @@ impl Builder<'_, '_> {
             let name = &data.name.value;
             let target = format!(
                 "newest backup of {name} within {}",
-                crate::config::tree::format_duration(data.rpo)
+                crate::duration::format_duration(data.rpo)
             );
             self.add(
                 Phase::Assess,
@@ -216,7 +216,7 @@ impl Builder<'_, '_> {
                     format!(
                         "{} at +{}",
                         entry.to,
-                        crate::config::tree::format_duration(entry.after)
+                        crate::duration::format_duration(entry.after)
                     ),
                 ),
                 NotifyStatus::Resolved => (Duration::ZERO, format!("{}: recovered", entry.to)),
@@ -378,7 +378,7 @@ impl Builder<'_, '_> {
 }
 
 /// One line per record set: `region  value  weight N`.
-pub fn describe_sets(sets: &[crate::observe::RecordSet]) -> String {
+pub fn describe_sets(sets: &[crate::model::RecordSet]) -> String {
     let lines: Vec<String> = sets
         .iter()
         .map(|s| format!("{} {} weight={}", s.region, s.value, s.weight))

@@ -4,14 +4,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::tree::{Fields, Located, Node, Problems};
+use crate::config::tree::{Fields, Node};
 use crate::error::{Problem, ProblemKind};
+use crate::located::Located;
 use crate::model::{
     Alias, BackupLocation, Check, CheckKind, Command, DEFAULT_TRIGGER_INTERVAL, DataMethod,
     DataSet, DnsRecord, Drill, Environment, ErrorRateProbe, FailbackMode, HealthCheck, HealthProbe,
     MaintenancePage, Notification, NotifyVia, Phase, ProviderKind, Providers, Region, Scenario,
     ScenarioStep, ScenarioStepAction, Service, StateLocation, Strategy, Trigger, TriggerKind,
 };
+use crate::problems::Problems;
 
 /// Decodes a whole document; `None` when a required part could not be read.
 pub fn environment(root: &mut Fields<'_, '_>, problems: &mut Problems) -> Option<Environment> {
@@ -600,7 +602,7 @@ fn one_of(node: &Node<'_, '_>, choices: &[&str]) -> Result<String, Problem> {
         return Ok(text.value);
     }
     let quoted: Vec<String> = choices.iter().map(|c| format!("\"{c}\"")).collect();
-    let help = match super::tree::did_you_mean(&text.value, choices.iter().copied()) {
+    let help = match crate::suggest::did_you_mean(&text.value, choices.iter().copied()) {
         Some(close) => format!("did you mean \"{close}\"?"),
         None => format!("use one of {}", quoted.join(", ")),
     };
@@ -668,7 +670,7 @@ fn templated(node: &Node<'_, '_>) -> Result<String, Problem> {
         let name = &after[..close];
         let is_env = rest[..open].ends_with('$');
         if !is_env && !Command::PLACEHOLDERS.contains(&name) {
-            let help = match super::tree::did_you_mean(name, Command::PLACEHOLDERS) {
+            let help = match crate::suggest::did_you_mean(name, Command::PLACEHOLDERS) {
                 Some(close) => format!("did you mean `{{{close}}}`?"),
                 None => "the placeholders are {region}, {service}, {environment} and {backup}"
                     .to_string(),
