@@ -5,12 +5,8 @@
 //! failure (the bucket's region may be the one down) is recorded and recovery goes on.
 
 use crate::error::Error;
+use crate::model::kept_key;
 use crate::providers::{ObjectStore, StoredObject};
-
-/// Where the object a maintenance page replaced is kept while the page is up.
-pub fn kept_key(key: &str) -> String {
-    format!("{key}.drplan-original")
-}
 
 /// The page itself: the scenario's file, or a plain page naming the environment when
 /// the file is missing.

@@ -7,11 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use super::{Applied, ApplyOptions, Launch, interactive};
 use crate::error::Error;
-use crate::observe::live::observe;
-use crate::plan::file::{PlanFile, StateRef};
-use crate::plan::{Intent, Plan, stale};
+use crate::plan::file::PlanFile;
+use crate::plan::{Plan, stale};
 use crate::session::Session;
-use crate::state::{State, StateVersion};
+use crate::state::State;
 
 /// What to apply.
 pub enum Request {
@@ -34,7 +33,7 @@ pub async fn run(
     lock_timeout: Duration,
     confirm: Confirm<'_>,
 ) -> Result<Applied, Error> {
-    let backend = session.connection.state.clone();
+    let backend = session.state_backend.clone();
     let lock = super::lock(backend.as_ref(), "apply", lock_timeout).await?;
     let result = locked(session, request, options, confirm).await;
     let unlocked = backend.unlock(&lock.id).await;
@@ -64,28 +63,18 @@ async fn locked(
         }
         Request::Saved(file) => *file,
         Request::Plan(scenario) => {
-            let file = plan_now(
-                &session,
-                scenario.as_deref(),
-                &state,
-                version.as_ref(),
-                options.at,
-            )
-            .await?;
+            let file = session
+                .plan(scenario.as_deref(), &state, version.as_ref(), options.at)
+                .await?;
             if !file.plan.is_empty() {
                 confirm(&file)?;
             }
             file
         }
     };
-    let observed = observe(
-        &session.loaded.env,
-        &session.connection.runtime,
-        Some(&state),
-        None,
-    )
-    .await?;
-    stale::check(&file, &session.loaded.config_hash, &state, &observed)?;
+    let observed = session.observe(&state, None).await?;
+    let current = state.reference(version.is_some());
+    stale::check(&file, &session.loaded.config_hash, &current, &observed)?;
     refuse_unsafe(&options, &file.plan)?;
     if file.plan.is_empty() {
         return Err(Error::NoChanges);
@@ -95,41 +84,6 @@ async fn locked(
         .as_deref()
         .and_then(|t| humantime::parse_rfc3339_weak(t).ok());
     super::start(launch(session, options, at), file, state, version).await
-}
-
-/// Observes the world and plans `scenario` (or the failback) against it.
-pub async fn plan_now(
-    session: &Session,
-    scenario: Option<&str>,
-    state: &State,
-    version: Option<&StateVersion>,
-    at: Option<SystemTime>,
-) -> Result<PlanFile, Error> {
-    let env = &session.loaded.env;
-    let intent = match scenario {
-        None => Intent::Failback,
-        Some(name) => {
-            Intent::Scenario(env.scenario(name).ok_or_else(|| Error::UnknownScenario {
-                name: name.to_string(),
-                help: "name one of the environment's [scenarios]".to_string(),
-            })?)
-        }
-    };
-    let observed = observe(env, &session.connection.runtime, Some(state), at).await?;
-    let plan = Plan::build(env, intent, &observed);
-    let state_ref = StateRef {
-        lineage: version.map(|_| state.lineage.clone()),
-        serial: state.serial,
-    };
-    let mut file = PlanFile::new(
-        plan,
-        &session.loaded,
-        session.sim,
-        Some(state_ref),
-        Some(observed),
-    );
-    file.at = at.map(|at| humantime::format_rfc3339_seconds(at).to_string());
-    Ok(file)
 }
 
 /// Refuses data loss without --accept-data-loss, and pauses no terminal can answer.
@@ -191,7 +145,7 @@ fn launch(session: Session, mut options: ApplyOptions, at: Option<SystemTime>) -
         env: session.loaded.env,
         env_dir,
         runtime: session.connection.runtime,
-        backend: session.connection.state,
+        backend: session.state_backend,
         secrets: session.secrets,
         options,
     }

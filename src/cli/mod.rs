@@ -108,22 +108,9 @@ pub fn intent<'e>(
     let Some(name) = &target.scenario else {
         return Ok(None);
     };
-    let scenario = env.scenario(name).ok_or_else(|| {
-        let names: Vec<&str> = env
-            .scenarios
-            .iter()
-            .map(|s| s.name.value.as_str())
-            .collect();
-        let help = match crate::suggest::did_you_mean(name, names.iter().copied()) {
-            Some(close) => format!("did you mean `{close}`?"),
-            None => format!("the scenarios of {} are: {}", env.name, names.join(", ")),
-        };
-        Error::UnknownScenario {
-            name: name.clone(),
-            help,
-        }
-    })?;
-    Ok(Some(crate::plan::Intent::Scenario(scenario)))
+    Ok(Some(crate::plan::Intent::Scenario(
+        env.resolve_scenario(name)?,
+    )))
 }
 
 /// The environment file argument every command takes.

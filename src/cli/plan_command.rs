@@ -8,7 +8,6 @@ use std::time::SystemTime;
 use super::render::{self, Rendered};
 use super::validate_command::{WarningFlags, report_warnings};
 use super::{EnvironmentFile, PlanFormat, Target};
-use crate::apply::run::plan_now;
 use crate::error::Error;
 use crate::model::Environment;
 use crate::model::LoadedEnvironment;
@@ -108,14 +107,9 @@ async fn live(args: &PlanArgs) -> Result<(LoadedEnvironment, PlanFile), Error> {
         Intent::Failback => None,
     };
     let (state, version) = session.state().await?;
-    let file = plan_now(
-        &session,
-        scenario.as_deref(),
-        &state,
-        version.as_ref(),
-        args.at,
-    )
-    .await?;
+    let file = session
+        .plan(scenario.as_deref(), &state, version.as_ref(), args.at)
+        .await?;
     Ok((session.loaded, file))
 }
 

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use super::EnvironmentFile;
 use crate::error::Error;
-use crate::observe::live::observe;
 use crate::observe::{ActualState, BackupObservation};
 use crate::session::{Session, SimFlags, block_on};
 use crate::state::{LockInfo, State};
@@ -26,14 +25,8 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode, Error> {
 async fn status(args: &StatusArgs) -> Result<ExitCode, Error> {
     let session = Session::open(&args.env.file, args.sim).await?;
     let (state, version) = session.state().await?;
-    let holder = session.connection.state.lock_holder().await?;
-    let observed = observe(
-        &session.loaded.env,
-        &session.connection.runtime,
-        Some(&state),
-        None,
-    )
-    .await?;
+    let holder = session.state_backend.lock_holder().await?;
+    let observed = session.observe(&state, None).await?;
     print!(
         "{}",
         render(

@@ -20,7 +20,7 @@ pub struct ForceUnlockArgs {
 pub fn run(args: &ForceUnlockArgs) -> Result<ExitCode, Error> {
     block_on(async {
         let session = Session::open(&args.env.file, args.sim).await?;
-        session.connection.state.force_unlock(&args.id).await?;
+        session.state_backend.force_unlock(&args.id).await?;
         println!("lock {} removed", args.id);
         Ok(ExitCode::SUCCESS)
     })?

@@ -30,6 +30,7 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode, Error> {
         once: args.once,
         max_duration: args.max_duration,
         sim: args.sim,
+        render_plan: |env, plan| super::render::plan(env, plan, super::PlanFormat::Markdown),
     };
     block_on(watch(&args.env.file, options))??;
     Ok(ExitCode::SUCCESS)

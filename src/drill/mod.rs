@@ -49,13 +49,7 @@ pub struct DrillOptions {
 /// returns it and where its markdown was written.
 pub async fn drill(file: &Path, options: &DrillOptions) -> Result<(DrillReport, PathBuf), Error> {
     let env = crate::model::load(file)?.env;
-    let scenario =
-        env.scenario(&options.scenario)
-            .cloned()
-            .ok_or_else(|| Error::UnknownScenario {
-                name: options.scenario.clone(),
-                help: "name one of the environment's [scenarios]".to_string(),
-            })?;
+    let scenario = env.resolve_scenario(&options.scenario)?.clone();
     let started = SystemTime::now();
     let mut report = new_report(file, &env, &scenario, started);
     match &options.target {
@@ -117,12 +111,7 @@ async fn on_target(
     report: &mut DrillReport,
 ) -> Result<(), Error> {
     let env = crate::model::load(target)?.env;
-    if env.scenario(&scenario.name.value).is_none() {
-        return Err(Error::UnknownScenario {
-            name: scenario.name.value.clone(),
-            help: format!("the target {} must declare it too", target.display()),
-        });
-    }
+    env.resolve_scenario(&scenario.name.value)?;
     report.ground = format!("the test environment `{}` ({})", target.display(), env.name);
     let rehearsal = Rehearsal {
         file: target.to_path_buf(),
@@ -277,7 +266,9 @@ impl Rehearsal {
         scenario: Option<&str>,
     ) -> Result<(RunSummary, Vec<crate::plan::DataRisk>), Error> {
         let (state, version) = session.state().await?;
-        let preview = run::plan_now(&session, scenario, &state, version.as_ref(), None).await?;
+        let preview = session
+            .plan(scenario, &state, version.as_ref(), None)
+            .await?;
         let options = ApplyOptions {
             parallelism: 10,
             keep_going: false,

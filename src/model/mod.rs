@@ -22,7 +22,9 @@ pub use operations::{
     NotifyVia, Trigger, TriggerKind,
 };
 pub use record::{Alias, DnsRecord, RecordSet, weighted_sets};
-pub use scenario::{MaintenancePage, Phase, Scenario, ScenarioStep, ScenarioStepAction, Strategy};
+pub use scenario::{
+    MaintenancePage, Phase, Scenario, ScenarioStep, ScenarioStepAction, Strategy, kept_key,
+};
 pub use service::{Command, HealthCheck, HealthProbe, Service, substitute};
 
 /// One environment file, decoded and validated.
@@ -114,6 +116,26 @@ impl Environment {
         self.scenarios
             .iter()
             .find(|scenario| scenario.name.value == name)
+    }
+
+    /// The scenario called `name`, or an error naming the closest one (or all of them).
+    pub fn resolve_scenario(&self, name: &str) -> Result<&Scenario, crate::error::Error> {
+        self.scenario(name).ok_or_else(|| {
+            let names: Vec<&str> = self
+                .scenarios
+                .iter()
+                .map(|s| s.name.value.as_str())
+                .collect();
+            let help = match crate::suggest::did_you_mean(name, names.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None if names.is_empty() => format!("{} declares no [scenarios]", self.name),
+                None => format!("the scenarios of {} are: {}", self.name, names.join(", ")),
+            };
+            crate::error::Error::UnknownScenario {
+                name: name.to_string(),
+                help,
+            }
+        })
     }
 
     pub fn record(&self, name: &str) -> Option<&DnsRecord> {

@@ -41,6 +41,11 @@ pub struct MaintenancePage {
     pub file: String,
 }
 
+/// Where the object a maintenance page replaced is kept while the page is up.
+pub fn kept_key(key: &str) -> String {
+    format!("{key}.drplan-original")
+}
+
 /// A step a scenario adds to its plan.
 #[derive(Debug, Clone)]
 pub struct ScenarioStep {

@@ -8,13 +8,13 @@ use super::{ActualState, BackupObservation, StateSource};
 use crate::error::Error;
 use crate::model::Environment;
 use crate::providers::Runtime;
-use crate::state::State;
 
-/// Observes the world; `at` picks the newest backup before that time.
+/// Observes the world; `recorded` is where the state last placed each service (used when
+/// the runtime cannot tell), `at` picks the newest backup before that time.
 pub async fn observe(
     env: &Environment,
     runtime: &Runtime,
-    state: Option<&State>,
+    recorded: &BTreeMap<String, String>,
     at: Option<SystemTime>,
 ) -> Result<ActualState, Error> {
     let mut placement = BTreeMap::new();
@@ -22,8 +22,9 @@ pub async fn observe(
         let name = &service.name.value;
         let region = match runtime.services.placement(name).await? {
             Some(region) => region,
-            None => state
-                .and_then(|s| s.placement.get(name).cloned())
+            None => recorded
+                .get(name)
+                .cloned()
                 .unwrap_or_else(|| env.home.value.clone()),
         };
         placement.insert(name.clone(), region);
@@ -138,7 +139,9 @@ mod tests {
             notifier: sim,
         };
 
-        let actual = observe(&env, &runtime, None, None).await.unwrap();
+        let actual = observe(&env, &runtime, &BTreeMap::new(), None)
+            .await
+            .unwrap();
 
         // customer-configs and conversations share s3://omniops-backups/database/.
         assert_eq!(storage.listings.load(Ordering::SeqCst), 1);

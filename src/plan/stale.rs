@@ -2,17 +2,16 @@
 //! state's lineage or serial moved, or when a resource the plan touches no longer
 //! has the value the plan saw (someone moved DNS by hand, a service moved).
 
-use super::file::PlanFile;
+use super::file::{PlanFile, StateRef};
 use crate::error::Error;
 use crate::graph::step::Action;
 use crate::observe::ActualState;
-use crate::state::State;
 
 /// Refuses `file` unless it still describes the world, naming the first reason.
 pub fn check(
     file: &PlanFile,
     config_hash: &str,
-    state: &State,
+    state: &StateRef,
     now: &ActualState,
 ) -> Result<(), Error> {
     let stale = |reason: String| Err(Error::StalePlan { reason });
@@ -28,11 +27,11 @@ pub fn check(
     if planned
         .lineage
         .as_ref()
-        .is_some_and(|lineage| *lineage != state.lineage)
+        .is_some_and(|lineage| Some(lineage) != state.lineage.as_ref())
     {
         return stale(format!(
             "it belongs to another state (lineage {} here, {} in the plan)",
-            state.lineage,
+            state.lineage.as_deref().unwrap_or("none"),
             planned.lineage.as_deref().unwrap_or("none")
         ));
     }

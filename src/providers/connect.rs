@@ -1,6 +1,5 @@
 //! Choosing the providers of an environment: the sim world for `sim` (or everything
-//! with `--sim`), Route53 and S3 through the AWS SDK, real commands and probes; and
-//! the state backend (local file, or S3 object; always local on `--sim`).
+//! with `--sim`), Route53 and S3 through the AWS SDK, real commands and probes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,11 +11,10 @@ use super::s3::S3Store;
 use super::sim::Sim;
 use super::{DnsProvider, ObjectStore, ProviderKind, Runtime};
 use crate::error::Error;
+use aws_config::SdkConfig;
+
 use crate::model::{Environment, StateLocation};
 use crate::secrets::Secrets;
-use crate::state::StateBackend;
-use crate::state::local::LocalState;
-use crate::state::s3::S3State;
 
 /// The default sim time scale: a minute of estimate takes 120 ms, so the reference
 /// failover (about 28 minutes of estimates) runs in a few seconds.
@@ -34,10 +32,12 @@ pub struct ConnectOptions {
     pub time_scale: Option<f64>,
 }
 
-/// The providers and state backend of an environment.
+/// The providers of an environment.
 pub struct Connection {
     pub runtime: Runtime,
-    pub state: Arc<dyn StateBackend>,
+    /// The AWS SDK configuration, when an AWS provider or S3 state is used (and not
+    /// everything is on sim).
+    pub sdk: Option<SdkConfig>,
     /// `Some(scale)` when services run on the sim world.
     pub time_scale: Option<f64>,
 }
@@ -96,15 +96,9 @@ pub async fn connect(
             }
         }
     };
-    let state: Arc<dyn StateBackend> = match (&env.state, &sdk) {
-        (StateLocation::S3 { bucket, key }, Some(sdk)) => {
-            Arc::new(S3State::new(sdk, &env.name, bucket, key))
-        }
-        _ => Arc::new(LocalState::new(&env.name)),
-    };
     Ok(Connection {
         runtime,
-        state,
+        sdk,
         time_scale: sim_everything.then_some(scale),
     })
 }

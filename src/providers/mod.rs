@@ -5,6 +5,7 @@
 
 pub mod aws;
 pub mod connect;
+pub mod error_rate;
 pub mod http;
 pub mod notifier;
 pub mod process;
@@ -21,8 +22,9 @@ use async_trait::async_trait;
 
 use crate::error::Error;
 pub use crate::model::ProviderKind;
-use crate::model::RecordSet;
-use crate::model::{BackupLocation, DnsRecord, HealthProbe, Notification};
+use crate::model::{
+    BackupLocation, DnsRecord, Environment, ErrorRateProbe, HealthProbe, Notification, RecordSet,
+};
 
 /// Reads and moves weighted DNS record sets.
 #[async_trait]
@@ -128,6 +130,27 @@ pub trait ServiceRuntime: Send + Sync {
         region: &str,
         probe: Option<&HealthProbe>,
     ) -> Result<ProbeResult, Error>;
+
+    /// Probes `service` in `region` where it is not active (a standby, such as home
+    /// before a failback): whether it could serve there once activated.
+    async fn probe_standby(
+        &self,
+        service: &str,
+        region: &str,
+        probe: Option<&HealthProbe>,
+    ) -> Result<ProbeResult, Error> {
+        self.probe(service, region, probe).await
+    }
+
+    /// The error rate a trigger watches, from 0 to 1: what its `probe` reads.
+    async fn error_rate(
+        &self,
+        env: &Environment,
+        trigger: &str,
+        probe: Option<&ErrorRateProbe>,
+    ) -> Result<f64, Error> {
+        error_rate::read(&env.name, trigger, probe).await
+    }
 
     /// Whether `region` answers at all.
     async fn region_up(&self, region: &str) -> Result<bool, Error>;

@@ -22,7 +22,9 @@ use super::{
 };
 use crate::error::Error;
 use crate::fsio::{Durability, read_optional, write_json_atomic};
-use crate::model::{BackupLocation, DnsRecord, Environment, HealthProbe, Notification, NotifyVia};
+use crate::model::{
+    BackupLocation, DnsRecord, Environment, ErrorRateProbe, HealthProbe, Notification, NotifyVia,
+};
 use crate::model::{RecordSet, weighted_sets};
 
 /// How old the backups of a nominal world are (at most half the data set's RPO).
@@ -703,6 +705,54 @@ impl ServiceRuntime for Sim {
         Ok(self
             .view(|world| world.services.get(service).map(|s| s.active.clone()))
             .await)
+    }
+
+    /// Whether the region is up and the service is not marked down there.
+    async fn probe_standby(
+        &self,
+        service: &str,
+        region: &str,
+        _probe: Option<&HealthProbe>,
+    ) -> Result<ProbeResult, Error> {
+        let reason = self
+            .view(|world| world.standby_failure(service, region))
+            .await?;
+        Ok(ProbeResult {
+            healthy: reason.is_none(),
+            detail: reason.unwrap_or_else(|| format!("{service} could serve from {region}")),
+            latency: Duration::ZERO,
+        })
+    }
+
+    /// The fraction of services unhealthy in the region they are active in: the sim
+    /// never reads a real error-rate probe.
+    async fn error_rate(
+        &self,
+        env: &Environment,
+        _trigger: &str,
+        _probe: Option<&ErrorRateProbe>,
+    ) -> Result<f64, Error> {
+        let mut unhealthy = 0_u32;
+        let mut total = 0_u32;
+        for service in &env.services {
+            let name = service.name.value.as_str();
+            let failure = self
+                .view(|world| {
+                    let region = world
+                        .services
+                        .get(name)
+                        .map_or(&env.home.value, |s| &s.active);
+                    world.probe_failure(name, region)
+                })
+                .await?;
+            total += 1;
+            unhealthy += u32::from(failure.is_some());
+        }
+        Ok(if total == 0 {
+            0.0
+        } else {
+            f64::from(unhealthy) / f64::from(total)
+        })
     }
 }
 

@@ -14,7 +14,7 @@ use tokio::time::{Instant, sleep};
 
 use crate::error::Error;
 use crate::graph::step::Action;
-use crate::plan::file::PlanFile;
+use crate::plan::file::{PlanFile, StateRef};
 
 /// The state of one environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +42,15 @@ impl State {
             placement: BTreeMap::new(),
             run: None,
             last_applied: None,
+        }
+    }
+
+    /// How a plan refers to this state; `written` is false for a state not yet stored
+    /// (it has no lineage anyone could have seen).
+    pub fn reference(&self, written: bool) -> StateRef {
+        StateRef {
+            lineage: written.then(|| self.lineage.clone()),
+            serial: self.serial,
         }
     }
 

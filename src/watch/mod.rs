@@ -26,7 +26,6 @@ use streak::{Confirmation, Held, Reading};
 
 use crate::apply::ApplyOptions;
 use crate::apply::run::{self, Request};
-use crate::cli::PlanFormat;
 use crate::error::Error;
 use crate::model::{Environment, FailbackMode, Trigger};
 use crate::plan::file::PlanFile;
@@ -41,7 +40,12 @@ pub struct WatchOptions {
     /// Stop after this long (on sim: simulated time).
     pub max_duration: Option<Duration>,
     pub sim: SimFlags,
+    /// Renders a plan for the notification that asks people to apply it.
+    pub render_plan: RenderPlan,
 }
+
+/// How a plan is shown to people (the command line's markdown renderer).
+pub type RenderPlan = fn(&Environment, &PlanFile) -> String;
 
 /// Watches the environment in `file` until `--max-duration`, Ctrl-C, or (with
 /// `--once`) after one evaluation.
@@ -60,6 +64,7 @@ pub async fn watch(file: &Path, options: WatchOptions) -> Result<(), Error> {
     let mut watcher = Watcher {
         file: file.to_path_buf(),
         flags: options.sim,
+        render_plan: options.render_plan,
         env,
         history: History::default(),
     };
@@ -83,6 +88,7 @@ pub async fn watch(file: &Path, options: WatchOptions) -> Result<(), Error> {
 struct Watcher {
     file: PathBuf,
     flags: SimFlags,
+    render_plan: RenderPlan,
     env: Environment,
     history: History,
 }
@@ -275,7 +281,7 @@ impl Watcher {
             observed: waiting.observed,
             detected: humantime::format_rfc3339_seconds(decision.now).to_string(),
             command: waiting.command.clone(),
-            plan: crate::cli::render::plan(&self.env, &plan, PlanFormat::Markdown),
+            plan: (self.render_plan)(&self.env, &plan),
         };
         let mut told = Vec::new();
         for entry in notice::recipients(&self.env) {
@@ -313,7 +319,7 @@ struct Waiting {
 /// A new plan of `scenario` (or the failback) against the world as it is.
 async fn plan(session: &Session, scenario: Option<&str>) -> Result<PlanFile, Error> {
     let (state, version) = session.state().await?;
-    run::plan_now(session, scenario, &state, version.as_ref(), None).await
+    session.plan(scenario, &state, version.as_ref(), None).await
 }
 
 /// Plans and applies `scenario` (or the failback) under the lock, unless the state

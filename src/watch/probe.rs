@@ -1,23 +1,15 @@
 //! What a trigger sees in one probe. For an incident: whether its services are
 //! unhealthy in the region they are active in (`health`), or the error rate is over
 //! its threshold (`error-rate`). For a failback: whether home is healthy again.
-//!
-//! On sim an error rate is never read from its probe (that would reach the real
-//! system): it is the fraction of services unhealthy in their active region.
-
-use std::time::Duration;
+//! The runtime reads error rates and probes standbys (on sim, from the sim world).
 
 use tokio::task::JoinSet;
 
 use crate::error::Error;
-use crate::model::{Environment, ErrorRateProbe, Service, Trigger, TriggerKind};
-use crate::providers::sim::SimWorld;
+use crate::model::{Environment, Service, Trigger, TriggerKind};
 use crate::providers::{ProbeResult, Runtime};
 use crate::session::Session;
 use crate::state::State;
-
-/// How long reading an error rate may take.
-const RATIO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The outcome of one probe: whether the watched condition holds, and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,11 +26,12 @@ pub async fn incident(session: &Session, state: &State, trigger: &Trigger) -> Fi
             failing(&probe_active(session, state, &services).await)
         }
         TriggerKind::ErrorRate { threshold, probe } => {
-            let ratio = if session.sim {
-                sim_error_rate(session, state).await
-            } else {
-                read_ratio(&session.loaded.env, trigger, probe.as_ref()).await
-            };
+            let ratio = session
+                .connection
+                .runtime
+                .services
+                .error_rate(&session.loaded.env, &trigger.name.value, probe.as_ref())
+                .await;
             match ratio {
                 Ok(ratio) => Finding {
                     holds: ratio > *threshold,
@@ -60,19 +53,21 @@ pub async fn home(session: &Session, trigger: &Trigger) -> Result<Finding, Error
     let env = &session.loaded.env;
     let home = env.home.value.as_str();
     let services = watched(env, trigger);
-    let probed = if session.sim {
-        let world = SimWorld::load(&crate::paths::sim_file(&env.name))?;
-        let mut probed = Vec::new();
-        for service in &services {
-            let failure = world.standby_failure(&service.name.value, home)?;
-            probed.push(verdict(&service.name.value, home, failure));
-        }
-        probed
-    } else {
-        let placed: Vec<(&Service, String)> =
-            services.iter().map(|s| (*s, home.to_string())).collect();
-        probe_all(env, &session.connection.runtime, &placed).await
-    };
+    let mut probed = Vec::new();
+    for service in &services {
+        let name = service.name.value.as_str();
+        let probe = service
+            .health
+            .as_ref()
+            .map(|p| p.render(&probe_values(env, name, home)));
+        let result = session
+            .connection
+            .runtime
+            .services
+            .probe_standby(name, home, probe.as_ref())
+            .await;
+        probed.push(verdict(name, home, failure(result)));
+    }
     let failing = failing(&probed);
     Ok(Finding {
         holds: !failing.holds,
@@ -153,11 +148,7 @@ async fn probe_all(
     let mut probes = JoinSet::new();
     for (index, (service, region)) in placed.iter().enumerate() {
         let name = service.name.value.clone();
-        let values = [
-            ("region", region.as_str()),
-            ("service", name.as_str()),
-            ("environment", env.name.as_str()),
-        ];
+        let values = probe_values(env, &name, region);
         let probe = service.health.as_ref().map(|probe| probe.render(&values));
         let (runtime, region) = (runtime.clone(), region.clone());
         probes.spawn(async move {
@@ -168,6 +159,19 @@ async fn probe_all(
     let mut verdicts: Vec<(usize, Verdict)> = probes.join_all().await.into_iter().collect();
     verdicts.sort_by_key(|(index, _)| *index);
     verdicts.into_iter().map(|(_, verdict)| verdict).collect()
+}
+
+/// The placeholders of a health probe of `service` in `region`.
+fn probe_values<'a>(
+    env: &'a Environment,
+    service: &'a str,
+    region: &'a str,
+) -> [(&'a str, &'a str); 3] {
+    [
+        ("region", region),
+        ("service", service),
+        ("environment", &env.name),
+    ]
 }
 
 fn failure(result: Result<ProbeResult, Error>) -> Option<String> {
@@ -197,102 +201,9 @@ fn failing(verdicts: &[Verdict]) -> Finding {
     }
 }
 
-/// The fraction of services unhealthy in the region they are active in.
-async fn sim_error_rate(session: &Session, state: &State) -> Result<f64, Error> {
-    let services: Vec<&Service> = session.loaded.env.services.iter().collect();
-    let verdicts = probe_active(session, state, &services).await;
-    let unhealthy = verdicts.iter().filter(|(_, f)| f.is_some()).count();
-    Ok(ratio_of(unhealthy, verdicts.len()))
-}
-
-fn ratio_of(part: usize, whole: usize) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
-    }
-}
-
-/// Reads the trigger's error-rate probe: the body of a URL, or what a command prints.
-async fn read_ratio(
-    env: &Environment,
-    trigger: &Trigger,
-    probe: Option<&ErrorRateProbe>,
-) -> Result<f64, Error> {
-    let text = match probe {
-        Some(ErrorRateProbe::Url(url)) => get_text(url).await?,
-        Some(ErrorRateProbe::Command(argv)) => {
-            let argv = argv.render(&[("environment", env.name.as_str())]);
-            crate::providers::process::run(&argv, RATIO_TIMEOUT, &[])
-                .await?
-                .log
-        }
-        None => {
-            return Err(Error::provider(
-                "error-rate",
-                format!("trigger {} has no probe to read", trigger.name.value),
-                "add probe = { url = \"…\" } or probe = { command = [\"…\"] } returning a ratio",
-            ));
-        }
-    };
-    parse_ratio(&text)
-}
-
-async fn get_text(url: &str) -> Result<String, Error> {
-    let unreadable = |error: reqwest::Error| {
-        Error::provider(
-            "error-rate",
-            format!("GET {url}: {error}"),
-            "check that the error-rate endpoint answers",
-        )
-    };
-    let response = crate::providers::http::client()
-        .get(url)
-        .timeout(RATIO_TIMEOUT)
-        .send()
-        .await
-        .map_err(unreadable)?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(Error::provider(
-            "error-rate",
-            format!("GET {url} answered {status}"),
-            "the endpoint must answer 200 with the ratio as its body",
-        ));
-    }
-    response.text().await.map_err(unreadable)
-}
-
-/// A ratio from 0 to 1, the first word of `text`.
-fn parse_ratio(text: &str) -> Result<f64, Error> {
-    let word = text.split_whitespace().next().unwrap_or("");
-    word.parse::<f64>()
-        .ok()
-        .filter(|ratio| (0.0..=1.0).contains(ratio))
-        .ok_or_else(|| {
-            Error::provider(
-                "error-rate",
-                format!("`{word}` is not a ratio between 0 and 1"),
-                "the probe must print (or answer) a number such as 0.02",
-            )
-        })
-}
-
 #[cfg(test)]
 mod tests {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
-
     use super::*;
-
-    #[test]
-    fn a_ratio_is_the_first_word_between_zero_and_one() {
-        assert_eq!(parse_ratio("0.25\n").unwrap(), 0.25);
-        assert_eq!(parse_ratio("  1 errors/requests").unwrap(), 1.0);
-        for bad in ["", "high", "1.5", "-0.1"] {
-            assert!(parse_ratio(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn the_first_failure_is_named_with_how_many_more_there_are() {
@@ -315,46 +226,5 @@ mod tests {
             }
         );
         assert_eq!(failing(&verdicts[..1]).detail, "1 service(s) healthy");
-    }
-
-    fn example() -> Environment {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/example.toml");
-        crate::model::load(&path).unwrap().env
-    }
-
-    fn error_rate(probe: ErrorRateProbe) -> Trigger {
-        let mut trigger = example().triggers[0].clone();
-        trigger.kind = TriggerKind::ErrorRate {
-            threshold: 0.5,
-            probe: Some(probe.clone()),
-        };
-        trigger
-    }
-
-    #[tokio::test]
-    async fn an_error_rate_is_read_from_what_a_command_prints() {
-        let probe = ErrorRateProbe::Command(crate::model::Command(
-            ["echo", "0.75"].map(String::from).to_vec(),
-        ));
-        let ratio = read_ratio(&example(), &error_rate(probe.clone()), Some(&probe)).await;
-        assert_eq!(ratio.unwrap(), 0.75);
-    }
-
-    #[tokio::test]
-    async fn an_error_rate_is_read_from_the_body_of_a_url_on_a_loopback_server() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/errors", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let mut request = [0_u8; 1024];
-            let _ = stream.read(&mut request).await.unwrap();
-            let response = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\n0.125";
-            stream.write_all(response.as_bytes()).await.unwrap();
-        });
-        let probe = ErrorRateProbe::Url(url);
-        let ratio = read_ratio(&example(), &error_rate(probe.clone()), Some(&probe)).await;
-        server.await.unwrap();
-        assert_eq!(ratio.unwrap(), 0.125);
     }
 }

@@ -139,7 +139,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
         }),
         Action::Upload { file, key, .. } => Some(format!(
             "uploads {file}; what {key} held is kept as {}",
-            crate::apply::maintenance::kept_key(key)
+            crate::model::kept_key(key)
         )),
         Action::Revert { key, .. } => Some(format!(
             "puts back what {key} held before (or removes the page if nothing did)"

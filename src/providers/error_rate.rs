@@ -1,0 +1,116 @@
+//! Reading an error rate: the body of a URL, or what a command prints, as a ratio
+//! from 0 to 1.
+
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::model::ErrorRateProbe;
+
+/// How long reading an error rate may take.
+const RATIO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads the trigger's error-rate probe: the body of a URL, or what a command prints.
+pub async fn read(
+    environment: &str,
+    trigger: &str,
+    probe: Option<&ErrorRateProbe>,
+) -> Result<f64, Error> {
+    let text = match probe {
+        Some(ErrorRateProbe::Url(url)) => get_text(url).await?,
+        Some(ErrorRateProbe::Command(argv)) => {
+            let argv = argv.render(&[("environment", environment)]);
+            super::process::run(&argv, RATIO_TIMEOUT, &[]).await?.log
+        }
+        None => {
+            return Err(Error::provider(
+                "error-rate",
+                format!("trigger {} has no probe to read", trigger),
+                "add probe = { url = \"…\" } or probe = { command = [\"…\"] } returning a ratio",
+            ));
+        }
+    };
+    parse_ratio(&text)
+}
+
+async fn get_text(url: &str) -> Result<String, Error> {
+    let unreadable = |error: reqwest::Error| {
+        Error::provider(
+            "error-rate",
+            format!("GET {url}: {error}"),
+            "check that the error-rate endpoint answers",
+        )
+    };
+    let response = super::http::client()
+        .get(url)
+        .timeout(RATIO_TIMEOUT)
+        .send()
+        .await
+        .map_err(unreadable)?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(Error::provider(
+            "error-rate",
+            format!("GET {url} answered {status}"),
+            "the endpoint must answer 200 with the ratio as its body",
+        ));
+    }
+    response.text().await.map_err(unreadable)
+}
+
+/// A ratio from 0 to 1, the first word of `text`.
+fn parse_ratio(text: &str) -> Result<f64, Error> {
+    let word = text.split_whitespace().next().unwrap_or("");
+    word.parse::<f64>()
+        .ok()
+        .filter(|ratio| (0.0..=1.0).contains(ratio))
+        .ok_or_else(|| {
+            Error::provider(
+                "error-rate",
+                format!("`{word}` is not a ratio between 0 and 1"),
+                "the probe must print (or answer) a number such as 0.02",
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    #[test]
+    fn a_ratio_is_the_first_word_between_zero_and_one() {
+        assert_eq!(parse_ratio("0.25\n").unwrap(), 0.25);
+        assert_eq!(parse_ratio("  1 errors/requests").unwrap(), 1.0);
+        for bad in ["", "high", "1.5", "-0.1"] {
+            assert!(parse_ratio(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_error_rate_is_read_from_what_a_command_prints() {
+        let probe = ErrorRateProbe::Command(crate::model::Command(
+            ["echo", "0.75"].map(String::from).to_vec(),
+        ));
+        let ratio = read("example", "errors", Some(&probe)).await;
+        assert_eq!(ratio.unwrap(), 0.75);
+    }
+
+    #[tokio::test]
+    async fn an_error_rate_is_read_from_the_body_of_a_url_on_a_loopback_server() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/errors", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = [0_u8; 1024];
+            let _ = stream.read(&mut request).await.unwrap();
+            let response = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\n0.125";
+            stream.write_all(response.as_bytes()).await.unwrap();
+        });
+        let probe = ErrorRateProbe::Url(url);
+        let ratio = read("example", "errors", Some(&probe)).await;
+        server.await.unwrap();
+        assert_eq!(ratio.unwrap(), 0.125);
+    }
+}
