@@ -926,27 +926,6 @@ fn backups_older_than_the_rpo_are_shown_and_refused_without_accept_data_loss() {
 // ---------------------------------------------------------------------------------
 // 8. Snapshots.
 
-/// Binds filters for what changes from run to run, then snapshots `text` as
-/// `snapshots/apply/<name>.snap`.
-fn assert_snapshot(name: &str, text: &str) {
-    let mut settings = insta::Settings::clone_current();
-    // Backups are named after the time the sim world was initialised.
-    settings.add_filter(r"\d{8}T\d{6}Z\.dump", "[timestamp].dump");
-    // Run ids: `20261129T150102Z-region-outage-1a2b3c`.
-    settings.add_filter(r"\d{8}T\d{6}Z-([a-z0-9-]+)-[0-9a-f]{6}", "[run-id:$1]");
-    settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[time]");
-    settings.add_filter(
-        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-        "[uuid]",
-    );
-    settings.add_filter(r"serial \d+", "serial [n]");
-    // Ages of backups: `5m old`, `5m 2s old`, `is 5m 2s old`.
-    settings.add_filter(r"\b(\d+[a-z]+ )*\d+[a-z]+ old\b", "[age] old");
-    // Durations measured by the run report: `| 0.4s |`.
-    settings.add_filter(r"\| \d+\.\ds \|", "| [duration] |");
-    settings.bind(|| snapshot::assert("apply", name, text));
-}
-
 #[test]
 fn snapshot_of_a_live_plan_on_the_sim() {
     let workspace = Workspace::new();
@@ -960,7 +939,11 @@ fn snapshot_of_a_live_plan_on_the_sim() {
             "--sim",
         ])
         .expect(0);
-    assert_snapshot("live_plan_production_regional_failure", &plan.stdout);
+    snapshot::assert_live(
+        "apply",
+        "live_plan_production_regional_failure",
+        &plan.stdout,
+    );
 }
 
 #[test]
@@ -976,10 +959,10 @@ fn snapshot_of_status_and_the_run_report_after_a_failover() {
     assert!(apply.stdout.contains("report: .drplan/runs/"), "{apply}");
 
     let status = workspace.run(&["status", EXAMPLE]).expect(0);
-    assert_snapshot("status_after_failover", &status.stdout);
+    snapshot::assert_live("apply", "status_after_failover", &status.stdout);
     // Both count the steps that do work, not the gates that join them.
     assert!(apply.stdout.contains("apply complete: 18 steps"), "{apply}");
     assert!(status.stdout.contains("18/18 steps finished"), "{status}");
     let report = workspace.reports().pop().expect("a run report");
-    assert_snapshot("run_report_after_failover", &report);
+    snapshot::assert_live("apply", "run_report_after_failover", &report);
 }

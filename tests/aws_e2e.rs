@@ -490,16 +490,13 @@ fn two_applies_racing_for_the_s3_state_lock_one_applies() {
     assert_eq!(state["run"]["status"], "finished");
 }
 
-/// Takes a snapshot of a failed drplan's stderr under `snapshots/aws/`, with ports
-/// replaced by `[port]`.
+/// Takes a snapshot of a failed drplan's stderr under `snapshots/aws/`.
 fn snapshot_stderr(name: &str, failed: &Run) {
     assert!(
         failed.stderr.contains("drplan::provider::error") && failed.stderr.contains("help:"),
         "{failed}"
     );
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]");
-    settings.bind(|| snapshot::assert("aws", name, &failed.stderr));
+    snapshot::assert_live("aws", name, &failed.stderr);
 }
 
 #[test]
