@@ -8,8 +8,8 @@
 //! failover and the run report.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
@@ -18,14 +18,12 @@ use std::time::{Duration, Instant};
 use drplan::state::local::LocalState;
 use serde_json::Value;
 
+use crate::support::runner::{self, Run, Spawned};
 use crate::support::snapshot;
-use crate::support::workspace::{Run, Spawned, Workspace};
+use crate::support::workspace::Workspace;
 
 const EXAMPLE: &str = "environments/example.toml";
 const PRODUCTION: &str = "environments/production.toml";
-
-/// How long any one drplan process may take before the test gives up on it.
-const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Workspace {
     /// A workspace whose sim world of `environment` is `initial` (a copy of another
@@ -85,51 +83,6 @@ impl Workspace {
             .map(|p| fs::read_to_string(p).expect("the report is readable"))
             .collect()
     }
-}
-
-impl Spawned {
-    fn pid(&self) -> libc::pid_t {
-        libc::pid_t::try_from(self.child.id()).expect("a pid fits pid_t")
-    }
-
-    /// Waits for the process to exit (killing it after [`PROCESS_TIMEOUT`]).
-    fn wait(mut self) -> Run {
-        let deadline = Instant::now() + PROCESS_TIMEOUT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("the child can be polled") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "drplan did not finish within {PROCESS_TIMEOUT:?}; stderr:\n{}",
-                    read(&self.err)
-                );
-            }
-            thread::sleep(Duration::from_millis(10));
-        };
-        Run {
-            code: status.code(),
-            stdout: read(&self.out),
-            stderr: read(&self.err),
-        }
-    }
-
-    /// Sends SIGKILL (`Child::kill`) and reaps the process.
-    fn kill(mut self) -> Run {
-        let _ = self.child.kill();
-        let status = self.child.wait().expect("the killed child is reaped");
-        Run {
-            code: status.code(),
-            stdout: read(&self.out),
-            stderr: read(&self.err),
-        }
-    }
-}
-
-fn read(path: &Path) -> String {
-    fs::read_to_string(path).unwrap_or_default()
 }
 
 /// Polls `condition` every 10 ms until it holds; panics after `timeout`.
@@ -326,7 +279,7 @@ struct KillPoint {
 /// complete. Returns the final world and state.
 fn kill_and_resume(initial: &Value, delay: Duration) -> (KillPoint, Value, Value) {
     let workspace = Workspace::with_world("production", initial);
-    let apply = workspace.spawn("apply", &CRASH_APPLY);
+    let apply = workspace.spawn(&CRASH_APPLY);
     thread::sleep(delay);
     let killed = apply.kill();
     let status_after_kill = workspace
@@ -455,21 +408,10 @@ fn of_four_applies_started_together_one_runs_and_three_are_told_who_holds_the_lo
                 "--time-scale",
                 "0.002",
             ]);
-            let (out, err) = (
-                workspace.path().join(format!("{i}.out")),
-                workspace.path().join(format!("{i}.err")),
-            );
             command
                 .env("USER", format!("operator-{i}"))
                 .env_remove("LOGNAME");
-            command
-                .stdout(File::create(&out).expect("stdout file"))
-                .stderr(File::create(&err).expect("stderr file"));
-            Spawned {
-                child: command.spawn().expect("drplan starts"),
-                out,
-                err,
-            }
+            runner::spawn(&mut command)
         })
         .collect();
     let runs: Vec<Run> = applies.into_iter().map(Spawned::wait).collect();
@@ -613,18 +555,15 @@ fn ctrl_c_stops_the_run_as_interrupted_and_resume_finishes_it_without_redoing_st
     let workspace = Workspace::new();
     workspace.run(&["sim", "init", EXAMPLE]).expect(0);
     // postgres takes 6m × 0.005 = 1.8 s to activate: Ctrl-C lands while it runs.
-    let apply = workspace.spawn(
+    let apply = workspace.spawn(&[
         "apply",
-        &[
-            "apply",
-            EXAMPLE,
-            "--scenario",
-            "region-outage",
-            "--auto-approve",
-            "--time-scale",
-            "0.005",
-        ],
-    );
+        EXAMPLE,
+        "--scenario",
+        "region-outage",
+        "--auto-approve",
+        "--time-scale",
+        "0.005",
+    ]);
     wait_until("activate:postgres started", Duration::from_secs(30), || {
         workspace.try_state("example").is_some_and(|state| {
             events(&state, "activate:postgres").contains(&"started".to_string())
@@ -987,27 +926,6 @@ fn backups_older_than_the_rpo_are_shown_and_refused_without_accept_data_loss() {
 // ---------------------------------------------------------------------------------
 // 8. Snapshots.
 
-/// Binds filters for what changes from run to run, then snapshots `text` as
-/// `snapshots/apply/<name>.snap`.
-fn assert_snapshot(name: &str, text: &str) {
-    let mut settings = insta::Settings::clone_current();
-    // Backups are named after the time the sim world was initialised.
-    settings.add_filter(r"\d{8}T\d{6}Z\.dump", "[timestamp].dump");
-    // Run ids: `20261129T150102Z-region-outage-1a2b3c`.
-    settings.add_filter(r"\d{8}T\d{6}Z-([a-z0-9-]+)-[0-9a-f]{6}", "[run-id:$1]");
-    settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[time]");
-    settings.add_filter(
-        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-        "[uuid]",
-    );
-    settings.add_filter(r"serial \d+", "serial [n]");
-    // Ages of backups: `5m old`, `5m 2s old`, `is 5m 2s old`.
-    settings.add_filter(r"\b(\d+[a-z]+ )*\d+[a-z]+ old\b", "[age] old");
-    // Durations measured by the run report: `| 0.4s |`.
-    settings.add_filter(r"\| \d+\.\ds \|", "| [duration] |");
-    settings.bind(|| snapshot::assert("apply", name, text));
-}
-
 #[test]
 fn snapshot_of_a_live_plan_on_the_sim() {
     let workspace = Workspace::new();
@@ -1021,7 +939,11 @@ fn snapshot_of_a_live_plan_on_the_sim() {
             "--sim",
         ])
         .expect(0);
-    assert_snapshot("live_plan_production_regional_failure", &plan.stdout);
+    snapshot::assert_live(
+        "apply",
+        "live_plan_production_regional_failure",
+        &plan.stdout,
+    );
 }
 
 #[test]
@@ -1037,10 +959,10 @@ fn snapshot_of_status_and_the_run_report_after_a_failover() {
     assert!(apply.stdout.contains("report: .drplan/runs/"), "{apply}");
 
     let status = workspace.run(&["status", EXAMPLE]).expect(0);
-    assert_snapshot("status_after_failover", &status.stdout);
+    snapshot::assert_live("apply", "status_after_failover", &status.stdout);
     // Both count the steps that do work, not the gates that join them.
     assert!(apply.stdout.contains("apply complete: 18 steps"), "{apply}");
     assert!(status.stdout.contains("18/18 steps finished"), "{status}");
     let report = workspace.reports().pop().expect("a run report");
-    assert_snapshot("run_report_after_failover", &report);
+    snapshot::assert_live("apply", "run_report_after_failover", &report);
 }

@@ -14,13 +14,12 @@
 mod fixture;
 
 use std::collections::BTreeSet;
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use assert_cmd::assert::Assert;
 use drplan::graph::StepGraph;
 use drplan::graph::step::Action;
 use drplan::plan::file::PlanFile;
@@ -28,6 +27,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::support::moto::MotoServer;
+use crate::support::runner::{self, PROCESS_TIMEOUT, Run, Spawned};
 use crate::support::snapshot;
 use fixture::{HOME, Listed, Loopback, Seeder, ZONE};
 
@@ -38,8 +38,6 @@ const TO: &str = "us-west-2";
 const BACKUPS: &str = "omniops-backups";
 /// The bucket of the maintenance page.
 const STATIC: &str = "omniops-static";
-/// How long one drplan process may run before a test gives up on it.
-const PROCESS_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// What is in moto when a test starts.
 struct Seed {
@@ -141,7 +139,7 @@ impl World {
     /// the stand-ins first on PATH, the webhooks on the loopback server, and nothing
     /// of the host's AWS or drplan configuration.
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_drplan"));
+        let mut command = runner::command(self.path(), args);
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy();
             if name.starts_with("AWS_") || name.starts_with("DRPLAN_") {
@@ -149,25 +147,18 @@ impl World {
             }
         }
         command
-            .current_dir(self.path())
             .envs(self.moto.aws_env())
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .envs(fixture::webhooks(&self.loopback.url))
             .env("PATH", fixture::path_with(&self.bin))
             .env("DRPLAN_STANDIN_LOG", self.standin_log_path())
-            .env("HOME", self.path())
-            .env("NO_COLOR", "1")
-            .env("COLUMNS", "100")
-            .args(args)
-            .stdin(Stdio::null());
+            .env("HOME", self.path());
         command
     }
 
     /// Runs drplan to the end.
-    fn drplan(&self, args: &[&str]) -> Assert {
-        assert_cmd::Command::from_std(self.command(args))
-            .timeout(PROCESS_TIMEOUT)
-            .assert()
+    fn drplan(&self, args: &[&str]) -> Run {
+        runner::run(&mut self.command(args))
     }
 
     fn standin_log_path(&self) -> PathBuf {
@@ -195,28 +186,6 @@ impl World {
         let text = fs::read_to_string(reports.remove(0)).expect("the report is readable");
         serde_json::from_str(&text).expect("the report is JSON")
     }
-}
-
-fn stdout(assert: &Assert) -> String {
-    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
-}
-
-fn stderr(assert: &Assert) -> String {
-    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
-}
-
-/// Text as one line: miette wraps messages at the terminal width and draws a `│` down
-/// the wrapped lines, so a phrase may be split anywhere, a lock id even after one of
-/// its hyphens.
-fn one_line(text: &str) -> String {
-    let mut line = String::new();
-    for word in text.split_whitespace().filter(|word| *word != "│") {
-        if !line.is_empty() && !line.ends_with('-') {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    line
 }
 
 /// The reference's six weighted record sets with `active` at weight 100.
@@ -264,12 +233,12 @@ fn failover_and_failback_move_the_reference_records_in_route53() {
             "--out",
             "plan.json",
         ])
-        .success();
-    let applied = world.drplan(&["apply", "plan.json"]).success();
+        .expect(0);
+    let applied = world.drplan(&["apply", "plan.json"]).expect(0);
     assert!(
-        stdout(&applied).contains("apply complete"),
+        applied.stdout.contains("apply complete"),
         "{}",
-        stdout(&applied)
+        applied.stdout
     );
 
     assert_eq!(world.records(), reference_records(TO));
@@ -298,11 +267,11 @@ fn failover_and_failback_move_the_reference_records_in_route53() {
 
     let failback = world
         .drplan(&["apply", "production.toml", "--failback", "--auto-approve"])
-        .success();
+        .expect(0);
     assert!(
-        stdout(&failback).contains("apply complete"),
+        failback.stdout.contains("apply complete"),
         "{}",
-        stdout(&failback)
+        failback.stdout
     );
     assert_eq!(world.records(), reference_records(HOME));
     let commands = world.commands();
@@ -326,12 +295,12 @@ fn a_missing_backup_is_refused_without_accept_data_loss() {
 
     let planned = world
         .drplan(&["plan", "production.toml", "--scenario", SCENARIO])
-        .success();
+        .expect(0);
     for data in ["customer-configs", "conversations"] {
         let line = format!(
             "{data} (database, P0): restore, RPO 1h; MISSING: no backup found (RPO violated)"
         );
-        assert!(stdout(&planned).contains(&line), "{}", stdout(&planned));
+        assert!(planned.stdout.contains(&line), "{}", planned.stdout);
     }
     world
         .drplan(&[
@@ -342,10 +311,10 @@ fn a_missing_backup_is_refused_without_accept_data_loss() {
             "--out",
             "plan.json",
         ])
-        .success();
+        .expect(0);
 
-    let refused = world.drplan(&["apply", "plan.json"]).code(1);
-    let message = one_line(&stderr(&refused));
+    let refused = world.drplan(&["apply", "plan.json"]).expect(1);
+    let message = refused.message();
     assert!(
         message
             .contains("recovering now loses data beyond its RPO: customer-configs, conversations")
@@ -357,7 +326,7 @@ fn a_missing_backup_is_refused_without_accept_data_loss() {
 
     world
         .drplan(&["apply", "plan.json", "--accept-data-loss"])
-        .success();
+        .expect(0);
     assert_eq!(world.records(), reference_records(TO));
     let report = world.run_report();
     let check = report["steps"]
@@ -384,7 +353,7 @@ fn a_record_moved_by_hand_after_plan_makes_the_plan_stale() {
             "--out",
             "plan.json",
         ])
-        .success();
+        .expect(0);
 
     // Someone moves www to us-west-2 by hand.
     let env =
@@ -407,8 +376,8 @@ fn a_record_moved_by_hand_after_plan_makes_the_plan_stale() {
         &serde_json::json!({ "Changes": changes }).to_string(),
     ]);
 
-    let refused = world.drplan(&["apply", "plan.json"]).code(1);
-    let message = one_line(&stderr(&refused));
+    let refused = world.drplan(&["apply", "plan.json"]).expect(1);
+    let message = refused.message();
     assert!(
         message.contains("drplan::apply::stale_plan")
             && message.contains(
@@ -423,76 +392,6 @@ fn a_record_moved_by_hand_after_plan_makes_the_plan_stale() {
         .filter(|set| set.name == "api.omniops.co.uk")
         .collect();
     assert_eq!(api, reference_records(HOME)[..2], "api was not moved");
-}
-
-/// A drplan process that runs in the background, its output going to files.
-struct Background {
-    child: Child,
-    stdout: PathBuf,
-    stderr: PathBuf,
-}
-
-impl Background {
-    fn spawn(world: &World, name: &str, args: &[&str], hold: &Path) -> Self {
-        let stdout = world.path().join(format!("{name}.stdout"));
-        let stderr = world.path().join(format!("{name}.stderr"));
-        let child = world
-            .command(args)
-            .env("DRPLAN_STANDIN_HOLD", hold)
-            .stdout(File::create(&stdout).expect("a stdout file"))
-            .stderr(File::create(&stderr).expect("a stderr file"))
-            .spawn()
-            .expect("drplan starts");
-        Self {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    fn exited(&mut self) -> Option<i32> {
-        let status = self.child.try_wait().expect("the process can be polled")?;
-        Some(status.code().unwrap_or(-1))
-    }
-
-    fn output(&self) -> String {
-        format!(
-            "stdout:\n{}\nstderr:\n{}",
-            fs::read_to_string(&self.stdout).unwrap_or_default(),
-            fs::read_to_string(&self.stderr).unwrap_or_default()
-        )
-    }
-
-    fn stderr(&self) -> String {
-        fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// Waits for the process to exit; returns its exit code.
-    fn wait(&mut self) -> i32 {
-        let deadline = Instant::now() + PROCESS_TIMEOUT;
-        loop {
-            if let Some(code) = self.exited() {
-                return code;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!(
-                    "drplan did not finish in {PROCESS_TIMEOUT:?}\n{}",
-                    self.output()
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        if self.exited().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 #[test]
@@ -517,25 +416,28 @@ fn two_applies_racing_for_the_s3_state_lock_one_applies() {
             "--out",
             "plan.json",
         ])
-        .success();
+        .expect(0);
 
     // Whichever takes the lock stops inside it (the supabase stand-in waits for
     // `release`), so the other always meets the lock.
     let release = world.path().join("release");
-    let mut racers = [
-        Background::spawn(&world, "first", &["apply", "plan.json"], &release),
-        Background::spawn(&world, "second", &["apply", "plan.json"], &release),
-    ];
+    let racer = || {
+        let mut command = world.command(&["apply", "plan.json"]);
+        runner::spawn(command.env("DRPLAN_STANDIN_HOLD", &release))
+    };
+    let mut racers = [racer(), racer()];
     let deadline = Instant::now() + PROCESS_TIMEOUT;
-    let loser = loop {
-        if let Some(index) = racers.iter_mut().position(|racer| racer.exited().is_some()) {
-            break index;
-        }
+    while !racers.iter_mut().any(Spawned::has_exited) {
         assert!(Instant::now() < deadline, "neither apply stopped");
         thread::sleep(Duration::from_millis(20));
+    }
+    let [mut first, second] = racers;
+    let (loser, winner) = if first.has_exited() {
+        (first, second)
+    } else {
+        (second, first)
     };
-    let winner = 1 - loser;
-    assert_eq!(racers[loser].wait(), 1, "{}", racers[loser].output());
+    let lost = loser.wait().expect(1);
     // The lock object names its holder.
     let lock = seeder
         .get_object("drplan-state", "production.json.lock")
@@ -543,7 +445,7 @@ fn two_applies_racing_for_the_s3_state_lock_one_applies() {
     let lock: Value = serde_json::from_slice(&lock).expect("the lock is JSON");
     let holder = lock["id"].as_str().expect("a lock id").to_string();
     assert_eq!(lock["operation"], "apply");
-    let message = one_line(&racers[loser].stderr());
+    let message = lost.message();
     assert!(
         message.contains("the state of `production` is locked by")
             && message.contains(&format!("(operation: apply, lock id {holder})")),
@@ -553,8 +455,8 @@ fn two_applies_racing_for_the_s3_state_lock_one_applies() {
     // While the winner holds the lock, a wrong id does not remove it.
     let mismatch = world
         .drplan(&["force-unlock", "production.toml", "not-the-lock-id"])
-        .code(1);
-    let message = one_line(&stderr(&mismatch));
+        .expect(1);
+    let message = mismatch.message();
     assert!(
         message.contains("drplan::state::lock_mismatch")
             && message.contains(&format!(
@@ -564,7 +466,7 @@ fn two_applies_racing_for_the_s3_state_lock_one_applies() {
     );
 
     fs::write(&release, "").expect("the hold is released");
-    assert_eq!(racers[winner].wait(), 0, "{}", racers[winner].output());
+    winner.wait().expect(0);
     assert_eq!(world.records(), reference_records(TO));
     let promotions = world
         .commands()
@@ -588,17 +490,13 @@ fn two_applies_racing_for_the_s3_state_lock_one_applies() {
     assert_eq!(state["run"]["status"], "finished");
 }
 
-/// Takes a snapshot of a failed drplan's stderr under `snapshots/aws/`, with ports
-/// replaced by `[port]`.
-fn snapshot_stderr(name: &str, failed: &Assert) {
-    let text = stderr(failed);
+/// Takes a snapshot of a failed drplan's stderr under `snapshots/aws/`.
+fn snapshot_stderr(name: &str, failed: &Run) {
     assert!(
-        text.contains("drplan::provider::error") && text.contains("help:"),
-        "{text}"
+        failed.stderr.contains("drplan::provider::error") && failed.stderr.contains("help:"),
+        "{failed}"
     );
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]");
-    settings.bind(|| snapshot::assert("aws", name, &text));
+    snapshot::assert_live("aws", name, &failed.stderr);
 }
 
 #[test]
@@ -614,13 +512,10 @@ fn provider_failures_are_diagnostics_with_help() {
     without_credentials
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY");
-    let failed = assert_cmd::Command::from_std(without_credentials)
-        .timeout(PROCESS_TIMEOUT)
-        .assert()
-        .code(1);
+    let failed = runner::run(&mut without_credentials).expect(1);
     snapshot_stderr("missing_credentials", &failed);
 
-    let failed = world.drplan(&plan).code(1);
+    let failed = world.drplan(&plan).expect(1);
     snapshot_stderr("unknown_hosted_zone", &failed);
 
     let text = fs::read_to_string(world.path().join("production.toml")).unwrap();
@@ -631,7 +526,7 @@ fn provider_failures_are_diagnostics_with_help() {
         },
         &text,
     );
-    let failed = world.drplan(&plan).code(1);
+    let failed = world.drplan(&plan).expect(1);
     snapshot_stderr("missing_bucket", &failed);
 }
 
@@ -649,7 +544,7 @@ fn one_apply_sends_one_route53_change_per_zone_and_level() {
             "--out",
             "plan.json",
         ])
-        .success();
+        .expect(0);
 
     // The Route53 change calls the plan needs: one per hosted zone per graph level
     // that holds switch steps.
@@ -675,7 +570,7 @@ fn one_apply_sends_one_route53_change_per_zone_and_level() {
     assert!(batches.iter().all(|(zone, _)| zone == ZONE));
 
     let before = proxy.requests().len();
-    world.drplan(&["apply", "plan.json"]).success();
+    world.drplan(&["apply", "plan.json"]).expect(0);
     let requests: Vec<String> = proxy.requests().split_off(before);
     let count = |operation: &str| {
         requests

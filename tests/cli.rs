@@ -13,49 +13,10 @@ use clap::{CommandFactory, ValueEnum};
 use drplan::cli::graph_command::GraphFormat;
 use drplan::cli::{Cli, PlanFormat};
 
+use crate::support::runner::in_crate_root;
 use crate::support::snapshot;
 
 const PRODUCTION: &str = "environments/production.toml";
-
-/// What a run of the binary printed, and how it exited.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// The run, after checking that it exited with `code`.
-    fn expect(self, code: i32) -> Self {
-        assert_eq!(
-            self.code, code,
-            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-}
-
-/// Runs `drplan ARGS…` in the crate root, as a user at a colourless terminal 100
-/// columns wide.
-fn drplan(args: &[&str]) -> Run {
-    let output = assert_cmd::Command::cargo_bin("drplan")
-        .expect("cargo builds the drplan binary for integration tests")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "100")
-        .args(args)
-        .output()
-        .expect("drplan starts");
-    Run {
-        code: output
-            .status
-            .code()
-            .expect("drplan exits rather than being killed"),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    }
-}
 
 /// The TOML files of `dir` (relative to the crate root), sorted.
 fn toml_files(dir: &str) -> Vec<String> {
@@ -145,7 +106,7 @@ fn plan_of_every_scenario_and_the_failback_in_every_format() {
     for file in environments() {
         for target in targets(&file) {
             for format in names::<PlanFormat>() {
-                let run = drplan(&plan_args(&file, &target, &format)).expect(0);
+                let run = in_crate_root(&plan_args(&file, &target, &format)).expect(0);
                 snapshot::assert(
                     &format!("plan/{}", stem(&file)),
                     &format!("{}.{format}", target.name()),
@@ -163,8 +124,8 @@ fn the_same_plan_twice_is_the_same_bytes() {
             for format in names::<PlanFormat>() {
                 let args = plan_args(&file, &target, &format);
                 assert_eq!(
-                    drplan(&args).expect(0).stdout,
-                    drplan(&args).expect(0).stdout,
+                    in_crate_root(&args).expect(0).stdout,
+                    in_crate_root(&args).expect(0).stdout,
                     "{}",
                     args.join(" ")
                 );
@@ -178,11 +139,11 @@ fn service_graph_and_step_graphs_of_every_environment() {
     for file in environments() {
         let group = format!("graph/{}", stem(&file));
         for format in names::<GraphFormat>() {
-            let run = drplan(&["graph", &file, "--format", &format]).expect(0);
+            let run = in_crate_root(&["graph", &file, "--format", &format]).expect(0);
             snapshot::assert(&group, &format!("services.{format}"), &run.stdout);
         }
         for target in targets(&file) {
-            let run = drplan(
+            let run = in_crate_root(
                 &[
                     &["graph", &file][..],
                     &target.args(),
@@ -203,7 +164,7 @@ fn service_graph_and_step_graphs_of_every_environment() {
 #[test]
 fn validate_every_environment() {
     for file in environments() {
-        let run = drplan(&["validate", &file]).expect(0);
+        let run = in_crate_root(&["validate", &file]).expect(0);
         snapshot::assert("validate", stem(&file), &run.stdout);
     }
 }
@@ -221,7 +182,7 @@ fn expected_code(fixture: &str) -> Option<String> {
 #[test]
 fn every_invalid_fixture_is_diagnosed_with_its_code() {
     for fixture in toml_files("tests/fixtures/invalid") {
-        let run = drplan(&["validate", &fixture]).expect(1);
+        let run = in_crate_root(&["validate", &fixture]).expect(1);
         if let Some(code) = expected_code(&fixture) {
             assert!(
                 run.stderr.contains(&code),
@@ -235,7 +196,7 @@ fn every_invalid_fixture_is_diagnosed_with_its_code() {
 
 #[test]
 fn every_problem_of_a_file_is_reported_in_file_order() {
-    let run = drplan(&["validate", "tests/fixtures/invalid/many_problems.toml"]).expect(1);
+    let run = in_crate_root(&["validate", "tests/fixtures/invalid/many_problems.toml"]).expect(1);
     assert!(run.stderr.contains("6 problems"), "{}", run.stderr);
     let classes = [
         "unknown_field",
@@ -277,7 +238,7 @@ fn command_paths(command: &clap::Command, path: &[String]) -> Vec<Vec<String>> {
 fn help_of_drplan_and_every_subcommand() {
     for path in command_paths(&Cli::command(), &[]) {
         let words: Vec<&str> = path.iter().map(String::as_str).collect();
-        let run = drplan(&[&words[..], &["--help"]].concat()).expect(0);
+        let run = in_crate_root(&[&words[..], &["--help"]].concat()).expect(0);
         snapshot::assert(
             "help",
             &[&["drplan"][..], &words].concat().join("-"),
@@ -290,15 +251,15 @@ fn help_of_drplan_and_every_subcommand() {
 fn detailed_exitcode_is_2_for_a_plan_with_changes() {
     let target = PlanTarget::Scenario("regional-failure".to_string());
     let args = plan_args(PRODUCTION, &target, "text");
-    drplan(&args).expect(0);
-    drplan(&[&args[..], &["--detailed-exitcode"]].concat()).expect(2);
+    in_crate_root(&args).expect(0);
+    in_crate_root(&[&args[..], &["--detailed-exitcode"]].concat()).expect(2);
 }
 
 #[test]
 fn markdown_plans_of_production_fit_in_a_pull_request_comment() {
     // GitHub refuses comments longer than 65,536 characters.
     for target in targets(PRODUCTION) {
-        let markdown = drplan(&plan_args(PRODUCTION, &target, "markdown"))
+        let markdown = in_crate_root(&plan_args(PRODUCTION, &target, "markdown"))
             .expect(0)
             .stdout;
         let length = markdown.chars().count();
@@ -314,14 +275,15 @@ fn markdown_plans_of_production_fit_in_a_pull_request_comment() {
 fn committed_plans_are_checked_and_a_stale_one_is_shown_as_a_diff() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let dir_arg = dir.path().to_str().expect("a UTF-8 temporary path");
-    drplan(&["plan", PRODUCTION, "--all", "--offline", "--out", dir_arg]).expect(0);
-    drplan(&["plan", PRODUCTION, "--all", "--offline", "--check", dir_arg]).expect(0);
+    in_crate_root(&["plan", PRODUCTION, "--all", "--offline", "--out", dir_arg]).expect(0);
+    in_crate_root(&["plan", PRODUCTION, "--all", "--offline", "--check", dir_arg]).expect(0);
 
     let committed = dir.path().join("regional-failure.md");
     let text = fs::read_to_string(&committed).expect("--out wrote regional-failure.md");
     fs::write(&committed, text.replacen("us-west-2", "eu-west-1", 1))
         .expect("the plan is writable");
-    let run = drplan(&["plan", PRODUCTION, "--all", "--offline", "--check", dir_arg]).expect(1);
+    let run =
+        in_crate_root(&["plan", PRODUCTION, "--all", "--offline", "--check", dir_arg]).expect(1);
     assert!(
         run.stderr.contains("drplan::plan::out_of_date"),
         "{}",

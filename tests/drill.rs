@@ -11,33 +11,6 @@ use crate::support::workspace::Workspace;
 const EXAMPLE: &str = "environments/example.toml";
 const PRODUCTION: &str = "environments/production.toml";
 
-/// Snapshots `text` with what changes from run to run replaced: times, run ids,
-/// measured durations, backup ages.
-fn assert_snapshot(name: &str, text: &str) {
-    let mut settings = insta::Settings::clone_current();
-    let filters = [
-        (r"`\d{8}T\d{6}Z-([a-z-]+)-[0-9a-f]{6}`", "`[run $1]`"),
-        (r"\d{8}T\d{6}Z", "[stamp]"),
-        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]"),
-        (r"\d+\.\d+s\b", "[wall]"),
-        (r"(\d+(days?|h|m|s) ?)+ simulated", "[simulated] simulated"),
-        (
-            r"\| (\d+(days?|h|m|s) ?)+ \| \[wall\] \|",
-            "| [simulated] | [wall] |",
-        ),
-        (
-            r"\| [0-9a-z ]+ against the RTO target (\S+): (met|NOT met)",
-            "| [measured] against the RTO target $1: [met or not]",
-        ),
-        (r"(\d+(h|m|s) ?)+ old", "[age] old"),
-        (r"due in (\d+[dhm] ?)+", "due in [duration]"),
-    ];
-    for (pattern, replacement) in filters {
-        settings.add_filter(pattern, replacement);
-    }
-    settings.bind(|| snapshot::assert("drill", name, text));
-}
-
 /// The one drill report of the workspace, markdown and JSON.
 fn filed(workspace: &Workspace) -> (String, Value) {
     let markdown = workspace.files("drills", "md");
@@ -52,7 +25,7 @@ fn filed(workspace: &Workspace) -> (String, Value) {
 fn the_reference_environment_drilled_end_to_end_on_sim_with_the_calendar_before_and_after() {
     let workspace = Workspace::new();
     let before = workspace.run(&["drill", PRODUCTION, "--due"]).expect(0);
-    assert_snapshot("due-before", &before.stdout);
+    snapshot::assert_live("drill", "due-before", &before.stdout);
 
     let run = workspace
         .run(&[
@@ -67,7 +40,7 @@ fn the_reference_environment_drilled_end_to_end_on_sim_with_the_calendar_before_
 
     let (markdown, json) = filed(&workspace);
     assert!(run.stdout.starts_with(&markdown), "{}", run.stdout);
-    assert_snapshot("regional-failure", &markdown);
+    snapshot::assert_live("drill", "regional-failure", &markdown);
     assert_eq!(json["passed"], true);
     assert_eq!(json["failures"], Value::Array(Vec::new()));
     assert_eq!(json["recovery"]["status"], "finished");
@@ -94,7 +67,7 @@ fn the_reference_environment_drilled_end_to_end_on_sim_with_the_calendar_before_
     assert_eq!(drills.count(), 0, "the drill directory was not removed");
 
     let after = workspace.run(&["drill", PRODUCTION, "--due"]).expect(0);
-    assert_snapshot("due-after", &after.stdout);
+    snapshot::assert_live("drill", "due-after", &after.stdout);
 }
 
 #[test]

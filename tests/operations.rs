@@ -1,107 +1,81 @@
 //! `drplan verify` on the sim world (pass and fail), and secrets: a `${env:VAR}` value
 //! set while applying is never written to any file drplan leaves behind.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use assert_cmd::Command;
-use tempfile::TempDir;
+use crate::support::runner::{self, Run};
+use crate::support::workspace::Workspace;
 
-/// A temp dir holding a copy of the example environment, with its sim world.
-fn workspace() -> TempDir {
-    let dir = TempDir::new().expect("a temp dir");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/example.toml");
-    std::fs::copy(source, dir.path().join("example.toml")).expect("copy the example");
-    drplan(&dir)
-        .args(["sim", "init", "example.toml"])
-        .assert()
-        .success();
-    dir
+const EXAMPLE: &str = "environments/example.toml";
+
+/// A workspace with the example's sim world.
+fn workspace() -> Workspace {
+    let workspace = Workspace::new();
+    drplan(&workspace, &["sim", "init", EXAMPLE]).expect(0);
+    workspace
 }
 
-fn drplan(dir: &TempDir) -> Command {
-    let mut command = Command::cargo_bin("drplan").expect("the drplan binary is built");
+/// `drplan ARGS…` in `workspace`, at sim time scale 0.
+fn command(workspace: &Workspace, args: &[&str]) -> Command {
+    let mut command = workspace.command(args);
+    command.env("DRPLAN_TIME_SCALE", "0");
     command
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .env("DRPLAN_TIME_SCALE", "0")
-        .env_remove("DRPLAN_DIR");
-    command
+}
+
+fn drplan(workspace: &Workspace, args: &[&str]) -> Run {
+    runner::run(&mut command(workspace, args))
 }
 
 #[test]
 fn verify_passes_on_a_healthy_world_and_fails_naming_the_broken_check() {
-    let dir = workspace();
-    let pass = drplan(&dir)
-        .args(["verify", "example.toml"])
-        .output()
-        .expect("runs");
+    let workspace = workspace();
+    let pass = drplan(&workspace, &["verify", EXAMPLE]).expect(0);
     assert!(
-        pass.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pass.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&pass.stdout);
-    assert!(
-        stdout.contains("[pass] shop answers") && stdout.contains("2 of 2 checks passed"),
-        "{stdout}"
+        pass.stdout.contains("[pass] shop answers") && pass.stdout.contains("2 of 2 checks passed"),
+        "{pass}"
     );
 
-    drplan(&dir)
-        .args([
+    drplan(
+        &workspace,
+        &[
             "sim",
             "set",
-            "example.toml",
+            EXAMPLE,
             "--service",
             "web",
             "--region",
             "eu-west-1",
             "--down",
-        ])
-        .assert()
-        .success();
-    let fail = drplan(&dir)
-        .args(["verify", "example.toml"])
-        .output()
-        .expect("runs");
-    assert_eq!(fail.status.code(), Some(1));
-    let stdout = String::from_utf8_lossy(&fail.stdout);
-    let stderr = String::from_utf8_lossy(&fail.stderr);
-    assert!(stdout.contains("[FAIL] shop answers"), "{stdout}");
+        ],
+    )
+    .expect(0);
+    let fail = drplan(&workspace, &["verify", EXAMPLE]).expect(1);
+    assert!(fail.stdout.contains("[FAIL] shop answers"), "{fail}");
     assert!(
-        stderr.contains("drplan::verify::failed") && stderr.contains("shop answers"),
-        "{stderr}"
+        fail.stderr.contains("drplan::verify::failed") && fail.stderr.contains("shop answers"),
+        "{fail}"
     );
 }
 
 #[test]
 fn a_secret_in_the_environment_is_never_written_to_any_file() {
-    let dir = workspace();
+    let workspace = workspace();
     let secret = "https://hooks.example/T0/B0/very-secret-token";
-    drplan(&dir)
-        .args([
-            "apply",
-            "example.toml",
-            "--scenario",
-            "region-outage",
-            "--auto-approve",
-            "--quiet",
-        ])
-        .env("ONCALL_WEBHOOK", secret)
-        .assert()
-        .success();
-    drplan(&dir)
-        .args([
-            "apply",
-            "example.toml",
-            "--failback",
-            "--auto-approve",
-            "--quiet",
-        ])
-        .env("ONCALL_WEBHOOK", secret)
-        .assert()
-        .success();
+    let failover = [
+        "apply",
+        EXAMPLE,
+        "--scenario",
+        "region-outage",
+        "--auto-approve",
+        "--quiet",
+    ];
+    let failback = ["apply", EXAMPLE, "--failback", "--auto-approve", "--quiet"];
+    for args in [&failover[..], &failback] {
+        runner::run(command(&workspace, args).env("ONCALL_WEBHOOK", secret)).expect(0);
+    }
     let mut files = Vec::new();
-    collect(dir.path(), &mut files);
+    collect(workspace.path(), &mut files);
     assert!(
         files.len() > 3,
         "state, sim world and run reports were written: {files:?}"
@@ -116,7 +90,7 @@ fn a_secret_in_the_environment_is_never_written_to_any_file() {
     }
 }
 
-fn collect(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("a directory") {
         let path = entry.expect("an entry").path();
         if path.is_dir() {

@@ -4,17 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-
+use crate::support::runner::in_crate_root;
 use crate::support::snapshot;
-
-fn drplan() -> Command {
-    let mut command = Command::cargo_bin("drplan").expect("the drplan binary is built");
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1");
-    command
-}
 
 fn fixtures() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/warnings");
@@ -39,57 +30,44 @@ fn every_static_stability_warning_is_shown_and_can_be_denied() {
         let relative = file
             .strip_prefix(env!("CARGO_MANIFEST_DIR"))
             .expect("inside the repo")
-            .to_path_buf();
-        let output = drplan()
-            .arg("validate")
-            .arg(&relative)
-            .output()
-            .expect("drplan runs");
-        assert!(
-            output.status.success(),
+            .to_str()
+            .expect("utf-8");
+        let run = in_crate_root(&["validate", relative]);
+        assert_eq!(
+            run.code,
+            Some(0),
             "{class}: warnings alone must not fail validate"
         );
-        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
         assert!(
-            stderr.contains(&format!("drplan::stability::{class}")),
-            "{class}: {stderr}"
+            run.stderr.contains(&format!("drplan::stability::{class}")),
+            "{class}: {}",
+            run.stderr
         );
         assert_eq!(
-            stderr.matches("Warning: drplan::stability::").count(),
+            run.stderr.matches("Warning: drplan::stability::").count(),
             1,
-            "{class}: exactly its own warning\n{stderr}"
+            "{class}: exactly its own warning\n{}",
+            run.stderr
         );
-        snapshot::assert("warnings", &class, &stderr);
-        drplan()
-            .arg("validate")
-            .arg(&relative)
-            .arg("--deny-warnings")
-            .assert()
-            .code(1);
-        let plan = [
+        snapshot::assert("warnings", &class, &run.stderr);
+        in_crate_root(&["validate", relative, "--deny-warnings"]).expect(1);
+        in_crate_root(&[
             "plan",
-            relative.to_str().expect("utf-8"),
+            relative,
             "--scenario",
             "region-down",
             "--offline",
             "--deny-warnings",
-        ];
-        drplan().args(plan).assert().code(1);
+        ])
+        .expect(1);
     }
 }
 
 #[test]
 fn the_example_environment_has_no_warnings() {
-    let output = drplan()
-        .args(["validate", "environments/example.toml", "--deny-warnings"])
-        .output()
-        .expect("runs");
-    assert!(output.status.success());
-    assert!(
-        output.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let run =
+        in_crate_root(&["validate", "environments/example.toml", "--deny-warnings"]).expect(0);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
 }
 
 #[test]
@@ -97,14 +75,12 @@ fn committed_plans_are_current() {
     for env in ["production", "example"] {
         let file = format!("environments/{env}.toml");
         let dir = format!("plans/{env}");
-        let output = drplan()
-            .args(["plan", &file, "--all", "--offline", "--check", &dir])
-            .output()
-            .expect("runs");
-        assert!(
-            output.status.success(),
+        let run = in_crate_root(&["plan", &file, "--all", "--offline", "--check", &dir]);
+        assert_eq!(
+            run.code,
+            Some(0),
             "plans/{env} is out of date; regenerate with `drplan plan {file} --all --offline --out {dir}`:\n{}",
-            String::from_utf8_lossy(&output.stdout)
+            run.stdout
         );
     }
 }

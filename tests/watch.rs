@@ -6,19 +6,15 @@
 //! together exactly one acts.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Child;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::support::workspace::{Run, Workspace};
+use crate::support::runner::{Run, Spawned};
+use crate::support::workspace::Workspace;
 
 const EXAMPLE: &str = "environments/example.toml";
 const PRODUCTION: &str = "environments/production.toml";
-
-/// How long any one drplan process may take before the test gives up on it.
-const PROCESS_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Workspace {
     /// Rewrites the environment file `file` with `from` replaced by `to`.
@@ -31,15 +27,8 @@ impl Workspace {
 
     /// Runs the commands together and waits for them all.
     pub fn run_together(&self, commands: &[&[&str]]) -> Vec<Run> {
-        let started: Vec<_> = commands
-            .iter()
-            .enumerate()
-            .map(|(index, args)| self.spawn(&format!("together-{index}"), args))
-            .collect();
-        started
-            .into_iter()
-            .map(|spawned| wait(spawned.child, &spawned.out, &spawned.err))
-            .collect()
+        let started: Vec<Spawned> = commands.iter().map(|args| self.spawn(args)).collect();
+        started.into_iter().map(Spawned::wait).collect()
     }
 
     /// A JSON file under the workspace, e.g. `.drplan/sim/production.json`.
@@ -60,26 +49,6 @@ impl Workspace {
             .collect();
         paths.sort();
         paths
-    }
-}
-
-fn wait(mut child: Child, out: &Path, err: &Path) -> Run {
-    let deadline = Instant::now() + PROCESS_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("the child can be polled") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("drplan did not finish within {PROCESS_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        code: status.code(),
-        stdout: fs::read_to_string(out).unwrap_or_default(),
-        stderr: fs::read_to_string(err).unwrap_or_default(),
     }
 }
 

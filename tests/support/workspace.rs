@@ -1,61 +1,18 @@
 //! A temporary directory to run the drplan binary in, as a user would: the crate's
-//! `environments/` copied in, `.drplan/` created by drplan itself, nothing inherited
-//! that would move it or change the sim time scale. Test modules add what they need
-//! in their own `impl Workspace` blocks.
+//! `environments/` copied in, `.drplan/` created by drplan itself. Test modules add
+//! what they need in their own `impl Workspace` blocks.
 
-use std::fs::{self, File};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::fs;
+use std::path::Path;
+use std::process::Command;
 
 use tempfile::TempDir;
+
+use super::runner::{self, Run, Spawned};
 
 /// A temporary directory holding copies of the environment files.
 pub struct Workspace {
     dir: TempDir,
-}
-
-/// What a finished drplan process printed, and how it exited.
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-/// A drplan process started by [`Workspace::spawn`], its output going to files.
-pub struct Spawned {
-    pub child: Child,
-    pub out: PathBuf,
-    pub err: PathBuf,
-}
-
-impl Run {
-    /// stderr as one line: miette wraps its messages at the terminal width and draws
-    /// a `│` down the wrapped lines, so a phrase may be split anywhere.
-    pub fn message(&self) -> String {
-        self.stderr
-            .split_whitespace()
-            .filter(|word| *word != "│")
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    /// The run, after checking that it exited with `code`.
-    #[track_caller]
-    pub fn expect(self, code: i32) -> Self {
-        assert_eq!(self.code, Some(code), "unexpected exit\n{self}");
-        self
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit: {:?}\nstdout:\n{}\nstderr:\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
 }
 
 impl Workspace {
@@ -76,41 +33,16 @@ impl Workspace {
         self.dir.path()
     }
 
-    /// `drplan ARGS…` in the workspace, as a user at a colourless terminal 100 columns
-    /// wide, with nothing inherited that would move `.drplan/` or change the time scale.
+    /// `drplan ARGS…` in the workspace (see [`runner::command`]).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_drplan"));
-        command
-            .current_dir(self.path())
-            .env("NO_COLOR", "1")
-            .env("COLUMNS", "100")
-            .env_remove("DRPLAN_DIR")
-            .env_remove("DRPLAN_TIME_SCALE")
-            .args(args)
-            .stdin(Stdio::null());
-        command
+        runner::command(self.path(), args)
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        let output = self.command(args).output().expect("drplan starts");
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        }
+        runner::run(&mut self.command(args))
     }
 
-    /// Starts `drplan ARGS…` with its output going to `<name>.out` and `<name>.err`
-    /// in the workspace (files, not pipes: nothing blocks while the test waits).
-    pub fn spawn(&self, name: &str, args: &[&str]) -> Spawned {
-        let out = self.path().join(format!("{name}.out"));
-        let err = self.path().join(format!("{name}.err"));
-        let child = self
-            .command(args)
-            .stdout(File::create(&out).expect("stdout file"))
-            .stderr(File::create(&err).expect("stderr file"))
-            .spawn()
-            .expect("drplan starts");
-        Spawned { child, out, err }
+    pub fn spawn(&self, args: &[&str]) -> Spawned {
+        runner::spawn(&mut self.command(args))
     }
 }
