@@ -126,9 +126,140 @@ pub enum Error {
         help: String,
     },
 
-    #[error("{message}")]
-    #[diagnostic(code(drplan::apply::refused), help("{help}"))]
-    Refused { message: String, help: String },
+    #[error("{} is not a drplan plan: {detail}", path.display())]
+    #[diagnostic(
+        code(drplan::plan::not_a_plan),
+        help(
+            "pass a plan written by `drplan plan FILE ... --format json --out PLAN`, or an environment file with --scenario"
+        )
+    )]
+    NotAPlan { path: PathBuf, detail: String },
+
+    #[error("{} has plan format {found}, this drplan reads format {expected}", path.display())]
+    #[diagnostic(
+        code(drplan::plan::format_version),
+        help("make the plan again with this version of drplan")
+    )]
+    PlanFormat {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
+
+    #[error("recovering now loses data beyond its RPO: {}", data.join(", "))]
+    #[diagnostic(
+        code(drplan::apply::rpo_breached),
+        help("see the plan's data at risk; rerun with --accept-data-loss to recover anyway")
+    )]
+    RpoBreached { data: Vec<String> },
+
+    /// The run's own check of a data set's newest backup, just before restoring it.
+    #[error("{found}, beyond the RPO of {rpo} for {data}")]
+    #[diagnostic(
+        code(drplan::apply::backup_beyond_rpo),
+        help("fix the backups, or rerun with --accept-data-loss to recover with what there is")
+    )]
+    BackupBeyondRpo {
+        data: String,
+        /// What the backups hold: the newest backup and its age, or that there is none.
+        found: String,
+        /// The RPO, formatted.
+        rpo: String,
+    },
+
+    #[error("the target region {region} is down")]
+    #[diagnostic(
+        code(drplan::apply::region_down),
+        help("choose a scenario that fails over to a healthy region")
+    )]
+    RegionDown { region: String },
+
+    #[error("no backup found under {location}")]
+    #[diagnostic(
+        code(drplan::apply::no_backup),
+        help("check the backup job, or restore by hand")
+    )]
+    NoBackup { location: String },
+
+    #[error("{service} is not healthy in {region} after {attempts} probe(s): {detail}")]
+    #[diagnostic(
+        code(drplan::apply::unhealthy),
+        help("look at the service; once it is healthy, run `drplan apply --resume FILE`")
+    )]
+    Unhealthy {
+        service: String,
+        region: String,
+        attempts: u32,
+        detail: String,
+    },
+
+    #[error("check `{check}` failed ({target}): {detail}")]
+    #[diagnostic(
+        code(drplan::apply::check_failed),
+        help("recovery ran, but this check does not pass: investigate before declaring recovery")
+    )]
+    CheckFailed {
+        check: String,
+        target: String,
+        detail: String,
+    },
+
+    #[error("{step} was not approved")]
+    #[diagnostic(
+        code(drplan::apply::not_approved),
+        help("run `drplan apply --resume FILE` when it may go ahead")
+    )]
+    NotApproved { step: String },
+
+    #[error("this plan needs a person's approval and there is no terminal to ask")]
+    #[diagnostic(
+        code(drplan::apply::no_terminal),
+        help("run it from a terminal, or review it with `drplan plan` and rerun with --auto-approve")
+    )]
+    NoTerminal,
+
+    #[error("apply cancelled")]
+    #[diagnostic(code(drplan::apply::cancelled), help("nothing was changed"))]
+    Cancelled,
+
+    #[error("there is no run of {environment} to resume")]
+    #[diagnostic(
+        code(drplan::apply::nothing_to_resume),
+        help("start one with `drplan apply PLAN`")
+    )]
+    NothingToResume { environment: String },
+
+    #[error("run {run} already finished")]
+    #[diagnostic(
+        code(drplan::apply::run_finished),
+        help("there is nothing to resume; plan again for new changes")
+    )]
+    RunFinished { run: String },
+
+    #[error("the notification template {} is not JSON: {detail}", path.display())]
+    #[diagnostic(
+        code(drplan::notify::template_not_json),
+        help(
+            "write the template as JSON; {{scenario}}, {{severity}}, {{status}}, {{started}}, {{impact}}, {{eta}} are filled in"
+        )
+    )]
+    TemplateNotJson { path: PathBuf, detail: String },
+
+    #[error("the environment variable {name} is not set")]
+    #[diagnostic(
+        code(drplan::secrets::unset_variable),
+        help(
+            "export {name}=… before running drplan (it is read only at apply time and never written)"
+        )
+    )]
+    UnsetVariable { name: String },
+
+    #[error("the state changed since this watcher decided: another operator acted")]
+    #[diagnostic(
+        code(drplan::watch::state_changed),
+        help("the watcher looks again at its next probe")
+    )]
+    WatcherOvertaken,
 
     /// Not a failure for `drplan apply` (it exits 0), but watch and drill report it.
     #[error("the plan has nothing to change")]

@@ -339,9 +339,7 @@ fn kill_and_resume(initial: &Value, delay: Duration) -> (KillPoint, Value, Value
     } else if message.contains("already finished") {
         // Killed after the run finished, before the process exited.
         "had finished"
-    } else if message.contains("yet, so nothing to resume")
-        || message.contains("there is no run to resume")
-    {
+    } else if message.contains("drplan::apply::nothing_to_resume") {
         // Killed before the run was recorded: nothing ran, so apply again.
         assert!(
             killed.code.is_none(),
