@@ -593,7 +593,7 @@ fn two_applies_racing_for_the_s3_state_lock_one_applies() {
 fn snapshot_stderr(name: &str, failed: &Assert) {
     let text = stderr(failed);
     assert!(
-        text.contains("drplan::provider::error") && text.contains("help:"),
+        text.contains("drplan::provider::") && text.contains("help:"),
         "{text}"
     );
     let mut settings = insta::Settings::clone_current();
