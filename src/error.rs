@@ -119,16 +119,367 @@ pub enum Error {
     StalePlan { reason: String },
 
     #[error("{provider}: {message}")]
-    #[diagnostic(code(drplan::provider::error), help("{help}"))]
-    Provider {
-        provider: String,
+    #[diagnostic(code(drplan::provider::credentials), help("{help}"))]
+    Credentials {
+        provider: &'static str,
         message: String,
+        help: &'static str,
+    },
+
+    #[error("{provider}: cannot {action}: access denied")]
+    #[diagnostic(
+        code(drplan::provider::access_denied),
+        help(
+            "the AWS identity in use (`aws sts get-caller-identity`) lacks the IAM permission for this call"
+        )
+    )]
+    AccessDenied {
+        provider: &'static str,
+        action: String,
+    },
+
+    /// No answer: connection refused, timed out, unknown host, broken off.
+    #[error("{provider}: {message}")]
+    #[diagnostic(code(drplan::provider::unreachable), help("{help}"))]
+    Unreachable {
+        provider: &'static str,
+        message: String,
+        help: &'static str,
+    },
+
+    /// A hosted zone, bucket or object that does not exist.
+    #[error("{provider}: {message}")]
+    #[diagnostic(code(drplan::provider::not_found), help("{help}"))]
+    NotFound {
+        provider: &'static str,
+        message: String,
+        help: &'static str,
+    },
+
+    #[error(
+        "{provider}: cannot {action}: AWS kept throttling the request ({code}) after the SDK's retries"
+    )]
+    #[diagnostic(
+        code(drplan::provider::throttled),
+        help("try again in a minute; AWS_MAX_ATTEMPTS raises the number of attempts")
+    )]
+    Throttled {
+        provider: &'static str,
+        action: String,
+        code: String,
+    },
+
+    #[error("{provider}: cannot {action}: the bucket is in another region")]
+    #[diagnostic(
+        code(drplan::provider::wrong_region),
+        help("set `region` under [providers] (or AWS_REGION) to the bucket's region")
+    )]
+    WrongRegion {
+        provider: &'static str,
+        action: String,
+    },
+
+    /// Any other failed call, or an answer drplan cannot use.
+    #[error("{provider}: {message}")]
+    #[diagnostic(code(drplan::provider::api), help("{help}"))]
+    Api {
+        provider: &'static str,
+        message: String,
+        help: &'static str,
+    },
+
+    #[error("route53: {} hosted zones are named `{zone}`: {}", ids.len(), ids.join(", "))]
+    #[diagnostic(
+        code(drplan::provider::ambiguous_zone),
+        help("set `zone_id` on the record to the zone drplan should change")
+    )]
+    AmbiguousZone { zone: String, ids: Vec<String> },
+
+    #[error("route53: change {change} is still PENDING after {waited}")]
+    #[diagnostic(
+        code(drplan::provider::change_pending),
+        help(
+            "Route53 accepted it and will finish it; check with `aws route53 get-change --id ID`, then resume"
+        )
+    )]
+    ChangePending {
+        change: String,
+        /// How long drplan waited, formatted.
+        waited: String,
+    },
+
+    #[error("http: {method} {url}: not a valid URL")]
+    #[diagnostic(
+        code(drplan::provider::invalid_url),
+        help("write an absolute http:// or https:// URL")
+    )]
+    InvalidUrl { method: &'static str, url: String },
+
+    #[error("{provider}: {request} answered {status}")]
+    #[diagnostic(
+        code(drplan::provider::bad_status),
+        help("check the URL and the service behind it: drplan expects a 2xx answer")
+    )]
+    BadStatus {
+        provider: &'static str,
+        request: String,
+        status: u16,
+    },
+
+    #[error("command: program `{program}` not found on PATH")]
+    #[diagnostic(
+        code(drplan::command::not_found),
+        help("install it on this machine, or write its absolute path in the command")
+    )]
+    ProgramNotFound { program: String },
+
+    #[error("command: program `{program}` is not executable")]
+    #[diagnostic(
+        code(drplan::command::not_executable),
+        help("check the file's permissions (chmod +x) and that it is a program, not a directory")
+    )]
+    NotExecutable { program: String },
+
+    #[error("command: cannot {action} `{program}`: {detail}")]
+    #[diagnostic(
+        code(drplan::command::os_error),
+        help("this is an operating system error; run the command by hand to see what happens")
+    )]
+    CommandOs {
+        program: String,
+        /// `start` or `wait for`.
+        action: &'static str,
+        detail: String,
+    },
+
+    #[error("command: `{program}` {how}{}", output_tail(tail))]
+    #[diagnostic(
+        code(drplan::command::failed),
+        help(
+            "the end of its output is above; fix the cause, or run the command by hand to see more"
+        )
+    )]
+    CommandFailed {
+        program: String,
+        /// `exited with code 3`, `was killed by signal 9`.
+        how: String,
+        /// The last lines of its output.
+        tail: Vec<String>,
+    },
+
+    #[error(
+        "command: `{program}` timed out after {timeout}; its process group was killed{}",
+        output_tail(tail)
+    )]
+    #[diagnostic(
+        code(drplan::command::timed_out),
+        help("find out why it hangs (its output so far is above), or allow it more time")
+    )]
+    CommandTimedOut {
+        program: String,
+        /// The timeout, formatted.
+        timeout: String,
+        /// The last lines of its output.
+        tail: Vec<String>,
+    },
+
+    #[error("sim: there is no sim world at {}", path.display())]
+    #[diagnostic(
+        code(drplan::sim::no_world),
+        help("create it with `drplan sim init FILE`")
+    )]
+    NoSimWorld { path: PathBuf },
+
+    #[error("sim: the sim world {} is unreadable: {detail}", path.display())]
+    #[diagnostic(
+        code(drplan::sim::corrupt_world),
+        help("recreate it with `drplan sim init FILE --force`")
+    )]
+    CorruptSimWorld { path: PathBuf, detail: String },
+
+    #[error("sim: unknown {kind} `{name}`")]
+    #[diagnostic(code(drplan::sim::unknown_name), help("{help}"))]
+    UnknownSimName {
+        /// `region` or `service`.
+        kind: String,
+        name: String,
+        /// The closest known name, or the known names.
         help: String,
     },
 
-    #[error("{message}")]
-    #[diagnostic(code(drplan::apply::refused), help("{help}"))]
-    Refused { message: String, help: String },
+    #[error("sim: cannot reach {service} in {region}: the region is down")]
+    #[diagnostic(
+        code(drplan::sim::region_down),
+        help(
+            "bring the region back with `drplan sim set FILE --region REGION --up`, or plan a failover elsewhere"
+        )
+    )]
+    SimRegionDown { service: String, region: String },
+
+    #[error("sim: injected fault: {action}")]
+    #[diagnostic(
+        code(drplan::sim::injected_fault),
+        help(
+            "the sim world injects faults; lower the rate with `drplan sim set FILE --fault-rate 0`"
+        )
+    )]
+    InjectedFault { action: String },
+
+    #[error("error-rate: trigger {trigger} has no probe to read")]
+    #[diagnostic(
+        code(drplan::watch::no_probe),
+        help("add probe = {{ url = \"…\" }} or probe = {{ command = [\"…\"] }} returning a ratio")
+    )]
+    NoErrorRateProbe { trigger: String },
+
+    #[error("error-rate: `{text}` is not a ratio between 0 and 1")]
+    #[diagnostic(
+        code(drplan::watch::not_a_ratio),
+        help("the probe must print (or answer) a number such as 0.02")
+    )]
+    NotARatio { text: String },
+
+    /// What cannot happen unless drplan itself is wrong.
+    #[error("internal error: {detail}")]
+    #[diagnostic(code(drplan::bug), help("this is a bug in drplan; please report it"))]
+    Bug { detail: String },
+
+    #[error("{} is not a drplan plan: {detail}", path.display())]
+    #[diagnostic(
+        code(drplan::plan::not_a_plan),
+        help(
+            "pass a plan written by `drplan plan FILE ... --format json --out PLAN`, or an environment file with --scenario"
+        )
+    )]
+    NotAPlan { path: PathBuf, detail: String },
+
+    #[error("{} has plan format {found}, this drplan reads format {expected}", path.display())]
+    #[diagnostic(
+        code(drplan::plan::format_version),
+        help("make the plan again with this version of drplan")
+    )]
+    PlanFormat {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
+
+    #[error("recovering now loses data beyond its RPO: {}", data.join(", "))]
+    #[diagnostic(
+        code(drplan::apply::rpo_breached),
+        help("see the plan's data at risk; rerun with --accept-data-loss to recover anyway")
+    )]
+    RpoBreached { data: Vec<String> },
+
+    /// The run's own check of a data set's newest backup, just before restoring it.
+    #[error("{found}, beyond the RPO of {rpo} for {data}")]
+    #[diagnostic(
+        code(drplan::apply::backup_beyond_rpo),
+        help("fix the backups, or rerun with --accept-data-loss to recover with what there is")
+    )]
+    BackupBeyondRpo {
+        data: String,
+        /// What the backups hold: the newest backup and its age, or that there is none.
+        found: String,
+        /// The RPO, formatted.
+        rpo: String,
+    },
+
+    #[error("the target region {region} is down")]
+    #[diagnostic(
+        code(drplan::apply::region_down),
+        help("choose a scenario that fails over to a healthy region")
+    )]
+    RegionDown { region: String },
+
+    #[error("no backup found under {location}")]
+    #[diagnostic(
+        code(drplan::apply::no_backup),
+        help("check the backup job, or restore by hand")
+    )]
+    NoBackup { location: String },
+
+    #[error("{service} is not healthy in {region} after {attempts} probe(s): {detail}")]
+    #[diagnostic(
+        code(drplan::apply::unhealthy),
+        help("look at the service; once it is healthy, run `drplan apply --resume FILE`")
+    )]
+    Unhealthy {
+        service: String,
+        region: String,
+        attempts: u32,
+        detail: String,
+    },
+
+    #[error("check `{check}` failed ({target}): {detail}")]
+    #[diagnostic(
+        code(drplan::apply::check_failed),
+        help("recovery ran, but this check does not pass: investigate before declaring recovery")
+    )]
+    CheckFailed {
+        check: String,
+        target: String,
+        detail: String,
+    },
+
+    #[error("{step} was not approved")]
+    #[diagnostic(
+        code(drplan::apply::not_approved),
+        help("run `drplan apply --resume FILE` when it may go ahead")
+    )]
+    NotApproved { step: String },
+
+    #[error("this plan needs a person's approval and there is no terminal to ask")]
+    #[diagnostic(
+        code(drplan::apply::no_terminal),
+        help(
+            "run it from a terminal, or review it with `drplan plan` and rerun with --auto-approve"
+        )
+    )]
+    NoTerminal,
+
+    #[error("apply cancelled")]
+    #[diagnostic(code(drplan::apply::cancelled), help("nothing was changed"))]
+    Cancelled,
+
+    #[error("there is no run of {environment} to resume")]
+    #[diagnostic(
+        code(drplan::apply::nothing_to_resume),
+        help("start one with `drplan apply PLAN`")
+    )]
+    NothingToResume { environment: String },
+
+    #[error("run {run} already finished")]
+    #[diagnostic(
+        code(drplan::apply::run_finished),
+        help("there is nothing to resume; plan again for new changes")
+    )]
+    RunFinished { run: String },
+
+    #[error("the notification template {} is not JSON: {detail}", path.display())]
+    #[diagnostic(
+        code(drplan::notify::template_not_json),
+        help(
+            "write the template as JSON; {{scenario}}, {{severity}}, {{status}}, {{started}}, {{impact}}, {{eta}} are filled in"
+        )
+    )]
+    TemplateNotJson { path: PathBuf, detail: String },
+
+    #[error("the environment variable {name} is not set")]
+    #[diagnostic(
+        code(drplan::secrets::unset_variable),
+        help(
+            "export {name}=… before running drplan (it is read only at apply time and never written)"
+        )
+    )]
+    UnsetVariable { name: String },
+
+    #[error("the state changed since this watcher decided: another operator acted")]
+    #[diagnostic(
+        code(drplan::watch::state_changed),
+        help("the watcher looks again at its next probe")
+    )]
+    WatcherOvertaken,
 
     /// Not a failure for `drplan apply` (it exits 0), but watch and drill report it.
     #[error("the plan has nothing to change")]
@@ -167,14 +518,12 @@ pub enum Error {
     DrillFailed { failures: usize, report: String },
 }
 
-impl Error {
-    /// A provider error with a help line.
-    pub fn provider(provider: &str, message: impl Into<String>, help: impl Into<String>) -> Self {
-        Self::Provider {
-            provider: provider.to_string(),
-            message: message.into(),
-            help: help.into(),
-        }
+/// `; output ends with:` and the last lines of a command's output, when it printed any.
+fn output_tail(tail: &[String]) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("; output ends with:\n{}", tail.join("\n"))
     }
 }
 

@@ -20,9 +20,8 @@ impl Secrets {
             let after = &rest[start + 6..];
             let Some(end) = after.find('}') else { break };
             let name = &after[..end];
-            let value = std::env::var(name).map_err(|_| Error::Refused {
-                message: format!("the environment variable {name} is not set"),
-                help: format!("export {name}=… before running drplan (it is read only at apply time and never written)"),
+            let value = std::env::var(name).map_err(|_| Error::UnsetVariable {
+                name: name.to_string(),
             })?;
             self.remember(format!("${{env:{name}}}"), value.clone());
             out.push_str(&value);

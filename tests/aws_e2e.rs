@@ -493,7 +493,7 @@ fn two_applies_racing_for_the_s3_state_lock_one_applies() {
 /// Takes a snapshot of a failed drplan's stderr under `snapshots/aws/`.
 fn snapshot_stderr(name: &str, failed: &Run) {
     assert!(
-        failed.stderr.contains("drplan::provider::error") && failed.stderr.contains("help:"),
+        failed.stderr.contains("drplan::provider::") && failed.stderr.contains("help:"),
         "{failed}"
     );
     snapshot::assert_live("aws", name, &failed.stderr);

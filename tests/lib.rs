@@ -4,6 +4,7 @@ mod aws_e2e;
 mod cli;
 mod config_props;
 mod drill;
+mod errors;
 mod layering;
 mod operations;
 mod stability;

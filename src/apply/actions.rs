@@ -32,9 +32,8 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             if services.region_up(region).await? {
                 Ok(format!("{region} is up"))
             } else {
-                Err(Error::Refused {
-                    message: format!("the target region {region} is down"),
-                    help: "choose a scenario that fails over to a healthy region".to_string(),
+                Err(Error::RegionDown {
+                    region: region.clone(),
                 })
             }
         }
@@ -75,9 +74,8 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             command,
         } => {
             let newest = ctx.runtime.storage.newest(backups, ctx.options.at).await?;
-            let backup = newest.ok_or_else(|| Error::Refused {
-                message: format!("no backup found under {}", backups.url()),
-                help: "check the backup job, or restore by hand".to_string(),
+            let backup = newest.ok_or_else(|| Error::NoBackup {
+                location: backups.url(),
             })?;
             let command: Option<Vec<String>> = command.as_ref().map(|argv| {
                 argv.iter()
@@ -139,13 +137,10 @@ async fn check_rpo(ctx: &Context, data: &str) -> Result<String, Error> {
             crate::duration::format_duration(set.rpo)
         ));
     }
-    Err(Error::Refused {
-        message: format!(
-            "{found}, beyond the RPO of {} for {data}",
-            crate::duration::format_duration(set.rpo)
-        ),
-        help: "fix the backups, or rerun with --accept-data-loss to recover with what there is"
-            .to_string(),
+    Err(Error::BackupBeyondRpo {
+        data: data.to_string(),
+        found,
+        rpo: crate::duration::format_duration(set.rpo),
     })
 }
 
@@ -175,10 +170,11 @@ async fn health(
             wait = (wait + wait / 2).min(interval * 4);
         }
     }
-    Err(Error::Refused {
-        message: format!("{service} is not healthy in {region} after {attempts} probe(s): {last}"),
-        help: "look at the service; once it is healthy, run `drplan apply --resume FILE`"
-            .to_string(),
+    Err(Error::Unhealthy {
+        service: service.to_string(),
+        region: region.to_string(),
+        attempts,
+        detail: last,
     })
 }
 
@@ -210,16 +206,15 @@ async fn verify(ctx: &Context, index: usize) -> Result<String, Error> {
     if result.healthy {
         Ok(result.detail)
     } else {
-        let what = match &check.kind {
+        let target = match &check.kind {
             CheckKind::Http { url, .. } => url.clone(),
             CheckKind::Dns { record } => format!("DNS record {}", record.value),
             CheckKind::Command(argv) => argv.0.join(" "),
         };
-        Err(Error::Refused {
-            message: format!("check `{}` failed ({what}): {}", check.name, result.detail),
-            help:
-                "recovery ran, but this check does not pass: investigate before declaring recovery"
-                    .to_string(),
+        Err(Error::CheckFailed {
+            check: check.name.clone(),
+            target,
+            detail: result.detail,
         })
     }
 }

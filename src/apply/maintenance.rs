@@ -156,7 +156,11 @@ mod tests {
 
     #[test]
     fn a_failed_page_step_is_recorded_and_recovery_goes_on() {
-        let failed = Err(Error::provider("s3", "the bucket is unreachable", "retry"));
+        let failed = Err(Error::Unreachable {
+            provider: "s3",
+            message: "the bucket is unreachable".to_string(),
+            help: "retry",
+        });
         assert_eq!(
             best_effort(failed, "put the maintenance page up"),
             "could not put the maintenance page up (recovery goes on without it): s3: the bucket is unreachable"

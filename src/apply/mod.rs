@@ -110,9 +110,8 @@ impl Context {
         if answer.trim() == "yes" {
             Ok(())
         } else {
-            Err(Error::Refused {
-                message: format!("{} was not approved", step.id),
-                help: "run `drplan apply --resume FILE` when it may go ahead".to_string(),
+            Err(Error::NotApproved {
+                step: step.id.clone(),
             })
         }
     }
@@ -178,15 +177,13 @@ pub async fn resume(
     version: StateVersion,
 ) -> Result<Applied, Error> {
     let Some(run) = state.run.as_mut() else {
-        return Err(Error::Refused {
-            message: "there is no run to resume".to_string(),
-            help: "start one with `drplan apply PLAN`".to_string(),
+        return Err(Error::NothingToResume {
+            environment: launch.env.name.clone(),
         });
     };
     if run.status == RunStatus::Finished {
-        return Err(Error::Refused {
-            message: format!("run {} already finished", run.id),
-            help: "there is nothing to resume; plan again for new changes".to_string(),
+        return Err(Error::RunFinished {
+            run: run.id.clone(),
         });
     }
     run.status = RunStatus::Running;
@@ -223,10 +220,10 @@ fn abandon_in_flight(state: &mut State) {
 }
 
 async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<Applied, Error> {
-    let run = state.run.clone().ok_or_else(|| Error::Refused {
-        message: "no run".to_string(),
-        help: String::new(),
-    })?;
+    let run = state
+        .run
+        .clone()
+        .expect("start and resume record the run before executing it");
     let finished = journal::finished_steps(&run.journal);
     let steps = Arc::new(run.plan.plan.steps.clone());
     let (journal, closed) = Journal::start(launch.backend.clone(), state, version);

@@ -111,8 +111,8 @@ fn template_file(ctx: &Context, file: &str, fields: &[(&str, &str)]) -> Result<V
         source,
     })?;
     let text = crate::model::substitute(&text, fields);
-    serde_json::from_str(&text).map_err(|e| Error::Refused {
-        message: format!("the notification template {} is not JSON: {e}", path.display()),
-        help: "write the template as JSON; {scenario}, {severity}, {status}, {started}, {impact}, {eta} are filled in".to_string(),
+    serde_json::from_str(&text).map_err(|e| Error::TemplateNotJson {
+        path,
+        detail: e.to_string(),
     })
 }

@@ -51,12 +51,8 @@ async fn locked(
     let (state, version) = session.state().await?;
     let file = match request {
         Request::Resume => {
-            let version = version.ok_or_else(|| Error::Refused {
-                message: format!(
-                    "there is no state for {} yet, so nothing to resume",
-                    session.loaded.env.name
-                ),
-                help: "start a run with `drplan apply PLAN`".to_string(),
+            let version = version.ok_or_else(|| Error::NothingToResume {
+                environment: session.loaded.env.name.clone(),
             })?;
             check_resumable(&session, &state)?;
             return super::resume(launch(session, options, None), state, version).await;
@@ -88,30 +84,19 @@ async fn locked(
 
 /// Refuses data loss without --accept-data-loss, and pauses no terminal can answer.
 fn refuse_unsafe(options: &ApplyOptions, plan: &Plan) -> Result<(), Error> {
-    let violated: Vec<&str> = plan
+    let violated: Vec<String> = plan
         .summary
         .data_at_risk
         .iter()
         .filter(|d| d.violation)
-        .map(|d| d.data.as_str())
+        .map(|d| d.data.clone())
         .collect();
     if !violated.is_empty() && !options.accept_data_loss {
-        return Err(Error::Refused {
-            message: format!(
-                "recovering now loses data beyond its RPO: {}",
-                violated.join(", ")
-            ),
-            help: "see the plan's data at risk; rerun with --accept-data-loss to recover anyway"
-                .to_string(),
-        });
+        return Err(Error::RpoBreached { data: violated });
     }
     let pauses = plan.steps.iter().any(|s| s.approval.is_some());
     if pauses && !options.auto_approve && !interactive() {
-        return Err(Error::Refused {
-            message: "steps of this plan need a person's approval and there is no terminal to ask"
-                .to_string(),
-            help: "run it from a terminal, or pass --auto-approve".to_string(),
-        });
+        return Err(Error::NoTerminal);
     }
     Ok(())
 }
@@ -119,9 +104,8 @@ fn refuse_unsafe(options: &ApplyOptions, plan: &Plan) -> Result<(), Error> {
 /// A run can be resumed only with the environment file it was planned from.
 fn check_resumable(session: &Session, state: &State) -> Result<(), Error> {
     let Some(run) = &state.run else {
-        return Err(Error::Refused {
-            message: "there is no run to resume".to_string(),
-            help: "start one with `drplan apply PLAN`".to_string(),
+        return Err(Error::NothingToResume {
+            environment: session.loaded.env.name.clone(),
         });
     };
     if run.plan.config_hash != session.loaded.config_hash {

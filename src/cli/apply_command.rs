@@ -127,16 +127,10 @@ fn confirm(args: &ApplyArgs, env: &Environment, file: &PlanFile) -> Result<(), E
         return Ok(());
     }
     if !apply::interactive() {
-        return Err(Error::Refused {
-            message: "this plan needs approval and there is no terminal to ask".to_string(),
-            help: "review it with `drplan plan`, then rerun with --auto-approve".to_string(),
-        });
+        return Err(Error::NoTerminal);
     }
     if apply::ask("\nApply this plan? Type `yes` to go ahead: ").trim() != "yes" {
-        return Err(Error::Refused {
-            message: "apply cancelled".to_string(),
-            help: "nothing was changed".to_string(),
-        });
+        return Err(Error::Cancelled);
     }
     Ok(())
 }

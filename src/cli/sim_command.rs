@@ -353,7 +353,9 @@ mod tests {
             &set_args(&["--service", "webs", "--down"]).unwrap(),
         )
         .unwrap_err();
-        assert!(matches!(error, Error::Provider { help, .. } if help == "did you mean `web`?"));
+        assert!(
+            matches!(error, Error::UnknownSimName { help, .. } if help == "did you mean `web`?")
+        );
         assert!(change(&mut world, &set_args(&["--fault-rate", "2"]).unwrap()).is_err());
     }
 

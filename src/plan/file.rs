@@ -72,19 +72,15 @@ impl PlanFile {
             path: path.to_path_buf(),
             source,
         })?;
-        let file: Self = serde_json::from_str(&text).map_err(|e| Error::Refused {
-            message: format!("{} is not a drplan plan: {e}", path.display()),
-            help: "pass a plan written by `drplan plan FILE ... --format json --out PLAN`, or an environment file with --scenario".to_string(),
+        let file: Self = serde_json::from_str(&text).map_err(|e| Error::NotAPlan {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
         })?;
         if file.format_version != super::FORMAT_VERSION {
-            return Err(Error::Refused {
-                message: format!(
-                    "{} has plan format {}, this drplan reads format {}",
-                    path.display(),
-                    file.format_version,
-                    super::FORMAT_VERSION
-                ),
-                help: "make the plan again with this version of drplan".to_string(),
+            return Err(Error::PlanFormat {
+                path: path.to_path_buf(),
+                found: file.format_version,
+                expected: super::FORMAT_VERSION,
             });
         }
         Ok(file)

@@ -68,7 +68,7 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
 
 /// The drplan error for a failed call of `provider` that was trying to `action`
 /// (e.g. "list s3://bucket/prefix").
-pub fn describe<E>(provider: &str, action: &str, err: &SdkError<E, HttpResponse>) -> Error
+pub fn describe<E>(provider: &'static str, action: &str, err: &SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -131,66 +131,71 @@ impl Failure {
         self.code.as_deref() == Some(code)
     }
 
-    /// The error to show, with a help line for the usual causes.
-    pub fn into_error(self, provider: &str, action: &str) -> Error {
-        let (reason, help) = self.explain();
-        Error::provider(provider, format!("cannot {action}: {reason}"), help)
-    }
-
-    fn explain(&self) -> (String, &'static str) {
+    /// The error to show: what kind of failure it is (credentials, unreachable,
+    /// throttled, not found…), with a help line for the usual causes.
+    pub fn into_error(self, provider: &'static str, action: &str) -> Error {
         let code = self.code.as_deref().unwrap_or_default();
+        let message = |reason: &str| format!("cannot {action}: {reason}");
+        let action = action.to_string();
         match &self.cause {
-            Cause::NoCredentials(detail) => (
-                format!("no usable AWS credentials ({detail})"),
-                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pick a profile with AWS_PROFILE, or run `aws sso login`",
-            ),
-            Cause::Unreachable(detail) => (
-                format!("AWS could not be reached ({detail})"),
-                "check the network, and `endpoint` under [providers] or AWS_ENDPOINT_URL when one is set",
-            ),
-            Cause::TimedOut => (
-                "the request timed out".to_string(),
-                "check the network and the endpoint, then try again",
-            ),
-            Cause::Other(detail) => (
-                detail.clone(),
-                "check the AWS configuration: region, endpoint and credentials",
-            ),
-            Cause::Answered(_) if THROTTLING_CODES.contains(&code) || self.status == Some(429) => (
-                format!("AWS kept throttling the request ({code}) after the SDK's retries"),
-                "try again in a minute; AWS_MAX_ATTEMPTS raises the number of attempts",
-            ),
-            Cause::Answered(_) if REJECTED_CREDENTIAL_CODES.contains(&code) => (
-                format!("AWS rejected the credentials ({code})"),
-                "refresh them (`aws sso login`, new access keys) and check AWS_PROFILE",
-            ),
-            Cause::Answered(_) if code.starts_with("AccessDenied") || self.status == Some(403) => (
-                "access denied".to_string(),
-                "the AWS identity in use (`aws sts get-caller-identity`) lacks the IAM permission for this call",
-            ),
-            Cause::Answered(_) if code == "NoSuchBucket" => (
-                "the bucket does not exist".to_string(),
-                "create the bucket, or fix the s3:// URL in the environment file",
-            ),
-            Cause::Answered(_) if code == "NoSuchHostedZone" => (
-                "the hosted zone does not exist".to_string(),
-                "fix `zone_id` on the record in the environment file, or remove it to find the zone by name",
-            ),
+            Cause::NoCredentials(detail) => Error::Credentials {
+                provider,
+                message: message(&format!("no usable AWS credentials ({detail})")),
+                help: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pick a profile with AWS_PROFILE, or run `aws sso login`",
+            },
+            Cause::Unreachable(detail) => Error::Unreachable {
+                provider,
+                message: message(&format!("AWS could not be reached ({detail})")),
+                help: "check the network, and `endpoint` under [providers] or AWS_ENDPOINT_URL when one is set",
+            },
+            Cause::TimedOut => Error::Unreachable {
+                provider,
+                message: message("the request timed out"),
+                help: "check the network and the endpoint, then try again",
+            },
+            Cause::Other(detail) => Error::Api {
+                provider,
+                message: message(detail),
+                help: "check the AWS configuration: region, endpoint and credentials",
+            },
+            Cause::Answered(_) if THROTTLING_CODES.contains(&code) || self.status == Some(429) => {
+                Error::Throttled {
+                    provider,
+                    action,
+                    code: code.to_string(),
+                }
+            }
+            Cause::Answered(_) if REJECTED_CREDENTIAL_CODES.contains(&code) => Error::Credentials {
+                provider,
+                message: message(&format!("AWS rejected the credentials ({code})")),
+                help: "refresh them (`aws sso login`, new access keys) and check AWS_PROFILE",
+            },
+            Cause::Answered(_) if code.starts_with("AccessDenied") || self.status == Some(403) => {
+                Error::AccessDenied { provider, action }
+            }
+            Cause::Answered(_) if code == "NoSuchBucket" => Error::NotFound {
+                provider,
+                message: message("the bucket does not exist"),
+                help: "create the bucket, or fix the s3:// URL in the environment file",
+            },
+            Cause::Answered(_) if code == "NoSuchHostedZone" => Error::NotFound {
+                provider,
+                message: message("the hosted zone does not exist"),
+                help: "fix `zone_id` on the record in the environment file, or remove it to find the zone by name",
+            },
             Cause::Answered(_)
                 if code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed" =>
             {
-                (
-                    "the bucket is in another region".to_string(),
-                    "set `region` under [providers] (or AWS_REGION) to the bucket's region",
-                )
+                Error::WrongRegion { provider, action }
             }
-            Cause::Answered(message) => (
-                format!(
-                    "AWS answered {}: {message}",
+            Cause::Answered(answer) => Error::Api {
+                provider,
+                message: message(&format!(
+                    "AWS answered {}: {answer}",
                     self.code.as_deref().unwrap_or("an error")
-                ),
-                "see the AWS documentation of this error code",
-            ),
+                )),
+                help: "see the AWS documentation of this error code",
+            },
         }
     }
 }

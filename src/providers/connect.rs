@@ -118,9 +118,7 @@ fn time_scale(given: Option<f64>) -> Result<f64, Error> {
 }
 
 fn unreachable_provider(kind: &str) -> Error {
-    Error::provider(
-        kind,
-        "no provider could be set up",
-        "set providers.dns / providers.storage to a known provider",
-    )
+    Error::Bug {
+        detail: format!("no {kind} provider could be set up"),
+    }
 }

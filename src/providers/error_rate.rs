@@ -22,24 +22,17 @@ pub async fn read(
             super::process::run(&argv, RATIO_TIMEOUT, &[]).await?.log
         }
         None => {
-            return Err(Error::provider(
-                "error-rate",
-                format!("trigger {} has no probe to read", trigger),
-                "add probe = { url = \"…\" } or probe = { command = [\"…\"] } returning a ratio",
-            ));
+            return Err(Error::NoErrorRateProbe {
+                trigger: trigger.to_string(),
+            });
         }
     };
     parse_ratio(&text)
 }
 
 async fn get_text(url: &str) -> Result<String, Error> {
-    let unreadable = |error: reqwest::Error| {
-        Error::provider(
-            "error-rate",
-            format!("GET {url}: {error}"),
-            "check that the error-rate endpoint answers",
-        )
-    };
+    let unreadable =
+        |error: reqwest::Error| super::http::request_error("GET", url, RATIO_TIMEOUT, &error);
     let response = super::http::client()
         .get(url)
         .timeout(RATIO_TIMEOUT)
@@ -48,11 +41,11 @@ async fn get_text(url: &str) -> Result<String, Error> {
         .map_err(unreadable)?;
     let status = response.status();
     if !status.is_success() {
-        return Err(Error::provider(
-            "error-rate",
-            format!("GET {url} answered {status}"),
-            "the endpoint must answer 200 with the ratio as its body",
-        ));
+        return Err(Error::BadStatus {
+            provider: "error-rate",
+            request: format!("GET {url}"),
+            status: status.as_u16(),
+        });
     }
     response.text().await.map_err(unreadable)
 }
@@ -63,12 +56,8 @@ fn parse_ratio(text: &str) -> Result<f64, Error> {
     word.parse::<f64>()
         .ok()
         .filter(|ratio| (0.0..=1.0).contains(ratio))
-        .ok_or_else(|| {
-            Error::provider(
-                "error-rate",
-                format!("`{word}` is not a ratio between 0 and 1"),
-                "the probe must print (or answer) a number such as 0.02",
-            )
+        .ok_or_else(|| Error::NotARatio {
+            text: word.to_string(),
         })
 }
 

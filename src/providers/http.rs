@@ -66,7 +66,18 @@ pub async fn post_json(
 }
 
 /// "GET url: what went wrong", with a help line for the kind of failure.
-fn request_error(method: &str, url: &str, timeout: Duration, error: &reqwest::Error) -> Error {
+pub(crate) fn request_error(
+    method: &'static str,
+    url: &str,
+    timeout: Duration,
+    error: &reqwest::Error,
+) -> Error {
+    if error.is_builder() {
+        return Error::InvalidUrl {
+            method,
+            url: url.to_string(),
+        };
+    }
     let (what, help) = if error.is_timeout() {
         (
             format!(
@@ -85,18 +96,17 @@ fn request_error(method: &str, url: &str, timeout: Duration, error: &reqwest::Er
             "connection refused".to_string(),
             "nothing listens on that address and port; check the URL and that the service runs",
         )
-    } else if error.is_builder() {
-        (
-            "not a valid URL".to_string(),
-            "write an absolute http:// or https:// URL",
-        )
     } else {
         (
             root_cause(error),
             "check the URL and that the service answers",
         )
     };
-    Error::provider(PROVIDER, format!("{method} {url}: {what}"), help)
+    Error::Unreachable {
+        provider: PROVIDER,
+        message: format!("{method} {url}: {what}"),
+        help,
+    }
 }
 
 /// The kind of the first I/O error among the causes of `error`.

@@ -165,14 +165,7 @@ pub trait ServiceRuntime: Send + Sync {
         url: &str,
         expect: u16,
         max_latency: Option<Duration>,
-    ) -> Result<ProbeResult, Error> {
-        let _ = (expect, max_latency);
-        Err(Error::provider(
-            "checks",
-            format!("cannot check {url} with this runtime"),
-            "use the real or sim runtime",
-        ))
-    }
+    ) -> Result<ProbeResult, Error>;
 }
 
 /// Delivers the communication timeline.

@@ -37,11 +37,11 @@ impl Notifier for RealNotifier {
                 if (200..300).contains(&status) {
                     Ok(())
                 } else {
-                    Err(Error::provider(
-                        "notify",
-                        format!("the webhook for {} answered {status}", entry.to),
-                        "check the webhook URL and its service",
-                    ))
+                    Err(Error::BadStatus {
+                        provider: "notify",
+                        request: format!("the webhook for {}", entry.to),
+                        status,
+                    })
                 }
             }
             NotifyVia::Command(argv) => {

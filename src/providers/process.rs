@@ -17,9 +17,6 @@ use tokio::process::{Child, Command};
 use super::Output;
 use crate::error::Error;
 
-/// The provider name in command errors.
-const PROVIDER: &str = "command";
-
 /// How many bytes of stdout, and of stderr, are kept (the last ones).
 const OUTPUT_CAP: usize = 64 * 1024;
 
@@ -43,11 +40,9 @@ pub async fn run(
     env: &[(String, String)],
 ) -> Result<Output, Error> {
     let Some((program, arguments)) = argv.split_first() else {
-        return Err(Error::provider(
-            PROVIDER,
-            "nothing to run: the argument vector is empty",
-            "give the command at least a program name",
-        ));
+        return Err(Error::Bug {
+            detail: "nothing to run: the argument vector is empty".to_string(),
+        });
     };
     let child = Command::new(program)
         .args(arguments)
@@ -67,11 +62,11 @@ pub async fn run(
     match finished {
         Ok(Ok(status)) if status.success() => Ok(Output { log }),
         Ok(Ok(status)) => Err(exit_error(program, status, &log)),
-        Ok(Err(error)) => Err(Error::provider(
-            PROVIDER,
-            format!("cannot wait for `{program}`: {error}"),
-            "this is an operating system error; run the command by hand to see what happens",
-        )),
+        Ok(Err(error)) => Err(Error::CommandOs {
+            program: program.clone(),
+            action: "wait for",
+            detail: error.to_string(),
+        }),
         Err(_) => {
             group.kill_and_reap().await;
             Err(timeout_error(program, timeout, &log))
@@ -196,21 +191,17 @@ fn log_text(stdout: &Capture, stderr: &Capture) -> String {
 
 fn spawn_error(program: &str, error: &io::Error) -> Error {
     match error.kind() {
-        io::ErrorKind::NotFound => Error::provider(
-            PROVIDER,
-            format!("program `{program}` not found on PATH"),
-            "install it on this machine, or write its absolute path in the command",
-        ),
-        io::ErrorKind::PermissionDenied => Error::provider(
-            PROVIDER,
-            format!("program `{program}` is not executable"),
-            "check the file's permissions (chmod +x) and that it is a program, not a directory",
-        ),
-        _ => Error::provider(
-            PROVIDER,
-            format!("cannot start `{program}`: {error}"),
-            "run the command by hand to see what happens",
-        ),
+        io::ErrorKind::NotFound => Error::ProgramNotFound {
+            program: program.to_string(),
+        },
+        io::ErrorKind::PermissionDenied => Error::NotExecutable {
+            program: program.to_string(),
+        },
+        _ => Error::CommandOs {
+            program: program.to_string(),
+            action: "start",
+            detail: error.to_string(),
+        },
     }
 }
 
@@ -220,36 +211,28 @@ fn exit_error(program: &str, status: ExitStatus, log: &str) -> Error {
         (None, Some(signal)) => format!("was killed by signal {signal}"),
         (None, None) => format!("failed ({status})"),
     };
-    Error::provider(
-        PROVIDER,
-        with_tail(format!("`{program}` {how}"), log),
-        "the end of its output is above; fix the cause, or run the command by hand to see more",
-    )
+    Error::CommandFailed {
+        program: program.to_string(),
+        how,
+        tail: tail(log),
+    }
 }
 
 fn timeout_error(program: &str, timeout: Duration, log: &str) -> Error {
-    Error::provider(
-        PROVIDER,
-        with_tail(
-            format!(
-                "`{program}` timed out after {}; its process group was killed",
-                crate::duration::format_duration(timeout)
-            ),
-            log,
-        ),
-        "find out why it hangs (its output so far is above), or allow it more time",
-    )
+    Error::CommandTimedOut {
+        program: program.to_string(),
+        timeout: crate::duration::format_duration(timeout),
+        tail: tail(log),
+    }
 }
 
-/// `message`, followed by the last lines of `log` when there are any.
-fn with_tail(message: String, log: &str) -> String {
+/// The last lines of `log`.
+fn tail(log: &str) -> Vec<String> {
     let lines: Vec<&str> = log.lines().collect();
-    let tail = &lines[lines.len().saturating_sub(ERROR_TAIL_LINES)..];
-    if tail.is_empty() {
-        message
-    } else {
-        format!("{message}; output ends with:\n{}", tail.join("\n"))
-    }
+    lines[lines.len().saturating_sub(ERROR_TAIL_LINES)..]
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -383,7 +366,7 @@ mod tests {
             .expect_err("nothing to run");
         assert_eq!(
             error.to_string(),
-            "command: nothing to run: the argument vector is empty"
+            "internal error: nothing to run: the argument vector is empty"
         );
     }
 

@@ -128,20 +128,15 @@ impl Route53Dns {
             .collect();
         match ids.as_slice() {
             [id] => Ok((*id).to_string()),
-            [] => Err(Error::provider(
-                PROVIDER,
-                format!("no hosted zone is named `{zone}`"),
-                "create the zone, fix `zone` on the record in the environment file, or set `zone_id`",
-            )),
-            _ => Err(Error::provider(
-                PROVIDER,
-                format!(
-                    "{} hosted zones are named `{zone}`: {}",
-                    ids.len(),
-                    ids.join(", ")
-                ),
-                "set `zone_id` on the record to the zone drplan should change",
-            )),
+            [] => Err(Error::NotFound {
+                provider: PROVIDER,
+                message: format!("no hosted zone is named `{zone}`"),
+                help: "create the zone, fix `zone` on the record in the environment file, or set `zone_id`",
+            }),
+            _ => Err(Error::AmbiguousZone {
+                zone: zone.to_string(),
+                ids: ids.iter().map(ToString::to_string).collect(),
+            }),
         }
     }
 
@@ -233,12 +228,10 @@ impl Route53Dns {
                     &err,
                 )
             })?;
-        let info = output.change_info().ok_or_else(|| {
-            Error::provider(
-                PROVIDER,
-                format!("zone {zone}: Route53 accepted the change without a change id"),
-                "try again; if it persists, check the zone in the Route53 console",
-            )
+        let info = output.change_info().ok_or_else(|| Error::Api {
+            provider: PROVIDER,
+            message: format!("zone {zone}: Route53 accepted the change without a change id"),
+            help: "try again; if it persists, check the zone in the Route53 console",
         })?;
         Ok(short_id(info.id()).to_string())
     }
@@ -267,14 +260,10 @@ impl Route53Dns {
             }
             let waited = Duration::from_secs(started.elapsed().as_secs());
             if waited >= self.wait.timeout {
-                return Err(Error::provider(
-                    PROVIDER,
-                    format!(
-                        "change {change} is still PENDING after {}",
-                        crate::duration::format_duration(waited)
-                    ),
-                    "Route53 accepted it and will finish it; check with `aws route53 get-change --id ID`, then resume",
-                ));
+                return Err(Error::ChangePending {
+                    change: change.to_string(),
+                    waited: crate::duration::format_duration(waited),
+                });
             }
             if let Some(progress) = &self.progress {
                 progress(&format!(
@@ -402,11 +391,9 @@ fn upsert(record: &DnsRecord, set: &RecordSet) -> Result<Change, Error> {
 }
 
 fn invalid_change(name: &str, err: &dyn std::error::Error) -> Error {
-    Error::provider(
-        PROVIDER,
-        format!("cannot build the Route53 change for {name}: {err}"),
-        "this is a bug in drplan; please report it",
-    )
+    Error::Bug {
+        detail: format!("cannot build the Route53 change for {name}: {err}"),
+    }
 }
 
 /// What one change costs against Route53's per-request limits.

@@ -122,13 +122,15 @@ pub async fn fetch(client: &Client, bucket: &str, key: &str) -> Result<Option<Fe
     };
     let content_type = output.content_type().map(str::to_string);
     let etag = output.e_tag().map(str::to_string);
-    let body = output.body.collect().await.map_err(|err| {
-        Error::provider(
-            PROVIDER,
-            format!("cannot {action}: {err}"),
-            "check the network and try again",
-        )
-    })?;
+    let body = output
+        .body
+        .collect()
+        .await
+        .map_err(|err| Error::Unreachable {
+            provider: PROVIDER,
+            message: format!("cannot {action}: {err}"),
+            help: "check the network and try again",
+        })?;
     Ok(Some(Fetched {
         body: body.into_bytes().to_vec(),
         content_type,

@@ -136,19 +136,12 @@ impl SimWorld {
 
     /// Reads the world at `path`; a missing file is an error telling how to create it.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = read_optional(path)?.ok_or_else(|| {
-            Error::provider(
-                "sim",
-                format!("there is no sim world at {}", path.display()),
-                "create it with `drplan sim init FILE`",
-            )
+        let text = read_optional(path)?.ok_or_else(|| Error::NoSimWorld {
+            path: path.to_path_buf(),
         })?;
-        serde_json::from_str(&text).map_err(|error| {
-            Error::provider(
-                "sim",
-                format!("the sim world {} is unreadable: {error}", path.display()),
-                "recreate it with `drplan sim init FILE --force`",
-            )
+        serde_json::from_str(&text).map_err(|error| Error::CorruptSimWorld {
+            path: path.to_path_buf(),
+            detail: error.to_string(),
         })
     }
 
@@ -284,11 +277,10 @@ impl SimWorld {
         if lookup(&self.regions, "region", region)?.up {
             Ok(())
         } else {
-            Err(Error::provider(
-                "sim",
-                format!("cannot reach {service} in {region}: the region is down"),
-                "bring the region back with `drplan sim set FILE --region REGION --up`, or plan a failover elsewhere",
-            ))
+            Err(Error::SimRegionDown {
+                service: service.to_string(),
+                region: region.to_string(),
+            })
         }
     }
 
@@ -296,11 +288,11 @@ impl SimWorld {
         if self.objects.contains_key(url) {
             Ok(())
         } else {
-            Err(Error::provider(
-                "sim",
-                format!("there is no backup {url} in the sim world"),
-                "see the backups with `drplan sim show FILE`",
-            ))
+            Err(Error::NotFound {
+                provider: "sim",
+                message: format!("there is no backup {url} in the sim world"),
+                help: "see the backups with `drplan sim show FILE`",
+            })
         }
     }
 }
@@ -343,7 +335,11 @@ fn unknown<'k>(kind: &str, name: &str, known: impl IntoIterator<Item = &'k Strin
         Some(close) => format!("did you mean `{close}`?"),
         None => format!("the sim world has: {}; {REINIT_HELP}", known.join(", ")),
     };
-    Error::provider("sim", format!("unknown {kind} `{name}`"), help)
+    Error::UnknownSimName {
+        kind: kind.to_string(),
+        name: name.to_string(),
+        help,
+    }
 }
 
 /// `<action>` alone, or `<action>: <argv joined by spaces>` when there is a command.
@@ -456,11 +452,7 @@ impl Sim {
             })
             .await?;
         if fault_strikes(fault_rate) {
-            return Err(Error::provider(
-                "sim",
-                format!("injected fault: {line}"),
-                "the sim world injects faults; lower the rate with `drplan sim set FILE --fault-rate 0`",
-            ));
+            return Err(Error::InjectedFault { action: line });
         }
         tokio::time::sleep(self.scaled(estimate)).await;
         self.update(|world| {
@@ -869,7 +861,7 @@ mod tests {
     fn opening_a_missing_world_says_how_to_create_it() {
         let dir = TempDir::new().unwrap();
         let error = Sim::open_at(dir.path().join("none.json"), &example(), 0.0).unwrap_err();
-        assert!(matches!(error, Error::Provider { help, .. } if help.contains("drplan sim init")));
+        assert!(matches!(error, Error::NoSimWorld { .. }), "{error}");
     }
 
     #[tokio::test]
@@ -928,7 +920,7 @@ mod tests {
             )
             .await;
         assert!(
-            matches!(missing, Err(Error::Provider { message, .. }) if message.contains("nope.dump"))
+            matches!(missing, Err(Error::NotFound { message, .. }) if message.contains("nope.dump"))
         );
 
         let backup = sim.newest(&orders(), None).await.unwrap().unwrap().url;
@@ -993,9 +985,7 @@ mod tests {
         sim.update(|world| world.set_fault_rate(1.0)).await.unwrap();
 
         let activate = sim.activate("api", "eu-west-1", None).await;
-        assert!(
-            matches!(activate, Err(Error::Provider { message, .. }) if message.starts_with("injected fault"))
-        );
+        assert!(matches!(activate, Err(Error::InjectedFault { .. })));
         let probe = sim.probe("api", "eu-west-1", None).await.unwrap();
         assert!(
             !probe.healthy && probe.detail.starts_with("injected fault"),
@@ -1211,11 +1201,11 @@ mod tests {
     fn unknown_names_suggest_the_closest_known_one() {
         let mut world = SimWorld::nominal(&example(), now());
         let error = world.set_region("eu-west-2", false).unwrap_err();
-        assert!(matches!(&error, Error::Provider { message, help, .. }
-            if message == "unknown region `eu-west-2`" && help == "did you mean `eu-west-1`?"));
+        assert!(matches!(&error, Error::UnknownSimName { kind, name, help }
+            if kind == "region" && name == "eu-west-2" && help == "did you mean `eu-west-1`?"));
         let error = world.set_service("frontend", None, false).unwrap_err();
         assert!(
-            matches!(&error, Error::Provider { help, .. } if help.contains("api, cache, postgres, web, worker"))
+            matches!(&error, Error::UnknownSimName { help, .. } if help.contains("api, cache, postgres, web, worker"))
         );
         assert!(world.set_fault_rate(1.5).is_err());
     }

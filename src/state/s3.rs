@@ -78,12 +78,8 @@ impl S3State {
         condition: Condition<'_>,
     ) -> Result<Result<String, Failure>, Error> {
         let action = format!("write {}", self.url(key));
-        let body = serde_json::to_vec_pretty(value).map_err(|err| {
-            Error::provider(
-                PROVIDER,
-                format!("cannot {action}: {err}"),
-                "this is a bug in drplan; please report it",
-            )
+        let body = serde_json::to_vec_pretty(value).map_err(|err| Error::Bug {
+            detail: format!("cannot {action}: {err}"),
         })?;
         let request = self
             .client
@@ -161,12 +157,10 @@ fn lost_race(failure: &Failure) -> bool {
 }
 
 fn etag(etag: Option<&str>, action: &str) -> Result<String, Error> {
-    etag.map(str::to_string).ok_or_else(|| {
-        Error::provider(
-            PROVIDER,
-            format!("cannot {action}: the answer carried no ETag"),
-            "use an S3-compatible endpoint that returns ETags; drplan needs them to detect concurrent writers",
-        )
+    etag.map(str::to_string).ok_or_else(|| Error::Api {
+        provider: PROVIDER,
+        message: format!("cannot {action}: the answer carried no ETag"),
+        help: "use an S3-compatible endpoint that returns ETags; drplan needs them to detect concurrent writers",
     })
 }
 

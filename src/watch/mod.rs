@@ -327,11 +327,7 @@ async fn plan(session: &Session, scenario: Option<&str>) -> Result<PlanFile, Err
 async fn apply(session: Session, scenario: Option<&str>, serial: u64) -> String {
     let unchanged = |file: &PlanFile| match &file.state {
         Some(state) if state.serial == serial => Ok(()),
-        _ => Err(Error::Refused {
-            message: "the state changed since this watcher decided: another operator acted"
-                .to_string(),
-            help: "the watcher looks again at its next probe".to_string(),
-        }),
+        _ => Err(Error::WatcherOvertaken),
     };
     let request = Request::Plan(scenario.map(str::to_string));
     match run::run(

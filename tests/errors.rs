@@ -1,0 +1,194 @@
+//! Every refusal and provider failure as a user sees it: one snapshot per code under
+//! `snapshots/errors/`, named after the code (`drplan::apply::rpo_breached` is
+//! `apply-rpo_breached.snap`), each built with the values of the reference environment.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use drplan::error::Error;
+
+use crate::support::snapshot;
+
+fn examples() -> Vec<Error> {
+    let s = ToString::to_string;
+    vec![
+        Error::NotAPlan {
+            path: PathBuf::from("environments/production.toml"),
+            detail: s("expected value at line 1 column 1"),
+        },
+        Error::PlanFormat {
+            path: PathBuf::from("plan.json"),
+            found: 1,
+            expected: 2,
+        },
+        Error::RpoBreached {
+            data: vec![s("customer-configs"), s("conversations")],
+        },
+        Error::BackupBeyondRpo {
+            data: s("customer-configs"),
+            found: s(
+                "newest backup s3://omniops-backups/database/production-20240501T020000Z.dump is 3h 12m old",
+            ),
+            rpo: s("1h"),
+        },
+        Error::RegionDown {
+            region: s("us-west-2"),
+        },
+        Error::NoBackup {
+            location: s("s3://omniops-backups/database/"),
+        },
+        Error::Unhealthy {
+            service: s("api"),
+            region: s("us-west-2"),
+            attempts: 3,
+            detail: s("http: GET https://api.us-west-2.omniops.co.uk/health: connection refused"),
+        },
+        Error::CheckFailed {
+            check: s("site answers"),
+            target: s("https://www.omniops.co.uk/"),
+            detail: s("answered 503, expected 200"),
+        },
+        Error::NotApproved {
+            step: s("switch:api.omniops.co.uk"),
+        },
+        Error::NoTerminal,
+        Error::Cancelled,
+        Error::NothingToResume {
+            environment: s("production"),
+        },
+        Error::RunFinished {
+            run: s("20240501T051200Z-regional-failure-3fa9c2"),
+        },
+        Error::TemplateNotJson {
+            path: PathBuf::from("environments/templates/status-page.json"),
+            detail: s("expected `,` or `}` at line 4 column 3"),
+        },
+        Error::UnsetVariable {
+            name: s("SLACK_WEBHOOK"),
+        },
+        Error::WatcherOvertaken,
+        Error::Credentials {
+            provider: "route53",
+            message: s(
+                "cannot look up the hosted zone omniops.co.uk: AWS rejected the credentials (ExpiredToken)",
+            ),
+            help: "refresh them (`aws sso login`, new access keys) and check AWS_PROFILE",
+        },
+        Error::AccessDenied {
+            provider: "s3",
+            action: s("list s3://omniops-backups/database/"),
+        },
+        Error::Unreachable {
+            provider: "s3",
+            message: s(
+                "cannot list s3://omniops-backups/database/: AWS could not be reached (dispatch failure: io error: Connection refused (os error 111))",
+            ),
+            help: "check the network, and `endpoint` under [providers] or AWS_ENDPOINT_URL when one is set",
+        },
+        Error::NotFound {
+            provider: "s3",
+            message: s("cannot list s3://omniops-backups/database/: the bucket does not exist"),
+            help: "create the bucket, or fix the s3:// URL in the environment file",
+        },
+        Error::Throttled {
+            provider: "route53",
+            action: s("change 3 record set(s) in zone Z0123456789ABC"),
+            code: s("Throttling"),
+        },
+        Error::WrongRegion {
+            provider: "s3",
+            action: s("read s3://drplan-state/production.json"),
+        },
+        Error::Api {
+            provider: "s3",
+            message: s(
+                "cannot upload s3://omniops-static/index.html: AWS answered InvalidStorageClass: The storage class you specified is not valid",
+            ),
+            help: "see the AWS documentation of this error code",
+        },
+        Error::AmbiguousZone {
+            zone: s("omniops.co.uk"),
+            ids: vec![s("Z0123456789ABC"), s("Z0987654321XYZ")],
+        },
+        Error::ChangePending {
+            change: s("C02468ACE13579"),
+            waited: s("5m"),
+        },
+        Error::InvalidUrl {
+            method: "GET",
+            url: s("api.omniops.co.uk/health"),
+        },
+        Error::BadStatus {
+            provider: "notify",
+            request: s("the webhook for on-call"),
+            status: 404,
+        },
+        Error::ProgramNotFound {
+            program: s("supabase"),
+        },
+        Error::NotExecutable {
+            program: s("./scripts/promote.sh"),
+        },
+        Error::CommandOs {
+            program: s("supabase"),
+            action: "start",
+            detail: s("Too many open files (os error 24)"),
+        },
+        Error::CommandFailed {
+            program: s("supabase"),
+            how: s("exited with code 1"),
+            tail: vec![
+                s("promoting replica db-us-west-2"),
+                s("error: replica is 4h behind"),
+            ],
+        },
+        Error::CommandTimedOut {
+            program: s("supabase"),
+            timeout: s("5m"),
+            tail: vec![s("waiting for the replica to catch up")],
+        },
+        Error::NoSimWorld {
+            path: PathBuf::from(".drplan/sim/production.json"),
+        },
+        Error::CorruptSimWorld {
+            path: PathBuf::from(".drplan/sim/production.json"),
+            detail: s("EOF while parsing an object at line 12 column 0"),
+        },
+        Error::UnknownSimName {
+            kind: s("region"),
+            name: s("us-west-3"),
+            help: s("did you mean `us-west-2`?"),
+        },
+        Error::SimRegionDown {
+            service: s("api"),
+            region: s("us-west-2"),
+        },
+        Error::InjectedFault {
+            action: s("activate api in us-west-2"),
+        },
+        Error::NoErrorRateProbe {
+            trigger: s("error-rate"),
+        },
+        Error::NotARatio { text: s("<html>") },
+        Error::Bug {
+            detail: s("no dns provider could be set up"),
+        },
+    ]
+}
+
+#[test]
+fn every_refusal_and_provider_failure_has_its_own_code_and_help() {
+    let mut seen = BTreeSet::new();
+    for error in examples() {
+        let code = miette::Diagnostic::code(&error)
+            .expect("every error has a code")
+            .to_string();
+        assert!(seen.insert(code.clone()), "{code} has two examples");
+        assert!(
+            miette::Diagnostic::help(&error).is_some(),
+            "{code} has no help"
+        );
+        let name = code.trim_start_matches("drplan::").replace("::", "-");
+        snapshot::assert("errors", &name, &drplan::error::render(&error, false));
+    }
+}
