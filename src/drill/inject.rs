@@ -28,7 +28,8 @@ impl Injection {
             .as_ref()
             .map(|names| names.iter().map(|n| n.value.clone()).collect::<Vec<_>>());
         match (&scenario.strategy, listed) {
-            (Strategy::Custom, _) => Self::Nothing,
+            // A switchover is planned: home stays up.
+            (Strategy::Custom | Strategy::Switchover { .. }, _) => Self::Nothing,
             (Strategy::Failover { .. }, None) => Self::RegionDown(home),
             (Strategy::Failover { .. } | Strategy::Restore, Some(services)) => Self::ServicesDown {
                 region: home,

@@ -136,9 +136,9 @@ fn new_report(
     scenario: &Scenario,
     started: SystemTime,
 ) -> DrillReport {
-    let strategy = match &scenario.strategy {
-        Strategy::Failover { to } => format!("failover to {}", to.value),
-        other => other.name().to_string(),
+    let strategy = match scenario.strategy.to() {
+        Some(to) => format!("{} to {}", scenario.strategy.name(), to.value),
+        None => scenario.strategy.name().to_string(),
     };
     DrillReport {
         format_version: report::FORMAT_VERSION,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::Located;
+use super::{Command, Located};
 
 /// A data set held by a service.
 #[derive(Debug, Clone)]
@@ -13,6 +13,97 @@ pub struct DataSet {
     pub rpo: Duration,
     pub method: DataMethod,
     pub backups: Option<BackupLocation>,
+    /// How to read the replication lag of a `replicate` data set's copy in a region.
+    pub lag: Option<LagProbe>,
+}
+
+/// How to read replication lag: a URL's body or a command's output, the value taken
+/// from it (a JSON pointer, a regex's first group, or all of it) as a duration; a bare
+/// number counts in `unit`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LagProbe {
+    pub source: LagSource,
+    pub extract: Extract,
+    pub unit: Duration,
+    pub timeout: Duration,
+}
+
+/// Where a lag probe reads from; `{region}` is the region of the copy measured.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LagSource {
+    Url(String),
+    Command(Command),
+}
+
+/// Which part of a probe's output is the value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Extract {
+    /// The whole output, trimmed.
+    Whole,
+    /// The value at a JSON pointer (RFC 6901), e.g. `/replication/lag_ms`.
+    Json(String),
+    /// The first capture group of a regex (or the whole match when it has none).
+    Regex(String),
+}
+
+impl LagProbe {
+    /// The units a bare number may count in.
+    pub const UNITS: [&str; 3] = ["ms", "s", "m"];
+
+    /// The duration of `unit` (one of [`Self::UNITS`]).
+    pub fn unit(unit: &str) -> Option<Duration> {
+        match unit {
+            "ms" => Some(Duration::from_millis(1)),
+            "s" => Some(Duration::from_secs(1)),
+            "m" => Some(Duration::from_secs(60)),
+            _ => None,
+        }
+    }
+
+    /// The lag in `output`, or why it is not there.
+    pub fn read(&self, output: &str) -> Result<Duration, String> {
+        let text = self.extract.apply(output)?;
+        if let Some(duration) = crate::duration::parse_duration(&text) {
+            return Ok(duration);
+        }
+        let number: f64 = text
+            .parse()
+            .map_err(|_| format!("`{text}` is neither a duration nor a number"))?;
+        if !number.is_finite() || number < 0.0 {
+            return Err(format!("`{text}` is not a lag"));
+        }
+        Duration::try_from_secs_f64(number * self.unit.as_secs_f64())
+            .map_err(|_| format!("`{text}` is too large a lag"))
+    }
+}
+
+impl Extract {
+    /// The text this extraction takes from `output`.
+    pub fn apply(&self, output: &str) -> Result<String, String> {
+        match self {
+            Self::Whole => Ok(output.trim().to_string()),
+            Self::Json(pointer) => {
+                let value: serde_json::Value = serde_json::from_str(output)
+                    .map_err(|error| format!("the output is not JSON: {error}"))?;
+                match value.pointer(pointer) {
+                    Some(serde_json::Value::String(text)) => Ok(text.clone()),
+                    Some(serde_json::Value::Number(number)) => Ok(number.to_string()),
+                    Some(other) => Err(format!("{pointer} is {other}, not a number")),
+                    None => Err(format!("the output has no {pointer}")),
+                }
+            }
+            Self::Regex(pattern) => {
+                let regex = regex::Regex::new(pattern).map_err(|error| error.to_string())?;
+                let captures = regex
+                    .captures(output)
+                    .ok_or_else(|| format!("the output does not match /{pattern}/"))?;
+                let found = captures.get(1).or_else(|| captures.get(0));
+                Ok(found.map_or("", |m| m.as_str()).trim().to_string())
+            }
+        }
+    }
 }
 
 /// How a data set is recovered.
@@ -73,5 +164,45 @@ impl BackupLocation {
 
     pub fn url(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(extract: Extract, unit: u64) -> LagProbe {
+        LagProbe {
+            source: LagSource::Url("http://db/lag".to_string()),
+            extract,
+            unit: Duration::from_millis(unit),
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn lag_is_read_from_json_a_regex_or_the_whole_output() {
+        let json = probe(Extract::Json("/replication/lag_ms".to_string()), 1);
+        assert_eq!(
+            json.read(r#"{"replication": {"lag_ms": 1500}}"#),
+            Ok(Duration::from_millis(1500))
+        );
+        let regex = probe(Extract::Regex("lag: ([0-9.]+)".to_string()), 1000);
+        assert_eq!(regex.read("state: streaming\nlag: 2.5\n"), Ok(Duration::from_millis(2500)));
+        let whole = probe(Extract::Whole, 1000);
+        assert_eq!(whole.read(" 30s\n"), Ok(Duration::from_secs(30)));
+        assert_eq!(whole.read("0"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn unreadable_lag_is_an_error_not_a_guess() {
+        let json = probe(Extract::Json("/lag".to_string()), 1000);
+        assert!(json.read("not json").is_err());
+        assert!(json.read(r#"{"other": 1}"#).is_err());
+        assert!(json.read(r#"{"lag": "soon"}"#).is_err());
+        let whole = probe(Extract::Whole, 1000);
+        assert!(whole.read("-1").is_err());
+        assert!(whole.read("NaN").is_err());
+        assert!(whole.read("1e300").is_err());
     }
 }

@@ -13,6 +13,8 @@ use crate::model::{
     MaintenancePage, Notification, NotifyVia, Phase, ProviderKind, Providers, Region, Scenario,
     ScenarioStep, ScenarioStepAction, Service, StateLocation, Strategy, Trigger, TriggerKind,
 };
+use crate::model::data_set::{Extract, LagProbe, LagSource};
+use crate::model::service::{DEFAULT_LIFECYCLE_TIMEOUT, Lifecycle};
 use crate::problems::Problems;
 
 /// Decodes a whole document; `None` when a required part could not be read.
@@ -170,6 +172,8 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
     let estimate = f.opt("estimate", Node::duration, p).map(|d| d.value);
     let activate = f.opt("activate", command, p);
     let restore = f.opt("restore", command, p);
+    let deactivate = lifecycle(&mut f, "deactivate", &name.value, p);
+    let resync = lifecycle(&mut f, "resync", &name.value, p);
     let health = f.opt(
         "health",
         |n| n.table(format!("`health` of [services.{}]", name.value)),
@@ -185,7 +189,37 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
         estimate,
         activate,
         restore,
+        deactivate,
+        resync,
         health,
+    })
+}
+
+/// A lifecycle command `key` of a service: an argument vector, or
+/// `{ command, estimate, timeout }`.
+fn lifecycle(
+    f: &mut Fields<'_, '_>,
+    key: &'static str,
+    service: &str,
+    p: &mut Problems,
+) -> Option<Lifecycle> {
+    let node = f.opt(key, |n| Ok(*n), p)?;
+    if node.array().is_ok() {
+        return p.ok(command(&node)).map(|command| Lifecycle {
+            command,
+            estimate: None,
+            timeout: DEFAULT_LIFECYCLE_TIMEOUT,
+        });
+    }
+    let mut table = p.ok(node.table(format!("`{key}` of [services.{service}]")))?;
+    let argv = table.req("command", command, p);
+    let estimate = table.opt("estimate", Node::duration, p);
+    let timeout = table.opt("timeout", Node::duration, p);
+    table.finish(p);
+    Some(Lifecycle {
+        command: argv?,
+        estimate: estimate.map(|d| d.value),
+        timeout: timeout.map_or(DEFAULT_LIFECYCLE_TIMEOUT, |d| d.value),
     })
 }
 
@@ -298,8 +332,25 @@ fn data_set(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Opti
     let rpo = f.req("rpo", Node::duration, p);
     let method = f.req("method", |n| one_of(n, &DataMethod::NAMES), p);
     let backups = f.opt("backups", backup_location, p);
+    let lag = f.opt(
+        "lag",
+        |n| n.table(format!("`lag` of [data.{}]", name.value)),
+        p,
+    );
+    let lag = lag.and_then(|mut lag| lag_probe(&mut lag, p));
     f.finish(p);
     let method = DataMethod::parse(&method?)?;
+    if method != DataMethod::Replicate && lag.is_some() {
+        p.push(
+            Problem::new(
+                ProblemKind::InvalidValue,
+                format!("data set `{}` declares a `lag` probe but is not replicated", name.value),
+                name.span.clone(),
+                "method is not \"replicate\"",
+            )
+            .help("only method = \"replicate\" data sets have a replication lag; remove `lag`"),
+        );
+    }
     if method == DataMethod::Restore && backups.is_none() {
         p.push(
             Problem::new(
@@ -318,7 +369,67 @@ fn data_set(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Opti
         rpo: rpo?.value,
         method,
         backups,
+        lag,
     })
+}
+
+fn lag_probe(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<LagProbe> {
+    let url = f.opt("url", templated, p);
+    let argv = f.opt("command", command, p);
+    let json = f.opt("json", json_pointer, p);
+    let regex = f.opt("regex", regex, p);
+    let unit = f.opt("unit", |n| one_of(n, &LagProbe::UNITS), p);
+    let timeout = f
+        .opt("timeout", Node::duration, p)
+        .map_or(HealthProbe::DEFAULT_TIMEOUT, |d| d.value);
+    let source = match (url, argv) {
+        (Some(url), None) => Some(LagSource::Url(url)),
+        (None, Some(argv)) => Some(LagSource::Command(argv)),
+        _ => {
+            p.list.extend(exactly_one(f, &["url", "command"]));
+            None
+        }
+    };
+    let extract = match (json, regex) {
+        (Some(pointer), None) => Some(Extract::Json(pointer)),
+        (None, Some(pattern)) => Some(Extract::Regex(pattern)),
+        (None, None) => Some(Extract::Whole),
+        (Some(_), Some(_)) => {
+            p.list.extend(exactly_one(f, &["json", "regex"]));
+            None
+        }
+    };
+    f.finish(p);
+    Some(LagProbe {
+        source: source?,
+        extract: extract?,
+        unit: unit.map_or(Some(Duration::from_secs(1)), |u| LagProbe::unit(&u))?,
+        timeout,
+    })
+}
+
+/// A JSON pointer (RFC 6901): empty, or starting with `/`.
+fn json_pointer(node: &Node<'_, '_>) -> Result<String, Problem> {
+    let pointer = node.string()?;
+    if !pointer.value.is_empty() && !pointer.value.starts_with('/') {
+        return Err(node.invalid(
+            "a JSON pointer starts with `/`",
+            "write e.g. json = \"/replication/lag_ms\"",
+        ));
+    }
+    Ok(pointer.value)
+}
+
+/// A regular expression that compiles.
+fn regex(node: &Node<'_, '_>) -> Result<String, Problem> {
+    let pattern = node.string()?;
+    match regex::Regex::new(&pattern.value) {
+        Ok(_) => Ok(pattern.value),
+        Err(error) => Err(node.invalid(
+            &format!("not a regular expression: {error}"),
+            "write e.g. regex = \"lag: ([0-9.]+)\"; the first group is the value",
+        )),
+    }
 }
 
 fn backup_location(node: &Node<'_, '_>) -> Result<BackupLocation, Problem> {
@@ -339,7 +450,7 @@ fn scenario(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Opti
         .map_or_else(|| "SEV-2".to_string(), |s| s.value);
     let strategy = f.req(
         "strategy",
-        |n| one_of(n, &["failover", "restore", "custom"]),
+        |n| one_of(n, &Strategy::NAMES),
         p,
     );
     let to = f.opt("to", Node::string, p);
@@ -359,11 +470,14 @@ fn scenario(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Opti
         .collect();
     let strategy = match (strategy.as_deref(), to) {
         (Some("failover"), Some(to)) => Some(Strategy::Failover { to }),
-        (Some("failover"), None) => p.ok(f.required("to").map(|_| Strategy::Custom)),
+        (Some("switchover"), Some(to)) => Some(Strategy::Switchover { to }),
+        (Some("failover" | "switchover"), None) => {
+            p.ok(f.required("to").map(|_| Strategy::Custom))
+        }
         (Some(_), Some(to)) => {
             let problem = Problem::new(
                 ProblemKind::InvalidValue,
-                "`to` only applies to failover scenarios",
+                "`to` only applies to failover and switchover scenarios",
                 to.span,
                 "not a failover",
             );

@@ -1,13 +1,13 @@
 //! The validated environment: regions, services, DNS records, data sets, scenarios,
 //! triggers, notifications, checks and drills, with every cross-reference checked.
 
-mod data_set;
+pub mod data_set;
 pub mod decode;
 mod load;
 mod operations;
 mod record;
 mod scenario;
-mod service;
+pub mod service;
 pub mod stability;
 pub mod validate;
 
@@ -25,7 +25,7 @@ pub use record::{Alias, DnsRecord, RecordSet, weighted_sets};
 pub use scenario::{
     MaintenancePage, Phase, Scenario, ScenarioStep, ScenarioStepAction, Strategy, kept_key,
 };
-pub use service::{Command, HealthCheck, HealthProbe, Service, substitute};
+pub use service::{Command, HealthCheck, HealthProbe, Lifecycle, Service, substitute};
 
 /// One environment file, decoded and validated.
 #[derive(Debug, Clone)]

@@ -18,17 +18,32 @@ pub struct Scenario {
 /// What recovery means in a scenario.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Strategy {
+    /// Unplanned: the region being left is presumed down; fencing it is best effort.
     Failover { to: Located<String> },
+    /// Planned, both regions up: fence the old side, wait for replication to catch
+    /// up, then promote — no write lost, or a refusal.
+    Switchover { to: Located<String> },
     Restore,
     Custom,
 }
 
 impl Strategy {
+    pub const NAMES: [&str; 4] = ["failover", "switchover", "restore", "custom"];
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::Failover { .. } => "failover",
+            Self::Switchover { .. } => "switchover",
             Self::Restore => "restore",
             Self::Custom => "custom",
+        }
+    }
+
+    /// The region a failover or switchover moves to.
+    pub fn to(&self) -> Option<&Located<String>> {
+        match self {
+            Self::Failover { to } | Self::Switchover { to } => Some(to),
+            Self::Restore | Self::Custom => None,
         }
     }
 }

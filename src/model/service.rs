@@ -1,4 +1,6 @@
-//! Services: where they run, their restoration tier, dependencies, commands and health.
+//! Services: where they run, their restoration tier, dependencies, health, and their
+//! lifecycle: `activate` (promote, start), `deactivate` (fence, demote, stop) and
+//! `resync` (make a region's copy a replica of the active one).
 
 use std::time::Duration;
 
@@ -6,6 +8,12 @@ use super::Located;
 
 /// The estimate used for a service that declares none.
 pub const DEFAULT_SERVICE_ESTIMATE: Duration = Duration::from_secs(300);
+
+/// The estimate of a `deactivate` that declares none.
+pub const DEFAULT_DEACTIVATE_ESTIMATE: Duration = Duration::from_secs(60);
+
+/// How long a lifecycle command may run when it declares no `timeout`.
+pub const DEFAULT_LIFECYCLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// A service that drplan restores.
 #[derive(Debug, Clone)]
@@ -17,7 +25,20 @@ pub struct Service {
     pub estimate: Option<Duration>,
     pub activate: Option<Command>,
     pub restore: Option<Command>,
+    /// Fences, demotes or stops the service in the region being left.
+    pub deactivate: Option<Lifecycle>,
+    /// Makes the service's copy in `{region}` a replica of the active one.
+    pub resync: Option<Lifecycle>,
     pub health: Option<HealthProbe>,
+}
+
+/// A lifecycle command: what it runs, how long it is expected to take, and how long
+/// it may take before it is stopped.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Lifecycle {
+    pub command: Command,
+    pub estimate: Option<Duration>,
+    pub timeout: Duration,
 }
 
 impl Service {
@@ -28,6 +49,23 @@ impl Service {
     /// The declared estimate, or [`DEFAULT_SERVICE_ESTIMATE`].
     pub fn estimate(&self) -> Duration {
         self.estimate.unwrap_or(DEFAULT_SERVICE_ESTIMATE)
+    }
+
+    /// How long fencing the service takes: its `deactivate` estimate, or
+    /// [`DEFAULT_DEACTIVATE_ESTIMATE`].
+    pub fn deactivate_estimate(&self) -> Duration {
+        self.deactivate
+            .as_ref()
+            .and_then(|d| d.estimate)
+            .unwrap_or(DEFAULT_DEACTIVATE_ESTIMATE)
+    }
+
+    /// How long resyncing the service takes: its `resync` estimate, or the service's.
+    pub fn resync_estimate(&self) -> Duration {
+        self.resync
+            .as_ref()
+            .and_then(|r| r.estimate)
+            .unwrap_or_else(|| self.estimate())
     }
 }
 

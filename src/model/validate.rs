@@ -5,7 +5,7 @@
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
 
-use super::{Environment, Located, Strategy};
+use super::{Environment, Located};
 use crate::error::{Problem, ProblemKind};
 use crate::problems::Problems;
 use crate::suggest::did_you_mean;
@@ -179,7 +179,7 @@ fn check_scenarios(env: &Environment, p: &mut Problems) {
         for service in &limited {
             service_ref(env, service, &context, p);
         }
-        let Strategy::Failover { to } = &scenario.strategy else {
+        let Some(to) = scenario.strategy.to() else {
             continue;
         };
         if !region_ref(env, to, &format!("[scenarios.{}]", scenario.name.value), p) {

@@ -127,7 +127,7 @@ pub fn compute<'e>(
     };
     let target_region = match (intent, scenario.map(|s| &s.strategy)) {
         (Intent::Failback, _) => Some(env.home.value.as_str()),
-        (_, Some(Strategy::Failover { to })) => Some(to.value.as_str()),
+        (_, Some(strategy)) => strategy.to().map(|to| to.value.as_str()),
         _ => None,
     };
     let restoring = scenario.is_some_and(|s| s.strategy == Strategy::Restore);

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::graph::StepGraph;
 use crate::graph::step::Step;
-use crate::model::{Environment, Scenario, Strategy};
+use crate::model::{Environment, Scenario};
 use crate::observe::{ActualState, BackupObservation, StateSource};
 
 /// The version of the JSON plan format.
@@ -151,10 +151,7 @@ fn intent_summary(env: &Environment, intent: &Intent<'_>) -> IntentSummary {
             strategy: scenario.strategy.name().to_string(),
             severity: Some(scenario.severity.clone()),
             approval: scenario.approval.clone(),
-            to: match &scenario.strategy {
-                Strategy::Failover { to } => Some(to.value.clone()),
-                _ => None,
-            },
+            to: scenario.strategy.to().map(|to| to.value.clone()),
         },
         Intent::Failback => IntentSummary {
             name: "failback".to_string(),
