@@ -339,6 +339,26 @@ pub enum Error {
     )]
     NotARatio { text: String },
 
+    #[error("cannot read the replication lag of `{data}` in {region}: {detail}")]
+    #[diagnostic(
+        code(drplan::data::unreadable_lag),
+        help(
+            "the lag probe must answer a duration (2s, 150ms) or a number in its `unit`; fix `json`/`regex` in [data.NAME].lag"
+        )
+    )]
+    UnreadableLag {
+        data: String,
+        region: String,
+        detail: String,
+    },
+
+    #[error("writes to `{data}` are refused: {reason}")]
+    #[diagnostic(
+        code(drplan::sim::write_refused),
+        help("writes go to the active copy; see where it is with `drplan sim show FILE`")
+    )]
+    SimWriteRefused { data: String, reason: String },
+
     /// What cannot happen unless drplan itself is wrong.
     #[error("internal error: {detail}")]
     #[diagnostic(code(drplan::bug), help("this is a bug in drplan; please report it"))]

@@ -170,6 +170,15 @@ fn examples() -> Vec<Error> {
             trigger: s("error-rate"),
         },
         Error::NotARatio { text: s("<html>") },
+        Error::UnreadableLag {
+            data: s("conversations"),
+            region: s("us-west-2"),
+            detail: s("the output has no /replication/lag_ms"),
+        },
+        Error::SimWriteRefused {
+            data: s("conversations"),
+            reason: s("the copy in us-east-1 is fenced: it refuses writes"),
+        },
         Error::Bug {
             detail: s("no dns provider could be set up"),
         },

@@ -11,7 +11,9 @@ use clap::{ArgGroup, Subcommand, ValueEnum};
 use super::EnvironmentFile;
 use crate::error::Error;
 use crate::model::Environment;
+use crate::providers::connect::time_scale;
 use crate::providers::sim::{SimWorld, describe_weights};
+use crate::providers::sim_data::{Replication, SimData};
 
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
@@ -43,7 +45,7 @@ pub struct InitArgs {
 #[derive(Debug, clap::Args)]
 #[command(group(ArgGroup::new("subject").multiple(true).args(["region", "service"])))]
 #[command(group(
-    ArgGroup::new("change").required(true).multiple(true).args(["down", "up", "age_backups", "latency", "fault_rate"])
+    ArgGroup::new("change").required(true).multiple(true).args(["down", "up", "age_backups", "latency", "fault_rate", "writes", "lag", "replication"])
 ))]
 pub struct SetArgs {
     #[command(flatten)]
@@ -70,6 +72,25 @@ pub struct SetArgs {
     /// The probability, from 0 to 1, that an activation, a restore or a probe fails.
     #[arg(long, value_name = "RATE")]
     pub fault_rate: Option<f64>,
+    /// The replicated data set to write to or change replication of.
+    #[arg(long, value_name = "DATA")]
+    pub data: Option<String>,
+    /// Make this many writes on the data set's active copy.
+    #[arg(long, value_name = "N", requires = "data")]
+    pub writes: Option<u64>,
+    /// How long replication takes to carry a write to the replicas, e.g. 30s.
+    #[arg(long, value_name = "DURATION", value_parser = super::duration_arg, requires = "data")]
+    pub lag: Option<Duration>,
+    /// Stop or restart replication of the data set.
+    #[arg(long, value_enum, requires = "data")]
+    pub replication: Option<ReplicationArg>,
+}
+
+/// `--replication stopped|running`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplicationArg {
+    Stopped,
+    Running,
 }
 
 #[derive(Debug, clap::Args)]
@@ -129,6 +150,7 @@ fn set(args: &SetArgs) -> Result<(), Error> {
     let env = crate::model::load(&args.env.file)?.env;
     let path = crate::paths::sim_file(&env.name);
     let mut world = SimWorld::load(&path)?;
+    world.advance_data(SystemTime::now(), time_scale(None)?);
     let changes = change(&mut world, args)?;
     world.save(&path)?;
     println!("{}: {}", path.display(), changes.join("; "));
@@ -167,12 +189,46 @@ fn change(world: &mut SimWorld, args: &SetArgs) -> Result<Vec<String>, Error> {
         world.set_fault_rate(rate)?;
         changes.push(format!("fault rate {rate}"));
     }
+    if let Some(data) = &args.data {
+        changes.extend(change_data(world, data, args)?);
+    }
+    Ok(changes)
+}
+
+/// Applies the `--data` changes: lag, replication, then writes.
+fn change_data(world: &mut SimWorld, data: &str, args: &SetArgs) -> Result<Vec<String>, Error> {
+    let mut changes = Vec::new();
+    if let Some(lag) = args.lag {
+        world.data_mut(data)?.lag_ms = u64::try_from(lag.as_millis()).unwrap_or(u64::MAX);
+        changes.push(format!(
+            "{data}: replication lag {}",
+            crate::duration::format_duration(lag)
+        ));
+    }
+    if let Some(replication) = args.replication {
+        world.data_mut(data)?.replication = match replication {
+            ReplicationArg::Stopped => Replication::Stopped,
+            ReplicationArg::Running => Replication::Running,
+        };
+        let status = if replication == ReplicationArg::Stopped {
+            "stopped"
+        } else {
+            "running"
+        };
+        changes.push(format!("{data}: replication {status}"));
+    }
+    if let Some(count) = args.writes {
+        world.write(data, count, SystemTime::now())?;
+        let active = &world.data_mut(data)?.active;
+        changes.push(format!("{data}: {count} write(s) on the copy in {active}"));
+    }
     Ok(changes)
 }
 
 fn show(args: &ShowArgs) -> Result<(), Error> {
     let env = crate::model::load(&args.env.file)?.env;
-    let world = SimWorld::load(&crate::paths::sim_file(&env.name))?;
+    let mut world = SimWorld::load(&crate::paths::sim_file(&env.name))?;
+    world.advance_data(SystemTime::now(), time_scale(None)?);
     match args.format {
         WorldFormat::Text => print!("{}", render(&env, &world, SystemTime::now())),
         WorldFormat::Json => println!(
@@ -227,6 +283,10 @@ fn render(env: &Environment, world: &SimWorld, now: SystemTime) -> String {
         );
         (location.url(), newest)
     });
+    let data = world
+        .data
+        .iter()
+        .map(|(name, data)| (name.clone(), describe_data(data)));
     let probes = [
         (
             "latency".to_string(),
@@ -240,9 +300,40 @@ fn render(env: &Environment, world: &SimWorld, now: SystemTime) -> String {
         section("services", services),
         section("dns records", records),
         section("backups (newest)", backups),
+        section("replicated data", data),
         section("probes", probes),
     ]
     .join("\n")
+}
+
+/// `active in R (position 12), us-west-2 replica at 10, lag 0s, running, 0 lost`.
+fn describe_data(data: &SimData) -> String {
+    let copies: Vec<String> = data
+        .copies
+        .iter()
+        .filter(|(region, _)| **region != data.active)
+        .map(|(region, copy)| {
+            let role = if copy.replica { "replica" } else { "detached" };
+            format!("{region} {role} at {}", copy.position)
+        })
+        .collect();
+    let replication = match data.replication {
+        Replication::Running => "running",
+        Replication::Stopped => "STOPPED",
+    };
+    let fenced = if data.copies.get(&data.active).is_some_and(|c| c.fenced) {
+        ", fenced"
+    } else {
+        ""
+    };
+    format!(
+        "active in {} at {}{fenced}; {}; lag {}, replication {replication}; {} write(s) lost",
+        data.active,
+        data.head(),
+        copies.join(", "),
+        whole_seconds(Duration::from_millis(data.lag_ms)),
+        data.lost
+    )
 }
 
 /// A duration for people: `5m 3s`, or `250ms` below a second.
@@ -392,6 +483,9 @@ dns records
 
 backups (newest)
   s3://shop-backups/postgres/  s3://shop-backups/postgres/example-20231114T220820Z.dump, 5m old
+
+replicated data
+  orders-stream  active in eu-west-1 at 0; eu-central-1 replica at 0; lag 0s, replication running; 0 write(s) lost
 
 probes
   latency     250ms

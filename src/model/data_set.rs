@@ -188,7 +188,10 @@ mod tests {
             Ok(Duration::from_millis(1500))
         );
         let regex = probe(Extract::Regex("lag: ([0-9.]+)".to_string()), 1000);
-        assert_eq!(regex.read("state: streaming\nlag: 2.5\n"), Ok(Duration::from_millis(2500)));
+        assert_eq!(
+            regex.read("state: streaming\nlag: 2.5\n"),
+            Ok(Duration::from_millis(2500))
+        );
         let whole = probe(Extract::Whole, 1000);
         assert_eq!(whole.read(" 30s\n"), Ok(Duration::from_secs(30)));
         assert_eq!(whole.read("0"), Ok(Duration::ZERO));

@@ -7,14 +7,14 @@ use std::time::Duration;
 use crate::config::tree::{Fields, Node};
 use crate::error::{Problem, ProblemKind};
 use crate::located::Located;
+use crate::model::data_set::{Extract, LagProbe, LagSource};
+use crate::model::service::{DEFAULT_LIFECYCLE_TIMEOUT, Lifecycle};
 use crate::model::{
     Alias, BackupLocation, Check, CheckKind, Command, DEFAULT_TRIGGER_INTERVAL, DataMethod,
     DataSet, DnsRecord, Drill, Environment, ErrorRateProbe, FailbackMode, HealthCheck, HealthProbe,
     MaintenancePage, Notification, NotifyVia, Phase, ProviderKind, Providers, Region, Scenario,
     ScenarioStep, ScenarioStepAction, Service, StateLocation, Strategy, Trigger, TriggerKind,
 };
-use crate::model::data_set::{Extract, LagProbe, LagSource};
-use crate::model::service::{DEFAULT_LIFECYCLE_TIMEOUT, Lifecycle};
 use crate::problems::Problems;
 
 /// Decodes a whole document; `None` when a required part could not be read.
@@ -344,7 +344,10 @@ fn data_set(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Opti
         p.push(
             Problem::new(
                 ProblemKind::InvalidValue,
-                format!("data set `{}` declares a `lag` probe but is not replicated", name.value),
+                format!(
+                    "data set `{}` declares a `lag` probe but is not replicated",
+                    name.value
+                ),
                 name.span.clone(),
                 "method is not \"replicate\"",
             )
@@ -448,11 +451,7 @@ fn scenario(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Opti
     let severity = f
         .opt("severity", Node::string, p)
         .map_or_else(|| "SEV-2".to_string(), |s| s.value);
-    let strategy = f.req(
-        "strategy",
-        |n| one_of(n, &Strategy::NAMES),
-        p,
-    );
+    let strategy = f.req("strategy", |n| one_of(n, &Strategy::NAMES), p);
     let to = f.opt("to", Node::string, p);
     let approval = f.opt("approval", Node::string, p).map(|a| a.value);
     let services = f.opt("services", non_empty_strings, p);
@@ -471,9 +470,7 @@ fn scenario(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Opti
     let strategy = match (strategy.as_deref(), to) {
         (Some("failover"), Some(to)) => Some(Strategy::Failover { to }),
         (Some("switchover"), Some(to)) => Some(Strategy::Switchover { to }),
-        (Some("failover" | "switchover"), None) => {
-            p.ok(f.required("to").map(|_| Strategy::Custom))
-        }
+        (Some("failover" | "switchover"), None) => p.ok(f.required("to").map(|_| Strategy::Custom)),
         (Some(_), Some(to)) => {
             let problem = Problem::new(
                 ProblemKind::InvalidValue,

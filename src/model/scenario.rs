@@ -19,10 +19,14 @@ pub struct Scenario {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Strategy {
     /// Unplanned: the region being left is presumed down; fencing it is best effort.
-    Failover { to: Located<String> },
+    Failover {
+        to: Located<String>,
+    },
     /// Planned, both regions up: fence the old side, wait for replication to catch
     /// up, then promote — no write lost, or a refusal.
-    Switchover { to: Located<String> },
+    Switchover {
+        to: Located<String>,
+    },
     Restore,
     Custom,
 }

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use super::{ActualState, BackupObservation, StateSource};
+use super::{ActualState, BackupObservation, ReplicaObservation, StateSource};
 use crate::error::Error;
-use crate::model::Environment;
-use crate::providers::Runtime;
+use crate::model::{DataMethod, Environment};
+use crate::providers::{ReplicaReading, Runtime};
 
 /// Observes the world; `recorded` is where the state last placed each service (used when
 /// the runtime cannot tell), `at` picks the newest backup before that time.
@@ -59,13 +59,58 @@ pub async fn observe(
             runtime.services.region_up(&region.name.value).await?,
         );
     }
+    let replication = replication(env, runtime, &placement).await?;
     Ok(ActualState {
         source: StateSource::Observed,
         placement,
         records,
         backups,
         regions,
+        replication,
     })
+}
+
+/// The copies of every replicated data set outside the region its service is active in.
+async fn replication(
+    env: &Environment,
+    runtime: &Runtime,
+    placement: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, BTreeMap<String, ReplicaObservation>>, Error> {
+    let mut observed = BTreeMap::new();
+    for data in env
+        .data
+        .iter()
+        .filter(|d| d.method == DataMethod::Replicate)
+    {
+        let Some(service) = env.service(&data.service.value) else {
+            continue;
+        };
+        let active = placement.get(&service.name.value);
+        let mut copies = BTreeMap::new();
+        for region in service.regions.iter().filter(|r| Some(&r.value) != active) {
+            let reading = runtime
+                .services
+                .replication(data, &region.value, &env.name)
+                .await;
+            let observation = match reading {
+                Ok(Some(ReplicaReading {
+                    lag: Some(lag),
+                    behind_writes,
+                })) => ReplicaObservation::Following { lag, behind_writes },
+                Ok(Some(ReplicaReading {
+                    lag: None,
+                    behind_writes,
+                })) => ReplicaObservation::NotFollowing { behind_writes },
+                Ok(None) => ReplicaObservation::NotMeasured,
+                Err(error) => ReplicaObservation::Unreadable {
+                    detail: error.to_string(),
+                },
+            };
+            copies.insert(region.value.clone(), observation);
+        }
+        observed.insert(data.name.value.clone(), copies);
+    }
+    Ok(observed)
 }
 
 #[cfg(test)]

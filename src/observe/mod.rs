@@ -24,6 +24,44 @@ pub struct ActualState {
     pub backups: BTreeMap<String, BackupObservation>,
     /// Region → whether it is healthy, when known.
     pub regions: BTreeMap<String, bool>,
+    /// Replicated data set → region → how far its copy there is behind the active one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub replication: BTreeMap<String, BTreeMap<String, ReplicaObservation>>,
+}
+
+/// What is known about a copy of a replicated data set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "status")]
+pub enum ReplicaObservation {
+    /// Not measured: offline planning, or the data set declares no `lag` probe.
+    NotMeasured,
+    /// Replication feeds the copy, `lag` behind (and `behind_writes`, when counted).
+    Following {
+        #[serde(with = "crate::duration::millis")]
+        lag: Duration,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        behind_writes: Option<u64>,
+    },
+    /// Nothing feeds the copy (replication stopped, or the copy is detached).
+    NotFollowing {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        behind_writes: Option<u64>,
+    },
+    /// The lag probe failed.
+    Unreadable { detail: String },
+}
+
+impl ReplicaObservation {
+    /// True when the copy is known to hold every write of the active copy.
+    pub fn caught_up(&self) -> bool {
+        match self {
+            Self::Following { lag, behind_writes } => {
+                behind_writes.map_or(lag.is_zero(), |behind| behind == 0)
+            }
+            Self::NotFollowing { behind_writes } => *behind_writes == Some(0),
+            Self::NotMeasured | Self::Unreadable { .. } => false,
+        }
+    }
 }
 
 /// Where the actual state came from.
@@ -112,6 +150,7 @@ impl ActualState {
             records,
             backups,
             regions: BTreeMap::new(),
+            replication: BTreeMap::new(),
         }
     }
 

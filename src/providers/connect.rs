@@ -103,7 +103,8 @@ pub async fn connect(
     })
 }
 
-fn time_scale(given: Option<f64>) -> Result<f64, Error> {
+/// The sim time scale: `given`, else `$DRPLAN_TIME_SCALE`, else [`DEFAULT_TIME_SCALE`].
+pub fn time_scale(given: Option<f64>) -> Result<f64, Error> {
     let from_env = std::env::var("DRPLAN_TIME_SCALE").ok();
     let scale = match (given, from_env) {
         (Some(scale), _) => scale,

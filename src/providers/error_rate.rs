@@ -16,7 +16,9 @@ pub async fn read(
     probe: Option<&ErrorRateProbe>,
 ) -> Result<f64, Error> {
     let text = match probe {
-        Some(ErrorRateProbe::Url(url)) => get_text(url).await?,
+        Some(ErrorRateProbe::Url(url)) => {
+            super::http::get_text(&super::http::client(), url, RATIO_TIMEOUT, "error-rate").await?
+        }
         Some(ErrorRateProbe::Command(argv)) => {
             let argv = argv.render(&[("environment", environment)]);
             super::process::run(&argv, RATIO_TIMEOUT, &[]).await?.log
@@ -28,26 +30,6 @@ pub async fn read(
         }
     };
     parse_ratio(&text)
-}
-
-async fn get_text(url: &str) -> Result<String, Error> {
-    let unreadable =
-        |error: reqwest::Error| super::http::request_error("GET", url, RATIO_TIMEOUT, &error);
-    let response = super::http::client()
-        .get(url)
-        .timeout(RATIO_TIMEOUT)
-        .send()
-        .await
-        .map_err(unreadable)?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(Error::BadStatus {
-            provider: "error-rate",
-            request: format!("GET {url}"),
-            status: status.as_u16(),
-        });
-    }
-    response.text().await.map_err(unreadable)
 }
 
 /// A ratio from 0 to 1, the first word of `text`.

@@ -44,6 +44,36 @@ pub async fn get(client: &Client, url: &str, timeout: Duration) -> Result<(u16, 
     Ok((response.status().as_u16(), started.elapsed()))
 }
 
+/// GETs `url` within `timeout` for its body, which must come with a 2xx status;
+/// `provider` names who asked in errors.
+///
+/// # Errors
+///
+/// When no response arrives, as for [`get`], or the status is not 2xx.
+pub async fn get_text(
+    client: &Client,
+    url: &str,
+    timeout: Duration,
+    provider: &'static str,
+) -> Result<String, Error> {
+    let unreadable = |error: reqwest::Error| request_error("GET", url, timeout, &error);
+    let response = client
+        .get(url)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(unreadable)?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(Error::BadStatus {
+            provider,
+            request: format!("GET {url}"),
+            status: status.as_u16(),
+        });
+    }
+    response.text().await.map_err(unreadable)
+}
+
 /// POSTs `body` as JSON to `url` within `timeout`: the response status.
 ///
 /// # Errors

@@ -13,6 +13,7 @@ pub mod real;
 pub mod route53;
 pub mod s3;
 pub mod sim;
+pub mod sim_data;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,7 +24,8 @@ use async_trait::async_trait;
 use crate::error::Error;
 pub use crate::model::ProviderKind;
 use crate::model::{
-    BackupLocation, DnsRecord, Environment, ErrorRateProbe, HealthProbe, Notification, RecordSet,
+    BackupLocation, DataSet, DnsRecord, Environment, ErrorRateProbe, HealthProbe, Notification,
+    RecordSet,
 };
 
 /// Reads and moves weighted DNS record sets.
@@ -92,6 +94,16 @@ pub struct Output {
     pub log: String,
 }
 
+/// How far a copy of a data set is behind the active copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicaReading {
+    /// The replication lag; `None` when replication does not feed this copy (stopped,
+    /// or the copy is not a replica).
+    pub lag: Option<Duration>,
+    /// How many writes the copy lacks, when the provider can count them (the sim can).
+    pub behind_writes: Option<u64>,
+}
+
 /// The outcome of one health probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeResult {
@@ -119,6 +131,35 @@ pub trait ServiceRuntime: Send + Sync {
         backup: &str,
         command: Option<&[String]>,
     ) -> Result<Output, Error>;
+
+    /// Fences, demotes or stops `service` in `region` (running `command`), giving it
+    /// at most `timeout`.
+    async fn deactivate(
+        &self,
+        service: &str,
+        region: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> Result<Output, Error>;
+
+    /// Makes the copy of `service` in `region` a replica of the active one (running
+    /// `command`), giving it at most `timeout`.
+    async fn resync(
+        &self,
+        service: &str,
+        region: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> Result<Output, Error>;
+
+    /// How far the copy of `data` in `region` is behind the active copy: what its
+    /// `lag` probe reads (`None` when it declares none).
+    async fn replication(
+        &self,
+        data: &DataSet,
+        region: &str,
+        environment: &str,
+    ) -> Result<Option<ReplicaReading>, Error>;
 
     /// Runs a scenario's own command.
     async fn run(&self, argv: &[String]) -> Result<Output, Error>;

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{Output, ProbeResult, ServiceRuntime, http, process};
+use super::{Output, ProbeResult, ReplicaReading, ServiceRuntime, http, process};
 use crate::error::Error;
-use crate::model::{HealthCheck, HealthProbe};
+use crate::model::data_set::LagSource;
+use crate::model::{DataSet, HealthCheck, HealthProbe};
 
 /// Runs real commands and probes real endpoints.
 #[derive(Debug, Clone)]
@@ -79,6 +80,63 @@ impl ServiceRuntime for RealRuntime {
         command: Option<&[String]>,
     ) -> Result<Output, Error> {
         self.run_optional(command).await
+    }
+
+    async fn deactivate(
+        &self,
+        _service: &str,
+        _region: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> Result<Output, Error> {
+        process::run(command, timeout.min(self.command_timeout), &[]).await
+    }
+
+    async fn resync(
+        &self,
+        _service: &str,
+        _region: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> Result<Output, Error> {
+        process::run(command, timeout.min(self.command_timeout), &[]).await
+    }
+
+    /// Runs the data set's lag probe for `region`: a URL's body or a command's output.
+    async fn replication(
+        &self,
+        data: &DataSet,
+        region: &str,
+        environment: &str,
+    ) -> Result<Option<ReplicaReading>, Error> {
+        let Some(probe) = &data.lag else {
+            return Ok(None);
+        };
+        let values = [
+            ("region", region),
+            ("environment", environment),
+            ("service", data.service.value.as_str()),
+        ];
+        let output = match &probe.source {
+            LagSource::Url(url) => {
+                let url = crate::model::substitute(url, &values);
+                http::get_text(&self.client, &url, probe.timeout, "lag").await?
+            }
+            LagSource::Command(argv) => {
+                process::run(&argv.render(&values), probe.timeout, &[])
+                    .await?
+                    .log
+            }
+        };
+        let lag = probe.read(&output).map_err(|detail| Error::UnreadableLag {
+            data: data.name.value.clone(),
+            region: region.to_string(),
+            detail,
+        })?;
+        Ok(Some(ReplicaReading {
+            lag: Some(lag),
+            behind_writes: None,
+        }))
     }
 
     async fn run(&self, argv: &[String]) -> Result<Output, Error> {

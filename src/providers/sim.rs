@@ -3,8 +3,9 @@
 //!
 //! The world of an environment lives in `.drplan/sim/<environment>.json`: which regions
 //! are up, where each service is active and where it is marked down, the weighted record
-//! sets of each DNS record, backup objects with their timestamps, and probe latency and
-//! fault rate. Every change is saved before it returns. Commands are not run: the sim
+//! sets of each DNS record, backup objects with their timestamps, the copies of each
+//! replicated data set ([`sim_data`](super::sim_data)), and probe latency and fault
+//! rate. Every change is saved before it returns. Commands are not run: the sim
 //! appends them to the world's `log` instead.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,14 +17,16 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
+use super::sim_data::SimData;
 use super::{
     DnsProvider, Notifier, ObjectInfo, ObjectStore, Output, ProbeResult, RecordChange,
-    ServiceRuntime, StoredObject,
+    ReplicaReading, ServiceRuntime, StoredObject,
 };
 use crate::error::Error;
 use crate::fsio::{Durability, read_optional, write_json_atomic};
 use crate::model::{
-    BackupLocation, DnsRecord, Environment, ErrorRateProbe, HealthProbe, Notification, NotifyVia,
+    BackupLocation, DataMethod, DataSet, DnsRecord, Environment, ErrorRateProbe, HealthProbe,
+    Notification, NotifyVia,
 };
 use crate::model::{RecordSet, weighted_sets};
 
@@ -48,6 +51,9 @@ pub struct SimWorld {
     /// replaced); backups have no content in the sim.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub contents: BTreeMap<String, SimContent>,
+    /// Replicated data set → its copies.
+    #[serde(default)]
+    pub data: BTreeMap<String, SimData>,
     /// How long every health probe takes to answer, in milliseconds.
     pub latency_ms: u64,
     /// The probability (0 to 1) that an activation, a restore or a probe fails.
@@ -128,6 +134,17 @@ impl SimWorld {
                 .map(|(location, taken)| (backup_url(location, &env.name, taken), Modified(taken)))
                 .collect(),
             contents: BTreeMap::new(),
+            data: env
+                .data
+                .iter()
+                .filter(|data| data.method == DataMethod::Replicate)
+                .filter_map(|data| {
+                    let service = env.service(&data.service.value)?;
+                    let regions = service.regions.iter().map(|r| r.value.clone());
+                    let copies = SimData::nominal(&service.name.value, home, regions);
+                    Some((data.name.value.clone(), copies))
+                })
+                .collect(),
             latency_ms: 0,
             fault_rate: 0.0,
             log: Vec::new(),
@@ -149,6 +166,39 @@ impl SimWorld {
     /// need survive a killed process (which the rename covers), not a power loss.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
         write_json_atomic(path, self, Durability::ProcessKill)
+    }
+
+    /// Carries what replication has delivered by `now` (lags times `scale`).
+    pub fn advance_data(&mut self, now: SystemTime, scale: f64) {
+        let regions = &self.regions;
+        let up = |region: &str| regions.get(region).is_some_and(|r| r.up);
+        for data in self.data.values_mut() {
+            data.advance(now, scale, &up);
+        }
+    }
+
+    /// The replicated data set `name`.
+    pub fn data_mut(&mut self, name: &str) -> Result<&mut SimData, Error> {
+        lookup_mut(&mut self.data, "replicated data set", name)
+    }
+
+    /// Makes `count` writes on the active copy of `data`; refused when its region is
+    /// down or the copy is fenced.
+    pub fn write(&mut self, data: &str, count: u64, now: SystemTime) -> Result<(), Error> {
+        let set = lookup(&self.data, "replicated data set", data)?;
+        let region = set.active.clone();
+        self.check_reachable(&set.service.clone(), &region)?;
+        self.data_mut(data)?
+            .write(count, now)
+            .map_err(|reason| Error::SimWriteRefused {
+                data: data.to_string(),
+                reason,
+            })
+    }
+
+    /// The replicated data sets of `service`.
+    fn data_of<'w>(&'w mut self, service: &'w str) -> impl Iterator<Item = &'w mut SimData> {
+        self.data.values_mut().filter(move |d| d.service == service)
     }
 
     /// Marks `region` up or down.
@@ -361,13 +411,21 @@ fn uniform() -> f64 {
     (bits >> 16) as f64 / (1_u64 << 48) as f64
 }
 
+/// How long a service's lifecycle actions take in the sim (before scaling).
+#[derive(Debug, Clone, Copy)]
+struct Estimates {
+    activate: Duration,
+    deactivate: Duration,
+    resync: Duration,
+}
+
 /// The sim provider: DNS, object storage and services of one world, shared by clones.
 #[derive(Debug, Clone)]
 pub struct Sim {
     path: PathBuf,
     world: Arc<Mutex<SimWorld>>,
-    /// Service → how long activating or restoring it takes (before scaling).
-    estimates: BTreeMap<String, Duration>,
+    /// Service → how long its lifecycle actions take (before scaling).
+    estimates: BTreeMap<String, Estimates>,
     /// DNS name → the record (its key) and the service it follows, for URL checks.
     hosts: BTreeMap<String, (String, String)>,
     /// Multiplies every estimate: 0 for tests, 0.01 for quick drills, 1 for real time.
@@ -396,7 +454,14 @@ impl Sim {
             estimates: env
                 .services
                 .iter()
-                .map(|s| (s.name.value.clone(), s.estimate()))
+                .map(|s| {
+                    let estimates = Estimates {
+                        activate: s.estimate(),
+                        deactivate: s.deactivate_estimate(),
+                        resync: s.resync_estimate(),
+                    };
+                    (s.name.value.clone(), estimates)
+                })
                 .collect(),
             hosts: env
                 .records
@@ -425,6 +490,7 @@ impl Sim {
     ) -> Result<T, Error> {
         let mut world = self.world.lock().await;
         let mut next = world.clone();
+        next.advance_data(SystemTime::now(), self.time_scale);
         let value = change(&mut next)?;
         next.save(&self.path)?;
         *world = next;
@@ -454,9 +520,46 @@ impl Sim {
         if fault_strikes(fault_rate) {
             return Err(Error::InjectedFault { action: line });
         }
-        tokio::time::sleep(self.scaled(estimate)).await;
+        tokio::time::sleep(self.scaled(estimate.activate)).await;
+        let now = SystemTime::now();
         self.update(|world| {
             lookup_mut(&mut world.services, "service", service)?.active = region.to_string();
+            for data in world.data_of(service) {
+                data.promote(region, now);
+            }
+            world.log.push(line.clone());
+            Ok(())
+        })
+        .await?;
+        Ok(Output { log: line })
+    }
+
+    /// Fences or resyncs the copies of `service`'s data in `region`: checks that the
+    /// region (and, for a resync, the active one) answers, waits the scaled estimate,
+    /// then changes the copies and logs `line`.
+    async fn lifecycle(
+        &self,
+        service: &str,
+        region: &str,
+        line: String,
+        estimate: Duration,
+        change: fn(&mut SimData, &str),
+    ) -> Result<Output, Error> {
+        let fault_rate = self
+            .view(|world| {
+                world
+                    .check_reachable(service, region)
+                    .map(|()| world.fault_rate)
+            })
+            .await?;
+        if fault_strikes(fault_rate) {
+            return Err(Error::InjectedFault { action: line });
+        }
+        tokio::time::sleep(self.scaled(estimate)).await;
+        self.update(|world| {
+            for data in world.data_of(service) {
+                change(data, region);
+            }
             world.log.push(line.clone());
             Ok(())
         })
@@ -625,6 +728,58 @@ impl ServiceRuntime for Sim {
         self.update(|world| world.set_service(service, Some(region), true))
             .await?;
         Ok(output)
+    }
+
+    /// Fences the service's data copies in `region`; fails when the region is down.
+    async fn deactivate(
+        &self,
+        service: &str,
+        region: &str,
+        command: &[String],
+        _timeout: Duration,
+    ) -> Result<Output, Error> {
+        let line = log_line(format!("deactivate {service} {region}"), Some(command));
+        let estimate = lookup(&self.estimates, "service", service)?.deactivate;
+        self.lifecycle(service, region, line, estimate, SimData::fence)
+            .await
+    }
+
+    /// Makes the service's data copies in `region` replicas of the active ones.
+    async fn resync(
+        &self,
+        service: &str,
+        region: &str,
+        command: &[String],
+        _timeout: Duration,
+    ) -> Result<Output, Error> {
+        let line = log_line(format!("resync {service} {region}"), Some(command));
+        let estimate = lookup(&self.estimates, "service", service)?.resync;
+        let active = self.placement(service).await?.unwrap_or_default();
+        self.view(|world| world.check_reachable(service, &active))
+            .await?;
+        self.lifecycle(service, region, line, estimate, SimData::resync)
+            .await
+    }
+
+    /// Where the copy in `region` stands, from the world (never a real probe).
+    async fn replication(
+        &self,
+        data: &DataSet,
+        region: &str,
+        _environment: &str,
+    ) -> Result<Option<ReplicaReading>, Error> {
+        let state = self
+            .update(|world| {
+                Ok(world
+                    .data
+                    .get(&data.name.value)
+                    .and_then(|d| d.copy_state(region)))
+            })
+            .await?;
+        Ok(state.map(|state| ReplicaReading {
+            lag: state.lag,
+            behind_writes: Some(state.behind),
+        }))
     }
 
     async fn run(&self, argv: &[String]) -> Result<Output, Error> {
