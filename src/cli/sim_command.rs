@@ -149,10 +149,7 @@ fn summary(env: &Environment, world: &SimWorld) -> String {
 fn set(args: &SetArgs) -> Result<(), Error> {
     let env = crate::model::load(&args.env.file)?.env;
     let path = crate::paths::sim_file(&env.name);
-    let mut world = SimWorld::load(&path)?;
-    world.advance_data(SystemTime::now(), time_scale(None)?);
-    let changes = change(&mut world, args)?;
-    world.save(&path)?;
+    let changes = SimWorld::edit(&path, time_scale(None)?, |world| change(world, args))?;
     println!("{}: {}", path.display(), changes.join("; "));
     Ok(())
 }

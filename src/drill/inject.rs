@@ -53,19 +53,16 @@ impl Injection {
         }
     }
 
-    /// Breaks (`up` false) or repairs (`up` true) the world saved at `path`.
-    pub fn set(&self, path: &Path, up: bool) -> Result<(), Error> {
-        let mut world = SimWorld::load(path)?;
-        match self {
-            Self::RegionDown(region) => world.set_region(region, up)?,
-            Self::ServicesDown { region, services } => {
-                for service in services {
-                    world.set_service(service, Some(region), up)?;
-                }
-            }
-            Self::Nothing => return Ok(()),
-        }
-        world.save(path)
+    /// Breaks (`up` false) or repairs (`up` true) the world saved at `path`, whose
+    /// replication lags are scaled by `scale`.
+    pub fn set(&self, path: &Path, scale: f64, up: bool) -> Result<(), Error> {
+        SimWorld::edit(path, scale, |world| match self {
+            Self::RegionDown(region) => world.set_region(region, up),
+            Self::ServicesDown { region, services } => services
+                .iter()
+                .try_for_each(|service| world.set_service(service, Some(region), up)),
+            Self::Nothing => Ok(()),
+        })
     }
 }
 
@@ -102,9 +99,9 @@ mod tests {
         nominal.save(&path).unwrap();
         let injection = Injection::of(&env, env.scenario("regional-failure").unwrap());
 
-        injection.set(&path, false).unwrap();
+        injection.set(&path, 0.0, false).unwrap();
         assert!(!SimWorld::load(&path).unwrap().regions["us-east-1"].up);
-        injection.set(&path, true).unwrap();
+        injection.set(&path, 0.0, true).unwrap();
         assert_eq!(SimWorld::load(&path).unwrap(), nominal);
     }
 }

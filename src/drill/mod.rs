@@ -20,18 +20,23 @@ use std::time::{Duration, Instant, SystemTime};
 
 use detect::{TriggerDetection, Watched};
 use inject::Injection;
-use report::{CheckOutcome, DrillReport, FailedStep, RunSummary};
+use report::{CheckOutcome, DataWrites, DrillReport, FailedStep, RunSummary};
 
 use crate::apply::executor::Outcome;
 use crate::apply::run::{self, Request};
 use crate::apply::{Applied, ApplyOptions};
 use crate::error::Error;
-use crate::model::{Environment, Scenario, Strategy, Trigger};
+use crate::model::{Environment, Scenario, Trigger};
 use crate::providers::sim::SimWorld;
 use crate::session::{Session, SimFlags};
 
 /// Where drill reports are filed, relative to the working directory.
 pub const REPORTS_DIR: &str = "drills";
+
+/// Writes a drill makes on every replicated data set before the failure is injected,
+/// and again once recovered (on the copy that took over): the failback must keep them.
+const WRITES_BEFORE: u64 = 100;
+const WRITES_DURING: u64 = 50;
 
 /// How a drill runs.
 #[derive(Debug, Clone)]
@@ -158,6 +163,7 @@ fn new_report(
         recovery: not_run(&scenario.name.value, "not started".to_string()),
         rto_target: env.rto,
         data_at_risk: Vec::new(),
+        writes: Vec::new(),
         checks_after_recovery: Vec::new(),
         failback: None,
         checks_after_failback: Vec::new(),
@@ -178,7 +184,9 @@ struct Rehearsal {
 
 impl Rehearsal {
     async fn run(&self, report: &mut DrillReport) -> Result<(), Error> {
-        self.inject(report)?;
+        let scale = crate::providers::connect::time_scale(self.flags.time_scale)?;
+        self.write(scale, WRITES_BEFORE)?;
+        self.inject(scale, report)?;
         phase(&format!("injected: {}", report.injected));
         let session = Session::open(&self.file, self.flags).await?;
         report.time_scale = session.connection.time_scale;
@@ -195,10 +203,12 @@ impl Rehearsal {
         report.data_at_risk = data_at_risk;
         phase("verifying after recovery");
         report.checks_after_recovery = self.verify().await?;
+        self.write(scale, WRITES_DURING)?;
         if let Some(world) = &self.world {
-            self.injection.set(world, true)?;
+            self.injection.set(world, scale, true)?;
         }
-        if matches!(self.scenario.strategy, Strategy::Failover { .. }) {
+        let moves = self.scenario.strategy.to().is_some();
+        if moves {
             let session = Session::open(&self.file, self.flags).await?;
             if report.detection_note.is_none() {
                 phase("home repaired: detecting it");
@@ -210,13 +220,72 @@ impl Rehearsal {
             phase("verifying after failback");
             report.checks_after_failback = self.verify().await?;
         }
+        report.writes = self.writes(scale, moves)?;
         Ok(())
     }
 
-    fn inject(&self, report: &mut DrillReport) -> Result<(), Error> {
+    /// Makes `count` writes on every replicated data set of the sim world (none on
+    /// real providers); a data set whose active copy refuses them gets none.
+    fn write(&self, scale: f64, count: u64) -> Result<(), Error> {
+        let Some(world) = &self.world else {
+            return Ok(());
+        };
+        SimWorld::edit(world, scale, |world| {
+            let names: Vec<String> = world.data.keys().cloned().collect();
+            for name in names {
+                if let Err(error) = world.write(&name, count, SystemTime::now()) {
+                    phase(&format!("no writes to {name}: {error}"));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// What became of the writes to each replicated data set; `failed_back` when the
+    /// drill went home again.
+    fn writes(&self, scale: f64, failed_back: bool) -> Result<Vec<DataWrites>, Error> {
+        let Some(world) = &self.world else {
+            return Ok(Vec::new());
+        };
+        let env = crate::model::load(&self.file)?.env;
+        let home = env.home.value.clone();
+        SimWorld::edit(world, scale, |world| {
+            Ok(world
+                .data
+                .iter()
+                .map(|(name, data)| {
+                    let rpo = env
+                        .data
+                        .iter()
+                        .find(|d| d.name.value == *name)
+                        .map_or(Duration::ZERO, |d| d.rpo);
+                    let lost_where = |home_only: bool| {
+                        data.losses
+                            .iter()
+                            .filter(|l| !home_only || l.promoted == home)
+                            .filter(|l| home_only || l.beyond(rpo))
+                            .map(|l| l.writes)
+                            .sum()
+                    };
+                    DataWrites {
+                        data: name.clone(),
+                        rpo,
+                        writes: data.writes,
+                        lost: data.lost,
+                        lost_beyond_rpo: lost_where(false),
+                        lost_failing_back: if failed_back { lost_where(true) } else { 0 },
+                        on_home: failed_back
+                            .then(|| data.copies.get(&home).map_or(0, |c| c.position)),
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn inject(&self, scale: f64, report: &mut DrillReport) -> Result<(), Error> {
         match &self.world {
             Some(world) => {
-                self.injection.set(world, false)?;
+                self.injection.set(world, scale, false)?;
                 report.injected = self.injection.describe();
             }
             None => {

@@ -47,6 +47,9 @@ pub struct DrillReport {
     #[serde(with = "crate::duration::seconds")]
     pub rto_target: Duration,
     pub data_at_risk: Vec<DataRisk>,
+    /// What became of the writes the drill made to each replicated data set.
+    #[serde(default)]
+    pub writes: Vec<DataWrites>,
     pub checks_after_recovery: Vec<CheckOutcome>,
     /// `None` when the scenario moved nothing to move back.
     pub failback: Option<RunSummary>,
@@ -114,6 +117,24 @@ fn detection_table(out: &mut String, title: &str, detections: &[TriggerDetection
     }
 }
 
+/// The writes a drill made to one replicated data set, and what was lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataWrites {
+    pub data: String,
+    #[serde(with = "crate::duration::seconds")]
+    pub rpo: Duration,
+    /// Writes accepted over the drill.
+    pub writes: u64,
+    /// Writes lost by promotions.
+    pub lost: u64,
+    /// Of those, the ones older than the RPO when lost (or of unknown age).
+    pub lost_beyond_rpo: u64,
+    /// Writes lost by the failback's promotion of home: a failback loses none.
+    pub lost_failing_back: u64,
+    /// How many writes home's copy held at the end, when the drill failed back.
+    pub on_home: Option<u64>,
+}
+
 /// A step that failed, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailedStep {
@@ -155,12 +176,15 @@ impl DrillReport {
     /// Detection plus recovery against the RTO target, once recovery finished (and
     /// only when the drill was timed).
     pub fn within_rto(&self) -> Option<bool> {
-        let detected = self
-            .time_to_detect()
-            .and_then(|d| d.detected_after)
-            .unwrap_or_default();
         (self.recovery.finished() && self.timed())
-            .then(|| detected + self.recovery.measured() <= self.rto_target)
+            .then(|| self.detected_after() + self.recovery.measured() <= self.rto_target)
+    }
+
+    /// How long the first trigger took to fire (zero when nothing detected).
+    fn detected_after(&self) -> Duration {
+        self.time_to_detect()
+            .and_then(|d| d.detected_after)
+            .unwrap_or_default()
     }
 
     /// Every failure: steps, runs that did not finish, checks, an undetected failure.
@@ -182,6 +206,29 @@ impl DrillReport {
             );
             if let Some(error) = &run.error {
                 failures.push(format!("{} {}: {error}", run.intent, run.status));
+            }
+        }
+        if self.within_rto() == Some(false) {
+            failures.push(format!(
+                "detection + recovery took {}, over the RTO target {}",
+                duration(self.detected_after() + self.recovery.measured()),
+                duration(self.rto_target)
+            ));
+        }
+        for data in &self.writes {
+            if data.lost_beyond_rpo > 0 {
+                failures.push(format!(
+                    "`{}`: {} write(s) lost beyond its RPO of {}",
+                    data.data,
+                    data.lost_beyond_rpo,
+                    duration(data.rpo)
+                ));
+            }
+            if data.lost_failing_back > 0 {
+                failures.push(format!(
+                    "`{}`: the failback lost {} write(s)",
+                    data.data, data.lost_failing_back
+                ));
             }
         }
         let checks = [
@@ -268,6 +315,7 @@ impl DrillReport {
             ("Time to detect", self.time_to_detect_text()),
             ("Time to recover", Self::run_text(&self.recovery)),
             ("Detection + recovery", self.rto_text()),
+            ("Writes lost", self.writes_text()),
             ("Time to detect home repaired", self.home_detect_text()),
             (
                 "Failback",
@@ -281,6 +329,29 @@ impl DrillReport {
         for (name, value) in rows {
             let _ = writeln!(out, "| {name} | {} |", cell(&value));
         }
+    }
+
+    fn writes_text(&self) -> String {
+        if self.writes.is_empty() {
+            return "not measured: no replicated data set on a sim world".to_string();
+        }
+        self.writes
+            .iter()
+            .map(|d| {
+                let home = d.on_home.map_or_else(String::new, |n| {
+                    format!(", {n} of {} on home after failback", d.writes)
+                });
+                format!(
+                    "`{}`: {} of {} against the RPO {} ({} beyond){home}",
+                    d.data,
+                    d.lost,
+                    d.writes,
+                    duration(d.rpo),
+                    d.lost_beyond_rpo
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     fn time_to_detect_text(&self) -> String {
@@ -338,13 +409,9 @@ impl DrillReport {
             }
             None => format!("not measured (recovery did not finish); RTO target {target}"),
             Some(within) => {
-                let detected = self
-                    .time_to_detect()
-                    .and_then(|d| d.detected_after)
-                    .unwrap_or_default();
                 format!(
                     "{} against the RTO target {target}: {}",
-                    duration(detected + self.recovery.measured()),
+                    duration(self.detected_after() + self.recovery.measured()),
                     if within { "met" } else { "NOT met" }
                 )
             }

@@ -162,6 +162,21 @@ impl SimWorld {
         })
     }
 
+    /// Changes the world saved at `path`: first carries what replication delivered by
+    /// now (lags times `scale`), so a change such as a region going down freezes the
+    /// replicas where they really are.
+    pub fn edit<T>(
+        path: &Path,
+        scale: f64,
+        change: impl FnOnce(&mut Self) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut world = Self::load(path)?;
+        world.advance_data(SystemTime::now(), scale);
+        let value = change(&mut world)?;
+        world.save(path)?;
+        Ok(value)
+    }
+
     /// Writes the world to `path` atomically. Not synced: the sim is a rehearsal, so it
     /// need survive a killed process (which the rename covers), not a power loss.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
@@ -521,11 +536,11 @@ impl Sim {
             return Err(Error::InjectedFault { action: line });
         }
         tokio::time::sleep(self.scaled(estimate.activate)).await;
-        let now = SystemTime::now();
+        let (now, scale) = (SystemTime::now(), self.time_scale);
         self.update(|world| {
             lookup_mut(&mut world.services, "service", service)?.active = region.to_string();
             for data in world.data_of(service) {
-                data.promote(region, now);
+                data.promote(region, now, scale);
             }
             world.log.push(line.clone());
             Ok(())

@@ -73,6 +73,17 @@ pub struct Loss {
     pub writes: u64,
     #[serde(with = "crate::timestamp")]
     pub at: SystemTime,
+    /// How far back the lost writes reach, in sim time (milliseconds); `None` when
+    /// unknown (replication had stopped): beyond any RPO.
+    pub window_ms: Option<u64>,
+}
+
+impl Loss {
+    /// Whether the lost writes reach further back than `rpo`.
+    pub fn beyond(&self, rpo: Duration) -> bool {
+        self.window_ms
+            .is_none_or(|window| Duration::from_millis(window) > rpo)
+    }
 }
 
 /// Where a copy stands against the active one.
@@ -175,8 +186,9 @@ impl SimData {
     }
 
     /// Makes the copy in `region` the active one. What it lacks of the old active copy
-    /// is lost (and recorded); the other copies stop following until a resync.
-    pub fn promote(&mut self, region: &str, now: SystemTime) {
+    /// is lost (and recorded, with how far back it reaches, sim time being real time
+    /// divided by `scale`); the other copies stop following until a resync.
+    pub fn promote(&mut self, region: &str, now: SystemTime, scale: f64) {
         if region == self.active {
             if let Some(copy) = self.copies.get_mut(region) {
                 copy.fenced = false;
@@ -191,10 +203,20 @@ impl SimData {
         let position = copy.position;
         self.lost += lost;
         if lost > 0 {
+            let oldest = self.pending.iter().find(|w| w.position > position);
+            let known = self.replication == Replication::Running && position >= self.settled;
+            let window_ms = oldest.filter(|_| known).map(|w| {
+                let real = now.duration_since(w.at).unwrap_or_default().as_secs_f64();
+                let sim = if scale > 0.0 { real / scale } else { 0.0 };
+                Duration::try_from_secs_f64(sim).map_or(u64::MAX, |d| {
+                    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+                })
+            });
             self.losses.push(Loss {
                 promoted: region.to_string(),
                 writes: lost,
                 at: now,
+                window_ms,
             });
         }
         for (name, copy) in &mut self.copies {
@@ -265,17 +287,36 @@ mod tests {
         data.replication = Replication::Stopped;
         data.write(4, t0).unwrap();
         data.advance(t0 + SECOND, 1.0, &all_up);
-        data.promote("away", t0 + SECOND);
+        data.promote("away", t0 + SECOND, 1.0);
+        assert!(
+            data.losses[0].beyond(Duration::from_secs(3600)),
+            "stopped: unknown window"
+        );
         assert_eq!(data.lost, 4);
         assert_eq!(data.head(), 3);
         assert!(!data.copies["home"].replica);
     }
 
     #[test]
+    fn a_loss_within_the_lag_is_measured_in_sim_time() {
+        let t0 = SystemTime::UNIX_EPOCH + 1000 * SECOND;
+        let mut data = data();
+        data.lag_ms = 60_000;
+        data.write(2, t0).unwrap();
+        // At scale 0.5, two real seconds are four seconds of sim time.
+        data.advance(t0 + 2 * SECOND, 0.5, &all_up);
+        data.promote("away", t0 + 2 * SECOND, 0.5);
+        assert_eq!(data.lost, 2);
+        assert_eq!(data.losses[0].window_ms, Some(4000));
+        assert!(!data.losses[0].beyond(Duration::from_secs(60)));
+        assert!(data.losses[0].beyond(Duration::from_secs(1)));
+    }
+
+    #[test]
     fn a_down_region_freezes_its_replica_and_a_resync_catches_it_up() {
         let t0 = SystemTime::UNIX_EPOCH + 1000 * SECOND;
         let mut data = data();
-        data.promote("away", t0);
+        data.promote("away", t0, 1.0);
         data.write(2, t0).unwrap();
         data.advance(t0, 1.0, &all_up);
         assert_eq!(
@@ -290,7 +331,7 @@ mod tests {
         assert_eq!(data.copy_state("home").unwrap().behind, 0);
         data.fence("away");
         assert!(data.write(1, t0).is_err());
-        data.promote("home", t0);
+        data.promote("home", t0, 1.0);
         assert_eq!(data.lost, 0);
         assert_eq!(data.head(), 2);
     }
