@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::executor::{Execution, Outcome};
 use crate::error::Error;
-use crate::graph::step::{Action, Step};
+use crate::graph::step::{Action, Step, StepId};
 use crate::plan::{DataRisk, Plan};
 
 /// The report of one run.
@@ -41,7 +41,7 @@ pub struct RunReport {
 /// One step in the report.
 #[derive(Debug, Serialize)]
 pub struct StepReport {
-    pub id: String,
+    pub id: StepId,
     pub action: String,
     pub target: String,
     pub started: Option<String>,
@@ -80,11 +80,11 @@ impl RunReport {
             steps: steps
                 .iter()
                 .zip(&execution.results)
-                .filter(|(s, _)| !matches!(s.action, Action::Gate))
+                .filter(|(s, _)| !s.action.is_gate())
                 .map(|(step, result)| StepReport {
                     id: step.id.clone(),
                     action: step.action.name().to_string(),
-                    target: step.target.clone(),
+                    target: step.target(),
                     started: result
                         .started
                         .map(|t| humantime::format_rfc3339_millis(t).to_string()),

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::detect::{self, TriggerDetection};
 use crate::error::Error;
+use crate::graph::step::StepId;
 use crate::observe::BackupObservation;
 use crate::plan::DataRisk;
 
@@ -117,7 +118,7 @@ fn detection_table(out: &mut String, title: &str, detections: &[TriggerDetection
 /// A step that failed, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailedStep {
-    pub step: String,
+    pub step: StepId,
     pub error: String,
 }
 

@@ -13,12 +13,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::graph::StepGraph;
-use crate::graph::step::Step;
+use crate::graph::step::{Step, StepId};
 use crate::model::{Environment, Scenario, Strategy};
 use crate::observe::{ActualState, BackupObservation, StateSource};
 
-/// The version of the JSON plan format.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version of the JSON plan format (2: steps carry typed values, and `change`
+/// the value a step changes, before and after).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What the plan is for.
 #[derive(Debug, Clone, Copy)]
@@ -65,7 +66,7 @@ pub struct Summary {
     pub rto_target: Duration,
     pub over_rto: bool,
     /// Step ids along the critical path.
-    pub critical_path: Vec<String>,
+    pub critical_path: Vec<StepId>,
     /// Who must approve what: the scenario's approver for the plan, and each step that pauses.
     pub approvals: Vec<Approval>,
     pub data_at_risk: Vec<DataRisk>,
@@ -76,7 +77,7 @@ pub struct Summary {
 pub struct Approval {
     pub who: String,
     /// The step it gates, or `None` for the whole plan.
-    pub step: Option<String>,
+    pub step: Option<StepId>,
 }
 
 /// The loss a data set may suffer.

@@ -78,7 +78,7 @@ fn summary(out: &mut String, plan: &Plan) {
     let critical: Vec<String> = summary
         .critical_path
         .iter()
-        .filter(|id| !id.starts_with("gate:"))
+        .filter(|id| !id.as_str().starts_with("gate:"))
         .map(|id| format!("`{id}`"))
         .collect();
     if !critical.is_empty() {
@@ -149,7 +149,7 @@ fn steps(out: &mut String, env: &Environment, plan: &Plan) {
                 out,
                 "- `{}` {} · {}{approval}",
                 step.id,
-                step.target,
+                step.target(),
                 duration(step.estimate)
             );
             if !step.depends_on.is_empty() {

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::{change_lines, detail, duration};
+use crate::graph::step::StepId;
 use crate::model::Environment;
 use crate::plan::{Plan, Summary};
 
@@ -57,7 +58,7 @@ fn summary(out: &mut String, summary: &Summary) {
     for approval in &summary.approvals {
         let what = approval
             .step
-            .as_deref()
+            .as_ref()
             .map_or("the whole plan".to_string(), |s| format!("step {s}"));
         let _ = writeln!(out, "  approval:      {} for {what}", approval.who);
     }
@@ -107,11 +108,12 @@ fn steps(out: &mut String, env: &Environment, plan: &Plan) {
                 out,
                 "    {}  {} ({}){approval}",
                 step.id,
-                step.target,
+                step.target(),
                 duration(step.estimate)
             );
             if !step.depends_on.is_empty() {
-                let _ = writeln!(out, "        after: {}", step.depends_on.join(", "));
+                let after: Vec<&str> = step.depends_on.iter().map(StepId::as_str).collect();
+                let _ = writeln!(out, "        after: {}", after.join(", "));
             }
             if let Some(detail) = detail(env, step) {
                 let _ = writeln!(out, "        {detail}");
