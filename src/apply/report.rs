@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::executor::{Execution, Outcome};
 use crate::error::Error;
 use crate::graph::step::{Action, Step, StepId};
-use crate::plan::{DataRisk, Plan};
+use crate::plan::{DataRisk, Plan, risk};
 
 /// The report of one run.
 #[derive(Debug, Serialize)]
@@ -156,20 +156,8 @@ impl RunReport {
             );
         }
         if !self.data_at_risk.is_empty() {
-            let _ = writeln!(
-                out,
-                "\n## Data at risk\n\n| Data set | Method | RPO | Violation |\n|---|---|---|---|"
-            );
-            for risk in &self.data_at_risk {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} |",
-                    risk.data,
-                    risk.method,
-                    crate::duration::format_duration(risk.rpo),
-                    if risk.violation { "yes" } else { "no" }
-                );
-            }
+            let table = risk::table(&self.data_at_risk);
+            let _ = write!(out, "\n## Data at risk\n\n{table}");
         }
         out
     }

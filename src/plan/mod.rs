@@ -4,6 +4,7 @@
 
 pub mod changes;
 pub mod file;
+pub mod risk;
 pub mod stale;
 pub mod steps;
 
@@ -15,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::graph::StepGraph;
 use crate::graph::step::{Step, StepId};
 use crate::model::{Environment, Scenario, Strategy};
-use crate::observe::{ActualState, BackupObservation, StateSource};
+use crate::observe::{ActualState, StateSource};
+pub use risk::DataRisk;
 
 /// The version of the JSON plan format (2: steps carry typed values, and `change`
 /// the value a step changes, before and after).
@@ -80,20 +82,6 @@ pub struct Approval {
     pub step: Option<StepId>,
 }
 
-/// The loss a data set may suffer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DataRisk {
-    pub data: String,
-    pub service: String,
-    pub priority: String,
-    pub method: String,
-    #[serde(with = "crate::duration::seconds")]
-    pub rpo: Duration,
-    pub backup: Option<BackupObservation>,
-    /// True when the newest backup is older than the RPO (or missing).
-    pub violation: bool,
-}
-
 impl Plan {
     /// Plans `intent` for `env`, starting from `actual`.
     pub fn build(env: &Environment, intent: Intent<'_>, actual: &ActualState) -> Self {
@@ -101,8 +89,11 @@ impl Plan {
         let steps = steps::build(env, &changes);
         let graph = StepGraph::new(&steps);
         let (estimated_rto, path) = graph.critical_path(&steps);
-        let data_at_risk: Vec<DataRisk> =
-            changes.data.iter().map(|d| data_risk(d, actual)).collect();
+        let data_at_risk: Vec<DataRisk> = changes
+            .data
+            .iter()
+            .map(|d| DataRisk::new(d, actual))
+            .collect();
         let summary = Summary {
             counts: counts(&steps),
             changes: steps.iter().filter(|s| s.action.is_change()).count(),
@@ -190,30 +181,6 @@ fn approvals(intent: &Intent<'_>, steps: &[Step]) -> Vec<Approval> {
         })
     });
     whole.into_iter().chain(per_step).collect()
-}
-
-fn data_risk(data: &crate::model::DataSet, actual: &ActualState) -> DataRisk {
-    let backup = data.backups.as_ref().map(|_| {
-        actual
-            .backups
-            .get(&data.name.value)
-            .cloned()
-            .unwrap_or(BackupObservation::Unknown)
-    });
-    let violation = match &backup {
-        Some(BackupObservation::Missing) => true,
-        Some(BackupObservation::Found { age, .. }) => *age > data.rpo,
-        _ => false,
-    };
-    DataRisk {
-        data: data.name.value.clone(),
-        service: data.service.value.clone(),
-        priority: data.priority.clone(),
-        method: data.method.name().to_string(),
-        rpo: data.rpo,
-        backup,
-        violation,
-    }
 }
 
 fn notes(changes: &changes::ChangeSet<'_>, actual: &ActualState) -> Vec<String> {

@@ -5,11 +5,10 @@ pub mod graph;
 mod markdown;
 mod text;
 
-use std::time::Duration;
-
 use similar::{ChangeTag, TextDiff};
 
 use super::PlanFormat;
+use crate::duration::format_seconds;
 use crate::graph::step::{Action, Change, Placement, Step};
 use crate::model::{CheckKind, Environment, HealthCheck, NotifyVia, Phase, RecordSet};
 use crate::plan::Plan;
@@ -132,7 +131,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
                 format!(
                     "GET {url} expects {expect}, {} attempts every {}",
                     probe.attempts,
-                    duration(probe.interval)
+                    format_seconds(probe.interval)
                 )
             }
             HealthCheck::Command { argv } => {
@@ -140,7 +139,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
                     "runs: {} ({} attempts every {})",
                     self::argv(&argv.0),
                     probe.attempts,
-                    duration(probe.interval)
+                    format_seconds(probe.interval)
                 )
             }
         }),
@@ -169,11 +168,6 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
         )),
         _ => None,
     }
-}
-
-/// `27m 45s`, `1d`, `0s`: whole seconds, written the way the file writes them.
-pub fn duration(duration: Duration) -> String {
-    crate::duration::format_duration(Duration::from_secs(duration.as_secs()))
 }
 
 /// An argument vector as a shell would need it typed: arguments with spaces quoted.

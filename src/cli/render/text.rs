@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use super::{change_lines, detail, duration};
+use super::{change_lines, detail};
+use crate::duration::format_seconds;
 use crate::graph::step::StepId;
 use crate::model::Environment;
 use crate::plan::{Plan, Summary};
@@ -65,15 +66,10 @@ fn summary(out: &mut String, summary: &Summary) {
     if !summary.data_at_risk.is_empty() {
         let _ = writeln!(out, "  data at risk:");
         for risk in &summary.data_at_risk {
+            let [data, service, priority, method, rpo, backup] = risk.cells();
             let _ = writeln!(
                 out,
-                "    {} ({}, {}): {}, RPO {}; {}",
-                risk.data,
-                risk.service,
-                risk.priority,
-                risk.method,
-                duration(risk.rpo),
-                super::markdown::backup_text(risk)
+                "    {data} ({service}, {priority}): {method}, RPO {rpo}; {backup}"
             );
         }
     }
@@ -89,8 +85,8 @@ pub fn rto_line(summary: &Summary) -> String {
     };
     format!(
         "{} against a target of {} ({verdict})",
-        duration(summary.estimated_rto),
-        duration(summary.rto_target)
+        format_seconds(summary.estimated_rto),
+        format_seconds(summary.rto_target)
     )
 }
 
@@ -109,7 +105,7 @@ fn steps(out: &mut String, env: &Environment, plan: &Plan) {
                 "    {}  {} ({}){approval}",
                 step.id,
                 step.target(),
-                duration(step.estimate)
+                format_seconds(step.estimate)
             );
             if !step.depends_on.is_empty() {
                 let after: Vec<&str> = step.depends_on.iter().map(StepId::as_str).collect();
