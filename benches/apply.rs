@@ -25,6 +25,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use drplan::fsio::{Durability, write_atomic};
+use drplan::graph::step::StepId;
 use drplan::state::local::LocalState;
 use drplan::state::{JournalEntry, State, StateBackend, StateVersion, StepEvent};
 use serde_json::Value;
@@ -430,7 +431,7 @@ fn append_cost(dir: &Path) -> Duration {
     let state = State::new("bench");
     let version = StateVersion(state.serial.to_string());
     let entry = JournalEntry {
-        step: "activate:svc-000".to_string(),
+        step: StepId::new("activate:svc-000"),
         event: StepEvent::Started,
         at: SystemTime::now(),
         detail: String::new(),

@@ -277,7 +277,8 @@ impl<'a> Bench<'a> {
         }
     }
 
-    /// The weighted record sets the plan's switch steps set, as `aws` CLI JSON.
+    /// The weighted record sets the plan's switch steps set (their change's `after`),
+    /// as `aws` CLI JSON.
     fn upserts(&self, plan: &Value) -> Vec<Value> {
         let steps = plan["plan"]["steps"].as_array().expect("steps");
         steps
@@ -286,7 +287,7 @@ impl<'a> Bench<'a> {
             .flat_map(|step| {
                 let key = step["action"]["record"].as_str().expect("a record");
                 let record = self.env.record(key).expect("a declared record");
-                let sets = step["action"]["after"].as_array().expect("after");
+                let sets = step["change"]["after"].as_array().expect("after");
                 sets.iter().map(move |set| {
                     let weight = u8::try_from(set["weight"].as_u64().expect("a weight"))
                         .expect("a weight of at most 255");

@@ -39,6 +39,12 @@ pub fn format_duration(duration: Duration) -> String {
     parts.join(" ")
 }
 
+/// `format_duration` of the whole seconds (`0s` under a second): how plans and
+/// reports show estimates, RPOs and ages.
+pub fn format_seconds(duration: Duration) -> String {
+    format_duration(Duration::from_secs(duration.as_secs()))
+}
+
 /// Serializes a duration as whole seconds.
 pub mod seconds {
     use std::time::Duration;

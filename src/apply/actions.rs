@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use super::Context;
 use super::{maintenance, notify};
 use crate::error::Error;
-use crate::graph::step::{Action, Step};
+use crate::graph::step::{Action, Change, Step};
 use crate::model::{CheckKind, HealthProbe};
 use crate::providers::RecordChange;
 
@@ -27,7 +27,7 @@ pub async fn perform(ctx: &Context, steps: &[&Step]) -> Result<String, Error> {
 async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
     let services = &ctx.runtime.services;
     match action {
-        Action::Gate => Ok(String::new()),
+        Action::Gate { .. } => Ok(String::new()),
         Action::CheckRegion { region } => {
             if services.region_up(region).await? {
                 Ok(format!("{region} is up"))
@@ -37,11 +37,12 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
                 })
             }
         }
-        Action::CheckRpo { data } => check_rpo(ctx, data).await,
+        Action::CheckRpo { data, .. } => check_rpo(ctx, data).await,
         Action::Notify {
             index,
             after,
             status,
+            ..
         } => notify::send(ctx, *index, *after, *status).await,
         Action::Upload { bucket, key, file } => {
             let page = maintenance::page(&ctx.env_dir.join(file), &ctx.env.name);
@@ -95,12 +96,12 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             probe,
         } => health(ctx, service, region, probe.as_ref()).await,
         Action::Switch { .. } => Ok(String::new()),
-        Action::Verify { index } => verify(ctx, *index).await,
-        Action::Run { argv } => {
+        Action::Verify { index, .. } => verify(ctx, *index).await,
+        Action::Run { argv, .. } => {
             let argv = ctx.secrets.resolve_all(&argv.0)?;
             services.run(&argv).await.map(|o| o.log)
         }
-        Action::Manual { instruction } => Ok(format!("confirmed: {instruction}")),
+        Action::Manual { instruction, .. } => Ok(format!("confirmed: {instruction}")),
     }
 }
 
@@ -178,12 +179,13 @@ async fn health(
     })
 }
 
-/// Moves every record of one graph level in one provider call.
+/// Moves every record of one graph level in one provider call, each to the weights
+/// its step's change leaves it with.
 async fn switch(ctx: &Context, steps: &[&Step]) -> Result<String, Error> {
     let changes: Vec<RecordChange> = steps
         .iter()
-        .filter_map(|step| match &step.action {
-            Action::Switch { record, after, .. } => {
+        .filter_map(|step| match (&step.action, &step.change) {
+            (Action::Switch { record, .. }, Some(Change::Weights { after, .. })) => {
                 let record = ctx.env.record(record)?.clone();
                 Some(RecordChange {
                     record,

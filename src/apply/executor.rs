@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use super::Context;
 use super::actions;
 use crate::graph::StepGraph;
-use crate::graph::step::{Action, Step};
+use crate::graph::step::{Action, Step, StepId};
 use crate::state::{RunStatus, StepEvent};
 
 /// How a step ended in this run.
@@ -56,7 +56,7 @@ impl Execution {
     }
 
     /// The ids of the failed steps among `steps` (the plan's steps, in order).
-    pub fn failed_steps(&self, steps: &[Step]) -> Vec<String> {
+    pub fn failed_steps(&self, steps: &[Step]) -> Vec<StepId> {
         let failed = self
             .results
             .iter()
@@ -115,7 +115,7 @@ struct Scheduler<'a> {
 pub async fn execute(
     ctx: Arc<Context>,
     steps: Arc<Vec<Step>>,
-    finished: &HashSet<String>,
+    finished: &HashSet<StepId>,
     recovered: tokio::sync::watch::Sender<bool>,
 ) -> Execution {
     let start = Instant::now();
@@ -236,7 +236,7 @@ async fn receive(signal: &mut Option<Signal>) {
 async fn run_batch(ctx: Arc<Context>, steps: Arc<Vec<Step>>, batch: Vec<usize>) -> BatchDone {
     let started = SystemTime::now();
     let members: Vec<&Step> = batch.iter().map(|&i| &steps[i]).collect();
-    for step in members.iter().filter(|s| !matches!(s.action, Action::Gate)) {
+    for step in members.iter().filter(|s| !s.action.is_gate()) {
         ctx.progress.started(step);
         if let Err(error) = ctx
             .journal
@@ -264,7 +264,7 @@ async fn run_batch(ctx: Arc<Context>, steps: Arc<Vec<Step>>, batch: Vec<usize>) 
 }
 
 impl<'a> Scheduler<'a> {
-    fn new(steps: &'a [Step], finished: &HashSet<String>) -> Self {
+    fn new(steps: &'a [Step], finished: &HashSet<StepId>) -> Self {
         let index: HashMap<&str, usize> = steps
             .iter()
             .enumerate()

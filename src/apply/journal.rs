@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::Error;
-use crate::graph::step::Step;
+use crate::graph::step::{Step, StepId};
 use crate::state::{
     AppliedPlan, JournalEntry, RunStatus, State, StateBackend, StateVersion, StepEvent,
 };
@@ -159,23 +159,23 @@ fn set_status(state: &mut State, status: RunStatus) {
 }
 
 /// The ids of the steps whose last transition is `Finished`.
-pub fn finished_steps(journal: &[JournalEntry]) -> HashSet<String> {
+pub fn finished_steps(journal: &[JournalEntry]) -> HashSet<StepId> {
     steps_last(journal, StepEvent::Finished)
 }
 
 /// The ids of the steps whose last transition is `Started`: in flight when the run
 /// stopped without recording how they ended (a crash or kill -9).
-pub fn in_flight_steps(journal: &[JournalEntry]) -> HashSet<String> {
+pub fn in_flight_steps(journal: &[JournalEntry]) -> HashSet<StepId> {
     steps_last(journal, StepEvent::Started)
 }
 
-fn steps_last(journal: &[JournalEntry], wanted: StepEvent) -> HashSet<String> {
+fn steps_last(journal: &[JournalEntry], wanted: StepEvent) -> HashSet<StepId> {
     let mut last = HashMap::new();
     for entry in journal {
-        last.insert(entry.step.as_str(), entry.event);
+        last.insert(&entry.step, entry.event);
     }
     last.into_iter()
         .filter(|(_, event)| *event == wanted)
-        .map(|(step, _)| step.to_string())
+        .map(|(step, _)| step.clone())
         .collect()
 }

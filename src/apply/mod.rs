@@ -96,14 +96,14 @@ impl Context {
         }
         let _one_prompt_at_a_time = self.prompt.lock().await;
         let question = match &step.action {
-            crate::graph::step::Action::Manual { instruction } => {
+            crate::graph::step::Action::Manual { instruction, .. } => {
                 format!("\n{}\n  {instruction}\nType `yes` when done: ", step.id)
             }
             _ => format!(
                 "\n{} needs approval ({}): {}\nType `yes` to run it: ",
                 step.id,
                 step.approval.as_deref().unwrap_or(""),
-                step.target
+                step.target()
             ),
         };
         let answer = self.progress.suspend(|| ask(&question));
@@ -111,7 +111,7 @@ impl Context {
             Ok(())
         } else {
             Err(Error::NotApproved {
-                step: step.id.clone(),
+                step: step.id.to_string(),
             })
         }
     }

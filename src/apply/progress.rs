@@ -38,8 +38,8 @@ impl Progress {
             return;
         }
         match &self.bar {
-            Some(bar) => bar.set_message(format!("{} {}", step.id, step.target)),
-            None => self.line(&format!("start  {} ({})", step.id, step.target)),
+            Some(bar) => bar.set_message(format!("{} {}", step.id, step.target())),
+            None => self.line(&format!("start  {} ({})", step.id, step.target())),
         }
     }
 

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::executor::{Execution, Outcome};
 use crate::error::Error;
-use crate::graph::step::{Action, Step};
-use crate::plan::{DataRisk, Plan};
+use crate::graph::step::{Action, Step, StepId};
+use crate::plan::{DataRisk, Plan, risk};
 
 /// The report of one run.
 #[derive(Debug, Serialize)]
@@ -41,7 +41,7 @@ pub struct RunReport {
 /// One step in the report.
 #[derive(Debug, Serialize)]
 pub struct StepReport {
-    pub id: String,
+    pub id: StepId,
     pub action: String,
     pub target: String,
     pub started: Option<String>,
@@ -80,11 +80,11 @@ impl RunReport {
             steps: steps
                 .iter()
                 .zip(&execution.results)
-                .filter(|(s, _)| !matches!(s.action, Action::Gate))
+                .filter(|(s, _)| !s.action.is_gate())
                 .map(|(step, result)| StepReport {
                     id: step.id.clone(),
                     action: step.action.name().to_string(),
-                    target: step.target.clone(),
+                    target: step.target(),
                     started: result
                         .started
                         .map(|t| humantime::format_rfc3339_millis(t).to_string()),
@@ -156,20 +156,8 @@ impl RunReport {
             );
         }
         if !self.data_at_risk.is_empty() {
-            let _ = writeln!(
-                out,
-                "\n## Data at risk\n\n| Data set | Method | RPO | Violation |\n|---|---|---|---|"
-            );
-            for risk in &self.data_at_risk {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} |",
-                    risk.data,
-                    risk.method,
-                    crate::duration::format_duration(risk.rpo),
-                    if risk.violation { "yes" } else { "no" }
-                );
-            }
+            let table = risk::table(&self.data_at_risk);
+            let _ = write!(out, "\n## Data at risk\n\n{table}");
         }
         out
     }

@@ -99,7 +99,7 @@ async fn apply(args: &ApplyArgs) -> Result<ExitCode, Error> {
     }
     let failed = execution.failed_steps(steps);
     Err(Error::ApplyFailed {
-        failed,
+        failed: failed.iter().map(ToString::to_string).collect(),
         interrupted: execution.interrupted,
     })
 }

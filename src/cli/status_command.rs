@@ -123,7 +123,7 @@ pub fn render(
         for (name, backup) in &observed.backups {
             let text = match backup {
                 BackupObservation::Found { url, age } => {
-                    format!("{} old: {url}", super::render::duration(*age))
+                    format!("{} old: {url}", crate::duration::format_seconds(*age))
                 }
                 BackupObservation::Missing => "none found".to_string(),
                 BackupObservation::Unknown => "unknown".to_string(),

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::detect::{self, TriggerDetection};
 use crate::error::Error;
-use crate::observe::BackupObservation;
-use crate::plan::DataRisk;
+use crate::graph::step::StepId;
+use crate::plan::{DataRisk, risk};
 
 /// The version of the JSON drill report.
 pub const FORMAT_VERSION: u32 = 1;
@@ -138,7 +138,7 @@ pub struct DataWrites {
 /// A step that failed, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailedStep {
-    pub step: String,
+    pub step: StepId,
     pub error: String,
 }
 
@@ -451,27 +451,8 @@ impl DrillReport {
         if self.data_at_risk.is_empty() {
             return;
         }
-        let _ = writeln!(
-            out,
-            "\n## Data at risk\n\n| Data set | Priority | Method | RPO | Newest backup | Within RPO |\n|---|---|---|---|---|---|"
-        );
-        for risk in &self.data_at_risk {
-            let backup = match &risk.backup {
-                None => format!("none needed ({})", risk.method),
-                Some(BackupObservation::Unknown) => "unknown".to_string(),
-                Some(BackupObservation::Missing) => "MISSING".to_string(),
-                Some(BackupObservation::Found { age, .. }) => format!("{} old", duration(*age)),
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {backup} | {} |",
-                risk.data,
-                risk.priority,
-                risk.method,
-                duration(risk.rpo),
-                if risk.violation { "NO" } else { "yes" }
-            );
-        }
+        let table = risk::table(&self.data_at_risk);
+        let _ = write!(out, "\n## Data at risk\n\n{table}");
     }
 
     fn checks_section(&self, out: &mut String) {

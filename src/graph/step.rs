@@ -1,25 +1,58 @@
-//! A step of a plan: what it does, to what, what changes, and what it waits for.
+//! A step of a plan: its id, what it does, the value it changes (before and after),
+//! and what it waits for. Values, not prose: `cli::render` words them, and
+//! `Step::target` is the one wording apply's progress lines and reports share.
 
+use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::duration::format_duration;
 use crate::model::RecordSet;
 use crate::model::{BackupLocation, Command, HealthProbe, Phase};
 
-/// What a step does, with everything `apply` needs to do it.
+/// A step's id, `ACTION:KEY` (`activate:postgres`, `gate:tier-1`), unique in its plan.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StepId(String);
+
+impl StepId {
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StepId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a step does, with everything `apply` needs to do it. A new action is a variant
+/// here (the compiler then asks for its name, target, estimate and how apply does
+/// it); one that changes a value the planner adds with its `Change`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Action {
-    /// A barrier: a tier or a phase is done.
-    Gate,
+    /// A barrier: a tier (`tier`) or the step's phase is done.
+    Gate { tier: Option<u32> },
     /// A precondition: the target region answers.
     CheckRegion { region: String },
     /// A precondition: the newest backup of a data set is within its RPO.
-    CheckRpo { data: String },
-    /// An entry of the communication timeline (`notify` index), sent `after` the start.
+    CheckRpo {
+        data: String,
+        #[serde(with = "crate::duration::seconds")]
+        rpo: Duration,
+    },
+    /// An entry of the communication timeline (`notify` index, to `to`), sent `after`
+    /// the start.
     Notify {
         index: usize,
+        to: String,
         #[serde(with = "crate::duration::seconds")]
         after: Duration,
         status: NotifyStatus,
@@ -56,18 +89,19 @@ pub enum Action {
         region: String,
         probe: Option<HealthProbe>,
     },
-    /// Move a DNS record's weights.
+    /// Move a DNS record's weights (`record` is its key under `[dns]`; the weights are
+    /// the step's `Change::Weights`).
     Switch {
         record: String,
-        before: Vec<RecordSet>,
-        after: Vec<RecordSet>,
+        name: String,
+        record_type: String,
     },
     /// Run a check of the validation checklist (`checks` index).
-    Verify { index: usize },
+    Verify { index: usize, name: String },
     /// A scenario's own command.
-    Run { argv: Command },
+    Run { name: String, argv: Command },
     /// A scenario's own manual action: apply pauses until a person confirms.
-    Manual { instruction: String },
+    Manual { name: String, instruction: String },
 }
 
 /// Whether a notification announces the incident or its resolution.
@@ -82,7 +116,7 @@ impl Action {
     /// The action's name in the plan vocabulary.
     pub fn name(&self) -> &'static str {
         match self {
-            Self::Gate => "gate",
+            Self::Gate { .. } => "gate",
             Self::CheckRegion { .. } | Self::CheckRpo { .. } => "check",
             Self::Notify { .. } => "notify",
             Self::Upload { .. } => "upload",
@@ -99,7 +133,7 @@ impl Action {
 
     /// True for the gates that join a tier or a phase: bookkeeping, not work.
     pub fn is_gate(&self) -> bool {
-        matches!(self, Self::Gate)
+        matches!(self, Self::Gate { .. })
     }
 
     /// True for steps that change the world (what `--detailed-exitcode` counts).
@@ -117,23 +151,89 @@ impl Action {
     }
 }
 
+/// A value a step changes: `before` as the plan found it, `after` as the step leaves
+/// it. A new kind of value is a new variant, worded in `cli::render`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Change {
+    /// Where a service is active (`activate`, `restore`).
+    Placement { before: Placement, after: Placement },
+    /// A DNS record's weighted record sets (`switch`).
+    Weights {
+        before: Vec<RecordSet>,
+        after: Vec<RecordSet>,
+    },
+}
+
+/// Where a service is active, and what a restore loads into it there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    pub region: String,
+    /// The backups whose newest one is restored.
+    pub restored_from: Option<BackupLocation>,
+}
+
 /// One node of the step graph.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
-    pub id: String,
+    pub id: StepId,
     pub phase: Phase,
     pub action: Action,
-    /// What the step acts on, in words.
-    pub target: String,
-    /// The state before and after, one line each (or several for record sets).
-    pub before: Option<String>,
-    pub after: Option<String>,
+    /// The value the step changes; `None` when it changes none drplan observes.
+    pub change: Option<Change>,
     /// Steps that must finish before this one starts.
-    pub depends_on: Vec<String>,
+    pub depends_on: Vec<StepId>,
     /// Who must approve this step before it runs, when someone must.
     pub approval: Option<String>,
     #[serde(with = "crate::duration::seconds")]
     pub estimate: Duration,
+}
+
+impl Step {
+    /// What the step acts on, in words (`postgres in eu-central-1`, `tier 1 healthy`):
+    /// the one wording of plans, graphs, progress lines, prompts and run reports.
+    pub fn target(&self) -> String {
+        match &self.action {
+            Action::Gate { tier: Some(tier) } => format!("tier {tier} healthy"),
+            Action::Gate { tier: None } => format!("{} done", self.phase.name()),
+            Action::CheckRegion { region } => format!("region {region} is up"),
+            Action::CheckRpo { data, rpo } => {
+                format!("newest backup of {data} within {}", format_duration(*rpo))
+            }
+            Action::Notify {
+                to,
+                after,
+                status: NotifyStatus::Started,
+                ..
+            } => format!("{to} at +{}", format_duration(*after)),
+            Action::Notify {
+                to,
+                status: NotifyStatus::Resolved,
+                ..
+            } => format!("{to}: recovered"),
+            Action::Upload { bucket, key, .. } => {
+                format!("maintenance page to s3://{bucket}/{key}")
+            }
+            Action::Revert { bucket, key, .. } => {
+                format!("maintenance page off s3://{bucket}/{key}")
+            }
+            Action::Activate {
+                service, region, ..
+            }
+            | Action::Restore {
+                service, region, ..
+            }
+            | Action::Health {
+                service, region, ..
+            } => format!("{service} in {region}"),
+            Action::Switch {
+                name, record_type, ..
+            } => format!("{name} {record_type}"),
+            Action::Verify { name, .. }
+            | Action::Run { name, .. }
+            | Action::Manual { name, .. } => name.clone(),
+        }
+    }
 }
 
 /// Fixed estimates for steps whose duration the environment does not declare.

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::Intent;
-use crate::graph::step::Action;
+use crate::graph::step::{Action, Change, Placement};
 use crate::model::{
     BackupLocation, DataMethod, DataSet, DnsRecord, Environment, MaintenancePage, RecordSet,
     ScenarioStep, Service, Strategy, weighted_sets,
@@ -87,18 +87,17 @@ impl Recovery<'_> {
         }
     }
 
-    pub fn before(&self) -> String {
-        format!("active in {}", self.from)
-    }
-
-    pub fn after(&self) -> String {
-        match &self.restore_from {
-            Some(backups) => format!(
-                "active in {}, restored from the newest backup under {}",
-                self.region,
-                backups.url()
-            ),
-            None => format!("active in {}", self.region),
+    /// Where the service is active before the recovery and after it.
+    pub fn change(&self) -> Change {
+        Change::Placement {
+            before: Placement {
+                region: self.from.clone(),
+                restored_from: None,
+            },
+            after: Placement {
+                region: self.region.clone(),
+                restored_from: self.restore_from.clone(),
+            },
         }
     }
 }

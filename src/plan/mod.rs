@@ -4,6 +4,7 @@
 
 pub mod changes;
 pub mod file;
+pub mod risk;
 pub mod stale;
 pub mod steps;
 
@@ -13,12 +14,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::graph::StepGraph;
-use crate::graph::step::Step;
+use crate::graph::step::{Step, StepId};
 use crate::model::{Environment, Scenario};
-use crate::observe::{ActualState, BackupObservation, StateSource};
+use crate::observe::{ActualState, StateSource};
+pub use risk::DataRisk;
 
-/// The version of the JSON plan format.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version of the JSON plan format (2: steps carry typed values, and `change`
+/// the value a step changes, before and after).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What the plan is for.
 #[derive(Debug, Clone, Copy)]
@@ -65,7 +68,7 @@ pub struct Summary {
     pub rto_target: Duration,
     pub over_rto: bool,
     /// Step ids along the critical path.
-    pub critical_path: Vec<String>,
+    pub critical_path: Vec<StepId>,
     /// Who must approve what: the scenario's approver for the plan, and each step that pauses.
     pub approvals: Vec<Approval>,
     pub data_at_risk: Vec<DataRisk>,
@@ -76,21 +79,7 @@ pub struct Summary {
 pub struct Approval {
     pub who: String,
     /// The step it gates, or `None` for the whole plan.
-    pub step: Option<String>,
-}
-
-/// The loss a data set may suffer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DataRisk {
-    pub data: String,
-    pub service: String,
-    pub priority: String,
-    pub method: String,
-    #[serde(with = "crate::duration::seconds")]
-    pub rpo: Duration,
-    pub backup: Option<BackupObservation>,
-    /// True when the newest backup is older than the RPO (or missing).
-    pub violation: bool,
+    pub step: Option<StepId>,
 }
 
 impl Plan {
@@ -100,8 +89,11 @@ impl Plan {
         let steps = steps::build(env, &changes);
         let graph = StepGraph::new(&steps);
         let (estimated_rto, path) = graph.critical_path(&steps);
-        let data_at_risk: Vec<DataRisk> =
-            changes.data.iter().map(|d| data_risk(d, actual)).collect();
+        let data_at_risk: Vec<DataRisk> = changes
+            .data
+            .iter()
+            .map(|d| DataRisk::new(d, actual))
+            .collect();
         let summary = Summary {
             counts: counts(&steps),
             changes: steps.iter().filter(|s| s.action.is_change()).count(),
@@ -186,30 +178,6 @@ fn approvals(intent: &Intent<'_>, steps: &[Step]) -> Vec<Approval> {
         })
     });
     whole.into_iter().chain(per_step).collect()
-}
-
-fn data_risk(data: &crate::model::DataSet, actual: &ActualState) -> DataRisk {
-    let backup = data.backups.as_ref().map(|_| {
-        actual
-            .backups
-            .get(&data.name.value)
-            .cloned()
-            .unwrap_or(BackupObservation::Unknown)
-    });
-    let violation = match &backup {
-        Some(BackupObservation::Missing) => true,
-        Some(BackupObservation::Found { age, .. }) => *age > data.rpo,
-        _ => false,
-    };
-    DataRisk {
-        data: data.name.value.clone(),
-        service: data.service.value.clone(),
-        priority: data.priority.clone(),
-        method: data.method.name().to_string(),
-        rpo: data.rpo,
-        backup,
-        violation,
-    }
 }
 
 fn notes(changes: &changes::ChangeSet<'_>, actual: &ActualState) -> Vec<String> {

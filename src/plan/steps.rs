@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use crate::graph::step::{Action, NotifyStatus, Step, estimates};
+use crate::graph::step::{Action, Change, NotifyStatus, Step, StepId, estimates};
 use crate::model::{Command, Environment, Phase, ScenarioStepAction, Service};
 use crate::plan::changes::ChangeSet;
 
@@ -39,29 +39,22 @@ struct Builder<'a, 'e> {
     changes: &'a ChangeSet<'e>,
     steps: Vec<Step>,
     /// Step id → index.
-    ids: HashMap<String, usize>,
+    ids: HashMap<StepId, usize>,
     /// The gate closing the last non-empty phase.
-    last_gate: Option<String>,
+    last_gate: Option<StepId>,
     /// Service → the id of its health step.
-    health_of: HashMap<String, String>,
+    health_of: HashMap<String, StepId>,
 }
 
 impl Builder<'_, '_> {
     /// Adds a step with id `ACTION:KEY` (made unique with a suffix) and returns the id.
-    fn add(
-        &mut self,
-        phase: Phase,
-        action: Action,
-        key: &str,
-        target: String,
-        depends_on: Vec<String>,
-    ) -> String {
+    fn add(&mut self, phase: Phase, action: Action, key: &str, depends_on: Vec<StepId>) -> StepId {
         let base = format!("{}:{}", action.name(), slug(key));
-        let mut id = base.clone();
+        let mut id = StepId::new(base.clone());
         let mut n = 1;
         while self.ids.contains_key(&id) {
             n += 1;
-            id = format!("{base}-{n}");
+            id = StepId::new(format!("{base}-{n}"));
         }
         let estimate = self.estimate(&action);
         let approval = self.approval(&action);
@@ -70,9 +63,7 @@ impl Builder<'_, '_> {
             id: id.clone(),
             phase,
             action,
-            target,
-            before: None,
-            after: None,
+            change: None,
             depends_on,
             approval,
             estimate,
@@ -80,15 +71,23 @@ impl Builder<'_, '_> {
         id
     }
 
-    fn set_change(&mut self, id: &str, before: String, after: String) {
-        let step = &mut self.steps[self.ids[id]];
-        step.before = Some(before);
-        step.after = Some(after);
+    /// Adds a step that changes a value: `add`, with the value before and after.
+    fn add_change(
+        &mut self,
+        phase: Phase,
+        action: Action,
+        change: Change,
+        key: &str,
+        depends_on: Vec<StepId>,
+    ) -> StepId {
+        let id = self.add(phase, action, key, depends_on);
+        self.steps[self.ids[&id]].change = Some(change);
+        id
     }
 
     fn estimate(&self, action: &Action) -> Duration {
         match action {
-            Action::Gate | Action::Notify { .. } => Duration::ZERO,
+            Action::Gate { .. } | Action::Notify { .. } => Duration::ZERO,
             Action::CheckRegion { .. } | Action::CheckRpo { .. } => estimates::CHECK,
             Action::Upload { .. } | Action::Revert { .. } => estimates::UPLOAD,
             Action::Activate { service, .. } | Action::Restore { service, .. } => self
@@ -117,18 +116,18 @@ impl Builder<'_, '_> {
     }
 
     /// The gate of the previous phase, which a phase's first steps wait for.
-    fn after_last_gate(&self) -> Vec<String> {
+    fn after_last_gate(&self) -> Vec<StepId> {
         self.last_gate.iter().cloned().collect()
     }
 
     /// The steps of the phase begun at `first` that nothing in it waits for, and the
     /// previous gate if nothing in it waits for that either.
-    fn frontier(&self, first: usize) -> Vec<String> {
-        let awaited: BTreeSet<&String> = self.steps[first..]
+    fn frontier(&self, first: usize) -> Vec<StepId> {
+        let awaited: BTreeSet<&StepId> = self.steps[first..]
             .iter()
             .flat_map(|s| &s.depends_on)
             .collect();
-        let mut open: Vec<String> = self.steps[first..]
+        let mut open: Vec<StepId> = self.steps[first..]
             .iter()
             .filter(|s| !awaited.contains(&s.id))
             .map(|s| s.id.clone())
@@ -148,26 +147,22 @@ impl Builder<'_, '_> {
         for own in self.changes.own_steps.iter().filter(|s| s.phase == phase) {
             let action = match &own.action {
                 ScenarioStepAction::Run(argv) => Action::Run {
+                    name: own.name.clone(),
                     argv: Command(argv.render(&[("environment", self.env.name.as_str())])),
                 },
                 ScenarioStepAction::Manual(text) => Action::Manual {
+                    name: own.name.clone(),
                     instruction: text.clone(),
                 },
             };
             let after = self.frontier(first);
-            self.add(phase, action, &own.name, own.name.clone(), after);
+            self.add(phase, action, &own.name, after);
         }
         if self.steps.len() == first {
             return;
         }
         let frontier = self.frontier(first);
-        let gate = self.add(
-            phase,
-            Action::Gate,
-            phase.name(),
-            format!("{} done", phase.name()),
-            frontier,
-        );
+        let gate = self.add(phase, Action::Gate { tier: None }, phase.name(), frontier);
         self.last_gate = Some(gate);
     }
 
@@ -177,27 +172,15 @@ impl Builder<'_, '_> {
             let action = Action::CheckRegion {
                 region: region.to_string(),
             };
-            self.add(
-                Phase::Assess,
-                action,
-                region,
-                format!("region {region} is up"),
-                vec![],
-            );
+            self.add(Phase::Assess, action, region, vec![]);
         }
         for data in self.changes.data.iter().filter(|d| d.backups.is_some()) {
             let name = &data.name.value;
-            let target = format!(
-                "newest backup of {name} within {}",
-                crate::duration::format_duration(data.rpo)
-            );
-            self.add(
-                Phase::Assess,
-                Action::CheckRpo { data: name.clone() },
-                name,
-                target,
-                vec![],
-            );
+            let action = Action::CheckRpo {
+                data: name.clone(),
+                rpo: data.rpo,
+            };
+            self.add(Phase::Assess, action, name, vec![]);
         }
         self.close_phase(Phase::Assess, first);
     }
@@ -210,32 +193,20 @@ impl Builder<'_, '_> {
             Phase::Resolve
         };
         for (index, entry) in self.env.notify.iter().enumerate() {
-            let (after, target) = match status {
-                NotifyStatus::Started => (
-                    entry.after,
-                    format!(
-                        "{} at +{}",
-                        entry.to,
-                        crate::duration::format_duration(entry.after)
-                    ),
+            let (after, key) = match status {
+                NotifyStatus::Started => (entry.after, format!("{}-{}", index + 1, entry.to)),
+                NotifyStatus::Resolved => (
+                    Duration::ZERO,
+                    format!("{}-{}-resolved", index + 1, entry.to),
                 ),
-                NotifyStatus::Resolved => (Duration::ZERO, format!("{}: recovered", entry.to)),
             };
-            let key = match status {
-                NotifyStatus::Started => format!("{}-{}", index + 1, entry.to),
-                NotifyStatus::Resolved => format!("{}-{}-resolved", index + 1, entry.to),
+            let action = Action::Notify {
+                index,
+                to: entry.to.clone(),
+                after,
+                status,
             };
-            self.add(
-                phase,
-                Action::Notify {
-                    index,
-                    after,
-                    status,
-                },
-                &key,
-                target,
-                self.after_last_gate(),
-            );
+            self.add(phase, action, &key, self.after_last_gate());
         }
     }
 
@@ -256,25 +227,12 @@ impl Builder<'_, '_> {
             page.key.clone(),
             page.file.clone(),
         );
-        let url = format!("s3://{bucket}/{key}");
-        let (action, target) = if phase == Phase::Mitigate {
-            (
-                Action::Upload { bucket, key, file },
-                format!("maintenance page to {url}"),
-            )
+        let action = if phase == Phase::Mitigate {
+            Action::Upload { bucket, key, file }
         } else {
-            (
-                Action::Revert { bucket, key, file },
-                format!("maintenance page off {url}"),
-            )
+            Action::Revert { bucket, key, file }
         };
-        self.add(
-            phase,
-            action,
-            "maintenance-page",
-            target,
-            self.after_last_gate(),
-        );
+        self.add(phase, action, "maintenance-page", self.after_last_gate());
     }
 
     /// Per service, in tier order: activate (or restore), then its health step. A
@@ -283,7 +241,7 @@ impl Builder<'_, '_> {
     fn recover(&mut self) {
         let first = self.steps.len();
         let mut tier_gate = self.after_last_gate();
-        let mut members: Vec<String> = Vec::new();
+        let mut members: Vec<StepId> = Vec::new();
         let mut current_tier = None;
         for recovery in &self.changes.recoveries {
             let service = recovery.service;
@@ -303,12 +261,10 @@ impl Builder<'_, '_> {
                 .iter()
                 .filter(same_tier)
                 .filter_map(|d| self.health_of.get(&d.value).cloned());
-            let depends_on: Vec<String> = tier_gate.iter().cloned().chain(deps).collect();
+            let depends_on: Vec<StepId> = tier_gate.iter().cloned().chain(deps).collect();
             let name = &service.name.value;
-            let action = recovery.action(self.env);
-            let target = format!("{name} in {}", recovery.region);
-            let change = self.add(Phase::Recover, action, name, target.clone(), depends_on);
-            self.set_change(&change, recovery.before(), recovery.after());
+            let (action, change) = (recovery.action(self.env), recovery.change());
+            let recovered = self.add_change(Phase::Recover, action, change, name, depends_on);
             let values = recovery.placeholders(self.env);
             let probe = service.health.as_ref().map(|probe| probe.render(&values));
             let action = Action::Health {
@@ -316,7 +272,7 @@ impl Builder<'_, '_> {
                 region: recovery.region.to_string(),
                 probe,
             };
-            let health = self.add(Phase::Recover, action, name, target, vec![change]);
+            let health = self.add(Phase::Recover, action, name, vec![recovered]);
             self.health_of.insert(name.clone(), health.clone());
             members.push(health);
         }
@@ -326,15 +282,10 @@ impl Builder<'_, '_> {
         self.close_phase(Phase::Recover, first);
     }
 
-    fn tier_gate(&mut self, tier: u32, members: Vec<String>) -> String {
+    fn tier_gate(&mut self, tier: u32, members: Vec<StepId>) -> StepId {
         let key = format!("tier-{tier}");
-        self.add(
-            Phase::Recover,
-            Action::Gate,
-            &key,
-            format!("tier {tier} healthy"),
-            members,
-        )
+        let action = Action::Gate { tier: Some(tier) };
+        self.add(Phase::Recover, action, &key, members)
     }
 
     /// Each record moves once its service is healthy where the record will point.
@@ -348,16 +299,15 @@ impl Builder<'_, '_> {
             };
             let action = Action::Switch {
                 record: record.key.value.clone(),
+                name: record.name.clone(),
+                record_type: record.record_type.clone(),
+            };
+            let change = Change::Weights {
                 before: switch.before.clone(),
                 after: switch.after.clone(),
             };
-            let target = format!("{} {}", record.name, record.record_type);
-            let id = self.add(Phase::Switch, action, &record.key.value, target, depends_on);
-            self.set_change(
-                &id,
-                describe_sets(&switch.before),
-                describe_sets(&switch.after),
-            );
+            let key = &record.key.value;
+            self.add_change(Phase::Switch, action, change, key, depends_on);
         }
         self.close_phase(Phase::Switch, first);
     }
@@ -365,25 +315,14 @@ impl Builder<'_, '_> {
     fn verify(&mut self) {
         let first = self.steps.len();
         for (index, check) in self.env.checks.iter().enumerate() {
-            self.add(
-                Phase::Verify,
-                Action::Verify { index },
-                &check.name,
-                check.name.clone(),
-                self.after_last_gate(),
-            );
+            let action = Action::Verify {
+                index,
+                name: check.name.clone(),
+            };
+            self.add(Phase::Verify, action, &check.name, self.after_last_gate());
         }
         self.close_phase(Phase::Verify, first);
     }
-}
-
-/// One line per record set: `region  value  weight N`.
-pub fn describe_sets(sets: &[crate::model::RecordSet]) -> String {
-    let lines: Vec<String> = sets
-        .iter()
-        .map(|s| format!("{} {} weight={}", s.region, s.value, s.weight))
-        .collect();
-    lines.join("\n")
 }
 
 /// A step-id-safe form of a name: lowercase letters (any script), digits, `.`, `_`

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::{Instant, sleep};
 
 use crate::error::Error;
-use crate::graph::step::Action;
+use crate::graph::step::{Action, StepId};
 use crate::plan::file::{PlanFile, StateRef};
 
 /// The state of one environment.
@@ -110,7 +110,7 @@ impl RunStatus {
 /// One transition of one step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalEntry {
-    pub step: String,
+    pub step: StepId,
     pub event: StepEvent,
     #[serde(with = "crate::timestamp")]
     pub at: SystemTime,

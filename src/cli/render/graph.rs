@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::cli::graph_command::GraphFormat;
-use crate::graph::step::Step;
+use crate::graph::step::{Step, StepId};
 use crate::model::Environment;
 
 /// The step graph in `format`.
@@ -12,9 +12,9 @@ pub fn steps(steps: &[Step], format: GraphFormat) -> String {
     let nodes: Vec<Node<'_>> = steps
         .iter()
         .map(|s| Node {
-            id: &s.id,
-            label: format!("{} {}", s.id, s.target),
-            edges: s.depends_on.iter().map(String::as_str).collect(),
+            id: s.id.as_str(),
+            label: format!("{} {}", s.id, s.target()),
+            edges: s.depends_on.iter().map(StepId::as_str).collect(),
             group: None,
         })
         .collect();

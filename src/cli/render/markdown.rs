@@ -4,10 +4,10 @@
 use std::fmt::Write;
 
 use super::text::{headline, rto_line};
-use super::{change_lines, detail, duration};
+use super::{change_lines, detail};
+use crate::duration::format_seconds;
 use crate::model::Environment;
-use crate::observe::BackupObservation;
-use crate::plan::{DataRisk, Plan};
+use crate::plan::{DataRisk, Plan, risk};
 
 pub fn render(env: &Environment, plan: &Plan) -> String {
     let mut out = String::new();
@@ -78,7 +78,7 @@ fn summary(out: &mut String, plan: &Plan) {
     let critical: Vec<String> = summary
         .critical_path
         .iter()
-        .filter(|id| !id.starts_with("gate:"))
+        .filter(|id| !id.as_str().starts_with("gate:"))
         .map(|id| format!("`{id}`"))
         .collect();
     if !critical.is_empty() {
@@ -88,44 +88,8 @@ fn summary(out: &mut String, plan: &Plan) {
 }
 
 fn data_at_risk(out: &mut String, risks: &[DataRisk]) {
-    if risks.is_empty() {
-        return;
-    }
-    let _ = writeln!(out, "## Data at risk\n");
-    let _ = writeln!(
-        out,
-        "| Data set | Service | Priority | Method | RPO | Newest backup |"
-    );
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
-    for risk in risks {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} |",
-            risk.data,
-            risk.service,
-            risk.priority,
-            risk.method,
-            duration(risk.rpo),
-            backup_text(risk)
-        );
-    }
-    out.push('\n');
-}
-
-/// What is known of a data set's newest backup, in words.
-pub fn backup_text(risk: &DataRisk) -> String {
-    match &risk.backup {
-        None => format!("no backups ({} on recovery)", risk.method),
-        Some(BackupObservation::Unknown) => "age unknown (offline plan)".to_string(),
-        Some(BackupObservation::Missing) => "MISSING: no backup found (RPO violated)".to_string(),
-        Some(BackupObservation::Found { url, age }) => {
-            let verdict = if risk.violation {
-                "RPO VIOLATED"
-            } else {
-                "within RPO"
-            };
-            format!("{} old, {url} ({verdict})", duration(*age))
-        }
+    if !risks.is_empty() {
+        let _ = writeln!(out, "## Data at risk\n\n{}", risk::table(risks));
     }
 }
 
@@ -149,8 +113,8 @@ fn steps(out: &mut String, env: &Environment, plan: &Plan) {
                 out,
                 "- `{}` {} · {}{approval}",
                 step.id,
-                step.target,
-                duration(step.estimate)
+                step.target(),
+                format_seconds(step.estimate)
             );
             if !step.depends_on.is_empty() {
                 let after: Vec<String> = step.depends_on.iter().map(|d| format!("`{d}`")).collect();

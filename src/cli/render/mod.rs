@@ -5,13 +5,12 @@ pub mod graph;
 mod markdown;
 mod text;
 
-use std::time::Duration;
-
 use similar::{ChangeTag, TextDiff};
 
 use super::PlanFormat;
-use crate::graph::step::{Action, Step};
-use crate::model::{CheckKind, Environment, HealthCheck, NotifyVia, Phase};
+use crate::duration::format_seconds;
+use crate::graph::step::{Action, Change, Placement, Step};
+use crate::model::{CheckKind, Environment, HealthCheck, NotifyVia, Phase, RecordSet};
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
 
@@ -56,8 +55,10 @@ pub fn diff(name: &str, old: &str, new: &str) -> String {
 
 /// The before → after of a step as diff lines (`- old`, `+ new`, `  same`).
 pub fn change_lines(step: &Step) -> Vec<String> {
-    let (Some(before), Some(after)) = (&step.before, &step.after) else {
-        return Vec::new();
+    let (before, after) = match &step.change {
+        None => return Vec::new(),
+        Some(Change::Placement { before, after }) => (placement(before), placement(after)),
+        Some(Change::Weights { before, after }) => (record_sets(before), record_sets(after)),
     };
     let (before, after) = (format!("{before}\n"), format!("{after}\n"));
     let diff = TextDiff::from_lines(&before, &after);
@@ -71,6 +72,27 @@ pub fn change_lines(step: &Step) -> Vec<String> {
             format!("{sign} {}", change.value().trim_end())
         })
         .collect()
+}
+
+/// `active in eu-central-1`, and what a restore loads there.
+fn placement(placement: &Placement) -> String {
+    match &placement.restored_from {
+        Some(backups) => format!(
+            "active in {}, restored from the newest backup under {}",
+            placement.region,
+            backups.url()
+        ),
+        None => format!("active in {}", placement.region),
+    }
+}
+
+/// One line per record set: `eu-west-1 shop.eu-west-1.example weight=100`.
+fn record_sets(sets: &[RecordSet]) -> String {
+    let lines: Vec<String> = sets
+        .iter()
+        .map(|s| format!("{} {} weight={}", s.region, s.value, s.weight))
+        .collect();
+    lines.join("\n")
 }
 
 /// What a step runs or probes, in one line, when there is something to say.
@@ -100,8 +122,8 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             "restores from {} (no restore command)",
             backups.url()
         )),
-        Action::Run { argv } => Some(format!("runs: {}", self::argv(&argv.0))),
-        Action::Manual { instruction } => Some(format!("pause: {instruction}")),
+        Action::Run { argv, .. } => Some(format!("runs: {}", self::argv(&argv.0))),
+        Action::Manual { instruction, .. } => Some(format!("pause: {instruction}")),
         Action::Health {
             probe: Some(probe), ..
         } => Some(match &probe.check {
@@ -109,7 +131,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
                 format!(
                     "GET {url} expects {expect}, {} attempts every {}",
                     probe.attempts,
-                    duration(probe.interval)
+                    format_seconds(probe.interval)
                 )
             }
             HealthCheck::Command { argv } => {
@@ -117,7 +139,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
                     "runs: {} ({} attempts every {})",
                     self::argv(&argv.0),
                     probe.attempts,
-                    duration(probe.interval)
+                    format_seconds(probe.interval)
                 )
             }
         }),
@@ -130,7 +152,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
                 format!("runs: {} (template {})", self::argv(&argv.0), n.template)
             }
         }),
-        Action::Verify { index } => env.checks.get(*index).map(|c| match &c.kind {
+        Action::Verify { index, .. } => env.checks.get(*index).map(|c| match &c.kind {
             CheckKind::Http { url, expect, .. } => format!("GET {url} expects {expect}"),
             CheckKind::Dns { record } => {
                 format!("DNS record {} points at the active region", record.value)
@@ -146,11 +168,6 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
         )),
         _ => None,
     }
-}
-
-/// `27m 45s`, `1d`, `0s`: whole seconds, written the way the file writes them.
-pub fn duration(duration: Duration) -> String {
-    crate::duration::format_duration(Duration::from_secs(duration.as_secs()))
 }
 
 /// An argument vector as a shell would need it typed: arguments with spaces quoted.

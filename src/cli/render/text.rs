@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use super::{change_lines, detail, duration};
+use super::{change_lines, detail};
+use crate::duration::format_seconds;
+use crate::graph::step::StepId;
 use crate::model::Environment;
 use crate::plan::{Plan, Summary};
 
@@ -57,22 +59,17 @@ fn summary(out: &mut String, summary: &Summary) {
     for approval in &summary.approvals {
         let what = approval
             .step
-            .as_deref()
+            .as_ref()
             .map_or("the whole plan".to_string(), |s| format!("step {s}"));
         let _ = writeln!(out, "  approval:      {} for {what}", approval.who);
     }
     if !summary.data_at_risk.is_empty() {
         let _ = writeln!(out, "  data at risk:");
         for risk in &summary.data_at_risk {
+            let [data, service, priority, method, rpo, backup] = risk.cells();
             let _ = writeln!(
                 out,
-                "    {} ({}, {}): {}, RPO {}; {}",
-                risk.data,
-                risk.service,
-                risk.priority,
-                risk.method,
-                duration(risk.rpo),
-                super::markdown::backup_text(risk)
+                "    {data} ({service}, {priority}): {method}, RPO {rpo}; {backup}"
             );
         }
     }
@@ -88,8 +85,8 @@ pub fn rto_line(summary: &Summary) -> String {
     };
     format!(
         "{} against a target of {} ({verdict})",
-        duration(summary.estimated_rto),
-        duration(summary.rto_target)
+        format_seconds(summary.estimated_rto),
+        format_seconds(summary.rto_target)
     )
 }
 
@@ -107,11 +104,12 @@ fn steps(out: &mut String, env: &Environment, plan: &Plan) {
                 out,
                 "    {}  {} ({}){approval}",
                 step.id,
-                step.target,
-                duration(step.estimate)
+                step.target(),
+                format_seconds(step.estimate)
             );
             if !step.depends_on.is_empty() {
-                let _ = writeln!(out, "        after: {}", step.depends_on.join(", "));
+                let after: Vec<&str> = step.depends_on.iter().map(StepId::as_str).collect();
+                let _ = writeln!(out, "        after: {}", after.join(", "));
             }
             if let Some(detail) = detail(env, step) {
                 let _ = writeln!(out, "        {detail}");
