@@ -352,6 +352,28 @@ pub enum Error {
         detail: String,
     },
 
+    #[error("the copy of `{data}` in {region} has not caught up: {gap}")]
+    #[diagnostic(
+        code(drplan::apply::not_caught_up),
+        help(
+            "nothing was promoted; find out why replication lags (or resync the copy) and resume with `drplan apply --resume FILE`, or accept the loss with --accept-data-loss"
+        )
+    )]
+    NotCaughtUp {
+        data: String,
+        region: String,
+        gap: String,
+    },
+
+    #[error("sim: cannot {action}: {reason}")]
+    #[diagnostic(
+        code(drplan::sim::unreachable),
+        help(
+            "the service does not answer there; mark it up with `drplan sim set FILE --service NAME --region REGION --up`"
+        )
+    )]
+    SimUnreachable { action: String, reason: String },
+
     #[error("writes to `{data}` are refused: {reason}")]
     #[diagnostic(
         code(drplan::sim::write_refused),
@@ -573,6 +595,7 @@ pub enum ProblemKind {
     ProbeTargetsFailedRegion,
     Route53ControlPlane,
     PageInFailedRegion,
+    NoResync,
 }
 
 impl ProblemKind {
@@ -586,6 +609,7 @@ impl ProblemKind {
                 | Self::ProbeTargetsFailedRegion
                 | Self::Route53ControlPlane
                 | Self::PageInFailedRegion
+                | Self::NoResync
         )
     }
 
@@ -615,6 +639,7 @@ impl ProblemKind {
             Self::ProbeTargetsFailedRegion => "drplan::stability::probe_targets_failed_region",
             Self::Route53ControlPlane => "drplan::stability::route53_control_plane",
             Self::PageInFailedRegion => "drplan::stability::page_in_failed_region",
+            Self::NoResync => "drplan::lifecycle::no_resync",
         }
     }
 }

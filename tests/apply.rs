@@ -950,8 +950,8 @@ fn snapshot_of_status_and_the_run_report_after_a_failover() {
     let status = workspace.run(&["status", EXAMPLE]).expect(0);
     snapshot::assert_live("apply", "status_after_failover", &status.stdout);
     // Both count the steps that do work, not the gates that join them.
-    assert!(apply.stdout.contains("apply complete: 18 steps"), "{apply}");
-    assert!(status.stdout.contains("18/18 steps finished"), "{status}");
+    assert!(apply.stdout.contains("apply complete: 19 steps"), "{apply}");
+    assert!(status.stdout.contains("19/19 steps finished"), "{status}");
     let report = workspace.reports().pop().expect("a run report");
     snapshot::assert_live("apply", "run_report_after_failover", &report);
 }

@@ -165,11 +165,14 @@ impl World {
         self.path().join("commands.log")
     }
 
-    /// The stand-in commands run so far, one line each: `supabase db promote …`.
+    /// The stand-in commands run so far that act, one line each: `supabase db promote
+    /// …` (the replication-lag reads of observing, `redis-cli … info replication`,
+    /// change nothing and are left out).
     fn commands(&self) -> Vec<String> {
         fs::read_to_string(self.standin_log_path())
             .unwrap_or_default()
             .lines()
+            .filter(|line| !line.ends_with("info replication"))
             .map(str::to_string)
             .collect()
     }

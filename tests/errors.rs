@@ -175,6 +175,15 @@ fn examples() -> Vec<Error> {
             region: s("us-west-2"),
             detail: s("the output has no /replication/lag_ms"),
         },
+        Error::NotCaughtUp {
+            data: s("conversations"),
+            region: s("us-east-1"),
+            gap: s("50 write(s) behind, replication does not feed it"),
+        },
+        Error::SimUnreachable {
+            action: s("deactivate database us-east-1"),
+            reason: s("database is marked down in us-east-1"),
+        },
         Error::SimWriteRefused {
             data: s("conversations"),
             reason: s("the copy in us-east-1 is fenced: it refuses writes"),

@@ -7,6 +7,7 @@ mod drill;
 mod errors;
 mod layering;
 mod operations;
+mod procedures;
 mod stability;
 mod support;
 mod watch;

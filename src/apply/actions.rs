@@ -90,6 +90,43 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
                 .trim_end()
                 .to_string())
         }
+        Action::Deactivate {
+            service,
+            region,
+            command,
+            timeout,
+            best_effort,
+        } => {
+            let command = ctx.secrets.resolve_all(command)?;
+            match services
+                .deactivate(service, region, &command, *timeout)
+                .await
+            {
+                Ok(output) => Ok(output.log),
+                Err(error) if *best_effort => Ok(format!(
+                    "could not fence {service} in {region}: {error}; recovery goes on (a failover presumes {region} down: fence it by hand once it answers)"
+                )),
+                Err(error) => Err(error),
+            }
+        }
+        Action::Resync {
+            service,
+            region,
+            command,
+            timeout,
+            ..
+        } => {
+            let command = ctx.secrets.resolve_all(command)?;
+            services
+                .resync(service, region, &command, *timeout)
+                .await
+                .map(|o| o.log)
+        }
+        Action::CatchUp {
+            data,
+            region,
+            timeout,
+        } => catch_up(ctx, data, region, *timeout).await,
         Action::Health {
             service,
             region,
@@ -106,7 +143,7 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
 }
 
 async fn check_rpo(ctx: &Context, data: &str) -> Result<String, Error> {
-    let Some(set) = ctx.env.data.iter().find(|d| d.name.value == data) else {
+    let Some(set) = ctx.env.data_set(data) else {
         return Ok(String::new());
     };
     let Some(location) = &set.backups else {
@@ -143,6 +180,53 @@ async fn check_rpo(ctx: &Context, data: &str) -> Result<String, Error> {
         found,
         rpo: crate::duration::format_duration(set.rpo),
     })
+}
+
+/// Reads the replication of `data`'s copy in `region` every few seconds until it holds
+/// every write of the active copy, for at most `timeout`. A copy that is behind then
+/// fails the step (nothing is promoted), unless data loss is accepted; a copy that
+/// cannot be measured fails at once.
+async fn catch_up(
+    ctx: &Context,
+    data: &str,
+    region: &str,
+    timeout: Duration,
+) -> Result<String, Error> {
+    const INTERVAL: Duration = Duration::from_secs(5);
+    let Some(set) = ctx.env.data_set(data) else {
+        return Ok(String::new());
+    };
+    let mut waited = Duration::ZERO;
+    loop {
+        let reading = ctx
+            .runtime
+            .services
+            .replication(set, region, &ctx.env.name)
+            .await?;
+        let gap = match reading {
+            Some(reading) if reading.caught_up() => {
+                return Ok(format!(
+                    "{data} in {region} holds every write of the active copy"
+                ));
+            }
+            Some(reading) => reading.gap(),
+            None => "not measured: the data set declares no `lag` probe".to_string(),
+        };
+        if reading.is_none() || waited >= timeout {
+            if ctx.options.accept_data_loss {
+                return Ok(format!(
+                    "{data} in {region}: {gap}; promoting anyway (--accept-data-loss)"
+                ));
+            }
+            return Err(Error::NotCaughtUp {
+                data: data.to_string(),
+                region: region.to_string(),
+                gap,
+            });
+        }
+        tokio::time::sleep(ctx.scaled(INTERVAL)).await;
+        waited += INTERVAL;
+    }
 }
 
 /// Probes until healthy, up to the probe's attempts, waiting its interval (growing

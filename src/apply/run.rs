@@ -89,7 +89,7 @@ fn refuse_unsafe(options: &ApplyOptions, plan: &Plan) -> Result<(), Error> {
         .data_at_risk
         .iter()
         .filter(|d| d.violation)
-        .map(|d| d.data.clone())
+        .map(crate::plan::DataRisk::named_with_gap)
         .collect();
     if !violated.is_empty() && !options.accept_data_loss {
         return Err(Error::RpoBreached { data: violated });

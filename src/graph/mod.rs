@@ -11,6 +11,8 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use step::Step;
 
+use crate::model::Phase;
+
 /// The steps of a plan as a DAG.
 #[derive(Debug)]
 pub struct StepGraph {
@@ -59,9 +61,20 @@ impl StepGraph {
         levels
     }
 
-    /// The longest chain of estimates through the graph, and its total.
+    /// The longest chain of estimates up to recovery through the graph, and its total:
+    /// the resolve phase (notices, the maintenance page coming down, the region left
+    /// regaining redundancy) runs once recovery is verified, so it does not count.
     pub fn critical_path(&self, steps: &[Step]) -> (Duration, Vec<usize>) {
-        let estimates: Vec<Duration> = steps.iter().map(|s| s.estimate).collect();
+        let estimates: Vec<Duration> = steps
+            .iter()
+            .map(|s| {
+                if s.phase == Phase::Resolve {
+                    Duration::ZERO
+                } else {
+                    s.estimate
+                }
+            })
+            .collect();
         self.longest_path(&estimates)
     }
 

@@ -83,6 +83,35 @@ pub enum Action {
         backups: BackupLocation,
         command: Option<Vec<String>>,
     },
+    /// Fence, demote or stop a service in the region being left. Best effort in a
+    /// failover (the region is presumed down: a failure is recorded and recovery goes
+    /// on); mandatory in a switchover and a failback (never two writers).
+    Deactivate {
+        service: String,
+        region: String,
+        command: Vec<String>,
+        #[serde(with = "crate::duration::seconds")]
+        timeout: Duration,
+        best_effort: bool,
+    },
+    /// Make a service's copy in `region` a replica of the active one in `from`.
+    Resync {
+        service: String,
+        region: String,
+        from: String,
+        command: Vec<String>,
+        #[serde(with = "crate::duration::seconds")]
+        timeout: Duration,
+    },
+    /// Wait until a replicated data set's copy in `region` holds every write of the
+    /// active copy: a copy that is behind is never promoted (unless data loss is
+    /// accepted, and then the step says how far behind it was).
+    CatchUp {
+        data: String,
+        region: String,
+        #[serde(with = "crate::duration::seconds")]
+        timeout: Duration,
+    },
     /// Wait until a service is healthy in a region.
     Health {
         service: String,
@@ -123,6 +152,9 @@ impl Action {
             Self::Revert { .. } => "revert",
             Self::Activate { .. } => "activate",
             Self::Restore { .. } => "restore",
+            Self::Deactivate { .. } => "deactivate",
+            Self::Resync { .. } => "resync",
+            Self::CatchUp { .. } => "catch-up",
             Self::Health { .. } => "health",
             Self::Switch { .. } => "switch",
             Self::Verify { .. } => "verify",
@@ -144,6 +176,8 @@ impl Action {
                 | Self::Revert { .. }
                 | Self::Activate { .. }
                 | Self::Restore { .. }
+                | Self::Deactivate { .. }
+                | Self::Resync { .. }
                 | Self::Switch { .. }
                 | Self::Run { .. }
                 | Self::Manual { .. }
@@ -225,7 +259,17 @@ impl Step {
             }
             | Action::Health {
                 service, region, ..
+            }
+            | Action::Deactivate {
+                service, region, ..
             } => format!("{service} in {region}"),
+            Action::Resync {
+                service,
+                region,
+                from,
+                ..
+            } => format!("{service} in {region}, from {from}"),
+            Action::CatchUp { data, region, .. } => format!("{data} in {region}"),
             Action::Switch {
                 name, record_type, ..
             } => format!("{name} {record_type}"),
@@ -245,4 +289,9 @@ pub mod estimates {
     pub const RUN: Duration = Duration::from_secs(60);
     pub const MANUAL: Duration = Duration::from_secs(300);
     pub const VERIFY: Duration = Duration::from_secs(5);
+    pub const CATCH_UP: Duration = Duration::from_secs(30);
+    /// How long a best-effort fence of a region presumed down may take.
+    pub const FENCE_BOUND: Duration = Duration::from_secs(120);
+    /// How long a promotion waits for its copy to catch up.
+    pub const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(600);
 }

@@ -140,6 +140,12 @@ impl DataMethod {
     pub fn name(self) -> &'static str {
         Self::NAMES[self as usize]
     }
+
+    /// True for data that must be carried over, not rebuilt: restored or replicated.
+    /// A copy of it left behind is stale until resynced.
+    pub fn is_persistent(self) -> bool {
+        matches!(self, Self::Restore | Self::Replicate)
+    }
 }
 
 /// An `s3://bucket/prefix` location of backups.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use miette::NamedSource;
 
-use super::{Environment, decode, stability, validate};
+use super::{Environment, decode, lifecycle, stability, validate};
 use crate::config::tree::Fields;
 use crate::error::{Error, InvalidConfig, Problem, Warnings};
 use crate::problems::Problems;
@@ -25,7 +25,9 @@ impl LoadedEnvironment {
     /// The static-stability warnings about recovering in `scenario` (every failover
     /// scenario when `None`), rendered with the file's text; `None` when there are none.
     pub fn warnings(&self, scenario: Option<&str>) -> Option<Warnings> {
-        let problems = stability::warnings(&self.env, scenario);
+        let mut problems = stability::warnings(&self.env, scenario);
+        problems.extend(lifecycle::warnings(&self.env));
+        problems.sort_by_key(Problem::offset);
         (!problems.is_empty()).then(|| Warnings {
             path: self.path.display().to_string(),
             count: problems.len(),

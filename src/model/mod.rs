@@ -3,6 +3,7 @@
 
 pub mod data_set;
 pub mod decode;
+mod lifecycle;
 mod load;
 mod operations;
 mod record;
@@ -136,6 +137,10 @@ impl Environment {
                 help,
             }
         })
+    }
+
+    pub fn data_set(&self, name: &str) -> Option<&DataSet> {
+        self.data.iter().find(|data| data.name.value == name)
     }
 
     pub fn record(&self, name: &str) -> Option<&DnsRecord> {

@@ -96,11 +96,16 @@ async fn replication(
                 Ok(Some(ReplicaReading {
                     lag: Some(lag),
                     behind_writes,
+                    ..
                 })) => ReplicaObservation::Following { lag, behind_writes },
                 Ok(Some(ReplicaReading {
                     lag: None,
                     behind_writes,
-                })) => ReplicaObservation::NotFollowing { behind_writes },
+                    stopped,
+                })) => ReplicaObservation::NotFollowing {
+                    behind_writes,
+                    stopped,
+                },
                 Ok(None) => ReplicaObservation::NotMeasured,
                 Err(error) => ReplicaObservation::Unreadable {
                     detail: error.to_string(),

@@ -42,10 +42,12 @@ pub enum ReplicaObservation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         behind_writes: Option<u64>,
     },
-    /// Nothing feeds the copy (replication stopped, or the copy is detached).
+    /// Nothing feeds the copy: replication is `stopped`, or the copy is detached (a
+    /// resync makes it a replica again).
     NotFollowing {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         behind_writes: Option<u64>,
+        stopped: bool,
     },
     /// The lag probe failed.
     Unreadable { detail: String },
@@ -58,7 +60,7 @@ impl ReplicaObservation {
             Self::Following { lag, behind_writes } => {
                 behind_writes.map_or(lag.is_zero(), |behind| behind == 0)
             }
-            Self::NotFollowing { behind_writes } => *behind_writes == Some(0),
+            Self::NotFollowing { behind_writes, .. } => *behind_writes == Some(0),
             Self::NotMeasured | Self::Unreadable { .. } => false,
         }
     }

@@ -1,5 +1,10 @@
 //! Desired minus actual: which services must be activated or restored where, and
 //! which DNS records must move. What is already true makes no change.
+//!
+//! Moving is asymmetric: the side being left is fenced (`deactivate`: best effort in
+//! a failover, mandatory in a switchover or a failback); a switchover and a failback
+//! promote a replicated copy only once it has caught up, and a failback first makes
+//! home a replica of the active side again (`resync`, or a manual step).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -29,6 +34,54 @@ pub struct ChangeSet<'e> {
     pub staying: Vec<Staying<'e>>,
     /// Services in scope that cannot move to the target region.
     pub unmovable: Vec<&'e str>,
+    /// How services move, when they move.
+    pub movement: Option<Movement>,
+    /// Services fenced in the region they leave.
+    pub fences: Vec<Fence<'e>>,
+    /// Services whose copy at home is made a replica again before a failback.
+    pub resyncs: Vec<Resync<'e>>,
+    /// Services whose copy in the region left is made a replica of the new active one
+    /// once recovery is verified (a switchover or a failback: that region is up), so
+    /// the next failover has a copy to promote.
+    pub reprotects: Vec<Resync<'e>>,
+    /// Replicated data sets whose copy must catch up before it is promoted.
+    pub catch_up: Vec<CatchUp<'e>>,
+    /// Moving services that hold data but declare no `deactivate`.
+    pub unfenced: Vec<&'e str>,
+}
+
+/// How services move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Movement {
+    /// Unplanned: the region being left is presumed down.
+    Failover,
+    /// Planned: both regions up; fence, catch up, promote.
+    Switchover,
+    /// Home again: resync home, then a switchover.
+    Failback,
+}
+
+/// A service fenced in the region it leaves.
+#[derive(Debug)]
+pub struct Fence<'e> {
+    pub service: &'e Service,
+    pub region: String,
+    pub best_effort: bool,
+}
+
+/// A service whose copy in `region` is made a replica of the one in `from`.
+#[derive(Debug)]
+pub struct Resync<'e> {
+    pub service: &'e Service,
+    pub region: String,
+    pub from: String,
+}
+
+/// A replicated data set whose copy in `region` must catch up before promotion.
+#[derive(Debug)]
+pub struct CatchUp<'e> {
+    pub data: &'e DataSet,
+    pub region: String,
 }
 
 /// A service that stays where it is while services depending on it move.
@@ -161,6 +214,14 @@ pub fn compute<'e>(
         .filter(|d| recovered.contains(d.service.value.as_str()))
         .collect();
     let staying = staying(env, &recoveries, &recovered, actual);
+    let movement = match (intent, scenario.map(|s| &s.strategy)) {
+        (Intent::Failback, _) => Some(Movement::Failback),
+        (_, Some(Strategy::Failover { .. })) => Some(Movement::Failover),
+        (_, Some(Strategy::Switchover { .. })) => Some(Movement::Switchover),
+        _ => None,
+    };
+    let lifecycle = movement.map(|m| lifecycle(env, m, &recoveries));
+    let (fences, resyncs, reprotects, catch_up, unfenced) = lifecycle.unwrap_or_default();
     ChangeSet {
         approval: scenario.and_then(|s| s.approval.as_deref()),
         target_region: target_region.filter(|_| !recoveries.is_empty()),
@@ -171,7 +232,70 @@ pub fn compute<'e>(
         staying,
         unmovable,
         recoveries,
+        movement,
+        fences,
+        resyncs,
+        reprotects,
+        catch_up,
+        unfenced,
     }
+}
+
+type Lifecycle<'e> = (
+    Vec<Fence<'e>>,
+    Vec<Resync<'e>>,
+    Vec<Resync<'e>>,
+    Vec<CatchUp<'e>>,
+    Vec<&'e str>,
+);
+
+/// The fences, resyncs and catch-ups of the services that move.
+fn lifecycle<'e>(
+    env: &'e Environment,
+    movement: Movement,
+    recoveries: &[Recovery<'e>],
+) -> Lifecycle<'e> {
+    let (mut fences, mut resyncs, mut reprotects, mut catch_up, mut unfenced) =
+        Lifecycle::default();
+    for recovery in recoveries.iter().filter(|r| r.region != r.from) {
+        let service = recovery.service;
+        let name = service.name.value.as_str();
+        let holds_data = env.data_of(name).any(|d| d.method.is_persistent());
+        if service.deactivate.is_some() {
+            fences.push(Fence {
+                service,
+                region: recovery.from.clone(),
+                best_effort: movement == Movement::Failover,
+            });
+        } else if holds_data {
+            unfenced.push(name);
+        }
+        if movement == Movement::Failback && holds_data {
+            resyncs.push(Resync {
+                service,
+                region: recovery.region.clone(),
+                from: recovery.from.clone(),
+            });
+        }
+        if movement != Movement::Failover && holds_data && service.resync.is_some() {
+            reprotects.push(Resync {
+                service,
+                region: recovery.from.clone(),
+                from: recovery.region.clone(),
+            });
+        }
+        if movement != Movement::Failover {
+            catch_up.extend(
+                env.data_of(name)
+                    .filter(|d| d.method == DataMethod::Replicate)
+                    .map(|data| CatchUp {
+                        data,
+                        region: recovery.region.clone(),
+                    }),
+            );
+        }
+    }
+    (fences, resyncs, reprotects, catch_up, unfenced)
 }
 
 /// One restore per distinct backup location of the service's restorable data.

@@ -92,7 +92,7 @@ impl Plan {
         let data_at_risk: Vec<DataRisk> = changes
             .data
             .iter()
-            .map(|d| DataRisk::new(d, actual))
+            .map(|d| DataRisk::new(d, actual, changes.target_region, changes.movement))
             .collect();
         let summary = Summary {
             counts: counts(&steps),
@@ -191,6 +191,16 @@ fn notes(changes: &changes::ChangeSet<'_>, actual: &ActualState) -> Vec<String> 
             "offline plan: assumes every service that runs in {region} is active there and DNS points there; backups of unknown age"
         )),
         StateSource::Observed => {}
+    }
+    for service in &changes.unfenced {
+        let left = changes
+            .recoveries
+            .iter()
+            .find(|r| r.service.name.value == *service)
+            .map_or("the region it leaves", |r| r.from.as_str());
+        notes.push(format!(
+            "{service} holds data but declares no `deactivate`: nothing fences it in {left}, so it could take writes beside the copy promoted"
+        ));
     }
     let target = changes.target_region.unwrap_or("the target region");
     for stay in &changes.staying {

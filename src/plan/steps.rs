@@ -1,6 +1,8 @@
-//! Turns a change set into steps, phase by phase: assess, notify, mitigate, recover
-//! (tier by tier, behind one gate node per tier), switch (each record after its
-//! service's health), verify, resolve. A scenario's own steps join their phase, in the
+//! Turns a change set into steps, phase by phase: assess, notify, mitigate (the
+//! maintenance page, resyncs of home, fences of the side being left), recover (tier
+//! by tier, behind one gate node per tier; a replicated copy catches up before its
+//! service is promoted), switch (each record after its service's health), verify,
+//! resolve. A scenario's own steps join their phase, in the
 //! order written, after the generated ones. Phases are joined by one gate node each.
 
 use std::collections::{BTreeSet, HashMap};
@@ -8,7 +10,7 @@ use std::time::Duration;
 
 use crate::graph::step::{Action, Change, NotifyStatus, Step, StepId, estimates};
 use crate::model::{Command, Environment, Phase, ScenarioStepAction, Service};
-use crate::plan::changes::ChangeSet;
+use crate::plan::changes::{ChangeSet, Resync};
 
 /// Builds the steps of `changes`; an empty change set gives no steps.
 pub fn build(env: &Environment, changes: &ChangeSet<'_>) -> Vec<Step> {
@@ -30,6 +32,7 @@ pub fn build(env: &Environment, changes: &ChangeSet<'_>) -> Vec<Step> {
     builder.switch();
     builder.verify();
     builder.notify(NotifyStatus::Resolved);
+    builder.reprotect();
     builder.maintenance_page(Phase::Resolve);
     builder.steps
 }
@@ -94,6 +97,18 @@ impl Builder<'_, '_> {
                 .env
                 .service(service)
                 .map_or(Duration::ZERO, Service::estimate),
+            Action::Deactivate {
+                service, timeout, ..
+            } => self
+                .env
+                .service(service)
+                .map_or(Duration::ZERO, Service::deactivate_estimate)
+                .min(*timeout),
+            Action::Resync { service, .. } => self
+                .env
+                .service(service)
+                .map_or(Duration::ZERO, Service::resync_estimate),
+            Action::CatchUp { .. } => estimates::CATCH_UP,
             Action::Health { probe, .. } => probe.as_ref().map_or(Duration::ZERO, |p| p.interval),
             Action::Switch { record, .. } => self
                 .env
@@ -210,10 +225,87 @@ impl Builder<'_, '_> {
         }
     }
 
+    /// The maintenance page, then per service leaving a region: home made a replica
+    /// again (failback), then the side being left fenced.
     fn mitigate(&mut self) {
         let first = self.steps.len();
         self.maintenance_page(Phase::Mitigate);
+        let mut resynced: HashMap<&str, StepId> = HashMap::new();
+        for resync in &self.changes.resyncs {
+            let id = self.resync(Phase::Mitigate, resync);
+            resynced.insert(resync.service.name.value.as_str(), id);
+        }
+        for fence in &self.changes.fences {
+            let service = fence.service;
+            let name = service.name.value.as_str();
+            let Some(deactivate) = &service.deactivate else {
+                continue;
+            };
+            let values = [
+                ("region", fence.region.as_str()),
+                ("service", name),
+                ("environment", self.env.name.as_str()),
+            ];
+            let timeout = if fence.best_effort {
+                deactivate.timeout.min(estimates::FENCE_BOUND)
+            } else {
+                deactivate.timeout
+            };
+            let action = Action::Deactivate {
+                service: name.to_string(),
+                region: fence.region.clone(),
+                command: deactivate.command.render(&values),
+                timeout,
+                best_effort: fence.best_effort,
+            };
+            let depends_on = match resynced.get(name) {
+                Some(id) => vec![id.clone()],
+                None => self.after_last_gate(),
+            };
+            self.add(Phase::Mitigate, action, name, depends_on);
+        }
         self.close_phase(Phase::Mitigate, first);
+    }
+
+    /// Once recovery is verified, the region left becomes a replica of the new active
+    /// one (redundancy regained); the timeline is not held back by it.
+    fn reprotect(&mut self) {
+        for reprotect in &self.changes.reprotects {
+            self.resync(Phase::Resolve, reprotect);
+        }
+    }
+
+    /// Makes `resync.region` a replica of the active side again: the service's
+    /// `resync`, or a manual step when it declares none (never a silent promotion of
+    /// a stale copy).
+    fn resync(&mut self, phase: Phase, resync: &Resync<'_>) -> StepId {
+        let service = resync.service;
+        let name = service.name.value.as_str();
+        let values = [
+            ("region", resync.region.as_str()),
+            ("service", name),
+            ("environment", self.env.name.as_str()),
+        ];
+        let action = match &service.resync {
+            Some(lifecycle) => Action::Resync {
+                service: name.to_string(),
+                region: resync.region.clone(),
+                from: resync.from.clone(),
+                command: lifecycle.command.render(&values),
+                timeout: lifecycle.timeout,
+            },
+            None => Action::Manual {
+                name: format!(
+                    "make {name} in {} a replica of {}",
+                    resync.region, resync.from
+                ),
+                instruction: format!(
+                    "{name} declares no `resync`: make its copy in {} a replica of the active one in {} (reprotect), and confirm once it follows",
+                    resync.region, resync.from
+                ),
+            },
+        };
+        self.add(phase, action, name, self.after_last_gate())
     }
 
     /// The scenario's maintenance page goes up in the mitigate phase (`Upload`) and
@@ -261,8 +353,12 @@ impl Builder<'_, '_> {
                 .iter()
                 .filter(same_tier)
                 .filter_map(|d| self.health_of.get(&d.value).cloned());
-            let depends_on: Vec<StepId> = tier_gate.iter().cloned().chain(deps).collect();
+            let mut depends_on: Vec<StepId> = tier_gate.iter().cloned().chain(deps).collect();
             let name = &service.name.value;
+            let waits = self.catch_up(name, &depends_on);
+            if !waits.is_empty() {
+                depends_on = waits;
+            }
             let (action, change) = (recovery.action(self.env), recovery.change());
             let recovered = self.add_change(Phase::Recover, action, change, name, depends_on);
             let values = recovery.placeholders(self.env);
@@ -280,6 +376,28 @@ impl Builder<'_, '_> {
             self.tier_gate(tier, members);
         }
         self.close_phase(Phase::Recover, first);
+    }
+
+    /// The catch-up waits of `service`'s replicated data, each after `depends_on`.
+    fn catch_up(&mut self, service: &str, depends_on: &[StepId]) -> Vec<StepId> {
+        let waits: Vec<(String, String)> = self
+            .changes
+            .catch_up
+            .iter()
+            .filter(|c| c.data.service.value == service)
+            .map(|c| (c.data.name.value.clone(), c.region.clone()))
+            .collect();
+        waits
+            .into_iter()
+            .map(|(data, region)| {
+                let action = Action::CatchUp {
+                    data: data.clone(),
+                    region,
+                    timeout: estimates::CATCH_UP_TIMEOUT,
+                };
+                self.add(Phase::Recover, action, &data, depends_on.to_vec())
+            })
+            .collect()
     }
 
     fn tier_gate(&mut self, tier: u32, members: Vec<StepId>) -> StepId {

@@ -102,6 +102,33 @@ pub struct ReplicaReading {
     pub lag: Option<Duration>,
     /// How many writes the copy lacks, when the provider can count them (the sim can).
     pub behind_writes: Option<u64>,
+    /// Replication itself is stopped: a resync does not make this copy catch up.
+    pub stopped: bool,
+}
+
+impl ReplicaReading {
+    /// True when the copy is known to hold every write of the active copy.
+    pub fn caught_up(&self) -> bool {
+        match (self.behind_writes, self.lag) {
+            (Some(behind), _) => behind == 0,
+            (None, Some(lag)) => lag.is_zero(),
+            (None, None) => false,
+        }
+    }
+
+    /// How far behind the copy is, in words: `12 write(s) behind`, `lag 3s`,
+    /// `replication does not feed it`.
+    pub fn gap(&self) -> String {
+        let feed = match self.lag {
+            Some(lag) => format!("lag {}", crate::duration::format_duration(lag)),
+            None if self.stopped => "replication stopped".to_string(),
+            None => "replication does not feed it".to_string(),
+        };
+        match self.behind_writes {
+            Some(behind) => format!("{behind} write(s) behind, {feed}"),
+            None => feed,
+        }
+    }
 }
 
 /// The outcome of one health probe.

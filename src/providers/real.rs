@@ -136,6 +136,7 @@ impl ServiceRuntime for RealRuntime {
         Ok(Some(ReplicaReading {
             lag: Some(lag),
             behind_writes: None,
+            stopped: false,
         }))
     }
 

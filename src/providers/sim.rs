@@ -550,8 +550,9 @@ impl Sim {
     }
 
     /// Fences or resyncs the copies of `service`'s data in `region`: checks that the
-    /// region (and, for a resync, the active one) answers, waits the scaled estimate,
-    /// then changes the copies and logs `line`.
+    /// service answers there (its region up, itself not marked down; for a resync the
+    /// active one too), waits the scaled estimate, then changes the copies and logs
+    /// `line`.
     async fn lifecycle(
         &self,
         service: &str,
@@ -562,9 +563,14 @@ impl Sim {
     ) -> Result<Output, Error> {
         let fault_rate = self
             .view(|world| {
-                world
-                    .check_reachable(service, region)
-                    .map(|()| world.fault_rate)
+                world.check_reachable(service, region)?;
+                match world.standby_failure(service, region)? {
+                    Some(reason) => Err(Error::SimUnreachable {
+                        action: line.clone(),
+                        reason,
+                    }),
+                    None => Ok(world.fault_rate),
+                }
             })
             .await?;
         if fault_strikes(fault_rate) {
@@ -794,6 +800,7 @@ impl ServiceRuntime for Sim {
         Ok(state.map(|state| ReplicaReading {
             lag: state.lag,
             behind_writes: Some(state.behind),
+            stopped: state.stopped,
         }))
     }
 

@@ -93,6 +93,8 @@ pub struct CopyState {
     pub behind: u64,
     /// The replication lag, when replication feeds this copy.
     pub lag: Option<Duration>,
+    /// Replication of the data set is stopped.
+    pub stopped: bool,
 }
 
 impl SimData {
@@ -182,6 +184,7 @@ impl SimData {
         Some(CopyState {
             behind: self.head().saturating_sub(copy.position),
             lag: following.then(|| Duration::from_millis(self.lag_ms)),
+            stopped: self.replication == Replication::Stopped,
         })
     }
 

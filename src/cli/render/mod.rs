@@ -123,6 +123,32 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             backups.url()
         )),
         Action::Run { argv, .. } => Some(format!("runs: {}", self::argv(&argv.0))),
+        Action::Deactivate {
+            command,
+            timeout,
+            best_effort,
+            ..
+        } => Some(format!(
+            "runs: {} ({}, at most {})",
+            self::argv(command),
+            if *best_effort {
+                "best effort: the region is presumed down, a failure is recorded and recovery goes on"
+            } else {
+                "mandatory: if it fails, nothing is promoted"
+            },
+            format_seconds(*timeout)
+        )),
+        Action::Resync {
+            command, timeout, ..
+        } => Some(format!(
+            "runs: {} (at most {})",
+            self::argv(command),
+            format_seconds(*timeout)
+        )),
+        Action::CatchUp { timeout, .. } => Some(format!(
+            "waits until the copy holds every write of the active one (at most {}); a copy that is behind is not promoted without --accept-data-loss",
+            format_seconds(*timeout)
+        )),
         Action::Manual { instruction, .. } => Some(format!("pause: {instruction}")),
         Action::Health {
             probe: Some(probe), ..

@@ -66,10 +66,15 @@ fn summary(out: &mut String, summary: &Summary) {
     if !summary.data_at_risk.is_empty() {
         let _ = writeln!(out, "  data at risk:");
         for risk in &summary.data_at_risk {
-            let [data, service, priority, method, rpo, backup] = risk.cells();
+            let [data, service, priority, method, rpo, backup, replica] = risk.cells();
+            let replica = if risk.replica.is_some() {
+                format!("; promotes {replica}")
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "    {data} ({service}, {priority}): {method}, RPO {rpo}; {backup}"
+                "    {data} ({service}, {priority}): {method}, RPO {rpo}; {backup}{replica}"
             );
         }
     }
