@@ -82,6 +82,17 @@ fn a_failback_resyncs_home_and_keeps_every_write_made_during_the_failover() {
     assert_eq!(data["lost"], 0);
     // Redundancy regained: the region left follows home again.
     assert_eq!(data["copies"]["eu-central-1"]["replica"], true, "{data}");
+    let status = workspace
+        .run(&["status", EXAMPLE, "--format", "json"])
+        .expect(0);
+    let status: Value = serde_json::from_str(&status.stdout).expect("status prints JSON");
+    let run = &status["state"]["last_run"];
+    assert_eq!(run["finished"], run["steps"], "{status}");
+    assert_eq!(
+        status["replication"][DATA]["eu-central-1"]["status"],
+        "following",
+        "{status}"
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod notify;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod status;
 pub mod verify;
 
 use std::io::{BufRead, IsTerminal, Write};

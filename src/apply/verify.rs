@@ -4,9 +4,36 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::Error;
 use crate::model::{Check, CheckKind, Environment};
 use crate::providers::{ProbeResult, Runtime};
+
+/// One item of the checklist, run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckOutcome {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// Runs every check of the checklist, in order; a check that cannot run fails.
+pub async fn checklist(env: &Environment, runtime: &Runtime) -> Vec<CheckOutcome> {
+    let mut outcomes = Vec::new();
+    for check in &env.checks {
+        let (passed, detail) = match run_check(env, runtime, check).await {
+            Ok(result) => (result.healthy, result.detail),
+            Err(error) => (false, error.to_string()),
+        };
+        outcomes.push(CheckOutcome {
+            name: check.name.clone(),
+            passed,
+            detail,
+        });
+    }
+    outcomes
+}
 
 /// Runs one check.
 pub async fn run_check(

@@ -1,21 +1,34 @@
 //! `drplan status FILE`: the state (lineage, serial, placement, last run, lock) and the
-//! observed world side by side.
+//! observed world side by side, as text or JSON (`apply::status::Status`).
 
 use std::fmt::Write;
 use std::process::ExitCode;
 
+use clap::ValueEnum;
+
 use super::EnvironmentFile;
+use crate::apply::status::{RecordStatus, Status};
+use crate::duration::format_seconds;
 use crate::error::Error;
-use crate::observe::{ActualState, BackupObservation};
+use crate::observe::BackupObservation;
 use crate::session::{Session, SimFlags, block_on};
-use crate::state::{LockInfo, State};
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub env: EnvironmentFile,
+    /// How to print the status: readable text, or JSON for machines.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    pub format: StatusFormat,
     #[command(flatten)]
     pub sim: SimFlags,
+}
+
+/// Output formats of `drplan status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Text,
+    Json,
 }
 
 pub fn run(args: &StatusArgs) -> Result<ExitCode, Error> {
@@ -27,50 +40,48 @@ async fn status(args: &StatusArgs) -> Result<ExitCode, Error> {
     let (state, version) = session.state().await?;
     let holder = session.state_backend.lock_holder().await?;
     let observed = session.observe(&state, None).await?;
-    print!(
-        "{}",
-        render(
-            &session.loaded.env,
-            version.is_some().then_some(&state),
-            holder.as_ref(),
-            &observed
-        )
+    let status = Status::new(
+        &session.loaded.env,
+        version.is_some().then_some(&state),
+        holder,
+        &observed,
     );
+    match args.format {
+        StatusFormat::Text => print!("{}", render(&status)),
+        StatusFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&status).unwrap_or_default()
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 /// The status report as text.
-pub fn render(
-    env: &crate::model::Environment,
-    state: Option<&State>,
-    lock: Option<&LockInfo>,
-    observed: &ActualState,
-) -> String {
+pub fn render(status: &Status) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "environment {} (home {})", env.name, env.home.value);
-    match state {
+    let _ = writeln!(
+        out,
+        "environment {} (home {})",
+        status.environment, status.home
+    );
+    match &status.state {
         Some(state) => {
             let _ = writeln!(
                 out,
                 "state: serial {}, lineage {}",
                 state.serial, state.lineage
             );
-            if let Some(run) = &state.run {
-                let finished = crate::apply::journal::finished_steps(&run.journal);
-                let steps: Vec<_> = run.plan.plan.work().collect();
-                let done = steps.iter().filter(|s| finished.contains(&s.id)).count();
+            if let Some(run) = &state.last_run {
                 let _ = writeln!(
                     out,
-                    "last run: {} ({}), {done}/{} steps finished",
-                    run.id,
-                    run.status.name(),
-                    steps.len()
+                    "last run: {} ({}), {}/{} steps finished",
+                    run.id, run.status, run.finished, run.steps
                 );
             }
         }
         None => out.push_str("state: none yet (nothing applied)\n"),
     }
-    match lock {
+    match &status.lock {
         Some(lock) => {
             let since = humantime::format_rfc3339_seconds(lock.created);
             let _ = writeln!(
@@ -86,44 +97,21 @@ pub fn render(
         "\n{:<24} {:<16} {:<16}",
         "service", "state", "observed"
     );
-    for service in &env.services {
-        let name = &service.name.value;
-        // The state records moves; a service never moved is at home.
-        let recorded = state
-            .map(|s| {
-                s.placement
-                    .get(name)
-                    .map_or(env.home.value.as_str(), String::as_str)
-            })
-            .unwrap_or("-");
-        let seen = observed.placement.get(name).map_or("-", String::as_str);
-        let _ = writeln!(out, "{name:<24} {recorded:<16} {seen:<16}");
+    for service in &status.services {
+        let recorded = service.recorded.as_deref().unwrap_or("-");
+        let seen = service.observed.as_deref().unwrap_or("-");
+        let _ = writeln!(out, "{:<24} {recorded:<16} {seen:<16}", service.name);
     }
     let _ = writeln!(out, "\n{:<24} routed to", "record");
-    for record in &env.records {
-        let sets = observed
-            .records
-            .get(&record.key.value)
-            .cloned()
-            .unwrap_or_default();
-        let routed: Vec<String> = sets
-            .iter()
-            .filter(|s| s.weight > 0)
-            .map(|s| format!("{} ({})", s.region, s.weight))
-            .collect();
-        let routed = if routed.is_empty() {
-            "nothing".to_string()
-        } else {
-            routed.join(", ")
-        };
-        let _ = writeln!(out, "{:<24} {routed}", record.key.value);
+    for record in &status.records {
+        let _ = writeln!(out, "{:<24} {}", record.key, routed(record));
     }
-    if !observed.backups.is_empty() {
+    if !status.backups.is_empty() {
         let _ = writeln!(out, "\n{:<24} newest backup", "data set");
-        for (name, backup) in &observed.backups {
+        for (name, backup) in &status.backups {
             let text = match backup {
                 BackupObservation::Found { url, age } => {
-                    format!("{} old: {url}", crate::duration::format_seconds(*age))
+                    format!("{} old: {url}", format_seconds(*age))
                 }
                 BackupObservation::Missing => "none found".to_string(),
                 BackupObservation::Unknown => "unknown".to_string(),
@@ -131,20 +119,34 @@ pub fn render(
             let _ = writeln!(out, "{name:<24} {text}");
         }
     }
-    let down: Vec<&str> = observed
-        .regions
-        .iter()
-        .filter(|(_, up)| !**up)
-        .map(|(r, _)| r.as_str())
-        .collect();
-    let _ = writeln!(
-        out,
-        "\nregions down: {}",
-        if down.is_empty() {
-            "none".to_string()
-        } else {
-            down.join(", ")
+    if !status.replication.is_empty() {
+        let _ = writeln!(out, "\n{:<24} copies", "replicated data");
+        for (name, copies) in &status.replication {
+            let copies: Vec<String> = copies
+                .iter()
+                .map(|(region, observed)| format!("{region}: {}", observed.describe()))
+                .collect();
+            let _ = writeln!(out, "{name:<24} {}", copies.join("; "));
         }
-    );
+    }
+    let down = if status.regions_down.is_empty() {
+        "none".to_string()
+    } else {
+        status.regions_down.join(", ")
+    };
+    let _ = writeln!(out, "\nregions down: {down}");
     out
+}
+
+/// `us-east-1 (100)`, or `nothing`.
+fn routed(record: &RecordStatus) -> String {
+    if record.routed.is_empty() {
+        return "nothing".to_string();
+    }
+    let routed: Vec<String> = record
+        .routed
+        .iter()
+        .map(|(region, weight)| format!("{region} ({weight})"))
+        .collect();
+    routed.join(", ")
 }

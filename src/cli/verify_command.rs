@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use super::EnvironmentFile;
-use crate::apply::verify::run_check;
+use crate::apply::verify::checklist;
 use crate::error::Error;
 use crate::session::{Session, SimFlags, block_on};
 
@@ -23,20 +23,15 @@ async fn verify(args: &VerifyArgs) -> Result<ExitCode, Error> {
     let session = Session::open(&args.env.file, args.sim).await?;
     let env = &session.loaded.env;
     let mut failed = Vec::new();
-    for check in &env.checks {
-        let result = run_check(env, &session.connection.runtime, check).await;
-        let (passed, detail) = match result {
-            Ok(result) => (result.healthy, result.detail),
-            Err(error) => (false, error.to_string()),
-        };
+    for outcome in checklist(env, &session.connection.runtime).await {
         println!(
             "[{}] {}: {}",
-            if passed { "pass" } else { "FAIL" },
-            check.name,
-            detail.lines().next().unwrap_or("")
+            if outcome.passed { "pass" } else { "FAIL" },
+            outcome.name,
+            outcome.detail.lines().next().unwrap_or("")
         );
-        if !passed {
-            failed.push(check.name.clone());
+        if !outcome.passed {
+            failed.push(outcome.name);
         }
     }
     if failed.is_empty() {

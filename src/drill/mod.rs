@@ -20,7 +20,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use detect::{TriggerDetection, Watched};
 use inject::Injection;
-use report::{CheckOutcome, DataWrites, DrillReport, FailedStep, RunSummary};
+use report::{DataWrites, DrillReport, FailedStep, RunSummary};
+
+use crate::apply::verify::CheckOutcome;
 
 use crate::apply::executor::Outcome;
 use crate::apply::run::{self, Request};
@@ -367,22 +369,7 @@ impl Rehearsal {
     /// Runs the checklist.
     async fn verify(&self) -> Result<Vec<CheckOutcome>, Error> {
         let session = Session::open(&self.file, self.flags).await?;
-        let env = &session.loaded.env;
-        let mut outcomes = Vec::new();
-        for check in &env.checks {
-            let result =
-                crate::apply::verify::run_check(env, &session.connection.runtime, check).await;
-            let (passed, detail) = match result {
-                Ok(result) => (result.healthy, result.detail),
-                Err(error) => (false, error.to_string()),
-            };
-            outcomes.push(CheckOutcome {
-                name: check.name.clone(),
-                passed,
-                detail,
-            });
-        }
-        Ok(outcomes)
+        Ok(crate::apply::verify::checklist(&session.loaded.env, &session.connection.runtime).await)
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::detect::{self, TriggerDetection};
+use crate::apply::verify::CheckOutcome;
 use crate::error::Error;
 use crate::graph::step::StepId;
 use crate::plan::{DataRisk, risk};
@@ -140,14 +141,6 @@ pub struct DataWrites {
 pub struct FailedStep {
     pub step: StepId,
     pub error: String,
-}
-
-/// One item of the checklist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckOutcome {
-    pub name: String,
-    pub passed: bool,
-    pub detail: String,
 }
 
 impl RunSummary {

@@ -54,14 +54,31 @@ pub enum ReplicaObservation {
 }
 
 impl ReplicaObservation {
-    /// True when the copy is known to hold every write of the active copy.
-    pub fn caught_up(&self) -> bool {
+    /// `lag 2s, 0 write(s) behind`, `12 write(s) behind, replication stopped`.
+    pub fn describe(&self) -> String {
         match self {
+            Self::NotMeasured => "lag not measured".to_string(),
+            Self::Unreadable { detail } => format!("lag unreadable ({detail})"),
             Self::Following { lag, behind_writes } => {
-                behind_writes.map_or(lag.is_zero(), |behind| behind == 0)
+                let behind =
+                    behind_writes.map_or_else(String::new, |n| format!(", {n} write(s) behind"));
+                format!("lag {}{behind}", crate::duration::format_seconds(*lag))
             }
-            Self::NotFollowing { behind_writes, .. } => *behind_writes == Some(0),
-            Self::NotMeasured | Self::Unreadable { .. } => false,
+            Self::NotFollowing {
+                behind_writes,
+                stopped,
+            } => {
+                let behind = behind_writes.map_or_else(
+                    || "behind by an unknown amount".to_string(),
+                    |n| format!("{n} write(s) behind"),
+                );
+                let why = if *stopped {
+                    "replication stopped"
+                } else {
+                    "not a replica (resync first)"
+                };
+                format!("{behind}, {why}")
+            }
         }
     }
 }

@@ -194,33 +194,7 @@ impl Replica {
 
     /// `us-east-1: 12 write(s) behind, replication stopped`.
     pub fn describe(&self) -> String {
-        let region = &self.region;
-        match &self.observed {
-            ReplicaObservation::NotMeasured => format!("{region}: lag not measured"),
-            ReplicaObservation::Unreadable { detail } => {
-                format!("{region}: lag unreadable ({detail})")
-            }
-            ReplicaObservation::Following { lag, behind_writes } => {
-                let behind =
-                    behind_writes.map_or_else(String::new, |n| format!(", {n} write(s) behind"));
-                format!("{region}: lag {}{behind}", format_seconds(*lag))
-            }
-            ReplicaObservation::NotFollowing {
-                behind_writes,
-                stopped,
-            } => {
-                let behind = behind_writes.map_or_else(
-                    || "behind by an unknown amount".to_string(),
-                    |n| format!("{n} write(s) behind"),
-                );
-                let why = if *stopped {
-                    "replication stopped"
-                } else {
-                    "not a replica (resync first)"
-                };
-                format!("{region}: {behind}, {why}")
-            }
-        }
+        format!("{}: {}", self.region, self.observed.describe())
     }
 }
 
