@@ -69,7 +69,7 @@ impl Workspace {
 
     /// The markdown run reports, in the order they were written (their names start
     /// with a timestamp).
-    fn reports(&self) -> Vec<String> {
+    pub fn reports(&self) -> Vec<String> {
         let Ok(entries) = fs::read_dir(self.path().join(".drplan").join("runs")) else {
             return Vec::new();
         };

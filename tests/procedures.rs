@@ -89,8 +89,7 @@ fn a_failback_resyncs_home_and_keeps_every_write_made_during_the_failover() {
     let run = &status["state"]["last_run"];
     assert_eq!(run["finished"], run["steps"], "{status}");
     assert_eq!(
-        status["replication"][DATA]["eu-central-1"]["status"],
-        "following",
+        status["replication"][DATA]["eu-central-1"]["status"], "following",
         "{status}"
     );
 }
@@ -129,6 +128,14 @@ fn a_failback_refuses_to_promote_a_copy_replication_cannot_catch_up_unless_loss_
     let data = workspace.data();
     assert_eq!(data["active"], "eu-west-1");
     assert_eq!(data["lost"], 50, "the loss is recorded: {data}");
+    let report = workspace
+        .reports()
+        .pop()
+        .expect("the failback's run report");
+    assert!(
+        report.contains("orders-stream: 50 write(s) lost by promoting the copy in eu-west-1"),
+        "{report}"
+    );
 }
 
 #[test]

@@ -537,16 +537,31 @@ impl Sim {
         }
         tokio::time::sleep(self.scaled(estimate.activate)).await;
         let (now, scale) = (SystemTime::now(), self.time_scale);
-        self.update(|world| {
-            lookup_mut(&mut world.services, "service", service)?.active = region.to_string();
-            for data in world.data_of(service) {
-                data.promote(region, now, scale);
-            }
-            world.log.push(line.clone());
-            Ok(())
-        })
-        .await?;
-        Ok(Output { log: line })
+        let losses = self
+            .update(|world| {
+                lookup_mut(&mut world.services, "service", service)?.active = region.to_string();
+                world.log.push(line.clone());
+                let names: Vec<String> = world.data.keys().cloned().collect();
+                let mut losses = Vec::new();
+                for name in names {
+                    let data = world.data_mut(&name)?;
+                    if data.service == service {
+                        let lost = data.promote(region, now, scale);
+                        if lost > 0 {
+                            losses.push(format!(
+                                "{name}: {lost} write(s) lost by promoting the copy in {region}"
+                            ));
+                        }
+                    }
+                }
+                Ok(losses)
+            })
+            .await?;
+        let log = std::iter::once(line)
+            .chain(losses)
+            .collect::<Vec<_>>()
+            .join("; ");
+        Ok(Output { log })
     }
 
     /// Fences or resyncs the copies of `service`'s data in `region`: checks that the

@@ -190,17 +190,18 @@ impl SimData {
 
     /// Makes the copy in `region` the active one. What it lacks of the old active copy
     /// is lost (and recorded, with how far back it reaches, sim time being real time
-    /// divided by `scale`); the other copies stop following until a resync.
-    pub fn promote(&mut self, region: &str, now: SystemTime, scale: f64) {
+    /// divided by `scale`); the other copies stop following until a resync. Returns
+    /// the writes lost.
+    pub fn promote(&mut self, region: &str, now: SystemTime, scale: f64) -> u64 {
         if region == self.active {
             if let Some(copy) = self.copies.get_mut(region) {
                 copy.fenced = false;
             }
-            return;
+            return 0;
         }
         let head = self.head();
         let Some(copy) = self.copies.get_mut(region) else {
-            return;
+            return 0;
         };
         let lost = head.saturating_sub(copy.position);
         let position = copy.position;
@@ -234,6 +235,7 @@ impl SimData {
         self.active = region.to_string();
         self.pending.clear();
         self.settled = position;
+        lost
     }
 
     /// Fences the copy in `region`: it refuses writes until promoted again.
