@@ -231,6 +231,7 @@ fn notes(changes: &changes::ChangeSet<'_>, actual: &ActualState) -> Vec<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Phase;
 
     const ENV: &str = r#"
 [environment]
@@ -276,6 +277,30 @@ severity = "SEV-2"
 strategy = "failover"
 to = "r2"
 services = ["web"]
+
+[scenarios.every-phase]
+severity = "SEV-2"
+strategy = "custom"
+
+[[scenarios.every-phase.steps]]
+phase = "notify"
+name = "broadcast"
+manual = "Post the incident banner."
+
+[[scenarios.every-phase.steps]]
+phase = "notify"
+name = "page the database team"
+run = ["page", "db-team"]
+
+[[scenarios.every-phase.steps]]
+phase = "mitigate"
+name = "block writes"
+run = ["block-writes"]
+
+[[scenarios.every-phase.steps]]
+phase = "resolve"
+name = "regain redundancy"
+manual = "Rebuild the standby."
 "#;
 
     fn notes_of(scenario: &str) -> Vec<String> {
@@ -304,5 +329,32 @@ services = ["web"]
                 "api stays in r1 (it is not among this scenario's services) while services that depend on it move to r2: web"
             ]
         );
+    }
+
+    #[test]
+    fn scenario_steps_of_every_phase_are_planned_in_the_order_written() {
+        let env = crate::model::parse("notes.toml", ENV).unwrap();
+        let scenario = env.scenario("every-phase").unwrap();
+        let plan = Plan::build(
+            &env,
+            Intent::Scenario(scenario),
+            &ActualState::nominal(&env),
+        );
+        let ids: Vec<(&str, Phase)> = plan.work().map(|s| (s.id.as_str(), s.phase)).collect();
+        assert_eq!(
+            ids,
+            [
+                ("manual:broadcast", Phase::Notify),
+                ("run:page-the-database-team", Phase::Notify),
+                ("run:block-writes", Phase::Mitigate),
+                ("manual:regain-redundancy", Phase::Resolve),
+            ]
+        );
+        let paged = &plan.steps[plan
+            .steps
+            .iter()
+            .position(|s| s.id.as_str() == "run:page-the-database-team")
+            .unwrap()];
+        assert_eq!(paged.depends_on, [StepId::new("manual:broadcast")]);
     }
 }

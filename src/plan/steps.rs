@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use crate::graph::step::{Action, Change, NotifyStatus, Step, StepId, estimates};
-use crate::model::{Command, Environment, Phase, ScenarioStepAction, Service};
+use crate::model::{Command, Environment, Phase, ScenarioStep, ScenarioStepAction, Service};
 use crate::plan::changes::{ChangeSet, Resync};
 
 /// Builds the steps of `changes`; an empty change set gives no steps.
@@ -160,18 +160,8 @@ impl Builder<'_, '_> {
     /// phase generated, and closes a non-empty phase with a gate over its frontier.
     fn close_phase(&mut self, phase: Phase, first: usize) {
         for own in self.changes.own_steps.iter().filter(|s| s.phase == phase) {
-            let action = match &own.action {
-                ScenarioStepAction::Run(argv) => Action::Run {
-                    name: own.name.clone(),
-                    argv: Command(argv.render(&[("environment", self.env.name.as_str())])),
-                },
-                ScenarioStepAction::Manual(text) => Action::Manual {
-                    name: own.name.clone(),
-                    instruction: text.clone(),
-                },
-            };
             let after = self.frontier(first);
-            self.add(phase, action, &own.name, after);
+            self.add(phase, self.own_action(own), &own.name, after);
         }
         if self.steps.len() == first {
             return;
@@ -179,6 +169,30 @@ impl Builder<'_, '_> {
         let frontier = self.frontier(first);
         let gate = self.add(phase, Action::Gate { tier: None }, phase.name(), frontier);
         self.last_gate = Some(gate);
+    }
+
+    /// The action of one of the scenario's own steps.
+    fn own_action(&self, own: &ScenarioStep) -> Action {
+        match &own.action {
+            ScenarioStepAction::Run(argv) => Action::Run {
+                name: own.name.clone(),
+                argv: Command(argv.render(&[("environment", self.env.name.as_str())])),
+            },
+            ScenarioStepAction::Manual(text) => Action::Manual {
+                name: own.name.clone(),
+                instruction: text.clone(),
+            },
+        }
+    }
+
+    /// The scenario's own steps of a phase that holds nothing back (notify, resolve):
+    /// in the order written, the first after the previous gate.
+    fn own_steps_alongside(&mut self, phase: Phase) {
+        let mut after = self.after_last_gate();
+        for own in self.changes.own_steps.iter().filter(|s| s.phase == phase) {
+            let id = self.add(phase, self.own_action(own), &own.name, after);
+            after = vec![id];
+        }
     }
 
     fn assess(&mut self) {
@@ -223,6 +237,7 @@ impl Builder<'_, '_> {
             };
             self.add(phase, action, &key, self.after_last_gate());
         }
+        self.own_steps_alongside(phase);
     }
 
     /// The maintenance page, then per service leaving a region: home made a replica
