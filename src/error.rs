@@ -596,6 +596,7 @@ pub enum ProblemKind {
     Route53ControlPlane,
     PageInFailedRegion,
     NoResync,
+    UnmeasuredReplication,
 }
 
 impl ProblemKind {
@@ -610,6 +611,7 @@ impl ProblemKind {
                 | Self::Route53ControlPlane
                 | Self::PageInFailedRegion
                 | Self::NoResync
+                | Self::UnmeasuredReplication
         )
     }
 
@@ -640,6 +642,7 @@ impl ProblemKind {
             Self::Route53ControlPlane => "drplan::stability::route53_control_plane",
             Self::PageInFailedRegion => "drplan::stability::page_in_failed_region",
             Self::NoResync => "drplan::lifecycle::no_resync",
+            Self::UnmeasuredReplication => "drplan::lifecycle::unmeasured_replication",
         }
     }
 }

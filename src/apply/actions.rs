@@ -97,11 +97,15 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             timeout,
             best_effort,
         } => {
-            let command = ctx.secrets.resolve_all(command)?;
-            match services
-                .deactivate(service, region, &command, *timeout)
-                .await
-            {
+            let fenced = match ctx.secrets.resolve_all(command) {
+                Ok(command) => {
+                    services
+                        .deactivate(service, region, &command, *timeout)
+                        .await
+                }
+                Err(error) => Err(error),
+            };
+            match fenced {
                 Ok(output) => Ok(output.log),
                 Err(error) if *best_effort => Ok(format!(
                     "could not fence {service} in {region}: {error}; recovery goes on (a failover presumes {region} down: fence it by hand once it answers)"

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::executor::{Execution, Outcome};
 use crate::error::Error;
 use crate::graph::step::{Action, Step, StepId};
+use crate::model::Phase;
 use crate::plan::{DataRisk, Plan, risk};
 
 /// The report of one run.
@@ -177,14 +178,15 @@ fn ms(ms: u128) -> String {
     format!("{:.1}s", ms as f64 / 1000.0)
 }
 
-/// The longest chain of the steps' measured durations; timed notifications, which
-/// hold nothing back, count as instant.
+/// The longest chain of the steps' measured durations up to recovery, as the plan's
+/// estimate counts it: timed notifications, which hold nothing back, and the resolve
+/// phase, which runs once recovery is verified, count as instant.
 fn recovery_time(steps: &[Step], execution: &Execution) -> Duration {
     let worked: Vec<Duration> = steps
         .iter()
         .zip(&execution.results)
-        .map(|(step, result)| match step.action {
-            Action::Notify { .. } => Duration::ZERO,
+        .map(|(step, result)| match (&step.action, step.phase) {
+            (Action::Notify { .. }, _) | (_, Phase::Resolve) => Duration::ZERO,
             _ => result.elapsed.unwrap_or_default(),
         })
         .collect();

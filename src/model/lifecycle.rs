@@ -1,12 +1,42 @@
-//! Lifecycle warnings: what a failback cannot do by itself. A service holding data
-//! that must be carried over (restored or replicated) but declaring no `resync`
-//! makes its failback wait on a person (a manual step before home is promoted).
+//! Lifecycle warnings: what a failback or a switchover cannot do by itself. A service
+//! holding data that must be carried over (restored or replicated) but declaring no
+//! `resync` makes its failback wait on a person (a manual step before home is
+//! promoted); a replicated data set without a `lag` probe cannot be seen to catch up,
+//! so outside the sim its promotion is refused without `--accept-data-loss`.
 
-use super::Environment;
+use super::{DataMethod, Environment};
 use crate::error::{Problem, ProblemKind};
 
-/// One warning per service that holds persistent data and declares no `resync`.
+/// One warning per service that holds persistent data and declares no `resync`, and
+/// per replicated data set without a `lag` probe.
 pub fn warnings(env: &Environment) -> Vec<Problem> {
+    let mut warnings = no_resync(env);
+    warnings.extend(unmeasured(env));
+    warnings
+}
+
+fn unmeasured(env: &Environment) -> Vec<Problem> {
+    env.data
+        .iter()
+        .filter(|d| d.method == DataMethod::Replicate && d.lag.is_none())
+        .map(|data| {
+            let name = &data.name.value;
+            Problem::new(
+                ProblemKind::UnmeasuredReplication,
+                format!(
+                    "`{name}` is replicated but declares no `lag` probe: a switchover or failback cannot see its copy catch up, and refuses to promote it without --accept-data-loss"
+                ),
+                data.name.span.clone(),
+                "no `lag`",
+            )
+            .help(format!(
+                "declare lag = {{ command = [\"…\"], json = \"/lag_ms\", unit = \"ms\" }} (or a url, or a regex) in [data.{name}]"
+            ))
+        })
+        .collect()
+}
+
+fn no_resync(env: &Environment) -> Vec<Problem> {
     env.services
         .iter()
         .filter(|s| s.resync.is_none())

@@ -1,8 +1,7 @@
 //! Turns a change set into steps, phase by phase: assess, notify, mitigate (the
-//! maintenance page, resyncs of home, fences of the side being left), recover (tier
-//! by tier, behind one gate node per tier; a replicated copy catches up before its
-//! service is promoted), switch (each record after its service's health), verify,
-//! resolve. A scenario's own steps join their phase, in the
+//! maintenance page, resyncs of home, fences of the side being left, replicated copies
+//! catching up), recover (tier by tier, behind one gate node per tier), switch (each
+//! record after its service's health), verify, resolve (the region left reprotected). A scenario's own steps join their phase, in the
 //! order written, after the generated ones. Phases are joined by one gate node each.
 
 use std::collections::{BTreeSet, HashMap};
@@ -240,16 +239,24 @@ impl Builder<'_, '_> {
         self.own_steps_alongside(phase);
     }
 
-    /// The maintenance page, then per service leaving a region: home made a replica
-    /// again (failback), then the side being left fenced.
+    /// The maintenance page; then home made a replica again (failback); once every
+    /// copy follows, the side being left is fenced; once everything is fenced, every
+    /// replicated copy to be promoted catches up — nothing is promoted before all are.
     fn mitigate(&mut self) {
         let first = self.steps.len();
         self.maintenance_page(Phase::Mitigate);
-        let mut resynced: HashMap<&str, StepId> = HashMap::new();
-        for resync in &self.changes.resyncs {
-            let id = self.resync(Phase::Mitigate, resync);
-            resynced.insert(resync.service.name.value.as_str(), id);
-        }
+        let resynced: Vec<StepId> = self
+            .changes
+            .resyncs
+            .iter()
+            .map(|resync| self.resync(Phase::Mitigate, resync))
+            .collect();
+        let before_fences = if resynced.is_empty() {
+            self.after_last_gate()
+        } else {
+            resynced
+        };
+        let mut fenced = Vec::new();
         for fence in &self.changes.fences {
             let service = fence.service;
             let name = service.name.value.as_str();
@@ -273,11 +280,21 @@ impl Builder<'_, '_> {
                 timeout,
                 best_effort: fence.best_effort,
             };
-            let depends_on = match resynced.get(name) {
-                Some(id) => vec![id.clone()],
-                None => self.after_last_gate(),
+            fenced.push(self.add(Phase::Mitigate, action, name, before_fences.clone()));
+        }
+        let before_catch_up = if fenced.is_empty() {
+            before_fences
+        } else {
+            fenced
+        };
+        for catch_up in &self.changes.catch_up {
+            let data = catch_up.data.name.value.clone();
+            let action = Action::CatchUp {
+                data: data.clone(),
+                region: catch_up.region.clone(),
+                timeout: estimates::CATCH_UP_TIMEOUT,
             };
-            self.add(Phase::Mitigate, action, name, depends_on);
+            self.add(Phase::Mitigate, action, &data, before_catch_up.clone());
         }
         self.close_phase(Phase::Mitigate, first);
     }
@@ -368,12 +385,8 @@ impl Builder<'_, '_> {
                 .iter()
                 .filter(same_tier)
                 .filter_map(|d| self.health_of.get(&d.value).cloned());
-            let mut depends_on: Vec<StepId> = tier_gate.iter().cloned().chain(deps).collect();
+            let depends_on: Vec<StepId> = tier_gate.iter().cloned().chain(deps).collect();
             let name = &service.name.value;
-            let waits = self.catch_up(name, &depends_on);
-            if !waits.is_empty() {
-                depends_on = waits;
-            }
             let (action, change) = (recovery.action(self.env), recovery.change());
             let recovered = self.add_change(Phase::Recover, action, change, name, depends_on);
             let values = recovery.placeholders(self.env);
@@ -391,28 +404,6 @@ impl Builder<'_, '_> {
             self.tier_gate(tier, members);
         }
         self.close_phase(Phase::Recover, first);
-    }
-
-    /// The catch-up waits of `service`'s replicated data, each after `depends_on`.
-    fn catch_up(&mut self, service: &str, depends_on: &[StepId]) -> Vec<StepId> {
-        let waits: Vec<(String, String)> = self
-            .changes
-            .catch_up
-            .iter()
-            .filter(|c| c.data.service.value == service)
-            .map(|c| (c.data.name.value.clone(), c.region.clone()))
-            .collect();
-        waits
-            .into_iter()
-            .map(|(data, region)| {
-                let action = Action::CatchUp {
-                    data: data.clone(),
-                    region,
-                    timeout: estimates::CATCH_UP_TIMEOUT,
-                };
-                self.add(Phase::Recover, action, &data, depends_on.to_vec())
-            })
-            .collect()
     }
 
     fn tier_gate(&mut self, tier: u32, members: Vec<StepId>) -> StepId {

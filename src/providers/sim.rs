@@ -165,15 +165,25 @@ impl SimWorld {
     /// Changes the world saved at `path`: first carries what replication delivered by
     /// now (lags times `scale`), so a change such as a region going down freezes the
     /// replicas where they really are.
+    ///
+    /// The whole read-change-write holds an exclusive lock on `PATH.lock`, so writes
+    /// made from another process (`drplan sim set` while an apply runs) are never
+    /// overwritten.
     pub fn edit<T>(
         path: &Path,
         scale: f64,
         change: impl FnOnce(&mut Self) -> Result<T, Error>,
     ) -> Result<T, Error> {
+        let lock_path = path.with_extension("lock");
+        let lock = lock_file(&lock_path).map_err(|source| Error::Write {
+            path: lock_path,
+            source,
+        })?;
         let mut world = Self::load(path)?;
         world.advance_data(SystemTime::now(), scale);
         let value = change(&mut world)?;
         world.save(path)?;
+        drop(lock);
         Ok(value)
     }
 
@@ -362,6 +372,20 @@ impl SimWorld {
     }
 }
 
+/// `path` opened (created when missing) and locked exclusively until it is dropped.
+fn lock_file(path: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    file.lock()?;
+    Ok(file)
+}
+
 /// `<location><environment>-<YYYYMMDDTHHMMSSZ>.dump`.
 fn backup_url(location: &BackupLocation, environment: &str, taken: SystemTime) -> String {
     let stamp: String = humantime::format_rfc3339_seconds(taken)
@@ -497,17 +521,17 @@ impl Sim {
         self.world.lock().await.clone()
     }
 
-    /// Changes the world and saves it before returning; when `change` or the save
-    /// fails, the world is left as it was.
+    /// Changes the world as saved (other processes may have changed it since it was
+    /// read) and saves it before returning; when `change` or the save fails, the world
+    /// is left as it was.
     pub async fn update<T>(
         &self,
         change: impl FnOnce(&mut SimWorld) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let mut world = self.world.lock().await;
-        let mut next = world.clone();
-        next.advance_data(SystemTime::now(), self.time_scale);
-        let value = change(&mut next)?;
-        next.save(&self.path)?;
+        let (value, next) = SimWorld::edit(&self.path, self.time_scale, |next| {
+            change(next).map(|value| (value, next.clone()))
+        })?;
         *world = next;
         Ok(value)
     }
