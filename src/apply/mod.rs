@@ -80,8 +80,12 @@ impl Context {
 
     /// Waits until `offset` after the start of the run, or until recovery is done.
     pub async fn wait_until(&self, offset: Duration) {
-        let due = self.started + self.scaled(offset);
-        let remaining = due.duration_since(SystemTime::now()).unwrap_or_default();
+        let remaining = self
+            .started
+            .checked_add(self.scaled(offset))
+            .map_or(Duration::MAX, |due| {
+                due.duration_since(SystemTime::now()).unwrap_or_default()
+            });
         let mut recovered = self.recovered.clone();
         tokio::select! {
             () = tokio::time::sleep(remaining) => {}

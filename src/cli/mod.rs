@@ -121,10 +121,16 @@ pub struct EnvironmentFile {
     pub file: PathBuf,
 }
 
-/// Parses a `--flag DURATION` value (`250ms`, `30s`, `5m`, `1h30m`).
+/// Parses a `--flag DURATION` value (`250ms`, `30s`, `5m`, `1h30m`), at most a year.
 pub fn duration_arg(text: &str) -> Result<std::time::Duration, String> {
-    crate::duration::parse_duration(text)
-        .ok_or_else(|| format!("`{text}` is not a duration; write e.g. 250ms, 30s, 5m, 1h30m"))
+    crate::duration::parse_duration(text).map_err(|bad| match bad {
+        crate::duration::BadDuration::Unreadable => {
+            format!("`{text}` is not a duration; write e.g. 250ms, 30s, 5m, 1h30m")
+        }
+        crate::duration::BadDuration::TooLong => {
+            format!("`{text}` is longer than a year, the longest duration drplan accepts")
+        }
+    })
 }
 
 /// Parses a `--flag TIME` value (RFC 3339, e.g. 2026-11-29T10:00:00Z).

@@ -155,12 +155,17 @@ impl DrillReport {
     /// Detection plus recovery against the RTO target, once recovery finished (and
     /// only when the drill was timed).
     pub fn within_rto(&self) -> Option<bool> {
+        (self.recovery.finished() && self.timed())
+            .then(|| self.detected_and_recovered() <= self.rto_target)
+    }
+
+    /// The time to detect (zero when nothing detected) plus the measured recovery.
+    fn detected_and_recovered(&self) -> Duration {
         let detected = self
             .time_to_detect()
             .and_then(|d| d.detected_after)
             .unwrap_or_default();
-        (self.recovery.finished() && self.timed())
-            .then(|| detected + self.recovery.measured() <= self.rto_target)
+        detected.saturating_add(self.recovery.measured())
     }
 
     /// Every failure: steps, runs that did not finish, checks, an undetected failure.
@@ -337,17 +342,11 @@ impl DrillReport {
                 )
             }
             None => format!("not measured (recovery did not finish); RTO target {target}"),
-            Some(within) => {
-                let detected = self
-                    .time_to_detect()
-                    .and_then(|d| d.detected_after)
-                    .unwrap_or_default();
-                format!(
-                    "{} against the RTO target {target}: {}",
-                    duration(detected + self.recovery.measured()),
-                    if within { "met" } else { "NOT met" }
-                )
-            }
+            Some(within) => format!(
+                "{} against the RTO target {target}: {}",
+                duration(self.detected_and_recovered()),
+                if within { "met" } else { "NOT met" }
+            ),
         }
     }
 

@@ -1,0 +1,75 @@
+//! Hostile and unlucky input through the binary: durations past any sum. Each ends as
+//! an error with its code (exit 1, never a panic's 101) or does what it should.
+
+use std::fs;
+
+use crate::support::runner::{self, Run};
+use crate::support::workspace::Workspace;
+
+const EXAMPLE: &str = "environments/example.toml";
+/// Where [`Workspace::hostile`] writes its environment.
+const HOSTILE: &str = "environments/hostile.toml";
+
+impl Workspace {
+    /// A workspace holding the example with `edit` applied as [`HOSTILE`].
+    fn hostile(edit: impl FnOnce(String) -> String) -> Self {
+        let workspace = Self::new();
+        let text = fs::read_to_string(workspace.path().join(EXAMPLE)).expect("the example");
+        fs::write(workspace.path().join(HOSTILE), edit(text)).expect("the file is written");
+        workspace
+    }
+
+    /// `drplan ARGS…` at sim time scale 0.
+    fn drplan(&self, args: &[&str]) -> Run {
+        runner::run(self.command(args).env("DRPLAN_TIME_SCALE", "0"))
+    }
+}
+
+/// Asserts that `run` was refused with `code`, and did not panic.
+#[track_caller]
+fn assert_refused(run: &Run, code: &str) {
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(run.stderr.contains(code), "expected {code}:\n{run}");
+}
+
+#[test]
+fn a_duration_longer_than_a_year_is_a_validate_error_and_never_an_overflow() {
+    let workspace = Workspace::hostile(|text| {
+        text.replace("estimate = \"6m\"", "estimate = \"18446744073709551615s\"")
+    });
+    for args in [
+        &["validate", HOSTILE][..],
+        &["plan", HOSTILE, "--scenario", "region-outage", "--offline"],
+        &["graph", HOSTILE, "--scenario", "region-outage"],
+    ] {
+        let run = workspace.drplan(args);
+        assert_refused(&run, "drplan::config::bad_duration");
+        assert!(run.message().contains("is longer than a year"), "{run}");
+    }
+}
+
+#[test]
+fn a_saved_plan_with_an_endless_estimate_is_not_a_plan() {
+    let workspace = Workspace::new();
+    workspace.drplan(&["sim", "init", EXAMPLE]).expect(0);
+    let plan = [
+        "plan",
+        EXAMPLE,
+        "--scenario",
+        "region-outage",
+        "--out",
+        "plan.json",
+    ];
+    workspace.drplan(&plan).expect(0);
+    let path = workspace.path().join("plan.json");
+    let mut saved: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).expect("the plan")).expect("JSON");
+    for step in saved["plan"]["steps"].as_array_mut().expect("steps") {
+        step["estimate"] = u64::MAX.into();
+    }
+    fs::write(&path, saved.to_string()).expect("the plan is written");
+
+    let run = workspace.drplan(&["apply", "plan.json", "--auto-approve"]);
+    assert_refused(&run, "drplan::plan::not_a_plan");
+    assert!(run.message().contains("longer than a year"), "{run}");
+}
