@@ -696,6 +696,20 @@ pub fn render(diagnostic: &dyn Diagnostic, colour: bool) -> String {
     out
 }
 
+/// The file's text as its diagnostics show it (long lines cut), the labels of
+/// `problems` moved to match.
+fn shown_source(path: &str, text: &str, problems: &mut [Problem]) -> NamedSource<String> {
+    let anchors: Vec<usize> = problems
+        .iter()
+        .flat_map(|p| p.labels.iter().map(|(span, _)| span.start))
+        .collect();
+    let excerpt = crate::excerpt::Excerpt::new(text, &anchors);
+    for (span, _) in problems.iter_mut().flat_map(|p| p.labels.iter_mut()) {
+        *span = excerpt.span(span);
+    }
+    NamedSource::new(path, excerpt.text)
+}
+
 /// Warnings about a valid file, shown together with the file's text.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 #[error("{path}: {count} warning(s)")]
@@ -707,6 +721,18 @@ pub struct Warnings {
     pub source_code: NamedSource<String>,
     #[related]
     pub problems: Vec<Problem>,
+}
+
+impl Warnings {
+    /// The warnings `problems` about the file `path` holding `text`.
+    pub fn new(path: &str, text: &str, mut problems: Vec<Problem>) -> Self {
+        Self {
+            path: path.to_string(),
+            count: problems.len(),
+            source_code: shown_source(path, text, &mut problems),
+            problems,
+        }
+    }
 }
 
 /// Every problem found in one configuration file, shown with the file's text.
@@ -723,4 +749,22 @@ pub struct InvalidConfig {
     pub source_code: NamedSource<String>,
     #[related]
     pub problems: Vec<Problem>,
+}
+
+impl InvalidConfig {
+    /// The problems of the file `path` holding `text`, in file order.
+    pub fn new(path: &str, text: &str, mut problems: Vec<Problem>) -> Self {
+        problems.sort_by_key(Problem::offset);
+        let count = problems.len();
+        Self {
+            path: path.to_string(),
+            summary: if count == 1 {
+                "1 problem".to_string()
+            } else {
+                format!("{count} problems")
+            },
+            source_code: shown_source(path, text, &mut problems),
+            problems,
+        }
+    }
 }

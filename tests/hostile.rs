@@ -1,5 +1,6 @@
-//! Hostile and unlucky input through the binary: durations past any sum. Each ends as
-//! an error with its code (exit 1, never a panic's 101) or does what it should.
+//! Hostile and unlucky input through the binary: durations past any sum, and a line no
+//! diagnostic can show. Each ends as an error with its code (exit 1, never a panic's
+//! 101) or does what it should.
 
 use std::fs;
 
@@ -72,4 +73,17 @@ fn a_saved_plan_with_an_endless_estimate_is_not_a_plan() {
     let run = workspace.drplan(&["apply", "plan.json", "--auto-approve"]);
     assert_refused(&run, "drplan::plan::not_a_plan");
     assert!(run.message().contains("longer than a year"), "{run}");
+}
+
+#[test]
+fn a_syntax_error_past_column_65535_is_shown_on_a_cut_line() {
+    let workspace = Workspace::hostile(|text| {
+        let long = format!("tags = [{} = ]", "\"x\", ".repeat(20_000));
+        text.replace("rto = \"20m\"", &format!("rto = \"20m\"\n{long}"))
+    });
+    let run = workspace.drplan(&["validate", HOSTILE]);
+    assert_refused(&run, "drplan::config::toml_syntax");
+    assert!(run.stderr.contains("\"x\", \"x\",  = ]"), "{run}");
+    assert!(run.stderr.contains('…'), "{run}");
+    assert!(run.stderr.lines().all(|line| line.len() < 1_000), "{run}");
 }

@@ -3,8 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use miette::NamedSource;
-
 use super::{Environment, decode, stability, validate};
 use crate::config::tree::Fields;
 use crate::error::{Error, InvalidConfig, Problem, Warnings};
@@ -26,12 +24,8 @@ impl LoadedEnvironment {
     /// scenario when `None`), rendered with the file's text; `None` when there are none.
     pub fn warnings(&self, scenario: Option<&str>) -> Option<Warnings> {
         let problems = stability::warnings(&self.env, scenario);
-        (!problems.is_empty()).then(|| Warnings {
-            path: self.path.display().to_string(),
-            count: problems.len(),
-            source_code: NamedSource::new(self.path.display().to_string(), self.text.clone()),
-            problems,
-        })
+        (!problems.is_empty())
+            .then(|| Warnings::new(&self.path.display().to_string(), &self.text, problems))
     }
 }
 
@@ -72,17 +66,6 @@ fn decode_text(text: &str, problems: &mut Problems) -> Option<Environment> {
     env
 }
 
-fn invalid(name: &str, text: &str, mut problems: Vec<Problem>) -> Error {
-    problems.sort_by_key(Problem::offset);
-    let count = problems.len();
-    Error::InvalidConfig(Box::new(InvalidConfig {
-        path: name.to_string(),
-        summary: if count == 1 {
-            "1 problem".to_string()
-        } else {
-            format!("{count} problems")
-        },
-        source_code: NamedSource::new(name, text.to_string()),
-        problems,
-    }))
+fn invalid(name: &str, text: &str, problems: Vec<Problem>) -> Error {
+    Error::InvalidConfig(Box::new(InvalidConfig::new(name, text, problems)))
 }
