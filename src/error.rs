@@ -31,6 +31,16 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("cannot write to standard output")]
+    #[diagnostic(
+        code(drplan::io::stdout),
+        help("check where standard output goes: a full disk, or a file or pipe that was closed")
+    )]
+    Stdout {
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("cannot write {}", path.display())]
     #[diagnostic(
         code(drplan::io::write),

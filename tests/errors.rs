@@ -12,6 +12,9 @@ use crate::support::snapshot;
 fn examples() -> Vec<Error> {
     let s = ToString::to_string;
     vec![
+        Error::Stdout {
+            source: std::io::Error::from_raw_os_error(28),
+        },
         Error::NotAPlan {
             path: PathBuf::from("environments/production.toml"),
             detail: s("expected value at line 1 column 1"),

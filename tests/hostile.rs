@@ -1,6 +1,6 @@
-//! Hostile and unlucky input through the binary: durations past any sum, and a line no
-//! diagnostic can show. Each ends as an error with its code (exit 1, never a panic's
-//! 101) or does what it should.
+//! Hostile and unlucky input through the binary: durations past any sum, a line no
+//! diagnostic can show, and a full disk. Each ends as an error with its code (exit 1,
+//! never a panic's 101) or does what it should.
 
 use std::fs;
 
@@ -86,4 +86,21 @@ fn a_syntax_error_past_column_65535_is_shown_on_a_cut_line() {
     assert!(run.stderr.contains("\"x\", \"x\",  = ]"), "{run}");
     assert!(run.stderr.contains('…'), "{run}");
     assert!(run.stderr.lines().all(|line| line.len() < 1_000), "{run}");
+}
+
+#[test]
+fn apply_into_a_full_disk_ends_as_an_error_and_releases_the_lock() {
+    let workspace = Workspace::new();
+    workspace.drplan(&["sim", "init", EXAMPLE]).expect(0);
+    let failover = [
+        "apply",
+        EXAMPLE,
+        "--scenario",
+        "region-outage",
+        "--auto-approve",
+    ];
+    let run = runner::run_on_full_disk(workspace.command(&failover).env("DRPLAN_TIME_SCALE", "0"));
+    assert_refused(&run, "drplan::io::stdout");
+    assert!(!workspace.path().join(".drplan/state/example.lock").exists());
+    workspace.drplan(&failover).expect(0);
 }

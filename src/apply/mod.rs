@@ -123,8 +123,10 @@ impl Context {
 
 /// Prints `question` and reads one line from the terminal.
 pub fn ask(question: &str) -> String {
-    eprint!("{question}");
-    let _ = std::io::stderr().flush();
+    let mut stderr = std::io::stderr();
+    let _ = stderr
+        .write_all(question.as_bytes())
+        .and_then(|()| stderr.flush());
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
     answer

@@ -13,6 +13,7 @@ pub mod validate_command;
 mod verify_command;
 mod watch_command;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -95,6 +96,21 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Watch(args) => watch_command::run(&args),
         Command::Drill(args) => drill_command::run(&args),
     }
+}
+
+/// Writes `text` to standard output. Unlike `print!`, which panics, a failed write (a
+/// full disk, a closed file) ends the command with an error.
+pub fn print(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| Error::Stdout { source })
+}
+
+/// Writes `text` to standard error, as far as it can: there is nowhere left to report
+/// a failure to.
+pub fn eprint(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Resolves `--scenario` / `--failback` against the environment.

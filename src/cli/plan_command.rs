@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use super::render::{self, Rendered};
 use super::validate_command::{WarningFlags, report_warnings};
-use super::{EnvironmentFile, PlanFormat, Target};
+use super::{EnvironmentFile, PlanFormat, Target, print};
 use crate::error::Error;
 use crate::model::Environment;
 use crate::model::LoadedEnvironment;
@@ -78,7 +78,7 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, Error> {
     let text = render::plan(&env, &file, format);
     match &args.out {
         Some(path) => write_file(path, &text)?,
-        None => print!("{text}"),
+        None => print(&text)?,
     }
     Ok(exit_code(args, !file.plan.is_empty()))
 }
@@ -158,7 +158,11 @@ fn all(loaded: &LoadedEnvironment, args: &PlanArgs) -> Result<ExitCode, Error> {
     for plan in &plans {
         write_file(&dir.join(&plan.name), &plan.text)?;
     }
-    println!("wrote {} plans to {}", plans.len(), dir.display());
+    print(&format!(
+        "wrote {} plans to {}\n",
+        plans.len(),
+        dir.display()
+    ))?;
     let changes = plans.iter().any(|p| p.has_changes);
     Ok(exit_code(args, changes))
 }
@@ -171,10 +175,11 @@ fn check(dir: &Path, plans: &[Rendered]) -> Result<ExitCode, Error> {
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         if committed != plan.text {
             stale += 1;
-            print!(
-                "{}",
-                render::diff(&path.display().to_string(), &committed, &plan.text)
-            );
+            print(&render::diff(
+                &path.display().to_string(),
+                &committed,
+                &plan.text,
+            ))?;
         }
     }
     for extra in committed_plans(dir)
@@ -184,10 +189,7 @@ fn check(dir: &Path, plans: &[Rendered]) -> Result<ExitCode, Error> {
         stale += 1;
         let path = dir.join(&extra);
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        print!(
-            "{}",
-            render::diff(&path.display().to_string(), &committed, "")
-        );
+        print(&render::diff(&path.display().to_string(), &committed, ""))?;
     }
     if stale > 0 {
         return Err(Error::PlansOutOfDate {
@@ -195,7 +197,11 @@ fn check(dir: &Path, plans: &[Rendered]) -> Result<ExitCode, Error> {
             count: stale,
         });
     }
-    println!("{} plans in {} are up to date", plans.len(), dir.display());
+    print(&format!(
+        "{} plans in {} are up to date\n",
+        plans.len(),
+        dir.display()
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{ArgGroup, Subcommand, ValueEnum};
 
-use super::EnvironmentFile;
+use super::{EnvironmentFile, print};
 use crate::error::Error;
 use crate::model::Environment;
 use crate::providers::sim::{SimWorld, describe_weights};
@@ -108,8 +108,7 @@ fn init(args: &InitArgs) -> Result<(), Error> {
     }
     let world = SimWorld::nominal(&env, SystemTime::now());
     world.save(&path)?;
-    println!("{}: {}", path.display(), summary(&env, &world));
-    Ok(())
+    print(&format!("{}: {}\n", path.display(), summary(&env, &world)))
 }
 
 /// `2 regions up, 5 services active in eu-west-1, 2 DNS records, 1 backup`.
@@ -131,8 +130,7 @@ fn set(args: &SetArgs) -> Result<(), Error> {
     let mut world = SimWorld::load(&path)?;
     let changes = change(&mut world, args)?;
     world.save(&path)?;
-    println!("{}: {}", path.display(), changes.join("; "));
-    Ok(())
+    print(&format!("{}: {}\n", path.display(), changes.join("; ")))
 }
 
 /// Applies every change `args` asks for; returns one line describing each.
@@ -173,14 +171,10 @@ fn change(world: &mut SimWorld, args: &SetArgs) -> Result<Vec<String>, Error> {
 fn show(args: &ShowArgs) -> Result<(), Error> {
     let env = crate::model::load(&args.env.file)?.env;
     let world = SimWorld::load(&crate::paths::sim_file(&env.name))?;
-    match args.format {
-        WorldFormat::Text => print!("{}", render(&env, &world, SystemTime::now())),
-        WorldFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&world).unwrap_or_default()
-        ),
-    }
-    Ok(())
+    print(&match args.format {
+        WorldFormat::Text => render(&env, &world, SystemTime::now()),
+        WorldFormat::Json => serde_json::to_string_pretty(&world).unwrap_or_default() + "\n",
+    })
 }
 
 /// The world as readable sections; backup ages are relative to `now`.

@@ -27,15 +27,12 @@ async fn status(args: &StatusArgs) -> Result<ExitCode, Error> {
     let (state, version) = session.state().await?;
     let holder = session.state_backend.lock_holder().await?;
     let observed = session.observe(&state, None).await?;
-    print!(
-        "{}",
-        render(
-            &session.loaded.env,
-            version.is_some().then_some(&state),
-            holder.as_ref(),
-            &observed
-        )
-    );
+    super::print(&render(
+        &session.loaded.env,
+        version.is_some().then_some(&state),
+        holder.as_ref(),
+        &observed,
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 

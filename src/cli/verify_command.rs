@@ -29,18 +29,19 @@ async fn verify(args: &VerifyArgs) -> Result<ExitCode, Error> {
             Ok(result) => (result.healthy, result.detail),
             Err(error) => (false, error.to_string()),
         };
-        println!(
-            "[{}] {}: {}",
+        super::print(&format!(
+            "[{}] {}: {}\n",
             if passed { "pass" } else { "FAIL" },
             check.name,
             detail.lines().next().unwrap_or("")
-        );
+        ))?;
         if !passed {
             failed.push(check.name.clone());
         }
     }
     if failed.is_empty() {
-        println!("{} of {} checks passed", env.checks.len(), env.checks.len());
+        let count = env.checks.len();
+        super::print(&format!("{count} of {count} checks passed\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
     Err(Error::ChecksFailed { failed })

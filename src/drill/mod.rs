@@ -15,6 +15,7 @@ pub mod due;
 pub mod inject;
 pub mod report;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -362,7 +363,8 @@ fn not_run(intent: &str, error: String) -> RunSummary {
     }
 }
 
-/// Tells the person running the drill where it is (on stderr; the report is the output).
+/// Tells the person running the drill where it is (on stderr; the report is the
+/// output). A line that cannot be written is dropped: the drill goes on.
 fn phase(text: &str) {
-    eprintln!("drill: {text}");
+    let _ = writeln!(std::io::stderr(), "drill: {text}");
 }
