@@ -1,6 +1,6 @@
 //! Hostile and unlucky input through the binary: durations past any sum, a line no
-//! diagnostic can show, and a full disk. Each ends as an error with its code (exit 1,
-//! never a panic's 101) or does what it should.
+//! diagnostic can show, a full disk, and `--quiet`. Each ends as an error with its code
+//! (exit 1, never a panic's 101) or does what it should.
 
 use std::fs;
 
@@ -103,4 +103,22 @@ fn apply_into_a_full_disk_ends_as_an_error_and_releases_the_lock() {
     assert_refused(&run, "drplan::io::stdout");
     assert!(!workspace.path().join(".drplan/state/example.lock").exists());
     workspace.drplan(&failover).expect(0);
+}
+
+#[test]
+fn quiet_apply_prints_the_outcome_and_not_the_plan() {
+    let workspace = Workspace::new();
+    workspace.drplan(&["sim", "init", EXAMPLE]).expect(0);
+    let failover = [
+        "apply",
+        EXAMPLE,
+        "--scenario",
+        "region-outage",
+        "--auto-approve",
+        "--quiet",
+    ];
+    let run = workspace.drplan(&failover).expect(0);
+    assert!(!run.stdout.contains("drplan plan for"), "{run}");
+    assert!(run.stdout.contains("apply complete"), "{run}");
+    assert_eq!(run.stderr, "", "{run}");
 }

@@ -120,9 +120,11 @@ fn scenario(args: &ApplyArgs, session: &Session) -> Result<Option<String>, Error
     }
 }
 
-/// Shows a freshly made plan and asks for `yes` (unless --auto-approve).
+/// Shows a freshly made plan (unless --quiet) and asks for `yes` (unless --auto-approve).
 fn confirm(args: &ApplyArgs, env: &Environment, file: &PlanFile) -> Result<(), Error> {
-    print(&render::plan(env, file, PlanFormat::Text))?;
+    if !args.quiet {
+        print(&render::plan(env, file, PlanFormat::Text))?;
+    }
     if args.auto_approve {
         return Ok(());
     }
