@@ -1,6 +1,6 @@
 //! Hostile and unlucky input through the binary: durations past any sum, a line no
-//! diagnostic can show, a full disk, and `--quiet`. Each ends as an error with its code
-//! (exit 1, never a panic's 101) or does what it should.
+//! diagnostic can show, a full disk, a time scale that never ends, and `--quiet`. Each
+//! ends as an error with its code (exit 1, never a panic's 101) or does what it should.
 
 use std::fs;
 
@@ -103,6 +103,32 @@ fn apply_into_a_full_disk_ends_as_an_error_and_releases_the_lock() {
     assert_refused(&run, "drplan::io::stdout");
     assert!(!workspace.path().join(".drplan/state/example.lock").exists());
     workspace.drplan(&failover).expect(0);
+}
+
+#[test]
+fn a_time_scale_that_is_not_a_finite_number_up_to_1000_is_refused() {
+    let workspace = Workspace::new();
+    workspace.drplan(&["sim", "init", EXAMPLE]).expect(0);
+    let failover = [
+        "apply",
+        EXAMPLE,
+        "--scenario",
+        "region-outage",
+        "--auto-approve",
+    ];
+    for scale in ["1e300", "NaN", "-1", "inf", "1001"] {
+        let run = runner::run(workspace.command(&failover).env("DRPLAN_TIME_SCALE", scale));
+        assert_refused(&run, "drplan::cli::usage");
+        let expected = format!("DRPLAN_TIME_SCALE={scale} is not between 0 and 1000");
+        assert!(run.message().contains(&expected), "{run}");
+    }
+    let flag = [&failover[..], &["--time-scale", "1e300"]].concat();
+    let run = workspace.drplan(&flag);
+    assert!(
+        run.message()
+            .contains("--time-scale 1e300 is not between 0 and 1000"),
+        "{run}"
+    );
 }
 
 #[test]
