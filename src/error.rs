@@ -31,6 +31,19 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("{} is larger than {limit}, the most drplan reads of {what}", path.display())]
+    #[diagnostic(
+        code(drplan::io::too_large),
+        help("check that this is the file you meant to pass")
+    )]
+    TooLarge {
+        path: PathBuf,
+        /// `an environment file`, `a plan`.
+        what: &'static str,
+        /// The limit, formatted (`16 MiB`).
+        limit: String,
+    },
+
     #[error("cannot write to standard output")]
     #[diagnostic(
         code(drplan::io::stdout),
@@ -540,6 +553,7 @@ fn output_tail(tail: &[String]) -> String {
 /// What kind of configuration problem a [`Problem`] is; each kind has a stable code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProblemKind {
+    InvalidUtf8,
     TomlSyntax,
     UnknownField,
     MissingField,
@@ -582,6 +596,7 @@ impl ProblemKind {
     /// The stable, namespaced code shown with the diagnostic.
     pub fn code(self) -> &'static str {
         match self {
+            Self::InvalidUtf8 => "drplan::config::invalid_utf8",
             Self::TomlSyntax => "drplan::config::toml_syntax",
             Self::UnknownField => "drplan::config::unknown_field",
             Self::MissingField => "drplan::config::missing_field",

@@ -1,8 +1,10 @@
 //! Hostile and unlucky input through the binary: durations past any sum, a line no
-//! diagnostic can show, a full disk, a time scale that never ends, and `--quiet`. Each
-//! ends as an error with its code (exit 1, never a panic's 101) or does what it should.
+//! diagnostic can show, a full disk, a time scale that never ends, files that never
+//! end, and `--quiet`. Each ends as an error with its code (exit 1, never a panic's
+//! 101) or does what it should.
 
 use std::fs;
+use std::os::unix::fs::symlink;
 
 use crate::support::runner::{self, Run};
 use crate::support::workspace::Workspace;
@@ -127,6 +129,27 @@ fn a_time_scale_that_is_not_a_finite_number_up_to_1000_is_refused() {
     assert!(
         run.message()
             .contains("--time-scale 1e300 is not between 0 and 1000"),
+        "{run}"
+    );
+}
+
+#[test]
+fn files_that_never_end_are_refused_past_their_limit() {
+    let workspace = Workspace::new();
+    let run = workspace.drplan(&["apply", "/dev/zero", "--failback"]);
+    assert_refused(&run, "drplan::io::too_large");
+    assert!(
+        run.message()
+            .contains("larger than 16 MiB, the most drplan reads of an environment file"),
+        "{run}"
+    );
+
+    symlink("/dev/zero", workspace.path().join("plan.json")).expect("a link");
+    let run = workspace.drplan(&["apply", "plan.json"]);
+    assert_refused(&run, "drplan::io::too_large");
+    assert!(
+        run.message()
+            .contains("larger than 64 MiB, the most drplan reads of a plan"),
         "{run}"
     );
 }

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::{Environment, decode, stability, validate};
 use crate::config::tree::Fields;
-use crate::error::{Error, InvalidConfig, Problem, Warnings};
+use crate::error::{Error, InvalidConfig, Problem, ProblemKind, Warnings};
+use crate::fsio::read_bounded;
 use crate::problems::Problems;
 
 /// An environment file, loaded and validated.
@@ -29,13 +30,16 @@ impl LoadedEnvironment {
     }
 }
 
+/// The largest environment file drplan reads: 16 MiB (the reference is 9 KiB, the
+/// 10,000-service benchmark 2.5 MB).
+const MAX_ENVIRONMENT_FILE: u64 = 16 * 1024 * 1024;
+
 /// Reads, decodes and validates the environment file at `path`.
 pub fn load(path: &Path) -> Result<LoadedEnvironment, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let env = parse(&path.display().to_string(), &text)?;
+    let bytes = read_bounded(path, "an environment file", MAX_ENVIRONMENT_FILE)?;
+    let name = path.display().to_string();
+    let text = String::from_utf8(bytes).map_err(|error| not_utf8(&name, &error))?;
+    let env = parse(&name, &text)?;
     Ok(LoadedEnvironment {
         path: path.to_path_buf(),
         env,
@@ -64,6 +68,23 @@ fn decode_text(text: &str, problems: &mut Problems) -> Option<Environment> {
     let env = decode::environment(&mut fields, problems);
     fields.finish(problems);
     env
+}
+
+/// The file is not UTF-8: where its first invalid byte is.
+fn not_utf8(name: &str, error: &std::string::FromUtf8Error) -> Error {
+    let offset = error.utf8_error().valid_up_to();
+    let byte = error.as_bytes()[offset];
+    // The lossy text keeps every byte before the first invalid one where it was, and
+    // shows that one as U+FFFD.
+    let text = String::from_utf8_lossy(error.as_bytes());
+    let problem = Problem::new(
+        ProblemKind::InvalidUtf8,
+        format!("the file is not UTF-8: byte {offset} (0x{byte:02x}) is not part of a UTF-8 character"),
+        offset..offset + char::REPLACEMENT_CHARACTER.len_utf8(),
+        "not UTF-8",
+    )
+    .help("drplan reads environment files as UTF-8: save this one as UTF-8 (with iconv, or your editor)");
+    invalid(name, &text, vec![problem])
 }
 
 fn invalid(name: &str, text: &str, problems: Vec<Problem>) -> Error {
