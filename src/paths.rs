@@ -1,6 +1,5 @@
 //! Where drplan keeps its files (`.drplan/` in the working directory, or
-//! `$DRPLAN_DIR`, or a root given to [`with_root`] for the futures it runs), and
-//! writing files there and elsewhere.
+//! `$DRPLAN_DIR`, or a root given to [`with_root`] for the futures it runs).
 
 use std::path::PathBuf;
 
@@ -46,18 +45,4 @@ pub fn watch_file(environment: &str) -> PathBuf {
 /// Where drills make their private directories.
 pub fn drills_dir() -> PathBuf {
     root().join("drills")
-}
-
-/// Writes `text` to `path`, creating its directory.
-pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), crate::error::Error> {
-    let write = || {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(path, text)
-    };
-    write().map_err(|source| crate::error::Error::Write {
-        path: path.to_path_buf(),
-        source,
-    })
 }

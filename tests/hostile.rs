@@ -1,10 +1,12 @@
 //! Hostile and unlucky input through the binary: durations past any sum, a line no
 //! diagnostic can show, a full disk, a time scale that never ends, files that never
-//! end, and `--quiet`. Each ends as an error with its code (exit 1, never a panic's
-//! 101) or does what it should.
+//! end, files drplan writes (private, never through a link it did not make), and
+//! `--quiet`. Each ends as an error with its code (exit 1, never a panic's 101) or does
+//! what it should.
 
 use std::fs;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
 
 use crate::support::runner::{self, Run};
 use crate::support::workspace::Workspace;
@@ -25,6 +27,25 @@ impl Workspace {
     /// `drplan ARGS…` at sim time scale 0.
     fn drplan(&self, args: &[&str]) -> Run {
         runner::run(self.command(args).env("DRPLAN_TIME_SCALE", "0"))
+    }
+
+    /// Every file in the workspace but the environment files.
+    fn written(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        collect(self.path(), &mut files);
+        files.retain(|file| !file.starts_with(self.path().join("environments")));
+        files
+    }
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).expect("a directory") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() && !path.is_symlink() {
+            collect(&path, files);
+        } else {
+            files.push(path);
+        }
     }
 }
 
@@ -151,6 +172,63 @@ fn files_that_never_end_are_refused_past_their_limit() {
         run.message()
             .contains("larger than 64 MiB, the most drplan reads of a plan"),
         "{run}"
+    );
+}
+
+#[test]
+fn every_file_drplan_writes_is_readable_by_its_owner_only() {
+    let workspace = Workspace::new();
+    workspace.drplan(&["sim", "init", EXAMPLE]).expect(0);
+    let plan = [
+        "plan",
+        EXAMPLE,
+        "--scenario",
+        "region-outage",
+        "--out",
+        "plan.json",
+    ];
+    workspace.drplan(&plan).expect(0);
+    workspace
+        .drplan(&["apply", "plan.json", "--auto-approve"])
+        .expect(0);
+    workspace.drplan(&["watch", EXAMPLE, "--once"]).expect(0);
+    let written = workspace.written();
+    assert!(
+        written.len() >= 6,
+        "plan, world, state, reports, watch history: {written:?}"
+    );
+    for file in written {
+        let mode = fs::metadata(&file).expect("metadata").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{} is {mode:o}", file.display());
+    }
+}
+
+#[test]
+fn plan_out_replaces_a_symbolic_link_instead_of_writing_through_it() {
+    let workspace = Workspace::new();
+    let victim = workspace.path().join("victim.txt");
+    fs::write(&victim, "untouched").expect("the victim is written");
+    let link = workspace.path().join("plan.json");
+    symlink(&victim, &link).expect("a link");
+    let plan = [
+        "plan",
+        EXAMPLE,
+        "--scenario",
+        "region-outage",
+        "--offline",
+        "--out",
+        "plan.json",
+    ];
+    workspace.drplan(&plan).expect(0);
+    assert_eq!(
+        fs::read_to_string(&victim).expect("the victim"),
+        "untouched"
+    );
+    assert!(!link.is_symlink(), "the link was written through");
+    assert!(
+        fs::read_to_string(&link)
+            .expect("the plan")
+            .contains("\"format_version\"")
     );
 }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::executor::{Execution, Outcome};
 use crate::error::Error;
+use crate::fsio::{Durability, write_atomic};
 use crate::graph::step::{Action, Step};
 use crate::plan::{DataRisk, Plan};
 
@@ -178,9 +179,14 @@ impl RunReport {
     pub fn write(&self) -> Result<PathBuf, Error> {
         let dir = crate::paths::runs_dir();
         let markdown = dir.join(format!("{}.md", self.run_id));
-        crate::paths::write_file(&markdown, &self.markdown())?;
+        write_atomic(
+            &markdown,
+            self.markdown().as_bytes(),
+            Durability::ProcessKill,
+        )?;
         let json = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
-        crate::paths::write_file(&dir.join(format!("{}.json", self.run_id)), &json)?;
+        let json_path = dir.join(format!("{}.json", self.run_id));
+        write_atomic(&json_path, json.as_bytes(), Durability::ProcessKill)?;
         Ok(markdown)
     }
 }

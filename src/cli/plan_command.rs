@@ -9,9 +9,9 @@ use super::render::{self, Rendered};
 use super::validate_command::{WarningFlags, report_warnings};
 use super::{EnvironmentFile, PlanFormat, Target, print};
 use crate::error::Error;
+use crate::fsio::{Durability, write_atomic};
 use crate::model::Environment;
 use crate::model::LoadedEnvironment;
-use crate::paths::write_file;
 use crate::plan::file::PlanFile;
 use crate::plan::{Intent, Plan, assumed_actual};
 use crate::session::{Session, SimFlags, block_on};
@@ -77,7 +77,7 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, Error> {
     });
     let text = render::plan(&env, &file, format);
     match &args.out {
-        Some(path) => write_file(path, &text)?,
+        Some(path) => write_atomic(path, text.as_bytes(), Durability::ProcessKill)?,
         None => print(&text)?,
     }
     Ok(exit_code(args, !file.plan.is_empty()))
@@ -156,7 +156,11 @@ fn all(loaded: &LoadedEnvironment, args: &PlanArgs) -> Result<ExitCode, Error> {
         });
     };
     for plan in &plans {
-        write_file(&dir.join(&plan.name), &plan.text)?;
+        write_atomic(
+            &dir.join(&plan.name),
+            plan.text.as_bytes(),
+            Durability::ProcessKill,
+        )?;
     }
     print(&format!(
         "wrote {} plans to {}\n",

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::detect::{self, TriggerDetection};
 use crate::error::Error;
+use crate::fsio::{Durability, write_atomic};
 use crate::observe::BackupObservation;
 use crate::plan::DataRisk;
 
@@ -221,12 +222,17 @@ impl DrillReport {
     /// Writes `<stem>.md` and `<stem>.json` into `dir`; returns the markdown's path.
     pub fn write(&self, dir: &Path) -> Result<PathBuf, Error> {
         let markdown = dir.join(format!("{}.md", self.file_stem()));
-        crate::paths::write_file(&markdown, &self.markdown())?;
+        write_atomic(
+            &markdown,
+            self.markdown().as_bytes(),
+            Durability::ProcessKill,
+        )?;
         let mut json = serde_json::to_value(self).unwrap_or_default();
         json["passed"] = self.passed().into();
         json["failures"] = self.failures().into();
         let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
-        crate::paths::write_file(&dir.join(format!("{}.json", self.file_stem())), &text)?;
+        let json = dir.join(format!("{}.json", self.file_stem()));
+        write_atomic(&json, text.as_bytes(), Durability::ProcessKill)?;
         Ok(markdown)
     }
 
