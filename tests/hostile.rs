@@ -1,8 +1,8 @@
-//! Hostile and unlucky input through the binary: durations past any sum, a line no
-//! diagnostic can show, a full disk, a time scale that never ends, files that never
-//! end, files drplan writes (private, never through a link it did not make), and
-//! `--quiet`. Each ends as an error with its code (exit 1, never a panic's 101) or does
-//! what it should.
+//! Hostile and unlucky input through the binary: names that would leave drplan's
+//! directories, durations past any sum, a line no diagnostic can show, a full disk, a
+//! time scale that never ends, files that never end, files drplan writes (private,
+//! never through a link it did not make), and `--quiet`. Each ends as an error with its
+//! code (exit 1, never a panic's 101) or does what it should.
 
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
@@ -14,6 +14,32 @@ use crate::support::workspace::Workspace;
 const EXAMPLE: &str = "environments/example.toml";
 /// Where [`Workspace::hostile`] writes its environment.
 const HOSTILE: &str = "environments/hostile.toml";
+
+/// Names that must never become (part of) a path: `..`, `/`, NUL, newline, 1,000
+/// characters.
+fn hostile_names() -> Vec<String> {
+    vec![
+        "..".to_string(),
+        "../../../../some/where".to_string(),
+        "a/b".to_string(),
+        "nul\0here".to_string(),
+        "two\nlines".to_string(),
+        "x".repeat(1_000),
+    ]
+}
+
+/// `name` as a TOML basic string on one line (usable as a key).
+fn quoted(name: &str) -> String {
+    let escaped: String = name
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' => format!("\\{c}"),
+            c if c.is_control() => format!("\\u{:04X}", u32::from(c)),
+            c => c.to_string(),
+        })
+        .collect();
+    format!("\"{escaped}\"")
+}
 
 impl Workspace {
     /// A workspace holding the example with `edit` applied as [`HOSTILE`].
@@ -54,6 +80,104 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
 fn assert_refused(run: &Run, code: &str) {
     assert_eq!(run.code, Some(1), "{run}");
     assert!(run.stderr.contains(code), "expected {code}:\n{run}");
+}
+
+#[test]
+fn a_scenario_named_to_leave_drplans_directories_is_refused_by_validate_drill_and_apply() {
+    for name in hostile_names() {
+        let workspace = Workspace::hostile(|text| {
+            text.replace(
+                "[scenarios.region-outage]",
+                &format!("[scenarios.{}]", quoted(&name)),
+            )
+            .replace("\"region-outage\"", &quoted(&name))
+        });
+        let run = workspace.drplan(&["validate", HOSTILE]);
+        assert_refused(&run, "drplan::config::invalid_value");
+        assert!(
+            run.message().contains("is not usable as a scenario name"),
+            "{run}"
+        );
+        // An argument cannot hold a NUL: that name is tried through the file only.
+        if !name.contains('\0') {
+            let scenario = ["--scenario", name.as_str()];
+            let drill = workspace.drplan(&[&["drill", HOSTILE][..], &scenario].concat());
+            assert_refused(&drill, "drplan::config::invalid_value");
+            let apply = [
+                &["apply", HOSTILE, "--sim", "--auto-approve"][..],
+                &scenario,
+            ]
+            .concat();
+            assert_refused(&workspace.drplan(&apply), "drplan::config::invalid_value");
+        }
+        assert_eq!(workspace.written(), Vec::<PathBuf>::new(), "{name:?}");
+    }
+}
+
+#[test]
+fn an_environment_or_drill_named_to_leave_drplans_directories_is_refused() {
+    let long = "e".repeat(300);
+    for name in hostile_names().iter().chain([&long]) {
+        let environment = Workspace::hostile(|text| {
+            text.replace("name = \"example\"", &format!("name = {}", quoted(name)))
+        });
+        let run = environment.drplan(&["validate", HOSTILE]);
+        assert_refused(&run, "drplan::config::invalid_value");
+        assert!(
+            run.message()
+                .contains("is not usable as an environment name"),
+            "{run}"
+        );
+        assert_refused(
+            &environment.drplan(&["sim", "init", HOSTILE]),
+            "drplan::config::invalid_value",
+        );
+        assert_eq!(environment.written(), Vec::<PathBuf>::new(), "{name:?}");
+
+        let drill = Workspace::hostile(|text| {
+            text.replace("[drills.monthly]", &format!("[drills.{}]", quoted(name)))
+        });
+        let run = drill.drplan(&["validate", HOSTILE]);
+        assert_refused(&run, "drplan::config::invalid_value");
+        assert!(
+            run.message().contains("is not usable as a drill name"),
+            "{run}"
+        );
+    }
+}
+
+#[test]
+fn a_run_id_edited_in_the_state_names_a_report_inside_the_runs_directory() {
+    let workspace = Workspace::new();
+    workspace.drplan(&["sim", "init", EXAMPLE]).expect(0);
+    let failover = [
+        "apply",
+        EXAMPLE,
+        "--scenario",
+        "region-outage",
+        "--auto-approve",
+    ];
+    workspace.drplan(&failover).expect(0);
+    let path = workspace.path().join(".drplan/state/example.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).expect("the state")).expect("JSON");
+    state["run"]["id"] = "../../../escaped".into();
+    state["run"]["status"] = "failed".into();
+    fs::write(&path, state.to_string()).expect("the state is written");
+
+    let run = workspace.drplan(&["apply", "--resume", EXAMPLE]).expect(0);
+    let report = workspace
+        .path()
+        .join(".drplan/runs/%2E%2E%2F%2E%2E%2F%2E%2E%2Fescaped.md");
+    assert!(report.exists(), "{run}");
+    let runs = workspace.path().join(".drplan/runs");
+    for file in workspace.written() {
+        assert!(
+            file.starts_with(&runs) || !file.to_string_lossy().contains("escaped"),
+            "{}",
+            file.display()
+        );
+    }
 }
 
 #[test]

@@ -12,6 +12,7 @@ use super::executor::{Execution, Outcome};
 use crate::error::Error;
 use crate::fsio::{Durability, write_atomic};
 use crate::graph::step::{Action, Step};
+use crate::paths::run_report;
 use crate::plan::{DataRisk, Plan};
 
 /// The report of one run.
@@ -177,15 +178,14 @@ impl RunReport {
 
     /// Writes `<run-id>.md` and `<run-id>.json` into the runs directory.
     pub fn write(&self) -> Result<PathBuf, Error> {
-        let dir = crate::paths::runs_dir();
-        let markdown = dir.join(format!("{}.md", self.run_id));
+        let markdown = run_report(&self.run_id, "md");
         write_atomic(
             &markdown,
             self.markdown().as_bytes(),
             Durability::ProcessKill,
         )?;
         let json = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
-        let json_path = dir.join(format!("{}.json", self.run_id));
+        let json_path = run_report(&self.run_id, "json");
         write_atomic(&json_path, json.as_bytes(), Durability::ProcessKill)?;
         Ok(markdown)
     }

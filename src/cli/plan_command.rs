@@ -132,7 +132,7 @@ fn all_plans(loaded: &LoadedEnvironment) -> Vec<Rendered> {
     intents
         .map(|intent| {
             let plan = Plan::build(env, intent, &assumed_actual(env, intent));
-            let name = format!("{}.md", plan.intent.name);
+            let name = format!("{}.md", crate::paths::component(&plan.intent.name));
             let has_changes = !plan.is_empty();
             let file = PlanFile::new(plan, loaded, false, None, None);
             Rendered {

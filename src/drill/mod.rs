@@ -69,8 +69,7 @@ async fn on_sim_copy(
     options: &DrillOptions,
     report: &mut DrillReport,
 ) -> Result<(), Error> {
-    let dir =
-        crate::paths::drills_dir().join(format!("{}-{}", env.name, report::stamp(report.started)));
+    let dir = crate::paths::drill_dir(&format!("{}-{}", env.name, report::stamp(report.started)));
     report.ground = format!(
         "a sim copy: nominal world and fresh state in `{}`",
         dir.display()

@@ -14,6 +14,7 @@ use super::detect::{self, TriggerDetection};
 use crate::error::Error;
 use crate::fsio::{Durability, write_atomic};
 use crate::observe::BackupObservation;
+use crate::paths::file_in;
 use crate::plan::DataRisk;
 
 /// The version of the JSON drill report.
@@ -221,7 +222,7 @@ impl DrillReport {
 
     /// Writes `<stem>.md` and `<stem>.json` into `dir`; returns the markdown's path.
     pub fn write(&self, dir: &Path) -> Result<PathBuf, Error> {
-        let markdown = dir.join(format!("{}.md", self.file_stem()));
+        let markdown = file_in(dir, &self.file_stem(), "md");
         write_atomic(
             &markdown,
             self.markdown().as_bytes(),
@@ -231,7 +232,7 @@ impl DrillReport {
         json["passed"] = self.passed().into();
         json["failures"] = self.failures().into();
         let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
-        let json = dir.join(format!("{}.json", self.file_stem()));
+        let json = file_in(dir, &self.file_stem(), "json");
         write_atomic(&json, text.as_bytes(), Durability::ProcessKill)?;
         Ok(markdown)
     }
