@@ -96,10 +96,7 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
         } => health(ctx, service, region, probe.as_ref()).await,
         Action::Switch { .. } => Ok(String::new()),
         Action::Verify { index } => verify(ctx, *index).await,
-        Action::Run { argv } => {
-            let argv = ctx.secrets.resolve_all(&argv.0)?;
-            services.run(&argv).await.map(|o| o.log)
-        }
+        Action::Run { argv } => services.run(&argv.0).await.map(|o| o.log),
         Action::Manual { instruction } => Ok(format!("confirmed: {instruction}")),
     }
 }

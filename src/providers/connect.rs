@@ -91,7 +91,11 @@ pub async fn connect(
             Runtime {
                 dns,
                 storage,
-                services: Arc::new(RealRuntime::new(client.clone(), COMMAND_TIMEOUT)),
+                services: Arc::new(RealRuntime::new(
+                    client.clone(),
+                    COMMAND_TIMEOUT,
+                    secrets.clone(),
+                )),
                 notifier: Arc::new(RealNotifier::new(client, secrets)),
             }
         }

@@ -5,21 +5,26 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::model::ErrorRateProbe;
+use crate::secrets::Secrets;
 
 /// How long reading an error rate may take.
 const RATIO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Reads the trigger's error-rate probe: the body of a URL, or what a command prints.
+/// Reads the trigger's error-rate probe: the body of a URL, or what a command prints
+/// (`${env:VAR}` resolved with `secrets`).
 pub async fn read(
     environment: &str,
     trigger: &str,
     probe: Option<&ErrorRateProbe>,
+    secrets: &Secrets,
 ) -> Result<f64, Error> {
     let text = match probe {
-        Some(ErrorRateProbe::Url(url)) => get_text(url).await?,
+        Some(ErrorRateProbe::Url(url)) => get_text(url, secrets).await?,
         Some(ErrorRateProbe::Command(argv)) => {
             let argv = argv.render(&[("environment", environment)]);
-            super::process::run(&argv, RATIO_TIMEOUT, &[]).await?.log
+            super::process::run(&argv, RATIO_TIMEOUT, &[], secrets)
+                .await?
+                .log
         }
         None => {
             return Err(Error::NoErrorRateProbe {
@@ -30,11 +35,11 @@ pub async fn read(
     parse_ratio(&text)
 }
 
-async fn get_text(url: &str) -> Result<String, Error> {
+async fn get_text(url: &str, secrets: &Secrets) -> Result<String, Error> {
     let unreadable =
-        |error: reqwest::Error| super::http::request_error("GET", url, RATIO_TIMEOUT, &error);
+        |error: reqwest::Error| super::http::request_error("GET", url, RATIO_TIMEOUT, error);
     let response = super::http::client()
-        .get(url)
+        .get(secrets.resolve(url)?)
         .timeout(RATIO_TIMEOUT)
         .send()
         .await
@@ -82,7 +87,7 @@ mod tests {
         let probe = ErrorRateProbe::Command(crate::model::Command(
             ["echo", "0.75"].map(String::from).to_vec(),
         ));
-        let ratio = read("example", "errors", Some(&probe)).await;
+        let ratio = read("example", "errors", Some(&probe), &Secrets::default()).await;
         assert_eq!(ratio.unwrap(), 0.75);
     }
 
@@ -98,7 +103,7 @@ mod tests {
             stream.write_all(response.as_bytes()).await.unwrap();
         });
         let probe = ErrorRateProbe::Url(url);
-        let ratio = read("example", "errors", Some(&probe)).await;
+        let ratio = read("example", "errors", Some(&probe), &Secrets::default()).await;
         server.await.unwrap();
         assert_eq!(ratio.unwrap(), 0.125);
     }

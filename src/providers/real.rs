@@ -1,33 +1,39 @@
 //! The real service runtime: services are brought up and restored by running their
-//! commands, and judged by their HTTP or command health probes.
+//! commands, and judged by their HTTP or command health probes. `${env:VAR}` in
+//! commands and URLs is resolved as each one runs, and never appears in what it hands
+//! back.
 //!
 //! It knows nothing else about the world: a region counts as up (real regions are
 //! judged by the probes of the services in them), and where a service is active is
 //! tracked in the state file, not asked of the runtime.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{Output, ProbeResult, ServiceRuntime, http, process};
+use super::{Output, ProbeResult, ServiceRuntime, error_rate, http, process};
 use crate::error::Error;
-use crate::model::{HealthCheck, HealthProbe};
+use crate::model::{Environment, ErrorRateProbe, HealthCheck, HealthProbe};
+use crate::secrets::Secrets;
 
 /// Runs real commands and probes real endpoints.
 #[derive(Debug, Clone)]
 pub struct RealRuntime {
     client: reqwest::Client,
     command_timeout: Duration,
+    secrets: Arc<Secrets>,
 }
 
 impl RealRuntime {
-    /// A runtime probing over `client` and giving each `activate`, `restore` and
-    /// scenario command at most `command_timeout`.
+    /// A runtime probing over `client`, giving each `activate`, `restore` and
+    /// scenario command at most `command_timeout`, resolving `${env:VAR}` with `secrets`.
     #[must_use]
-    pub fn new(client: reqwest::Client, command_timeout: Duration) -> Self {
+    pub fn new(client: reqwest::Client, command_timeout: Duration, secrets: Arc<Secrets>) -> Self {
         Self {
             client,
             command_timeout,
+            secrets,
         }
     }
 
@@ -49,7 +55,7 @@ impl RealRuntime {
         timeout: Duration,
     ) -> ProbeResult {
         let started = Instant::now();
-        match http::get(&self.client, url, timeout).await {
+        match http::get(&self.client, url, timeout, &self.secrets).await {
             Ok((status, latency)) => judge_http(url, expect, max_latency, status, latency),
             Err(error) => ProbeResult {
                 healthy: false,
@@ -82,7 +88,7 @@ impl ServiceRuntime for RealRuntime {
     }
 
     async fn run(&self, argv: &[String]) -> Result<Output, Error> {
-        process::run(argv, self.command_timeout, &[]).await
+        process::run(argv, self.command_timeout, &[], &self.secrets).await
     }
 
     async fn probe(
@@ -107,7 +113,9 @@ impl ServiceRuntime for RealRuntime {
                 self.probe_http(url, *expect, *max_latency, probe.timeout)
                     .await
             }
-            HealthCheck::Command { argv } => probe_command(&argv.0, probe.timeout).await,
+            HealthCheck::Command { argv } => {
+                probe_command(&argv.0, probe.timeout, &self.secrets).await
+            }
         })
     }
 
@@ -121,6 +129,15 @@ impl ServiceRuntime for RealRuntime {
         Ok(self
             .probe_http(url, expect, max_latency, HealthProbe::DEFAULT_TIMEOUT)
             .await)
+    }
+
+    async fn error_rate(
+        &self,
+        env: &Environment,
+        trigger: &str,
+        probe: Option<&ErrorRateProbe>,
+    ) -> Result<f64, Error> {
+        error_rate::read(&env.name, trigger, probe, &self.secrets).await
     }
 
     /// Always up: real regions are judged by the probes of their services.
@@ -165,9 +182,9 @@ fn judge_http(
 }
 
 /// Healthy iff `argv` exits 0 within `timeout`.
-async fn probe_command(argv: &[String], timeout: Duration) -> ProbeResult {
+async fn probe_command(argv: &[String], timeout: Duration, secrets: &Secrets) -> ProbeResult {
     let started = Instant::now();
-    let (healthy, detail) = match process::run(argv, timeout, &[]).await {
+    let (healthy, detail) = match process::run(argv, timeout, &[], secrets).await {
         Ok(_) => (true, format!("`{}` exited 0", argv[0])),
         Err(error) => (false, error.to_string()),
     };
@@ -185,7 +202,11 @@ mod tests {
     use crate::model::Command;
 
     fn runtime() -> RealRuntime {
-        RealRuntime::new(http::client(), Duration::from_secs(5))
+        RealRuntime::new(
+            http::client(),
+            Duration::from_secs(5),
+            Arc::new(Secrets::default()),
+        )
     }
 
     fn http_probe(url: &str, max_latency: Option<Duration>) -> HealthProbe {
