@@ -40,7 +40,7 @@ impl Excerpt {
     /// `text`, each long line cut around the first of `anchors` (offsets) on it, or
     /// around its start.
     pub fn new(text: &str, anchors: &[usize]) -> Self {
-        let mut shown = String::with_capacity(text.len().min(64 * 1024));
+        let mut shown = String::new();
         let mut lines = Vec::new();
         let mut start = 0;
         for line in text.split_inclusive('\n') {
@@ -71,7 +71,7 @@ impl Excerpt {
 
     /// Where `offset` of the original text is shown: offsets left out are moved to the
     /// nearest edge of what is shown of their line.
-    pub fn offset(&self, offset: usize) -> usize {
+    fn offset(&self, offset: usize) -> usize {
         let index = self.lines.partition_point(|l| l.start <= offset);
         let Some(line) = index.checked_sub(1).and_then(|i| self.lines.get(i)) else {
             return 0;
