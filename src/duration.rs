@@ -1,14 +1,31 @@
 //! Durations as people write them (`500ms`, `30s`, `5m`, `1h30m`, `7d`) and as files
-//! store them (whole seconds).
+//! store them (whole seconds), never longer than [`MAX_DURATION`].
 
 use std::time::Duration;
 
-/// Parses `500ms`, `30s`, `5m`, `1h30m`, `7d`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
+/// The longest duration drplan accepts: a year (`1y`, `366d`). Bounded durations keep
+/// every sum, product and deadline drplan computes far from overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
+
+/// Why a text is not a duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadDuration {
+    /// Not a number and a unit.
+    Unreadable,
+    /// Longer than [`MAX_DURATION`].
+    TooLong,
+}
+
+/// Parses `500ms`, `30s`, `5m`, `1h30m`, `7d`, up to [`MAX_DURATION`].
+pub fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
     if text.trim() != text || text.is_empty() {
-        return None;
+        return Err(BadDuration::Unreadable);
     }
-    humantime::parse_duration(text).ok()
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration <= MAX_DURATION => Ok(duration),
+        Ok(_) | Err(humantime::DurationError::NumberOverflow) => Err(BadDuration::TooLong),
+        Err(_) => Err(BadDuration::Unreadable),
+    }
 }
 
 /// Formats a duration the way it is written: `1d`, `1h 30m`, `27m 50s`, `500ms`, `0s`
@@ -45,18 +62,27 @@ pub fn format_seconds(duration: Duration) -> String {
     format_duration(Duration::from_secs(duration.as_secs()))
 }
 
-/// Serializes a duration as whole seconds.
+/// Serializes a duration as whole seconds; reading refuses more than [`MAX_DURATION`].
 pub mod seconds {
     use std::time::Duration;
 
+    use serde::de::Error as _;
     use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::MAX_DURATION;
 
     pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_u64(duration.as_secs())
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        u64::deserialize(deserializer).map(Duration::from_secs)
+        let seconds = u64::deserialize(deserializer)?;
+        if seconds > MAX_DURATION.as_secs() {
+            return Err(D::Error::custom(format!(
+                "{seconds} seconds is longer than a year, the longest duration drplan accepts"
+            )));
+        }
+        Ok(Duration::from_secs(seconds))
     }
 }
 
@@ -81,13 +107,31 @@ mod tests {
 
     #[test]
     fn durations_take_units_and_refuse_bare_numbers() {
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86_400)));
-        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5_400)));
-        assert_eq!(parse_duration("0s"), Some(Duration::ZERO));
-        assert_eq!(parse_duration("10"), None);
-        assert_eq!(parse_duration("ten minutes"), None);
-        assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5_400)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        for bad in ["10", "ten minutes", ""] {
+            assert_eq!(parse_duration(bad), Err(BadDuration::Unreadable), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_are_at_most_a_year() {
+        assert_eq!(parse_duration("1y"), Ok(Duration::from_secs(31_557_600)));
+        assert_eq!(parse_duration("366d"), Ok(MAX_DURATION));
+        for long in ["367d", "18446744073709551615s", "99999999999999999999999d"] {
+            assert_eq!(parse_duration(long), Err(BadDuration::TooLong), "{long}");
+        }
+    }
+
+    #[test]
+    fn stored_durations_are_at_most_a_year() {
+        let read = |json: &str| -> Result<Duration, serde_json::Error> {
+            seconds::deserialize(&mut serde_json::Deserializer::from_str(json))
+        };
+        assert_eq!(read("60").unwrap(), Duration::from_secs(60));
+        assert!(read("18446744073709551615").is_err());
     }
 
     #[test]

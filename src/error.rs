@@ -31,6 +31,29 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("{} is larger than {limit}, the most drplan reads of {what}", path.display())]
+    #[diagnostic(
+        code(drplan::io::too_large),
+        help("check that this is the file you meant to pass")
+    )]
+    TooLarge {
+        path: PathBuf,
+        /// `an environment file`, `a plan`.
+        what: &'static str,
+        /// The limit, formatted (`16 MiB`).
+        limit: String,
+    },
+
+    #[error("cannot write to standard output")]
+    #[diagnostic(
+        code(drplan::io::stdout),
+        help("check where standard output goes: a full disk, or a file or pipe that was closed")
+    )]
+    Stdout {
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("cannot write {}", path.display())]
     #[diagnostic(
         code(drplan::io::write),
@@ -572,6 +595,7 @@ fn output_tail(tail: &[String]) -> String {
 /// What kind of configuration problem a [`Problem`] is; each kind has a stable code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProblemKind {
+    InvalidUtf8,
     TomlSyntax,
     UnknownField,
     MissingField,
@@ -618,6 +642,7 @@ impl ProblemKind {
     /// The stable, namespaced code shown with the diagnostic.
     pub fn code(self) -> &'static str {
         match self {
+            Self::InvalidUtf8 => "drplan::config::invalid_utf8",
             Self::TomlSyntax => "drplan::config::toml_syntax",
             Self::UnknownField => "drplan::config::unknown_field",
             Self::MissingField => "drplan::config::missing_field",
@@ -744,6 +769,20 @@ pub fn render(diagnostic: &dyn Diagnostic, colour: bool) -> String {
     out
 }
 
+/// The file's text as its diagnostics show it (long lines cut), the labels of
+/// `problems` moved to match.
+fn shown_source(path: &str, text: &str, problems: &mut [Problem]) -> NamedSource<String> {
+    let anchors: Vec<usize> = problems
+        .iter()
+        .flat_map(|p| p.labels.iter().map(|(span, _)| span.start))
+        .collect();
+    let excerpt = crate::excerpt::Excerpt::new(text, &anchors);
+    for (span, _) in problems.iter_mut().flat_map(|p| p.labels.iter_mut()) {
+        *span = excerpt.span(span);
+    }
+    NamedSource::new(path, excerpt.text)
+}
+
 /// Warnings about a valid file, shown together with the file's text.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 #[error("{path}: {count} warning(s)")]
@@ -755,6 +794,18 @@ pub struct Warnings {
     pub source_code: NamedSource<String>,
     #[related]
     pub problems: Vec<Problem>,
+}
+
+impl Warnings {
+    /// The warnings `problems` about the file `path` holding `text`.
+    pub fn new(path: &str, text: &str, mut problems: Vec<Problem>) -> Self {
+        Self {
+            path: path.to_string(),
+            count: problems.len(),
+            source_code: shown_source(path, text, &mut problems),
+            problems,
+        }
+    }
 }
 
 /// Every problem found in one configuration file, shown with the file's text.
@@ -771,4 +822,22 @@ pub struct InvalidConfig {
     pub source_code: NamedSource<String>,
     #[related]
     pub problems: Vec<Problem>,
+}
+
+impl InvalidConfig {
+    /// The problems of the file `path` holding `text`, in file order.
+    pub fn new(path: &str, text: &str, mut problems: Vec<Problem>) -> Self {
+        problems.sort_by_key(Problem::offset);
+        let count = problems.len();
+        Self {
+            path: path.to_string(),
+            summary: if count == 1 {
+                "1 problem".to_string()
+            } else {
+                format!("{count} problems")
+            },
+            source_code: shown_source(path, text, &mut problems),
+            problems,
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Files drplan writes: read if present, replaced atomically (temp file, rename) with
 //! the durability each file needs.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use serde::Serialize;
@@ -19,6 +19,26 @@ pub fn read_optional(path: &Path) -> Result<Option<String>, Error> {
             source,
         }),
     }
+}
+
+/// The bytes of `path`, `what` for errors (`a plan`), refused when it holds more than
+/// `limit` bytes: a file such as `/dev/zero` is never read without end.
+pub fn read_bounded(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            what,
+            limit: format!("{} MiB", limit / (1024 * 1024)),
+        });
+    }
+    Ok(bytes)
 }
 
 /// What a replaced file must survive.

@@ -5,7 +5,7 @@
 //! `tests/layering.rs` fails when a module imports one listed after it.
 //!
 //! - ground, for every module: `error`, `duration`, `timestamp`, `located`, `problems`,
-//!   `suggest`, `fsio`, `paths`, `secrets`
+//!   `suggest`, `fsio`, `paths`, `secrets`, `excerpt`
 //! - `config`: TOML text → a tree of values with spans
 //! - `model`: the validated environment
 //! - `providers`: the world behind one trait per resource kind (sim, AWS, commands)
@@ -25,6 +25,7 @@ pub mod config;
 pub mod drill;
 pub mod duration;
 pub mod error;
+pub mod excerpt;
 pub mod fsio;
 pub mod graph;
 pub mod located;

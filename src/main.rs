@@ -17,10 +17,10 @@ fn main() -> ExitCode {
     match drplan::cli::run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprint!(
-                "{}",
-                drplan::error::render(&error, std::io::stderr().is_terminal())
-            );
+            drplan::cli::eprint(&drplan::error::render(
+                &error,
+                std::io::stderr().is_terminal(),
+            ));
             ExitCode::FAILURE
         }
     }

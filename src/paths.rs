@@ -1,8 +1,9 @@
 //! Where drplan keeps its files (`.drplan/` in the working directory, or
-//! `$DRPLAN_DIR`, or a root given to [`with_root`] for the futures it runs), and
-//! writing files there and elsewhere.
+//! `$DRPLAN_DIR`, or a root given to [`with_root`] for the futures it runs), and the
+//! file names it builds from names: each name is one [`component`], so no name can
+//! lead outside the directory it is joined to.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 tokio::task_local! {
     /// The root that replaces the usual one inside [`with_root`].
@@ -23,41 +24,63 @@ pub async fn with_root<F: std::future::Future>(root: PathBuf, future: F) -> F::O
     ROOT.scope(root, future).await
 }
 
+/// `name` as (part of) one file name: ASCII letters, digits, `-` and `_` are kept and
+/// every other byte is written `%XX`. The names of an environment are validated when
+/// it is loaded; this also holds for names from elsewhere (a run id in a state file).
+pub fn component(name: &str) -> String {
+    name.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
+}
+
+/// `dir/STEM.EXTENSION`, the stem made a [`component`].
+pub fn file_in(dir: &Path, stem: &str, extension: &str) -> PathBuf {
+    dir.join(format!("{}.{extension}", component(stem)))
+}
+
 /// The local state file of an environment.
 pub fn state_file(environment: &str) -> PathBuf {
-    root().join("state").join(format!("{environment}.json"))
+    file_in(&root().join("state"), environment, "json")
 }
 
 /// The sim world of an environment.
 pub fn sim_file(environment: &str) -> PathBuf {
-    root().join("sim").join(format!("{environment}.json"))
+    file_in(&root().join("sim"), environment, "json")
 }
 
-/// Where run reports are written.
-pub fn runs_dir() -> PathBuf {
-    root().join("runs")
+/// A run report (`md` or `json`).
+pub fn run_report(run_id: &str, extension: &str) -> PathBuf {
+    file_in(&root().join("runs"), run_id, extension)
 }
 
 /// The trigger history `drplan watch --once` keeps between runs.
 pub fn watch_file(environment: &str) -> PathBuf {
-    root().join("watch").join(format!("{environment}.json"))
+    file_in(&root().join("watch"), environment, "json")
 }
 
-/// Where drills make their private directories.
-pub fn drills_dir() -> PathBuf {
-    root().join("drills")
+/// The private directory of a drill named `name`.
+pub fn drill_dir(name: &str) -> PathBuf {
+    root().join("drills").join(component(name))
 }
 
-/// Writes `text` to `path`, creating its directory.
-pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), crate::error::Error> {
-    let write = || {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(path, text)
-    };
-    write().map_err(|source| crate::error::Error::Write {
-        path: path.to_path_buf(),
-        source,
-    })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_never_leave_their_directory() {
+        assert_eq!(component("regional-failure_2"), "regional-failure_2");
+        assert_eq!(component("../../x"), "%2E%2E%2F%2E%2E%2Fx");
+        assert_eq!(component("a\nb\0c"), "a%0Ab%00c");
+        assert_eq!(
+            file_in(Path::new("runs"), "../../etc/passwd", "md"),
+            Path::new("runs/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd.md")
+        );
+    }
 }

@@ -11,7 +11,7 @@
 //! stand-ins on PATH that log their arguments. What apply did is checked with the `aws`
 //! CLI, an independent client.
 
-mod fixture;
+pub mod fixture;
 
 use std::collections::BTreeSet;
 use std::fs;

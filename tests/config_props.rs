@@ -1,14 +1,42 @@
-//! Bad TOML never panics and never points outside the file. Random edits of the
-//! reference environment — keys deleted, duplicated, renamed, or given a value of
-//! another type; the text cut short or a character slipped in — either load, or are
-//! refused with problems that each carry a label inside the text, and the refusal
-//! renders.
+//! Bad TOML never panics and never points outside the file. Random edits of every
+//! environment under `environments/` — keys deleted, duplicated, renamed, or given a
+//! value of another type (a duration longer than drplan accepts, a line too long for a
+//! diagnostic to show); the text cut short or a character slipped in — either
+//! load, and then every plan of them builds and renders, or are refused with problems
+//! that each carry a label inside the text shown, and the refusal renders.
+//!
+//! Each property runs 256 cases; `PROPTEST_CASES=N` runs N (see BENCHMARKS.md).
 
+use std::path::Path;
+use std::sync::LazyLock;
+
+use drplan::cli::PlanFormat;
+use drplan::model::{Environment, LoadedEnvironment};
+use drplan::plan::file::PlanFile;
+use drplan::plan::{Intent, Plan, assumed_actual};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use toml::{Table, Value};
 
-const REFERENCE: &str = include_str!("../environments/production.toml");
+/// The text of every environment under `environments/`.
+static ENVIRONMENTS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments");
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .expect("environments/ is readable")
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| std::fs::read_to_string(path).expect("an environment is readable"))
+        .collect()
+});
+
+/// One of the environments.
+fn environment(index: &Index) -> &'static str {
+    &ENVIRONMENTS[index.index(ENVIRONMENTS.len())]
+}
 
 /// One edit of one key of the parsed reference.
 #[derive(Debug, Clone)]
@@ -28,6 +56,10 @@ enum Kind {
     Boolean,
     Array,
     Table,
+    /// A duration longer than any drplan accepts.
+    LongDuration,
+    /// An array on one line longer than a diagnostic can show, a name at its end.
+    LongLine,
 }
 
 impl Kind {
@@ -38,6 +70,11 @@ impl Kind {
             Self::Boolean => Value::Boolean(true),
             Self::Array => Value::Array(vec![Value::String("api".to_string())]),
             Self::Table => Value::Table(Table::new()),
+            Self::LongDuration => Value::String("18446744073709551615s".to_string()),
+            Self::LongLine => Value::Array(vec![
+                Value::String("x".repeat(70_000)),
+                Value::String("api".to_string()),
+            ]),
         }
     }
 }
@@ -48,7 +85,9 @@ fn edit() -> impl Strategy<Value = Edit> {
         Just(Kind::Integer),
         Just(Kind::Boolean),
         Just(Kind::Array),
-        Just(Kind::Table)
+        Just(Kind::Table),
+        Just(Kind::LongDuration),
+        Just(Kind::LongLine)
     ];
     prop_oneof![
         Just(Edit::Delete),
@@ -120,32 +159,58 @@ fn apply(root: &mut Value, path: &[Segment], edit: &Edit) {
     }
 }
 
-/// Parsing `text` does not panic; when it refuses, every problem has a label and
-/// every label lies on character boundaries inside `text`, and the report renders.
+/// Parsing `text` does not panic; when it loads, every plan of it builds and renders;
+/// when it is refused, every problem has a label and every label lies on character
+/// boundaries inside the text the diagnostic shows, and the report renders.
 fn check(text: &str) -> Result<(), TestCaseError> {
-    let Err(error) = drplan::model::parse("fuzz.toml", text) else {
-        return Ok(());
+    let error = match drplan::model::parse("fuzz.toml", text) {
+        Ok(env) => {
+            plan_everything(env, text);
+            return Ok(());
+        }
+        Err(error) => error,
     };
     let drplan::error::Error::InvalidConfig(invalid) = &error else {
         return Err(TestCaseError::fail(format!(
             "parse refused with something other than InvalidConfig: {error:?}"
         )));
     };
+    let shown = invalid.source_code.inner();
     let problems = &invalid.problems;
     prop_assert!(!problems.is_empty(), "InvalidConfig without problems");
     for problem in problems {
         prop_assert!(!problem.labels.is_empty(), "no label: {problem:?}");
         for (span, _) in &problem.labels {
-            let inside = span.start <= span.end && span.end <= text.len();
+            let inside = span.start <= span.end && span.end <= shown.len();
             prop_assert!(
-                inside && text.is_char_boundary(span.start) && text.is_char_boundary(span.end),
+                inside && shown.is_char_boundary(span.start) && shown.is_char_boundary(span.end),
                 "{span:?} is outside the text ({} bytes): {problem:?}",
-                text.len()
+                shown.len()
             );
         }
     }
     drplan::error::render(&error, false);
     Ok(())
+}
+
+/// Builds and renders, in every format, the offline plan of every scenario and of the
+/// failback of `env`, loaded from `text`.
+fn plan_everything(env: Environment, text: &str) {
+    let loaded = LoadedEnvironment {
+        path: "fuzz.toml".into(),
+        env,
+        config_hash: String::new(),
+        text: text.to_string(),
+    };
+    let env = &loaded.env;
+    let intents = env.scenarios.iter().map(Intent::Scenario);
+    for intent in intents.chain([Intent::Failback]) {
+        let plan = Plan::build(env, intent, &assumed_actual(env, intent));
+        let file = PlanFile::new(plan, &loaded, false, None, None);
+        for format in [PlanFormat::Text, PlanFormat::Markdown, PlanFormat::Json] {
+            drplan::cli::render::plan(env, &file, format);
+        }
+    }
 }
 
 /// The largest character boundary of `text` at or before `at`.
@@ -167,11 +232,9 @@ fn character() -> impl Strategy<Value = char> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
-
     #[test]
-    fn edited_keys_are_diagnosed_without_panic(edits in prop::collection::vec((any::<Index>(), edit()), 1..4)) {
-        let mut root = Value::Table(REFERENCE.parse::<Table>().expect("the reference is TOML"));
+    fn edited_keys_are_diagnosed_without_panic(file in any::<Index>(), edits in prop::collection::vec((any::<Index>(), edit()), 1..4)) {
+        let mut root = Value::Table(environment(&file).parse::<Table>().expect("an environment is TOML"));
         for (index, edit) in &edits {
             let mut paths = Vec::new();
             key_paths(&root, &[], &mut paths);
@@ -185,14 +248,16 @@ proptest! {
     }
 
     #[test]
-    fn truncated_text_is_diagnosed_without_panic(cut in any::<Index>()) {
-        check(&REFERENCE[..boundary(REFERENCE, cut.index(REFERENCE.len() + 1))])?;
+    fn truncated_text_is_diagnosed_without_panic(file in any::<Index>(), cut in any::<Index>()) {
+        let text = environment(&file);
+        check(&text[..boundary(text, cut.index(text.len() + 1))])?;
     }
 
     #[test]
-    fn inserted_character_is_diagnosed_without_panic(at in any::<Index>(), c in character()) {
-        let mut text = REFERENCE.to_string();
-        text.insert(boundary(REFERENCE, at.index(REFERENCE.len() + 1)), c);
+    fn inserted_character_is_diagnosed_without_panic(file in any::<Index>(), at in any::<Index>(), c in character()) {
+        let original = environment(&file);
+        let mut text = original.to_string();
+        text.insert(boundary(original, at.index(original.len() + 1)), c);
         check(&text)?;
     }
 }

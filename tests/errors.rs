@@ -12,6 +12,14 @@ use crate::support::snapshot;
 fn examples() -> Vec<Error> {
     let s = ToString::to_string;
     vec![
+        Error::TooLarge {
+            path: PathBuf::from("/dev/zero"),
+            what: "an environment file",
+            limit: s("16 MiB"),
+        },
+        Error::Stdout {
+            source: std::io::Error::from_raw_os_error(28),
+        },
         Error::NotAPlan {
             path: PathBuf::from("environments/production.toml"),
             detail: s("expected value at line 1 column 1"),

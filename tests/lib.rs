@@ -5,6 +5,7 @@ mod cli;
 mod config_props;
 mod drill;
 mod errors;
+mod hostile;
 mod layering;
 mod operations;
 mod procedures;

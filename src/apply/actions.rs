@@ -97,15 +97,10 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             timeout,
             best_effort,
         } => {
-            let fenced = match ctx.secrets.resolve_all(command) {
-                Ok(command) => {
-                    services
-                        .deactivate(service, region, &command, *timeout)
-                        .await
-                }
-                Err(error) => Err(error),
-            };
-            match fenced {
+            match services
+                .deactivate(service, region, command, *timeout)
+                .await
+            {
                 Ok(output) => Ok(output.log),
                 Err(error) if *best_effort => Ok(format!(
                     "could not fence {service} in {region}: {error}; recovery goes on (a failover presumes {region} down: fence it by hand once it answers)"
@@ -119,13 +114,10 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             command,
             timeout,
             ..
-        } => {
-            let command = ctx.secrets.resolve_all(command)?;
-            services
-                .resync(service, region, &command, *timeout)
-                .await
-                .map(|o| o.log)
-        }
+        } => services
+            .resync(service, region, command, *timeout)
+            .await
+            .map(|o| o.log),
         Action::CatchUp {
             data,
             region,
@@ -138,10 +130,7 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
         } => health(ctx, service, region, probe.as_ref()).await,
         Action::Switch { .. } => Ok(String::new()),
         Action::Verify { index, .. } => verify(ctx, *index).await,
-        Action::Run { argv, .. } => {
-            let argv = ctx.secrets.resolve_all(&argv.0)?;
-            services.run(&argv).await.map(|o| o.log)
-        }
+        Action::Run { argv, .. } => services.run(&argv.0).await.map(|o| o.log),
         Action::Manual { instruction, .. } => Ok(format!("confirmed: {instruction}")),
     }
 }

@@ -247,20 +247,22 @@ async fn run_batch(ctx: Arc<Context>, steps: Arc<Vec<Step>>, batch: Vec<usize>) 
         }
     }
     let clock = Instant::now();
-    let result = actions::perform(&ctx, &members)
-        .await
-        .map_err(|e| e.to_string());
+    // Whatever a step hands back goes to the screen, the journal and the report: with
+    // every resolved secret redacted.
+    let result = match actions::perform(&ctx, &members).await {
+        Ok(detail) => Ok(ctx.redact(&detail)),
+        Err(error) => Err(ctx.redact(&error.to_string())),
+    };
     let worked = clock.elapsed();
     let (event, detail) = match &result {
         Ok(detail) => (StepEvent::Finished, detail.clone()),
         Err(error) => (StepEvent::Failed, error.clone()),
     };
-    let detail = ctx.redact(&detail);
     for step in &members {
         ctx.progress.ended(step, &result);
         ctx.journal.queue(step, event, detail.clone());
     }
-    (batch, result.map(|_| detail.clone()), started, worked)
+    (batch, result, started, worked)
 }
 
 impl<'a> Scheduler<'a> {

@@ -81,8 +81,12 @@ impl Context {
 
     /// Waits until `offset` after the start of the run, or until recovery is done.
     pub async fn wait_until(&self, offset: Duration) {
-        let due = self.started + self.scaled(offset);
-        let remaining = due.duration_since(SystemTime::now()).unwrap_or_default();
+        let remaining = self
+            .started
+            .checked_add(self.scaled(offset))
+            .map_or(Duration::MAX, |due| {
+                due.duration_since(SystemTime::now()).unwrap_or_default()
+            });
         let mut recovered = self.recovered.clone();
         tokio::select! {
             () = tokio::time::sleep(remaining) => {}
@@ -120,8 +124,10 @@ impl Context {
 
 /// Prints `question` and reads one line from the terminal.
 pub fn ask(question: &str) -> String {
-    eprint!("{question}");
-    let _ = std::io::stderr().flush();
+    let mut stderr = std::io::stderr();
+    let _ = stderr
+        .write_all(question.as_bytes())
+        .and_then(|()| stderr.flush());
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
     answer

@@ -1,6 +1,6 @@
 //! Live progress: a bar with the running steps on a terminal, plain lines otherwise.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -64,7 +64,10 @@ impl Progress {
         let stamp = format!("[{:>7.1}s]", self.start.elapsed().as_secs_f64());
         match &self.bar {
             Some(bar) => bar.println(format!("{stamp} {text}")),
-            None => eprintln!("{stamp} {text}"),
+            // A line that cannot be written is dropped: the run goes on.
+            None => {
+                let _ = writeln!(std::io::stderr(), "{stamp} {text}");
+            }
         }
     }
 

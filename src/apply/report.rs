@@ -10,8 +10,10 @@ use serde::Serialize;
 
 use super::executor::{Execution, Outcome};
 use crate::error::Error;
+use crate::fsio::{Durability, write_atomic};
 use crate::graph::step::{Action, Step, StepId};
 use crate::model::Phase;
+use crate::paths::run_report;
 use crate::plan::{DataRisk, Plan, risk};
 
 /// The report of one run.
@@ -165,11 +167,15 @@ impl RunReport {
 
     /// Writes `<run-id>.md` and `<run-id>.json` into the runs directory.
     pub fn write(&self) -> Result<PathBuf, Error> {
-        let dir = crate::paths::runs_dir();
-        let markdown = dir.join(format!("{}.md", self.run_id));
-        crate::paths::write_file(&markdown, &self.markdown())?;
+        let markdown = run_report(&self.run_id, "md");
+        write_atomic(
+            &markdown,
+            self.markdown().as_bytes(),
+            Durability::ProcessKill,
+        )?;
         let json = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
-        crate::paths::write_file(&dir.join(format!("{}.json", self.run_id)), &json)?;
+        let json_path = run_report(&self.run_id, "json");
+        write_atomic(&json_path, json.as_bytes(), Durability::ProcessKill)?;
         Ok(markdown)
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::render;
-use super::{PlanFormat, Target};
+use super::{PlanFormat, Target, print};
 use crate::apply::run::{self, Request};
 use crate::apply::{self, ApplyOptions};
 use crate::error::Error;
@@ -77,7 +77,7 @@ async fn apply(args: &ApplyArgs) -> Result<ExitCode, Error> {
     let applied = match run::run(session, request, options(args), args.lock_timeout, &confirm).await
     {
         Err(Error::NoChanges) => {
-            println!("No changes: the world already matches the plan; nothing was done.");
+            print("No changes: the world already matches the plan; nothing was done.\n")?;
             return Ok(ExitCode::SUCCESS);
         }
         result => result?,
@@ -85,13 +85,13 @@ async fn apply(args: &ApplyArgs) -> Result<ExitCode, Error> {
     let execution = &applied.execution;
     let plan = applied.state.run.as_ref().map(|run| &run.plan.plan);
     let steps = plan.map_or(&[][..], |plan| plan.steps.as_slice());
-    println!("report: {}", applied.report.display());
+    print(&format!("report: {}\n", applied.report.display()))?;
     if execution.complete() {
-        println!(
-            "apply complete: {} steps, state serial {}",
+        print(&format!(
+            "apply complete: {} steps, state serial {}\n",
             plan.map_or(0, |plan| plan.work().count()),
             applied.state.serial
-        );
+        ))?;
         return Ok(ExitCode::SUCCESS);
     }
     if execution.interrupted && execution.failed() == 0 {
@@ -120,9 +120,11 @@ fn scenario(args: &ApplyArgs, session: &Session) -> Result<Option<String>, Error
     }
 }
 
-/// Shows a freshly made plan and asks for `yes` (unless --auto-approve).
+/// Shows a freshly made plan (unless --quiet) and asks for `yes` (unless --auto-approve).
 fn confirm(args: &ApplyArgs, env: &Environment, file: &PlanFile) -> Result<(), Error> {
-    print!("{}", render::plan(env, file, PlanFormat::Text));
+    if !args.quiet {
+        print(&render::plan(env, file, PlanFormat::Text))?;
+    }
     if args.auto_approve {
         return Ok(());
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use super::EnvironmentFile;
+use super::{EnvironmentFile, print};
 use crate::drill::due::{self, Due, DueStatus};
 use crate::drill::{DrillOptions, REPORTS_DIR, drill};
 use crate::error::Error;
@@ -53,8 +53,11 @@ fn rehearse(args: &DrillArgs, scenario: &str) -> Result<ExitCode, Error> {
         accept_data_loss: args.accept_data_loss,
     };
     let (report, path) = block_on(drill(&args.env.file, &options))??;
-    print!("{}", report.markdown());
-    println!("\nreport: {}", path.display());
+    print(&format!(
+        "{}\nreport: {}\n",
+        report.markdown(),
+        path.display()
+    ))?;
     match report.failures().len() {
         0 => Ok(ExitCode::SUCCESS),
         failures => Err(Error::DrillFailed {
@@ -68,7 +71,7 @@ fn calendar(file: &Path) -> Result<ExitCode, Error> {
     let env = crate::model::load(file)?.env;
     let filed = due::filed(Path::new(REPORTS_DIR))?;
     let calendar = due::calendar(&env, &filed, SystemTime::now());
-    print!("{}", render(&calendar));
+    print(&render(&calendar))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -39,6 +39,6 @@ pub fn run(args: &GraphArgs) -> Result<ExitCode, Error> {
             args.format,
         ),
     };
-    print!("{output}");
+    super::print(&output)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -13,6 +13,7 @@ pub mod validate_command;
 mod verify_command;
 mod watch_command;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -97,6 +98,21 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     }
 }
 
+/// Writes `text` to standard output. Unlike `print!`, which panics, a failed write (a
+/// full disk, a closed file) ends the command with an error.
+pub fn print(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| Error::Stdout { source })
+}
+
+/// Writes `text` to standard error, as far as it can: there is nowhere left to report
+/// a failure to.
+pub fn eprint(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// Resolves `--scenario` / `--failback` against the environment.
 pub fn intent<'e>(
     env: &'e crate::model::Environment,
@@ -121,10 +137,16 @@ pub struct EnvironmentFile {
     pub file: PathBuf,
 }
 
-/// Parses a `--flag DURATION` value (`250ms`, `30s`, `5m`, `1h30m`).
+/// Parses a `--flag DURATION` value (`250ms`, `30s`, `5m`, `1h30m`), at most a year.
 pub fn duration_arg(text: &str) -> Result<std::time::Duration, String> {
-    crate::duration::parse_duration(text)
-        .ok_or_else(|| format!("`{text}` is not a duration; write e.g. 250ms, 30s, 5m, 1h30m"))
+    crate::duration::parse_duration(text).map_err(|bad| match bad {
+        crate::duration::BadDuration::Unreadable => {
+            format!("`{text}` is not a duration; write e.g. 250ms, 30s, 5m, 1h30m")
+        }
+        crate::duration::BadDuration::TooLong => {
+            format!("`{text}` is longer than a year, the longest duration drplan accepts")
+        }
+    })
 }
 
 /// Parses a `--flag TIME` value (RFC 3339, e.g. 2026-11-29T10:00:00Z).

@@ -7,11 +7,11 @@ use std::time::SystemTime;
 
 use super::render::{self, Rendered};
 use super::validate_command::{WarningFlags, report_warnings};
-use super::{EnvironmentFile, PlanFormat, Target};
+use super::{EnvironmentFile, PlanFormat, Target, print};
 use crate::error::Error;
+use crate::fsio::{Durability, write_atomic};
 use crate::model::Environment;
 use crate::model::LoadedEnvironment;
-use crate::paths::write_file;
 use crate::plan::file::PlanFile;
 use crate::plan::{Intent, Plan, assumed_actual};
 use crate::session::{Session, SimFlags, block_on};
@@ -77,8 +77,8 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, Error> {
     });
     let text = render::plan(&env, &file, format);
     match &args.out {
-        Some(path) => write_file(path, &text)?,
-        None => print!("{text}"),
+        Some(path) => write_atomic(path, text.as_bytes(), Durability::ProcessKill)?,
+        None => print(&text)?,
     }
     Ok(exit_code(args, !file.plan.is_empty()))
 }
@@ -132,7 +132,7 @@ fn all_plans(loaded: &LoadedEnvironment) -> Vec<Rendered> {
     intents
         .map(|intent| {
             let plan = Plan::build(env, intent, &assumed_actual(env, intent));
-            let name = format!("{}.md", plan.intent.name);
+            let name = format!("{}.md", crate::paths::component(&plan.intent.name));
             let has_changes = !plan.is_empty();
             let file = PlanFile::new(plan, loaded, false, None, None);
             Rendered {
@@ -156,9 +156,17 @@ fn all(loaded: &LoadedEnvironment, args: &PlanArgs) -> Result<ExitCode, Error> {
         });
     };
     for plan in &plans {
-        write_file(&dir.join(&plan.name), &plan.text)?;
+        write_atomic(
+            &dir.join(&plan.name),
+            plan.text.as_bytes(),
+            Durability::ProcessKill,
+        )?;
     }
-    println!("wrote {} plans to {}", plans.len(), dir.display());
+    print(&format!(
+        "wrote {} plans to {}\n",
+        plans.len(),
+        dir.display()
+    ))?;
     let changes = plans.iter().any(|p| p.has_changes);
     Ok(exit_code(args, changes))
 }
@@ -171,10 +179,11 @@ fn check(dir: &Path, plans: &[Rendered]) -> Result<ExitCode, Error> {
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         if committed != plan.text {
             stale += 1;
-            print!(
-                "{}",
-                render::diff(&path.display().to_string(), &committed, &plan.text)
-            );
+            print(&render::diff(
+                &path.display().to_string(),
+                &committed,
+                &plan.text,
+            ))?;
         }
     }
     for extra in committed_plans(dir)
@@ -184,10 +193,7 @@ fn check(dir: &Path, plans: &[Rendered]) -> Result<ExitCode, Error> {
         stale += 1;
         let path = dir.join(&extra);
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        print!(
-            "{}",
-            render::diff(&path.display().to_string(), &committed, "")
-        );
+        print(&render::diff(&path.display().to_string(), &committed, ""))?;
     }
     if stale > 0 {
         return Err(Error::PlansOutOfDate {
@@ -195,7 +201,11 @@ fn check(dir: &Path, plans: &[Rendered]) -> Result<ExitCode, Error> {
             count: stale,
         });
     }
-    println!("{} plans in {} are up to date", plans.len(), dir.display());
+    print(&format!(
+        "{} plans in {} are up to date\n",
+        plans.len(),
+        dir.display()
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{ArgGroup, Subcommand, ValueEnum};
 
-use super::EnvironmentFile;
+use super::{EnvironmentFile, print};
 use crate::error::Error;
 use crate::model::Environment;
 use crate::providers::connect::time_scale;
@@ -129,8 +129,7 @@ fn init(args: &InitArgs) -> Result<(), Error> {
     }
     let world = SimWorld::nominal(&env, SystemTime::now());
     world.save(&path)?;
-    println!("{}: {}", path.display(), summary(&env, &world));
-    Ok(())
+    print(&format!("{}: {}\n", path.display(), summary(&env, &world)))
 }
 
 /// `2 regions up, 5 services active in eu-west-1, 2 DNS records, 1 backup`.
@@ -150,8 +149,7 @@ fn set(args: &SetArgs) -> Result<(), Error> {
     let env = crate::model::load(&args.env.file)?.env;
     let path = crate::paths::sim_file(&env.name);
     let changes = SimWorld::edit(&path, time_scale(None)?, |world| change(world, args))?;
-    println!("{}: {}", path.display(), changes.join("; "));
-    Ok(())
+    print(&format!("{}: {}\n", path.display(), changes.join("; ")))
 }
 
 /// Applies every change `args` asks for; returns one line describing each.
@@ -226,14 +224,10 @@ fn show(args: &ShowArgs) -> Result<(), Error> {
     let env = crate::model::load(&args.env.file)?.env;
     let mut world = SimWorld::load(&crate::paths::sim_file(&env.name))?;
     world.advance_data(SystemTime::now(), time_scale(None)?);
-    match args.format {
-        WorldFormat::Text => print!("{}", render(&env, &world, SystemTime::now())),
-        WorldFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&world).unwrap_or_default()
-        ),
-    }
-    Ok(())
+    print(&match args.format {
+        WorldFormat::Text => render(&env, &world, SystemTime::now()),
+        WorldFormat::Json => serde_json::to_string_pretty(&world).unwrap_or_default() + "\n",
+    })
 }
 
 /// The world as readable sections; backup ages are relative to `now`.

@@ -46,13 +46,10 @@ async fn status(args: &StatusArgs) -> Result<ExitCode, Error> {
         holder,
         &observed,
     );
-    match args.format {
-        StatusFormat::Text => print!("{}", render(&status)),
-        StatusFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&status).unwrap_or_default()
-        ),
-    }
+    super::print(&match args.format {
+        StatusFormat::Text => render(&status),
+        StatusFormat::Json => serde_json::to_string_pretty(&status).unwrap_or_default() + "\n",
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

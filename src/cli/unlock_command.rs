@@ -21,7 +21,7 @@ pub fn run(args: &ForceUnlockArgs) -> Result<ExitCode, Error> {
     block_on(async {
         let session = Session::open(&args.env.file, args.sim).await?;
         session.state_backend.force_unlock(&args.id).await?;
-        println!("lock {} removed", args.id);
+        super::print(&format!("lock {} removed\n", args.id))?;
         Ok(ExitCode::SUCCESS)
     })?
 }

@@ -25,7 +25,11 @@ pub struct WarningFlags {
 
 pub fn run(args: &ValidateArgs) -> Result<ExitCode, Error> {
     let loaded = crate::model::load(&args.env.file)?;
-    println!("{}: {}", args.env.file.display(), summary(&loaded.env));
+    super::print(&format!(
+        "{}: {}\n",
+        args.env.file.display(),
+        summary(&loaded.env)
+    ))?;
     report_warnings(&loaded, None, args.warnings)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -40,10 +44,10 @@ pub fn report_warnings(
     let Some(warnings) = loaded.warnings(scenario) else {
         return Ok(());
     };
-    eprint!(
-        "{}",
-        crate::error::render(&warnings, std::io::stderr().is_terminal())
-    );
+    super::eprint(&crate::error::render(
+        &warnings,
+        std::io::stderr().is_terminal(),
+    ));
     if flags.deny_warnings {
         return Err(Error::DeniedWarnings {
             count: warnings.count,

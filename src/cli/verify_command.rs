@@ -24,18 +24,19 @@ async fn verify(args: &VerifyArgs) -> Result<ExitCode, Error> {
     let env = &session.loaded.env;
     let mut failed = Vec::new();
     for outcome in checklist(env, &session.connection.runtime).await {
-        println!(
-            "[{}] {}: {}",
+        super::print(&format!(
+            "[{}] {}: {}\n",
             if outcome.passed { "pass" } else { "FAIL" },
             outcome.name,
             outcome.detail.lines().next().unwrap_or("")
-        );
+        ))?;
         if !outcome.passed {
             failed.push(outcome.name);
         }
     }
     if failed.is_empty() {
-        println!("{} of {} checks passed", env.checks.len(), env.checks.len());
+        let count = env.checks.len();
+        super::print(&format!("{count} of {count} checks passed\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
     Err(Error::ChecksFailed { failed })

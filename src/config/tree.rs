@@ -9,7 +9,7 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::duration::parse_duration;
+use crate::duration::{BadDuration, parse_duration};
 use crate::error::{Problem, ProblemKind, Span};
 use crate::located::Located;
 use crate::problems::Problems;
@@ -100,18 +100,23 @@ impl<'a, 'i> Node<'a, 'i> {
             .ok_or_else(|| self.wrong_type("true or false"))
     }
 
-    /// A duration such as `30s`, `5m`, `1h30m`, `7d`.
+    /// A duration such as `30s`, `5m`, `1h30m`, `7d`, at most a year.
     pub fn duration(&self) -> Result<Located<Duration>, Problem> {
         let text = self.string()?;
-        parse_duration(&text.value).map(|value| Located::new(value, text.span.clone())).ok_or_else(|| {
-            Problem::new(
-                ProblemKind::BadDuration,
+        let (message, label, help) = match parse_duration(&text.value) {
+            Ok(value) => return Ok(Located::new(value, text.span)),
+            Err(BadDuration::Unreadable) => (
                 format!("`{}` is not a duration", text.value),
-                text.span,
                 "not a duration",
-            )
-            .help("write a number and a unit: `500ms`, `30s`, `5m`, `1h`, `7d` (units may be combined: `1h30m`)")
-        })
+                "write a number and a unit: `500ms`, `30s`, `5m`, `1h`, `7d` (units may be combined: `1h30m`)",
+            ),
+            Err(BadDuration::TooLong) => (
+                format!("`{}` is longer than a year", text.value),
+                "too long",
+                "drplan accepts durations up to a year (`1y`, `366d`)",
+            ),
+        };
+        Err(Problem::new(ProblemKind::BadDuration, message, text.span, label).help(help))
     }
 
     pub fn array(&self) -> Result<Vec<Node<'a, 'i>>, Problem> {

@@ -81,13 +81,14 @@ pub fn calendar<'e>(env: &'e Environment, filed: &[Filed], now: SystemTime) -> V
                 .cloned();
             let status = match &last {
                 None => DueStatus::Never,
-                Some(last) => {
-                    let next = last.started + drill.every;
-                    match now.duration_since(next) {
+                Some(last) => match last.started.checked_add(drill.every) {
+                    Some(next) => match now.duration_since(next) {
                         Ok(late) => DueStatus::Overdue(late),
                         Err(early) => DueStatus::DueIn(early.duration()),
-                    }
-                }
+                    },
+                    // A report dated at the end of time: due never.
+                    None => DueStatus::DueIn(Duration::MAX),
+                },
             };
             Due {
                 drill,

@@ -15,6 +15,7 @@ pub mod due;
 pub mod inject;
 pub mod report;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -75,8 +76,7 @@ async fn on_sim_copy(
     options: &DrillOptions,
     report: &mut DrillReport,
 ) -> Result<(), Error> {
-    let dir =
-        crate::paths::drills_dir().join(format!("{}-{}", env.name, report::stamp(report.started)));
+    let dir = crate::paths::drill_dir(&format!("{}-{}", env.name, report::stamp(report.started)));
     report.ground = format!(
         "a sim copy: nominal world and fresh state in `{}`",
         dir.display()
@@ -418,7 +418,8 @@ fn not_run(intent: &str, error: String) -> RunSummary {
     }
 }
 
-/// Tells the person running the drill where it is (on stderr; the report is the output).
+/// Tells the person running the drill where it is (on stderr; the report is the
+/// output). A line that cannot be written is dropped: the drill goes on.
 fn phase(text: &str) {
-    eprintln!("drill: {text}");
+    let _ = writeln!(std::io::stderr(), "drill: {text}");
 }

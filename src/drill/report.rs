@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::detect::{self, TriggerDetection};
 use crate::apply::verify::CheckOutcome;
 use crate::error::Error;
+use crate::fsio::{Durability, write_atomic};
 use crate::graph::step::StepId;
+use crate::paths::file_in;
 use crate::plan::{DataRisk, risk};
 
 /// The version of the JSON drill report.
@@ -170,14 +172,16 @@ impl DrillReport {
     /// only when the drill was timed).
     pub fn within_rto(&self) -> Option<bool> {
         (self.recovery.finished() && self.timed())
-            .then(|| self.detected_after() + self.recovery.measured() <= self.rto_target)
+            .then(|| self.detected_and_recovered() <= self.rto_target)
     }
 
-    /// How long the first trigger took to fire (zero when nothing detected).
-    fn detected_after(&self) -> Duration {
-        self.time_to_detect()
+    /// The time to detect (zero when nothing detected) plus the measured recovery.
+    fn detected_and_recovered(&self) -> Duration {
+        let detected = self
+            .time_to_detect()
             .and_then(|d| d.detected_after)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        detected.saturating_add(self.recovery.measured())
     }
 
     /// Every failure: steps, runs that did not finish, checks, an undetected failure.
@@ -204,7 +208,7 @@ impl DrillReport {
         if self.within_rto() == Some(false) {
             failures.push(format!(
                 "detection + recovery took {}, over the RTO target {}",
-                duration(self.detected_after() + self.recovery.measured()),
+                duration(self.detected_and_recovered()),
                 duration(self.rto_target)
             ));
         }
@@ -255,13 +259,18 @@ impl DrillReport {
 
     /// Writes `<stem>.md` and `<stem>.json` into `dir`; returns the markdown's path.
     pub fn write(&self, dir: &Path) -> Result<PathBuf, Error> {
-        let markdown = dir.join(format!("{}.md", self.file_stem()));
-        crate::paths::write_file(&markdown, &self.markdown())?;
+        let markdown = file_in(dir, &self.file_stem(), "md");
+        write_atomic(
+            &markdown,
+            self.markdown().as_bytes(),
+            Durability::ProcessKill,
+        )?;
         let mut json = serde_json::to_value(self).unwrap_or_default();
         json["passed"] = self.passed().into();
         json["failures"] = self.failures().into();
         let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
-        crate::paths::write_file(&dir.join(format!("{}.json", self.file_stem())), &text)?;
+        let json = file_in(dir, &self.file_stem(), "json");
+        write_atomic(&json, text.as_bytes(), Durability::ProcessKill)?;
         Ok(markdown)
     }
 
@@ -401,13 +410,11 @@ impl DrillReport {
                 )
             }
             None => format!("not measured (recovery did not finish); RTO target {target}"),
-            Some(within) => {
-                format!(
-                    "{} against the RTO target {target}: {}",
-                    duration(self.detected_after() + self.recovery.measured()),
-                    if within { "met" } else { "NOT met" }
-                )
-            }
+            Some(within) => format!(
+                "{} against the RTO target {target}: {}",
+                duration(self.detected_and_recovered()),
+                if within { "met" } else { "NOT met" }
+            ),
         }
     }
 

@@ -86,7 +86,9 @@ impl StepGraph {
             let longest = self
                 .predecessors(i)
                 .max_by_key(|&p| (finish[p], std::cmp::Reverse(p)));
-            finish[i] = longest.map_or(Duration::ZERO, |p| finish[p]) + weights[i];
+            finish[i] = longest
+                .map_or(Duration::ZERO, |p| finish[p])
+                .saturating_add(weights[i]);
             via[i] = longest;
         }
         let Some(end) = (0..weights.len()).max_by_key(|&i| (finish[i], std::cmp::Reverse(i)))

@@ -65,7 +65,7 @@ impl LagProbe {
     /// The lag in `output`, or why it is not there.
     pub fn read(&self, output: &str) -> Result<Duration, String> {
         let text = self.extract.apply(output)?;
-        if let Some(duration) = crate::duration::parse_duration(&text) {
+        if let Ok(duration) = crate::duration::parse_duration(&text) {
             return Ok(duration);
         }
         let number: f64 = text

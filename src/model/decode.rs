@@ -446,6 +446,7 @@ fn backup_location(node: &Node<'_, '_>) -> Result<BackupLocation, Problem> {
 }
 
 fn scenario(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<Scenario> {
+    p.ok(check_name(&name, "a scenario name"));
     let table = format!("[scenarios.{}]", name.value);
     let mut f = p.ok(node.table(table.clone()))?;
     let severity = f
@@ -657,6 +658,7 @@ fn check(index: usize, node: Node<'_, '_>, p: &mut Problems) -> Option<Check> {
 }
 
 fn drill(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<Drill> {
+    p.ok(check_name(&name, "a drill name"));
     let mut f = p.ok(node.table(format!("[drills.{}]", name.value)))?;
     let scenario = f.req("scenario", Node::string, p);
     let every = f.req("every", Node::duration, p);
@@ -726,22 +728,41 @@ fn one_of(node: &Node<'_, '_>, choices: &[&str]) -> Result<String, Problem> {
     .help(help))
 }
 
+/// The longest name that becomes part of a file name (environment, scenario, drill).
+const MAX_NAME: usize = 64;
+
 /// A name usable in file names and step ids.
 fn identifier(node: &Node<'_, '_>, what: &str) -> Result<Located<String>, Problem> {
     let text = node.string()?;
-    let valid = !text.value.is_empty()
-        && text
-            .value
+    check_name(&text, what)?;
+    Ok(text)
+}
+
+/// Checks that `name` (a value or a table key) is usable as `what`: it also becomes
+/// part of file names, so it is short and made of letters, digits, `-` and `_`.
+fn check_name(name: &Located<String>, what: &str) -> Result<(), Problem> {
+    let text = &name.value;
+    let help = if text.is_empty()
+        || !text
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if valid {
-        Ok(text)
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        "use ASCII letters (a-z, A-Z), digits, `-` and `_` only: the name is also a file name"
+            .to_string()
+    } else if text.len() > MAX_NAME {
+        format!("use at most {MAX_NAME} characters: the name is also a file name")
     } else {
-        Err(node.invalid(
-            &format!("`{}` is not usable as {what}", text.value),
-            "use ASCII letters (a-z, A-Z), digits, `-` and `_` only: the name is also a file name",
-        ))
-    }
+        return Ok(());
+    };
+    let shown: String = text.chars().take(40).collect();
+    let more = if shown.len() < text.len() { "…" } else { "" };
+    Err(Problem::new(
+        ProblemKind::InvalidValue,
+        format!("`{}{more}` is not usable as {what}", shown.escape_debug()),
+        name.span.clone(),
+        "here",
+    )
+    .help(help))
 }
 
 fn non_empty_strings(node: &Node<'_, '_>) -> Result<Vec<Located<String>>, Problem> {

@@ -3,11 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use miette::NamedSource;
-
 use super::{Environment, decode, lifecycle, stability, validate};
 use crate::config::tree::Fields;
-use crate::error::{Error, InvalidConfig, Problem, Warnings};
+use crate::error::{Error, InvalidConfig, Problem, ProblemKind, Warnings};
+use crate::fsio::read_bounded;
 use crate::problems::Problems;
 
 /// An environment file, loaded and validated.
@@ -28,22 +27,21 @@ impl LoadedEnvironment {
         let mut problems = stability::warnings(&self.env, scenario);
         problems.extend(lifecycle::warnings(&self.env));
         problems.sort_by_key(Problem::offset);
-        (!problems.is_empty()).then(|| Warnings {
-            path: self.path.display().to_string(),
-            count: problems.len(),
-            source_code: NamedSource::new(self.path.display().to_string(), self.text.clone()),
-            problems,
-        })
+        (!problems.is_empty())
+            .then(|| Warnings::new(&self.path.display().to_string(), &self.text, problems))
     }
 }
 
+/// The largest environment file drplan reads: 16 MiB (the reference is 9 KiB, the
+/// 10,000-service benchmark 2.5 MB).
+const MAX_ENVIRONMENT_FILE: u64 = 16 * 1024 * 1024;
+
 /// Reads, decodes and validates the environment file at `path`.
 pub fn load(path: &Path) -> Result<LoadedEnvironment, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let env = parse(&path.display().to_string(), &text)?;
+    let bytes = read_bounded(path, "an environment file", MAX_ENVIRONMENT_FILE)?;
+    let name = path.display().to_string();
+    let text = String::from_utf8(bytes).map_err(|error| not_utf8(&name, &error))?;
+    let env = parse(&name, &text)?;
     Ok(LoadedEnvironment {
         path: path.to_path_buf(),
         env,
@@ -74,17 +72,23 @@ fn decode_text(text: &str, problems: &mut Problems) -> Option<Environment> {
     env
 }
 
-fn invalid(name: &str, text: &str, mut problems: Vec<Problem>) -> Error {
-    problems.sort_by_key(Problem::offset);
-    let count = problems.len();
-    Error::InvalidConfig(Box::new(InvalidConfig {
-        path: name.to_string(),
-        summary: if count == 1 {
-            "1 problem".to_string()
-        } else {
-            format!("{count} problems")
-        },
-        source_code: NamedSource::new(name, text.to_string()),
-        problems,
-    }))
+/// The file is not UTF-8: where its first invalid byte is.
+fn not_utf8(name: &str, error: &std::string::FromUtf8Error) -> Error {
+    let offset = error.utf8_error().valid_up_to();
+    let byte = error.as_bytes()[offset];
+    // The lossy text keeps every byte before the first invalid one where it was, and
+    // shows that one as U+FFFD.
+    let text = String::from_utf8_lossy(error.as_bytes());
+    let problem = Problem::new(
+        ProblemKind::InvalidUtf8,
+        format!("the file is not UTF-8: byte {offset} (0x{byte:02x}) is not part of a UTF-8 character"),
+        offset..offset + char::REPLACEMENT_CHARACTER.len_utf8(),
+        "not UTF-8",
+    )
+    .help("drplan reads environment files as UTF-8: save this one as UTF-8 (with iconv, or your editor)");
+    invalid(name, &text, vec![problem])
+}
+
+fn invalid(name: &str, text: &str, problems: Vec<Problem>) -> Error {
+    Error::InvalidConfig(Box::new(InvalidConfig::new(name, text, problems)))
 }

@@ -8,6 +8,9 @@ use crate::error::Error;
 use crate::model::LoadedEnvironment;
 use crate::observe::ActualState;
 
+/// The largest plan file `apply` reads: 64 MiB (the reference's largest plan is 32 KiB).
+const MAX_PLAN_FILE: u64 = 64 * 1024 * 1024;
+
 /// The state a plan was made against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateRef {
@@ -66,13 +69,11 @@ impl PlanFile {
 }
 
 impl PlanFile {
-    /// Reads a saved plan, refusing other files and other format versions.
+    /// Reads a saved plan, refusing other files, other format versions and files
+    /// larger than [`MAX_PLAN_FILE`].
     pub fn read(path: &std::path::Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let file: Self = serde_json::from_str(&text).map_err(|e| Error::NotAPlan {
+        let bytes = crate::fsio::read_bounded(path, "a plan", MAX_PLAN_FILE)?;
+        let file: Self = serde_json::from_slice(&bytes).map_err(|e| Error::NotAPlan {
             path: path.to_path_buf(),
             detail: e.to_string(),
         })?;

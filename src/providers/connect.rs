@@ -91,7 +91,11 @@ pub async fn connect(
             Runtime {
                 dns,
                 storage,
-                services: Arc::new(RealRuntime::new(client.clone(), COMMAND_TIMEOUT)),
+                services: Arc::new(RealRuntime::new(
+                    client.clone(),
+                    COMMAND_TIMEOUT,
+                    secrets.clone(),
+                )),
                 notifier: Arc::new(RealNotifier::new(client, secrets)),
             }
         }
@@ -103,19 +107,37 @@ pub async fn connect(
     })
 }
 
-/// The sim time scale: `given`, else `$DRPLAN_TIME_SCALE`, else [`DEFAULT_TIME_SCALE`].
+/// The largest sim time scale: a thousand times slower than real time.
+const MAX_TIME_SCALE: f64 = 1000.0;
+
+/// `--time-scale`, else `$DRPLAN_TIME_SCALE`, else the default; from 0 to [`MAX_TIME_SCALE`].
 pub fn time_scale(given: Option<f64>) -> Result<f64, Error> {
     let from_env = std::env::var("DRPLAN_TIME_SCALE").ok();
-    let scale = match (given, from_env) {
-        (Some(scale), _) => scale,
-        (None, Some(text)) => text.parse().map_err(|_| Error::Usage {
-            message: format!("DRPLAN_TIME_SCALE={text} is not a number"),
-            help: "use a number such as 0 (no waiting), 0.002 (the default) or 1 (real time)"
-                .to_string(),
-        })?,
-        (None, None) => DEFAULT_TIME_SCALE,
+    let (scale, written) = match (given, from_env) {
+        (Some(scale), _) => (scale, format!("--time-scale {scale:?}")),
+        (None, Some(text)) => {
+            let written = format!("DRPLAN_TIME_SCALE={text}");
+            let scale = text
+                .parse()
+                .map_err(|_| bad_time_scale(format!("{written} is not a number")))?;
+            (scale, written)
+        }
+        (None, None) => return Ok(DEFAULT_TIME_SCALE),
     };
+    if !(0.0..=MAX_TIME_SCALE).contains(&scale) {
+        return Err(bad_time_scale(format!(
+            "{written} is not between 0 and {MAX_TIME_SCALE}"
+        )));
+    }
     Ok(scale)
+}
+
+fn bad_time_scale(message: String) -> Error {
+    Error::Usage {
+        message,
+        help: "use a number such as 0 (no waiting), 0.002 (the default) or 1 (real time)"
+            .to_string(),
+    }
 }
 
 fn unreachable_provider(kind: &str) -> Error {

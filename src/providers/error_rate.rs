@@ -5,23 +5,29 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::model::ErrorRateProbe;
+use crate::secrets::Secrets;
 
 /// How long reading an error rate may take.
 const RATIO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Reads the trigger's error-rate probe: the body of a URL, or what a command prints.
+/// Reads the trigger's error-rate probe: the body of a URL, or what a command prints
+/// (`${env:VAR}` resolved with `secrets`).
 pub async fn read(
     environment: &str,
     trigger: &str,
     probe: Option<&ErrorRateProbe>,
+    secrets: &Secrets,
 ) -> Result<f64, Error> {
     let text = match probe {
         Some(ErrorRateProbe::Url(url)) => {
-            super::http::get_text(&super::http::client(), url, RATIO_TIMEOUT, "error-rate").await?
+            let client = super::http::client();
+            super::http::get_text(&client, url, RATIO_TIMEOUT, "error-rate", secrets).await?
         }
         Some(ErrorRateProbe::Command(argv)) => {
             let argv = argv.render(&[("environment", environment)]);
-            super::process::run(&argv, RATIO_TIMEOUT, &[]).await?.log
+            super::process::run(&argv, RATIO_TIMEOUT, &[], secrets)
+                .await?
+                .log
         }
         None => {
             return Err(Error::NoErrorRateProbe {
@@ -64,7 +70,7 @@ mod tests {
         let probe = ErrorRateProbe::Command(crate::model::Command(
             ["echo", "0.75"].map(String::from).to_vec(),
         ));
-        let ratio = read("example", "errors", Some(&probe)).await;
+        let ratio = read("example", "errors", Some(&probe), &Secrets::default()).await;
         assert_eq!(ratio.unwrap(), 0.75);
     }
 
@@ -80,7 +86,7 @@ mod tests {
             stream.write_all(response.as_bytes()).await.unwrap();
         });
         let probe = ErrorRateProbe::Url(url);
-        let ratio = read("example", "errors", Some(&probe)).await;
+        let ratio = read("example", "errors", Some(&probe), &Secrets::default()).await;
         server.await.unwrap();
         assert_eq!(ratio.unwrap(), 0.125);
     }

@@ -1,6 +1,7 @@
 //! HTTP for health probes and webhooks: one shared client (rustls), a timed GET and a
 //! JSON POST, with failures turned into short readable messages ("connection
 //! refused", "timed out after 5s", "cannot resolve the host name") rather than debug dumps.
+//! `${env:VAR}` in a URL is resolved at the request; messages show the URL as written.
 
 use std::error::Error as _;
 use std::io;
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::Client;
 
 use crate::error::Error;
+use crate::secrets::Secrets;
 
 /// The provider name in HTTP errors.
 const PROVIDER: &str = "http";
@@ -28,37 +30,46 @@ pub fn client() -> Client {
         .expect("the TLS backend initialises")
 }
 
-/// GETs `url` within `timeout`: the response status and how long it took to arrive.
+/// GETs `url` (its `${env:VAR}` resolved with `secrets`) within `timeout`: the
+/// response status and how long it took to arrive.
 ///
 /// # Errors
 ///
-/// When no response arrives: the message says why (refused, timed out, unknown host).
-pub async fn get(client: &Client, url: &str, timeout: Duration) -> Result<(u16, Duration), Error> {
+/// When a variable is unset, or no response arrives: the message says why (refused,
+/// timed out, unknown host).
+pub async fn get(
+    client: &Client,
+    url: &str,
+    timeout: Duration,
+    secrets: &Secrets,
+) -> Result<(u16, Duration), Error> {
+    let resolved = secrets.resolve(url)?;
     let started = Instant::now();
     let response = client
-        .get(url)
+        .get(resolved)
         .timeout(timeout)
         .send()
         .await
-        .map_err(|error| request_error("GET", url, timeout, &error))?;
+        .map_err(|error| request_error("GET", url, timeout, error))?;
     Ok((response.status().as_u16(), started.elapsed()))
 }
 
-/// GETs `url` within `timeout` for its body, which must come with a 2xx status;
-/// `provider` names who asked in errors.
+/// GETs `url` (its `${env:VAR}` resolved with `secrets`) within `timeout` for its
+/// body, which must come with a 2xx status; `provider` names who asked in errors.
 ///
 /// # Errors
 ///
-/// When no response arrives, as for [`get`], or the status is not 2xx.
+/// As for [`get`], or the status is not 2xx.
 pub async fn get_text(
     client: &Client,
     url: &str,
     timeout: Duration,
     provider: &'static str,
+    secrets: &Secrets,
 ) -> Result<String, Error> {
-    let unreadable = |error: reqwest::Error| request_error("GET", url, timeout, &error);
+    let unreadable = |error: reqwest::Error| request_error("GET", url, timeout, error);
     let response = client
-        .get(url)
+        .get(secrets.resolve(url)?)
         .timeout(timeout)
         .send()
         .await
@@ -74,34 +85,39 @@ pub async fn get_text(
     response.text().await.map_err(unreadable)
 }
 
-/// POSTs `body` as JSON to `url` within `timeout`: the response status.
+/// POSTs `body` as JSON to `url` (its `${env:VAR}` resolved with `secrets`) within
+/// `timeout`: the response status.
 ///
 /// # Errors
 ///
-/// When no response arrives, as for [`get`]; any status is a response.
+/// As for [`get`]; any status is a response.
 pub async fn post_json(
     client: &Client,
     url: &str,
     body: &serde_json::Value,
     timeout: Duration,
+    secrets: &Secrets,
 ) -> Result<u16, Error> {
+    let resolved = secrets.resolve(url)?;
     let response = client
-        .post(url)
+        .post(resolved)
         .json(body)
         .timeout(timeout)
         .send()
         .await
-        .map_err(|error| request_error("POST", url, timeout, &error))?;
+        .map_err(|error| request_error("POST", url, timeout, error))?;
     Ok(response.status().as_u16())
 }
 
-/// "GET url: what went wrong", with a help line for the kind of failure.
+/// "GET url: what went wrong", with a help line for the kind of failure; `url` is the
+/// URL as written, and the resolved one is dropped from `error`.
 pub(crate) fn request_error(
     method: &'static str,
     url: &str,
     timeout: Duration,
-    error: &reqwest::Error,
+    error: reqwest::Error,
 ) -> Error {
+    let error = &error.without_url();
     if error.is_builder() {
         return Error::InvalidUrl {
             method,
@@ -236,9 +252,14 @@ mod tests {
     async fn get_returns_the_status_and_latency() {
         let (url, server) =
             answer_once("503 Service Unavailable", Duration::from_millis(100)).await;
-        let (status, latency) = get(&client(), &format!("{url}/health"), Duration::from_secs(5))
-            .await
-            .expect("answers");
+        let (status, latency) = get(
+            &client(),
+            &format!("{url}/health"),
+            Duration::from_secs(5),
+            &Secrets::default(),
+        )
+        .await
+        .expect("answers");
         assert_eq!(status, 503);
         assert!(latency >= Duration::from_millis(100), "{latency:?}");
         assert!(
@@ -258,6 +279,7 @@ mod tests {
             &format!("{url}/hook"),
             &body,
             Duration::from_secs(5),
+            &Secrets::default(),
         )
         .await
         .expect("answers");
@@ -279,7 +301,7 @@ mod tests {
     #[tokio::test]
     async fn connection_refused_is_readable() {
         let url = refusing_url().await;
-        let error = get(&client(), &url, Duration::from_secs(5))
+        let error = get(&client(), &url, Duration::from_secs(5), &Secrets::default())
             .await
             .expect_err("nothing listens");
         assert_eq!(
@@ -291,9 +313,14 @@ mod tests {
     #[tokio::test]
     async fn timeout_is_readable() {
         let (url, _server) = answer_once("200 OK", Duration::from_secs(5)).await;
-        let error = get(&client(), &url, Duration::from_millis(200))
-            .await
-            .expect_err("too slow");
+        let error = get(
+            &client(),
+            &url,
+            Duration::from_millis(200),
+            &Secrets::default(),
+        )
+        .await
+        .expect_err("too slow");
         assert_eq!(
             error.to_string(),
             format!("http: GET {url}: timed out after 200ms")
@@ -303,7 +330,7 @@ mod tests {
     #[tokio::test]
     async fn unknown_host_is_readable() {
         let url = "http://drplan-test.invalid/health";
-        let error = get(&client(), url, Duration::from_secs(5))
+        let error = get(&client(), url, Duration::from_secs(5), &Secrets::default())
             .await
             .expect_err("the name does not resolve");
         assert_eq!(
@@ -314,9 +341,14 @@ mod tests {
 
     #[tokio::test]
     async fn invalid_url_is_readable() {
-        let error = get(&client(), "not a url", Duration::from_secs(5))
-            .await
-            .expect_err("not a URL");
+        let error = get(
+            &client(),
+            "not a url",
+            Duration::from_secs(5),
+            &Secrets::default(),
+        )
+        .await
+        .expect_err("not a URL");
         assert_eq!(error.to_string(), "http: GET not a url: not a valid URL");
     }
 }

@@ -216,9 +216,7 @@ pub trait ServiceRuntime: Send + Sync {
         env: &Environment,
         trigger: &str,
         probe: Option<&ErrorRateProbe>,
-    ) -> Result<f64, Error> {
-        error_rate::read(&env.name, trigger, probe).await
-    }
+    ) -> Result<f64, Error>;
 
     /// Whether `region` answers at all.
     async fn region_up(&self, region: &str) -> Result<bool, Error>;

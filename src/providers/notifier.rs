@@ -32,8 +32,8 @@ impl Notifier for RealNotifier {
     async fn send(&self, entry: &Notification, body: &serde_json::Value) -> Result<(), Error> {
         match &entry.via {
             NotifyVia::Webhook { url } => {
-                let url = self.secrets.resolve(url)?;
-                let status = http::post_json(&self.client, &url, body, TIMEOUT).await?;
+                let status =
+                    http::post_json(&self.client, url, body, TIMEOUT, &self.secrets).await?;
                 if (200..300).contains(&status) {
                     Ok(())
                 } else {
@@ -45,9 +45,10 @@ impl Notifier for RealNotifier {
                 }
             }
             NotifyVia::Command(argv) => {
-                let argv = self.secrets.resolve_all(&argv.0)?;
                 let env = [("DRPLAN_NOTIFICATION".to_string(), body.to_string())];
-                process::run(&argv, TIMEOUT, &env).await.map(|_| ())
+                process::run(&argv.0, TIMEOUT, &env, &self.secrets)
+                    .await
+                    .map(|_| ())
             }
         }
     }

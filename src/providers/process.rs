@@ -1,5 +1,7 @@
 //! Running commands safely: an argument vector (never a shell), in its own process
 //! group, with stdout and stderr captured (the last 64 KiB of each) and a timeout.
+//! `${env:VAR}` in the arguments is resolved just before the command starts, and its
+//! value is redacted from the output and errors handed back.
 //!
 //! A command that times out has its whole process group killed, and so does a command
 //! whose future is dropped (an aborted apply): nothing it started keeps running. A
@@ -16,6 +18,7 @@ use tokio::process::{Child, Command};
 
 use super::Output;
 use crate::error::Error;
+use crate::secrets::Secrets;
 
 /// How many bytes of stdout, and of stderr, are kept (the last ones).
 const OUTPUT_CAP: usize = 64 * 1024;
@@ -27,24 +30,27 @@ const DRAIN_GRACE: Duration = Duration::from_millis(250);
 /// How many lines of output an error message ends with.
 const ERROR_TAIL_LINES: usize = 20;
 
-/// Runs `argv` with `env` added to drplan's environment, stdin closed, for at most
-/// `timeout`. Succeeds when the command exits 0; its output is in the log.
+/// Runs `argv`, its `${env:VAR}` resolved with `secrets`, with `env` added to drplan's
+/// environment, stdin closed, for at most `timeout`. Succeeds when the command exits
+/// 0; its output is in the log. Errors name the program as written.
 ///
 /// # Errors
 ///
-/// When `argv` is empty, the program cannot be started, it exits non-zero (the error
-/// ends with its last lines of output) or it runs past `timeout`.
+/// When `argv` is empty, a variable is unset, the program cannot be started, it exits
+/// non-zero (the error ends with its last lines of output) or it runs past `timeout`.
 pub async fn run(
     argv: &[String],
     timeout: Duration,
     env: &[(String, String)],
+    secrets: &Secrets,
 ) -> Result<Output, Error> {
-    let Some((program, arguments)) = argv.split_first() else {
+    let resolved = secrets.resolve_all(argv)?;
+    let (Some(program), Some((path, arguments))) = (argv.first(), resolved.split_first()) else {
         return Err(Error::Bug {
             detail: "nothing to run: the argument vector is empty".to_string(),
         });
     };
-    let child = Command::new(program)
+    let child = Command::new(path)
         .args(arguments)
         .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::null())
@@ -58,7 +64,7 @@ pub async fn run(
     let mut stderr = Capture::default();
     let finished =
         tokio::time::timeout(timeout, group.wait_with_output(&mut stdout, &mut stderr)).await;
-    let log = log_text(&stdout, &stderr);
+    let log = secrets.redact(&log_text(&stdout, &stderr));
     match finished {
         Ok(Ok(status)) if status.success() => Ok(Output { log }),
         Ok(Ok(status)) => Err(exit_error(program, status, &log)),
@@ -310,6 +316,7 @@ mod tests {
             &argv(&["sh", "-c", "echo hello; echo warning >&2"]),
             Duration::from_secs(5),
             &[],
+            &Secrets::default(),
         )
         .await
         .expect("the command succeeds");
@@ -323,6 +330,7 @@ mod tests {
             &argv(&["sh", "-c", "echo $DRPLAN_TEST_VALUE"]),
             Duration::from_secs(5),
             &env,
+            &Secrets::default(),
         )
         .await
         .expect("the command succeeds");
@@ -335,6 +343,7 @@ mod tests {
             &argv(&["sh", "-c", "echo step one; echo disk full >&2; exit 3"]),
             Duration::from_secs(5),
             &[],
+            &Secrets::default(),
         )
         .await
         .expect_err("the command fails");
@@ -345,11 +354,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_secret_argument_reaches_the_command_and_leaves_no_trace_in_the_error() {
+        // SAFETY: this variable is read only by this test.
+        unsafe { std::env::set_var("DRPLAN_TEST_PROCESS_SECRET", "pr0cess-s3cr3t") };
+        let error = run(
+            &argv(&[
+                "sh",
+                "-c",
+                "echo \"got $1\"; exit 3",
+                "sh",
+                "${env:DRPLAN_TEST_PROCESS_SECRET}",
+            ]),
+            Duration::from_secs(5),
+            &[],
+            &Secrets::default(),
+        )
+        .await
+        .expect_err("the command fails");
+        assert_eq!(
+            error.to_string(),
+            "command: `sh` exited with code 3; output ends with:\ngot ${env:DRPLAN_TEST_PROCESS_SECRET}"
+        );
+    }
+
+    #[tokio::test]
     async fn missing_program_says_so() {
         let error = run(
             &argv(&["drplan-no-such-program", "--flag"]),
             Duration::from_secs(5),
             &[],
+            &Secrets::default(),
         )
         .await
         .expect_err("the program does not exist");
@@ -361,7 +395,7 @@ mod tests {
 
     #[tokio::test]
     async fn empty_command_is_an_error() {
-        let error = run(&[], Duration::from_secs(5), &[])
+        let error = run(&[], Duration::from_secs(5), &[], &Secrets::default())
             .await
             .expect_err("nothing to run");
         assert_eq!(
@@ -373,9 +407,14 @@ mod tests {
     #[tokio::test]
     async fn long_output_keeps_its_end() {
         let script = "head -c 200000 /dev/zero | tr '\\0' a; echo; echo the end";
-        let output = run(&argv(&["sh", "-c", script]), Duration::from_secs(5), &[])
-            .await
-            .expect("succeeds");
+        let output = run(
+            &argv(&["sh", "-c", script]),
+            Duration::from_secs(5),
+            &[],
+            &Secrets::default(),
+        )
+        .await
+        .expect("succeeds");
         assert!(
             output.log.starts_with("[output truncated: the first "),
             "{}",
@@ -392,6 +431,7 @@ mod tests {
             &argv(&["sh", "-c", "sleep 3 & echo started"]),
             Duration::from_secs(10),
             &[],
+            &Secrets::default(),
         )
         .await
         .expect("the command succeeds");
@@ -408,9 +448,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let pid_file = dir.path().join("pgid");
         let started = Instant::now();
-        let error = run(&sleepers(&pid_file), Duration::from_millis(300), &[])
-            .await
-            .expect_err("it times out");
+        let error = run(
+            &sleepers(&pid_file),
+            Duration::from_millis(300),
+            &[],
+            &Secrets::default(),
+        )
+        .await
+        .expect_err("it times out");
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "took {:?}",
@@ -428,7 +473,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let pid_file = dir.path().join("pgid");
         let argv = sleepers(&pid_file);
-        let task = tokio::spawn(async move { run(&argv, Duration::from_secs(30), &[]).await });
+        let task = tokio::spawn(async move {
+            run(&argv, Duration::from_secs(30), &[], &Secrets::default()).await
+        });
         let pgid = read_pgid(&pid_file).await;
         assert!(!live_members(pgid).is_empty(), "the command runs");
         task.abort();

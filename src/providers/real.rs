@@ -1,34 +1,40 @@
 //! The real service runtime: services are brought up and restored by running their
-//! commands, and judged by their HTTP or command health probes.
+//! commands, and judged by their HTTP or command health probes. `${env:VAR}` in
+//! commands and URLs is resolved as each one runs, and never appears in what it hands
+//! back.
 //!
 //! It knows nothing else about the world: a region counts as up (real regions are
 //! judged by the probes of the services in them), and where a service is active is
 //! tracked in the state file, not asked of the runtime.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{Output, ProbeResult, ReplicaReading, ServiceRuntime, http, process};
+use super::{Output, ProbeResult, ReplicaReading, ServiceRuntime, error_rate, http, process};
 use crate::error::Error;
 use crate::model::data_set::LagSource;
-use crate::model::{DataSet, HealthCheck, HealthProbe};
+use crate::model::{DataSet, Environment, ErrorRateProbe, HealthCheck, HealthProbe};
+use crate::secrets::Secrets;
 
 /// Runs real commands and probes real endpoints.
 #[derive(Debug, Clone)]
 pub struct RealRuntime {
     client: reqwest::Client,
     command_timeout: Duration,
+    secrets: Arc<Secrets>,
 }
 
 impl RealRuntime {
-    /// A runtime probing over `client` and giving each `activate`, `restore` and
-    /// scenario command at most `command_timeout`.
+    /// A runtime probing over `client`, giving each `activate`, `restore` and
+    /// scenario command at most `command_timeout`, resolving `${env:VAR}` with `secrets`.
     #[must_use]
-    pub fn new(client: reqwest::Client, command_timeout: Duration) -> Self {
+    pub fn new(client: reqwest::Client, command_timeout: Duration, secrets: Arc<Secrets>) -> Self {
         Self {
             client,
             command_timeout,
+            secrets,
         }
     }
 
@@ -50,7 +56,7 @@ impl RealRuntime {
         timeout: Duration,
     ) -> ProbeResult {
         let started = Instant::now();
-        match http::get(&self.client, url, timeout).await {
+        match http::get(&self.client, url, timeout, &self.secrets).await {
             Ok((status, latency)) => judge_http(url, expect, max_latency, status, latency),
             Err(error) => ProbeResult {
                 healthy: false,
@@ -89,7 +95,13 @@ impl ServiceRuntime for RealRuntime {
         command: &[String],
         timeout: Duration,
     ) -> Result<Output, Error> {
-        process::run(command, timeout.min(self.command_timeout), &[]).await
+        process::run(
+            command,
+            timeout.min(self.command_timeout),
+            &[],
+            &self.secrets,
+        )
+        .await
     }
 
     async fn resync(
@@ -99,7 +111,13 @@ impl ServiceRuntime for RealRuntime {
         command: &[String],
         timeout: Duration,
     ) -> Result<Output, Error> {
-        process::run(command, timeout.min(self.command_timeout), &[]).await
+        process::run(
+            command,
+            timeout.min(self.command_timeout),
+            &[],
+            &self.secrets,
+        )
+        .await
     }
 
     /// Runs the data set's lag probe for `region`: a URL's body or a command's output.
@@ -120,10 +138,10 @@ impl ServiceRuntime for RealRuntime {
         let output = match &probe.source {
             LagSource::Url(url) => {
                 let url = crate::model::substitute(url, &values);
-                http::get_text(&self.client, &url, probe.timeout, "lag").await?
+                http::get_text(&self.client, &url, probe.timeout, "lag", &self.secrets).await?
             }
             LagSource::Command(argv) => {
-                process::run(&argv.render(&values), probe.timeout, &[])
+                process::run(&argv.render(&values), probe.timeout, &[], &self.secrets)
                     .await?
                     .log
             }
@@ -141,7 +159,7 @@ impl ServiceRuntime for RealRuntime {
     }
 
     async fn run(&self, argv: &[String]) -> Result<Output, Error> {
-        process::run(argv, self.command_timeout, &[]).await
+        process::run(argv, self.command_timeout, &[], &self.secrets).await
     }
 
     async fn probe(
@@ -166,7 +184,9 @@ impl ServiceRuntime for RealRuntime {
                 self.probe_http(url, *expect, *max_latency, probe.timeout)
                     .await
             }
-            HealthCheck::Command { argv } => probe_command(&argv.0, probe.timeout).await,
+            HealthCheck::Command { argv } => {
+                probe_command(&argv.0, probe.timeout, &self.secrets).await
+            }
         })
     }
 
@@ -180,6 +200,15 @@ impl ServiceRuntime for RealRuntime {
         Ok(self
             .probe_http(url, expect, max_latency, HealthProbe::DEFAULT_TIMEOUT)
             .await)
+    }
+
+    async fn error_rate(
+        &self,
+        env: &Environment,
+        trigger: &str,
+        probe: Option<&ErrorRateProbe>,
+    ) -> Result<f64, Error> {
+        error_rate::read(&env.name, trigger, probe, &self.secrets).await
     }
 
     /// Always up: real regions are judged by the probes of their services.
@@ -224,9 +253,9 @@ fn judge_http(
 }
 
 /// Healthy iff `argv` exits 0 within `timeout`.
-async fn probe_command(argv: &[String], timeout: Duration) -> ProbeResult {
+async fn probe_command(argv: &[String], timeout: Duration, secrets: &Secrets) -> ProbeResult {
     let started = Instant::now();
-    let (healthy, detail) = match process::run(argv, timeout, &[]).await {
+    let (healthy, detail) = match process::run(argv, timeout, &[], secrets).await {
         Ok(_) => (true, format!("`{}` exited 0", argv[0])),
         Err(error) => (false, error.to_string()),
     };
@@ -244,7 +273,11 @@ mod tests {
     use crate::model::Command;
 
     fn runtime() -> RealRuntime {
-        RealRuntime::new(http::client(), Duration::from_secs(5))
+        RealRuntime::new(
+            http::client(),
+            Duration::from_secs(5),
+            Arc::new(Secrets::default()),
+        )
     }
 
     fn http_probe(url: &str, max_latency: Option<Duration>) -> HealthProbe {

@@ -9,6 +9,7 @@
 //! appends them to the world's `log` instead.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -372,7 +373,7 @@ impl SimWorld {
     }
 }
 
-/// `path` opened (created when missing) and locked exclusively until it is dropped.
+/// `path` opened (created 0600 when missing) and locked exclusively until dropped.
 fn lock_file(path: &Path) -> std::io::Result<std::fs::File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -381,6 +382,7 @@ fn lock_file(path: &Path) -> std::io::Result<std::fs::File> {
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(path)?;
     file.lock()?;
     Ok(file)

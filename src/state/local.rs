@@ -11,6 +11,7 @@
 //! `force-unlock`.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
@@ -100,12 +101,15 @@ impl LocalState {
 }
 
 /// Appends `line` to the journal log at `log` and syncs it; a log created here also has
-/// its directory synced, so that the file itself survives a power loss.
+/// its directory synced, so that the file itself survives a power loss. The log is
+/// created readable by its owner only, and a symbolic link in its place is refused.
 fn append_line(log: &Path, line: &[u8]) -> std::io::Result<()> {
     let open = |create| {
         std::fs::OpenOptions::new()
             .append(true)
             .create_new(create)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(log)
     };
     let (mut file, created) = match open(false) {
@@ -580,6 +584,41 @@ mod tests {
         assert_eq!(read.placement.get(&service), Some(&region));
         assert_eq!(read, state);
         assert_eq!(read.run.unwrap().journal, entries);
+    }
+
+    #[tokio::test]
+    async fn the_state_its_journal_and_its_lock_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let mut state = running_state();
+        backend.write(&state, None).await.unwrap();
+        let (_, _, entries) = activation(&state);
+        append_each(&backend, &mut state, &entries[..1]).await;
+        assert!(backend.create_lock(&LockInfo::new("apply")).unwrap());
+
+        for path in [&backend.path, &backend.log, &backend.lock] {
+            let mode = std::fs::metadata(path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_symbolic_link_in_place_of_the_journal_is_never_written_through() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let mut state = running_state();
+        backend.write(&state, None).await.unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::os::unix::fs::symlink(&elsewhere, &backend.log).unwrap();
+        let (_, _, entries) = activation(&state);
+        let version = version_of(&state);
+        state.record(entries[0].clone());
+        state.serial += 1;
+
+        let appended = backend.append(&state, &entries[..1], &version).await;
+        assert!(appended.is_err());
+        assert!(!elsewhere.exists());
     }
 
     #[tokio::test]

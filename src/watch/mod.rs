@@ -15,6 +15,7 @@ pub mod notice;
 pub mod probe;
 pub mod streak;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -430,9 +431,11 @@ fn describe(held: Held) -> String {
     )
 }
 
-/// Prints one line of the watch log.
+/// Prints one line of the watch log. A line that cannot be written is dropped: the
+/// watcher goes on acting.
 fn say(now: SystemTime, who: &str, message: &str) {
-    println!(
+    let _ = writeln!(
+        std::io::stdout(),
         "{} {who}: {message}",
         humantime::format_rfc3339_seconds(now)
     );

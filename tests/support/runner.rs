@@ -43,15 +43,34 @@ pub fn run(command: &mut Command) -> Run {
 /// Starts `command` in the background.
 pub fn spawn(command: &mut Command) -> Spawned {
     let stdout = tempfile::tempfile().expect("a file for stdout");
+    start(
+        command,
+        stdout.try_clone().expect("the stdout file is shared"),
+        Some(stdout),
+    )
+}
+
+/// Runs `command` to its end with its standard output on `/dev/full`, where every
+/// write fails ("no space left on device"); the run's `stdout` is empty.
+pub fn run_on_full_disk(command: &mut Command) -> Run {
+    let full = File::options()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full opens");
+    start(command, full, None).wait()
+}
+
+/// Starts `command` writing to `stdout`, read back from `captured` when given.
+fn start(command: &mut Command, stdout: File, captured: Option<File>) -> Spawned {
     let stderr = tempfile::tempfile().expect("a file for stderr");
     let child = command
-        .stdout(stdout.try_clone().expect("the stdout file is shared"))
+        .stdout(stdout)
         .stderr(stderr.try_clone().expect("the stderr file is shared"))
         .spawn()
         .expect("drplan starts");
     Spawned {
         child,
-        stdout,
+        stdout: captured,
         stderr,
     }
 }
@@ -100,7 +119,8 @@ impl std::fmt::Display for Run {
 /// A drplan process started by [`spawn`]; killed if dropped while it runs.
 pub struct Spawned {
     child: Child,
-    stdout: File,
+    /// Where stdout is captured, unless it goes elsewhere.
+    stdout: Option<File>,
     stderr: File,
 }
 
@@ -141,7 +161,7 @@ impl Spawned {
         let status = self.child.wait().expect("the child is reaped");
         Run {
             code: status.code(),
-            stdout: read(&mut self.stdout),
+            stdout: self.stdout.as_mut().map(read).unwrap_or_default(),
             stderr: read(&mut self.stderr),
         }
     }
