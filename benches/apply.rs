@@ -34,7 +34,7 @@ const SERVICES: usize = 240;
 const TIERS: usize = 6;
 const RECORDS: usize = 8;
 /// The longest estimate of every tier, held by its first service; the others take 1 to 4 minutes.
-const TIER_LONGEST: Duration = Duration::from_secs(5 * 60);
+const TIER_LONGEST: Duration = Duration::from_mins(5);
 /// The critical path in wall time that the time scale is chosen for.
 const CRITICAL_PATH: Duration = Duration::from_secs(3);
 const ITERATIONS: usize = 3;

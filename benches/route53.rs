@@ -29,6 +29,7 @@ mod moto;
 mod fixture;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -102,7 +103,7 @@ fn main() {
 
     // Where the script's time goes.
     let startups: Vec<Duration> = (0..ITERATIONS)
-        .map(|_| bench.time(&mut bench.aws(&["--version"], &moto.endpoint)))
+        .map(|_| time(&mut bench.aws(&["--version"], &moto.endpoint)))
         .collect();
     let one_by_one: Vec<Duration> = (0..ITERATIONS)
         .map(|_| {
@@ -221,19 +222,6 @@ impl<'a> Bench<'a> {
         self.command(&aws, args, endpoint)
     }
 
-    /// Runs `command` to success; returns its wall time.
-    fn time(&self, command: &mut Command) -> Duration {
-        let started = Instant::now();
-        let output = command.output().expect("the command starts");
-        let took = started.elapsed();
-        assert!(
-            output.status.success(),
-            "{command:?} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        took
-    }
-
     /// Plans the failover, applies it (timed) and fails back. Returns the apply's wall
     /// time, the duration of its switch steps from the run report, and the requests
     /// the apply alone sent through `proxy`, when the run goes through it.
@@ -247,11 +235,11 @@ impl<'a> Bench<'a> {
             "--out",
             "plan.json",
         ];
-        self.time(&mut self.drplan(&plan, endpoint));
+        time(&mut self.drplan(&plan, endpoint));
         let runs = self.dir.join(".drplan/runs");
         let before = reports(&runs);
         let sent_before = proxy.map_or(0, |p| p.requests().len());
-        let wall = self.time(&mut self.drplan(&["apply", "plan.json"], endpoint));
+        let wall = time(&mut self.drplan(&["apply", "plan.json"], endpoint));
         let calls = proxy.map(|p| count(&p.requests()[sent_before..]));
         let report = reports(&runs)
             .into_iter()
@@ -269,7 +257,7 @@ impl<'a> Bench<'a> {
             .max()
             .expect("switch steps with durations");
         let failback = ["apply", "production.toml", "--failback", "--auto-approve"];
-        self.time(&mut self.drplan(&failback, endpoint));
+        time(&mut self.drplan(&failback, endpoint));
         Failover {
             wall,
             switch: Duration::from_millis(switch),
@@ -303,8 +291,21 @@ impl<'a> Bench<'a> {
     }
 
     fn time_script(&self, script: &Path, endpoint: &str) -> Duration {
-        self.time(&mut self.command(Path::new("sh"), &[&script.display().to_string()], endpoint))
+        time(&mut self.command(Path::new("sh"), &[&script.display().to_string()], endpoint))
     }
+}
+
+/// Runs `command` to success; returns its wall time.
+fn time(command: &mut Command) -> Duration {
+    let started = Instant::now();
+    let output = command.output().expect("the command starts");
+    let took = started.elapsed();
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    took
 }
 
 /// The seed runbook's way: one CLI call per record set, in sequence.
@@ -316,9 +317,10 @@ fn script_text(zone_id: &str, upserts: &[Value]) -> String {
     );
     for set in upserts {
         let batch = json!({ "Changes": [{ "Action": "UPSERT", "ResourceRecordSet": set }] });
-        text.push_str(&format!(
-            "{aws} route53 change-resource-record-sets --hosted-zone-id {zone_id} --change-batch '{batch}' > /dev/null\n"
-        ));
+        let _ = writeln!(
+            text,
+            "{aws} route53 change-resource-record-sets --hosted-zone-id {zone_id} --change-batch '{batch}' > /dev/null"
+        );
     }
     text
 }

@@ -35,6 +35,8 @@ pub struct SimFlags {
     pub sim: bool,
     /// On sim, multiply every wait by this (0: no waiting; default 0.002, or $DRPLAN_TIME_SCALE).
     #[arg(long, value_name = "X")]
+    #[allow(clippy::doc_markdown)]
+    // clap prints this doc as --help, where backticks would show
     pub time_scale: Option<f64>,
 }
 

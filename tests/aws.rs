@@ -173,14 +173,11 @@ fn cli_change(record: &DnsRecord, set: &RecordSet) -> Value {
     let mut record_set = json!({
         "Name": record.name, "Type": record.record_type, "SetIdentifier": set.region, "Weight": set.weight,
     });
-    match &record.alias {
-        Some(alias) => {
-            record_set["AliasTarget"] = json!({ "HostedZoneId": alias.zone_id, "DNSName": set.value, "EvaluateTargetHealth": alias.evaluate_health });
-        }
-        None => {
-            record_set["TTL"] = json!(record.ttl());
-            record_set["ResourceRecords"] = json!([{ "Value": set.value }]);
-        }
+    if let Some(alias) = &record.alias {
+        record_set["AliasTarget"] = json!({ "HostedZoneId": alias.zone_id, "DNSName": set.value, "EvaluateTargetHealth": alias.evaluate_health });
+    } else {
+        record_set["TTL"] = json!(record.ttl());
+        record_set["ResourceRecords"] = json!([{ "Value": set.value }]);
     }
     json!({ "Action": "CREATE", "ResourceRecordSet": record_set })
 }
@@ -613,9 +610,9 @@ async fn s3_state_writes_only_over_the_version_it_read() {
     assert_ne!(second, first);
     // If-Match with the ETag read before the other writer's write is refused.
     state.serial += 1;
-    let stale = backend.write(&state, Some(&first)).await.unwrap_err();
-    let Error::StateConflict { detail } = &stale else {
-        panic!("expected StateConflict, got {stale:?}")
+    let conflict = backend.write(&state, Some(&first)).await.unwrap_err();
+    let Error::StateConflict { detail } = &conflict else {
+        panic!("expected StateConflict, got {conflict:?}")
     };
     assert!(
         detail.contains("no longer has the version this operation read"),

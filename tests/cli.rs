@@ -30,7 +30,7 @@ fn toml_files(dir: &str) -> Vec<String> {
                 .into_string()
                 .expect("UTF-8 file name")
         })
-        .filter(|name| name.ends_with(".toml"))
+        .filter(|name| Path::new(name).extension().is_some_and(|ext| ext == "toml"))
         .map(|name| format!("{dir}/{name}"))
         .collect();
     names.sort();

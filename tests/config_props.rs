@@ -34,7 +34,7 @@ static ENVIRONMENTS: LazyLock<Vec<String>> = LazyLock::new(|| {
 });
 
 /// One of the environments.
-fn environment(index: &Index) -> &'static str {
+fn environment(index: Index) -> &'static str {
     &ENVIRONMENTS[index.index(ENVIRONMENTS.len())]
 }
 
@@ -234,7 +234,7 @@ fn character() -> impl Strategy<Value = char> {
 proptest! {
     #[test]
     fn edited_keys_are_diagnosed_without_panic(file in any::<Index>(), edits in prop::collection::vec((any::<Index>(), edit()), 1..4)) {
-        let mut root = Value::Table(environment(&file).parse::<Table>().expect("an environment is TOML"));
+        let mut root = Value::Table(environment(file).parse::<Table>().expect("an environment is TOML"));
         for (index, edit) in &edits {
             let mut paths = Vec::new();
             key_paths(&root, &[], &mut paths);
@@ -249,13 +249,13 @@ proptest! {
 
     #[test]
     fn truncated_text_is_diagnosed_without_panic(file in any::<Index>(), cut in any::<Index>()) {
-        let text = environment(&file);
+        let text = environment(file);
         check(&text[..boundary(text, cut.index(text.len() + 1))])?;
     }
 
     #[test]
     fn inserted_character_is_diagnosed_without_panic(file in any::<Index>(), at in any::<Index>(), c in character()) {
-        let original = environment(&file);
+        let original = environment(file);
         let mut text = original.to_string();
         text.insert(boundary(original, at.index(original.len() + 1)), c);
         check(&text)?;

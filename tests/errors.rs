@@ -9,6 +9,8 @@ use drplan::error::Error;
 
 use crate::support::snapshot;
 
+// One example of every error variant, in one list so a new variant is easy to add.
+#[allow(clippy::too_many_lines)]
 fn examples() -> Vec<Error> {
     let s = ToString::to_string;
     vec![

@@ -147,7 +147,7 @@ pub async fn execute(
                     continue;
                 }
                 let failed = result.is_err();
-                scheduler.finish(&batch, result, started, elapsed);
+                scheduler.finish(&batch, &result, started, elapsed);
                 if failed && !ctx.options.keep_going && !stopping {
                     stopping = true;
                     abandon(&ctx, &steps, &mut scheduler, &mut running, is_notification, "the run stopped before it was due; sent on resume").await;
@@ -379,7 +379,7 @@ impl<'a> Scheduler<'a> {
     fn finish(
         &mut self,
         batch: &[usize],
-        result: Result<String, String>,
+        result: &Result<String, String>,
         started: SystemTime,
         elapsed: Duration,
     ) {
@@ -387,7 +387,7 @@ impl<'a> Scheduler<'a> {
             self.results[i] = StepResult {
                 started: Some(started),
                 elapsed: Some(elapsed),
-                outcome: match &result {
+                outcome: match result {
                     Ok(_) => Outcome::Finished,
                     Err(error) => Outcome::Failed(error.clone()),
                 },

@@ -83,22 +83,19 @@ pub async fn take_down(
             "{url} no longer holds the maintenance page: left as it is"
         ));
     }
-    match original {
-        Some(original) => {
-            storage
-                .put(bucket, key, original.body, &original.content_type)
-                .await?;
-            storage.delete(bucket, &kept).await?;
-            Ok(format!(
-                "put back what {url} held before the maintenance page"
-            ))
-        }
-        None => {
-            storage.delete(bucket, key).await?;
-            Ok(format!(
-                "removed the maintenance page from {url} (nothing was there before)"
-            ))
-        }
+    if let Some(original) = original {
+        storage
+            .put(bucket, key, original.body, &original.content_type)
+            .await?;
+        storage.delete(bucket, &kept).await?;
+        Ok(format!(
+            "put back what {url} held before the maintenance page"
+        ))
+    } else {
+        storage.delete(bucket, key).await?;
+        Ok(format!(
+            "removed the maintenance page from {url} (nothing was there before)"
+        ))
     }
 }
 

@@ -50,7 +50,7 @@ pub fn body(ctx: &Context, entry: &Notification, status: NotifyStatus) -> Result
         NotifyStatus::Started => "recovering",
         NotifyStatus::Resolved => "resolved",
     };
-    let eta = crate::duration::format_duration(plan.summary.estimated_rto).to_string();
+    let eta = crate::duration::format_duration(plan.summary.estimated_rto).clone();
     let started = humantime::format_rfc3339_seconds(ctx.started).to_string();
     let impact = impact(plan);
     let fields = [

@@ -62,11 +62,14 @@ impl RunReport {
         started: SystemTime,
         time_scale: Option<f64>,
     ) -> Self {
+        // A duration over a positive scale is non-negative, and `as` saturates.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let simulated_ms = time_scale
             .filter(|s| *s > 0.0)
             .map(|scale| (recovery_time(steps, execution).as_secs_f64() * 1000.0 / scale) as u128);
-        let measured =
-            simulated_ms.map_or(execution.elapsed, |ms| Duration::from_millis(ms as u64));
+        let measured = simulated_ms.map_or(execution.elapsed, |ms| {
+            Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+        });
         let status = execution.status().name();
         Self {
             format_version: 1,

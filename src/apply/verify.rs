@@ -102,22 +102,21 @@ async fn dns_points_at_active_region(
         ));
     };
     let service = &record.follows.value;
-    let active = match runtime.services.placement(service).await? {
-        Some(active) => active == *region,
-        None => {
-            let probe = env.service(service).and_then(|s| s.health.as_ref());
-            let values = [
-                ("region", *region),
-                ("service", service.as_str()),
-                ("environment", env.name.as_str()),
-            ];
-            let probe = probe.map(|p| p.render(&values));
-            runtime
-                .services
-                .probe(service, region, probe.as_ref())
-                .await?
-                .healthy
-        }
+    let active = if let Some(active) = runtime.services.placement(service).await? {
+        active == *region
+    } else {
+        let probe = env.service(service).and_then(|s| s.health.as_ref());
+        let values = [
+            ("region", *region),
+            ("service", service.as_str()),
+            ("environment", env.name.as_str()),
+        ];
+        let probe = probe.map(|p| p.render(&values));
+        runtime
+            .services
+            .probe(service, region, probe.as_ref())
+            .await?
+            .healthy
     };
     let verdict = if active {
         "active there"

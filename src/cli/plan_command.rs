@@ -216,7 +216,7 @@ fn committed_plans(dir: &Path) -> Vec<String> {
     };
     let mut names: Vec<String> = entries
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .filter(|name| name.ends_with(".md"))
+        .filter(|name| Path::new(name).extension().is_some_and(|ext| ext == "md"))
         .collect();
     names.sort();
     names

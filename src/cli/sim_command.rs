@@ -3,6 +3,7 @@
 //! tests run against.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
@@ -281,7 +282,7 @@ fn render(env: &Environment, world: &SimWorld, now: SystemTime) -> String {
     let probes = [
         (
             "latency".to_string(),
-            whole_seconds(Duration::from_millis(world.latency_ms)).to_string(),
+            whole_seconds(Duration::from_millis(world.latency_ms)).clone(),
         ),
         ("fault rate".to_string(), world.fault_rate.to_string()),
     ];
@@ -341,7 +342,7 @@ fn section(title: &str, rows: impl IntoIterator<Item = (String, String)>) -> Str
         text.push_str("  (none)\n");
     }
     for (name, value) in rows {
-        text.push_str(&format!("  {name:<width$}  {value}\n"));
+        let _ = writeln!(text, "  {name:<width$}  {value}");
     }
     text
 }
@@ -365,8 +366,8 @@ mod tests {
     }
 
     fn set_args(args: &[&str]) -> Result<SetArgs, clap::Error> {
-        let argv = ["drplan", "sim", "set", "example.toml"].iter().chain(args);
-        match Cli::try_parse_from(argv)?.command {
+        let command_line = ["drplan", "sim", "set", "example.toml"].iter().chain(args);
+        match Cli::try_parse_from(command_line)?.command {
             Command::Sim(SimArgs {
                 command: SimCommand::Set(args),
             }) => Ok(args),

@@ -103,7 +103,7 @@ pub fn calendar<'e>(env: &'e Environment, filed: &[Filed], now: SystemTime) -> V
 mod tests {
     use super::*;
 
-    const DAY: Duration = Duration::from_secs(86_400);
+    const DAY: Duration = Duration::from_hours(24);
 
     fn production() -> Environment {
         let path =

@@ -286,12 +286,12 @@ pub mod estimates {
 
     pub const CHECK: Duration = Duration::from_secs(5);
     pub const UPLOAD: Duration = Duration::from_secs(5);
-    pub const RUN: Duration = Duration::from_secs(60);
-    pub const MANUAL: Duration = Duration::from_secs(300);
+    pub const RUN: Duration = Duration::from_mins(1);
+    pub const MANUAL: Duration = Duration::from_mins(5);
     pub const VERIFY: Duration = Duration::from_secs(5);
     pub const CATCH_UP: Duration = Duration::from_secs(30);
     /// How long a best-effort fence of a region presumed down may take.
-    pub const FENCE_BOUND: Duration = Duration::from_secs(120);
+    pub const FENCE_BOUND: Duration = Duration::from_mins(2);
     /// How long a promotion waits for its copy to catch up.
-    pub const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(600);
+    pub const CATCH_UP_TIMEOUT: Duration = Duration::from_mins(10);
 }

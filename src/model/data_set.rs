@@ -57,7 +57,7 @@ impl LagProbe {
         match unit {
             "ms" => Some(Duration::from_millis(1)),
             "s" => Some(Duration::from_secs(1)),
-            "m" => Some(Duration::from_secs(60)),
+            "m" => Some(Duration::from_mins(1)),
             _ => None,
         }
     }

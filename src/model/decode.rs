@@ -23,7 +23,7 @@ pub fn environment(root: &mut Fields<'_, '_>, problems: &mut Problems) -> Option
     let header = header.and_then(|mut fields| environment_header(&mut fields, problems));
     let providers = root.opt("providers", |n| n.table("[providers]"), problems);
     let providers = match providers {
-        Some(mut fields) => providers_table(&mut fields, problems),
+        Some(mut fields) => Some(providers_table(&mut fields, problems)),
         None => Some(Providers {
             dns: ProviderKind::Sim,
             storage: ProviderKind::Sim,
@@ -105,7 +105,7 @@ fn state_location(node: &Node<'_, '_>) -> Result<StateLocation, Problem> {
         })
 }
 
-fn providers_table(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<Providers> {
+fn providers_table(f: &mut Fields<'_, '_>, p: &mut Problems) -> Providers {
     let dns = f.opt(
         "dns",
         |n| {
@@ -127,12 +127,12 @@ fn providers_table(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<Providers
     let endpoint = f.opt("endpoint", Node::string, p).map(|e| e.value);
     let region = f.opt("region", Node::string, p).map(|r| r.value);
     f.finish(p);
-    Some(Providers {
+    Providers {
         dns: dns.unwrap_or(ProviderKind::Sim),
         storage: storage.unwrap_or(ProviderKind::Sim),
         endpoint,
         region,
-    })
+    }
 }
 
 fn provider(
@@ -144,8 +144,7 @@ fn provider(
     Ok(choices
         .iter()
         .find(|(name, _)| *name == text)
-        .map(|(_, kind)| *kind)
-        .unwrap_or(ProviderKind::Sim))
+        .map_or(ProviderKind::Sim, |(_, kind)| *kind))
 }
 
 fn region(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<Region> {

@@ -7,13 +7,13 @@ use std::time::Duration;
 use super::Located;
 
 /// The estimate used for a service that declares none.
-pub const DEFAULT_SERVICE_ESTIMATE: Duration = Duration::from_secs(300);
+pub const DEFAULT_SERVICE_ESTIMATE: Duration = Duration::from_mins(5);
 
 /// The estimate of a `deactivate` that declares none.
-pub const DEFAULT_DEACTIVATE_ESTIMATE: Duration = Duration::from_secs(60);
+pub const DEFAULT_DEACTIVATE_ESTIMATE: Duration = Duration::from_mins(1);
 
 /// How long a lifecycle command may run when it declares no `timeout`.
-pub const DEFAULT_LIFECYCLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+pub const DEFAULT_LIFECYCLE_TIMEOUT: Duration = Duration::from_mins(30);
 
 /// A service that drplan restores.
 #[derive(Debug, Clone)]

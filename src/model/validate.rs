@@ -334,18 +334,17 @@ fn unknown<'c>(
         name.span.clone(),
         format!("no such {what}"),
     );
-    match did_you_mean(&name.value, candidates.clone()) {
-        Some(close) => problem.help(format!("did you mean `{close}`?")),
-        None => {
-            let known: Vec<&str> = candidates.take(8).collect();
-            if known.is_empty() {
-                problem.help(format!("declare it under {table}"))
-            } else {
-                problem.help(format!(
-                    "declare it under {table}; known: {}",
-                    known.join(", ")
-                ))
-            }
+    if let Some(close) = did_you_mean(&name.value, candidates.clone()) {
+        problem.help(format!("did you mean `{close}`?"))
+    } else {
+        let known: Vec<&str> = candidates.take(8).collect();
+        if known.is_empty() {
+            problem.help(format!("declare it under {table}"))
+        } else {
+            problem.help(format!(
+                "declare it under {table}; known: {}",
+                known.join(", ")
+            ))
         }
     }
 }

@@ -101,13 +101,13 @@ impl Plan {
             rto_target: env.rto,
             over_rto: estimated_rto > env.rto,
             critical_path: path.iter().map(|&i| steps[i].id.clone()).collect(),
-            approvals: approvals(&intent, &steps),
+            approvals: approvals(intent, &steps),
             data_at_risk,
         };
         Self {
             format_version: FORMAT_VERSION,
             environment: env.name.clone(),
-            intent: intent_summary(env, &intent),
+            intent: intent_summary(env, intent),
             actual: actual.source.clone(),
             notes: notes(&changes, actual),
             steps,
@@ -136,7 +136,7 @@ pub fn assumed_actual(env: &Environment, intent: Intent<'_>) -> ActualState {
     }
 }
 
-fn intent_summary(env: &Environment, intent: &Intent<'_>) -> IntentSummary {
+fn intent_summary(env: &Environment, intent: Intent<'_>) -> IntentSummary {
     match intent {
         Intent::Scenario(scenario) => IntentSummary {
             name: scenario.name.value.clone(),
@@ -163,7 +163,7 @@ fn counts(steps: &[Step]) -> BTreeMap<String, usize> {
     counts
 }
 
-fn approvals(intent: &Intent<'_>, steps: &[Step]) -> Vec<Approval> {
+fn approvals(intent: Intent<'_>, steps: &[Step]) -> Vec<Approval> {
     let plan_approver = match intent {
         Intent::Scenario(scenario) => scenario.approval.clone().filter(|a| a != "manual"),
         Intent::Failback => None,

@@ -14,36 +14,36 @@ pub fn check(
     state: &StateRef,
     now: &ActualState,
 ) -> Result<(), Error> {
-    let stale = |reason: String| Err(Error::StalePlan { reason });
+    let refuse = |reason: String| Err(Error::StalePlan { reason });
     let (Some(planned), Some(observed)) = (&file.state, &file.observed) else {
-        return stale(
+        return refuse(
             "it was made offline, against an assumed state; plan without --offline to apply"
                 .to_string(),
         );
     };
     if file.config_hash != config_hash {
-        return stale("the environment file changed since the plan was made".to_string());
+        return refuse("the environment file changed since the plan was made".to_string());
     }
     if planned
         .lineage
         .as_ref()
         .is_some_and(|lineage| Some(lineage) != state.lineage.as_ref())
     {
-        return stale(format!(
+        return refuse(format!(
             "it belongs to another state (lineage {} here, {} in the plan)",
             state.lineage.as_deref().unwrap_or("none"),
             planned.lineage.as_deref().unwrap_or("none")
         ));
     }
     if planned.serial != state.serial {
-        return stale(format!(
+        return refuse(format!(
             "the state changed since the plan was made (serial {} then, {} now)",
             planned.serial, state.serial
         ));
     }
     for step in &file.plan.steps {
         if let Some(reason) = changed_resource(&step.action, observed, now) {
-            return stale(reason);
+            return refuse(reason);
         }
     }
     Ok(())

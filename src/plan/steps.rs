@@ -393,7 +393,7 @@ impl Builder<'_, '_> {
             let probe = service.health.as_ref().map(|probe| probe.render(&values));
             let action = Action::Health {
                 service: name.clone(),
-                region: recovery.region.to_string(),
+                region: recovery.region.clone(),
                 probe,
             };
             let health = self.add(Phase::Recover, action, name, vec![recovered]);

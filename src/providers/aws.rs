@@ -57,7 +57,7 @@ pub async fn sdk_config(providers: &Providers) -> SdkConfig {
     loader.load().await
 }
 
-/// An S3 client for `sdk`. With a custom endpoint (moto, LocalStack, MinIO) it uses
+/// An S3 client for `sdk`. With a custom endpoint (moto, `LocalStack`, `MinIO`) it uses
 /// path-style addressing, since `bucket.127.0.0.1` does not resolve.
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::config::Builder::from(sdk)
@@ -67,7 +67,7 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
 }
 
 /// The drplan error for a failed call of `provider` that was trying to `action`
-/// (e.g. "list s3://bucket/prefix").
+/// (e.g. "list <s3://bucket/prefix>").
 pub fn describe<E>(provider: &'static str, action: &str, err: &SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,

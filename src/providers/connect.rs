@@ -21,7 +21,7 @@ use crate::secrets::Secrets;
 pub const DEFAULT_TIME_SCALE: f64 = 0.002;
 
 /// How long a command step may run before its process group is killed.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+const COMMAND_TIMEOUT: Duration = Duration::from_mins(30);
 
 /// How to connect.
 #[derive(Debug, Clone, Copy)]

@@ -49,7 +49,9 @@ fn parse_ratio(text: &str) -> Result<f64, Error> {
         })
 }
 
+// Each test compares a ratio parsed from text with that same literal: exact, not computed.
 #[cfg(test)]
+#[allow(clippy::float_cmp)]
 mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;

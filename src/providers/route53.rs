@@ -1,5 +1,5 @@
 //! Route53 through the AWS SDK: reads the weighted record sets of each declared
-//! record, and moves them with one ChangeResourceRecordSets per hosted zone (split
+//! record, and moves them with one `ChangeResourceRecordSets` per hosted zone (split
 //! only at Route53's size limits), then waits until every change is INSYNC.
 //!
 //! Changes are UPSERTs only: an UPSERT creates a missing record set, and DELETE is
@@ -27,8 +27,8 @@ use crate::model::RecordSet;
 
 const PROVIDER: &str = "route53";
 
-/// Route53's limits on one ChangeResourceRecordSets request. Each UPSERT (the only
-/// action drplan sends) counts twice towards the ResourceRecord elements and the
+/// Route53's limits on one `ChangeResourceRecordSets` request. Each UPSERT (the only
+/// action drplan sends) counts twice towards the `ResourceRecord` elements and the
 /// characters of their values.
 const MAX_CHANGES: usize = 1_000;
 const MAX_RECORD_ELEMENTS: usize = 1_000;
@@ -40,14 +40,14 @@ const MAX_VALUE_CHARACTERS: usize = 32_000;
 pub struct ChangeWait {
     /// For every change of one `apply` together, counted from the first request.
     pub timeout: Duration,
-    /// Between two GetChange requests.
+    /// Between two `GetChange` requests.
     pub interval: Duration,
 }
 
 impl Default for ChangeWait {
     fn default() -> Self {
         Self {
-            timeout: Duration::from_secs(300),
+            timeout: Duration::from_mins(5),
             interval: Duration::from_secs(2),
         }
     }
@@ -152,7 +152,7 @@ impl Route53Dns {
     }
 
     /// Every weighted record set of `record`'s name and type, by set identifier,
-    /// following NextRecordName / NextRecordType / NextRecordIdentifier.
+    /// following `NextRecordName` / `NextRecordType` / `NextRecordIdentifier`.
     async fn list_weighted(
         &self,
         zone: &str,
@@ -316,7 +316,7 @@ impl DnsProvider for Route53Dns {
     }
 }
 
-/// Where a ListResourceRecordSets page starts.
+/// Where a `ListResourceRecordSets` page starts.
 #[derive(Debug, PartialEq)]
 struct Start {
     name: Option<String>,

@@ -105,7 +105,7 @@ impl ObjectStore for S3Store {
     }
 }
 
-/// An object as read: its body, content type and ETag.
+/// An object as read: its body, content type and `ETag`.
 pub struct Fetched {
     pub body: Vec<u8>,
     pub content_type: Option<String>,
@@ -164,16 +164,17 @@ pub fn content_type_for(file_name: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
     use std::time::Duration;
 
     use super::*;
     use crate::providers::aws::replay::{client, sdk_config, uris, xml};
 
     fn listing(objects: &[(&str, &str)], next: Option<&str>) -> String {
-        let contents: String = objects
-            .iter()
-            .map(|(key, modified)| format!("<Contents><Key>{key}</Key><LastModified>{modified}</LastModified><Size>1</Size></Contents>"))
-            .collect();
+        let contents = objects.iter().fold(String::new(), |mut contents, (key, modified)| {
+            let _ = write!(contents, "<Contents><Key>{key}</Key><LastModified>{modified}</LastModified><Size>1</Size></Contents>");
+            contents
+        });
         let next = next.map_or(String::new(), |token| {
             format!("<NextContinuationToken>{token}</NextContinuationToken>")
         });

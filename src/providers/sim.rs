@@ -32,7 +32,7 @@ use crate::model::{
 use crate::model::{RecordSet, weighted_sets};
 
 /// How old the backups of a nominal world are (at most half the data set's RPO).
-const NOMINAL_BACKUP_AGE: Duration = Duration::from_secs(5 * 60);
+const NOMINAL_BACKUP_AGE: Duration = Duration::from_mins(5);
 
 /// The help line of every error about a world that no longer matches its environment.
 const REINIT_HELP: &str =
@@ -1060,7 +1060,7 @@ mod tests {
             .values()
             .map(|modified| now().duration_since(modified.0).unwrap())
             .collect();
-        assert_eq!(ages, [Duration::from_secs(2 * 60)]);
+        assert_eq!(ages, [Duration::from_mins(2)]);
     }
 
     #[test]
@@ -1406,12 +1406,12 @@ mod tests {
     #[test]
     fn aging_backups_makes_every_object_older() {
         let mut world = SimWorld::nominal(&example(), now());
-        world.age_backups(Duration::from_secs(3600));
+        world.age_backups(Duration::from_hours(1));
 
         let newest = world.newest(&orders(), None).unwrap();
         assert_eq!(
             newest.last_modified,
-            now() - Duration::from_secs(3600) - NOMINAL_BACKUP_AGE
+            now() - Duration::from_hours(1) - NOMINAL_BACKUP_AGE
         );
     }
 

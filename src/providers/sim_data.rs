@@ -294,7 +294,7 @@ mod tests {
         data.advance(t0 + SECOND, 1.0, &all_up);
         data.promote("away", t0 + SECOND, 1.0);
         assert!(
-            data.losses[0].beyond(Duration::from_secs(3600)),
+            data.losses[0].beyond(Duration::from_hours(1)),
             "stopped: unknown window"
         );
         assert_eq!(data.lost, 4);
@@ -313,7 +313,7 @@ mod tests {
         data.promote("away", t0 + 2 * SECOND, 0.5);
         assert_eq!(data.lost, 2);
         assert_eq!(data.losses[0].window_ms, Some(4000));
-        assert!(!data.losses[0].beyond(Duration::from_secs(60)));
+        assert!(!data.losses[0].beyond(Duration::from_mins(1)));
         assert!(data.losses[0].beyond(Duration::from_secs(1)));
     }
 

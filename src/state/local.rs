@@ -343,9 +343,9 @@ mod tests {
         backend.write(&state, Some(&first)).await.unwrap();
 
         state.serial += 1;
-        let stale = backend.write(&state, Some(&first)).await.unwrap_err();
+        let conflict = backend.write(&state, Some(&first)).await.unwrap_err();
         assert!(
-            matches!(&stale, Error::StateConflict { detail } if detail.contains("expected serial 0") && detail.contains("found serial 1"))
+            matches!(&conflict, Error::StateConflict { detail } if detail.contains("expected serial 0") && detail.contains("found serial 1"))
         );
         let fresh = backend.write(&state, None).await.unwrap_err();
         assert!(matches!(fresh, Error::StateConflict { .. }));
@@ -426,7 +426,7 @@ mod tests {
             who: format!("someone@{}", hostname()),
             operation: "apply".to_string(),
             pid: dead_pid,
-            created: SystemTime::now() - Duration::from_secs(60),
+            created: SystemTime::now() - Duration::from_mins(1),
         };
         std::fs::create_dir_all(dir.path().join("state")).unwrap();
         std::fs::write(&backend.lock, serde_json::to_vec(&crashed).unwrap()).unwrap();

@@ -203,7 +203,7 @@ pub fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".to_string())
 }
 
-/// An opaque version of a stored state (local: the serial; S3: the ETag), used to
+/// An opaque version of a stored state (local: the serial; S3: the `ETag`), used to
 /// refuse a write over a state someone else changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateVersion(pub String);
@@ -267,7 +267,7 @@ pub async fn acquire(
         });
         match result {
             Err(Error::Locked { .. }) if !remaining.is_zero() => {
-                sleep(LOCK_RETRY_INTERVAL.min(remaining)).await
+                sleep(LOCK_RETRY_INTERVAL.min(remaining)).await;
             }
             result => return result,
         }

@@ -1,5 +1,5 @@
 //! The S3 state backend (`state = "s3://bucket/key.json"`): the state is one JSON
-//! object whose ETag is its version. Every write is conditional, so two writers never
+//! object whose `ETag` is its version. Every write is conditional, so two writers never
 //! silently overwrite each other: `If-Match: <ETag read>`, or `If-None-Match: *` for
 //! the first write. The lock is the object `key.json.lock`, created with
 //! `If-None-Match: *` and holding the [`LockInfo`]; it is deleted with `If-Match`, so
@@ -56,7 +56,7 @@ impl S3State {
         format!("s3://{}/{key}", self.bucket)
     }
 
-    /// The object at `key`, decoded, and its ETag; `None` when there is none.
+    /// The object at `key`, decoded, and its `ETag`; `None` when there is none.
     async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<(T, String)>, Error> {
         let Some(fetched) = fetch(&self.client, &self.bucket, key).await? else {
             return Ok(None);
@@ -69,7 +69,7 @@ impl S3State {
         Ok(Some((value, etag)))
     }
 
-    /// Writes `value` to `key` on `condition`; returns the new ETag, or `Ok(Err(_))`
+    /// Writes `value` to `key` on `condition`; returns the new `ETag`, or `Ok(Err(_))`
     /// when S3 refused, for the caller to judge.
     async fn put<T: Serialize>(
         &self,
@@ -113,7 +113,7 @@ impl S3State {
         }
     }
 
-    /// Deletes the lock object if it still has the ETag `etag`.
+    /// Deletes the lock object if it still has the `ETag` `etag`.
     async fn remove_lock(&self, etag: &str) -> Result<Removal, Error> {
         let request = self
             .client
@@ -144,12 +144,12 @@ impl S3State {
 enum Condition<'a> {
     /// `If-None-Match: *`: only if no object exists.
     Absent,
-    /// `If-Match: <etag>`: only if the object still has this ETag.
+    /// `If-Match: <etag>`: only if the object still has this `ETag`.
     Unchanged(&'a str),
 }
 
 /// Whether S3 refused a conditional request because someone else got there first:
-/// 412 Precondition Failed, or 409 ConditionalRequestConflict while racing a writer.
+/// 412 Precondition Failed, or 409 `ConditionalRequestConflict` while racing a writer.
 fn lost_race(failure: &Failure) -> bool {
     matches!(failure.status, Some(409 | 412))
         || failure.is("PreconditionFailed")

@@ -122,7 +122,7 @@ mod tests {
     use super::*;
 
     const RULE: Confirmation = Confirmation {
-        hold: Duration::from_secs(300),
+        hold: Duration::from_mins(5),
         interval: Duration::from_secs(30),
     };
 

@@ -171,16 +171,16 @@ impl Seeder {
     /// Creates every weighted record set of the environment's records, one per target
     /// region (set identifier = region), `active` at weight 100 and the others at 0.
     pub fn seed_records(&self, zone_id: &str, env: &Environment, active: &str) {
-        self.change(zone_id, &env.records, active, ChangeAction::Create);
+        self.change(zone_id, &env.records, active, &ChangeAction::Create);
     }
 
     /// UPSERTs every weighted record set of `records` with `active` at weight 100.
     #[allow(dead_code)] // benches/route53.rs resets the records with it
     pub fn move_records(&self, zone_id: &str, records: &[DnsRecord], active: &str) {
-        self.change(zone_id, records, active, ChangeAction::Upsert);
+        self.change(zone_id, records, active, &ChangeAction::Upsert);
     }
 
-    fn change(&self, zone_id: &str, records: &[DnsRecord], active: &str, action: ChangeAction) {
+    fn change(&self, zone_id: &str, records: &[DnsRecord], active: &str, action: &ChangeAction) {
         let changes = records
             .iter()
             .flat_map(|record| {
@@ -298,18 +298,15 @@ pub fn record_set(record: &DnsRecord, region: &str, value: &str, weight: u8) -> 
         "SetIdentifier": region,
         "Weight": weight,
     });
-    match &record.alias {
-        Some(alias) => {
-            set["AliasTarget"] = json!({
-                "HostedZoneId": alias.zone_id,
-                "DNSName": value,
-                "EvaluateTargetHealth": alias.evaluate_health,
-            });
-        }
-        None => {
-            set["TTL"] = json!(record.ttl());
-            set["ResourceRecords"] = json!([{ "Value": value }]);
-        }
+    if let Some(alias) = &record.alias {
+        set["AliasTarget"] = json!({
+            "HostedZoneId": alias.zone_id,
+            "DNSName": value,
+            "EvaluateTargetHealth": alias.evaluate_health,
+        });
+    } else {
+        set["TTL"] = json!(record.ttl());
+        set["ResourceRecords"] = json!([{ "Value": value }]);
     }
     set
 }

@@ -124,12 +124,11 @@ impl MotoServer {
                     self.log()
                 );
             }
-            if Instant::now() > deadline {
-                panic!(
-                    "moto_server not ready after {STARTUP_TIMEOUT:?}; log:\n{}",
-                    self.log()
-                );
-            }
+            assert!(
+                Instant::now() <= deadline,
+                "moto_server not ready after {STARTUP_TIMEOUT:?}; log:\n{}",
+                self.log()
+            );
             thread::sleep(POLL_INTERVAL);
         }
     }
@@ -227,7 +226,7 @@ fn spawn_server(port: u16, dir: &Path) -> Child {
 
 /// Makes the child get SIGKILL when the spawning thread exits.
 fn die_with_parent(command: &mut Command) {
-    let parent = std::process::id() as libc::pid_t;
+    let parent: libc::pid_t = std::process::id().cast_signed();
     // SAFETY: the closure only calls async-signal-safe functions and does not allocate.
     unsafe {
         command.pre_exec(move || {
