@@ -38,6 +38,13 @@ impl RealRuntime {
         }
     }
 
+    /// Runs a lifecycle command, giving it at most `timeout` (and never more than any
+    /// command may take).
+    async fn run_bounded(&self, command: &[String], timeout: Duration) -> Result<Output, Error> {
+        let timeout = timeout.min(self.command_timeout);
+        process::run(command, timeout, &[], &self.secrets).await
+    }
+
     /// Runs `command`, when there is one.
     async fn run_optional(&self, command: Option<&[String]>) -> Result<Output, Error> {
         match command {
@@ -95,13 +102,7 @@ impl ServiceRuntime for RealRuntime {
         command: &[String],
         timeout: Duration,
     ) -> Result<Output, Error> {
-        process::run(
-            command,
-            timeout.min(self.command_timeout),
-            &[],
-            &self.secrets,
-        )
-        .await
+        self.run_bounded(command, timeout).await
     }
 
     async fn resync(
@@ -111,13 +112,7 @@ impl ServiceRuntime for RealRuntime {
         command: &[String],
         timeout: Duration,
     ) -> Result<Output, Error> {
-        process::run(
-            command,
-            timeout.min(self.command_timeout),
-            &[],
-            &self.secrets,
-        )
-        .await
+        self.run_bounded(command, timeout).await
     }
 
     /// Runs the data set's lag probe for `region`: a URL's body or a command's output.
