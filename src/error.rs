@@ -375,6 +375,24 @@ pub enum Error {
         detail: String,
     },
 
+    #[error("the plan is not what planning produces: {difference}")]
+    #[diagnostic(
+        code(drplan::apply::edited_plan),
+        help(
+            "a plan is applied exactly as `drplan plan` wrote it and it was reviewed; plan again with `drplan plan FILE … --out PLAN` and review that"
+        )
+    )]
+    EditedPlan { difference: String },
+
+    #[error("{} was made on the sim world (a rehearsal), but the environment's providers are real", path.display())]
+    #[diagnostic(
+        code(drplan::apply::sim_plan),
+        help(
+            "pass --sim to rehearse it on the sim world, or plan again without --sim to act for real"
+        )
+    )]
+    SimPlan { path: PathBuf },
+
     #[error("the copy of `{data}` in {region} has not caught up: {gap}")]
     #[diagnostic(
         code(drplan::apply::not_caught_up),

@@ -185,6 +185,12 @@ fn examples() -> Vec<Error> {
             region: s("us-west-2"),
             detail: s("the output has no /replication/lag_ms"),
         },
+        Error::EditedPlan {
+            difference: s("step `activate:database` is not the step planning produces"),
+        },
+        Error::SimPlan {
+            path: PathBuf::from("plan.json"),
+        },
         Error::NotCaughtUp {
             data: s("conversations"),
             region: s("us-east-1"),

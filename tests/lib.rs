@@ -11,4 +11,5 @@ mod operations;
 mod procedures;
 mod stability;
 mod support;
+mod tamper;
 mod watch;

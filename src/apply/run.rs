@@ -71,6 +71,7 @@ async fn locked(
     let observed = session.observe(&state, None).await?;
     let current = state.reference(version.is_some());
     stale::check(&file, &session.loaded.config_hash, &current, &observed)?;
+    stale::check_derived(&file, &session.loaded.env)?;
     refuse_unsafe(&options, &file.plan)?;
     if file.plan.is_empty() {
         return Err(Error::NoChanges);

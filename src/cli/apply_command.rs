@@ -67,6 +67,12 @@ async fn apply(args: &ApplyArgs) -> Result<ExitCode, Error> {
         ..args.sim
     };
     let session = Session::open(&env_file, flags).await?;
+    let rehearsal = saved.as_ref().is_some_and(|f| f.sim);
+    if rehearsal && !args.sim.sim && !session.loaded.env.providers.is_sim() {
+        return Err(Error::SimPlan {
+            path: args.input.clone(),
+        });
+    }
     let request = match (saved, args.resume) {
         (Some(file), _) => Request::Saved(Box::new(file)),
         (None, true) => Request::Resume,

@@ -3,8 +3,10 @@
 //! has the value the plan saw (someone moved DNS by hand, a service moved).
 
 use super::file::{PlanFile, StateRef};
+use super::{Intent, Plan};
 use crate::error::Error;
 use crate::graph::step::Action;
+use crate::model::Environment;
 use crate::observe::ActualState;
 
 /// Refuses `file` unless it still describes the world, naming the first reason.
@@ -47,6 +49,54 @@ pub fn check(
         }
     }
     Ok(())
+}
+
+/// Refuses `file` unless its plan is exactly what planning produces from `env` and
+/// the observations the plan recorded: planning is deterministic, so an added,
+/// removed or edited step (a command, a DNS target, a flag) is found, and the first
+/// difference named.
+pub fn check_derived(file: &PlanFile, env: &Environment) -> Result<(), Error> {
+    let edited = |difference: String| Err(Error::EditedPlan { difference });
+    let Some(observed) = &file.observed else {
+        return Ok(());
+    };
+    let summary = &file.plan.intent;
+    let own = env
+        .scenario(&summary.name)
+        .filter(|s| s.strategy.name() == summary.strategy);
+    let intent = match own {
+        Some(scenario) => Intent::Scenario(scenario),
+        None if summary.name == "failback" => Intent::Failback,
+        None => {
+            return edited(format!(
+                "its intent `{}` ({}) is not a scenario of the environment",
+                summary.name, summary.strategy
+            ));
+        }
+    };
+    let expected = Plan::build(env, intent, observed);
+    if expected == file.plan {
+        return Ok(());
+    }
+    let mut pairs = expected.steps.iter().zip(&file.plan.steps);
+    if let Some((want, found)) = pairs.find(|(want, found)| want != found) {
+        return edited(if want.id == found.id {
+            format!("step `{}` is not the step planning produces", found.id)
+        } else {
+            format!(
+                "step `{}` stands where planning produces `{}`",
+                found.id, want.id
+            )
+        });
+    }
+    if expected.steps.len() != file.plan.steps.len() {
+        return edited(format!(
+            "it has {} steps where planning produces {}",
+            file.plan.steps.len(),
+            expected.steps.len()
+        ));
+    }
+    edited("its summary or notes are not what planning produces".to_string())
 }
 
 /// Why a resource `action` touches differs from what the plan saw, if it does.
