@@ -458,7 +458,7 @@ fn of_four_applies_started_together_one_runs_and_three_are_told_who_holds_the_lo
 // 3. Stale plans.
 
 /// A workspace with the example's sim world and a saved region-outage plan, `plan.json`.
-fn saved_plan() -> Workspace {
+pub fn saved_plan() -> Workspace {
     let workspace = Workspace::new();
     workspace.run(&["sim", "init", EXAMPLE]).expect(0);
     workspace

@@ -1,29 +1,14 @@
 //! The plan that was reviewed is the plan that runs: a saved plan edited in any field
 //! that planning derives (a step's command, an added or removed step, a DNS target) is
 //! refused, naming the first difference; a rehearsal plan (`"sim": true`) does not run
-//! against real providers without `--sim`.
+//! against real providers without `--sim`. The saved plan is the stale-plan tests' one.
 
 use serde_json::Value;
 
+use crate::apply::saved_plan;
 use crate::support::workspace::Workspace;
 
 const EXAMPLE: &str = "environments/example.toml";
-
-/// A live plan of the example's failover, saved as `plan.json`, and its JSON.
-fn saved_plan(workspace: &Workspace) -> Value {
-    workspace.run(&["sim", "init", EXAMPLE]).expect(0);
-    workspace
-        .run(&[
-            "plan",
-            EXAMPLE,
-            "--scenario",
-            "region-outage",
-            "--out",
-            "plan.json",
-        ])
-        .expect(0);
-    workspace.json("plan.json")
-}
 
 /// Writes `plan` as `plan.json`, applies it, and returns the refusal's message.
 fn refused(workspace: &Workspace, plan: &Value) -> String {
@@ -45,8 +30,8 @@ fn step<'p>(plan: &'p mut Value, id: &str) -> &'p mut Value {
 
 #[test]
 fn an_edited_command_is_refused() {
-    let workspace = Workspace::new();
-    let mut plan = saved_plan(&workspace);
+    let workspace = saved_plan();
+    let mut plan = workspace.json("plan.json");
     step(&mut plan, "activate:postgres")["action"]["command"] =
         serde_json::json!(["touch", "PWNED"]);
 
@@ -61,8 +46,8 @@ fn an_edited_command_is_refused() {
 
 #[test]
 fn an_added_or_removed_step_is_refused() {
-    let workspace = Workspace::new();
-    let original = saved_plan(&workspace);
+    let workspace = saved_plan();
+    let original = workspace.json("plan.json");
     let mut added = original.clone();
     let copy = step(&mut added, "activate:postgres").clone();
     added["plan"]["steps"]
@@ -86,8 +71,8 @@ fn an_added_or_removed_step_is_refused() {
 
 #[test]
 fn an_edited_dns_target_is_refused() {
-    let workspace = Workspace::new();
-    let mut plan = saved_plan(&workspace);
+    let workspace = saved_plan();
+    let mut plan = workspace.json("plan.json");
     step(&mut plan, "switch:shop")["change"]["after"][0]["value"] = "evil.example".into();
 
     let message = refused(&workspace, &plan);

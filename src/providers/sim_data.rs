@@ -170,8 +170,8 @@ impl SimData {
         if copy.fenced {
             return Err(format!("the copy in {active} is fenced: it refuses writes"));
         }
-        copy.position += count;
-        self.writes += count;
+        copy.position = copy.position.saturating_add(count);
+        self.writes = self.writes.saturating_add(count);
         let position = copy.position;
         self.pending.push(PendingWrites { at: now, position });
         Ok(())
@@ -300,6 +300,16 @@ mod tests {
         assert_eq!(data.lost, 4);
         assert_eq!(data.head(), 3);
         assert!(!data.copies["home"].replica);
+    }
+
+    #[test]
+    fn writes_beyond_any_count_saturate_instead_of_overflowing() {
+        let t0 = SystemTime::UNIX_EPOCH + 1000 * SECOND;
+        let mut data = data();
+        data.write(u64::MAX, t0).unwrap();
+        data.write(u64::MAX, t0).unwrap();
+        assert_eq!(data.head(), u64::MAX);
+        assert_eq!(data.writes, u64::MAX);
     }
 
     #[test]
