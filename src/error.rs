@@ -375,6 +375,17 @@ pub enum Error {
         detail: String,
     },
 
+    #[error(
+        "the `read` command of [providers.dns_commands] answered for `{record}` what drplan cannot read: {detail}"
+    )]
+    #[diagnostic(
+        code(drplan::dns::unreadable_command_output),
+        help(
+            "`read` must print the record's sets as JSON, e.g. [{{\"region\": \"eu-west-1\", \"value\": \"web.eu-west-1.example\", \"weight\": 100}}]"
+        )
+    )]
+    UnreadableDnsCommand { record: String, detail: String },
+
     #[error("the plan is not what planning produces: {difference}")]
     #[diagnostic(
         code(drplan::apply::edited_plan),
@@ -639,6 +650,7 @@ pub enum ProblemKind {
     PageInFailedRegion,
     NoResync,
     UnmeasuredReplication,
+    NoStorage,
 }
 
 impl ProblemKind {
@@ -686,6 +698,7 @@ impl ProblemKind {
             Self::PageInFailedRegion => "drplan::stability::page_in_failed_region",
             Self::NoResync => "drplan::lifecycle::no_resync",
             Self::UnmeasuredReplication => "drplan::lifecycle::unmeasured_replication",
+            Self::NoStorage => "drplan::config::no_storage",
         }
     }
 }

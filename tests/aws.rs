@@ -43,6 +43,7 @@ async fn sdk(moto: &MotoServer, credentials: impl ProvideCredentials + 'static) 
         storage: ProviderKind::S3,
         endpoint: Some(moto.endpoint.clone()),
         region: Some("us-east-1".to_string()),
+        dns_commands: None,
     };
     let sdk = sdk_config(&providers).await;
     sdk.into_builder()

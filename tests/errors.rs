@@ -185,6 +185,10 @@ fn examples() -> Vec<Error> {
             region: s("us-west-2"),
             detail: s("the output has no /replication/lag_ms"),
         },
+        Error::UnreadableDnsCommand {
+            record: s("www"),
+            detail: s("the command printed nothing; print `[]` for a record with no sets"),
+        },
         Error::EditedPlan {
             difference: s("step `activate:database` is not the step planning produces"),
         },

@@ -2,6 +2,7 @@ mod apply;
 mod aws;
 mod aws_e2e;
 mod cli;
+mod command_dns;
 mod config_props;
 mod drill;
 mod errors;

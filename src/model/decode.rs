@@ -10,10 +10,11 @@ use crate::located::Located;
 use crate::model::data_set::{Extract, LagProbe, LagSource};
 use crate::model::service::{DEFAULT_LIFECYCLE_TIMEOUT, Lifecycle};
 use crate::model::{
-    Alias, BackupLocation, Check, CheckKind, Command, DEFAULT_TRIGGER_INTERVAL, DataMethod,
-    DataSet, DnsRecord, Drill, Environment, ErrorRateProbe, FailbackMode, HealthCheck, HealthProbe,
-    MaintenancePage, Notification, NotifyVia, Phase, ProviderKind, Providers, Region, Scenario,
-    ScenarioStep, ScenarioStepAction, Service, StateLocation, Strategy, Trigger, TriggerKind,
+    Alias, BackupLocation, Check, CheckKind, Command, DEFAULT_DNS_COMMAND_TIMEOUT,
+    DEFAULT_TRIGGER_INTERVAL, DataMethod, DataSet, DnsCommands, DnsRecord, Drill, Environment,
+    ErrorRateProbe, FailbackMode, HealthCheck, HealthProbe, MaintenancePage, Notification,
+    NotifyVia, Phase, ProviderKind, Providers, Region, Scenario, ScenarioStep, ScenarioStepAction,
+    Service, StateLocation, Strategy, Trigger, TriggerKind,
 };
 use crate::problems::Problems;
 
@@ -29,6 +30,7 @@ pub fn environment(root: &mut Fields<'_, '_>, problems: &mut Problems) -> Option
             storage: ProviderKind::Sim,
             endpoint: None,
             region: None,
+            dns_commands: None,
         }),
     };
     let regions = named(root, "regions", region, problems);
@@ -114,6 +116,7 @@ fn providers_table(f: &mut Fields<'_, '_>, p: &mut Problems) -> Providers {
                 &[
                     ("sim", ProviderKind::Sim),
                     ("route53", ProviderKind::Route53),
+                    ("command", ProviderKind::Command),
                 ],
             )
         },
@@ -121,18 +124,54 @@ fn providers_table(f: &mut Fields<'_, '_>, p: &mut Problems) -> Providers {
     );
     let storage = f.opt(
         "storage",
-        |n| provider(n, &[("sim", ProviderKind::Sim), ("s3", ProviderKind::S3)]),
+        |n| {
+            provider(
+                n,
+                &[
+                    ("sim", ProviderKind::Sim),
+                    ("s3", ProviderKind::S3),
+                    ("none", ProviderKind::Absent),
+                ],
+            )
+        },
         p,
     );
     let endpoint = f.opt("endpoint", Node::string, p).map(|e| e.value);
     let region = f.opt("region", Node::string, p).map(|r| r.value);
+    let dns = dns.unwrap_or(ProviderKind::Sim);
+    let dns_commands = if dns == ProviderKind::Command {
+        f.req("dns_commands", |n| Ok(*n), p)
+            .and_then(|node| dns_commands_table(&node, p))
+    } else {
+        if let Some(node) = f.opt("dns_commands", |n| Ok(*n), p) {
+            p.push(node.invalid(
+                "[providers.dns_commands] is used only with dns = \"command\"",
+                "set dns = \"command\" in [providers], or remove [providers.dns_commands]",
+            ));
+        }
+        None
+    };
     f.finish(p);
     Providers {
-        dns: dns.unwrap_or(ProviderKind::Sim),
+        dns,
         storage: storage.unwrap_or(ProviderKind::Sim),
         endpoint,
         region,
+        dns_commands,
     }
+}
+
+fn dns_commands_table(node: &Node<'_, '_>, p: &mut Problems) -> Option<DnsCommands> {
+    let mut f = p.ok(node.table("[providers.dns_commands]"))?;
+    let read = f.req("read", command, p);
+    let apply = f.req("apply", command, p);
+    let timeout = f.opt("timeout", Node::duration, p);
+    f.finish(p);
+    Some(DnsCommands {
+        read: read?,
+        apply: apply?,
+        timeout: timeout.map_or(DEFAULT_DNS_COMMAND_TIMEOUT, |t| t.value),
+    })
 }
 
 fn provider(

@@ -62,6 +62,11 @@ pub enum ProviderKind {
     Sim,
     Route53,
     S3,
+    /// DNS moved by the team's own commands (`[providers.dns_commands]`).
+    Command,
+    /// No object storage: nothing declares backups or a maintenance page.
+    #[serde(rename = "none")]
+    Absent,
 }
 
 /// The `[providers]` table.
@@ -71,7 +76,24 @@ pub struct Providers {
     pub storage: ProviderKind,
     pub endpoint: Option<String>,
     pub region: Option<String>,
+    /// How `dns = "command"` reads and moves records.
+    pub dns_commands: Option<DnsCommands>,
 }
+
+/// The commands of a `command` DNS provider: `read` prints a record's weighted sets
+/// as JSON; `apply` sets them from `$DRPLAN_RECORD_SETS`. Both are given the record in
+/// `$DRPLAN_RECORD` (its key), `$DRPLAN_RECORD_NAME`, `$DRPLAN_RECORD_ZONE` and
+/// `$DRPLAN_RECORD_TYPE`.
+#[derive(Debug, Clone)]
+pub struct DnsCommands {
+    pub read: Command,
+    pub apply: Command,
+    /// How long one run of either command may take.
+    pub timeout: Duration,
+}
+
+/// How long a DNS command may run when `[providers.dns_commands]` sets no `timeout`.
+pub const DEFAULT_DNS_COMMAND_TIMEOUT: Duration = Duration::from_mins(2);
 
 impl Providers {
     /// True when every resource lives in the embedded sim world.

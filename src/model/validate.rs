@@ -5,7 +5,7 @@
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
 
-use super::{Environment, Located};
+use super::{Environment, Located, ProviderKind};
 use crate::error::{Problem, ProblemKind};
 use crate::problems::Problems;
 use crate::suggest::did_you_mean;
@@ -168,6 +168,45 @@ fn check_data(env: &Environment, p: &mut Problems) {
             &data.service,
             &format!("[data.{}]", data.name.value),
             p,
+        );
+    }
+    check_storage(env, p);
+}
+
+/// With `storage = "none"`, nothing may need object storage.
+fn check_storage(env: &Environment, p: &mut Problems) {
+    if env.providers.storage != ProviderKind::Absent {
+        return;
+    }
+    let backups = env
+        .data
+        .iter()
+        .filter(|data| data.backups.is_some())
+        .map(|data| {
+            (
+                &data.name,
+                format!("data set `{}` declares backups", data.name.value),
+            )
+        });
+    let pages = env
+        .scenarios
+        .iter()
+        .filter(|scenario| scenario.maintenance_page.is_some())
+        .map(|s| {
+            (
+                &s.name,
+                format!("scenario `{}` puts up a maintenance page", s.name.value),
+            )
+        });
+    for (name, what) in backups.chain(pages) {
+        p.push(
+            Problem::new(
+                ProblemKind::NoStorage,
+                format!("{what}, but [providers] has storage = \"none\""),
+                name.span.clone(),
+                "needs object storage",
+            )
+            .help("set storage = \"s3\" in [providers] (or \"sim\" to rehearse), or remove it"),
         );
     }
 }

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::command_dns::CommandDns;
+use super::no_storage::NoStorage;
 use super::notifier::RealNotifier;
 use super::real::RealRuntime;
 use super::route53::Route53Dns;
@@ -69,6 +71,14 @@ pub async fn connect(
     };
     let dns: Arc<dyn DnsProvider> = match (&sim, &sdk) {
         (Some(sim), _) if sim_everything || env.providers.dns == ProviderKind::Sim => sim.clone(),
+        _ if env.providers.dns == ProviderKind::Command => match &env.providers.dns_commands {
+            Some(commands) => Arc::new(CommandDns::new(
+                commands.clone(),
+                &env.name,
+                secrets.clone(),
+            )),
+            None => return Err(unreachable_provider("dns")),
+        },
         (_, Some(sdk)) => Arc::new(Route53Dns::new(sdk)),
         _ => return Err(unreachable_provider("dns")),
     };
@@ -76,6 +86,7 @@ pub async fn connect(
         (Some(sim), _) if sim_everything || env.providers.storage == ProviderKind::Sim => {
             sim.clone()
         }
+        _ if env.providers.storage == ProviderKind::Absent => Arc::new(NoStorage),
         (_, Some(sdk)) => Arc::new(S3Store::new(sdk)),
         _ => return Err(unreachable_provider("storage")),
     };

@@ -4,9 +4,11 @@
 //! the world; they never decide what should change.
 
 pub mod aws;
+pub mod command_dns;
 pub mod connect;
 pub mod error_rate;
 pub mod http;
+pub mod no_storage;
 pub mod notifier;
 pub mod process;
 pub mod real;
