@@ -386,6 +386,15 @@ pub enum Error {
     )]
     UnreadableDnsCommand { record: String, detail: String },
 
+    #[error("cloudwatch: there is no alarm named `{alarm}` in {region}")]
+    #[diagnostic(
+        code(drplan::watch::no_such_alarm),
+        help(
+            "the `alarm` of an alarm trigger's probe must name an existing CloudWatch alarm; check its name and `region` (aws cloudwatch describe-alarms --alarm-names NAME)"
+        )
+    )]
+    NoSuchAlarm { alarm: String, region: String },
+
     #[error("the plan is not what planning produces: {difference}")]
     #[diagnostic(
         code(drplan::apply::edited_plan),
@@ -651,6 +660,7 @@ pub enum ProblemKind {
     NoResync,
     UnmeasuredReplication,
     NoStorage,
+    AlarmInFailedRegion,
 }
 
 impl ProblemKind {
@@ -666,6 +676,7 @@ impl ProblemKind {
                 | Self::PageInFailedRegion
                 | Self::NoResync
                 | Self::UnmeasuredReplication
+                | Self::AlarmInFailedRegion
         )
     }
 
@@ -699,6 +710,7 @@ impl ProblemKind {
             Self::NoResync => "drplan::lifecycle::no_resync",
             Self::UnmeasuredReplication => "drplan::lifecycle::unmeasured_replication",
             Self::NoStorage => "drplan::config::no_storage",
+            Self::AlarmInFailedRegion => "drplan::stability::alarm_in_failed_region",
         }
     }
 }

@@ -10,11 +10,11 @@ use serde_json::Value;
 use crate::support::snapshot;
 use crate::support::workspace::Workspace;
 
-const ENV: &str = "environments/onprem.toml";
+pub const ENV: &str = "environments/onprem.toml";
 
 /// Two data centres behind a DNS that only commands reach. Activation and health are
 /// files in the working directory, so the test sees what ran.
-const ONPREM: &str = r#"
+pub const ONPREM: &str = r#"
 [environment]
 name = "onprem"
 home = "dc-east"
@@ -60,7 +60,7 @@ const HOME_SETS: &str = r#"[{"region": "dc-east", "value": "web.east.example.org
  {"region": "dc-west", "value": "web.west.example.org", "weight": 0}]"#;
 
 impl Workspace {
-    fn onprem(&self) {
+    pub fn onprem(&self) {
         fs::write(self.path().join(ENV), ONPREM).expect("the environment is written");
         fs::create_dir_all(self.path().join("dns")).expect("dns/ is created");
         fs::write(self.path().join("dns/www.json"), HOME_SETS).expect("the record is written");

@@ -185,6 +185,10 @@ fn examples() -> Vec<Error> {
             region: s("us-west-2"),
             detail: s("the output has no /replication/lag_ms"),
         },
+        Error::NoSuchAlarm {
+            alarm: s("api-5xx"),
+            region: s("us-east-1"),
+        },
         Error::UnreadableDnsCommand {
             record: s("www"),
             detail: s("the command printed nothing; print `[]` for a record with no sets"),

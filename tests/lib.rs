@@ -1,3 +1,4 @@
+mod alarms;
 mod apply;
 mod aws;
 mod aws_e2e;

@@ -12,6 +12,7 @@ use clap::{ArgGroup, Subcommand, ValueEnum};
 use super::{EnvironmentFile, print};
 use crate::error::Error;
 use crate::model::Environment;
+use crate::providers::AlarmState;
 use crate::providers::connect::time_scale;
 use crate::providers::sim::{SimWorld, describe_weights};
 use crate::providers::sim_data::{Replication, SimData};
@@ -46,7 +47,7 @@ pub struct InitArgs {
 #[derive(Debug, clap::Args)]
 #[command(group(ArgGroup::new("subject").multiple(true).args(["region", "service"])))]
 #[command(group(
-    ArgGroup::new("change").required(true).multiple(true).args(["down", "up", "age_backups", "latency", "fault_rate", "writes", "lag", "replication"])
+    ArgGroup::new("change").required(true).multiple(true).args(["down", "up", "age_backups", "latency", "fault_rate", "writes", "lag", "replication", "alarm"])
 ))]
 pub struct SetArgs {
     #[command(flatten)]
@@ -85,6 +86,21 @@ pub struct SetArgs {
     /// Stop or restart replication of the data set.
     #[arg(long, value_enum, requires = "data")]
     pub replication: Option<ReplicationArg>,
+    /// The alarm (of an alarm trigger) to put in a state; unset alarms follow the
+    /// services: in ALARM while one fails where it is active.
+    #[arg(long, value_name = "NAME", requires = "state")]
+    pub alarm: Option<String>,
+    /// The state to put the alarm in.
+    #[arg(long, value_enum, requires = "alarm")]
+    pub state: Option<AlarmArg>,
+}
+
+/// `--state ok|alarm|insufficient-data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlarmArg {
+    Ok,
+    Alarm,
+    InsufficientData,
 }
 
 /// `--replication stopped|running`.
@@ -187,6 +203,15 @@ fn change(world: &mut SimWorld, args: &SetArgs) -> Result<Vec<String>, Error> {
     }
     if let Some(data) = &args.data {
         changes.extend(change_data(world, data, args)?);
+    }
+    if let (Some(alarm), Some(state)) = (&args.alarm, args.state) {
+        let state = match state {
+            AlarmArg::Ok => AlarmState::Ok,
+            AlarmArg::Alarm => AlarmState::Alarm,
+            AlarmArg::InsufficientData => AlarmState::InsufficientData,
+        };
+        world.alarms.insert(alarm.clone(), state);
+        changes.push(format!("alarm {alarm} is {}", state.as_str()));
     }
     Ok(changes)
 }

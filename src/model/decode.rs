@@ -10,7 +10,7 @@ use crate::located::Located;
 use crate::model::data_set::{Extract, LagProbe, LagSource};
 use crate::model::service::{DEFAULT_LIFECYCLE_TIMEOUT, Lifecycle};
 use crate::model::{
-    Alias, BackupLocation, Check, CheckKind, Command, DEFAULT_DNS_COMMAND_TIMEOUT,
+    AlarmProbe, Alias, BackupLocation, Check, CheckKind, Command, DEFAULT_DNS_COMMAND_TIMEOUT,
     DEFAULT_TRIGGER_INTERVAL, DataMethod, DataSet, DnsCommands, DnsRecord, Drill, Environment,
     ErrorRateProbe, FailbackMode, HealthCheck, HealthProbe, MaintenancePage, Notification,
     NotifyVia, Phase, ProviderKind, Providers, Region, Scenario, ScenarioStep, ScenarioStepAction,
@@ -578,14 +578,13 @@ fn scenario_step(
 fn trigger(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<Trigger> {
     let mut f = p.ok(node.table(format!("[triggers.{}]", name.value)))?;
     let scenario = f.req("scenario", Node::string, p);
-    let when = f.req("when", |n| one_of(n, &["health", "error-rate"]), p);
+    let when = f.req("when", |n| one_of(n, &["health", "error-rate", "alarm"]), p);
     let threshold = f.opt("threshold", Node::number, p);
     let probe = f.opt(
         "probe",
         |n| n.table(format!("`probe` of [triggers.{}]", name.value)),
         p,
     );
-    let probe = probe.and_then(|mut probe| error_rate_probe(&mut probe, p));
     let services = f.opt("services", non_empty_strings, p);
     let duration = f.req("for", Node::duration, p);
     let interval = f
@@ -596,10 +595,32 @@ fn trigger(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
     let kind = match (when.as_deref(), threshold) {
         (Some("error-rate"), Some(threshold)) => Some(TriggerKind::ErrorRate {
             threshold: threshold.value,
-            probe,
+            probe: probe.and_then(|mut probe| error_rate_probe(&mut probe, p)),
         }),
         (Some("error-rate"), None) => p.ok(f.required("threshold").map(|_| TriggerKind::Health)),
-        (Some(_), _) => Some(TriggerKind::Health),
+        (Some("alarm"), _) => match probe {
+            Some(mut probe) => alarm_probe(&mut probe, p).map(TriggerKind::Alarm),
+            None => p.ok(f
+                .required("probe")
+                .map(|_| TriggerKind::Health)
+                .map_err(|missing| {
+                    missing.help("add probe = { alarm = \"NAME\", region = \"us-east-1\" }")
+                })),
+        },
+        (Some(_), _) => {
+            if let Some(probe) = probe {
+                p.push(
+                    Problem::new(
+                        ProblemKind::InvalidValue,
+                        "a health trigger reads the services' own health probes",
+                        probe.span(),
+                        "not read",
+                    )
+                    .help("remove `probe`, or set when = \"error-rate\" or \"alarm\""),
+                );
+            }
+            Some(TriggerKind::Health)
+        }
         (None, _) => None,
     };
     f.finish(p);
@@ -616,6 +637,17 @@ fn trigger(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
         } else {
             FailbackMode::Manual
         },
+    })
+}
+
+/// `probe = { alarm, region }` of an alarm trigger.
+fn alarm_probe(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<AlarmProbe> {
+    let name = f.req("alarm", Node::string, p);
+    let region = f.opt("region", Node::string, p).map(|r| r.value);
+    f.finish(p);
+    Some(AlarmProbe {
+        name: name?.value,
+        region,
     })
 }
 

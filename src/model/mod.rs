@@ -19,8 +19,8 @@ pub use crate::located::Located;
 pub use data_set::{BackupLocation, DataMethod, DataSet};
 pub use load::{LoadedEnvironment, load, parse};
 pub use operations::{
-    Check, CheckKind, DEFAULT_TRIGGER_INTERVAL, Drill, ErrorRateProbe, FailbackMode, Notification,
-    NotifyVia, Trigger, TriggerKind,
+    AlarmProbe, Check, CheckKind, DEFAULT_TRIGGER_INTERVAL, Drill, ErrorRateProbe, FailbackMode,
+    Notification, NotifyVia, Trigger, TriggerKind,
 };
 pub use record::{Alias, DnsRecord, RecordSet, weighted_sets};
 pub use scenario::{

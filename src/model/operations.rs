@@ -29,6 +29,16 @@ pub enum TriggerKind {
         threshold: f64,
         probe: Option<ErrorRateProbe>,
     },
+    /// A CloudWatch alarm the team already has: the condition holds while it is in
+    /// `ALARM`.
+    Alarm(AlarmProbe),
+}
+
+/// A CloudWatch alarm, by name, in a region (else the providers' region).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmProbe {
+    pub name: String,
+    pub region: Option<String>,
 }
 
 /// Where an error-rate trigger reads its ratio.

@@ -1,10 +1,12 @@
 //! Static stability: does recovering away from a region depend on that region? The
 //! state bucket (and its lock), a data set's only backups, a health probe or command
 //! naming it, Route53 changes while us-east-1 (Route53's control plane) is the region
-//! failing, or a maintenance page bucket there: each is a warning.
+//! failing, a maintenance page bucket there, or an alarm trigger reading CloudWatch
+//! there: each is a warning.
 
 use super::{
     Environment, HealthCheck, Located, ProviderKind, Scenario, Service, StateLocation, Strategy,
+    TriggerKind,
 };
 use crate::error::{Problem, ProblemKind};
 
@@ -73,6 +75,7 @@ pub fn warnings(env: &Environment, scenario: Option<&str>) -> Vec<Problem> {
     problems.extend(probes(env, &failover));
     problems.extend(route53(env, &failover));
     problems.extend(pages(env, &failover));
+    problems.extend(alarms(env, &failover));
     problems.sort_by_key(Problem::offset);
     problems
 }
@@ -193,6 +196,38 @@ fn pages(env: &Environment, failover: &Failover<'_>) -> Vec<Problem> {
                     "bucket in the failing region",
                 )
                 .help("serve the maintenance page from a bucket in another region (the page is best effort: if it cannot go up, recovery goes on without it)")
+            })
+        })
+        .collect()
+}
+
+/// Alarm triggers that read their alarm from CloudWatch in the failing region: a region
+/// that is down may not report its own alarm.
+fn alarms(env: &Environment, failover: &Failover<'_>) -> Vec<Problem> {
+    env.triggers
+        .iter()
+        .filter_map(|trigger| {
+            let TriggerKind::Alarm(alarm) = &trigger.kind else {
+                return None;
+            };
+            let region = alarm
+                .region
+                .as_deref()
+                .or(env.providers.region.as_deref())
+                .unwrap_or(DEFAULT_AWS_REGION);
+            (region == failover.failed).then(|| {
+                Problem::new(
+                    ProblemKind::AlarmInFailedRegion,
+                    format!(
+                        "{}, but trigger `{}` reads its alarm `{}` from CloudWatch there",
+                        failover.what(),
+                        trigger.name.value,
+                        alarm.name
+                    ),
+                    trigger.name.span.clone(),
+                    "alarm in the failing region",
+                )
+                .help("alarm from another region too (e.g. a Route 53 health check's metric in us-east-1 for a region elsewhere), or add a `health` trigger: a region that is down may not report its own alarm")
             })
         })
         .collect()

@@ -187,6 +187,7 @@ mod tests {
             storage: storage.clone(),
             services: sim.clone(),
             notifier: sim,
+            alarms: None,
         };
 
         let actual = observe(&env, &runtime, &BTreeMap::new(), None)

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cloudwatch::CloudWatchAlarms;
 use super::command_dns::CommandDns;
 use super::no_storage::NoStorage;
 use super::notifier::RealNotifier;
@@ -11,11 +12,11 @@ use super::real::RealRuntime;
 use super::route53::Route53Dns;
 use super::s3::S3Store;
 use super::sim::Sim;
-use super::{DnsProvider, ObjectStore, ProviderKind, Runtime};
+use super::{Alarms, DnsProvider, ObjectStore, ProviderKind, Runtime};
 use crate::error::Error;
 use aws_config::SdkConfig;
 
-use crate::model::{Environment, StateLocation};
+use crate::model::{Environment, StateLocation, TriggerKind};
 use crate::secrets::Secrets;
 
 /// The default sim time scale: a minute of estimate takes 120 ms, so the reference
@@ -63,7 +64,8 @@ pub async fn connect(
     let needs_aws = !sim_everything
         && (env.providers.dns == ProviderKind::Route53
             || env.providers.storage == ProviderKind::S3
-            || matches!(env.state, StateLocation::S3 { .. }));
+            || matches!(env.state, StateLocation::S3 { .. })
+            || watches_alarms(env));
     let sdk = if needs_aws {
         Some(super::aws::sdk_config(&env.providers).await)
     } else {
@@ -90,12 +92,18 @@ pub async fn connect(
         (_, Some(sdk)) => Arc::new(S3Store::new(sdk)),
         _ => return Err(unreachable_provider("storage")),
     };
+    let alarms: Option<Arc<dyn Alarms>> = match (&sim, &sdk) {
+        (Some(sim), _) if sim_everything => Some(sim.clone()),
+        (_, Some(sdk)) if watches_alarms(env) => Some(Arc::new(CloudWatchAlarms::new(sdk))),
+        _ => None,
+    };
     let runtime = match &sim {
         Some(sim) if sim_everything => Runtime {
             dns,
             storage,
             services: sim.clone(),
             notifier: sim.clone(),
+            alarms,
         },
         _ => {
             let client = super::http::client();
@@ -108,6 +116,7 @@ pub async fn connect(
                     secrets.clone(),
                 )),
                 notifier: Arc::new(RealNotifier::new(client, secrets)),
+                alarms,
             }
         }
     };
@@ -116,6 +125,13 @@ pub async fn connect(
         sdk,
         time_scale: sim_everything.then_some(scale),
     })
+}
+
+/// True when a trigger of `env` reads a CloudWatch alarm.
+fn watches_alarms(env: &Environment) -> bool {
+    env.triggers
+        .iter()
+        .any(|trigger| matches!(trigger.kind, TriggerKind::Alarm(_)))
 }
 
 /// The largest sim time scale: a thousand times slower than real time.

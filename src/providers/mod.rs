@@ -4,6 +4,7 @@
 //! the world; they never decide what should change.
 
 pub mod aws;
+pub mod cloudwatch;
 pub mod command_dns;
 pub mod connect;
 pub mod error_rate;
@@ -26,8 +27,8 @@ use async_trait::async_trait;
 use crate::error::Error;
 pub use crate::model::ProviderKind;
 use crate::model::{
-    BackupLocation, DataSet, DnsRecord, Environment, ErrorRateProbe, HealthProbe, Notification,
-    RecordSet,
+    AlarmProbe, BackupLocation, DataSet, DnsRecord, Environment, ErrorRateProbe, HealthProbe,
+    Notification, RecordSet,
 };
 
 /// Reads and moves weighted DNS record sets.
@@ -236,6 +237,32 @@ pub trait ServiceRuntime: Send + Sync {
     ) -> Result<ProbeResult, Error>;
 }
 
+/// The state of an alarm, as CloudWatch names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AlarmState {
+    Ok,
+    Alarm,
+    InsufficientData,
+}
+
+impl AlarmState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "OK",
+            Self::Alarm => "ALARM",
+            Self::InsufficientData => "INSUFFICIENT_DATA",
+        }
+    }
+}
+
+/// Reads the alarms that alarm triggers watch.
+#[async_trait]
+pub trait Alarms: Send + Sync {
+    /// The current state of `alarm`.
+    async fn state(&self, env: &Environment, alarm: &AlarmProbe) -> Result<AlarmState, Error>;
+}
+
 /// Delivers the communication timeline.
 #[async_trait]
 pub trait Notifier: Send + Sync {
@@ -250,4 +277,6 @@ pub struct Runtime {
     pub storage: Arc<dyn ObjectStore>,
     pub services: Arc<dyn ServiceRuntime>,
     pub notifier: Arc<dyn Notifier>,
+    /// CloudWatch (or the sim's alarms); `None` when nothing declares an alarm trigger.
+    pub alarms: Option<Arc<dyn Alarms>>,
 }

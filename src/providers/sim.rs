@@ -20,14 +20,14 @@ use tokio::sync::Mutex;
 
 use super::sim_data::SimData;
 use super::{
-    DnsProvider, Notifier, ObjectInfo, ObjectStore, Output, ProbeResult, RecordChange,
-    ReplicaReading, ServiceRuntime, StoredObject,
+    AlarmState, Alarms, DnsProvider, Notifier, ObjectInfo, ObjectStore, Output, ProbeResult,
+    RecordChange, ReplicaReading, ServiceRuntime, StoredObject,
 };
 use crate::error::Error;
 use crate::fsio::{Durability, read_optional, write_json_atomic};
 use crate::model::{
-    BackupLocation, DataMethod, DataSet, DnsRecord, Environment, ErrorRateProbe, HealthProbe,
-    Notification, NotifyVia,
+    AlarmProbe, BackupLocation, DataMethod, DataSet, DnsRecord, Environment, ErrorRateProbe,
+    HealthProbe, Notification, NotifyVia,
 };
 use crate::model::{RecordSet, weighted_sets};
 
@@ -59,6 +59,9 @@ pub struct SimWorld {
     pub latency_ms: u64,
     /// The probability (0 to 1) that an activation, a restore or a probe fails.
     pub fault_rate: f64,
+    /// Alarms set with `drplan sim set --alarm`; any other alarm follows the services.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alarms: BTreeMap<String, AlarmState>,
     /// Every command the sim stood in for, in order: `<action>: <argv>`.
     pub log: Vec<String>,
 }
@@ -148,6 +151,7 @@ impl SimWorld {
                 .collect(),
             latency_ms: 0,
             fault_rate: 0.0,
+            alarms: BTreeMap::new(),
             log: Vec::new(),
         }
     }
@@ -962,6 +966,26 @@ impl ServiceRuntime for Sim {
             0.0
         } else {
             f64::from(unhealthy) / f64::from(total)
+        })
+    }
+}
+
+#[async_trait]
+impl Alarms for Sim {
+    /// An alarm set with `drplan sim set --alarm` is in that state; any other is in
+    /// `ALARM` while the sim's error rate is above 0 (a service fails where it is active).
+    async fn state(&self, env: &Environment, alarm: &AlarmProbe) -> Result<AlarmState, Error> {
+        if let Some(state) = self
+            .view(|world| world.alarms.get(&alarm.name).copied())
+            .await
+        {
+            return Ok(state);
+        }
+        let rate = self.error_rate(env, &alarm.name, None).await?;
+        Ok(if rate > 0.0 {
+            AlarmState::Alarm
+        } else {
+            AlarmState::Ok
         })
     }
 }

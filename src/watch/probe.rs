@@ -1,13 +1,13 @@
 //! What a trigger sees in one probe. For an incident: whether its services are
 //! unhealthy in the region they are active in (`health`), or the error rate is over
-//! its threshold (`error-rate`). For a failback: whether home is healthy again.
+//! its threshold (`error-rate`), or a CloudWatch alarm is in `ALARM` (`alarm`). For a failback: whether home is healthy again.
 //! The runtime reads error rates and probes standbys (on sim, from the sim world).
 
 use tokio::task::JoinSet;
 
 use crate::error::Error;
-use crate::model::{Environment, Service, Trigger, TriggerKind};
-use crate::providers::{ProbeResult, Runtime};
+use crate::model::{AlarmProbe, Environment, Service, Trigger, TriggerKind};
+use crate::providers::{AlarmState, ProbeResult, Runtime};
 use crate::session::Session;
 use crate::state::State;
 
@@ -43,6 +43,27 @@ pub async fn incident(session: &Session, state: &State, trigger: &Trigger) -> Fi
                 },
             }
         }
+        TriggerKind::Alarm(alarm) => alarm_finding(session, alarm).await,
+    }
+}
+
+/// Whether `alarm` is in `ALARM`; an alarm that cannot be read is not.
+async fn alarm_finding(session: &Session, alarm: &AlarmProbe) -> Finding {
+    let Some(alarms) = &session.connection.runtime.alarms else {
+        return Finding {
+            holds: false,
+            detail: format!("alarm {}: no alarm provider is connected", alarm.name),
+        };
+    };
+    match alarms.state(&session.loaded.env, alarm).await {
+        Ok(state) => Finding {
+            holds: state == AlarmState::Alarm,
+            detail: format!("alarm {} is {}", alarm.name, state.as_str()),
+        },
+        Err(error) => Finding {
+            holds: false,
+            detail: format!("cannot read alarm {}: {error}", alarm.name),
+        },
     }
 }
 
