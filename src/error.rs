@@ -395,6 +395,20 @@ pub enum Error {
     )]
     NoSuchAlarm { alarm: String, region: String },
 
+    #[error("rds: {instance} in {region} is still `{status}` {waited} after its promotion began")]
+    #[diagnostic(
+        code(drplan::rds::promotion_timeout),
+        help(
+            "look at the instance (aws rds describe-db-instances --db-instance-identifier ID); once it is available, `drplan apply --resume` goes on without promoting it again; raise `rds.timeout` if promotions take longer"
+        )
+    )]
+    PromotionTimeout {
+        instance: String,
+        region: String,
+        status: String,
+        waited: String,
+    },
+
     #[error("the plan is not what planning produces: {difference}")]
     #[diagnostic(
         code(drplan::apply::edited_plan),

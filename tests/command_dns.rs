@@ -61,9 +61,22 @@ const HOME_SETS: &str = r#"[{"region": "dc-east", "value": "web.east.example.org
 
 impl Workspace {
     pub fn onprem(&self) {
-        fs::write(self.path().join(ENV), ONPREM).expect("the environment is written");
+        self.onprem_in(&[], "");
+    }
+
+    /// The on-premises environment with its data centres renamed (`from`, `to`) and
+    /// `extra` TOML appended; its "DNS" serves home.
+    pub fn onprem_in(&self, renames: &[(&str, &str)], extra: &str) {
+        let rename = |text: &str| {
+            renames
+                .iter()
+                .fold(text.to_string(), |text, (from, to)| text.replace(from, to))
+        };
+        fs::write(self.path().join(ENV), rename(ONPREM) + extra)
+            .expect("the environment is written");
         fs::create_dir_all(self.path().join("dns")).expect("dns/ is created");
-        fs::write(self.path().join("dns/www.json"), HOME_SETS).expect("the record is written");
+        fs::write(self.path().join("dns/www.json"), rename(HOME_SETS))
+            .expect("the record is written");
     }
 
     fn read(&self, file: &str) -> String {

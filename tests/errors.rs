@@ -185,6 +185,12 @@ fn examples() -> Vec<Error> {
             region: s("us-west-2"),
             detail: s("the output has no /replication/lag_ms"),
         },
+        Error::PromotionTimeout {
+            instance: s("omniops-db-usw2"),
+            region: s("us-west-2"),
+            status: s("modifying"),
+            waited: s("30m"),
+        },
         Error::NoSuchAlarm {
             alarm: s("api-5xx"),
             region: s("us-east-1"),

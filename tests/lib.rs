@@ -11,6 +11,7 @@ mod hostile;
 mod layering;
 mod operations;
 mod procedures;
+mod rds;
 mod stability;
 mod support;
 mod tamper;

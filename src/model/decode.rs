@@ -8,7 +8,9 @@ use crate::config::tree::{Fields, Node};
 use crate::error::{Problem, ProblemKind};
 use crate::located::Located;
 use crate::model::data_set::{Extract, LagProbe, LagSource};
-use crate::model::service::{DEFAULT_LIFECYCLE_TIMEOUT, Lifecycle};
+use crate::model::service::{
+    DEFAULT_LIFECYCLE_TIMEOUT, DEFAULT_RDS_TIMEOUT, Lifecycle, RdsInstances,
+};
 use crate::model::{
     AlarmProbe, Alias, BackupLocation, Check, CheckKind, Command, DEFAULT_DNS_COMMAND_TIMEOUT,
     DEFAULT_TRIGGER_INTERVAL, DataMethod, DataSet, DnsCommands, DnsRecord, Drill, Environment,
@@ -218,6 +220,8 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
         p,
     );
     let health = health.and_then(|mut h| health_probe(&mut h, p));
+    let rds = f.opt("rds", |n| Ok(*n), p);
+    let rds = rds.and_then(|node| rds_instances(&node, &name.value, p));
     f.finish(p);
     Some(Service {
         name,
@@ -230,6 +234,30 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
         deactivate,
         resync,
         health,
+        rds,
+    })
+}
+
+/// `rds = { instances = { REGION = "id" }, timeout }` of a service.
+fn rds_instances(node: &Node<'_, '_>, service: &str, p: &mut Problems) -> Option<RdsInstances> {
+    let mut f = p.ok(node.table(format!("`rds` of [services.{service}]")))?;
+    let instances = f.req(
+        "instances",
+        |n| n.table(format!("`rds.instances` of [services.{service}]")),
+        p,
+    );
+    let instances = instances.map(|mut t| {
+        t.entries()
+            .into_iter()
+            .filter_map(|(region, id)| Some((region, p.ok(id.string())?.value)))
+            .collect::<Vec<_>>()
+    });
+    let timeout = f.opt("timeout", Node::duration, p);
+    f.finish(p);
+    Some(RdsInstances {
+        instances: instances?,
+        timeout: timeout.map_or(DEFAULT_RDS_TIMEOUT, |t| t.value),
+        span: node.span(),
     })
 }
 

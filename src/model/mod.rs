@@ -26,7 +26,10 @@ pub use record::{Alias, DnsRecord, RecordSet, weighted_sets};
 pub use scenario::{
     MaintenancePage, Phase, Scenario, ScenarioStep, ScenarioStepAction, Strategy, kept_key,
 };
-pub use service::{Command, HealthCheck, HealthProbe, Lifecycle, Service, substitute};
+pub use service::{
+    Command, DEFAULT_RDS_TIMEOUT, HealthCheck, HealthProbe, Lifecycle, RdsInstances, Service,
+    substitute,
+};
 
 /// One environment file, decoded and validated.
 #[derive(Debug, Clone)]

@@ -30,6 +30,32 @@ pub struct Service {
     /// Makes the service's copy in `{region}` a replica of the active one.
     pub resync: Option<Lifecycle>,
     pub health: Option<HealthProbe>,
+    /// An RDS instance per region: activating the service in a region promotes its
+    /// read replica there.
+    pub rds: Option<RdsInstances>,
+}
+
+/// The RDS instances of a service: region → DB instance identifier (or ARN).
+#[derive(Debug, Clone)]
+pub struct RdsInstances {
+    pub instances: Vec<(Located<String>, String)>,
+    /// How long a promotion may take before drplan stops waiting for `available`.
+    pub timeout: Duration,
+    /// Where `rds` is written, for diagnostics.
+    pub span: crate::error::Span,
+}
+
+/// How long a promotion may take when `rds` declares no `timeout`.
+pub const DEFAULT_RDS_TIMEOUT: Duration = Duration::from_mins(30);
+
+impl RdsInstances {
+    /// The instance in `region`.
+    pub fn instance(&self, region: &str) -> Option<&str> {
+        self.instances
+            .iter()
+            .find(|(r, _)| r.value == region)
+            .map(|(_, id)| id.as_str())
+    }
 }
 
 /// A lifecycle command: what it runs, how long it is expected to take, and how long

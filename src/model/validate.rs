@@ -5,7 +5,7 @@
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
 
-use super::{Environment, Located, ProviderKind};
+use super::{Environment, Located, ProviderKind, Service};
 use crate::error::{Problem, ProblemKind};
 use crate::problems::Problems;
 use crate::suggest::did_you_mean;
@@ -37,6 +37,7 @@ fn check_regions(env: &Environment, p: &mut Problems) {
 
 fn check_services(env: &Environment, p: &mut Problems) {
     for service in &env.services {
+        check_rds(env, service, p);
         for dependency in &service.depends_on {
             let context = format!("`depends_on` of [services.{}]", service.name.value);
             let Some(target) = service_ref(env, dependency, &context, p) else {
@@ -67,6 +68,64 @@ fn check_services(env: &Environment, p: &mut Problems) {
                 );
             }
         }
+    }
+}
+
+/// An RDS service names an instance in every region it runs in and nowhere else, and
+/// is not also brought up by an `activate` command (which of the two would promote?).
+fn check_rds(env: &Environment, service: &Service, p: &mut Problems) {
+    let Some(rds) = &service.rds else { return };
+    let table = format!("[services.{}]", service.name.value);
+    for (region, _) in &rds.instances {
+        if region_ref(env, region, &table, p) && !service.runs_in(&region.value) {
+            p.push(
+                Problem::new(
+                    ProblemKind::InvalidValue,
+                    format!(
+                        "`rds` names an instance in `{}`, where `{}` does not run",
+                        region.value, service.name.value
+                    ),
+                    region.span.clone(),
+                    "not one of the service's regions",
+                )
+                .help(format!(
+                    "add \"{}\" to `regions`, or remove this instance",
+                    region.value
+                )),
+            );
+        }
+    }
+    for region in service
+        .regions
+        .iter()
+        .filter(|r| rds.instance(&r.value).is_none())
+    {
+        p.push(
+            Problem::new(
+                ProblemKind::MissingField,
+                format!(
+                    "`rds` of {table} names no instance in `{}`, where the service runs",
+                    region.value
+                ),
+                rds.span.clone(),
+                "every region needs its instance",
+            )
+            .help(format!(
+                "add {} = \"DB-INSTANCE-ID\" to `rds.instances`",
+                region.value
+            )),
+        );
+    }
+    if service.activate.is_some() {
+        p.push(
+            Problem::new(
+                ProblemKind::InvalidValue,
+                format!("{table} declares both `rds` and `activate`"),
+                rds.span.clone(),
+                "promotes the read replica",
+            )
+            .help("drplan promotes an RDS service itself; remove `activate` (keep `deactivate` and `resync` for fencing and reprotecting)"),
+        );
     }
 }
 

@@ -8,6 +8,7 @@ use super::cloudwatch::CloudWatchAlarms;
 use super::command_dns::CommandDns;
 use super::no_storage::NoStorage;
 use super::notifier::RealNotifier;
+use super::rds::Rds;
 use super::real::RealRuntime;
 use super::route53::Route53Dns;
 use super::s3::S3Store;
@@ -65,7 +66,8 @@ pub async fn connect(
         && (env.providers.dns == ProviderKind::Route53
             || env.providers.storage == ProviderKind::S3
             || matches!(env.state, StateLocation::S3 { .. })
-            || watches_alarms(env));
+            || watches_alarms(env)
+            || env.services.iter().any(|s| s.rds.is_some()));
     let sdk = if needs_aws {
         Some(super::aws::sdk_config(&env.providers).await)
     } else {
@@ -110,11 +112,10 @@ pub async fn connect(
             Runtime {
                 dns,
                 storage,
-                services: Arc::new(RealRuntime::new(
-                    client.clone(),
-                    COMMAND_TIMEOUT,
-                    secrets.clone(),
-                )),
+                services: Arc::new(
+                    RealRuntime::new(client.clone(), COMMAND_TIMEOUT, secrets.clone())
+                        .with_rds(sdk.as_ref().and_then(|sdk| Rds::of(env, sdk))),
+                ),
                 notifier: Arc::new(RealNotifier::new(client, secrets)),
                 alarms,
             }

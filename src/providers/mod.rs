@@ -12,6 +12,7 @@ pub mod http;
 pub mod no_storage;
 pub mod notifier;
 pub mod process;
+pub mod rds;
 pub mod real;
 pub mod route53;
 pub mod s3;

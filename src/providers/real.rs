@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::rds::Rds;
 use super::{Output, ProbeResult, ReplicaReading, ServiceRuntime, error_rate, http, process};
 use crate::error::Error;
 use crate::model::data_set::LagSource;
@@ -24,6 +25,8 @@ pub struct RealRuntime {
     client: reqwest::Client,
     command_timeout: Duration,
     secrets: Arc<Secrets>,
+    /// The environment's RDS services, promoted through the SDK instead of a command.
+    rds: Option<Rds>,
 }
 
 impl RealRuntime {
@@ -35,7 +38,14 @@ impl RealRuntime {
             client,
             command_timeout,
             secrets,
+            rds: None,
         }
+    }
+
+    /// This runtime, promoting the RDS services of `rds` itself.
+    #[must_use]
+    pub fn with_rds(self, rds: Option<Rds>) -> Self {
+        Self { rds, ..self }
     }
 
     /// Runs a lifecycle command, giving it at most `timeout` (and never more than any
@@ -78,11 +88,16 @@ impl RealRuntime {
 impl ServiceRuntime for RealRuntime {
     async fn activate(
         &self,
-        _service: &str,
-        _region: &str,
+        service: &str,
+        region: &str,
         command: Option<&[String]>,
     ) -> Result<Output, Error> {
-        self.run_optional(command).await
+        match &self.rds {
+            Some(rds) if rds.instance(service, region).is_some() => {
+                rds.promote(service, region).await
+            }
+            _ => self.run_optional(command).await,
+        }
     }
 
     async fn restore(
@@ -123,7 +138,10 @@ impl ServiceRuntime for RealRuntime {
         environment: &str,
     ) -> Result<Option<ReplicaReading>, Error> {
         let Some(probe) = &data.lag else {
-            return Ok(None);
+            return match &self.rds {
+                Some(rds) => rds.replica_lag(&data.service.value, region).await,
+                None => Ok(None),
+            };
         };
         let values = [
             ("region", region),

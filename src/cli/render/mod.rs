@@ -95,6 +95,20 @@ fn record_sets(sets: &[RecordSet]) -> String {
     lines.join("\n")
 }
 
+/// How a service without an `activate` command comes up: its RDS read replica is
+/// promoted, or the standby is taken as ready.
+fn activation_without_command(env: &Environment, service: &str, region: &str) -> String {
+    match env
+        .service(service)
+        .and_then(|s| s.rds.as_ref()?.instance(region))
+    {
+        Some(id) => format!(
+            "promotes the RDS read replica {id} (PromoteReadReplica), then waits until it is available"
+        ),
+        None => "no activate command: the standby is taken as ready".to_string(),
+    }
+}
+
 /// What a step runs or probes, in one line, when there is something to say.
 pub fn detail(env: &Environment, step: &Step) -> Option<String> {
     match &step.action {
@@ -111,9 +125,11 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             self::argv(argv),
             backups.url()
         )),
-        Action::Activate { command: None, .. } => {
-            Some("no activate command: the standby is taken as ready".to_string())
-        }
+        Action::Activate {
+            command: None,
+            service,
+            region,
+        } => Some(activation_without_command(env, service, region)),
         Action::Restore {
             command: None,
             backups,
