@@ -596,6 +596,15 @@ pub enum Error {
     )]
     Interrupted,
 
+    #[error("the run was aborted: its running steps were stopped and journaled abandoned")]
+    #[diagnostic(
+        code(drplan::apply::aborted),
+        help(
+            "their commands got SIGTERM, then SIGKILL; run `drplan apply --resume FILE` to run those steps again"
+        )
+    )]
+    Aborted,
+
     #[error("the drill found {failures} failure(s)")]
     #[diagnostic(code(drplan::drill::failed), help("the report lists them: {report}"))]
     DrillFailed { failures: usize, report: String },

@@ -4,10 +4,12 @@
 //!
 //! Crash and resume (kill -9 at twenty points of a run), lock contention, stale plans,
 //! Ctrl-C, a failing step with and without `--keep-going`, failover then failback, the
-//! RPO gate, and snapshots (under `snapshots/apply/`) of a live plan, the status after a
-//! failover and the run report.
+//! RPO gate, snapshots (under `snapshots/apply/`) of a live plan, the status after a
+//! failover and the run report, and real commands stopped by SIGTERM or left running by
+//! a SIGKILL (stopped by the resume before their step runs again).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::fs;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -15,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use drplan::providers::process::GroupMark;
 use drplan::state::local::LocalState;
 use serde_json::Value;
 
@@ -954,4 +957,205 @@ fn snapshot_of_status_and_the_run_report_after_a_failover() {
     assert!(status.stdout.contains("19/19 steps finished"), "{status}");
     let report = workspace.reports().pop().expect("a run report");
     snapshot::assert_live("apply", "run_report_after_failover", &report);
+}
+
+// ---------------------------------------------------------------------------------
+// 9. Real commands: SIGTERM, and the orphans of a SIGKILL.
+
+/// An environment on the real runtime (DNS on the sim world; no S3 call is made)
+/// whose tier-1 services activate with `commands` (name, shell script).
+fn commands_environment(commands: &[(&str, &str)]) -> String {
+    let mut text = String::from(
+        r#"[environment]
+name = "commands"
+home = "eu-west-1"
+rto = "20m"
+
+[providers]
+dns = "sim"
+storage = "s3"
+endpoint = "http://127.0.0.1:9"
+
+[regions.eu-west-1]
+role = "primary"
+
+[regions.eu-central-1]
+role = "secondary"
+
+[scenarios.region-outage]
+strategy = "failover"
+to = "eu-central-1"
+"#,
+    );
+    for (service, script) in commands {
+        let _ = write!(
+            text,
+            "\n[services.{service}]\ntier = 1\nregions = [\"eu-west-1\", \"eu-central-1\"]\nactivate = [\"sh\", \"-c\", {script:?}]\n"
+        );
+    }
+    text
+}
+
+const COMMANDS: &str = "environments/commands.toml";
+
+impl Workspace {
+    /// A workspace holding [`commands_environment`] and its sim world.
+    fn with_commands(commands: &[(&str, &str)]) -> Self {
+        let workspace = Self::new();
+        fs::write(
+            workspace.path().join(COMMANDS),
+            commands_environment(commands),
+        )
+        .expect("the environment is written");
+        workspace.run(&["sim", "init", COMMANDS]).expect(0);
+        workspace
+    }
+
+    /// `drplan ARGS…` with AWS credentials that are never used.
+    fn command_with_aws(&self, args: &[&str]) -> std::process::Command {
+        let mut command = self.command(args);
+        command.envs([
+            ("AWS_ACCESS_KEY_ID", "unused"),
+            ("AWS_SECRET_ACCESS_KEY", "unused"),
+            ("AWS_REGION", "eu-west-1"),
+        ]);
+        command
+    }
+
+    /// Starts the failover of [`COMMANDS`] and waits until `step` started its command.
+    fn failover_until_command(&self, step: &str) -> Spawned {
+        let apply = runner::spawn(&mut self.command_with_aws(&[
+            "apply",
+            COMMANDS,
+            "--scenario",
+            "region-outage",
+            "--auto-approve",
+        ]));
+        wait_until(
+            &format!("{step} started its command"),
+            Duration::from_mins(1),
+            || {
+                self.try_state("commands").is_some_and(|state| {
+                    events(&state, step).contains(&"command-started".to_string())
+                })
+            },
+        );
+        apply
+    }
+}
+
+/// The process groups journaled for `step`'s commands, in order.
+fn command_groups(state: &Value, step: &str) -> Vec<GroupMark> {
+    state["run"]["journal"]
+        .as_array()
+        .expect("the run has a journal")
+        .iter()
+        .filter(|entry| entry["step"] == step && entry["event"] == "command-started")
+        .map(|entry| serde_json::from_value(entry["group"].clone()).expect("a process group"))
+        .collect()
+}
+
+/// Polls until no process of `group` runs (zombies aside); panics after 10 s.
+#[track_caller]
+fn assert_stopped(group: &GroupMark) {
+    wait_until(
+        &format!("process group {} is gone", group.pgid),
+        Duration::from_secs(10),
+        || !group.is_running(),
+    );
+}
+
+#[test]
+fn sigterm_stops_running_commands_journals_them_abandoned_and_releases_the_lock() {
+    // One command dies of SIGTERM; the other ignores it and gets SIGKILL after the grace.
+    let workspace = Workspace::with_commands(&[
+        ("api", "sleep 300"),
+        ("worker", "trap '' TERM; while :; do sleep 1; done"),
+    ]);
+    let apply = workspace.failover_until_command("activate:api");
+    wait_until(
+        "activate:worker started its command",
+        Duration::from_mins(1),
+        || {
+            events(&workspace.state("commands"), "activate:worker")
+                .contains(&"command-started".to_string())
+        },
+    );
+    // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(apply.pid(), libc::SIGTERM) }, 0);
+    let terminated = apply.wait();
+
+    assert_eq!(terminated.code, Some(1), "{terminated}");
+    assert!(
+        terminated
+            .stderr
+            .contains("terminated: stopping the running steps")
+            && terminated.message().contains("drplan::apply::aborted"),
+        "{terminated}"
+    );
+    let state = workspace.state("commands");
+    assert_eq!(run_status(&state), "interrupted");
+    for step in ["activate:api", "activate:worker"] {
+        assert_eq!(
+            events(&state, step),
+            ["started", "command-started", "abandoned"],
+            "{step}"
+        );
+        assert!(detail(&state, step, "abandoned").starts_with("aborted: drplan was told to stop"));
+        let groups = command_groups(&state, step);
+        assert_eq!(groups.len(), 1, "{step}");
+        assert!(!groups[0].is_running(), "{step}'s command outlived drplan");
+    }
+    assert!(
+        !workspace
+            .file("state", "commands")
+            .with_extension("lock")
+            .exists(),
+        "the lock is released"
+    );
+}
+
+#[test]
+fn a_resume_after_sigkill_stops_the_orphaned_command_before_its_step_runs_again() {
+    // The first copy hangs; a second copy finishes at once, saying whether the first
+    // still ran beside it.
+    let workspace = Workspace::with_commands(&[(
+        "api",
+        "if [ -e first-copy ]; then echo second copy; exit 0; fi; touch first-copy; sleep 300",
+    )]);
+    let apply = workspace.failover_until_command("activate:api");
+    apply.kill();
+    let state = workspace.state("commands");
+    let orphan = command_groups(&state, "activate:api").remove(0);
+    assert!(orphan.is_running(), "the SIGKILL left the command running");
+
+    let resumed = runner::run(&mut workspace.command_with_aws(&[
+        "apply",
+        "--resume",
+        COMMANDS,
+        "--auto-approve",
+    ]))
+    .expect(0);
+
+    let state = workspace.state("commands");
+    assert_eq!(
+        events(&state, "activate:api"),
+        [
+            "started",
+            "command-started",
+            "abandoned",
+            "started",
+            "command-started",
+            "finished"
+        ],
+        "{resumed}"
+    );
+    assert!(
+        detail(&state, "activate:api", "abandoned")
+            .contains(&format!("(process group {}) was stopped", orphan.pgid)),
+        "{}",
+        detail(&state, "activate:api", "abandoned")
+    );
+    assert_stopped(&orphan);
+    assert_eq!(detail(&state, "activate:api", "finished"), "second copy\n");
 }

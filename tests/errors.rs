@@ -41,6 +41,7 @@ fn examples() -> Vec<Error> {
             ),
             rpo: s("1h"),
         },
+        Error::Aborted,
         Error::RegionDown {
             region: s("us-west-2"),
         },

@@ -3,7 +3,7 @@
 //! that arrive together are committed in one write (group commit), appended where the
 //! backend can; a change of the run's status writes the whole state.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::Error;
 use crate::graph::step::{Step, StepId};
+use crate::providers::process::GroupMark;
 use crate::state::{
     AppliedPlan, JournalEntry, RunStatus, State, StateBackend, StateVersion, StepEvent,
 };
@@ -83,12 +84,29 @@ impl Journal {
         });
     }
 
+    /// Records that each of `steps` started the command of process group `group`;
+    /// returns once it is durable.
+    pub async fn command_started(&self, steps: &[StepId], group: &GroupMark) -> Result<(), Error> {
+        for step in steps {
+            self.commit(Record::Step(JournalEntry {
+                step: step.clone(),
+                event: StepEvent::CommandStarted,
+                at: SystemTime::now(),
+                detail: format!("process group {}", group.pgid),
+                group: Some(group.clone()),
+            }))
+            .await?;
+        }
+        Ok(())
+    }
+
     fn record(step: &Step, event: StepEvent, detail: String) -> Record {
         Record::Step(JournalEntry {
             step: step.id.clone(),
             event,
             at: SystemTime::now(),
             detail,
+            group: None,
         })
     }
 }
@@ -163,10 +181,26 @@ pub fn finished_steps(journal: &[JournalEntry]) -> HashSet<StepId> {
     steps_last(journal, StepEvent::Finished)
 }
 
-/// The ids of the steps whose last transition is `Started`: in flight when the run
-/// stopped without recording how they ended (a crash or kill -9).
-pub fn in_flight_steps(journal: &[JournalEntry]) -> HashSet<StepId> {
-    steps_last(journal, StepEvent::Started)
+/// The steps in flight when the run stopped without recording how they ended (a
+/// crash or kill -9): their last transition is `Started` or `CommandStarted`. Each
+/// comes with the process groups of the commands it started since.
+pub fn in_flight_steps(journal: &[JournalEntry]) -> BTreeMap<StepId, Vec<GroupMark>> {
+    let mut in_flight: BTreeMap<StepId, Vec<GroupMark>> = BTreeMap::new();
+    for entry in journal {
+        match entry.event {
+            StepEvent::Started => {
+                in_flight.insert(entry.step.clone(), Vec::new());
+            }
+            StepEvent::CommandStarted => {
+                let groups = in_flight.entry(entry.step.clone()).or_default();
+                groups.extend(entry.group.clone());
+            }
+            StepEvent::Finished | StepEvent::Failed | StepEvent::Abandoned => {
+                in_flight.remove(&entry.step);
+            }
+        }
+    }
+    in_flight
 }
 
 fn steps_last(journal: &[JournalEntry], wanted: StepEvent) -> HashSet<StepId> {

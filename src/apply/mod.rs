@@ -27,6 +27,7 @@ use crate::model::Environment;
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
 use crate::providers::Runtime;
+use crate::providers::process::{self, Commands, GroupMark};
 use crate::secrets::Secrets;
 use crate::state::{
     JournalEntry, LockInfo, Run, RunStatus, State, StateBackend, StateVersion, StepEvent,
@@ -61,6 +62,8 @@ pub struct Context {
     pub secrets: Arc<Secrets>,
     pub plan: Plan,
     pub started: SystemTime,
+    /// The commands the steps run, stopped together on abort.
+    pub commands: Arc<Commands>,
     /// Set once every step but the timed notifications is done.
     recovered: watch::Receiver<bool>,
     prompt: Mutex<()>,
@@ -194,36 +197,48 @@ pub async fn resume(
         });
     }
     run.status = RunStatus::Running;
-    abandon_in_flight(&mut state);
+    abandon_in_flight(&mut state).await;
     state.serial += 1;
     let version = launch.backend.write(&state, Some(&version)).await?;
     execute(launch, state, version).await
 }
 
 /// Journals `abandoned` for every step a crash left in flight (started, never ended),
-/// so that the journal says why it starts again.
-fn abandon_in_flight(state: &mut State) {
+/// so that the journal says why it starts again; first stops any command such a step
+/// started that still runs, so that no second copy ever runs beside it.
+async fn abandon_in_flight(state: &mut State) {
     let Some(run) = &state.run else {
         return;
     };
     let in_flight = journal::in_flight_steps(&run.journal);
-    let abandoned: Vec<JournalEntry> = run
-        .plan
-        .plan
-        .steps
-        .iter()
-        .filter(|step| in_flight.contains(&step.id))
-        .map(|step| JournalEntry {
-            step: step.id.clone(),
+    let mut abandoned = Vec::new();
+    for (step, groups) in in_flight {
+        let running: Vec<GroupMark> = groups.into_iter().filter(GroupMark::is_running).collect();
+        process::stop(&running, process::TERMINATION_GRACE).await;
+        abandoned.push(JournalEntry {
+            step,
             event: StepEvent::Abandoned,
             at: SystemTime::now(),
-            detail: "the run stopped while this step ran (a crash or kill); it runs again"
-                .to_string(),
-        })
-        .collect();
+            detail: abandoned_detail(&running),
+            group: None,
+        });
+    }
     for entry in abandoned {
         state.record(entry);
     }
+}
+
+/// Why a step left in flight runs again, naming the commands that were stopped.
+fn abandoned_detail(stopped: &[GroupMark]) -> String {
+    let why = "the run stopped while this step ran (a crash or kill); it runs again";
+    if stopped.is_empty() {
+        return why.to_string();
+    }
+    let groups: Vec<String> = stopped.iter().map(|g| g.pgid.to_string()).collect();
+    format!(
+        "{why}, once its command still running (process group {}) was stopped",
+        groups.join(", ")
+    )
 }
 
 async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<Applied, Error> {
@@ -245,6 +260,7 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
         secrets: launch.secrets,
         plan: run.plan.plan.clone(),
         started: run.started,
+        commands: Arc::default(),
         recovered,
         prompt: Mutex::new(()),
     });

@@ -551,6 +551,7 @@ mod tests {
             event,
             at: SystemTime::UNIX_EPOCH,
             detail: String::new(),
+            group: None,
         };
         let entries = vec![entry(StepEvent::Started), entry(StepEvent::Finished)];
         (service, region, entries)

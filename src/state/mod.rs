@@ -15,6 +15,7 @@ use tokio::time::{Instant, sleep};
 use crate::error::Error;
 use crate::graph::step::{Action, StepId};
 use crate::plan::file::{PlanFile, StateRef};
+use crate::providers::process::GroupMark;
 
 /// The state of one environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,6 +118,9 @@ pub struct JournalEntry {
     /// Command output or error text (secrets redacted).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// The process group of a command the step started (`command-started`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupMark>,
 }
 
 /// A step transition.
@@ -124,6 +128,9 @@ pub struct JournalEntry {
 #[serde(rename_all = "kebab-case")]
 pub enum StepEvent {
     Started,
+    /// The step started a command, whose process group is recorded: a resume stops
+    /// it before the step runs again.
+    CommandStarted,
     Finished,
     Failed,
     /// Started before a crash or an abort and never finished: it runs again on resume.
