@@ -963,8 +963,9 @@ fn snapshot_of_status_and_the_run_report_after_a_failover() {
 // 9. Real commands: SIGTERM, and the orphans of a SIGKILL.
 
 /// An environment on the real runtime (DNS on the sim world; no S3 call is made)
-/// whose tier-1 services activate with `commands` (name, shell script).
-fn commands_environment(commands: &[(&str, &str)]) -> String {
+/// whose tier-1 services activate with `activations` (name, TOML value), followed by
+/// `extra` TOML.
+fn commands_environment(activations: &[(&str, String)], extra: &str) -> String {
     let mut text = String::from(
         r#"[environment]
 name = "commands"
@@ -987,26 +988,29 @@ strategy = "failover"
 to = "eu-central-1"
 "#,
     );
-    for (service, script) in commands {
+    for (service, activate) in activations {
         let _ = write!(
             text,
-            "\n[services.{service}]\ntier = 1\nregions = [\"eu-west-1\", \"eu-central-1\"]\nactivate = [\"sh\", \"-c\", {script:?}]\n"
+            "\n[services.{service}]\ntier = 1\nregions = [\"eu-west-1\", \"eu-central-1\"]\nactivate = {activate}\n"
         );
     }
+    text.push_str(extra);
     text
+}
+
+/// A shell script as a command (TOML).
+fn sh(script: &str) -> String {
+    format!("[\"sh\", \"-c\", {script:?}]")
 }
 
 const COMMANDS: &str = "environments/commands.toml";
 
 impl Workspace {
     /// A workspace holding [`commands_environment`] and its sim world.
-    fn with_commands(commands: &[(&str, &str)]) -> Self {
+    fn with_commands(activations: &[(&str, String)], extra: &str) -> Self {
         let workspace = Self::new();
-        fs::write(
-            workspace.path().join(COMMANDS),
-            commands_environment(commands),
-        )
-        .expect("the environment is written");
+        let text = commands_environment(activations, extra);
+        fs::write(workspace.path().join(COMMANDS), text).expect("the environment is written");
         workspace.run(&["sim", "init", COMMANDS]).expect(0);
         workspace
     }
@@ -1068,10 +1072,13 @@ fn assert_stopped(group: &GroupMark) {
 #[test]
 fn sigterm_stops_running_commands_journals_them_abandoned_and_releases_the_lock() {
     // One command dies of SIGTERM; the other ignores it and gets SIGKILL after the grace.
-    let workspace = Workspace::with_commands(&[
-        ("api", "sleep 300"),
-        ("worker", "trap '' TERM; while :; do sleep 1; done"),
-    ]);
+    let workspace = Workspace::with_commands(
+        &[
+            ("api", sh("sleep 300")),
+            ("worker", sh("trap '' TERM; while :; do sleep 1; done")),
+        ],
+        "",
+    );
     let apply = workspace.failover_until_command("activate:api");
     wait_until(
         "activate:worker started its command",
@@ -1119,10 +1126,15 @@ fn sigterm_stops_running_commands_journals_them_abandoned_and_releases_the_lock(
 fn a_resume_after_sigkill_stops_the_orphaned_command_before_its_step_runs_again() {
     // The first copy hangs; a second copy finishes at once, saying whether the first
     // still ran beside it.
-    let workspace = Workspace::with_commands(&[(
-        "api",
-        "if [ -e first-copy ]; then echo second copy; exit 0; fi; touch first-copy; sleep 300",
-    )]);
+    let workspace = Workspace::with_commands(
+        &[(
+            "api",
+            sh(
+                "if [ -e first-copy ]; then echo second copy; exit 0; fi; touch first-copy; sleep 300",
+            ),
+        )],
+        "",
+    );
     let apply = workspace.failover_until_command("activate:api");
     apply.kill();
     let state = workspace.state("commands");
@@ -1158,4 +1170,54 @@ fn a_resume_after_sigkill_stops_the_orphaned_command_before_its_step_runs_again(
     );
     assert_stopped(&orphan);
     assert_eq!(detail(&state, "activate:api", "finished"), "second copy\n");
+}
+
+#[test]
+fn activations_and_checks_are_stopped_at_their_declared_timeout() {
+    let workspace = Workspace::with_commands(
+        &[(
+            "api",
+            format!("{{ command = {}, timeout = \"1s\" }}", sh("sleep 300")),
+        )],
+        &format!(
+            "\n[[checks]]\nname = \"slow check\"\ncommand = {}\ntimeout = \"1s\"\n",
+            sh("sleep 300")
+        ),
+    );
+    let plan = runner::run(&mut workspace.command_with_aws(&[
+        "plan",
+        COMMANDS,
+        "--scenario",
+        "region-outage",
+    ]));
+    assert!(
+        plan.stdout.contains("runs: sh -c 'sleep 300' (at most 1s)"),
+        "{plan}"
+    );
+
+    let verify = runner::run(&mut workspace.command_with_aws(&["verify", COMMANDS])).expect(1);
+    assert!(
+        verify.stdout.contains("[FAIL] slow check")
+            && verify.stdout.contains("`sh` timed out after 1s"),
+        "{verify}"
+    );
+
+    let apply = runner::run(&mut workspace.command_with_aws(&[
+        "apply",
+        COMMANDS,
+        "--scenario",
+        "region-outage",
+        "--auto-approve",
+    ]))
+    .expect(1);
+    let state = workspace.state("commands");
+    assert_eq!(
+        events(&state, "activate:api"),
+        ["started", "command-started", "failed"],
+        "{apply}"
+    );
+    assert!(
+        detail(&state, "activate:api", "failed").contains("`sh` timed out after 1s"),
+        "{apply}"
+    );
 }

@@ -66,8 +66,9 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             service,
             region,
             command,
+            timeout,
         } => services
-            .activate(service, region, command.as_deref())
+            .activate(service, region, command.as_deref(), *timeout)
             .await
             .map(|o| o.log),
         Action::Restore {
@@ -75,6 +76,7 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             region,
             backups,
             command,
+            timeout,
         } => {
             let newest = ctx.runtime.storage.newest(backups, ctx.options.at).await?;
             let backup = newest.ok_or_else(|| Error::NoBackup {
@@ -86,7 +88,7 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
                     .collect()
             });
             let output = services
-                .restore(service, region, &backup.url, command.as_deref())
+                .restore(service, region, &backup.url, command.as_deref(), *timeout)
                 .await?;
             Ok(format!("restored from {}\n{}", backup.url, output.log)
                 .trim_end()
@@ -131,7 +133,7 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             probe,
         } => health(ctx, service, region, probe.as_ref()).await,
         Action::Verify { index, .. } => verify(ctx, *index).await,
-        Action::Run { argv, .. } => services.run(&argv.0).await.map(|o| o.log),
+        Action::Run { argv, .. } => services.run(&argv.0, None).await.map(|o| o.log),
         Action::Manual { instruction, .. } => Ok(format!("confirmed: {instruction}")),
     }
 }

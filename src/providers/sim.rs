@@ -770,6 +770,7 @@ impl ServiceRuntime for Sim {
         service: &str,
         region: &str,
         command: Option<&[String]>,
+        _timeout: Duration,
     ) -> Result<Output, Error> {
         let line = log_line(format!("activate {service} {region}"), command);
         self.bring_up(service, region, line, |_| Ok(())).await
@@ -781,6 +782,7 @@ impl ServiceRuntime for Sim {
         region: &str,
         backup: &str,
         command: Option<&[String]>,
+        _timeout: Duration,
     ) -> Result<Output, Error> {
         let line = log_line(format!("restore {service} {region} from {backup}"), command);
         let output = self
@@ -845,7 +847,7 @@ impl ServiceRuntime for Sim {
         }))
     }
 
-    async fn run(&self, argv: &[String]) -> Result<Output, Error> {
+    async fn run(&self, argv: &[String], _timeout: Option<Duration>) -> Result<Output, Error> {
         let line = log_line("run".to_string(), Some(argv));
         self.log(line.clone()).await?;
         Ok(Output { log: line })
@@ -880,6 +882,7 @@ impl ServiceRuntime for Sim {
         url: &str,
         expect: u16,
         max_latency: Option<Duration>,
+        _timeout: Duration,
     ) -> Result<ProbeResult, Error> {
         let (latency, timed_out) = self.wait_latency(max_latency).await;
         let host = reqwest::Url::parse(url)
@@ -987,6 +990,9 @@ mod tests {
 
     use super::*;
 
+    /// The timeout a command is given in these tests.
+    const TIMEOUT: Duration = Duration::from_secs(5);
+
     /// 2023-11-14T22:13:20Z.
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
@@ -1089,7 +1095,7 @@ mod tests {
         let argv = ["pg-promote", "--cluster", "shop-eu-central-1"].map(String::from);
 
         let output = sim
-            .activate("postgres", "eu-central-1", Some(&argv))
+            .activate("postgres", "eu-central-1", Some(&argv), TIMEOUT)
             .await
             .unwrap();
 
@@ -1113,7 +1119,7 @@ mod tests {
             .unwrap();
 
         let error = sim
-            .activate("postgres", "eu-central-1", None)
+            .activate("postgres", "eu-central-1", None, TIMEOUT)
             .await
             .unwrap_err();
 
@@ -1135,6 +1141,7 @@ mod tests {
                 "eu-west-1",
                 "s3://shop-backups/postgres/nope.dump",
                 None,
+                TIMEOUT,
             )
             .await;
         assert!(
@@ -1143,7 +1150,7 @@ mod tests {
 
         let backup = sim.newest(&orders(), None).await.unwrap().unwrap().url;
         let output = sim
-            .restore("postgres", "eu-west-1", &backup, None)
+            .restore("postgres", "eu-west-1", &backup, None, TIMEOUT)
             .await
             .unwrap();
         assert_eq!(
@@ -1163,10 +1170,12 @@ mod tests {
         }
         let backup = sim.newest(&orders(), None).await.unwrap().unwrap().url;
 
-        sim.restore("postgres", "eu-west-1", &backup, None)
+        sim.restore("postgres", "eu-west-1", &backup, None, TIMEOUT)
             .await
             .unwrap();
-        sim.activate("cache", "eu-west-1", None).await.unwrap();
+        sim.activate("cache", "eu-west-1", None, TIMEOUT)
+            .await
+            .unwrap();
 
         assert!(
             sim.probe("postgres", "eu-west-1", None)
@@ -1202,7 +1211,7 @@ mod tests {
         let (sim, _) = sim(&dir);
         sim.update(|world| world.set_fault_rate(1.0)).await.unwrap();
 
-        let activate = sim.activate("api", "eu-west-1", None).await;
+        let activate = sim.activate("api", "eu-west-1", None, TIMEOUT).await;
         assert!(matches!(activate, Err(Error::InjectedFault { .. })));
         let probe = sim.probe("api", "eu-west-1", None).await.unwrap();
         assert!(
@@ -1292,7 +1301,7 @@ mod tests {
         let dir = TempDir::new().unwrap();
         let (sim, _) = sim(&dir);
         let check = async |url| {
-            let result = sim.check_url(url, 200, None).await.unwrap();
+            let result = sim.check_url(url, 200, None, TIMEOUT).await.unwrap();
             (result.healthy, result.detail)
         };
 
@@ -1321,7 +1330,10 @@ mod tests {
         let (sim, env) = sim(&dir);
 
         let output = sim
-            .run(&["rm".to_string(), "-rf".to_string(), "/".to_string()])
+            .run(
+                &["rm".to_string(), "-rf".to_string(), "/".to_string()],
+                None,
+            )
             .await
             .unwrap();
         sim.send(

@@ -5,11 +5,14 @@ pub mod graph;
 mod markdown;
 mod text;
 
+use std::time::Duration;
+
 use similar::{ChangeTag, TextDiff};
 
 use super::PlanFormat;
 use crate::duration::format_seconds;
 use crate::graph::step::{Action, Change, Placement, Step};
+use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::{CheckKind, Environment, HealthCheck, NotifyVia, Phase, RecordSet};
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
@@ -95,21 +98,28 @@ fn record_sets(sets: &[RecordSet]) -> String {
     lines.join("\n")
 }
 
-/// What a step runs or probes, in one line, when there is something to say.
-pub fn detail(env: &Environment, step: &Step) -> Option<String> {
-    match &step.action {
+/// What an activate or restore step runs.
+fn recovery_detail(action: &Action) -> Option<String> {
+    match action {
         Action::Activate {
             command: Some(argv),
+            timeout,
             ..
-        } => Some(format!("runs: {}", self::argv(argv))),
+        } => Some(format!(
+            "runs: {}{}",
+            self::argv(argv),
+            declared_timeout(*timeout)
+        )),
         Action::Restore {
             command: Some(argv),
             backups,
+            timeout,
             ..
         } => Some(format!(
-            "runs: {} ({{backup}}: the newest backup under {}, chosen when the step runs)",
+            "runs: {} ({{backup}}: the newest backup under {}, chosen when the step runs){}",
             self::argv(argv),
-            backups.url()
+            backups.url(),
+            declared_timeout(*timeout)
         )),
         Action::Activate { command: None, .. } => {
             Some("no activate command: the standby is taken as ready".to_string())
@@ -122,6 +132,23 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             "restores from {} (no restore command)",
             backups.url()
         )),
+        _ => None,
+    }
+}
+
+/// ` (at most 10m)` for a declared timeout; nothing for the default one.
+fn declared_timeout(timeout: Duration) -> String {
+    if timeout == DEFAULT_LIFECYCLE_TIMEOUT {
+        String::new()
+    } else {
+        format!(" (at most {})", format_seconds(timeout))
+    }
+}
+
+/// What a step runs or probes, in one line, when there is something to say.
+pub fn detail(env: &Environment, step: &Step) -> Option<String> {
+    match &step.action {
+        Action::Activate { .. } | Action::Restore { .. } => recovery_detail(&step.action),
         Action::Run { argv, .. } => Some(format!("runs: {}", self::argv(&argv.0))),
         Action::Deactivate {
             command,
