@@ -65,6 +65,19 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("cannot write {}: the disk is full", path.display())]
+    #[diagnostic(
+        code(drplan::io::disk_full),
+        help(
+            "free space on the disk (or raise the quota) that holds it, then run the command again"
+        )
+    )]
+    DiskFull {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("unknown scenario `{name}`")]
     #[diagnostic(code(drplan::cli::unknown_scenario), help("{help}"))]
     UnknownScenario { name: String, help: String },
@@ -588,6 +601,28 @@ pub enum Error {
         help("recovery is not proven until every check passes: investigate the failing ones")
     )]
     ChecksFailed { failed: Vec<String> },
+
+    #[error("the run stopped: its journal could not be written")]
+    #[diagnostic(
+        code(drplan::apply::journal_failed),
+        help(
+            "every step recorded before is kept; once the cause below is fixed (space freed, the endpoint back, access granted), run `drplan apply --resume FILE`"
+        )
+    )]
+    JournalFailed {
+        /// The error of the write that failed.
+        #[diagnostic_source]
+        cause: Box<dyn Diagnostic + Send + Sync>,
+    },
+
+    #[error("the journal could not record this step, so it was stopped: {detail}")]
+    #[diagnostic(
+        code(drplan::state::unrecorded),
+        help(
+            "nothing runs unrecorded; run `drplan apply --resume FILE` once the state can be written"
+        )
+    )]
+    Unrecorded { detail: String },
 
     #[error("the run was interrupted")]
     #[diagnostic(

@@ -36,7 +36,8 @@ pub struct Journal {
     sender: mpsc::UnboundedSender<Request>,
 }
 
-/// What the writer task hands back when the journal closes: the final state.
+/// What the writer task hands back when the journal closes: the final state, or the
+/// error of the write that stopped it.
 pub type Closed = tokio::task::JoinHandle<Result<State, Error>>;
 
 impl Journal {
@@ -54,15 +55,15 @@ impl Journal {
     /// Commits `record`; returns once it is durable.
     pub async fn commit(&self, record: Record) -> Result<(), Error> {
         let (done, wait) = oneshot::channel();
-        let closed = || Error::StateConflict {
-            detail: "the journal writer stopped".to_string(),
+        let closed = || Error::Unrecorded {
+            detail: "an earlier write of the journal failed".to_string(),
         };
         self.sender
             .send(Request { record, done })
             .map_err(|_| closed())?;
         match wait.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(detail)) => Err(Error::StateConflict { detail }),
+            Ok(Err(detail)) => Err(Error::Unrecorded { detail }),
             Err(_) => Err(closed()),
         }
     }

@@ -267,13 +267,21 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
     let execution = executor::execute(ctx.clone(), steps.clone(), &finished, recovered_tx).await;
     ctx.progress.finish();
     let status = execution.status();
-    journal.commit(Record::Status(status)).await?;
+    let committed = journal.commit(Record::Status(status)).await;
     let time_scale = ctx.options.time_scale;
     drop(journal);
     drop(ctx);
-    let state = closed.await.map_err(|e| Error::StateConflict {
-        detail: e.to_string(),
-    })??;
+    // A failed write stops the writer: its own error says why, better than the
+    // `unrecorded` each later commit got.
+    let state = closed
+        .await
+        .map_err(|e| Error::Bug {
+            detail: format!("the journal writer failed: {e}"),
+        })?
+        .map_err(|cause| Error::JournalFailed {
+            cause: Box::new(cause),
+        })?;
+    committed?;
     let report = report::RunReport::new(
         &run.id,
         &run.plan.plan,
