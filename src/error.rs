@@ -602,7 +602,7 @@ pub enum Error {
     )]
     ChecksFailed { failed: Vec<String> },
 
-    #[error("the run stopped: its journal could not be written")]
+    #[error("the run stopped: its journal could not be written{}", spool.as_ref().map(|p| format!("; what ran since is kept in {} and recorded on resume", p.display())).unwrap_or_default())]
     #[diagnostic(
         code(drplan::apply::journal_failed),
         help(
@@ -613,6 +613,8 @@ pub enum Error {
         /// The error of the write that failed.
         #[diagnostic_source]
         cause: Box<dyn Diagnostic + Send + Sync>,
+        /// Where the transitions the state did not take are kept, if they could be.
+        spool: Option<PathBuf>,
     },
 
     #[error("the journal could not record this step, so it was stopped: {detail}")]

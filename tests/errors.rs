@@ -52,6 +52,7 @@ fn examples() -> Vec<Error> {
                 message: s("cannot write s3://omniops-state/production.json: connection refused"),
                 help: "check the network, and `endpoint` under [providers] or AWS_ENDPOINT_URL when one is set",
             }),
+            spool: Some(PathBuf::from(".drplan/spool/production.journal")),
         },
         Error::Unrecorded {
             detail: s("s3: cannot write s3://omniops-state/production.json: connection refused"),

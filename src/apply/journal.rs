@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::Error;
 use crate::graph::step::{Step, StepId};
 use crate::providers::process::GroupMark;
+use crate::state::spool::Spool;
 use crate::state::{
     AppliedPlan, JournalEntry, RunStatus, State, StateBackend, StateVersion, StepEvent,
 };
@@ -42,13 +43,15 @@ pub type Closed = tokio::task::JoinHandle<Result<State, Error>>;
 
 impl Journal {
     /// Starts the writer over `state`, stored at `version` in `backend`.
+    /// Transitions the backend cannot take are kept in `spool`.
     pub fn start(
         backend: Arc<dyn StateBackend>,
         state: State,
         version: StateVersion,
+        spool: Spool,
     ) -> (Self, Closed) {
         let (sender, receiver) = mpsc::unbounded_channel();
-        let task = tokio::spawn(writer(backend, state, version, receiver));
+        let task = tokio::spawn(writer(backend, state, version, receiver, spool));
         (Self { sender }, task)
     }
 
@@ -112,25 +115,63 @@ impl Journal {
     }
 }
 
+/// Commits what arrives. Once a write fails, every later transition (the ends of the
+/// steps still running) goes to the spool instead, and whoever waits is refused, so no
+/// step starts; the writer ends with the error of that write.
 async fn writer(
     backend: Arc<dyn StateBackend>,
     mut state: State,
     mut version: StateVersion,
     mut receiver: mpsc::UnboundedReceiver<Request>,
+    spool: Spool,
 ) -> Result<State, Error> {
+    let mut failure: Option<(Error, bool)> = None;
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
         while let Ok(more) = receiver.try_recv() {
             batch.push(more);
         }
-        let result = commit(backend.as_ref(), &mut state, &version, &batch).await;
-        let outcome = result.as_ref().map(|_| ()).map_err(ToString::to_string);
+        let outcome = match &mut failure {
+            Some((error, spooled)) => {
+                *spooled &= keep(&spool, &state, &batch);
+                Err(error.to_string())
+            }
+            None => match commit(backend.as_ref(), &mut state, &version, &batch).await {
+                Ok(stored) => {
+                    version = stored;
+                    Ok(())
+                }
+                Err(error) => {
+                    let outcome = Err(error.to_string());
+                    failure = Some((error, keep(&spool, &state, &batch)));
+                    outcome
+                }
+            },
+        };
         for request in batch {
             let _ = request.done.send(outcome.clone());
         }
-        version = result?;
     }
-    Ok(state)
+    match failure {
+        None => Ok(state),
+        Some((cause, spooled)) => Err(Error::JournalFailed {
+            cause: Box::new(cause),
+            spool: spooled.then(|| spool.path().to_path_buf()),
+        }),
+    }
+}
+
+/// Keeps the step transitions of `batch` in `spool`; false when even that failed.
+fn keep(spool: &Spool, state: &State, batch: &[Request]) -> bool {
+    let entries: Vec<JournalEntry> = batch
+        .iter()
+        .filter_map(|request| match &request.record {
+            Record::Step(entry) => Some(entry.clone()),
+            Record::Status(_) => None,
+        })
+        .collect();
+    let run = state.run.as_ref().map_or("", |run| run.id.as_str());
+    entries.is_empty() || spool.keep(run, &entries).is_ok()
 }
 
 /// Applies `batch` to `state` and stores it as one write: an append of its step

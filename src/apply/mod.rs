@@ -29,6 +29,7 @@ use crate::plan::file::PlanFile;
 use crate::providers::Runtime;
 use crate::providers::process::{self, Commands, GroupMark};
 use crate::secrets::Secrets;
+use crate::state::spool::Spool;
 use crate::state::{
     JournalEntry, LockInfo, Run, RunStatus, State, StateBackend, StateVersion, StepEvent,
 };
@@ -197,9 +198,21 @@ pub async fn resume(
         });
     }
     run.status = RunStatus::Running;
+    let spool = Spool::new(&launch.env.name);
+    let spooled = spool.pending(&run.id)?;
+    for entry in spooled {
+        if !state
+            .run
+            .as_ref()
+            .is_some_and(|run| run.journal.contains(&entry))
+        {
+            state.record(entry);
+        }
+    }
     abandon_in_flight(&mut state).await;
     state.serial += 1;
     let version = launch.backend.write(&state, Some(&version)).await?;
+    spool.clear()?;
     execute(launch, state, version).await
 }
 
@@ -248,7 +261,8 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
         .expect("start and resume record the run before executing it");
     let finished = journal::finished_steps(&run.journal);
     let steps = Arc::new(run.plan.plan.steps.clone());
-    let (journal, closed) = Journal::start(launch.backend.clone(), state, version);
+    let spool = Spool::new(&launch.env.name);
+    let (journal, closed) = Journal::start(launch.backend.clone(), state, version, spool);
     let (recovered_tx, recovered) = watch::channel(false);
     let ctx = Arc::new(Context {
         progress: Progress::new(steps.len(), launch.options.quiet),
@@ -271,17 +285,10 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
     let time_scale = ctx.options.time_scale;
     drop(journal);
     drop(ctx);
-    // A failed write stops the writer: its own error says why, better than the
-    // `unrecorded` each later commit got.
-    let state = closed
-        .await
-        .map_err(|e| Error::Bug {
-            detail: format!("the journal writer failed: {e}"),
-        })?
-        .map_err(|cause| Error::JournalFailed {
-            cause: Box::new(cause),
-        })?;
-    committed?;
+    let written = closed.await.map_err(|e| Error::Bug {
+        detail: format!("the journal writer failed: {e}"),
+    })?;
+    // The report is written even when the state could not be: it is the local record.
     let report = report::RunReport::new(
         &run.id,
         &run.plan.plan,
@@ -291,6 +298,10 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
         time_scale,
     );
     let path = report.write()?;
+    // A failed write stops the writer: its own error says why, better than the
+    // `unrecorded` each later commit got.
+    let state = written?;
+    committed?;
     Ok(Applied {
         execution,
         report: path,

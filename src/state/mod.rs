@@ -1,9 +1,11 @@
 //! State: per environment, where each service is active, the last applied plan and
 //! the apply journal, with a lineage (fixed at creation) and a serial (bumped on every
 //! write). Backends: a local file under `.drplan/state/` and an S3 object; both lock.
+//! What a backend could not take mid-run waits in a local spool.
 
 pub mod local;
 pub mod s3;
+pub mod spool;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
