@@ -1221,3 +1221,103 @@ fn activations_and_checks_are_stopped_at_their_declared_timeout() {
         "{apply}"
     );
 }
+
+/// A webhook on a loopback port that keeps every request it receives, never answers
+/// the first (that notification is in flight until drplan gives up or dies) and
+/// answers the others 200.
+struct SilentWebhook {
+    url: String,
+    requests: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+impl SilentWebhook {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let url = format!("http://{}/hook", listener.local_addr().expect("an address"));
+        let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&requests);
+        thread::spawn(move || {
+            let mut open = Vec::new();
+            for mut client in listener.incoming().flatten() {
+                let mut buffer = vec![0; 64 * 1024];
+                let _ = client.set_read_timeout(Some(Duration::from_secs(2)));
+                let read = std::io::Read::read(&mut client, &mut buffer).unwrap_or(0);
+                let mut kept = kept.lock().expect("not poisoned");
+                kept.push(String::from_utf8_lossy(&buffer[..read]).to_string());
+                if kept.len() == 1 {
+                    open.push(client);
+                } else {
+                    let answer =
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                    let _ = std::io::Write::write_all(&mut client, answer);
+                }
+            }
+        });
+        Self { url, requests }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("not poisoned").clone()
+    }
+}
+
+#[test]
+fn a_notification_in_flight_when_drplan_is_killed_is_not_sent_again_on_resume() {
+    let webhook = SilentWebhook::start();
+    let workspace = Workspace::with_commands(
+        &[("api", sh("true"))],
+        &format!(
+            "\n[[notify]]\nto = \"on-call\"\nvia = \"webhook\"\nurl = \"{}\"\n",
+            webhook.url
+        ),
+    );
+    let apply = runner::spawn(&mut workspace.command_with_aws(&[
+        "apply",
+        COMMANDS,
+        "--scenario",
+        "region-outage",
+        "--auto-approve",
+    ]));
+    let step = "notify:1-on-call";
+    wait_until(
+        "the notification is being sent",
+        Duration::from_mins(1),
+        || !webhook.requests().is_empty(),
+    );
+    apply.kill();
+    let state = workspace.state("commands");
+    assert_eq!(events(&state, step), ["started", "sending"]);
+
+    runner::run(&mut workspace.command_with_aws(&[
+        "apply",
+        "--resume",
+        COMMANDS,
+        "--auto-approve",
+    ]))
+    .expect(0);
+
+    // Each notification was posted once, carrying its idempotency key: the one in
+    // flight at the kill was not sent again; the resolved one went out on resume.
+    let run_id = workspace.state("commands")["run"]["id"]
+        .as_str()
+        .expect("a run id")
+        .to_string();
+    let requests = webhook.requests();
+    for (key, status) in [
+        (step.to_string(), "recovering"),
+        (format!("{step}-resolved"), "resolved"),
+    ] {
+        let key = format!("\"idempotency_key\":\"{run_id}/{key}\"");
+        let posted: Vec<&String> = requests.iter().filter(|r| r.contains(&key)).collect();
+        assert_eq!(posted.len(), 1, "{key}: {requests:?}");
+        assert!(
+            posted[0].contains(&format!("\"status\":\"{status}\"")),
+            "{}",
+            posted[0]
+        );
+    }
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let state = workspace.state("commands");
+    assert_eq!(events(&state, step), ["started", "sending", "finished"]);
+    assert!(detail(&state, step, "finished").contains("it is not sent again"));
+}

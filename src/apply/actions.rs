@@ -20,15 +20,15 @@ pub async fn perform(ctx: &Context, steps: &[&Step]) -> Result<String, Error> {
     };
     match &first.action {
         Action::Switch { .. } => switch(ctx, steps).await,
-        action => perform_one(ctx, action).await,
+        _ => perform_one(ctx, first).await,
     }
 }
 
 // One match arm per action, each already short: splitting it would only scatter them.
 #[allow(clippy::too_many_lines)]
-async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
+async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
     let services = &ctx.runtime.services;
-    match action {
+    match &step.action {
         Action::Gate { .. } | Action::Switch { .. } => Ok(String::new()),
         Action::CheckRegion { region } => {
             if services.region_up(region).await? {
@@ -45,7 +45,7 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             after,
             status,
             ..
-        } => notify::send(ctx, *index, *after, *status).await,
+        } => notify::send(ctx, step, *index, *after, *status).await,
         Action::Upload { bucket, key, file } => {
             let page = maintenance::page(&ctx.env_dir.join(file), &ctx.env.name);
             let result = maintenance::put_up(ctx.runtime.storage.as_ref(), bucket, key, page);

@@ -104,6 +104,11 @@ impl Journal {
         Ok(())
     }
 
+    /// Records that `step` is about to send its notification; returns once it is durable.
+    pub async fn sending(&self, step: &Step, detail: String) -> Result<(), Error> {
+        self.step(step, StepEvent::Sending, detail).await
+    }
+
     fn record(step: &Step, event: StepEvent, detail: String) -> Record {
         Record::Step(JournalEntry {
             step: step.id.clone(),
@@ -223,19 +228,30 @@ pub fn finished_steps(journal: &[JournalEntry]) -> HashSet<StepId> {
     steps_last(journal, StepEvent::Finished)
 }
 
+/// A step in flight when the run stopped without recording how it ended.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    /// The process groups of the commands it started.
+    pub groups: Vec<GroupMark>,
+    /// Its notification was (or was about to be) sent.
+    pub sending: bool,
+}
+
 /// The steps in flight when the run stopped without recording how they ended (a
-/// crash or kill -9): their last transition is `Started` or `CommandStarted`. Each
-/// comes with the process groups of the commands it started since.
-pub fn in_flight_steps(journal: &[JournalEntry]) -> BTreeMap<StepId, Vec<GroupMark>> {
-    let mut in_flight: BTreeMap<StepId, Vec<GroupMark>> = BTreeMap::new();
+/// crash or kill -9): started, and not finished, failed or abandoned since.
+pub fn in_flight_steps(journal: &[JournalEntry]) -> BTreeMap<StepId, InFlight> {
+    let mut in_flight: BTreeMap<StepId, InFlight> = BTreeMap::new();
     for entry in journal {
         match entry.event {
             StepEvent::Started => {
-                in_flight.insert(entry.step.clone(), Vec::new());
+                in_flight.insert(entry.step.clone(), InFlight::default());
             }
             StepEvent::CommandStarted => {
-                let groups = in_flight.entry(entry.step.clone()).or_default();
-                groups.extend(entry.group.clone());
+                let step = in_flight.entry(entry.step.clone()).or_default();
+                step.groups.extend(entry.group.clone());
+            }
+            StepEvent::Sending => {
+                in_flight.entry(entry.step.clone()).or_default().sending = true;
             }
             StepEvent::Finished | StepEvent::Failed | StepEvent::Abandoned => {
                 in_flight.remove(&entry.step);

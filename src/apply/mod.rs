@@ -62,6 +62,7 @@ pub struct Context {
     pub progress: Progress,
     pub secrets: Arc<Secrets>,
     pub plan: Plan,
+    pub run_id: String,
     pub started: SystemTime,
     /// The commands the steps run, stopped together on abort.
     pub commands: Arc<Commands>,
@@ -218,15 +219,30 @@ pub async fn resume(
 
 /// Journals `abandoned` for every step a crash left in flight (started, never ended),
 /// so that the journal says why it starts again; first stops any command such a step
-/// started that still runs, so that no second copy ever runs beside it.
+/// started that still runs, so that no second copy ever runs beside it. A
+/// notification that began sending is journaled finished instead: never sent twice.
 async fn abandon_in_flight(state: &mut State) {
     let Some(run) = &state.run else {
         return;
     };
     let in_flight = journal::in_flight_steps(&run.journal);
     let mut abandoned = Vec::new();
-    for (step, groups) in in_flight {
-        let running: Vec<GroupMark> = groups.into_iter().filter(GroupMark::is_running).collect();
+    for (step, in_flight) in in_flight {
+        if in_flight.sending {
+            abandoned.push(JournalEntry {
+                step,
+                event: StepEvent::Finished,
+                at: SystemTime::now(),
+                detail: NOT_SENT_AGAIN.to_string(),
+                group: None,
+            });
+            continue;
+        }
+        let running: Vec<GroupMark> = in_flight
+            .groups
+            .into_iter()
+            .filter(GroupMark::is_running)
+            .collect();
         process::stop(&running, process::TERMINATION_GRACE).await;
         abandoned.push(JournalEntry {
             step,
@@ -240,6 +256,9 @@ async fn abandon_in_flight(state: &mut State) {
         state.record(entry);
     }
 }
+
+/// How a notification left in flight after it began sending ends: at most once.
+const NOT_SENT_AGAIN: &str = "the run stopped while this notification was being sent; it is not sent again (at most once per run)";
 
 /// Why a step left in flight runs again, naming the commands that were stopped.
 fn abandoned_detail(stopped: &[GroupMark]) -> String {
@@ -273,6 +292,7 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
         journal: journal.clone(),
         secrets: launch.secrets,
         plan: run.plan.plan.clone(),
+        run_id: run.id.clone(),
         started: run.started,
         commands: Arc::default(),
         recovered,

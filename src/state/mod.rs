@@ -133,6 +133,8 @@ pub enum StepEvent {
     /// The step started a command, whose process group is recorded: a resume stops
     /// it before the step runs again.
     CommandStarted,
+    /// A notification is about to be sent: a resume does not send it again.
+    Sending,
     Finished,
     Failed,
     /// Started before a crash or an abort and never finished: it runs again on resume.
