@@ -70,7 +70,7 @@ pub struct SimRegion {
 }
 
 /// One service of the world.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimService {
     /// The region the service is active in.
     pub active: String,
@@ -78,6 +78,9 @@ pub struct SimService {
     /// a restore there rebuilds it).
     #[serde(default)]
     pub down_in: BTreeSet<String>,
+    /// This service's own fault rate, in place of the world's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_rate: Option<f64>,
 }
 
 /// What an object holds: its content type and its body as text (the sim keeps pages,
@@ -119,6 +122,7 @@ impl SimWorld {
                         SimService {
                             active: home.clone(),
                             down_in: BTreeSet::new(),
+                            fault_rate: None,
                         },
                     )
                 })
@@ -269,16 +273,31 @@ impl SimWorld {
         self.latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
     }
 
-    /// Sets the probability that an activation, a restore or a probe fails.
-    pub fn set_fault_rate(&mut self, rate: f64) -> Result<(), Error> {
+    /// Sets the probability that an activation, a restore or a probe fails: of
+    /// `service` only, when given (in place of the world's), else of every service
+    /// without its own.
+    pub fn set_fault_rate(&mut self, rate: f64, service: Option<&str>) -> Result<(), Error> {
         if !(0.0..=1.0).contains(&rate) {
             return Err(Error::Usage {
                 message: format!("fault rate {rate} is not between 0 and 1"),
                 help: "give a probability such as 0, 0.1 or 1".to_string(),
             });
         }
-        self.fault_rate = rate;
+        match service {
+            Some(service) => {
+                lookup_mut(&mut self.services, "service", service)?.fault_rate = Some(rate);
+            }
+            None => self.fault_rate = rate,
+        }
         Ok(())
+    }
+
+    /// The fault rate of `service`: its own, else the world's.
+    fn fault_rate_of(&self, service: &str) -> f64 {
+        self.services
+            .get(service)
+            .and_then(|s| s.fault_rate)
+            .unwrap_or(self.fault_rate)
     }
 
     /// The newest object under `location`, modified before `before` when given.
@@ -340,10 +359,8 @@ impl SimWorld {
     /// Why a probe of `service` in `region` fails: the service is unhealthy there, or
     /// an injected fault strikes (with the world's fault rate).
     pub fn probe_failure(&self, service: &str, region: &str) -> Result<Option<String>, Error> {
-        let fault = || {
-            fault_strikes(self.fault_rate)
-                .then(|| format!("injected fault (fault rate {})", self.fault_rate))
-        };
+        let rate = self.fault_rate_of(service);
+        let fault = || fault_strikes(rate).then(|| format!("injected fault (fault rate {rate})"));
         Ok(self.unhealthy_reason(service, region)?.or_else(fault))
     }
 
@@ -555,7 +572,7 @@ impl Sim {
         let fault_rate = self
             .view(|world| {
                 world.check_reachable(service, region)?;
-                precondition(world).map(|()| world.fault_rate)
+                precondition(world).map(|()| world.fault_rate_of(service))
             })
             .await?;
         if fault_strikes(fault_rate) {
@@ -610,7 +627,7 @@ impl Sim {
                         action: line.clone(),
                         reason,
                     }),
-                    None => Ok(world.fault_rate),
+                    None => Ok(world.fault_rate_of(service)),
                 }
             })
             .await?;
@@ -1209,7 +1226,9 @@ mod tests {
     async fn a_certain_fault_fails_activations_and_probes() {
         let dir = TempDir::new().unwrap();
         let (sim, _) = sim(&dir);
-        sim.update(|world| world.set_fault_rate(1.0)).await.unwrap();
+        sim.update(|world| world.set_fault_rate(1.0, None))
+            .await
+            .unwrap();
 
         let activate = sim.activate("api", "eu-west-1", None, TIMEOUT).await;
         assert!(matches!(activate, Err(Error::InjectedFault { .. })));
@@ -1218,6 +1237,27 @@ mod tests {
             !probe.healthy && probe.detail.starts_with("injected fault"),
             "{probe:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_fault_rate_of_one_service_fails_that_service_only() {
+        let dir = TempDir::new().unwrap();
+        let (sim, _) = sim(&dir);
+        sim.update(|world| world.set_fault_rate(1.0, Some("api")))
+            .await
+            .unwrap();
+
+        let api = sim.activate("api", "eu-west-1", None, TIMEOUT).await;
+        assert!(matches!(api, Err(Error::InjectedFault { .. })));
+        let probe = sim.probe("api", "eu-west-1", None).await.unwrap();
+        assert!(
+            probe.detail.starts_with("injected fault (fault rate 1)"),
+            "{probe:?}"
+        );
+        sim.activate("cache", "eu-west-1", None, TIMEOUT)
+            .await
+            .expect("another service is not touched");
+        assert!(sim.probe("cache", "eu-west-1", None).await.unwrap().healthy);
     }
 
     #[tokio::test]
@@ -1437,7 +1477,8 @@ mod tests {
         assert!(
             matches!(&error, Error::UnknownSimName { help, .. } if help.contains("api, cache, postgres, web, worker"))
         );
-        assert!(world.set_fault_rate(1.5).is_err());
+        assert!(world.set_fault_rate(1.5, None).is_err());
+        assert!(world.set_fault_rate(0.5, Some("no-such-service")).is_err());
     }
 
     #[test]
