@@ -435,6 +435,7 @@ fn append_cost(dir: &Path) -> Duration {
         event: StepEvent::Started,
         at: SystemTime::now(),
         detail: String::new(),
+        group: None,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -65,6 +65,19 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("cannot write {}: the disk is full", path.display())]
+    #[diagnostic(
+        code(drplan::io::disk_full),
+        help(
+            "free space on the disk (or raise the quota) that holds it, then run the command again"
+        )
+    )]
+    DiskFull {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("unknown scenario `{name}`")]
     #[diagnostic(code(drplan::cli::unknown_scenario), help("{help}"))]
     UnknownScenario { name: String, help: String },
@@ -623,12 +636,45 @@ pub enum Error {
     )]
     ChecksFailed { failed: Vec<String> },
 
+    #[error("the run stopped: its journal could not be written{}", spool.as_ref().map(|p| format!("; what ran since is kept in {} and recorded on resume", p.display())).unwrap_or_default())]
+    #[diagnostic(
+        code(drplan::apply::journal_failed),
+        help(
+            "every step recorded before is kept; once the cause below is fixed (space freed, the endpoint back, access granted), run `drplan apply --resume FILE`"
+        )
+    )]
+    JournalFailed {
+        /// The error of the write that failed.
+        #[diagnostic_source]
+        cause: Box<dyn Diagnostic + Send + Sync>,
+        /// Where the transitions the state did not take are kept, if they could be.
+        spool: Option<PathBuf>,
+    },
+
+    #[error("the journal could not record this step, so it was stopped: {detail}")]
+    #[diagnostic(
+        code(drplan::state::unrecorded),
+        help(
+            "nothing runs unrecorded; run `drplan apply --resume FILE` once the state can be written"
+        )
+    )]
+    Unrecorded { detail: String },
+
     #[error("the run was interrupted")]
     #[diagnostic(
         code(drplan::apply::interrupted),
         help("run `drplan apply --resume FILE` to continue with the unfinished steps")
     )]
     Interrupted,
+
+    #[error("the run was aborted: its running steps were stopped and journaled abandoned")]
+    #[diagnostic(
+        code(drplan::apply::aborted),
+        help(
+            "their commands got SIGTERM, then SIGKILL; run `drplan apply --resume FILE` to run those steps again"
+        )
+    )]
+    Aborted,
 
     #[error("the drill found {failures} failure(s)")]
     #[diagnostic(code(drplan::drill::failed), help("the report lists them: {report}"))]
@@ -666,6 +712,7 @@ pub enum ProblemKind {
     DnsTargetRegion,
     FailoverToHome,
     RestoreWithoutBackups,
+    UnreadableTrigger,
     StateInFailedRegion,
     BackupsInFailedRegion,
     ProbeTargetsFailedRegion,
@@ -716,6 +763,7 @@ impl ProblemKind {
             Self::DnsTargetRegion => "drplan::config::dns_target_region",
             Self::FailoverToHome => "drplan::config::failover_to_home",
             Self::RestoreWithoutBackups => "drplan::config::restore_without_backups",
+            Self::UnreadableTrigger => "drplan::config::unreadable_trigger",
             Self::StateInFailedRegion => "drplan::stability::state_in_failed_region",
             Self::BackupsInFailedRegion => "drplan::stability::backups_in_failed_region",
             Self::ProbeTargetsFailedRegion => "drplan::stability::probe_targets_failed_region",

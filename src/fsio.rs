@@ -112,10 +112,12 @@ pub fn to_json<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, Error> {
     Ok(json)
 }
 
+/// The error of a failed write of `path`: a full disk is told apart.
 pub fn write_error(path: &Path, source: std::io::Error) -> Error {
-    Error::Write {
-        path: path.to_path_buf(),
-        source,
+    let path = path.to_path_buf();
+    match source.raw_os_error() {
+        Some(libc::ENOSPC | libc::EDQUOT) => Error::DiskFull { path, source },
+        _ => Error::Write { path, source },
     }
 }
 

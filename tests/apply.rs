@@ -4,10 +4,12 @@
 //!
 //! Crash and resume (kill -9 at twenty points of a run), lock contention, stale plans,
 //! Ctrl-C, a failing step with and without `--keep-going`, failover then failback, the
-//! RPO gate, and snapshots (under `snapshots/apply/`) of a live plan, the status after a
-//! failover and the run report.
+//! RPO gate, snapshots (under `snapshots/apply/`) of a live plan, the status after a
+//! failover and the run report, and real commands stopped by SIGTERM or left running by
+//! a SIGKILL (stopped by the resume before their step runs again).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::fs;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -15,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use drplan::providers::process::GroupMark;
 use drplan::state::local::LocalState;
 use serde_json::Value;
 
@@ -954,4 +957,367 @@ fn snapshot_of_status_and_the_run_report_after_a_failover() {
     assert!(status.stdout.contains("19/19 steps finished"), "{status}");
     let report = workspace.reports().pop().expect("a run report");
     snapshot::assert_live("apply", "run_report_after_failover", &report);
+}
+
+// ---------------------------------------------------------------------------------
+// 9. Real commands: SIGTERM, and the orphans of a SIGKILL.
+
+/// An environment on the real runtime (DNS on the sim world; no S3 call is made)
+/// whose tier-1 services activate with `activations` (name, TOML value), followed by
+/// `extra` TOML.
+fn commands_environment(activations: &[(&str, String)], extra: &str) -> String {
+    let mut text = String::from(
+        r#"[environment]
+name = "commands"
+home = "eu-west-1"
+rto = "20m"
+
+[providers]
+dns = "sim"
+storage = "s3"
+endpoint = "http://127.0.0.1:9"
+
+[regions.eu-west-1]
+role = "primary"
+
+[regions.eu-central-1]
+role = "secondary"
+
+[scenarios.region-outage]
+strategy = "failover"
+to = "eu-central-1"
+"#,
+    );
+    for (service, activate) in activations {
+        let _ = write!(
+            text,
+            "\n[services.{service}]\ntier = 1\nregions = [\"eu-west-1\", \"eu-central-1\"]\nactivate = {activate}\n"
+        );
+    }
+    text.push_str(extra);
+    text
+}
+
+/// A shell script as a command (TOML).
+fn sh(script: &str) -> String {
+    format!("[\"sh\", \"-c\", {script:?}]")
+}
+
+const COMMANDS: &str = "environments/commands.toml";
+
+impl Workspace {
+    /// A workspace holding [`commands_environment`] and its sim world.
+    fn with_commands(activations: &[(&str, String)], extra: &str) -> Self {
+        let workspace = Self::new();
+        let text = commands_environment(activations, extra);
+        fs::write(workspace.path().join(COMMANDS), text).expect("the environment is written");
+        workspace.run(&["sim", "init", COMMANDS]).expect(0);
+        workspace
+    }
+
+    /// `drplan ARGS…` with AWS credentials that are never used.
+    fn command_with_aws(&self, args: &[&str]) -> std::process::Command {
+        let mut command = self.command(args);
+        command.envs([
+            ("AWS_ACCESS_KEY_ID", "unused"),
+            ("AWS_SECRET_ACCESS_KEY", "unused"),
+            ("AWS_REGION", "eu-west-1"),
+        ]);
+        command
+    }
+
+    /// Starts the failover of [`COMMANDS`] and waits until `step` started its command.
+    fn failover_until_command(&self, step: &str) -> Spawned {
+        let apply = runner::spawn(&mut self.command_with_aws(&[
+            "apply",
+            COMMANDS,
+            "--scenario",
+            "region-outage",
+            "--auto-approve",
+        ]));
+        wait_until(
+            &format!("{step} started its command"),
+            Duration::from_mins(1),
+            || {
+                self.try_state("commands").is_some_and(|state| {
+                    events(&state, step).contains(&"command-started".to_string())
+                })
+            },
+        );
+        apply
+    }
+}
+
+/// The process groups journaled for `step`'s commands, in order.
+fn command_groups(state: &Value, step: &str) -> Vec<GroupMark> {
+    state["run"]["journal"]
+        .as_array()
+        .expect("the run has a journal")
+        .iter()
+        .filter(|entry| entry["step"] == step && entry["event"] == "command-started")
+        .map(|entry| serde_json::from_value(entry["group"].clone()).expect("a process group"))
+        .collect()
+}
+
+/// Polls until no process of `group` runs (zombies aside); panics after 10 s.
+#[track_caller]
+fn assert_stopped(group: &GroupMark) {
+    wait_until(
+        &format!("process group {} is gone", group.pgid),
+        Duration::from_secs(10),
+        || !group.is_running(),
+    );
+}
+
+#[test]
+fn sigterm_stops_running_commands_journals_them_abandoned_and_releases_the_lock() {
+    // One command dies of SIGTERM; the other ignores it and gets SIGKILL after the grace.
+    let workspace = Workspace::with_commands(
+        &[
+            ("api", sh("sleep 300")),
+            ("worker", sh("trap '' TERM; while :; do sleep 1; done")),
+        ],
+        "",
+    );
+    let apply = workspace.failover_until_command("activate:api");
+    wait_until(
+        "activate:worker started its command",
+        Duration::from_mins(1),
+        || {
+            events(&workspace.state("commands"), "activate:worker")
+                .contains(&"command-started".to_string())
+        },
+    );
+    // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(apply.pid(), libc::SIGTERM) }, 0);
+    let terminated = apply.wait();
+
+    assert_eq!(terminated.code, Some(1), "{terminated}");
+    assert!(
+        terminated
+            .stderr
+            .contains("terminated: stopping the running steps")
+            && terminated.message().contains("drplan::apply::aborted"),
+        "{terminated}"
+    );
+    let state = workspace.state("commands");
+    assert_eq!(run_status(&state), "interrupted");
+    for step in ["activate:api", "activate:worker"] {
+        assert_eq!(
+            events(&state, step),
+            ["started", "command-started", "abandoned"],
+            "{step}"
+        );
+        assert!(detail(&state, step, "abandoned").starts_with("aborted: drplan was told to stop"));
+        let groups = command_groups(&state, step);
+        assert_eq!(groups.len(), 1, "{step}");
+        assert!(!groups[0].is_running(), "{step}'s command outlived drplan");
+    }
+    assert!(
+        !workspace
+            .file("state", "commands")
+            .with_extension("lock")
+            .exists(),
+        "the lock is released"
+    );
+}
+
+#[test]
+fn a_resume_after_sigkill_stops_the_orphaned_command_before_its_step_runs_again() {
+    // The first copy hangs; a second copy finishes at once, saying whether the first
+    // still ran beside it.
+    let workspace = Workspace::with_commands(
+        &[(
+            "api",
+            sh(
+                "if [ -e first-copy ]; then echo second copy; exit 0; fi; touch first-copy; sleep 300",
+            ),
+        )],
+        "",
+    );
+    let apply = workspace.failover_until_command("activate:api");
+    apply.kill();
+    let state = workspace.state("commands");
+    let orphan = command_groups(&state, "activate:api").remove(0);
+    assert!(orphan.is_running(), "the SIGKILL left the command running");
+
+    let resumed = runner::run(&mut workspace.command_with_aws(&[
+        "apply",
+        "--resume",
+        COMMANDS,
+        "--auto-approve",
+    ]))
+    .expect(0);
+
+    let state = workspace.state("commands");
+    assert_eq!(
+        events(&state, "activate:api"),
+        [
+            "started",
+            "command-started",
+            "abandoned",
+            "started",
+            "command-started",
+            "finished"
+        ],
+        "{resumed}"
+    );
+    assert!(
+        detail(&state, "activate:api", "abandoned")
+            .contains(&format!("(process group {}) was stopped", orphan.pgid)),
+        "{}",
+        detail(&state, "activate:api", "abandoned")
+    );
+    assert_stopped(&orphan);
+    assert_eq!(detail(&state, "activate:api", "finished"), "second copy\n");
+}
+
+#[test]
+fn activations_and_checks_are_stopped_at_their_declared_timeout() {
+    let workspace = Workspace::with_commands(
+        &[(
+            "api",
+            format!("{{ command = {}, timeout = \"1s\" }}", sh("sleep 300")),
+        )],
+        &format!(
+            "\n[[checks]]\nname = \"slow check\"\ncommand = {}\ntimeout = \"1s\"\n",
+            sh("sleep 300")
+        ),
+    );
+    let plan = runner::run(&mut workspace.command_with_aws(&[
+        "plan",
+        COMMANDS,
+        "--scenario",
+        "region-outage",
+    ]));
+    assert!(
+        plan.stdout.contains("runs: sh -c 'sleep 300' (at most 1s)"),
+        "{plan}"
+    );
+
+    let verify = runner::run(&mut workspace.command_with_aws(&["verify", COMMANDS])).expect(1);
+    assert!(
+        verify.stdout.contains("[FAIL] slow check")
+            && verify.stdout.contains("`sh` timed out after 1s"),
+        "{verify}"
+    );
+
+    let apply = runner::run(&mut workspace.command_with_aws(&[
+        "apply",
+        COMMANDS,
+        "--scenario",
+        "region-outage",
+        "--auto-approve",
+    ]))
+    .expect(1);
+    let state = workspace.state("commands");
+    assert_eq!(
+        events(&state, "activate:api"),
+        ["started", "command-started", "failed"],
+        "{apply}"
+    );
+    assert!(
+        detail(&state, "activate:api", "failed").contains("`sh` timed out after 1s"),
+        "{apply}"
+    );
+}
+
+/// A webhook on a loopback port that keeps every request it receives, never answers
+/// the first (that notification is in flight until drplan gives up or dies) and
+/// answers the others 200.
+struct SilentWebhook {
+    url: String,
+    requests: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+impl SilentWebhook {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let url = format!("http://{}/hook", listener.local_addr().expect("an address"));
+        let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&requests);
+        thread::spawn(move || {
+            let mut open = Vec::new();
+            for mut client in listener.incoming().flatten() {
+                let mut buffer = vec![0; 64 * 1024];
+                let _ = client.set_read_timeout(Some(Duration::from_secs(2)));
+                let read = std::io::Read::read(&mut client, &mut buffer).unwrap_or(0);
+                let mut kept = kept.lock().expect("not poisoned");
+                kept.push(String::from_utf8_lossy(&buffer[..read]).to_string());
+                if kept.len() == 1 {
+                    open.push(client);
+                } else {
+                    let answer =
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                    let _ = std::io::Write::write_all(&mut client, answer);
+                }
+            }
+        });
+        Self { url, requests }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("not poisoned").clone()
+    }
+}
+
+#[test]
+fn a_notification_in_flight_when_drplan_is_killed_is_not_sent_again_on_resume() {
+    let webhook = SilentWebhook::start();
+    let workspace = Workspace::with_commands(
+        &[("api", sh("true"))],
+        &format!(
+            "\n[[notify]]\nto = \"on-call\"\nvia = \"webhook\"\nurl = \"{}\"\n",
+            webhook.url
+        ),
+    );
+    let apply = runner::spawn(&mut workspace.command_with_aws(&[
+        "apply",
+        COMMANDS,
+        "--scenario",
+        "region-outage",
+        "--auto-approve",
+    ]));
+    let step = "notify:1-on-call";
+    wait_until(
+        "the notification is being sent",
+        Duration::from_mins(1),
+        || !webhook.requests().is_empty(),
+    );
+    apply.kill();
+    let state = workspace.state("commands");
+    assert_eq!(events(&state, step), ["started", "sending"]);
+
+    runner::run(&mut workspace.command_with_aws(&[
+        "apply",
+        "--resume",
+        COMMANDS,
+        "--auto-approve",
+    ]))
+    .expect(0);
+
+    // Each notification was posted once, carrying its idempotency key: the one in
+    // flight at the kill was not sent again; the resolved one went out on resume.
+    let run_id = workspace.state("commands")["run"]["id"]
+        .as_str()
+        .expect("a run id")
+        .to_string();
+    let requests = webhook.requests();
+    for (key, status) in [
+        (step.to_string(), "recovering"),
+        (format!("{step}-resolved"), "resolved"),
+    ] {
+        let key = format!("\"idempotency_key\":\"{run_id}/{key}\"");
+        let posted: Vec<&String> = requests.iter().filter(|r| r.contains(&key)).collect();
+        assert_eq!(posted.len(), 1, "{key}: {requests:?}");
+        assert!(
+            posted[0].contains(&format!("\"status\":\"{status}\"")),
+            "{}",
+            posted[0]
+        );
+    }
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let state = workspace.state("commands");
+    assert_eq!(events(&state, step), ["started", "sending", "finished"]);
+    assert!(detail(&state, step, "finished").contains("it is not sent again"));
 }

@@ -493,6 +493,98 @@ fn two_applies_racing_for_the_s3_state_lock_one_applies() {
     assert_eq!(state["run"]["status"], "finished");
 }
 
+#[test]
+fn the_s3_endpoint_dying_mid_apply_keeps_the_journal_in_the_spool_and_resume_pushes_it() {
+    let state_line = "state = \"local\"";
+    let mut world = World::with_environment(&Seed::REFERENCE, |text| {
+        text.replacen(
+            state_line,
+            "state = \"s3://drplan-state/production.json\"",
+            1,
+        )
+    });
+    world.seeder().create_bucket("drplan-state");
+    let proxy = fixture::CountingProxy::start(world.moto.port);
+    world.endpoint = proxy.endpoint.clone();
+    world
+        .drplan(&[
+            "plan",
+            "production.toml",
+            "--scenario",
+            SCENARIO,
+            "--out",
+            "plan.json",
+        ])
+        .expect(0);
+
+    // The apply holds inside its first supabase command; the endpoint dies meanwhile.
+    let release = world.path().join("release");
+    let mut command = world.command(&["apply", "plan.json"]);
+    let apply = runner::spawn(command.env("DRPLAN_STANDIN_HOLD", &release));
+    let waiting = world.path().join("release.waiting");
+    let deadline = Instant::now() + PROCESS_TIMEOUT;
+    while !waiting.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the apply never reached supabase"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    proxy.set_open(false);
+    fs::write(&release, "").expect("the hold is released");
+    let stopped = apply.wait().expect(1);
+    let message = stopped.message();
+    assert!(
+        message.contains("drplan::apply::journal_failed")
+            && message.contains("what ran since is kept in .drplan/spool/")
+            && message.contains("drplan::provider::unreachable")
+            && !message.contains("someone else"),
+        "{stopped}"
+    );
+    let spooled = fs::read_to_string(world.path().join(".drplan/spool/production.journal"))
+        .expect("the spool holds what the state did not take");
+    let held = world
+        .commands()
+        .into_iter()
+        .find(|c| c.starts_with("supabase"))
+        .expect("a supabase command ran");
+    assert!(spooled.contains("\"finished\""), "{spooled}");
+    assert!(
+        fs::read_dir(world.path().join(".drplan/runs")).is_ok_and(|mut runs| runs.next().is_some()),
+        "a local run report is written"
+    );
+
+    proxy.set_open(true);
+    world
+        .drplan(&["apply", "--resume", "production.toml"])
+        .expect(0);
+    assert!(
+        !world
+            .path()
+            .join(".drplan/spool/production.journal")
+            .exists()
+    );
+    let state = world
+        .seeder()
+        .get_object("drplan-state", "production.json")
+        .expect("the state is stored");
+    let state: Value = serde_json::from_slice(&state).expect("the state is JSON");
+    assert_eq!(state["run"]["status"], "finished");
+    let journal = state["run"]["journal"].as_array().expect("a journal");
+    for step in state["run"]["plan"]["plan"]["steps"]
+        .as_array()
+        .expect("steps")
+    {
+        let finished = journal
+            .iter()
+            .filter(|e| e["step"] == step["id"] && e["event"] == "finished")
+            .count();
+        assert_eq!(finished, 1, "{} finished {finished} times", step["id"]);
+    }
+    let ran = world.commands().iter().filter(|c| **c == held).count();
+    assert_eq!(ran, 1, "`{held}` ran again after its end was spooled");
+}
+
 /// Takes a snapshot of a failed drplan's stderr under `snapshots/aws/`.
 fn snapshot_stderr(name: &str, failed: &Run) {
     assert!(

@@ -41,6 +41,22 @@ fn examples() -> Vec<Error> {
             ),
             rpo: s("1h"),
         },
+        Error::Aborted,
+        Error::DiskFull {
+            path: PathBuf::from(".drplan/state/production.journal"),
+            source: std::io::Error::from_raw_os_error(28),
+        },
+        Error::JournalFailed {
+            cause: Box::new(Error::Unreachable {
+                provider: "s3",
+                message: s("cannot write s3://omniops-state/production.json: connection refused"),
+                help: "check the network, and `endpoint` under [providers] or AWS_ENDPOINT_URL when one is set",
+            }),
+            spool: Some(PathBuf::from(".drplan/spool/production.journal")),
+        },
+        Error::Unrecorded {
+            detail: s("s3: cannot write s3://omniops-state/production.json: connection refused"),
+        },
         Error::RegionDown {
             region: s("us-west-2"),
         },

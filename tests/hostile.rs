@@ -1,6 +1,6 @@
 //! Hostile and unlucky input through the binary: names that would leave drplan's
-//! directories, durations past any sum, a line no diagnostic can show, a full disk, a
-//! time scale that never ends, files that never end, files drplan writes (private,
+//! directories, durations past any sum, a line no diagnostic can show, a full disk
+//! (under standard output, and under the state mid-apply), a time scale that never ends, files that never end, files drplan writes (private,
 //! never through a link it did not make), and `--quiet`. Each ends as an error with its
 //! code (exit 1, never a panic's 101) or does what it should.
 
@@ -250,6 +250,64 @@ fn apply_into_a_full_disk_ends_as_an_error_and_releases_the_lock() {
     assert_refused(&run, "drplan::io::stdout");
     assert!(!workspace.path().join(".drplan/state/example.lock").exists());
     workspace.drplan(&failover).expect(0);
+}
+
+/// In a private mount namespace: `.drplan/state` on a 256 KiB tmpfs, filled up once
+/// the run's journal has its first line; then space is freed and the run resumed. The
+/// outputs are left in the workspace (the tmpfs goes with the namespace).
+const FULL_STATE_DISK: &str = r#"
+mount -t tmpfs -o size=256k tmpfs .drplan/state || exit 90
+"$DRPLAN" apply environments/example.toml --scenario region-outage --auto-approve \
+    --time-scale 0.002 > apply.out 2> apply.err &
+apply=$!
+while [ ! -s .drplan/state/example.journal ]; do sleep 0.01; done
+dd if=/dev/zero of=.drplan/state/filler bs=4k 2> /dev/null
+wait $apply
+echo $? > apply.code
+ls .drplan/state > after-apply.ls
+rm .drplan/state/filler
+"$DRPLAN" apply --resume environments/example.toml --auto-approve --time-scale 0 \
+    > resume.out 2> resume.err
+echo $? > resume.code
+"#;
+
+#[test]
+fn a_full_disk_under_the_state_stops_the_apply_as_disk_full_and_resume_finishes_it() {
+    let workspace = Workspace::new();
+    workspace.drplan(&["sim", "init", EXAMPLE]).expect(0);
+    fs::create_dir_all(workspace.path().join(".drplan/state")).expect("the state directory");
+    let status = std::process::Command::new("unshare")
+        .args(["--map-root-user", "--mount", "sh", "-c", FULL_STATE_DISK])
+        .current_dir(workspace.path())
+        .env("DRPLAN", env!("CARGO_BIN_EXE_drplan"))
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .status()
+        .expect("unshare runs");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "a tmpfs could not be mounted in a namespace"
+    );
+    let read = |name: &str| fs::read_to_string(workspace.path().join(name)).expect(name);
+    let apply_err = read("apply.err").replace('\n', " ");
+
+    assert_eq!(read("apply.code").trim(), "1", "{apply_err}");
+    for expected in [
+        "drplan::apply::journal_failed",
+        "drplan::io::disk_full",
+        "cannot write .drplan/state/example.journal: the disk is full",
+        "run `drplan apply --resume FILE`",
+    ] {
+        assert!(apply_err.contains(expected), "{expected}: {apply_err}");
+    }
+    assert!(!apply_err.contains("someone else"), "{apply_err}");
+    assert!(
+        !read("after-apply.ls").contains("example.lock"),
+        "the lock is released"
+    );
+    assert_eq!(read("resume.code").trim(), "0", "{}", read("resume.err"));
+    assert!(read("resume.out").contains("apply complete"));
 }
 
 #[test]

@@ -20,15 +20,15 @@ pub async fn perform(ctx: &Context, steps: &[&Step]) -> Result<String, Error> {
     };
     match &first.action {
         Action::Switch { .. } => switch(ctx, steps).await,
-        action => perform_one(ctx, action).await,
+        _ => perform_one(ctx, first).await,
     }
 }
 
 // One match arm per action, each already short: splitting it would only scatter them.
 #[allow(clippy::too_many_lines)]
-async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
+async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
     let services = &ctx.runtime.services;
-    match action {
+    match &step.action {
         Action::Gate { .. } | Action::Switch { .. } => Ok(String::new()),
         Action::CheckRegion { region } => {
             if services.region_up(region).await? {
@@ -45,7 +45,7 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             after,
             status,
             ..
-        } => notify::send(ctx, *index, *after, *status).await,
+        } => notify::send(ctx, step, *index, *after, *status).await,
         Action::Upload { bucket, key, file } => {
             let page = maintenance::page(&ctx.env_dir.join(file), &ctx.env.name);
             let result = maintenance::put_up(ctx.runtime.storage.as_ref(), bucket, key, page);
@@ -66,8 +66,9 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             service,
             region,
             command,
+            timeout,
         } => services
-            .activate(service, region, command.as_deref())
+            .activate(service, region, command.as_deref(), *timeout)
             .await
             .map(|o| o.log),
         Action::Restore {
@@ -75,6 +76,7 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             region,
             backups,
             command,
+            timeout,
         } => {
             let newest = ctx.runtime.storage.newest(backups, ctx.options.at).await?;
             let backup = newest.ok_or_else(|| Error::NoBackup {
@@ -86,7 +88,7 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
                     .collect()
             });
             let output = services
-                .restore(service, region, &backup.url, command.as_deref())
+                .restore(service, region, &backup.url, command.as_deref(), *timeout)
                 .await?;
             Ok(format!("restored from {}\n{}", backup.url, output.log)
                 .trim_end()
@@ -131,7 +133,7 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             probe,
         } => health(ctx, service, region, probe.as_ref()).await,
         Action::Verify { index, .. } => verify(ctx, *index).await,
-        Action::Run { argv, .. } => services.run(&argv.0).await.map(|o| o.log),
+        Action::Run { argv, .. } => services.run(&argv.0, None).await.map(|o| o.log),
         Action::Manual { instruction, .. } => Ok(format!("confirmed: {instruction}")),
     }
 }

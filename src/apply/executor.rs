@@ -1,8 +1,9 @@
 //! The executor: runs the steps of a plan on tokio as soon as their predecessors
 //! finished, at most `parallelism` at once. Switch steps of one graph level go to the
 //! DNS provider as one batch. A failed step stops new work (or, with `keep_going`,
-//! only its dependents); the first Ctrl-C lets running steps finish, the second
-//! aborts them.
+//! only its dependents); the first Ctrl-C lets running steps finish. SIGTERM, or a
+//! second Ctrl-C, aborts: running commands get SIGTERM, then SIGKILL after a grace
+//! period, and every running step is journaled abandoned.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use super::Context;
 use super::actions;
 use crate::graph::StepGraph;
 use crate::graph::step::{Action, Step, StepId};
+use crate::providers::process::{self, Supervisor, TERMINATION_GRACE};
 use crate::state::{RunStatus, StepEvent};
 
 /// How a step ended in this run.
@@ -44,6 +46,8 @@ pub struct StepResult {
 pub struct Execution {
     pub results: Vec<StepResult>,
     pub interrupted: bool,
+    /// Aborted by SIGTERM or a second Ctrl-C: running steps were stopped.
+    pub aborted: bool,
     pub elapsed: Duration,
 }
 
@@ -87,8 +91,14 @@ impl Execution {
     }
 }
 
-/// What a finished task hands back: its steps, its result, when it started, how long it took.
-type BatchDone = (Vec<usize>, Result<String, String>, SystemTime, Duration);
+/// What a finished task hands back: its steps, its result (`None`: stopped by an
+/// abort), when it started, how long it took.
+type BatchDone = (
+    Vec<usize>,
+    Option<Result<String, String>>,
+    SystemTime,
+    Duration,
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
@@ -109,7 +119,6 @@ struct Scheduler<'a> {
     results: Vec<StepResult>,
 }
 
-/// Runs every step not in `finished`.
 /// Runs every step not in `finished`; `recovered` turns true once every step but the
 /// timed notifications is done.
 pub async fn execute(
@@ -119,108 +128,170 @@ pub async fn execute(
     recovered: tokio::sync::watch::Sender<bool>,
 ) -> Execution {
     let start = Instant::now();
-    let mut scheduler = Scheduler::new(&steps, finished);
-    let mut tasks: JoinSet<BatchDone> = JoinSet::new();
-    let mut running: HashMap<tokio::task::Id, (Vec<usize>, tokio::task::AbortHandle)> =
-        HashMap::new();
+    let mut run = Runner {
+        ctx: &ctx,
+        steps: &steps,
+        scheduler: Scheduler::new(&steps, finished),
+        tasks: JoinSet::new(),
+        running: HashMap::new(),
+        recovered,
+        stopping: false,
+    };
     let mut interrupt = signal(SignalKind::interrupt()).ok();
     let mut terminate = signal(SignalKind::terminate()).ok();
-    let (mut stopping, mut interrupted) = (false, false);
+    let (mut interrupted, mut aborted) = (false, false);
     loop {
-        if !stopping {
-            while running.len() < ctx.options.parallelism.max(1) {
-                let Some(batch) = scheduler.next_batch(tasks.is_empty()) else {
-                    break;
-                };
-                let handle = tasks.spawn(run_batch(ctx.clone(), steps.clone(), batch.clone()));
-                running.insert(handle.id(), (batch, handle));
-            }
-        }
-        if tasks.is_empty() {
+        run.start_ready();
+        if run.tasks.is_empty() {
             break;
         }
         tokio::select! {
-            joined = tasks.join_next_with_id() => {
+            joined = run.tasks.join_next_with_id() => {
                 let Some(joined) = joined else { break };
-                let Ok((id, (batch, result, started, elapsed))) = joined else { continue };
-                if running.remove(&id).is_none() {
-                    continue;
-                }
-                let failed = result.is_err();
-                scheduler.finish(&batch, &result, started, elapsed);
-                if failed && !ctx.options.keep_going && !stopping {
-                    stopping = true;
-                    abandon(&ctx, &steps, &mut scheduler, &mut running, is_notification, "the run stopped before it was due; sent on resume").await;
-                }
-                if scheduler.recovered() {
-                    recovered.send_replace(true);
-                }
+                run.joined(joined).await;
             }
-            () = next_signal(&mut interrupt, &mut terminate) => {
-                ctx.progress.line(if stopping { "second interrupt: aborting running steps" } else { "interrupted: starting nothing new, waiting for running steps (Ctrl-C again to abort them)" });
+            () = receive(&mut terminate) => {
                 interrupted = true;
-                if stopping {
-                    abandon(&ctx, &steps, &mut scheduler, &mut running, |_| true, "aborted by a second interrupt").await;
-                    while tasks.join_next().await.is_some() {}
+                aborted = true;
+                run.abort("terminated: stopping the running steps and their commands").await;
+                break;
+            }
+            () = receive(&mut interrupt) => {
+                interrupted = true;
+                if run.stopping {
+                    aborted = true;
+                    run.abort("second interrupt: stopping the running steps and their commands").await;
                     break;
                 }
-                stopping = true;
-                abandon(&ctx, &steps, &mut scheduler, &mut running, is_notification, "the run stopped before it was due; sent on resume").await;
+                ctx.progress.line("interrupted: starting nothing new, waiting for running steps (Ctrl-C again to abort them)");
+                run.stop().await;
             }
         }
     }
     Execution {
-        results: scheduler.results,
+        results: run.scheduler.results,
         interrupted,
+        aborted,
         elapsed: start.elapsed(),
+    }
+}
+
+/// One execution under way: the scheduler and the tasks running its steps.
+struct Runner<'a> {
+    ctx: &'a Arc<Context>,
+    steps: &'a Arc<Vec<Step>>,
+    scheduler: Scheduler<'a>,
+    tasks: JoinSet<BatchDone>,
+    running: Running,
+    recovered: tokio::sync::watch::Sender<bool>,
+    /// No new step starts.
+    stopping: bool,
+}
+
+impl Runner<'_> {
+    /// Starts ready steps, at most `parallelism` at once, unless stopping.
+    fn start_ready(&mut self) {
+        while !self.stopping && self.running.len() < self.ctx.options.parallelism.max(1) {
+            let Some(batch) = self.scheduler.next_batch(self.tasks.is_empty()) else {
+                break;
+            };
+            let task = run_batch(self.ctx.clone(), self.steps.clone(), batch.clone());
+            let handle = self.tasks.spawn(task);
+            self.running.insert(handle.id(), (batch, handle));
+        }
+    }
+
+    /// Takes in a task that ended.
+    async fn joined(
+        &mut self,
+        joined: Result<(tokio::task::Id, BatchDone), tokio::task::JoinError>,
+    ) {
+        let Ok((id, (batch, result, started, elapsed))) = joined else {
+            return;
+        };
+        if self.running.remove(&id).is_none() {
+            return;
+        }
+        let Some(result) = result else {
+            self.scheduler.abort(&batch);
+            journal_abandoned(self.ctx, self.steps, &batch, ABORTED).await;
+            return;
+        };
+        let failed = result.is_err();
+        self.scheduler.finish(&batch, &result, started, elapsed);
+        if failed && !self.ctx.options.keep_going && !self.stopping {
+            self.stop().await;
+        }
+        if self.scheduler.recovered() {
+            self.recovered.send_replace(true);
+        }
+    }
+
+    /// Starts nothing new; notifications waiting for their time are abandoned (they
+    /// are sent on resume).
+    async fn stop(&mut self) {
+        self.stopping = true;
+        self.abandon(
+            is_notification,
+            "the run stopped before it was due; sent on resume",
+        )
+        .await;
+    }
+
+    /// Stops the running commands (SIGTERM, then SIGKILL after the grace period),
+    /// takes in the steps that ended meanwhile, and abandons the others.
+    async fn abort(&mut self, why: &str) {
+        self.stopping = true;
+        self.ctx.progress.line(why);
+        self.ctx.commands.terminate(TERMINATION_GRACE).await;
+        while let Some(joined) = self.tasks.try_join_next_with_id() {
+            self.joined(joined).await;
+        }
+        self.abandon(|_| true, ABORTED).await;
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Aborts the running tasks whose steps all match `which`, journalling them as
+    /// abandoned (they run again on resume).
+    async fn abandon(&mut self, which: impl Fn(&Step) -> bool, why: &str) {
+        let chosen: Vec<tokio::task::Id> = self
+            .running
+            .iter()
+            .filter(|(_, (batch, _))| batch.iter().all(|&i| which(&self.steps[i])))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in chosen {
+            let Some((batch, handle)) = self.running.remove(&id) else {
+                continue;
+            };
+            handle.abort();
+            self.scheduler.abort(&batch);
+            journal_abandoned(self.ctx, self.steps, &batch, why).await;
+        }
+    }
+}
+
+/// Why a step stopped by an abort is journaled abandoned.
+const ABORTED: &str =
+    "aborted: drplan was told to stop (SIGTERM or a second Ctrl-C); it runs again on resume";
+
+async fn journal_abandoned(ctx: &Context, steps: &[Step], batch: &[usize], why: &str) {
+    for &i in batch {
+        let _ = ctx
+            .journal
+            .step(&steps[i], StepEvent::Abandoned, why.to_string())
+            .await;
     }
 }
 
 /// The running tasks, by id: their steps and a handle to abort them.
 type Running = HashMap<tokio::task::Id, (Vec<usize>, tokio::task::AbortHandle)>;
 
-/// Aborts the running tasks whose steps all match `which`, journalling them as
-/// abandoned (they run again on resume).
-async fn abandon(
-    ctx: &Context,
-    steps: &[Step],
-    scheduler: &mut Scheduler<'_>,
-    running: &mut Running,
-    which: impl Fn(&Step) -> bool,
-    why: &str,
-) {
-    let chosen: Vec<tokio::task::Id> = running
-        .iter()
-        .filter(|(_, (batch, _))| batch.iter().all(|&i| which(&steps[i])))
-        .map(|(id, _)| *id)
-        .collect();
-    for id in chosen {
-        let Some((batch, handle)) = running.remove(&id) else {
-            continue;
-        };
-        handle.abort();
-        scheduler.abort(&batch);
-        for &i in &batch {
-            let _ = ctx
-                .journal
-                .step(&steps[i], StepEvent::Abandoned, why.to_string())
-                .await;
-        }
-    }
-}
-
 fn is_notification(step: &Step) -> bool {
     matches!(step.action, Action::Notify { .. })
 }
 
-/// Waits for SIGINT or SIGTERM.
-async fn next_signal(interrupt: &mut Option<Signal>, terminate: &mut Option<Signal>) {
-    tokio::select! {
-        () = receive(interrupt) => {}
-        () = receive(terminate) => {}
-    }
-}
-
+/// Waits for `signal` (forever when it could not be installed).
 async fn receive(signal: &mut Option<Signal>) {
     match signal {
         Some(signal) => {
@@ -243,13 +314,19 @@ async fn run_batch(ctx: Arc<Context>, steps: Arc<Vec<Step>>, batch: Vec<usize>) 
             .step(step, StepEvent::Started, String::new())
             .await
         {
-            return (batch, Err(error.to_string()), started, Duration::ZERO);
+            return (batch, Some(Err(error.to_string())), started, Duration::ZERO);
         }
     }
     let clock = Instant::now();
+    let supervisor = supervisor(&ctx, &members);
+    let performed = process::supervised(supervisor, actions::perform(&ctx, &members)).await;
+    if ctx.commands.terminating() {
+        // Stopped by an abort, which journals the step abandoned.
+        return (batch, None, started, clock.elapsed());
+    }
     // Whatever a step hands back goes to the screen, the journal and the report: with
     // every resolved secret redacted.
-    let result = match actions::perform(&ctx, &members).await {
+    let result = match performed {
         Ok(detail) => Ok(ctx.redact(&detail)),
         Err(error) => Err(ctx.redact(&error.to_string())),
     };
@@ -262,7 +339,20 @@ async fn run_batch(ctx: Arc<Context>, steps: Arc<Vec<Step>>, batch: Vec<usize>) 
         ctx.progress.ended(step, &result);
         ctx.journal.queue(step, event, detail.clone());
     }
-    (batch, result, started, worked)
+    (batch, Some(result), started, worked)
+}
+
+/// Journals each command `members` start (its process group) before it is awaited.
+fn supervisor(ctx: &Arc<Context>, members: &[&Step]) -> Supervisor {
+    let journal = ctx.journal.clone();
+    let ids: Arc<[StepId]> = members.iter().map(|s| s.id.clone()).collect();
+    Supervisor {
+        commands: ctx.commands.clone(),
+        on_start: Arc::new(move |group| {
+            let (journal, ids) = (journal.clone(), ids.clone());
+            Box::pin(async move { journal.command_started(&ids, &group).await })
+        }),
+    }
 }
 
 impl<'a> Scheduler<'a> {

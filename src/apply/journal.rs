@@ -3,7 +3,7 @@
 //! that arrive together are committed in one write (group commit), appended where the
 //! backend can; a change of the run's status writes the whole state.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -11,6 +11,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::Error;
 use crate::graph::step::{Step, StepId};
+use crate::providers::process::GroupMark;
+use crate::state::spool::Spool;
 use crate::state::{
     AppliedPlan, JournalEntry, RunStatus, State, StateBackend, StateVersion, StepEvent,
 };
@@ -35,33 +37,36 @@ pub struct Journal {
     sender: mpsc::UnboundedSender<Request>,
 }
 
-/// What the writer task hands back when the journal closes: the final state.
+/// What the writer task hands back when the journal closes: the final state, or the
+/// error of the write that stopped it.
 pub type Closed = tokio::task::JoinHandle<Result<State, Error>>;
 
 impl Journal {
     /// Starts the writer over `state`, stored at `version` in `backend`.
+    /// Transitions the backend cannot take are kept in `spool`.
     pub fn start(
         backend: Arc<dyn StateBackend>,
         state: State,
         version: StateVersion,
+        spool: Spool,
     ) -> (Self, Closed) {
         let (sender, receiver) = mpsc::unbounded_channel();
-        let task = tokio::spawn(writer(backend, state, version, receiver));
+        let task = tokio::spawn(writer(backend, state, version, receiver, spool));
         (Self { sender }, task)
     }
 
     /// Commits `record`; returns once it is durable.
     pub async fn commit(&self, record: Record) -> Result<(), Error> {
         let (done, wait) = oneshot::channel();
-        let closed = || Error::StateConflict {
-            detail: "the journal writer stopped".to_string(),
+        let closed = || Error::Unrecorded {
+            detail: "an earlier write of the journal failed".to_string(),
         };
         self.sender
             .send(Request { record, done })
             .map_err(|_| closed())?;
         match wait.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(detail)) => Err(Error::StateConflict { detail }),
+            Ok(Err(detail)) => Err(Error::Unrecorded { detail }),
             Err(_) => Err(closed()),
         }
     }
@@ -83,35 +88,95 @@ impl Journal {
         });
     }
 
+    /// Records that each of `steps` started the command of process group `group`;
+    /// returns once it is durable.
+    pub async fn command_started(&self, steps: &[StepId], group: &GroupMark) -> Result<(), Error> {
+        for step in steps {
+            self.commit(Record::Step(JournalEntry {
+                step: step.clone(),
+                event: StepEvent::CommandStarted,
+                at: SystemTime::now(),
+                detail: format!("process group {}", group.pgid),
+                group: Some(group.clone()),
+            }))
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Records that `step` is about to send its notification; returns once it is durable.
+    pub async fn sending(&self, step: &Step, detail: String) -> Result<(), Error> {
+        self.step(step, StepEvent::Sending, detail).await
+    }
+
     fn record(step: &Step, event: StepEvent, detail: String) -> Record {
         Record::Step(JournalEntry {
             step: step.id.clone(),
             event,
             at: SystemTime::now(),
             detail,
+            group: None,
         })
     }
 }
 
+/// Commits what arrives. Once a write fails, every later transition (the ends of the
+/// steps still running) goes to the spool instead, and whoever waits is refused, so no
+/// step starts; the writer ends with the error of that write.
 async fn writer(
     backend: Arc<dyn StateBackend>,
     mut state: State,
     mut version: StateVersion,
     mut receiver: mpsc::UnboundedReceiver<Request>,
+    spool: Spool,
 ) -> Result<State, Error> {
+    let mut failure: Option<(Error, bool)> = None;
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
         while let Ok(more) = receiver.try_recv() {
             batch.push(more);
         }
-        let result = commit(backend.as_ref(), &mut state, &version, &batch).await;
-        let outcome = result.as_ref().map(|_| ()).map_err(ToString::to_string);
+        let outcome = match &mut failure {
+            Some((error, spooled)) => {
+                *spooled &= keep(&spool, &state, &batch);
+                Err(error.to_string())
+            }
+            None => match commit(backend.as_ref(), &mut state, &version, &batch).await {
+                Ok(stored) => {
+                    version = stored;
+                    Ok(())
+                }
+                Err(error) => {
+                    let outcome = Err(error.to_string());
+                    failure = Some((error, keep(&spool, &state, &batch)));
+                    outcome
+                }
+            },
+        };
         for request in batch {
             let _ = request.done.send(outcome.clone());
         }
-        version = result?;
     }
-    Ok(state)
+    match failure {
+        None => Ok(state),
+        Some((cause, spooled)) => Err(Error::JournalFailed {
+            cause: Box::new(cause),
+            spool: spooled.then(|| spool.path().to_path_buf()),
+        }),
+    }
+}
+
+/// Keeps the step transitions of `batch` in `spool`; false when even that failed.
+fn keep(spool: &Spool, state: &State, batch: &[Request]) -> bool {
+    let entries: Vec<JournalEntry> = batch
+        .iter()
+        .filter_map(|request| match &request.record {
+            Record::Step(entry) => Some(entry.clone()),
+            Record::Status(_) => None,
+        })
+        .collect();
+    let run = state.run.as_ref().map_or("", |run| run.id.as_str());
+    entries.is_empty() || spool.keep(run, &entries).is_ok()
 }
 
 /// Applies `batch` to `state` and stores it as one write: an append of its step
@@ -163,10 +228,37 @@ pub fn finished_steps(journal: &[JournalEntry]) -> HashSet<StepId> {
     steps_last(journal, StepEvent::Finished)
 }
 
-/// The ids of the steps whose last transition is `Started`: in flight when the run
-/// stopped without recording how they ended (a crash or kill -9).
-pub fn in_flight_steps(journal: &[JournalEntry]) -> HashSet<StepId> {
-    steps_last(journal, StepEvent::Started)
+/// A step in flight when the run stopped without recording how it ended.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    /// The process groups of the commands it started.
+    pub groups: Vec<GroupMark>,
+    /// Its notification was (or was about to be) sent.
+    pub sending: bool,
+}
+
+/// The steps in flight when the run stopped without recording how they ended (a
+/// crash or kill -9): started, and not finished, failed or abandoned since.
+pub fn in_flight_steps(journal: &[JournalEntry]) -> BTreeMap<StepId, InFlight> {
+    let mut in_flight: BTreeMap<StepId, InFlight> = BTreeMap::new();
+    for entry in journal {
+        match entry.event {
+            StepEvent::Started => {
+                in_flight.insert(entry.step.clone(), InFlight::default());
+            }
+            StepEvent::CommandStarted => {
+                let step = in_flight.entry(entry.step.clone()).or_default();
+                step.groups.extend(entry.group.clone());
+            }
+            StepEvent::Sending => {
+                in_flight.entry(entry.step.clone()).or_default().sending = true;
+            }
+            StepEvent::Finished | StepEvent::Failed | StepEvent::Abandoned => {
+                in_flight.remove(&entry.step);
+            }
+        }
+    }
+    in_flight
 }
 
 fn steps_last(journal: &[JournalEntry], wanted: StepEvent) -> HashSet<StepId> {

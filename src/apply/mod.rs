@@ -27,7 +27,9 @@ use crate::model::Environment;
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
 use crate::providers::Runtime;
+use crate::providers::process::{self, Commands, GroupMark};
 use crate::secrets::Secrets;
+use crate::state::spool::Spool;
 use crate::state::{
     JournalEntry, LockInfo, Run, RunStatus, State, StateBackend, StateVersion, StepEvent,
 };
@@ -60,7 +62,10 @@ pub struct Context {
     pub progress: Progress,
     pub secrets: Arc<Secrets>,
     pub plan: Plan,
+    pub run_id: String,
     pub started: SystemTime,
+    /// The commands the steps run, stopped together on abort.
+    pub commands: Arc<Commands>,
     /// Set once every step but the timed notifications is done.
     recovered: watch::Receiver<bool>,
     prompt: Mutex<()>,
@@ -194,36 +199,78 @@ pub async fn resume(
         });
     }
     run.status = RunStatus::Running;
-    abandon_in_flight(&mut state);
+    let spool = Spool::new(&launch.env.name);
+    let spooled = spool.pending(&run.id)?;
+    for entry in spooled {
+        if !state
+            .run
+            .as_ref()
+            .is_some_and(|run| run.journal.contains(&entry))
+        {
+            state.record(entry);
+        }
+    }
+    abandon_in_flight(&mut state).await;
     state.serial += 1;
     let version = launch.backend.write(&state, Some(&version)).await?;
+    spool.clear()?;
     execute(launch, state, version).await
 }
 
 /// Journals `abandoned` for every step a crash left in flight (started, never ended),
-/// so that the journal says why it starts again.
-fn abandon_in_flight(state: &mut State) {
+/// so that the journal says why it starts again; first stops any command such a step
+/// started that still runs, so that no second copy ever runs beside it. A
+/// notification that began sending is journaled finished instead: never sent twice.
+async fn abandon_in_flight(state: &mut State) {
     let Some(run) = &state.run else {
         return;
     };
     let in_flight = journal::in_flight_steps(&run.journal);
-    let abandoned: Vec<JournalEntry> = run
-        .plan
-        .plan
-        .steps
-        .iter()
-        .filter(|step| in_flight.contains(&step.id))
-        .map(|step| JournalEntry {
-            step: step.id.clone(),
+    let mut abandoned = Vec::new();
+    for (step, in_flight) in in_flight {
+        if in_flight.sending {
+            abandoned.push(JournalEntry {
+                step,
+                event: StepEvent::Finished,
+                at: SystemTime::now(),
+                detail: NOT_SENT_AGAIN.to_string(),
+                group: None,
+            });
+            continue;
+        }
+        let running: Vec<GroupMark> = in_flight
+            .groups
+            .into_iter()
+            .filter(GroupMark::is_running)
+            .collect();
+        process::stop(&running, process::TERMINATION_GRACE).await;
+        abandoned.push(JournalEntry {
+            step,
             event: StepEvent::Abandoned,
             at: SystemTime::now(),
-            detail: "the run stopped while this step ran (a crash or kill); it runs again"
-                .to_string(),
-        })
-        .collect();
+            detail: abandoned_detail(&running),
+            group: None,
+        });
+    }
     for entry in abandoned {
         state.record(entry);
     }
+}
+
+/// How a notification left in flight after it began sending ends: at most once.
+const NOT_SENT_AGAIN: &str = "the run stopped while this notification was being sent; it is not sent again (at most once per run)";
+
+/// Why a step left in flight runs again, naming the commands that were stopped.
+fn abandoned_detail(stopped: &[GroupMark]) -> String {
+    let why = "the run stopped while this step ran (a crash or kill); it runs again";
+    if stopped.is_empty() {
+        return why.to_string();
+    }
+    let groups: Vec<String> = stopped.iter().map(|g| g.pgid.to_string()).collect();
+    format!(
+        "{why}, once its command still running (process group {}) was stopped",
+        groups.join(", ")
+    )
 }
 
 async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<Applied, Error> {
@@ -233,7 +280,8 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
         .expect("start and resume record the run before executing it");
     let finished = journal::finished_steps(&run.journal);
     let steps = Arc::new(run.plan.plan.steps.clone());
-    let (journal, closed) = Journal::start(launch.backend.clone(), state, version);
+    let spool = Spool::new(&launch.env.name);
+    let (journal, closed) = Journal::start(launch.backend.clone(), state, version, spool);
     let (recovered_tx, recovered) = watch::channel(false);
     let ctx = Arc::new(Context {
         progress: Progress::new(steps.len(), launch.options.quiet),
@@ -244,20 +292,23 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
         journal: journal.clone(),
         secrets: launch.secrets,
         plan: run.plan.plan.clone(),
+        run_id: run.id.clone(),
         started: run.started,
+        commands: Arc::default(),
         recovered,
         prompt: Mutex::new(()),
     });
     let execution = executor::execute(ctx.clone(), steps.clone(), &finished, recovered_tx).await;
     ctx.progress.finish();
     let status = execution.status();
-    journal.commit(Record::Status(status)).await?;
+    let committed = journal.commit(Record::Status(status)).await;
     let time_scale = ctx.options.time_scale;
     drop(journal);
     drop(ctx);
-    let state = closed.await.map_err(|e| Error::StateConflict {
-        detail: e.to_string(),
-    })??;
+    let written = closed.await.map_err(|e| Error::Bug {
+        detail: format!("the journal writer failed: {e}"),
+    })?;
+    // The report is written even when the state could not be: it is the local record.
     let report = report::RunReport::new(
         &run.id,
         &run.plan.plan,
@@ -267,6 +318,10 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
         time_scale,
     );
     let path = report.write()?;
+    // A failed write stops the writer: its own error says why, better than the
+    // `unrecorded` each later commit got.
+    let state = written?;
+    committed?;
     Ok(Applied {
         execution,
         report: path,

@@ -1,7 +1,9 @@
 //! Notifications: the timeline's entries rendered from a template and sent through
 //! the notifier, each at its offset from the start of the run (or as soon as recovery
 //! is done, if that comes first). A failed notification is retried, then recorded;
-//! it never fails recovery.
+//! it never fails recovery. Each is sent at most once per run: the journal records it
+//! before the first attempt (a resume does not send it again), and its body carries
+//! an `idempotency_key` (run and step) for receivers that see a retry twice.
 
 use std::time::Duration;
 
@@ -9,15 +11,16 @@ use serde_json::{Value, json};
 
 use super::Context;
 use crate::error::Error;
-use crate::graph::step::NotifyStatus;
+use crate::graph::step::{NotifyStatus, Step};
 use crate::model::Notification;
 
 /// How many times a notification is tried.
 const ATTEMPTS: u32 = 3;
 
-/// Sends timeline entry `index` once its time has come.
+/// Sends timeline entry `index` (for `step`) once its time has come.
 pub async fn send(
     ctx: &Context,
+    step: &Step,
     index: usize,
     after: Duration,
     status: NotifyStatus,
@@ -26,7 +29,14 @@ pub async fn send(
         return Ok(String::new());
     };
     ctx.wait_until(after).await;
-    let body = body(ctx, entry, status)?;
+    let mut body = body(ctx, entry, status)?;
+    let key = format!("{}/{}", ctx.run_id, step.id);
+    if let Value::Object(fields) = &mut body {
+        fields.insert("idempotency_key".to_string(), Value::String(key.clone()));
+    }
+    ctx.journal
+        .sending(step, format!("idempotency key {key}"))
+        .await?;
     let mut last = String::new();
     for attempt in 1..=ATTEMPTS {
         match ctx.runtime.notifier.send(entry, &body).await {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::model::{Check, CheckKind, Environment};
+use crate::model::{Check, CheckKind, Environment, HealthProbe};
 use crate::providers::{ProbeResult, Runtime};
 
 /// One item of the checklist, run.
@@ -46,10 +46,16 @@ pub async fn run_check(
             url,
             expect,
             max_latency,
-        } => runtime.services.check_url(url, *expect, *max_latency).await,
+        } => {
+            let timeout = check.timeout.unwrap_or(HealthProbe::DEFAULT_TIMEOUT);
+            let services = &runtime.services;
+            services
+                .check_url(url, *expect, *max_latency, timeout)
+                .await
+        }
         CheckKind::Command(argv) => {
             let argv = argv.render(&[("environment", env.name.as_str())]);
-            Ok(match runtime.services.run(&argv).await {
+            Ok(match runtime.services.run(&argv, check.timeout).await {
                 Ok(output) => ProbeResult {
                     healthy: true,
                     detail: output.log,

@@ -100,6 +100,9 @@ async fn apply(args: &ApplyArgs) -> Result<ExitCode, Error> {
         ))?;
         return Ok(ExitCode::SUCCESS);
     }
+    if execution.aborted {
+        return Err(Error::Aborted);
+    }
     if execution.interrupted && execution.failed() == 0 {
         return Err(Error::Interrupted);
     }

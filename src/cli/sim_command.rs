@@ -46,6 +46,7 @@ pub struct InitArgs {
 
 #[derive(Debug, clap::Args)]
 #[command(group(ArgGroup::new("subject").multiple(true).args(["region", "service"])))]
+#[command(group(ArgGroup::new("service_change").multiple(true).args(["down", "up", "fault_rate"])))]
 #[command(group(
     ArgGroup::new("change").required(true).multiple(true).args(["down", "up", "age_backups", "latency", "fault_rate", "writes", "lag", "replication", "alarm"])
 ))]
@@ -56,8 +57,8 @@ pub struct SetArgs {
     /// is marked (without it: every region).
     #[arg(long, value_name = "REGION", requires = "mark")]
     pub region: Option<String>,
-    /// The service to mark down or up.
-    #[arg(long, value_name = "SERVICE", requires = "mark")]
+    /// The service to mark down or up, or to give its own --fault-rate.
+    #[arg(long, value_name = "SERVICE", requires = "service_change")]
     pub service: Option<String>,
     /// Mark the region or service down.
     #[arg(long, group = "mark", requires = "subject")]
@@ -71,7 +72,8 @@ pub struct SetArgs {
     /// How long every health probe takes to answer, e.g. 250ms (0s for none).
     #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
     pub latency: Option<Duration>,
-    /// The probability, from 0 to 1, that an activation, a restore or a probe fails.
+    /// The probability, from 0 to 1, that an activation, a restore or a probe fails
+    /// (with --service: of that service only).
     #[arg(long, value_name = "RATE")]
     pub fault_rate: Option<f64>,
     /// The replicated data set to write to or change replication of.
@@ -173,7 +175,7 @@ fn set(args: &SetArgs) -> Result<(), Error> {
 fn change(world: &mut SimWorld, args: &SetArgs) -> Result<Vec<String>, Error> {
     let mut changes = Vec::new();
     let status = if args.up { "up" } else { "down" };
-    if let Some(service) = &args.service {
+    if let (Some(service), true) = (&args.service, args.down || args.up) {
         world.set_service(service, args.region.as_deref(), args.up)?;
         changes.push(format!(
             "{service} marked {status} in {}",
@@ -198,8 +200,11 @@ fn change(world: &mut SimWorld, args: &SetArgs) -> Result<Vec<String>, Error> {
         ));
     }
     if let Some(rate) = args.fault_rate {
-        world.set_fault_rate(rate)?;
-        changes.push(format!("fault rate {rate}"));
+        world.set_fault_rate(rate, args.service.as_deref())?;
+        changes.push(match &args.service {
+            Some(service) => format!("fault rate of {service} {rate}"),
+            None => format!("fault rate {rate}"),
+        });
     }
     if let Some(data) = &args.data {
         changes.extend(change_data(world, data, args)?);
@@ -276,7 +281,14 @@ fn render(env: &Environment, world: &SimWorld, now: SystemTime) -> String {
         } else {
             format!(", DOWN in {down}")
         };
-        (name.clone(), format!("active in {}{marks}", service.active))
+        let fault = service
+            .fault_rate
+            .map(|rate| format!(", fault rate {rate}"))
+            .unwrap_or_default();
+        (
+            name.clone(),
+            format!("active in {}{marks}{fault}", service.active),
+        )
     });
     let records = world
         .records

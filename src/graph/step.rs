@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::format_duration;
 use crate::model::RecordSet;
+use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::{BackupLocation, Command, HealthProbe, Phase};
 
 /// A step's id, `ACTION:KEY` (`activate:postgres`, `gate:tier-1`), unique in its plan.
@@ -75,6 +76,13 @@ pub enum Action {
         service: String,
         region: String,
         command: Option<Vec<String>>,
+        /// How long the command may run (omitted from the plan file when the default).
+        #[serde(
+            with = "crate::duration::seconds",
+            default = "lifecycle_timeout",
+            skip_serializing_if = "is_lifecycle_timeout"
+        )]
+        timeout: Duration,
     },
     /// Load the newest backup (or the newest before `--at`) into a service.
     Restore {
@@ -82,6 +90,13 @@ pub enum Action {
         region: String,
         backups: BackupLocation,
         command: Option<Vec<String>>,
+        /// How long the command may run (omitted from the plan file when the default).
+        #[serde(
+            with = "crate::duration::seconds",
+            default = "lifecycle_timeout",
+            skip_serializing_if = "is_lifecycle_timeout"
+        )]
+        timeout: Duration,
     },
     /// Fence, demote or stop a service in the region being left. Best effort in a
     /// failover (the region is presumed down: a failure is recorded and recovery goes
@@ -278,6 +293,15 @@ impl Step {
             | Action::Manual { name, .. } => name.clone(),
         }
     }
+}
+
+fn lifecycle_timeout() -> Duration {
+    DEFAULT_LIFECYCLE_TIMEOUT
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_lifecycle_timeout(timeout: &Duration) -> bool {
+    *timeout == DEFAULT_LIFECYCLE_TIMEOUT
 }
 
 /// Fixed estimates for steps whose duration the environment does not declare.

@@ -210,8 +210,8 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
     let depends_on = f.opt("depends_on", Node::strings, p).unwrap_or_default();
     let regions = f.req("regions", non_empty_strings, p);
     let estimate = f.opt("estimate", Node::duration, p).map(|d| d.value);
-    let activate = f.opt("activate", command, p);
-    let restore = f.opt("restore", command, p);
+    let activate = lifecycle(&mut f, "activate", &name.value, p);
+    let restore = lifecycle(&mut f, "restore", &name.value, p);
     let deactivate = lifecycle(&mut f, "deactivate", &name.value, p);
     let resync = lifecycle(&mut f, "resync", &name.value, p);
     let health = f.opt(
@@ -262,7 +262,8 @@ fn rds_instances(node: &Node<'_, '_>, service: &str, p: &mut Problems) -> Option
 }
 
 /// A lifecycle command `key` of a service: an argument vector, or
-/// `{ command, estimate, timeout }`.
+/// `{ command, estimate, timeout }` (`activate` and `restore` take the service's
+/// estimate, and no `estimate` of their own).
 fn lifecycle(
     f: &mut Fields<'_, '_>,
     key: &'static str,
@@ -279,7 +280,10 @@ fn lifecycle(
     }
     let mut table = p.ok(node.table(format!("`{key}` of [services.{service}]")))?;
     let argv = table.req("command", command, p);
-    let estimate = table.opt("estimate", Node::duration, p);
+    let own_estimate = !matches!(key, "activate" | "restore");
+    let estimate = own_estimate
+        .then(|| table.opt("estimate", Node::duration, p))
+        .flatten();
     let timeout = table.opt("timeout", Node::duration, p);
     table.finish(p);
     Some(Lifecycle {
@@ -735,6 +739,7 @@ fn check(index: usize, node: Node<'_, '_>, p: &mut Problems) -> Option<Check> {
     let max_latency = f.opt("max_latency", Node::duration, p).map(|d| d.value);
     let dns = f.opt("dns", Node::string, p);
     let argv = f.opt("command", command, p);
+    let timeout = f.opt("timeout", Node::duration, p).map(|d| d.value);
     let kind = match (url, dns, argv) {
         (Some(url), None, None) => Some(CheckKind::Http {
             url,
@@ -752,6 +757,7 @@ fn check(index: usize, node: Node<'_, '_>, p: &mut Problems) -> Option<Check> {
     Some(Check {
         name: name?.value,
         kind: kind?,
+        timeout,
     })
 }
 

@@ -76,6 +76,8 @@ pub enum NotifyVia {
 pub struct Check {
     pub name: String,
     pub kind: CheckKind,
+    /// How long the check may take (`None`: an HTTP probe's default, or a command's).
+    pub timeout: Option<Duration>,
 }
 
 /// What a check verifies.

@@ -12,7 +12,8 @@ pub const DEFAULT_SERVICE_ESTIMATE: Duration = Duration::from_mins(5);
 /// The estimate of a `deactivate` that declares none.
 pub const DEFAULT_DEACTIVATE_ESTIMATE: Duration = Duration::from_mins(1);
 
-/// How long a lifecycle command may run when it declares no `timeout`.
+/// How long a lifecycle command (activate, restore, deactivate, resync) may run when it
+/// declares no `timeout`.
 pub const DEFAULT_LIFECYCLE_TIMEOUT: Duration = Duration::from_mins(30);
 
 /// A service that drplan restores.
@@ -23,8 +24,10 @@ pub struct Service {
     pub depends_on: Vec<Located<String>>,
     pub regions: Vec<Located<String>>,
     pub estimate: Option<Duration>,
-    pub activate: Option<Command>,
-    pub restore: Option<Command>,
+    /// Brings the service up: `{ command, timeout }` (its estimate is the service's).
+    pub activate: Option<Lifecycle>,
+    /// Loads a backup into the service: `{ command, timeout }`.
+    pub restore: Option<Lifecycle>,
     /// Fences, demotes or stops the service in the region being left.
     pub deactivate: Option<Lifecycle>,
     /// Makes the service's copy in `{region}` a replica of the active one.

@@ -161,7 +161,7 @@ fn names_region(service: &Service, region: &str) -> bool {
     let commands = [&service.activate, &service.restore]
         .into_iter()
         .flatten()
-        .flat_map(|c| c.0.iter().map(String::as_str));
+        .flat_map(|c| c.command.0.iter().map(String::as_str));
     probe.chain(commands).any(|text| text.contains(region))
 }
 

@@ -1,6 +1,7 @@
 //! Cross-reference checks on a decoded environment: every name points at something
 //! that exists, dependencies form no cycle and never point at a later tier, DNS
-//! targets are regions their service runs in, failovers leave home.
+//! targets are regions their service runs in, failovers leave home, and a trigger
+//! outside the sim has something to read.
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
@@ -324,6 +325,21 @@ fn check_operations(env: &Environment, p: &mut Problems) {
     for trigger in &env.triggers {
         let table = format!("[triggers.{}]", trigger.name.value);
         scenario_ref(env, &trigger.scenario, &table, p);
+        let unread = matches!(
+            trigger.kind,
+            super::TriggerKind::ErrorRate { probe: None, .. }
+        );
+        if unread && !env.providers.is_sim() {
+            p.list.push(
+                Problem::new(
+                    ProblemKind::UnreadableTrigger,
+                    format!("{table} watches an error rate but has no `probe`: outside the sim it can never fire"),
+                    trigger.name.span.clone(),
+                    "nothing reads its error rate",
+                )
+                .help("add probe = { url = \"…\" } or probe = { command = [\"…\"] } answering a ratio between 0 and 1"),
+            );
+        }
         for service in trigger.services.iter().flatten() {
             service_ref(env, service, &format!("`services` of {table}"), p);
         }

@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use super::Intent;
 use crate::graph::step::{Action, Change, Placement};
+use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::{
-    BackupLocation, DataMethod, DataSet, DnsRecord, Environment, MaintenancePage, RecordSet,
+    self, BackupLocation, DataMethod, DataSet, DnsRecord, Environment, MaintenancePage, RecordSet,
     ScenarioStep, Service, Strategy, weighted_sets,
 };
 use crate::observe::ActualState;
@@ -125,15 +126,20 @@ impl Recovery<'_> {
         let service = self.service.name.value.clone();
         let region = self.region.clone();
         let values = self.placeholders(env);
+        let command = |c: Option<&model::Lifecycle>| c.map(|c| c.command.render(&values));
+        let timeout =
+            |c: Option<&model::Lifecycle>| c.map_or(DEFAULT_LIFECYCLE_TIMEOUT, |c| c.timeout);
         match &self.restore_from {
             Some(backups) => Action::Restore {
-                command: self.service.restore.as_ref().map(|c| c.render(&values)),
+                command: command(self.service.restore.as_ref()),
+                timeout: timeout(self.service.restore.as_ref()),
                 service,
                 region,
                 backups: backups.clone(),
             },
             None => Action::Activate {
-                command: self.service.activate.as_ref().map(|c| c.render(&values)),
+                command: command(self.service.activate.as_ref()),
+                timeout: timeout(self.service.activate.as_ref()),
                 service,
                 region,
             },

@@ -146,21 +146,25 @@ pub struct ProbeResult {
 /// Brings services up, restores them, runs scenario commands, and probes health.
 #[async_trait]
 pub trait ServiceRuntime: Send + Sync {
-    /// Brings `service` up in `region` (running `command` when there is one).
+    /// Brings `service` up in `region` (running `command` when there is one, giving
+    /// it at most `timeout`).
     async fn activate(
         &self,
         service: &str,
         region: &str,
         command: Option<&[String]>,
+        timeout: Duration,
     ) -> Result<Output, Error>;
 
-    /// Loads `backup` into `service` in `region`.
+    /// Loads `backup` into `service` in `region` (running `command` when there is one,
+    /// giving it at most `timeout`).
     async fn restore(
         &self,
         service: &str,
         region: &str,
         backup: &str,
         command: Option<&[String]>,
+        timeout: Duration,
     ) -> Result<Output, Error>;
 
     /// Fences, demotes or stops `service` in `region` (running `command`), giving it
@@ -193,7 +197,7 @@ pub trait ServiceRuntime: Send + Sync {
     ) -> Result<Option<ReplicaReading>, Error>;
 
     /// Runs a scenario's own command.
-    async fn run(&self, argv: &[String]) -> Result<Output, Error>;
+    async fn run(&self, argv: &[String], timeout: Option<Duration>) -> Result<Output, Error>;
 
     /// Probes `service` in `region` once.
     async fn probe(
@@ -229,12 +233,14 @@ pub trait ServiceRuntime: Send + Sync {
     /// services are tracked in the state file instead).
     async fn placement(&self, service: &str) -> Result<Option<String>, Error>;
 
-    /// Checks that `url` answers `expect` (within `max_latency`), for the checklist.
+    /// Checks that `url` answers `expect` (within `max_latency`), for the checklist,
+    /// giving it at most `timeout`.
     async fn check_url(
         &self,
         url: &str,
         expect: u16,
         max_latency: Option<Duration>,
+        timeout: Duration,
     ) -> Result<ProbeResult, Error>;
 }
 

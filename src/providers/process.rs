@@ -4,15 +4,25 @@
 //! value is redacted from the output and errors handed back.
 //!
 //! A command that times out has its whole process group killed, and so does a command
-//! whose future is dropped (an aborted apply): nothing it started keeps running. A
-//! command that finishes may leave background processes behind (a daemon it started);
-//! drplan waits briefly for their output and then leaves them alone.
+//! whose future is dropped: nothing it started keeps running. A command that finishes
+//! may leave background processes behind (a daemon it started); drplan waits briefly
+//! for their output and then leaves them alone.
+//!
+//! Under a [`Supervisor`] (an apply), each command's process group is reported (to the
+//! journal) before drplan waits for it, and all of them can be stopped together:
+//! SIGTERM, then SIGKILL after a grace period. A [`GroupMark`] finds a group again
+//! after drplan itself was killed, so a resume stops it before the step runs again.
 
+use std::future::Future;
 use std::io;
 use std::os::unix::process::ExitStatusExt;
+use std::pin::Pin;
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 
@@ -29,6 +39,15 @@ const DRAIN_GRACE: Duration = Duration::from_millis(250);
 
 /// How many lines of output an error message ends with.
 const ERROR_TAIL_LINES: usize = 20;
+
+/// How long a stopped command has between SIGTERM and SIGKILL.
+pub const TERMINATION_GRACE: Duration = Duration::from_secs(5);
+
+/// How long to wait for processes sent SIGKILL to be gone.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+/// How often a stopping group is looked at again.
+const STOP_POLL: Duration = Duration::from_millis(20);
 
 /// Runs `argv`, its `${env:VAR}` resolved with `secrets`, with `env` added to drplan's
 /// environment, stdin closed, for at most `timeout`. Succeeds when the command exits
@@ -59,7 +78,13 @@ pub async fn run(
         .process_group(0)
         .spawn()
         .map_err(|error| spawn_error(program, &error))?;
-    let mut group = ProcessGroup { child };
+    let mut group = ProcessGroup {
+        child,
+        supervised: None,
+    };
+    if let Ok(supervisor) = SUPERVISOR.try_with(Clone::clone) {
+        group.report(program, supervisor).await?;
+    }
     let mut stdout = Capture::default();
     let mut stderr = Capture::default();
     let finished =
@@ -84,9 +109,35 @@ pub async fn run(
 /// kills the whole group.
 struct ProcessGroup {
     child: Child,
+    /// The supervisor it was reported to, and how.
+    supervised: Option<(Supervisor, GroupMark)>,
 }
 
 impl ProcessGroup {
+    /// Reports the group to `supervisor`; a command that cannot be reported (the
+    /// journal cannot record it) or that starts while the run stops is killed.
+    async fn report(&mut self, program: &str, supervisor: Supervisor) -> Result<(), Error> {
+        let unrecorded = |detail: &str| Error::CommandOs {
+            program: program.to_string(),
+            action: "record",
+            detail: detail.to_string(),
+        };
+        let mark = self
+            .child
+            .id()
+            .and_then(GroupMark::of)
+            .ok_or_else(|| unrecorded("its process group cannot be read from /proc"))?;
+        supervisor.commands.add(&mark);
+        let reported = (supervisor.on_start)(mark.clone()).await;
+        let terminating = supervisor.commands.terminating();
+        self.supervised = Some((supervisor, mark));
+        reported?;
+        if terminating {
+            return Err(unrecorded("the run is being stopped"));
+        }
+        Ok(())
+    }
+
     /// Waits for the child while capturing its output; after it exits, keeps reading
     /// for at most [`DRAIN_GRACE`].
     async fn wait_with_output(
@@ -142,7 +193,191 @@ impl ProcessGroup {
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
         self.kill();
+        if let Some((supervisor, mark)) = &self.supervised {
+            supervisor.commands.remove(mark);
+        }
     }
+}
+
+/// A command's process group as recorded before drplan waits for it: enough to find
+/// the group again after drplan itself was killed, and to tell it from a later group
+/// that reused its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMark {
+    pub pgid: i32,
+    /// When the group's leader started, in clock ticks since boot.
+    pub started: u64,
+    /// The boot it ran in (`/proc/sys/kernel/random/boot_id`).
+    pub boot: String,
+}
+
+impl GroupMark {
+    /// The mark of the group led by process `leader`, read from /proc.
+    fn of(leader: u32) -> Option<Self> {
+        let pgid = i32::try_from(leader).ok()?;
+        Some(Self {
+            pgid,
+            started: ProcStat::read(pgid)?.started,
+            boot: boot_id()?,
+        })
+    }
+
+    /// The processes of this group that still run: none after a reboot, nor when the
+    /// id now names another group (its leader started at another time).
+    fn live_members(&self) -> Vec<i32> {
+        if boot_id().as_deref() != Some(self.boot.as_str()) {
+            return Vec::new();
+        }
+        if let Some(leader) = ProcStat::read(self.pgid)
+            && leader.started != self.started
+        {
+            return Vec::new();
+        }
+        live_pids()
+            .into_iter()
+            .filter(|&pid| {
+                ProcStat::read(pid).is_some_and(|stat| stat.pgrp == self.pgid && !stat.zombie)
+            })
+            .collect()
+    }
+
+    /// Whether any process of the group still runs.
+    pub fn is_running(&self) -> bool {
+        !self.live_members().is_empty()
+    }
+}
+
+/// Sends `signal` to the group of `mark` if it still runs.
+fn signal_group(mark: &GroupMark, signal: libc::c_int) {
+    if mark.is_running() {
+        // SAFETY: killpg only sends a signal, to a group just seen running with this
+        // leader start time (or without a leader, whose id cannot be reused then).
+        unsafe {
+            libc::killpg(mark.pgid, signal);
+        }
+    }
+}
+
+/// What drplan reads of `/proc/PID/stat`.
+struct ProcStat {
+    pgrp: i32,
+    started: u64,
+    /// Exited, not yet reaped (PID 1 in a container may never reap an orphan).
+    zombie: bool,
+}
+
+impl ProcStat {
+    /// The stat of `pid`, unless it is gone.
+    fn read(pid: i32) -> Option<Self> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After the command name in parentheses: state, ppid, pgrp, … starttime (22nd).
+        let (_, rest) = stat.rsplit_once(')')?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        Some(Self {
+            pgrp: fields.get(2)?.parse().ok()?,
+            started: fields.get(19)?.parse().ok()?,
+            zombie: *fields.first()? == "Z",
+        })
+    }
+}
+
+fn boot_id() -> Option<String> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    Some(id.trim().to_string())
+}
+
+fn live_pids() -> Vec<i32> {
+    std::fs::read_dir("/proc").map_or_else(
+        |_| Vec::new(),
+        |entries| {
+            entries
+                .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        },
+    )
+}
+
+/// Stops the groups of `marks`: SIGTERM, then SIGKILL to whatever still runs after
+/// `grace`. Returns once none runs, or once SIGKILL had [`KILL_WAIT`] to land.
+pub async fn stop(marks: &[GroupMark], grace: Duration) {
+    for mark in marks {
+        signal_group(mark, libc::SIGTERM);
+    }
+    if !gone_within(marks, grace).await {
+        for mark in marks {
+            signal_group(mark, libc::SIGKILL);
+        }
+        gone_within(marks, KILL_WAIT).await;
+    }
+}
+
+/// Whether every group of `marks` stops running within `limit`.
+async fn gone_within(marks: &[GroupMark], limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if !marks.iter().any(GroupMark::is_running) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(STOP_POLL).await;
+    }
+}
+
+/// Called with each command's mark before drplan waits for the command; an error
+/// kills the command.
+pub type OnStart =
+    Arc<dyn Fn(GroupMark) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>> + Send + Sync>;
+
+/// The commands running under one apply, so that they can be stopped together.
+#[derive(Debug, Default)]
+pub struct Commands {
+    running: Mutex<Vec<GroupMark>>,
+    terminating: AtomicBool,
+}
+
+impl Commands {
+    fn add(&self, mark: &GroupMark) {
+        self.lock().push(mark.clone());
+    }
+
+    fn remove(&self, mark: &GroupMark) {
+        self.lock().retain(|m| m != mark);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<GroupMark>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// True once [`Commands::terminate`] was called.
+    pub fn terminating(&self) -> bool {
+        self.terminating.load(Ordering::SeqCst)
+    }
+
+    /// Stops every running command (see [`stop`]); a command that starts afterwards
+    /// is killed at once.
+    pub async fn terminate(&self, grace: Duration) {
+        self.terminating.store(true, Ordering::SeqCst);
+        let marks = self.lock().clone();
+        stop(&marks, grace).await;
+    }
+}
+
+/// Where the commands a task runs are reported.
+#[derive(Clone)]
+pub struct Supervisor {
+    pub commands: Arc<Commands>,
+    pub on_start: OnStart,
+}
+
+tokio::task_local! {
+    static SUPERVISOR: Supervisor;
+}
+
+/// Runs `work`, reporting every command it runs to `supervisor`.
+pub async fn supervised<T>(supervisor: Supervisor, work: impl Future<Output = T>) -> T {
+    SUPERVISOR.scope(supervisor, work).await
 }
 
 /// The last [`OUTPUT_CAP`] bytes of one output stream, and how many came before them.
@@ -263,50 +498,25 @@ mod tests {
         ])
     }
 
-    async fn read_pgid(pid_file: &Path) -> i32 {
+    /// The mark of the group whose id the command wrote to `pid_file`.
+    async fn read_mark(pid_file: &Path) -> GroupMark {
         for _ in 0..100 {
             if let Ok(text) = std::fs::read_to_string(pid_file)
-                && let Ok(pgid) = text.trim().parse()
+                && let Some(mark) = text.trim().parse().ok().and_then(GroupMark::of)
             {
-                return pgid;
+                return mark;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("the command never wrote {}", pid_file.display());
     }
 
-    /// The processes of group `pgid` that are not zombies (PID 1 here may never reap
-    /// the orphans, so a killed process can linger as a zombie).
-    fn live_members(pgid: i32) -> Vec<i32> {
-        let entries = std::fs::read_dir("/proc").expect("/proc is readable");
-        entries
-            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-            .filter(|pid| {
-                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                    return false;
-                };
-                // After the command name in parentheses: state, ppid, pgrp, ...
-                let fields: Vec<&str> = stat
-                    .rsplit_once(')')
-                    .map_or("", |(_, rest)| rest)
-                    .split_whitespace()
-                    .collect();
-                fields.get(2).and_then(|pgrp| pgrp.parse::<i32>().ok()) == Some(pgid)
-                    && fields[0] != "Z"
-            })
-            .collect()
-    }
-
-    async fn assert_group_gone(pgid: i32) {
-        for _ in 0..100 {
-            if live_members(pgid).is_empty() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!(
-            "processes of group {pgid} survived: {:?}",
-            live_members(pgid)
+    async fn assert_group_gone(mark: GroupMark) {
+        assert!(
+            gone_within(std::slice::from_ref(&mark), Duration::from_secs(2)).await,
+            "processes of group {} survived: {:?}",
+            mark.pgid,
+            mark.live_members()
         );
     }
 
@@ -447,25 +657,20 @@ mod tests {
     async fn timeout_kills_the_whole_process_group() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let pid_file = dir.path().join("pgid");
-        let started = Instant::now();
-        let error = run(
-            &sleepers(&pid_file),
-            Duration::from_millis(300),
-            &[],
-            &Secrets::default(),
-        )
-        .await
-        .expect_err("it times out");
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "took {:?}",
-            started.elapsed()
-        );
+        let argv = sleepers(&pid_file);
+        let task = tokio::spawn(async move {
+            run(&argv, Duration::from_secs(2), &[], &Secrets::default()).await
+        });
+        let mark = read_mark(&pid_file).await;
+        let error = task
+            .await
+            .expect("the task ends")
+            .expect_err("it times out");
         assert_eq!(
             error.to_string(),
-            "command: `sh` timed out after 300ms; its process group was killed"
+            "command: `sh` timed out after 2s; its process group was killed"
         );
-        assert_group_gone(read_pgid(&pid_file).await).await;
+        assert_group_gone(mark).await;
     }
 
     #[tokio::test]
@@ -476,10 +681,10 @@ mod tests {
         let task = tokio::spawn(async move {
             run(&argv, Duration::from_secs(30), &[], &Secrets::default()).await
         });
-        let pgid = read_pgid(&pid_file).await;
-        assert!(!live_members(pgid).is_empty(), "the command runs");
+        let mark = read_mark(&pid_file).await;
+        assert!(mark.is_running(), "the command runs");
         task.abort();
         assert!(task.await.expect_err("the task was aborted").is_cancelled());
-        assert_group_gone(pgid).await;
+        assert_group_gone(mark).await;
     }
 }

@@ -134,7 +134,9 @@ impl Rds {
                     .build(),
             )
             .start_time((now - LAG_WINDOW).into())
-            .end_time(now.into())
+            // The end is exclusive and whole seconds: a datapoint of this very second
+            // would be left out by `now`.
+            .end_time((now + Duration::from_mins(1)).into())
             .period(60)
             .statistics(Statistic::Maximum)
             .send()

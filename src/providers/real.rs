@@ -55,10 +55,14 @@ impl RealRuntime {
         process::run(command, timeout, &[], &self.secrets).await
     }
 
-    /// Runs `command`, when there is one.
-    async fn run_optional(&self, command: Option<&[String]>) -> Result<Output, Error> {
+    /// Runs `command`, when there is one, for at most `timeout`.
+    async fn run_optional(
+        &self,
+        command: Option<&[String]>,
+        timeout: Duration,
+    ) -> Result<Output, Error> {
         match command {
-            Some(argv) => self.run(argv).await,
+            Some(argv) => self.run_bounded(argv, timeout).await,
             None => Ok(Output {
                 log: "no command: nothing to run".to_string(),
             }),
@@ -91,12 +95,13 @@ impl ServiceRuntime for RealRuntime {
         service: &str,
         region: &str,
         command: Option<&[String]>,
+        timeout: Duration,
     ) -> Result<Output, Error> {
         match &self.rds {
             Some(rds) if rds.instance(service, region).is_some() => {
                 rds.promote(service, region).await
             }
-            _ => self.run_optional(command).await,
+            _ => self.run_optional(command, timeout).await,
         }
     }
 
@@ -106,8 +111,9 @@ impl ServiceRuntime for RealRuntime {
         _region: &str,
         _backup: &str,
         command: Option<&[String]>,
+        timeout: Duration,
     ) -> Result<Output, Error> {
-        self.run_optional(command).await
+        self.run_optional(command, timeout).await
     }
 
     async fn deactivate(
@@ -171,8 +177,9 @@ impl ServiceRuntime for RealRuntime {
         }))
     }
 
-    async fn run(&self, argv: &[String]) -> Result<Output, Error> {
-        process::run(argv, self.command_timeout, &[], &self.secrets).await
+    async fn run(&self, argv: &[String], timeout: Option<Duration>) -> Result<Output, Error> {
+        let timeout = timeout.unwrap_or(self.command_timeout);
+        process::run(argv, timeout, &[], &self.secrets).await
     }
 
     async fn probe(
@@ -203,16 +210,15 @@ impl ServiceRuntime for RealRuntime {
         })
     }
 
-    /// GETs `url` once, judged like an HTTP health probe with the default timeout.
+    /// GETs `url` once, judged like an HTTP health probe.
     async fn check_url(
         &self,
         url: &str,
         expect: u16,
         max_latency: Option<Duration>,
+        timeout: Duration,
     ) -> Result<ProbeResult, Error> {
-        Ok(self
-            .probe_http(url, expect, max_latency, HealthProbe::DEFAULT_TIMEOUT)
-            .await)
+        Ok(self.probe_http(url, expect, max_latency, timeout).await)
     }
 
     async fn error_rate(
@@ -284,6 +290,9 @@ mod tests {
     use super::super::http::test_server::{answer_once, refusing_url};
     use super::*;
     use crate::model::Command;
+
+    /// The timeout a command is given in these tests.
+    const TIMEOUT: Duration = Duration::from_secs(5);
 
     fn runtime() -> RealRuntime {
         RealRuntime::new(
@@ -376,7 +385,7 @@ mod tests {
     async fn check_url_judges_like_an_http_probe() {
         let (url, _server) = answer_once("404 Not Found", Duration::ZERO).await;
         let result = runtime()
-            .check_url(&url, 200, None)
+            .check_url(&url, 200, None, TIMEOUT)
             .await
             .expect("checking never errs");
         assert!(!result.healthy);
@@ -425,7 +434,7 @@ mod tests {
     async fn activate_runs_the_command() {
         let argv = ["echo".to_string(), "api up in eu-west".to_string()];
         let output = runtime()
-            .activate("api", "eu-west", Some(&argv))
+            .activate("api", "eu-west", Some(&argv), TIMEOUT)
             .await
             .expect("the command succeeds");
         assert_eq!(output.log, "api up in eu-west\n");
@@ -434,7 +443,7 @@ mod tests {
     #[tokio::test]
     async fn restore_without_a_command_runs_nothing() {
         let output = runtime()
-            .restore("db", "eu-west", "s3://backups/db/latest", None)
+            .restore("db", "eu-west", "s3://backups/db/latest", None, TIMEOUT)
             .await
             .expect("nothing fails");
         assert_eq!(output.log, "no command: nothing to run");

@@ -73,7 +73,7 @@ pub struct SimRegion {
 }
 
 /// One service of the world.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimService {
     /// The region the service is active in.
     pub active: String,
@@ -81,6 +81,9 @@ pub struct SimService {
     /// a restore there rebuilds it).
     #[serde(default)]
     pub down_in: BTreeSet<String>,
+    /// This service's own fault rate, in place of the world's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_rate: Option<f64>,
 }
 
 /// What an object holds: its content type and its body as text (the sim keeps pages,
@@ -122,6 +125,7 @@ impl SimWorld {
                         SimService {
                             active: home.clone(),
                             down_in: BTreeSet::new(),
+                            fault_rate: None,
                         },
                     )
                 })
@@ -273,16 +277,31 @@ impl SimWorld {
         self.latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
     }
 
-    /// Sets the probability that an activation, a restore or a probe fails.
-    pub fn set_fault_rate(&mut self, rate: f64) -> Result<(), Error> {
+    /// Sets the probability that an activation, a restore or a probe fails: of
+    /// `service` only, when given (in place of the world's), else of every service
+    /// without its own.
+    pub fn set_fault_rate(&mut self, rate: f64, service: Option<&str>) -> Result<(), Error> {
         if !(0.0..=1.0).contains(&rate) {
             return Err(Error::Usage {
                 message: format!("fault rate {rate} is not between 0 and 1"),
                 help: "give a probability such as 0, 0.1 or 1".to_string(),
             });
         }
-        self.fault_rate = rate;
+        match service {
+            Some(service) => {
+                lookup_mut(&mut self.services, "service", service)?.fault_rate = Some(rate);
+            }
+            None => self.fault_rate = rate,
+        }
         Ok(())
+    }
+
+    /// The fault rate of `service`: its own, else the world's.
+    fn fault_rate_of(&self, service: &str) -> f64 {
+        self.services
+            .get(service)
+            .and_then(|s| s.fault_rate)
+            .unwrap_or(self.fault_rate)
     }
 
     /// The newest object under `location`, modified before `before` when given.
@@ -344,10 +363,8 @@ impl SimWorld {
     /// Why a probe of `service` in `region` fails: the service is unhealthy there, or
     /// an injected fault strikes (with the world's fault rate).
     pub fn probe_failure(&self, service: &str, region: &str) -> Result<Option<String>, Error> {
-        let fault = || {
-            fault_strikes(self.fault_rate)
-                .then(|| format!("injected fault (fault rate {})", self.fault_rate))
-        };
+        let rate = self.fault_rate_of(service);
+        let fault = || fault_strikes(rate).then(|| format!("injected fault (fault rate {rate})"));
         Ok(self.unhealthy_reason(service, region)?.or_else(fault))
     }
 
@@ -559,7 +576,7 @@ impl Sim {
         let fault_rate = self
             .view(|world| {
                 world.check_reachable(service, region)?;
-                precondition(world).map(|()| world.fault_rate)
+                precondition(world).map(|()| world.fault_rate_of(service))
             })
             .await?;
         if fault_strikes(fault_rate) {
@@ -614,7 +631,7 @@ impl Sim {
                         action: line.clone(),
                         reason,
                     }),
-                    None => Ok(world.fault_rate),
+                    None => Ok(world.fault_rate_of(service)),
                 }
             })
             .await?;
@@ -774,6 +791,7 @@ impl ServiceRuntime for Sim {
         service: &str,
         region: &str,
         command: Option<&[String]>,
+        _timeout: Duration,
     ) -> Result<Output, Error> {
         let line = log_line(format!("activate {service} {region}"), command);
         self.bring_up(service, region, line, |_| Ok(())).await
@@ -785,6 +803,7 @@ impl ServiceRuntime for Sim {
         region: &str,
         backup: &str,
         command: Option<&[String]>,
+        _timeout: Duration,
     ) -> Result<Output, Error> {
         let line = log_line(format!("restore {service} {region} from {backup}"), command);
         let output = self
@@ -849,7 +868,7 @@ impl ServiceRuntime for Sim {
         }))
     }
 
-    async fn run(&self, argv: &[String]) -> Result<Output, Error> {
+    async fn run(&self, argv: &[String], _timeout: Option<Duration>) -> Result<Output, Error> {
         let line = log_line("run".to_string(), Some(argv));
         self.log(line.clone()).await?;
         Ok(Output { log: line })
@@ -884,6 +903,7 @@ impl ServiceRuntime for Sim {
         url: &str,
         expect: u16,
         max_latency: Option<Duration>,
+        _timeout: Duration,
     ) -> Result<ProbeResult, Error> {
         let (latency, timed_out) = self.wait_latency(max_latency).await;
         let host = reqwest::Url::parse(url)
@@ -1011,6 +1031,9 @@ mod tests {
 
     use super::*;
 
+    /// The timeout a command is given in these tests.
+    const TIMEOUT: Duration = Duration::from_secs(5);
+
     /// 2023-11-14T22:13:20Z.
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
@@ -1113,7 +1136,7 @@ mod tests {
         let argv = ["pg-promote", "--cluster", "shop-eu-central-1"].map(String::from);
 
         let output = sim
-            .activate("postgres", "eu-central-1", Some(&argv))
+            .activate("postgres", "eu-central-1", Some(&argv), TIMEOUT)
             .await
             .unwrap();
 
@@ -1137,7 +1160,7 @@ mod tests {
             .unwrap();
 
         let error = sim
-            .activate("postgres", "eu-central-1", None)
+            .activate("postgres", "eu-central-1", None, TIMEOUT)
             .await
             .unwrap_err();
 
@@ -1159,6 +1182,7 @@ mod tests {
                 "eu-west-1",
                 "s3://shop-backups/postgres/nope.dump",
                 None,
+                TIMEOUT,
             )
             .await;
         assert!(
@@ -1167,7 +1191,7 @@ mod tests {
 
         let backup = sim.newest(&orders(), None).await.unwrap().unwrap().url;
         let output = sim
-            .restore("postgres", "eu-west-1", &backup, None)
+            .restore("postgres", "eu-west-1", &backup, None, TIMEOUT)
             .await
             .unwrap();
         assert_eq!(
@@ -1187,10 +1211,12 @@ mod tests {
         }
         let backup = sim.newest(&orders(), None).await.unwrap().unwrap().url;
 
-        sim.restore("postgres", "eu-west-1", &backup, None)
+        sim.restore("postgres", "eu-west-1", &backup, None, TIMEOUT)
             .await
             .unwrap();
-        sim.activate("cache", "eu-west-1", None).await.unwrap();
+        sim.activate("cache", "eu-west-1", None, TIMEOUT)
+            .await
+            .unwrap();
 
         assert!(
             sim.probe("postgres", "eu-west-1", None)
@@ -1224,15 +1250,38 @@ mod tests {
     async fn a_certain_fault_fails_activations_and_probes() {
         let dir = TempDir::new().unwrap();
         let (sim, _) = sim(&dir);
-        sim.update(|world| world.set_fault_rate(1.0)).await.unwrap();
+        sim.update(|world| world.set_fault_rate(1.0, None))
+            .await
+            .unwrap();
 
-        let activate = sim.activate("api", "eu-west-1", None).await;
+        let activate = sim.activate("api", "eu-west-1", None, TIMEOUT).await;
         assert!(matches!(activate, Err(Error::InjectedFault { .. })));
         let probe = sim.probe("api", "eu-west-1", None).await.unwrap();
         assert!(
             !probe.healthy && probe.detail.starts_with("injected fault"),
             "{probe:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_fault_rate_of_one_service_fails_that_service_only() {
+        let dir = TempDir::new().unwrap();
+        let (sim, _) = sim(&dir);
+        sim.update(|world| world.set_fault_rate(1.0, Some("api")))
+            .await
+            .unwrap();
+
+        let api = sim.activate("api", "eu-west-1", None, TIMEOUT).await;
+        assert!(matches!(api, Err(Error::InjectedFault { .. })));
+        let probe = sim.probe("api", "eu-west-1", None).await.unwrap();
+        assert!(
+            probe.detail.starts_with("injected fault (fault rate 1)"),
+            "{probe:?}"
+        );
+        sim.activate("cache", "eu-west-1", None, TIMEOUT)
+            .await
+            .expect("another service is not touched");
+        assert!(sim.probe("cache", "eu-west-1", None).await.unwrap().healthy);
     }
 
     #[tokio::test]
@@ -1316,7 +1365,7 @@ mod tests {
         let dir = TempDir::new().unwrap();
         let (sim, _) = sim(&dir);
         let check = async |url| {
-            let result = sim.check_url(url, 200, None).await.unwrap();
+            let result = sim.check_url(url, 200, None, TIMEOUT).await.unwrap();
             (result.healthy, result.detail)
         };
 
@@ -1345,7 +1394,10 @@ mod tests {
         let (sim, env) = sim(&dir);
 
         let output = sim
-            .run(&["rm".to_string(), "-rf".to_string(), "/".to_string()])
+            .run(
+                &["rm".to_string(), "-rf".to_string(), "/".to_string()],
+                None,
+            )
             .await
             .unwrap();
         sim.send(
@@ -1449,7 +1501,8 @@ mod tests {
         assert!(
             matches!(&error, Error::UnknownSimName { help, .. } if help.contains("api, cache, postgres, web, worker"))
         );
-        assert!(world.set_fault_rate(1.5).is_err());
+        assert!(world.set_fault_rate(1.5, None).is_err());
+        assert!(world.set_fault_rate(0.5, Some("no-such-service")).is_err());
     }
 
     #[test]

@@ -103,7 +103,7 @@ impl LocalState {
 /// Appends `line` to the journal log at `log` and syncs it; a log created here also has
 /// its directory synced, so that the file itself survives a power loss. The log is
 /// created readable by its owner only, and a symbolic link in its place is refused.
-fn append_line(log: &Path, line: &[u8]) -> std::io::Result<()> {
+pub(super) fn append_line(log: &Path, line: &[u8]) -> std::io::Result<()> {
     let open = |create| {
         std::fs::OpenOptions::new()
             .append(true)
@@ -551,6 +551,7 @@ mod tests {
             event,
             at: SystemTime::UNIX_EPOCH,
             detail: String::new(),
+            group: None,
         };
         let entries = vec![entry(StepEvent::Started), entry(StepEvent::Finished)];
         (service, region, entries)

@@ -1,9 +1,11 @@
 //! State: per environment, where each service is active, the last applied plan and
 //! the apply journal, with a lineage (fixed at creation) and a serial (bumped on every
 //! write). Backends: a local file under `.drplan/state/` and an S3 object; both lock.
+//! What a backend could not take mid-run waits in a local spool.
 
 pub mod local;
 pub mod s3;
+pub mod spool;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -15,6 +17,7 @@ use tokio::time::{Instant, sleep};
 use crate::error::Error;
 use crate::graph::step::{Action, StepId};
 use crate::plan::file::{PlanFile, StateRef};
+use crate::providers::process::GroupMark;
 
 /// The state of one environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,6 +120,9 @@ pub struct JournalEntry {
     /// Command output or error text (secrets redacted).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// The process group of a command the step started (`command-started`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupMark>,
 }
 
 /// A step transition.
@@ -124,6 +130,11 @@ pub struct JournalEntry {
 #[serde(rename_all = "kebab-case")]
 pub enum StepEvent {
     Started,
+    /// The step started a command, whose process group is recorded: a resume stops
+    /// it before the step runs again.
+    CommandStarted,
+    /// A notification is about to be sent: a resume does not send it again.
+    Sending,
     Finished,
     Failed,
     /// Started before a crash or an abort and never finished: it runs again on resume.

@@ -16,6 +16,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
@@ -429,11 +430,14 @@ fn answer_ok(stream: TcpStream) -> io::Result<String> {
 type Sent = Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>;
 
 /// A TCP relay on a loopback port in front of an HTTP server (moto) that keeps every
-/// byte clients send, so the requests drplan makes can be counted on the wire.
+/// byte clients send, so the requests drplan makes can be counted on the wire. It can
+/// be cut (the endpoint dies: every connection is closed, every new one dropped) and
+/// opened again, with the server and what it holds unchanged.
 pub struct CountingProxy {
     /// `http://127.0.0.1:PORT`: give it as the endpoint instead of the server's.
     pub endpoint: String,
     connections: Sent,
+    open: Arc<AtomicBool>,
 }
 
 impl CountingProxy {
@@ -443,19 +447,31 @@ impl CountingProxy {
         let endpoint = format!("http://{}", listener.local_addr().expect("a local address"));
         let connections: Sent = Arc::default();
         let all = Arc::clone(&connections);
+        let open = Arc::new(AtomicBool::new(true));
+        let relaying = Arc::clone(&open);
         thread::spawn(move || {
             for client in listener.incoming().flatten() {
+                if !relaying.load(Ordering::SeqCst) {
+                    continue;
+                }
                 let sent = Arc::new(Mutex::new(Vec::new()));
                 all.lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .push(Arc::clone(&sent));
-                thread::spawn(move || relay(client, upstream_port, &sent));
+                let open = Arc::clone(&relaying);
+                thread::spawn(move || relay(client, upstream_port, &sent, &open));
             }
         });
         Self {
             endpoint,
             connections,
+            open,
         }
+    }
+
+    /// Cuts the endpoint off (`false`) or opens it again (`true`).
+    pub fn set_open(&self, open: bool) {
+        self.open.store(open, Ordering::SeqCst);
     }
 
     /// The request line of every request sent through the proxy so far, in the order
@@ -474,7 +490,7 @@ impl CountingProxy {
 
 /// Copies `client` ↔ the server, keeping what the client sends in `sent` before it is
 /// forwarded (so a request is on record before its answer can arrive).
-fn relay(client: TcpStream, upstream_port: u16, sent: &Mutex<Vec<u8>>) {
+fn relay(client: TcpStream, upstream_port: u16, sent: &Mutex<Vec<u8>>, open: &AtomicBool) {
     let Ok(server) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
         return;
     };
@@ -492,6 +508,12 @@ fn relay(client: TcpStream, upstream_port: u16, sent: &Mutex<Vec<u8>>) {
             Ok(0) | Err(_) => break,
             Ok(read) => read,
         };
+        if !open.load(Ordering::SeqCst) {
+            // Cut: both ends see the connection close, as when the server dies.
+            let _ = from_client.shutdown(Shutdown::Both);
+            let _ = to_server.shutdown(Shutdown::Both);
+            break;
+        }
         sent.lock()
             .unwrap_or_else(PoisonError::into_inner)
             .extend_from_slice(&buffer[..read]);

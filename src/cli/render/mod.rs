@@ -5,11 +5,14 @@ pub mod graph;
 mod markdown;
 mod text;
 
+use std::time::Duration;
+
 use similar::{ChangeTag, TextDiff};
 
 use super::PlanFormat;
 use crate::duration::format_seconds;
 use crate::graph::step::{Action, Change, Placement, Step};
+use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::{CheckKind, Environment, HealthCheck, NotifyVia, Phase, RecordSet};
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
@@ -109,26 +112,34 @@ fn activation_without_command(env: &Environment, service: &str, region: &str) ->
     }
 }
 
-/// What a step runs or probes, in one line, when there is something to say.
-pub fn detail(env: &Environment, step: &Step) -> Option<String> {
-    match &step.action {
+/// What an activate or restore step runs.
+fn recovery_detail(env: &Environment, action: &Action) -> Option<String> {
+    match action {
         Action::Activate {
             command: Some(argv),
+            timeout,
             ..
-        } => Some(format!("runs: {}", self::argv(argv))),
+        } => Some(format!(
+            "runs: {}{}",
+            self::argv(argv),
+            declared_timeout(*timeout)
+        )),
         Action::Restore {
             command: Some(argv),
             backups,
+            timeout,
             ..
         } => Some(format!(
-            "runs: {} ({{backup}}: the newest backup under {}, chosen when the step runs)",
+            "runs: {} ({{backup}}: the newest backup under {}, chosen when the step runs){}",
             self::argv(argv),
-            backups.url()
+            backups.url(),
+            declared_timeout(*timeout)
         )),
         Action::Activate {
             command: None,
             service,
             region,
+            ..
         } => Some(activation_without_command(env, service, region)),
         Action::Restore {
             command: None,
@@ -138,6 +149,23 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             "restores from {} (no restore command)",
             backups.url()
         )),
+        _ => None,
+    }
+}
+
+/// ` (at most 10m)` for a declared timeout; nothing for the default one.
+fn declared_timeout(timeout: Duration) -> String {
+    if timeout == DEFAULT_LIFECYCLE_TIMEOUT {
+        String::new()
+    } else {
+        format!(" (at most {})", format_seconds(timeout))
+    }
+}
+
+/// What a step runs or probes, in one line, when there is something to say.
+pub fn detail(env: &Environment, step: &Step) -> Option<String> {
+    match &step.action {
+        Action::Activate { .. } | Action::Restore { .. } => recovery_detail(env, &step.action),
         Action::Run { argv, .. } => Some(format!("runs: {}", self::argv(&argv.0))),
         Action::Deactivate {
             command,
