@@ -29,7 +29,7 @@ use crate::plan::file::PlanFile;
 use crate::providers::Runtime;
 use crate::secrets::Secrets;
 use crate::state::{
-    JournalEntry, LockInfo, Run, RunStatus, State, StateBackend, StateVersion, StepEvent,
+    JournalEntry, LockInfo, Run, RunStatus, State, StateBackend, StateVersion, StepEvent, StepIndex,
 };
 use executor::Execution;
 use journal::{Journal, Record};
@@ -171,6 +171,7 @@ pub async fn start(
         started: SystemTime::now(),
         status: RunStatus::Running,
         journal: Vec::new(),
+        index: StepIndex::default(),
     });
     state.serial += 1;
     let version = launch.backend.write(&state, version.as_ref()).await?;
@@ -227,12 +228,16 @@ fn abandon_in_flight(state: &mut State) {
 }
 
 async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<Applied, Error> {
-    let run = state
-        .run
-        .clone()
-        .expect("start and resume record the run before executing it");
-    let finished = journal::finished_steps(&run.journal);
-    let steps = Arc::new(run.plan.plan.steps.clone());
+    // What the run needs of the state, taken without a copy of its journal.
+    let (finished, plan, started) = {
+        let run = state
+            .run
+            .as_ref()
+            .expect("start and resume record the run before executing it");
+        let finished = journal::finished_steps(&run.journal);
+        (finished, run.plan.plan.clone(), run.started)
+    };
+    let steps = Arc::new(plan.steps.clone());
     let (journal, closed) = Journal::start(launch.backend.clone(), state, version);
     let (recovered_tx, recovered) = watch::channel(false);
     let ctx = Arc::new(Context {
@@ -243,8 +248,8 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
         options: launch.options,
         journal: journal.clone(),
         secrets: launch.secrets,
-        plan: run.plan.plan.clone(),
-        started: run.started,
+        plan,
+        started,
         recovered,
         prompt: Mutex::new(()),
     });
@@ -258,6 +263,10 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
     let state = closed.await.map_err(|e| Error::StateConflict {
         detail: e.to_string(),
     })??;
+    let run = state
+        .run
+        .as_ref()
+        .expect("the journal writer keeps the run it was started with");
     let report = report::RunReport::new(
         &run.id,
         &run.plan.plan,
