@@ -42,7 +42,15 @@ const ITERATIONS: usize = 3;
 const GOAL_RATIO: f64 = 1.10;
 
 fn main() {
-    let text = environment();
+    if std::env::args().skip(1).all(|arg| arg != "scale") {
+        critical_path_ratio();
+    }
+    scale_curve();
+}
+
+/// The 498-step apply against its critical path, and where the excess goes.
+fn critical_path_ratio() {
+    let text = environment(SERVICES, RECORDS);
     let disk = tempfile::TempDir::new().expect("a temporary directory");
     let layout = Layout::new(disk.path(), &text);
     let plan = layout.prepare().plan();
@@ -389,17 +397,55 @@ impl Workspace {
         std::fs::metadata(path).map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX))
     }
 
-    /// Runs `drplan ARGS…` here and checks that it succeeded.
-    fn drplan(&self, args: &[&str]) {
-        let output = Command::new(env!("CARGO_BIN_EXE_drplan"))
+    /// `drplan ARGS…`, to run here.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_drplan"));
+        command
             .current_dir(&self.root)
             .env("DRPLAN_DIR", &self.drplan_dir)
             .env("NO_COLOR", "1")
             .env_remove("DRPLAN_TIME_SCALE")
             .args(args)
-            .stdin(Stdio::null())
-            .output()
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs `drplan ARGS…` here, checks that it succeeded, and measures it: its wall
+    /// time and its peak resident memory (from `wait4`, for this process alone).
+    #[expect(
+        clippy::zombie_processes,
+        reason = "the child is reaped by wait4, which also reports its own peak memory"
+    )]
+    fn measure(&self, args: &[&str]) -> Usage {
+        let started = Instant::now();
+        let child = self
+            .command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
             .expect("drplan starts");
+        let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+        let mut status = 0;
+        // SAFETY: an all-zero `rusage` is valid; wait4 fills it and reaps the child,
+        // which `child` never waits for.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `pid` is our own child, `status` and `usage` are valid for writes.
+        let reaped = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
+        let wall = started.elapsed();
+        assert!(
+            reaped == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "drplan {} failed",
+            args.join(" ")
+        );
+        Usage {
+            wall,
+            peak_mib: usage.ru_maxrss as f64 / 1024.0,
+        }
+    }
+
+    /// Runs `drplan ARGS…` here and checks that it succeeded.
+    fn drplan(&self, args: &[&str]) {
+        let output = self.command(args).output().expect("drplan starts");
         assert!(
             output.status.success(),
             "drplan {} failed:\n{}{}",
@@ -463,20 +509,21 @@ fn service_name(i: usize) -> String {
     format!("svc-{i:03}")
 }
 
-/// The environment as TOML: tier `t` holds services `t × 40 …`; each depends on up to
-/// two services of the tier before, the first of each tier takes [`TIER_LONGEST`], the
-/// others 1 to 4 minutes. No health probes, so health steps are instant and the
-/// estimated RTO is the region check plus the tiers' longest activations.
-fn environment() -> String {
+/// The environment as TOML: `services` over [`TIERS`] tiers, tier `t` holding services
+/// `t × services / TIERS …`; each depends on up to two services of the tier before, the
+/// first of each tier takes [`TIER_LONGEST`], the others 1 to 4 minutes. No health
+/// probes, so health steps are instant and the estimated RTO is the region check plus
+/// the tiers' longest activations. `records` DNS records follow tier-1 services.
+fn environment(services: usize, records: usize) -> String {
     let mut lcg = Lcg(7);
-    let per_tier = SERVICES / TIERS;
+    let per_tier = services / TIERS;
     let mut out = String::from(
         "[environment]\nname = \"bench\"\nhome = \"region-a\"\nrto = \"1h\"\nstate = \"local\"\n\n\
          [providers]\ndns = \"sim\"\nstorage = \"sim\"\n\n\
          [regions.region-a]\nrole = \"primary\"\n\n\
          [regions.region-b]\nrole = \"secondary\"\nstandby = \"warm\"\n\n",
     );
-    for i in 0..SERVICES {
+    for i in 0..services {
         let tier = i / per_tier;
         let first_of_tier = i % per_tier == 0;
         let minutes = if first_of_tier {
@@ -506,7 +553,7 @@ fn environment() -> String {
         }
         out.push('\n');
     }
-    for i in 0..RECORDS {
+    for i in 0..records {
         let _ = writeln!(
             out,
             "[dns.rec-{i}]\nzone = \"bench.example\"\nname = \"rec-{i}.bench.example\"\ntype = \"CNAME\"\nttl = 60\n\
@@ -520,4 +567,120 @@ fn environment() -> String {
         "[scenarios.region-outage]\nseverity = \"SEV-1\"\nstrategy = \"failover\"\nto = \"region-b\"\napproval = \"any-engineer\"\n",
     );
     out
+}
+
+/// Service counts of the scale curve; each environment has a tenth as many DNS records.
+const CURVE: [usize; 4] = [1_000, 3_000, 10_000, 20_000];
+/// The pair the linear-apply goal compares: 10,000 services (21,001 steps) against
+/// 1,000 (2,101 steps).
+const LINEAR: (usize, usize) = (1_000, 10_000);
+/// The goal: the larger apply takes at most this many times the smaller one.
+const LINEAR_GOAL: f64 = 10.0;
+/// The goal for the larger apply's peak resident memory, in MiB.
+const MEMORY_GOAL_MIB: f64 = 300.0;
+/// The goal for `status` and `apply --resume` on the larger plan's journal.
+const READ_GOAL: Duration = Duration::from_secs(1);
+/// How many transitions at the end of the larger run's journal the resume case undoes.
+const UNDONE: usize = 1_000;
+
+/// A process's wall time and peak resident memory.
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    wall: Duration,
+    peak_mib: f64,
+}
+
+/// Applies generated environments of growing size at time scale 0 (only drplan's own
+/// work left: the journal, the sim world's writes, scheduling), one apply each; on the
+/// larger plan of [`LINEAR`], also `status` and a resume.
+fn scale_curve() {
+    println!(
+        "\napply at time scale 0 as the plan grows (generated, {TIERS} tiers, 2 regions, sim; one apply each, --parallelism 1000):"
+    );
+    println!(
+        "{:>9} {:>7} {:>9} {:>10} {:>10}",
+        "services", "steps", "wall", "per step", "peak RSS"
+    );
+    let mut walls = HashMap::new();
+    for services in CURVE {
+        let dir = tempfile::TempDir::new().expect("a temporary directory");
+        let layout = Layout::new(dir.path(), &environment(services, services / 10));
+        let workspace = layout.prepare();
+        let steps = workspace.plan()["plan"]["steps"]
+            .as_array()
+            .map_or(0, Vec::len);
+        let plan = workspace.plan_path();
+        let apply = workspace.measure(&[
+            "apply",
+            &plan,
+            "--auto-approve",
+            "--quiet",
+            "--parallelism",
+            "1000",
+            "--time-scale",
+            "0",
+        ]);
+        println!(
+            "{services:>9} {steps:>7} {:>8.3}s {:>8.1}µs {:>7.1} MiB",
+            secs(apply.wall),
+            secs(apply.wall) * 1e6 / steps as f64,
+            apply.peak_mib
+        );
+        walls.insert(services, apply.wall);
+        if services == LINEAR.1 {
+            let ratio = secs(apply.wall) / secs(walls[&LINEAR.0]);
+            println!(
+                "          {} services / {} services: {ratio:.1}× the wall (goal ≤ {LINEAR_GOAL}×: {}), peak {:.1} MiB (goal ≤ {MEMORY_GOAL_MIB} MiB: {})",
+                LINEAR.1,
+                LINEAR.0,
+                verdict(ratio <= LINEAR_GOAL),
+                apply.peak_mib,
+                verdict(apply.peak_mib <= MEMORY_GOAL_MIB)
+            );
+            journal_reads(&workspace);
+        }
+    }
+}
+
+/// `status` on the finished run's journal, then a resume of the same run with its last
+/// [`UNDONE`] transitions taken off (as if it had stopped there).
+fn journal_reads(workspace: &Workspace) {
+    let status = workspace.measure(&["status", "environments/bench.toml"]);
+    let path = workspace.drplan_dir.join("state/bench.json");
+    let mut state = read_json(&path);
+    let run = &mut state["run"];
+    run["status"] = Value::from("interrupted");
+    let journal = run["journal"].as_array_mut().expect("a journal");
+    let entries = journal.len();
+    journal.truncate(entries.saturating_sub(UNDONE));
+    write_atomic(
+        &path,
+        &serde_json::to_vec(&state).expect("JSON"),
+        Durability::ProcessKill,
+    )
+    .expect("the state is written");
+    let resume = workspace.measure(&[
+        "apply",
+        "--resume",
+        "environments/bench.toml",
+        "--auto-approve",
+        "--quiet",
+        "--time-scale",
+        "0",
+    ]);
+    for (name, usage) in [
+        (format!("status ({entries} journal entries)"), status),
+        (
+            format!("apply --resume ({UNDONE} of {entries} transitions undone)"),
+            resume,
+        ),
+    ] {
+        println!(
+            "          {name}: {:.3} s, peak {:.1} MiB (goal ≤ {} s: {})",
+            secs(usage.wall),
+            usage.peak_mib,
+            READ_GOAL.as_secs(),
+            verdict(usage.wall <= READ_GOAL)
+        );
+    }
 }

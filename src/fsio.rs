@@ -51,20 +51,31 @@ pub enum Durability {
     ProcessKill,
 }
 
-/// Writes `value` as pretty JSON (with a trailing newline) to `path`, atomically.
+/// Writes `value` as pretty JSON (with a trailing newline) to `path`, atomically. The
+/// JSON goes straight to the file: a large state is never held twice in memory.
 pub fn write_json_atomic<T: Serialize>(
     path: &Path,
     value: &T,
     durability: Durability,
 ) -> Result<(), Error> {
-    write_atomic(path, &to_json(path, value)?, durability)
+    let file = temp_file_with(path, durability, |file| {
+        let mut out = std::io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut out, value)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    })?;
+    persist(path, file, durability)
 }
 
 /// Replaces `path` with `bytes` so that a reader, or a crash at any moment, sees either
 /// the old file or the new one: a temp file in the same directory, (fsync,) rename,
 /// (fsync of the directory).
 pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), Error> {
-    let file = temp_file(path, bytes, durability)?;
+    persist(path, temp_file(path, bytes, durability)?, durability)
+}
+
+/// Renames `file` over `path` (and syncs the directory for [`Durability::PowerLoss`]).
+fn persist(path: &Path, file: NamedTempFile, durability: Durability) -> Result<(), Error> {
     file.persist(path)
         .map_err(|error| write_error(path, error.error))?;
     match durability {
@@ -79,11 +90,20 @@ pub fn temp_file(
     bytes: &[u8],
     durability: Durability,
 ) -> Result<NamedTempFile, Error> {
+    temp_file_with(path, durability, |file| file.write_all(bytes))
+}
+
+/// A temp file next to `path` (creating the directory), written by `write`.
+fn temp_file_with(
+    path: &Path,
+    durability: Durability,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<NamedTempFile, Error> {
     let create = || {
         let dir = parent(path);
         std::fs::create_dir_all(dir)?;
         let mut file = NamedTempFile::new_in(dir)?;
-        file.write_all(bytes)?;
+        write(file.as_file_mut())?;
         if durability == Durability::PowerLoss {
             file.as_file().sync_all()?;
         }

@@ -109,12 +109,22 @@ enum Status {
     Blocked,
 }
 
+/// Which steps may start, kept so that every transition costs the same whatever the
+/// plan's size: no scan of all steps per step.
 struct Scheduler<'a> {
     steps: &'a [Step],
     dependents: Vec<Vec<usize>>,
     missing: Vec<usize>,
     status: Vec<Status>,
+    /// Ready steps other than switches, in the order they became ready. A step blocked
+    /// while queued stays here and is skipped.
     ready: VecDeque<usize>,
+    /// Ready switch steps, by graph level (skipped likewise once blocked).
+    ready_switches: BTreeMap<usize, Vec<usize>>,
+    /// Switch steps per graph level that may still run (waiting or ready).
+    pending_switches: HashMap<usize, usize>,
+    /// Steps other than notifications not yet done.
+    unrecovered: usize,
     levels: Vec<usize>,
     results: Vec<StepResult>,
 }
@@ -291,6 +301,10 @@ fn is_notification(step: &Step) -> bool {
     matches!(step.action, Action::Notify { .. })
 }
 
+fn is_switch(step: &Step) -> bool {
+    matches!(step.action, Action::Switch { .. })
+}
+
 /// Waits for `signal` (forever when it could not be installed).
 async fn receive(signal: &mut Option<Signal>) {
     match signal {
@@ -379,13 +393,21 @@ impl<'a> Scheduler<'a> {
             };
             steps.len()
         ];
+        let levels = StepGraph::new(steps).levels();
+        let mut pending_switches = HashMap::new();
+        for i in (0..steps.len()).filter(|&i| is_switch(&steps[i])) {
+            *pending_switches.entry(levels[i]).or_default() += 1;
+        }
         let mut scheduler = Self {
             steps,
             dependents,
             missing,
             status: vec![Status::Waiting; steps.len()],
             ready: VecDeque::new(),
-            levels: StepGraph::new(steps).levels(),
+            ready_switches: BTreeMap::new(),
+            pending_switches,
+            unrecovered: steps.iter().filter(|s| !is_notification(s)).count(),
+            levels,
             results,
         };
         // Mark every finished step done before releasing any dependent: releasing as we
@@ -395,7 +417,7 @@ impl<'a> Scheduler<'a> {
             .collect();
         for &i in &done {
             scheduler.results[i].outcome = Outcome::AlreadyDone;
-            scheduler.status[i] = Status::Done;
+            scheduler.set_status(i, Status::Done);
         }
         for &i in &done {
             for &d in &scheduler.dependents[i] {
@@ -408,15 +430,39 @@ impl<'a> Scheduler<'a> {
         scheduler
     }
 
+    /// Moves step `i` to `status`, keeping the counts of pending switches and of
+    /// steps left before recovery.
+    fn set_status(&mut self, i: usize, status: Status) {
+        let was = std::mem::replace(&mut self.status[i], status);
+        let pending = |s: Status| matches!(s, Status::Waiting | Status::Ready);
+        if is_switch(&self.steps[i])
+            && pending(was)
+            && !pending(status)
+            && let Some(count) = self.pending_switches.get_mut(&self.levels[i])
+        {
+            *count -= 1;
+        }
+        if status == Status::Done && was != Status::Done && !is_notification(&self.steps[i]) {
+            self.unrecovered -= 1;
+        }
+    }
+
     fn make_ready_if_free(&mut self, i: usize) {
         if self.status[i] == Status::Waiting && self.missing[i] == 0 {
-            self.status[i] = Status::Ready;
-            self.ready.push_back(i);
+            self.set_status(i, Status::Ready);
+            if is_switch(&self.steps[i]) {
+                self.ready_switches
+                    .entry(self.levels[i])
+                    .or_default()
+                    .push(i);
+            } else {
+                self.ready.push_back(i);
+            }
         }
     }
 
     fn complete(&mut self, i: usize) {
-        self.status[i] = Status::Done;
+        self.set_status(i, Status::Done);
         for d in self.dependents[i].clone() {
             self.missing[d] -= 1;
             self.make_ready_if_free(d);
@@ -426,44 +472,29 @@ impl<'a> Scheduler<'a> {
     /// The next step to start, or the switch steps of one level once all of them
     /// are ready (or, when nothing else runs, the ones that are).
     fn next_batch(&mut self, idle: bool) -> Option<Vec<usize>> {
-        if let Some(position) = self.ready.iter().position(|&i| !self.is_switch(i)) {
-            let i = self.ready.remove(position)?;
-            self.status[i] = Status::Running;
-            return Some(vec![i]);
+        while let Some(i) = self.ready.pop_front() {
+            if self.status[i] == Status::Ready {
+                self.set_status(i, Status::Running);
+                return Some(vec![i]);
+            }
         }
-        let mut by_level: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        for &i in &self.ready {
-            by_level.entry(self.levels[i]).or_default().push(i);
+        for batch in self.ready_switches.values_mut() {
+            batch.retain(|&i| self.status[i] == Status::Ready);
         }
-        let level = by_level
-            .iter()
-            .find(|(level, ready)| idle || ready.len() == self.pending_switches(**level))
-            .map(|(l, _)| *l)?;
-        let batch = by_level.remove(&level)?;
-        self.ready.retain(|i| !batch.contains(i));
+        self.ready_switches.retain(|_, batch| !batch.is_empty());
+        let level = *self.ready_switches.iter().find_map(|(level, ready)| {
+            (idle || ready.len() == self.pending_switches[level]).then_some(level)
+        })?;
+        let batch = self.ready_switches.remove(&level)?;
         for &i in &batch {
-            self.status[i] = Status::Running;
+            self.set_status(i, Status::Running);
         }
         Some(batch)
     }
 
     /// True once every step other than a notification is done.
     fn recovered(&self) -> bool {
-        (0..self.steps.len())
-            .filter(|&i| !matches!(self.steps[i].action, Action::Notify { .. }))
-            .all(|i| self.status[i] == Status::Done)
-    }
-
-    fn is_switch(&self, i: usize) -> bool {
-        matches!(self.steps[i].action, Action::Switch { .. })
-    }
-
-    /// Switch steps of `level` that may still run.
-    fn pending_switches(&self, level: usize) -> usize {
-        (0..self.steps.len())
-            .filter(|&i| self.levels[i] == level && self.is_switch(i))
-            .filter(|&i| matches!(self.status[i], Status::Waiting | Status::Ready))
-            .count()
+        self.unrecovered == 0
     }
 
     fn finish(
@@ -493,18 +524,17 @@ impl<'a> Scheduler<'a> {
     fn abort(&mut self, batch: &[usize]) {
         for &i in batch {
             self.results[i].outcome = Outcome::Aborted;
-            self.status[i] = Status::Blocked;
+            self.set_status(i, Status::Blocked);
         }
     }
 
     /// Marks everything downstream of a failed step as never running.
     fn block_dependents(&mut self, failed: usize) {
-        self.status[failed] = Status::Blocked;
+        self.set_status(failed, Status::Blocked);
         let mut stack = self.dependents[failed].clone();
         while let Some(i) = stack.pop() {
             if self.status[i] != Status::Blocked {
-                self.status[i] = Status::Blocked;
-                self.ready.retain(|&r| r != i);
+                self.set_status(i, Status::Blocked);
                 stack.extend(self.dependents[i].iter().copied());
             }
         }

@@ -31,7 +31,7 @@ use crate::providers::process::{self, Commands, GroupMark};
 use crate::secrets::Secrets;
 use crate::state::spool::Spool;
 use crate::state::{
-    JournalEntry, LockInfo, Run, RunStatus, State, StateBackend, StateVersion, StepEvent,
+    JournalEntry, LockInfo, Run, RunStatus, State, StateBackend, StateVersion, StepEvent, StepIndex,
 };
 use executor::Execution;
 use journal::{Journal, Record};
@@ -176,6 +176,7 @@ pub async fn start(
         started: SystemTime::now(),
         status: RunStatus::Running,
         journal: Vec::new(),
+        index: StepIndex::default(),
     });
     state.serial += 1;
     let version = launch.backend.write(&state, version.as_ref()).await?;
@@ -274,12 +275,16 @@ fn abandoned_detail(stopped: &[GroupMark]) -> String {
 }
 
 async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<Applied, Error> {
-    let run = state
-        .run
-        .clone()
-        .expect("start and resume record the run before executing it");
-    let finished = journal::finished_steps(&run.journal);
-    let steps = Arc::new(run.plan.plan.steps.clone());
+    // What the run needs of the state, taken without a copy of its journal.
+    let (finished, plan, run_id, started) = {
+        let run = state
+            .run
+            .as_ref()
+            .expect("start and resume record the run before executing it");
+        let finished = journal::finished_steps(&run.journal);
+        (finished, run.plan.plan.clone(), run.id.clone(), run.started)
+    };
+    let steps = Arc::new(plan.steps.clone());
     let spool = Spool::new(&launch.env.name);
     let (journal, closed) = Journal::start(launch.backend.clone(), state, version, spool);
     let (recovered_tx, recovered) = watch::channel(false);
@@ -291,9 +296,9 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
         options: launch.options,
         journal: journal.clone(),
         secrets: launch.secrets,
-        plan: run.plan.plan.clone(),
-        run_id: run.id.clone(),
-        started: run.started,
+        plan,
+        run_id,
+        started,
         commands: Arc::default(),
         recovered,
         prompt: Mutex::new(()),
@@ -302,21 +307,20 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
     ctx.progress.finish();
     let status = execution.status();
     let committed = journal.commit(Record::Status(status)).await;
-    let time_scale = ctx.options.time_scale;
+    // The report is written even when the state could not be: it is the local record.
+    let report = report::RunReport::new(
+        &ctx.run_id,
+        &ctx.plan,
+        &steps,
+        &execution,
+        ctx.started,
+        ctx.options.time_scale,
+    );
     drop(journal);
     drop(ctx);
     let written = closed.await.map_err(|e| Error::Bug {
         detail: format!("the journal writer failed: {e}"),
     })?;
-    // The report is written even when the state could not be: it is the local record.
-    let report = report::RunReport::new(
-        &run.id,
-        &run.plan.plan,
-        &steps,
-        &execution,
-        run.started,
-        time_scale,
-    );
     let path = report.write()?;
     // A failed write stops the writer: its own error says why, better than the
     // `unrecorded` each later commit got.

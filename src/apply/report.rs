@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::executor::{Execution, Outcome};
 use crate::error::Error;
-use crate::fsio::{Durability, write_atomic};
+use crate::fsio::{Durability, write_atomic, write_json_atomic};
 use crate::graph::step::{Action, Step, StepId};
 use crate::model::Phase;
 use crate::paths::run_report;
@@ -176,9 +176,11 @@ impl RunReport {
             self.markdown().as_bytes(),
             Durability::ProcessKill,
         )?;
-        let json = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
-        let json_path = run_report(&self.run_id, "json");
-        write_atomic(&json_path, json.as_bytes(), Durability::ProcessKill)?;
+        write_json_atomic(
+            &run_report(&self.run_id, "json"),
+            self,
+            Durability::ProcessKill,
+        )?;
         Ok(markdown)
     }
 }

@@ -5,8 +5,9 @@
 //! are up, where each service is active and where it is marked down, the weighted record
 //! sets of each DNS record, backup objects with their timestamps, the copies of each
 //! replicated data set ([`sim_data`](super::sim_data)), and probe latency and fault
-//! rate. Every change is saved before it returns. Commands are not run: the sim
-//! appends them to the world's `log` instead.
+//! rate. Every change is saved before it returns: a provider's as one line appended
+//! to the world's change log ([`sim_changes`](super::sim_changes)), any other as a
+//! whole write. Commands are not run: the sim appends them to the world's `log` instead.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::OpenOptionsExt;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
+use super::sim_changes::{self, Change, Stamp, Touched};
 use super::sim_data::SimData;
 use super::{
     AlarmState, Alarms, DnsProvider, Notifier, ObjectInfo, ObjectStore, Output, ProbeResult,
@@ -64,6 +66,9 @@ pub struct SimWorld {
     pub alarms: BTreeMap<String, AlarmState>,
     /// Every command the sim stood in for, in order: `<action>: <argv>`.
     pub log: Vec<String>,
+    /// How many changes the sim provider has logged ([`sim_changes`](super::sim_changes)).
+    #[serde(default)]
+    pub serial: u64,
 }
 
 /// One region of the world.
@@ -157,18 +162,25 @@ impl SimWorld {
             fault_rate: 0.0,
             alarms: BTreeMap::new(),
             log: Vec::new(),
+            serial: 0,
         }
     }
 
-    /// Reads the world at `path`; a missing file is an error telling how to create it.
+    /// Reads the world at `path`, with its change log replayed; a missing file is an
+    /// error telling how to create it.
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = read_optional(path)?.ok_or_else(|| Error::NoSimWorld {
             path: path.to_path_buf(),
         })?;
-        serde_json::from_str(&text).map_err(|error| Error::CorruptSimWorld {
-            path: path.to_path_buf(),
-            detail: error.to_string(),
-        })
+        let mut world: Self =
+            serde_json::from_str(&text).map_err(|error| Error::CorruptSimWorld {
+                path: path.to_path_buf(),
+                detail: error.to_string(),
+            })?;
+        if let Some(log) = read_optional(&sim_changes::log_path(path))? {
+            sim_changes::replay(&mut world, &log);
+        }
+        Ok(world)
     }
 
     /// Changes the world saved at `path`: first carries what replication delivered by
@@ -183,11 +195,7 @@ impl SimWorld {
         scale: f64,
         change: impl FnOnce(&mut Self) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let lock_path = path.with_extension("lock");
-        let lock = lock_file(&lock_path).map_err(|source| Error::Write {
-            path: lock_path,
-            source,
-        })?;
+        let lock = lock_world(path)?;
         let mut world = Self::load(path)?;
         world.advance_data(SystemTime::now(), scale);
         let value = change(&mut world)?;
@@ -196,10 +204,18 @@ impl SimWorld {
         Ok(value)
     }
 
-    /// Writes the world to `path` atomically. Not synced: the sim is a rehearsal, so it
-    /// need survive a killed process (which the rename covers), not a power loss.
+    /// Writes the whole world to `path` atomically, and removes its change log (which
+    /// it holds). Not synced: the sim is a rehearsal, so it need survive a killed
+    /// process (which the rename covers), not a power loss.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        write_json_atomic(path, self, Durability::ProcessKill)
+        write_json_atomic(path, self, Durability::ProcessKill)?;
+        let log = sim_changes::log_path(path);
+        match std::fs::remove_file(&log) {
+            Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::Write { path: log, source })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Carries what replication has delivered by `now` (lags times `scale`).
@@ -394,6 +410,15 @@ impl SimWorld {
     }
 }
 
+/// The exclusive lock on the world at `path` (`PATH.lock`), held until dropped.
+fn lock_world(path: &Path) -> Result<std::fs::File, Error> {
+    let lock_path = path.with_extension("lock");
+    lock_file(&lock_path).map_err(|source| Error::Write {
+        path: lock_path,
+        source,
+    })
+}
+
 /// `path` opened (created 0600 when missing) and locked exclusively until dropped.
 fn lock_file(path: &Path) -> std::io::Result<std::fs::File> {
     if let Some(dir) = path.parent() {
@@ -436,8 +461,12 @@ fn lookup_mut<'w, T>(
     kind: &str,
     name: &str,
 ) -> Result<&'w mut T, Error> {
-    let known: Vec<String> = map.keys().cloned().collect();
-    map.get_mut(name).ok_or_else(|| unknown(kind, name, &known))
+    // Checked first, so that the known names are gathered only for an error.
+    if !map.contains_key(name) {
+        return Err(unknown(kind, name, map.keys()));
+    }
+    map.get_mut(name)
+        .ok_or_else(|| unknown(kind, name, std::iter::empty()))
 }
 
 /// An unknown region or service, with the closest known name when there is one.
@@ -485,13 +514,60 @@ struct Estimates {
 #[derive(Debug, Clone)]
 pub struct Sim {
     path: PathBuf,
-    world: Arc<Mutex<SimWorld>>,
+    world: Arc<Mutex<Cached>>,
     /// Service → how long its lifecycle actions take (before scaling).
     estimates: BTreeMap<String, Estimates>,
     /// DNS name → the record (its key) and the service it follows, for URL checks.
     hosts: BTreeMap<String, (String, String)>,
     /// Multiplies every estimate: 0 for tests, 0.01 for quick drills, 1 for real time.
     time_scale: f64,
+}
+
+/// The world as this process last read or wrote it, and what its files looked like
+/// then: when they look otherwise, another process changed it, and it is read again.
+#[derive(Debug)]
+struct Cached {
+    path: PathBuf,
+    world: SimWorld,
+    seen: Option<Stamp>,
+}
+
+impl Cached {
+    /// Under the world's file lock: reads the world again if another process changed
+    /// it, compacting its change log (so that appends only ever follow whole lines).
+    fn refresh(&mut self) -> Result<(), Error> {
+        if self.seen != Some(Stamp::of(&self.path)?) {
+            self.world = SimWorld::load(&self.path)?;
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    fn save(&mut self) -> Result<(), Error> {
+        self.world.save(&self.path)?;
+        self.seen = Some(Stamp::of(&self.path)?);
+        Ok(())
+    }
+
+    /// Puts back the world as saved, after a change that failed half-way.
+    fn revert(&mut self) -> Result<(), Error> {
+        self.seen = None;
+        self.world = SimWorld::load(&self.path)?;
+        Ok(())
+    }
+}
+
+impl Drop for Cached {
+    /// Leaves the world as one file: a reader that does not replay the change log (a
+    /// person, a test) sees it whole. Left as it is when the lock cannot be had.
+    fn drop(&mut self) {
+        if self.seen.is_some_and(|seen| seen.has_log())
+            && let Ok(_lock) = lock_world(&self.path)
+            && let Ok(world) = SimWorld::load(&self.path)
+        {
+            let _ = world.save(&self.path);
+        }
+    }
 }
 
 impl Sim {
@@ -511,8 +587,12 @@ impl Sim {
         }
         let world = SimWorld::load(&path)?;
         Ok(Self {
+            world: Arc::new(Mutex::new(Cached {
+                path: path.clone(),
+                world,
+                seen: None,
+            })),
             path,
-            world: Arc::new(Mutex::new(world)),
             estimates: env
                 .services
                 .iter()
@@ -541,26 +621,63 @@ impl Sim {
 
     /// A copy of the world as it is now.
     pub async fn snapshot(&self) -> SimWorld {
-        self.world.lock().await.clone()
+        self.world.lock().await.world.clone()
     }
 
     /// Changes the world as saved (other processes may have changed it since it was
-    /// read) and saves it before returning; when `change` or the save fails, the world
-    /// is left as it was.
+    /// read) and saves it whole before returning; when `change` or the save fails, the
+    /// world is left as it was.
     pub async fn update<T>(
         &self,
         change: impl FnOnce(&mut SimWorld) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let mut world = self.world.lock().await;
-        let (value, next) = SimWorld::edit(&self.path, self.time_scale, |next| {
-            change(next).map(|value| (value, next.clone()))
-        })?;
-        *world = next;
-        Ok(value)
+        self.change(None, change).await
+    }
+
+    /// [`update`](Self::update) for a change that alters only the `touched` entries, the
+    /// data sets and the log: saved as one line appended to the world's change log.
+    async fn update_entries<T>(
+        &self,
+        touched: &[Touched<'_>],
+        change: impl FnOnce(&mut SimWorld) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.change(Some(touched), change).await
+    }
+
+    /// Under the world's file lock: carries replication up to now, makes the change,
+    /// and saves it (`touched`: as an appended line, unless the log outgrew the world).
+    async fn change<T>(
+        &self,
+        touched: Option<&[Touched<'_>]>,
+        change: impl FnOnce(&mut SimWorld) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut cached = self.world.lock().await;
+        let _lock = lock_world(&self.path)?;
+        cached.refresh()?;
+        let log_from = cached.world.log.len();
+        cached
+            .world
+            .advance_data(SystemTime::now(), self.time_scale);
+        let saved = change(&mut cached.world).and_then(|value| {
+            cached.world.serial += 1;
+            match touched {
+                Some(touched) if !cached.seen.is_some_and(|s| s.log_outgrew_world()) => {
+                    let line = Change::of(&cached.world, touched, log_from);
+                    sim_changes::append(&self.path, &line)?;
+                    cached.seen = Some(Stamp::of(&self.path)?);
+                }
+                _ => cached.save()?,
+            }
+            Ok(value)
+        });
+        if saved.is_err() {
+            cached.revert()?;
+        }
+        saved
     }
 
     async fn view<T>(&self, look: impl FnOnce(&SimWorld) -> T) -> T {
-        look(&*self.world.lock().await)
+        look(&self.world.lock().await.world)
     }
 
     /// Activates or restores: checks the world, waits the service's scaled estimate
@@ -585,7 +702,7 @@ impl Sim {
         tokio::time::sleep(self.scaled(estimate.activate)).await;
         let (now, scale) = (SystemTime::now(), self.time_scale);
         let losses = self
-            .update(|world| {
+            .update_entries(&[Touched::Service(service)], |world| {
                 lookup_mut(&mut world.services, "service", service)?.active = region.to_string();
                 world.log.push(line.clone());
                 let names: Vec<String> = world.data.keys().cloned().collect();
@@ -639,7 +756,7 @@ impl Sim {
             return Err(Error::InjectedFault { action: line });
         }
         tokio::time::sleep(self.scaled(estimate)).await;
-        self.update(|world| {
+        self.update_entries(&[], |world| {
             for data in world.data_of(service) {
                 change(data, region);
             }
@@ -669,7 +786,7 @@ impl Sim {
 
     /// Appends `line` to the world's log.
     async fn log(&self, line: String) -> Result<(), Error> {
-        self.update(|world| {
+        self.update_entries(&[], |world| {
             world.log.push(line);
             Ok(())
         })
@@ -705,7 +822,11 @@ impl DnsProvider for Sim {
     }
 
     async fn apply(&self, changes: &[RecordChange]) -> Result<(), Error> {
-        self.update(|world| {
+        let touched: Vec<Touched> = changes
+            .iter()
+            .map(|change| Touched::Record(&change.record.key.value))
+            .collect();
+        self.update_entries(&touched, |world| {
             for change in changes {
                 let key = &change.record.key.value;
                 world
@@ -737,7 +858,7 @@ impl ObjectStore for Sim {
         content_type: &str,
     ) -> Result<(), Error> {
         let url = format!("s3://{bucket}/{key}");
-        self.update(|world| {
+        self.update_entries(&[Touched::Object(&url)], |world| {
             world
                 .log
                 .push(format!("put {url} ({} bytes, {content_type})", body.len()));
@@ -748,7 +869,7 @@ impl ObjectStore for Sim {
                 content_type: content_type.to_string(),
                 text: String::from_utf8_lossy(&body).into_owned(),
             };
-            world.contents.insert(url, content);
+            world.contents.insert(url.clone(), content);
             Ok(())
         })
         .await
@@ -774,7 +895,7 @@ impl ObjectStore for Sim {
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), Error> {
         let url = format!("s3://{bucket}/{key}");
-        self.update(|world| {
+        self.update_entries(&[Touched::Object(&url)], |world| {
             world.log.push(format!("delete {url}"));
             world.objects.remove(&url);
             world.contents.remove(&url);
@@ -810,8 +931,10 @@ impl ServiceRuntime for Sim {
             .bring_up(service, region, line, |world| world.require_object(backup))
             .await?;
         // A restore rebuilds the service from its backup: what broke it there is gone.
-        self.update(|world| world.set_service(service, Some(region), true))
-            .await?;
+        self.update_entries(&[Touched::Service(service)], |world| {
+            world.set_service(service, Some(region), true)
+        })
+        .await?;
         Ok(output)
     }
 
@@ -854,7 +977,7 @@ impl ServiceRuntime for Sim {
         _environment: &str,
     ) -> Result<Option<ReplicaReading>, Error> {
         let state = self
-            .update(|world| {
+            .update_entries(&[], |world| {
                 Ok(world
                     .data
                     .get(&data.name.value)

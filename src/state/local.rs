@@ -15,7 +15,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
 use super::{JournalEntry, LockInfo, State, StateBackend, StateVersion};
@@ -38,12 +38,26 @@ pub struct LocalState {
 }
 
 /// One line of the journal log: a group of transitions of run `run`, which took the
-/// state to serial `serial`.
+/// state to serial `serial` (`E`: the transitions, or [`IgnoredAny`] to read only the
+/// serial).
 #[derive(Debug, Serialize, Deserialize)]
-struct LogLine {
+struct LogLine<E = Vec<JournalEntry>> {
     run: String,
     serial: u64,
-    entries: Vec<JournalEntry>,
+    entries: E,
+}
+
+/// What the version check reads of a stored state: its serial and its run's id, not
+/// the plan and journal it holds.
+#[derive(Debug, Deserialize)]
+struct Stored {
+    serial: u64,
+    run: Option<StoredRun>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StoredRun {
+    id: String,
 }
 
 impl LocalState {
@@ -72,6 +86,21 @@ impl LocalState {
             replay(&mut state, &log);
         }
         Ok(Some(state))
+    }
+
+    /// The version [`read_now`](Self::read_now) would give, without building the
+    /// state: the version check of a whole write costs no copy of a large run.
+    fn stored_version(&self) -> Result<Option<StateVersion>, Error> {
+        let Some(stored) = read_json::<Stored>(&self.path)? else {
+            return Ok(None);
+        };
+        let mut serial = stored.serial;
+        if let (Some(run), Some(log)) = (stored.run, read_optional(&self.log)?)
+            && let Some(last) = continuing::<IgnoredAny>(&log, &run.id, serial).last()
+        {
+            serial = last.serial;
+        }
+        Ok(Some(StateVersion(serial.to_string())))
     }
 
     fn remove_log(&self) -> Result<(), Error> {
@@ -124,29 +153,39 @@ pub(super) fn append_line(log: &Path, line: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Applies the lines of `log` that continue `state`: those of its run whose serials
-/// follow its own one by one. Lines at or below its serial were compacted into it
-/// already; a torn last line (a crash in the middle of an append) was never
-/// acknowledged, so nothing acted on it.
+/// Applies the lines of `log` that continue `state` ([`continuing`]).
 fn replay(state: &mut State, log: &str) {
     let Some(run) = state.run.as_ref().map(|run| run.id.clone()) else {
         return;
     };
-    for line in log.lines() {
-        let Ok(line) = serde_json::from_str::<LogLine>(line) else {
-            return;
-        };
-        if line.serial <= state.serial {
-            continue;
-        }
-        if line.run != run || line.serial != state.serial + 1 {
-            return;
-        }
+    for line in continuing::<Vec<JournalEntry>>(log, &run, state.serial) {
         for entry in line.entries {
             state.record(entry);
         }
         state.serial = line.serial;
     }
+}
+
+/// The lines of `log` that continue a state of run `run` at `serial`: those of its run
+/// whose serials follow one by one. Lines at or below its serial were compacted into
+/// it already; a torn last line (a crash in the middle of an append) was never
+/// acknowledged, so nothing acted on it.
+fn continuing<E: DeserializeOwned>(log: &str, run: &str, mut serial: u64) -> Vec<LogLine<E>> {
+    let mut lines = Vec::new();
+    for line in log.lines() {
+        let Ok(line) = serde_json::from_str::<LogLine<E>>(line) else {
+            break;
+        };
+        if line.serial <= serial {
+            continue;
+        }
+        if line.run != run || line.serial != serial + 1 {
+            break;
+        }
+        serial = line.serial;
+        lines.push(line);
+    }
+    lines
 }
 
 fn remove_if_present(path: &Path) -> Result<(), Error> {
@@ -173,7 +212,7 @@ impl StateBackend for LocalState {
         state: &State,
         expected: Option<&StateVersion>,
     ) -> Result<StateVersion, Error> {
-        let stored = self.read_now()?.map(|stored| version_of(&stored));
+        let stored = self.stored_version()?;
         if stored.as_ref() != expected {
             let describe = |version: Option<&StateVersion>| {
                 version.map_or_else(|| "no state".to_string(), |v| format!("serial {}", v.0))
@@ -298,7 +337,7 @@ mod tests {
     use crate::observe::ActualState;
     use crate::plan::file::PlanFile;
     use crate::plan::{Intent, Plan};
-    use crate::state::{Run, RunStatus, StepEvent, hostname};
+    use crate::state::{Run, RunStatus, StepEvent, StepIndex, hostname};
 
     fn backend(dir: &TempDir) -> LocalState {
         LocalState::at("example", dir.path().join("state").join("example.json"))
@@ -527,6 +566,7 @@ mod tests {
             started: SystemTime::UNIX_EPOCH,
             status: RunStatus::Running,
             journal: Vec::new(),
+            index: StepIndex::default(),
         });
         state
     }
