@@ -131,7 +131,19 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             probe,
         } => health(ctx, service, region, probe.as_ref()).await,
         Action::Verify { index, .. } => verify(ctx, *index).await,
-        Action::Run { argv, .. } => services.run(&argv.0).await.map(|o| o.log),
+        Action::Run {
+            name,
+            argv,
+            timeout,
+            best_effort,
+        } => {
+            let result = services.run(&argv.0, *timeout).await.map(|o| o.log);
+            if *best_effort {
+                Ok(maintenance::best_effort(result, &format!("run `{name}`")))
+            } else {
+                result
+            }
+        }
         Action::Manual { instruction, .. } => Ok(format!("confirmed: {instruction}")),
     }
 }

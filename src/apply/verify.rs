@@ -49,7 +49,7 @@ pub async fn run_check(
         } => runtime.services.check_url(url, *expect, *max_latency).await,
         CheckKind::Command(argv) => {
             let argv = argv.render(&[("environment", env.name.as_str())]);
-            Ok(match runtime.services.run(&argv).await {
+            Ok(match runtime.services.run(&argv, None).await {
                 Ok(output) => ProbeResult {
                     healthy: true,
                     detail: output.log,

@@ -127,8 +127,20 @@ pub enum Action {
     },
     /// Run a check of the validation checklist (`checks` index).
     Verify { index: usize, name: String },
-    /// A scenario's own command.
-    Run { name: String, argv: Command },
+    /// A scenario's own command: stopped after `timeout` when it declares one; when
+    /// `best_effort`, a failure is recorded and the run goes on.
+    Run {
+        name: String,
+        argv: Command,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "crate::duration::optional_seconds"
+        )]
+        timeout: Option<Duration>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        best_effort: bool,
+    },
     /// A scenario's own manual action: apply pauses until a person confirms.
     Manual { name: String, instruction: String },
 }

@@ -520,6 +520,23 @@ fn scenario_step(
     let name = f.req("name", Node::string, p);
     let run = f.opt("run", command, p);
     let manual = f.opt("manual", Node::string, p);
+    let estimate = f.opt("estimate", Node::duration, p).map(|d| d.value);
+    let timeout = f.opt("timeout", Node::duration, p);
+    let best_effort = f.opt(
+        "best_effort",
+        |n| Ok(Located::new(n.boolean()?, n.span())),
+        p,
+    );
+    if manual.is_some() {
+        p.list.extend(run_only(
+            timeout.as_ref().map(|t| t.span.clone()),
+            "timeout",
+        ));
+        p.list.extend(run_only(
+            best_effort.as_ref().map(|b| b.span.clone()),
+            "best_effort",
+        ));
+    }
     let action = match (run, manual) {
         (Some(argv), None) => Some(ScenarioStepAction::Run(argv)),
         (None, Some(text)) => Some(ScenarioStepAction::Manual(text.value)),
@@ -533,7 +550,23 @@ fn scenario_step(
         phase: Phase::parse(&phase?)?,
         name: name?.value,
         action: action?,
+        estimate,
+        timeout: timeout.map(|t| t.value),
+        best_effort: best_effort.is_some_and(|b| b.value),
     })
+}
+
+/// The problem of a `run`-only key (`timeout`, `best_effort`) on a manual step.
+fn run_only(span: Option<crate::error::Span>, key: &str) -> Option<Problem> {
+    let problem = Problem::new(
+        ProblemKind::InvalidValue,
+        format!("`{key}` applies to `run` steps only"),
+        span?,
+        "a manual step waits for a person",
+    );
+    Some(problem.help(format!(
+        "remove `{key}` from the manual step, or give it `run`"
+    )))
 }
 
 fn trigger(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<Trigger> {

@@ -1,5 +1,7 @@
 //! Scenarios: named situations and what recovery means for each.
 
+use std::time::Duration;
+
 use super::{Command, Located};
 
 /// A named situation.
@@ -71,6 +73,12 @@ pub struct ScenarioStep {
     pub phase: Phase,
     pub name: String,
     pub action: ScenarioStepAction,
+    /// How long the step is expected to take (the plan's RTO counts it).
+    pub estimate: Option<Duration>,
+    /// How long a `run` step may take before it is stopped.
+    pub timeout: Option<Duration>,
+    /// A failed `run` step is recorded and the run goes on.
+    pub best_effort: bool,
 }
 
 /// What a scenario's own step does.

@@ -160,7 +160,7 @@ impl Builder<'_, '_> {
     fn close_phase(&mut self, phase: Phase, first: usize) {
         for own in self.changes.own_steps.iter().filter(|s| s.phase == phase) {
             let after = self.frontier(first);
-            self.add(phase, self.own_action(own), &own.name, after);
+            self.add_own(own, after);
         }
         if self.steps.len() == first {
             return;
@@ -170,12 +170,23 @@ impl Builder<'_, '_> {
         self.last_gate = Some(gate);
     }
 
+    /// Adds one of the scenario's own steps after `after`, with its declared estimate.
+    fn add_own(&mut self, own: &ScenarioStep, after: Vec<StepId>) -> StepId {
+        let id = self.add(own.phase, self.own_action(own), &own.name, after);
+        if let Some(estimate) = own.estimate {
+            self.steps[self.ids[&id]].estimate = estimate;
+        }
+        id
+    }
+
     /// The action of one of the scenario's own steps.
     fn own_action(&self, own: &ScenarioStep) -> Action {
         match &own.action {
             ScenarioStepAction::Run(argv) => Action::Run {
                 name: own.name.clone(),
                 argv: Command(argv.render(&[("environment", self.env.name.as_str())])),
+                timeout: own.timeout,
+                best_effort: own.best_effort,
             },
             ScenarioStepAction::Manual(text) => Action::Manual {
                 name: own.name.clone(),
@@ -189,8 +200,7 @@ impl Builder<'_, '_> {
     fn own_steps_alongside(&mut self, phase: Phase) {
         let mut after = self.after_last_gate();
         for own in self.changes.own_steps.iter().filter(|s| s.phase == phase) {
-            let id = self.add(phase, self.own_action(own), &own.name, after);
-            after = vec![id];
+            after = vec![self.add_own(own, after)];
         }
     }
 

@@ -189,7 +189,7 @@ pub trait ServiceRuntime: Send + Sync {
     ) -> Result<Option<ReplicaReading>, Error>;
 
     /// Runs a scenario's own command.
-    async fn run(&self, argv: &[String]) -> Result<Output, Error>;
+    async fn run(&self, argv: &[String], timeout: Option<Duration>) -> Result<Output, Error>;
 
     /// Probes `service` in `region` once.
     async fn probe(

@@ -48,7 +48,7 @@ impl RealRuntime {
     /// Runs `command`, when there is one.
     async fn run_optional(&self, command: Option<&[String]>) -> Result<Output, Error> {
         match command {
-            Some(argv) => self.run(argv).await,
+            Some(argv) => self.run(argv, None).await,
             None => Ok(Output {
                 log: "no command: nothing to run".to_string(),
             }),
@@ -153,8 +153,9 @@ impl ServiceRuntime for RealRuntime {
         }))
     }
 
-    async fn run(&self, argv: &[String]) -> Result<Output, Error> {
-        process::run(argv, self.command_timeout, &[], &self.secrets).await
+    async fn run(&self, argv: &[String], timeout: Option<Duration>) -> Result<Output, Error> {
+        let timeout = timeout.unwrap_or(self.command_timeout);
+        process::run(argv, timeout, &[], &self.secrets).await
     }
 
     async fn probe(

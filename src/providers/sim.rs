@@ -845,7 +845,7 @@ impl ServiceRuntime for Sim {
         }))
     }
 
-    async fn run(&self, argv: &[String]) -> Result<Output, Error> {
+    async fn run(&self, argv: &[String], _timeout: Option<Duration>) -> Result<Output, Error> {
         let line = log_line("run".to_string(), Some(argv));
         self.log(line.clone()).await?;
         Ok(Output { log: line })
@@ -1321,7 +1321,10 @@ mod tests {
         let (sim, env) = sim(&dir);
 
         let output = sim
-            .run(&["rm".to_string(), "-rf".to_string(), "/".to_string()])
+            .run(
+                &["rm".to_string(), "-rf".to_string(), "/".to_string()],
+                None,
+            )
             .await
             .unwrap();
         sim.send(

@@ -5,6 +5,8 @@ pub mod graph;
 mod markdown;
 mod text;
 
+use std::fmt::Write as _;
+
 use similar::{ChangeTag, TextDiff};
 
 use super::PlanFormat;
@@ -122,7 +124,21 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             "restores from {} (no restore command)",
             backups.url()
         )),
-        Action::Run { argv, .. } => Some(format!("runs: {}", self::argv(&argv.0))),
+        Action::Run {
+            argv,
+            timeout,
+            best_effort,
+            ..
+        } => {
+            let mut line = format!("runs: {}", self::argv(&argv.0));
+            if let Some(timeout) = timeout {
+                let _ = write!(line, " (at most {})", format_seconds(*timeout));
+            }
+            if *best_effort {
+                line.push_str(" (best effort: a failure is recorded and the run goes on)");
+            }
+            Some(line)
+        }
         Action::Deactivate {
             command,
             timeout,

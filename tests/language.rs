@@ -1,0 +1,208 @@
+//! The environment language real runbooks need, through the binary: a scenario's own
+//! steps in every phase, in the order written, with `estimate`, `timeout` and
+//! `best_effort`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::runner::Run;
+use crate::support::workspace::Workspace;
+
+/// A failover runbook on the sim world (`tests/fixtures/language/runbook.toml`).
+const RUNBOOK: &str = "runbook.toml";
+
+impl Workspace {
+    /// Writes the fixture `name` with `extra` appended as the runbook, and a sim
+    /// world for it.
+    fn runbook_from(&self, name: &str, extra: &str) {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/language");
+        let text = std::fs::read_to_string(fixture.join(name)).expect("the fixture");
+        std::fs::write(self.path().join(RUNBOOK), text + extra).expect("the runbook is written");
+        self.run(&["sim", "init", RUNBOOK]).expect(0);
+    }
+
+    /// The steps of the runbook's `outage` plan (offline, JSON).
+    fn runbook_steps(&self) -> Vec<Value> {
+        let plan = self
+            .run(&[
+                "plan",
+                RUNBOOK,
+                "--scenario",
+                "outage",
+                "--offline",
+                "--format",
+                "json",
+            ])
+            .expect(0);
+        let plan: Value = serde_json::from_str(&plan.stdout).expect("the plan is JSON");
+        plan["plan"]["steps"].as_array().expect("steps").clone()
+    }
+
+    fn apply_outage(&self) -> Run {
+        self.run(&["apply", RUNBOOK, "--scenario", "outage", "--auto-approve"])
+    }
+}
+
+/// Two own steps of `phase`, written second-then-first.
+fn two_steps(phase: &str) -> String {
+    format!(
+        r#"
+[[scenarios.outage.steps]]
+phase = "{phase}"
+name = "{phase} second"
+run = ["echo", "second"]
+estimate = "7m"
+
+[[scenarios.outage.steps]]
+phase = "{phase}"
+name = "{phase} first"
+run = ["echo", "first"]
+"#
+    )
+}
+
+/// The own steps of `phase` are planned in that phase, in the order written, after
+/// every step the phase generates, with their estimate; and apply runs them.
+fn own_steps_run_in(phase: &str) {
+    let workspace = Workspace::new();
+    workspace.runbook_from(RUNBOOK, &two_steps(phase));
+    let steps = workspace.runbook_steps();
+    let ids: Vec<&str> = steps
+        .iter()
+        .filter(|s| s["phase"] == phase && s["action"]["kind"] != "gate")
+        .map(|s| s["id"].as_str().expect("an id"))
+        .collect();
+    let second = format!("run:{phase}-second");
+    let first = format!("run:{phase}-first");
+    assert_eq!(
+        ids[ids.len() - 2..],
+        [second.as_str(), first.as_str()],
+        "{ids:?}"
+    );
+    let step = |id: &str| steps.iter().find(|s| s["id"] == id).expect("the step");
+    assert_eq!(step(&second)["estimate"], 420);
+    assert_eq!(step(&first)["estimate"], 60);
+    assert_eq!(step(&first)["depends_on"][0], second.as_str());
+
+    let applied = workspace.apply_outage().expect(0);
+    let done_second = applied.stderr.find(&format!("done   {second}"));
+    let start_first = applied.stderr.find(&format!("start  {first}"));
+    assert!(
+        done_second.is_some() && done_second < start_first,
+        "{applied}"
+    );
+}
+
+#[test]
+fn own_steps_run_in_assess() {
+    own_steps_run_in("assess");
+}
+
+#[test]
+fn own_steps_run_in_notify() {
+    own_steps_run_in("notify");
+}
+
+#[test]
+fn own_steps_run_in_mitigate() {
+    own_steps_run_in("mitigate");
+}
+
+#[test]
+fn own_steps_run_in_recover() {
+    own_steps_run_in("recover");
+}
+
+#[test]
+fn own_steps_run_in_switch() {
+    own_steps_run_in("switch");
+}
+
+#[test]
+fn own_steps_run_in_verify() {
+    own_steps_run_in("verify");
+}
+
+#[test]
+fn own_steps_run_in_resolve() {
+    own_steps_run_in("resolve");
+}
+
+/// `tests/fixtures/language/real.toml`, whose commands run for real, with `step`
+/// appended.
+fn real_runbook(workspace: &Workspace, step: &str) {
+    workspace.runbook_from("real.toml", step);
+}
+
+#[test]
+fn a_failed_best_effort_step_is_recorded_and_the_run_goes_on() {
+    let workspace = Workspace::new();
+    let step = r#"
+[[scenarios.outage.steps]]
+phase = "mitigate"
+name = "drain the queue"
+run = ["false"]
+best_effort = true
+"#;
+    real_runbook(&workspace, step);
+    let applied = workspace.apply_outage().expect(0);
+    assert!(
+        applied.stderr.contains("done   run:drain-the-queue"),
+        "{applied}"
+    );
+    assert!(applied.stderr.contains("done   switch:app"), "{applied}");
+    let report = std::fs::read_dir(workspace.path().join(".drplan/runs"))
+        .expect("the run reports")
+        .map(|e| e.expect("an entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "md"))
+        .expect("a markdown report");
+    let report = std::fs::read_to_string(report).expect("the report");
+    assert!(
+        report.contains("could not run `drain the queue` (recovery goes on without it)"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_failed_step_that_is_not_best_effort_stops_the_run() {
+    let workspace = Workspace::new();
+    let step = r#"
+[[scenarios.outage.steps]]
+phase = "mitigate"
+name = "drain the queue"
+run = ["false"]
+"#;
+    real_runbook(&workspace, step);
+    let applied = workspace.apply_outage();
+    assert_ne!(applied.code, Some(0), "{applied}");
+    assert!(!applied.stderr.contains("start  switch:app"), "{applied}");
+}
+
+#[test]
+fn a_step_past_its_timeout_is_stopped() {
+    let workspace = Workspace::new();
+    let step = r#"
+[[scenarios.outage.steps]]
+phase = "mitigate"
+name = "hangs"
+run = ["sleep", "600"]
+timeout = "1s"
+"#;
+    real_runbook(&workspace, step);
+    let plan = workspace
+        .run(&["plan", RUNBOOK, "--scenario", "outage", "--offline"])
+        .expect(0);
+    assert!(
+        plan.stdout.contains("runs: sleep 600 (at most 1s)"),
+        "{plan}"
+    );
+    let applied = workspace.apply_outage();
+    assert_ne!(applied.code, Some(0), "{applied}");
+    assert!(
+        applied
+            .stderr
+            .contains("FAILED run:hangs: command: `sleep` timed out after 1s"),
+        "{applied}"
+    );
+}
