@@ -320,6 +320,13 @@ pub enum Error {
     )]
     CorruptSimWorld { path: PathBuf, detail: String },
 
+    #[error("verify: `{region}` is not a region of the environment")]
+    #[diagnostic(
+        code(drplan::verify::unknown_region),
+        help("pass --region one of its regions: {known}")
+    )]
+    UnknownActiveRegion { region: String, known: String },
+
     #[error("sim: unknown {kind} `{name}`")]
     #[diagnostic(code(drplan::sim::unknown_name), help("{help}"))]
     UnknownSimName {
@@ -623,6 +630,7 @@ pub enum ProblemKind {
     BadDuration,
     BadEnvReference,
     UnknownPlaceholder,
+    UnknownVariable,
     UnknownService,
     UnknownRegion,
     UnknownScenario,
@@ -670,6 +678,7 @@ impl ProblemKind {
             Self::BadDuration => "drplan::config::bad_duration",
             Self::BadEnvReference => "drplan::config::bad_env_reference",
             Self::UnknownPlaceholder => "drplan::config::unknown_placeholder",
+            Self::UnknownVariable => "drplan::config::unknown_variable",
             Self::UnknownService => "drplan::config::unknown_service",
             Self::UnknownRegion => "drplan::config::unknown_region",
             Self::UnknownScenario => "drplan::config::unknown_scenario",

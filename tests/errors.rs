@@ -164,6 +164,10 @@ fn examples() -> Vec<Error> {
             path: PathBuf::from(".drplan/sim/production.json"),
             detail: s("EOF while parsing an object at line 12 column 0"),
         },
+        Error::UnknownActiveRegion {
+            region: s("us-west-3"),
+            known: s("us-east-1, us-west-2"),
+        },
         Error::UnknownSimName {
             kind: s("region"),
             name: s("us-west-3"),

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::runner::Run;
+use crate::support::runner::{Run, in_crate_root};
+use crate::support::snapshot;
 use crate::support::workspace::Workspace;
 
 /// A failover runbook on the sim world (`tests/fixtures/language/runbook.toml`).
@@ -204,5 +205,88 @@ timeout = "1s"
             .stderr
             .contains("FAILED run:hangs: command: `sleep` timed out after 1s"),
         "{applied}"
+    );
+}
+
+const PLACEHOLDERS: &str = "tests/fixtures/language/placeholders.toml";
+
+#[test]
+fn every_placeholder_and_variable_is_substituted_in_every_place() {
+    let plans: Vec<String> = [
+        ["--scenario", "outage"],
+        ["--scenario", "bad-data"],
+        ["--failback", "--offline"],
+    ]
+    .iter()
+    .map(|intent| {
+        let mut args = vec!["plan", PLACEHOLDERS, "--offline"];
+        args.extend(intent.iter().filter(|a| **a != "--offline"));
+        in_crate_root(&args).expect(0).stdout
+    })
+    .collect();
+    snapshot::assert("language", "placeholders", &plans.join("\n"));
+}
+
+/// `validate` of the placeholders fixture with `from` replaced by `to`.
+fn validate_edited(from: &str, to: &str) -> Run {
+    let workspace = Workspace::new();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join(PLACEHOLDERS);
+    let text = std::fs::read_to_string(fixture).expect("the fixture");
+    assert!(text.contains(from), "{from}");
+    std::fs::write(workspace.path().join(RUNBOOK), text.replacen(from, to, 1))
+        .expect("the runbook is written");
+    workspace.run(&["validate", RUNBOOK])
+}
+
+#[test]
+fn a_placeholder_without_a_meaning_in_its_place_is_refused_with_its_span() {
+    let run = validate_edited(r#""--from", "{backup}""#, r#""--from", "{from}""#).expect(1);
+    assert!(
+        run.message()
+            .contains("`{from}` has no meaning in `restore` of [services.db]"),
+        "{run}"
+    );
+    assert!(
+        run.stderr.contains("drplan::config::unknown_placeholder"),
+        "{run}"
+    );
+    let run = validate_edited(r#""reopen", "{region}""#, r#""reopen", "{service}""#).expect(1);
+    assert!(
+        run.message()
+            .contains("`{service}` has no meaning in step `reopen` of [scenarios.bad-data]"),
+        "{run}"
+    );
+}
+
+#[test]
+fn a_variable_without_a_value_for_a_region_is_refused() {
+    let run = validate_edited("cluster = \"shop\"\n", "").expect(1);
+    assert!(
+        run.message()
+            .contains("unknown variable `{vars.cluster}` in `activate` of [services.db]"),
+        "{run}"
+    );
+    assert!(
+        run.message().contains("[regions.NAME.vars] of eu-west-1"),
+        "{run}"
+    );
+    let run = validate_edited(
+        r#"["error-rate", "{environment}", "{vars.zone}"]"#,
+        r#"["error-rate", "{environment}", "{vars.db_host}"]"#,
+    )
+    .expect(1);
+    assert!(run.message().contains("acts on no region"), "{run}");
+}
+
+#[test]
+fn a_json_body_is_written_with_doubled_braces_and_a_single_brace_is_refused() {
+    let run = validate_edited(r#"'{{"region""#, r#"'{"region""#).expect(1);
+    assert!(
+        run.message().contains("a `{` that opens no placeholder"),
+        "{run}"
+    );
+    assert!(
+        run.message().contains("write `{{` for a literal brace"),
+        "{run}"
     );
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Command, Located};
+use super::{Command, Located, Template};
 
 /// A data set held by a service.
 #[derive(Debug, Clone)]
@@ -32,7 +32,7 @@ pub struct LagProbe {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LagSource {
-    Url(String),
+    Url(Template),
     Command(Command),
 }
 
@@ -179,7 +179,7 @@ mod tests {
 
     fn probe(extract: Extract, unit: u64) -> LagProbe {
         LagProbe {
-            source: LagSource::Url("http://db/lag".to_string()),
+            source: LagSource::Url(crate::model::Template::text("http://db/lag")),
             extract,
             unit: Duration::from_millis(unit),
             timeout: Duration::from_secs(5),

@@ -13,7 +13,8 @@ use crate::model::{
     Alias, BackupLocation, Check, CheckKind, Command, DEFAULT_TRIGGER_INTERVAL, DataMethod,
     DataSet, DnsRecord, Drill, Environment, ErrorRateProbe, FailbackMode, HealthCheck, HealthProbe,
     MaintenancePage, Notification, NotifyVia, Phase, ProviderKind, Providers, Region, Scenario,
-    ScenarioStep, ScenarioStepAction, Service, StateLocation, Strategy, Trigger, TriggerKind,
+    ScenarioStep, ScenarioStepAction, Service, StateLocation, Strategy, Template, Trigger,
+    TriggerKind, Vars,
 };
 use crate::problems::Problems;
 
@@ -42,12 +43,13 @@ pub fn environment(root: &mut Fields<'_, '_>, problems: &mut Problems) -> Option
     let drills = named(root, "drills", drill, problems);
     // A broken header still lets every other table be cross-checked: the load fails
     // on the header's own problems anyway.
-    let (name, home, rto, state) = header.unwrap_or_else(|| {
+    let (name, home, rto, state, vars) = header.unwrap_or_else(|| {
         (
             String::new(),
             Located::new(String::new(), 0..0),
             Duration::ZERO,
             StateLocation::Local,
+            Vars::new(),
         )
     });
     Some(
@@ -66,13 +68,14 @@ pub fn environment(root: &mut Fields<'_, '_>, problems: &mut Problems) -> Option
             notify,
             checks,
             drills,
+            vars,
             service_index: HashMap::new(),
         }
         .indexed(),
     )
 }
 
-type Header = (String, Located<String>, Duration, StateLocation);
+type Header = (String, Located<String>, Duration, StateLocation, Vars);
 
 fn environment_header(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<Header> {
     let name = f.req("name", |n| identifier(n, "an environment name"), p);
@@ -81,8 +84,21 @@ fn environment_header(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<Header
     let state = f
         .opt("state", state_location, p)
         .unwrap_or(StateLocation::Local);
+    let vars = vars(f, "[environment.vars]", p);
     f.finish(p);
-    Some((name?.value, home?, rto?.value, state))
+    Some((name?.value, home?, rto?.value, state, vars))
+}
+
+/// A `vars` table: names to text.
+fn vars(f: &mut Fields<'_, '_>, table: &str, p: &mut Problems) -> Vars {
+    let Some(mut fields) = f.opt("vars", |n| n.table(table), p) else {
+        return Vars::new();
+    };
+    let entries = fields.entries();
+    entries
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.value, p.ok(value.string())?)))
+        .collect()
 }
 
 fn state_location(node: &Node<'_, '_>) -> Result<StateLocation, Problem> {
@@ -155,11 +171,13 @@ fn region(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option
         p,
     );
     let standby = f.opt("standby", |n| one_of(n, &["hot", "warm", "cold"]), p);
+    let vars = vars(&mut f, &format!("[regions.{}.vars]", name.value), p);
     f.finish(p);
     Some(Region {
         name,
         role: role?,
         standby,
+        vars,
     })
 }
 
@@ -816,40 +834,28 @@ fn status_code(node: &Node<'_, '_>) -> Result<u16, Problem> {
     Ok(code.value)
 }
 
-/// An argument vector whose placeholders are all known.
+/// An argument vector of templates.
 fn command(node: &Node<'_, '_>) -> Result<Command, Problem> {
-    for arg in node.array()? {
-        templated(&arg)?;
-    }
-    node.argv().map(Command)
+    node.argv()?;
+    node.array()?
+        .iter()
+        .map(templated)
+        .collect::<Result<_, _>>()
+        .map(Command)
 }
 
-/// A string whose `{placeholders}` are all known.
-fn templated(node: &Node<'_, '_>) -> Result<String, Problem> {
+/// A string parsed as a template.
+fn templated(node: &Node<'_, '_>) -> Result<Template, Problem> {
     let text = node.string()?;
-    let mut rest = text.value.as_str();
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else { break };
-        let name = &after[..close];
-        let is_env = rest[..open].ends_with('$');
-        if !is_env && !Command::PLACEHOLDERS.contains(&name) {
-            let help = match crate::suggest::did_you_mean(name, Command::PLACEHOLDERS) {
-                Some(close) => format!("did you mean `{{{close}}}`?"),
-                None => "the placeholders are {region}, {service}, {environment} and {backup}"
-                    .to_string(),
-            };
-            return Err(Problem::new(
-                ProblemKind::UnknownPlaceholder,
-                format!("unknown placeholder `{{{name}}}`"),
-                text.span,
-                "unknown placeholder",
-            )
-            .help(help));
-        }
-        rest = &after[close + 1..];
-    }
-    Ok(text.value)
+    Template::parse(&text.value, text.span.clone()).map_err(|error| {
+        Problem::new(
+            ProblemKind::UnknownPlaceholder,
+            error.message,
+            text.span,
+            "in this text",
+        )
+        .help(error.help)
+    })
 }
 
 /// The problem of a table needing exactly one of `keys`, unless exactly one is

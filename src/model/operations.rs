@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Command, Located};
+use super::{Command, Context, Located, Template};
 
 /// The probe interval of a trigger that declares none.
 pub const DEFAULT_TRIGGER_INTERVAL: Duration = Duration::from_secs(30);
@@ -34,7 +34,7 @@ pub enum TriggerKind {
 /// Where an error-rate trigger reads its ratio.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ErrorRateProbe {
-    Url(String),
+    Url(Template),
     Command(Command),
 }
 
@@ -57,8 +57,25 @@ pub struct Notification {
 /// How a notification is delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotifyVia {
-    Webhook { url: String },
+    Webhook { url: Template },
     Command(Command),
+}
+
+impl Notification {
+    /// The entry with the placeholders of its URL or command replaced.
+    #[must_use]
+    pub fn render(&self, context: &Context<'_>) -> Self {
+        let via = match &self.via {
+            NotifyVia::Webhook { url } => NotifyVia::Webhook {
+                url: url.render_template(context),
+            },
+            NotifyVia::Command(argv) => NotifyVia::Command(argv.render_command(context)),
+        };
+        Self {
+            via,
+            ..self.clone()
+        }
+    }
 }
 
 /// One item of the post-recovery checklist.
@@ -72,7 +89,7 @@ pub struct Check {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckKind {
     Http {
-        url: String,
+        url: Template,
         expect: u16,
         max_latency: Option<Duration>,
     },
@@ -80,6 +97,32 @@ pub enum CheckKind {
         record: Located<String>,
     },
     Command(Command),
+}
+
+impl Check {
+    /// The check with the placeholders of its URL or command replaced.
+    #[must_use]
+    pub fn render(&self, context: &Context<'_>) -> Self {
+        let kind = match &self.kind {
+            CheckKind::Http {
+                url,
+                expect,
+                max_latency,
+            } => CheckKind::Http {
+                url: url.render_template(context),
+                expect: *expect,
+                max_latency: *max_latency,
+            },
+            CheckKind::Dns { record } => CheckKind::Dns {
+                record: record.clone(),
+            },
+            CheckKind::Command(argv) => CheckKind::Command(argv.render_command(context)),
+        };
+        Self {
+            name: self.name.clone(),
+            kind,
+        }
+    }
 }
 
 /// A recurring rehearsal.

@@ -111,29 +111,31 @@ pub struct Recovery<'e> {
 }
 
 impl Recovery<'_> {
-    /// The values of `{region}`, `{service}` and `{environment}` for this recovery.
-    pub fn placeholders<'a>(&'a self, env: &'a Environment) -> [(&'a str, &'a str); 3] {
-        [
-            ("region", self.region.as_str()),
-            ("service", self.service.name.value.as_str()),
-            ("environment", env.name.as_str()),
-        ]
-    }
-
     /// The step action that performs this recovery.
     pub fn action(&self, env: &Environment) -> Action {
         let service = self.service.name.value.clone();
         let region = self.region.clone();
-        let values = self.placeholders(env);
+        let context = env
+            .context(Some(&self.region))
+            .service(&self.service.name.value)
+            .from(&self.from)
+            .to(&self.region);
         match &self.restore_from {
             Some(backups) => Action::Restore {
-                command: self.service.restore.as_ref().map(|c| c.render(&values)),
+                command: self.service.restore.as_ref().map(|c| {
+                    let command = c.render_command(&context);
+                    command
+                        .0
+                        .iter()
+                        .map(crate::model::Template::source)
+                        .collect()
+                }),
                 service,
                 region,
                 backups: backups.clone(),
             },
             None => Action::Activate {
-                command: self.service.activate.as_ref().map(|c| c.render(&values)),
+                command: self.service.activate.as_ref().map(|c| c.render(&context)),
                 service,
                 region,
             },

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use crate::graph::step::{Action, Change, NotifyStatus, Step, StepId, estimates};
-use crate::model::{Command, Environment, Phase, ScenarioStep, ScenarioStepAction, Service};
+use crate::model::{Environment, Phase, ScenarioStep, ScenarioStepAction, Service};
 use crate::plan::changes::{ChangeSet, Resync};
 
 /// Builds the steps of `changes`; an empty change set gives no steps.
@@ -184,7 +184,10 @@ impl Builder<'_, '_> {
         match &own.action {
             ScenarioStepAction::Run(argv) => Action::Run {
                 name: own.name.clone(),
-                argv: Command(argv.render(&[("environment", self.env.name.as_str())])),
+                argv: argv.render_command(&crate::plan::placeholders(
+                    self.env,
+                    self.changes.target_region,
+                )),
                 timeout: own.timeout,
                 best_effort: own.best_effort,
             },
@@ -273,11 +276,12 @@ impl Builder<'_, '_> {
             let Some(deactivate) = &service.deactivate else {
                 continue;
             };
-            let values = [
-                ("region", fence.region.as_str()),
-                ("service", name),
-                ("environment", self.env.name.as_str()),
-            ];
+            let context = self
+                .env
+                .context(Some(&fence.region))
+                .service(name)
+                .from(&fence.region)
+                .to(self.changes.target_region.unwrap_or(&fence.region));
             let timeout = if fence.best_effort {
                 deactivate.timeout.min(estimates::FENCE_BOUND)
             } else {
@@ -286,7 +290,7 @@ impl Builder<'_, '_> {
             let action = Action::Deactivate {
                 service: name.to_string(),
                 region: fence.region.clone(),
-                command: deactivate.command.render(&values),
+                command: deactivate.command.render(&context),
                 timeout,
                 best_effort: fence.best_effort,
             };
@@ -323,17 +327,17 @@ impl Builder<'_, '_> {
     fn resync(&mut self, phase: Phase, resync: &Resync<'_>) -> StepId {
         let service = resync.service;
         let name = service.name.value.as_str();
-        let values = [
-            ("region", resync.region.as_str()),
-            ("service", name),
-            ("environment", self.env.name.as_str()),
-        ];
+        let context = self
+            .env
+            .context(Some(&resync.region))
+            .service(name)
+            .from(&resync.from);
         let action = match &service.resync {
             Some(lifecycle) => Action::Resync {
                 service: name.to_string(),
                 region: resync.region.clone(),
                 from: resync.from.clone(),
-                command: lifecycle.command.render(&values),
+                command: lifecycle.command.render(&context),
                 timeout: lifecycle.timeout,
             },
             None => Action::Manual {
@@ -399,8 +403,8 @@ impl Builder<'_, '_> {
             let name = &service.name.value;
             let (action, change) = (recovery.action(self.env), recovery.change());
             let recovered = self.add_change(Phase::Recover, action, change, name, depends_on);
-            let values = recovery.placeholders(self.env);
-            let probe = service.health.as_ref().map(|probe| probe.render(&values));
+            let context = self.env.context(Some(&recovery.region)).service(name);
+            let probe = service.health.as_ref().map(|probe| probe.render(&context));
             let action = Action::Health {
                 service: name.clone(),
                 region: recovery.region.clone(),

@@ -828,7 +828,7 @@ impl ServiceRuntime for Sim {
         &self,
         data: &DataSet,
         region: &str,
-        _environment: &str,
+        _env: &Environment,
     ) -> Result<Option<ReplicaReading>, Error> {
         let state = self
             .update(|world| {

@@ -98,7 +98,7 @@ fn record_sets(sets: &[RecordSet]) -> String {
 }
 
 /// What a step runs or probes, in one line, when there is something to say.
-pub fn detail(env: &Environment, step: &Step) -> Option<String> {
+pub fn detail(env: &Environment, plan: &Plan, step: &Step) -> Option<String> {
     match &step.action {
         Action::Activate {
             command: Some(argv),
@@ -130,7 +130,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             best_effort,
             ..
         } => {
-            let mut line = format!("runs: {}", self::argv(&argv.0));
+            let mut line = format!("runs: {}", self::argv(&argv.argv()));
             if let Some(timeout) = timeout {
                 let _ = write!(line, " (at most {})", format_seconds(*timeout));
             }
@@ -179,7 +179,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             HealthCheck::Command { argv } => {
                 format!(
                     "runs: {} ({} attempts every {})",
-                    self::argv(&argv.0),
+                    self::argv(&argv.argv()),
                     probe.attempts,
                     format_seconds(probe.interval)
                 )
@@ -188,19 +188,33 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
         Action::Health { probe: None, .. } => {
             Some("no health probe: taken as healthy once active".to_string())
         }
-        Action::Notify { index, .. } => env.notify.get(*index).map(|n| match &n.via {
-            NotifyVia::Webhook { url } => format!("webhook {url} (template {})", n.template),
-            NotifyVia::Command(argv) => {
-                format!("runs: {} (template {})", self::argv(&argv.0), n.template)
-            }
-        }),
-        Action::Verify { index, .. } => env.checks.get(*index).map(|c| match &c.kind {
-            CheckKind::Http { url, expect, .. } => format!("GET {url} expects {expect}"),
-            CheckKind::Dns { record } => {
-                format!("DNS record {} points at the active region", record.value)
-            }
-            CheckKind::Command(argv) => format!("runs: {}", self::argv(&argv.0)),
-        }),
+        Action::Notify { index, .. } => {
+            env.notify
+                .get(*index)
+                .map(|n| match &n.render(&plan.placeholders(env)).via {
+                    NotifyVia::Webhook { url } => {
+                        format!("webhook {url} (template {})", n.template)
+                    }
+                    NotifyVia::Command(argv) => {
+                        format!(
+                            "runs: {} (template {})",
+                            self::argv(&argv.argv()),
+                            n.template
+                        )
+                    }
+                })
+        }
+        Action::Verify { index, .. } => {
+            env.checks
+                .get(*index)
+                .map(|c| match &c.render(&plan.placeholders(env)).kind {
+                    CheckKind::Http { url, expect, .. } => format!("GET {url} expects {expect}"),
+                    CheckKind::Dns { record } => {
+                        format!("DNS record {} points at the active region", record.value)
+                    }
+                    CheckKind::Command(argv) => format!("runs: {}", self::argv(&argv.argv())),
+                })
+        }
         Action::Upload { file, key, .. } => Some(format!(
             "uploads {file}; what {key} held is kept as {}",
             crate::model::kept_key(key)
