@@ -55,12 +55,21 @@ enum Part {
     Secret(String),
 }
 
-/// A parsed command argument or URL, with the span it was written at.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed command argument or URL, with the span it was written at (templates
+/// are equal when their parts are, wherever they were written).
+#[derive(Debug, Clone)]
 pub struct Template {
     parts: Vec<Part>,
     pub span: Span,
 }
+
+impl PartialEq for Template {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts == other.parts
+    }
+}
+
+impl Eq for Template {}
 
 /// Why a text is not a template: a message and a help line.
 #[derive(Debug, Clone, PartialEq, Eq)]
