@@ -290,3 +290,50 @@ fn a_json_body_is_written_with_doubled_braces_and_a_single_brace_is_refused() {
         "{run}"
     );
 }
+
+#[test]
+fn a_manual_scenario_asks_once_per_phase_that_changes_something() {
+    let workspace = Workspace::new();
+    workspace.runbook_from(
+        RUNBOOK,
+        "approval = \"manual\"\napprovers = [\"alice\", \"bob\"]\n",
+    );
+    let steps = workspace.runbook_steps();
+    let asking: Vec<(&str, &str)> = steps
+        .iter()
+        .filter_map(|s| Some((s["id"].as_str()?, s["approval"].as_str()?)))
+        .collect();
+    let who = "manual: one of alice, bob";
+    assert_eq!(
+        asking,
+        [
+            ("approve:mitigate", who),
+            ("approve:recover", who),
+            ("approve:switch", who)
+        ]
+    );
+    let step = |id: &str| steps.iter().find(|s| s["id"] == id).expect("the step");
+    assert_eq!(step("approve:recover")["depends_on"][0], "gate:mitigate");
+    assert_eq!(step("activate:db")["depends_on"][0], "approve:recover");
+    workspace.apply_outage().expect(0);
+}
+
+#[test]
+fn approvers_need_a_manual_approval() {
+    let workspace = Workspace::new();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/language")
+        .join(RUNBOOK);
+    let text = std::fs::read_to_string(file).expect("the fixture");
+    std::fs::write(
+        workspace.path().join(RUNBOOK),
+        text + "approval = \"any-engineer\"\napprovers = [\"alice\"]\n",
+    )
+    .expect("the runbook is written");
+    let run = workspace.run(&["validate", RUNBOOK]).expect(1);
+    assert!(
+        run.message()
+            .contains("`approvers` applies to scenarios with approval = \"manual\""),
+        "{run}"
+    );
+}

@@ -144,6 +144,7 @@ async fn perform_one(ctx: &Context, action: &Action) -> Result<String, Error> {
             }
         }
         Action::Manual { instruction, .. } => Ok(format!("confirmed: {instruction}")),
+        Action::Approve => Ok("approved".to_string()),
     }
 }
 

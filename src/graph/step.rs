@@ -143,6 +143,9 @@ pub enum Action {
     },
     /// A scenario's own manual action: apply pauses until a person confirms.
     Manual { name: String, instruction: String },
+    /// The approval of a phase that changes something (`approval = "manual"`): apply
+    /// pauses once, before the phase's first step, until a person approves.
+    Approve,
 }
 
 /// Whether a notification announces the incident or its resolution.
@@ -172,6 +175,7 @@ impl Action {
             Self::Verify { .. } => "verify",
             Self::Run { .. } => "run",
             Self::Manual { .. } => "manual",
+            Self::Approve => "approve",
         }
     }
 
@@ -242,6 +246,7 @@ impl Step {
         match &self.action {
             Action::Gate { tier: Some(tier) } => format!("tier {tier} healthy"),
             Action::Gate { tier: None } => format!("{} done", self.phase.name()),
+            Action::Approve => format!("{} approved", self.phase.name()),
             Action::CheckRegion { region } => format!("region {region} is up"),
             Action::CheckRpo { data, rpo } => {
                 format!("newest backup of {data} within {}", format_duration(*rpo))

@@ -471,7 +471,23 @@ fn scenario(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Opti
         .map_or_else(|| "SEV-2".to_string(), |s| s.value);
     let strategy = f.req("strategy", |n| one_of(n, &Strategy::NAMES), p);
     let to = f.opt("to", Node::string, p);
-    let approval = f.opt("approval", Node::string, p).map(|a| a.value);
+    let approval = f.opt("approval", Node::string, p);
+    let approvers = f.opt("approvers", non_empty_strings, p);
+    if let (Some(approvers), false) = (
+        &approvers,
+        approval.as_ref().is_some_and(|a| a.value == "manual"),
+    ) {
+        let span = approvers
+            .first()
+            .map_or(name.span.clone(), |a| a.span.clone());
+        let problem = Problem::new(
+            ProblemKind::InvalidValue,
+            "`approvers` applies to scenarios with approval = \"manual\"",
+            span,
+            "no phase waits for them",
+        );
+        p.push(problem.help("set approval = \"manual\", or remove `approvers`"));
+    }
     let services = f.opt("services", non_empty_strings, p);
     let page = f.opt(
         "maintenance_page",
@@ -508,7 +524,12 @@ fn scenario(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Opti
         name,
         severity,
         strategy: strategy?,
-        approval,
+        approval: approval.map(|a| a.value),
+        approvers: approvers
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| a.value)
+            .collect(),
         services,
         maintenance_page,
         steps,

@@ -10,7 +10,11 @@ pub struct Scenario {
     pub name: Located<String>,
     pub severity: String,
     pub strategy: Strategy,
+    /// `manual`: each phase that changes something waits for a person; any other
+    /// value names who approves the plan as a whole.
     pub approval: Option<String>,
+    /// Who may approve the phases of a `manual` scenario (empty: anyone).
+    pub approvers: Vec<String>,
     /// When set, only these services are recovered.
     pub services: Option<Vec<Located<String>>>,
     pub maintenance_page: Option<MaintenancePage>,

@@ -19,8 +19,11 @@ use crate::observe::ActualState;
 /// Everything a plan must change, before it is laid out as steps.
 #[derive(Debug)]
 pub struct ChangeSet<'e> {
-    /// The scenario's approval rule (`manual` makes every change wait for a person).
+    /// The scenario's approval rule (`manual`: each phase that changes something
+    /// waits for a person).
     pub approval: Option<&'e str>,
+    /// Who may approve those phases (empty: anyone).
+    pub approvers: &'e [String],
     /// The region recovery moves to, when it moves.
     pub target_region: Option<&'e str>,
     /// The data sets of the services recovered.
@@ -226,6 +229,7 @@ pub fn compute<'e>(
     let (fences, resyncs, reprotects, catch_up, unfenced) = lifecycle.unwrap_or_default();
     ChangeSet {
         approval: scenario.and_then(|s| s.approval.as_deref()),
+        approvers: scenario.map_or(&[], |s| s.approvers.as_slice()),
         target_region: target_region.filter(|_| !recoveries.is_empty()),
         data,
         maintenance_page: scenario.and_then(|s| s.maintenance_page.as_ref()),

@@ -33,7 +33,64 @@ pub fn build(env: &Environment, changes: &ChangeSet<'_>) -> Vec<Step> {
     builder.notify(NotifyStatus::Resolved);
     builder.reprotect();
     builder.maintenance_page(Phase::Resolve);
-    builder.steps
+    match changes.approval {
+        Some(MANUAL) => approve_per_phase(builder.steps, &approver(changes.approvers)),
+        _ => builder.steps,
+    }
+}
+
+/// The `approval` that makes a person approve each phase that changes something.
+pub const MANUAL: &str = "manual";
+
+/// Who approves a phase: any of the scenario's `approvers`, or anyone (`manual`).
+fn approver(approvers: &[String]) -> String {
+    if approvers.is_empty() {
+        MANUAL.to_string()
+    } else {
+        format!("{MANUAL}: one of {}", approvers.join(", "))
+    }
+}
+
+/// One approval step at the start of each phase holding a change (other than manual
+/// steps, which pause for a person anyway): it waits for what the phase's first steps
+/// waited for, and every step of the phase waits for it.
+fn approve_per_phase(steps: Vec<Step>, who: &str) -> Vec<Step> {
+    let mut out = Vec::with_capacity(steps.len() + Phase::ALL.len());
+    for phase in Phase::ALL {
+        let mut in_phase: Vec<Step> = steps.iter().filter(|s| s.phase == phase).cloned().collect();
+        let changes = |s: &Step| s.action.is_change() && s.approval.is_none();
+        if !in_phase.iter().any(changes) {
+            out.extend(in_phase);
+            continue;
+        }
+        let own: BTreeSet<StepId> = in_phase.iter().map(|s| s.id.clone()).collect();
+        let id = StepId::new(format!("approve:{}", phase.name()));
+        let mut before = Vec::new();
+        for step in &mut in_phase {
+            let (inside, outside): (Vec<StepId>, Vec<StepId>) =
+                step.depends_on.drain(..).partition(|d| own.contains(d));
+            for dep in outside {
+                if !before.contains(&dep) {
+                    before.push(dep);
+                }
+            }
+            step.depends_on = inside;
+            if step.depends_on.is_empty() {
+                step.depends_on.push(id.clone());
+            }
+        }
+        out.push(Step {
+            id,
+            phase,
+            action: Action::Approve,
+            change: None,
+            depends_on: before,
+            approval: Some(who.to_string()),
+            estimate: Duration::ZERO,
+        });
+        out.extend(in_phase);
+    }
+    out
 }
 
 struct Builder<'a, 'e> {
@@ -59,7 +116,7 @@ impl Builder<'_, '_> {
             id = StepId::new(format!("{base}-{n}"));
         }
         let estimate = self.estimate(&action);
-        let approval = self.approval(&action);
+        let approval = Self::approval(&action);
         self.ids.insert(id.clone(), self.steps.len());
         self.steps.push(Step {
             id: id.clone(),
@@ -89,7 +146,7 @@ impl Builder<'_, '_> {
 
     fn estimate(&self, action: &Action) -> Duration {
         match action {
-            Action::Gate { .. } | Action::Notify { .. } => Duration::ZERO,
+            Action::Gate { .. } | Action::Notify { .. } | Action::Approve => Duration::ZERO,
             Action::CheckRegion { .. } | Action::CheckRpo { .. } => estimates::CHECK,
             Action::Upload { .. } | Action::Revert { .. } => estimates::UPLOAD,
             Action::Activate { service, .. } | Action::Restore { service, .. } => self
@@ -119,14 +176,9 @@ impl Builder<'_, '_> {
         }
     }
 
-    /// Manual steps always need a person; in a scenario with `approval = "manual"`
-    /// every change does.
-    fn approval(&self, action: &Action) -> Option<String> {
-        if matches!(action, Action::Manual { .. }) {
-            return Some("confirm".to_string());
-        }
-        let manual = self.changes.approval == Some("manual");
-        (manual && action.is_change()).then(|| "manual".to_string())
+    /// Manual steps always need a person to confirm them.
+    fn approval(action: &Action) -> Option<String> {
+        matches!(action, Action::Manual { .. }).then(|| "confirm".to_string())
     }
 
     /// The gate of the previous phase, which a phase's first steps wait for.
