@@ -564,6 +564,15 @@ pub enum Error {
     )]
     UnsetVariable { name: String },
 
+    #[error("this run needs environment variables that are not set: {}", names.join(", "))]
+    #[diagnostic(
+        code(drplan::secrets::unset_before_run),
+        help(
+            "export them before applying (a real run checks every `${{env:…}}` its steps use before the first one); a rehearsal on the sim world needs none"
+        )
+    )]
+    UnsetSecrets { names: Vec<String> },
+
     #[error("the state changed since this watcher decided: another operator acted")]
     #[diagnostic(
         code(drplan::watch::state_changed),

@@ -73,6 +73,9 @@ fn examples() -> Vec<Error> {
             path: PathBuf::from("environments/templates/status-page.json"),
             detail: s("expected `,` or `}` at line 4 column 3"),
         },
+        Error::UnsetSecrets {
+            names: vec![s("PAGERDUTY_WEBHOOK"), s("DB_TOKEN")],
+        },
         Error::UnsetVariable {
             name: s("SLACK_WEBHOOK"),
         },

@@ -337,3 +337,38 @@ fn approvers_need_a_manual_approval() {
         "{run}"
     );
 }
+
+/// A step whose command needs a variable no test sets.
+const SECRET_STEP: &str = r#"
+[[scenarios.outage.steps]]
+phase = "verify"
+name = "tell the status page"
+run = ["status-page", "--token", "${env:DRPLAN_TEST_LANGUAGE_NEVER_SET}"]
+"#;
+
+#[test]
+fn a_rehearsal_on_the_sim_needs_no_secret() {
+    let workspace = Workspace::new();
+    workspace.runbook_from(RUNBOOK, SECRET_STEP);
+    workspace
+        .run(&["plan", RUNBOOK, "--scenario", "outage"])
+        .expect(0);
+    workspace.apply_outage().expect(0);
+    workspace
+        .run(&["drill", RUNBOOK, "--scenario", "outage"])
+        .expect(0);
+}
+
+#[test]
+fn a_real_run_refuses_unset_secrets_before_its_first_step() {
+    let workspace = Workspace::new();
+    real_runbook(&workspace, SECRET_STEP);
+    let applied = workspace.apply_outage().expect(1);
+    assert!(
+        applied.message().contains(
+            "this run needs environment variables that are not set: DRPLAN_TEST_LANGUAGE_NEVER_SET"
+        ),
+        "{applied}"
+    );
+    assert!(!applied.stderr.contains("start "), "{applied}");
+}

@@ -36,6 +36,16 @@ pub enum LagSource {
     Command(Command),
 }
 
+impl LagSource {
+    /// The URL or the arguments.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            Self::Url(url) => vec![url],
+            Self::Command(argv) => argv.0.iter().collect(),
+        }
+    }
+}
+
 /// Which part of a probe's output is the value.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -38,6 +38,16 @@ pub enum ErrorRateProbe {
     Command(Command),
 }
 
+impl ErrorRateProbe {
+    /// The URL or the arguments.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            Self::Url(url) => vec![url],
+            Self::Command(argv) => argv.0.iter().collect(),
+        }
+    }
+}
+
 /// How failback happens once home is healthy again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailbackMode {
@@ -59,6 +69,16 @@ pub struct Notification {
 pub enum NotifyVia {
     Webhook { url: Template },
     Command(Command),
+}
+
+impl NotifyVia {
+    /// The URL or the arguments.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            Self::Webhook { url } => vec![url],
+            Self::Command(argv) => argv.0.iter().collect(),
+        }
+    }
 }
 
 impl Notification {
@@ -97,6 +117,17 @@ pub enum CheckKind {
         record: Located<String>,
     },
     Command(Command),
+}
+
+impl CheckKind {
+    /// The URL or the arguments (none for a DNS check).
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            Self::Http { url, .. } => vec![url],
+            Self::Command(argv) => argv.0.iter().collect(),
+            Self::Dns { .. } => Vec::new(),
+        }
+    }
 }
 
 impl Check {

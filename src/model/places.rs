@@ -5,10 +5,7 @@
 use super::template::Placeholder::{Backup, Environment as Env, From, Region, Service, To};
 use super::{Command, Environment, Placeholder, Template};
 use crate::error::{Problem, ProblemKind};
-use crate::model::data_set::LagSource;
-use crate::model::{
-    CheckKind, ErrorRateProbe, HealthCheck, NotifyVia, ScenarioStepAction, TriggerKind,
-};
+use crate::model::{ScenarioStepAction, TriggerKind};
 use crate::problems::Problems;
 
 /// `activate`: `{region}` and `{to}` the region activated, `{from}` the one left.
@@ -61,10 +58,7 @@ fn places(env: &Environment) -> Vec<(Place<'_>, Vec<&Template>)> {
         places.push((place("deactivate", DEACTIVATE), args(deactivate)));
         let resync = service.resync.as_ref().map(|r| &r.command);
         places.push((place("resync", RESYNC), args(resync)));
-        let health = service.health.as_ref().map(|h| match &h.check {
-            HealthCheck::Http { url, .. } => vec![url],
-            HealthCheck::Command { argv } => argv.0.iter().collect(),
-        });
+        let health = service.health.as_ref().map(|h| h.check.templates());
         places.push((place("health", PROBE), health.unwrap_or_default()));
     }
     for data in &env.data {
@@ -73,10 +67,7 @@ fn places(env: &Environment) -> Vec<(Place<'_>, Vec<&Template>)> {
             .service(&data.service.value)
             .map(|s| s.regions.iter().map(|r| r.value.as_str()).collect())
             .unwrap_or_default();
-        let templates = match &lag.source {
-            LagSource::Url(url) => vec![url],
-            LagSource::Command(argv) => argv.0.iter().collect(),
-        };
+        let templates = lag.source.templates();
         let what = format!("`lag` of [data.{}]", data.name.value);
         places.push((
             Place {
@@ -109,11 +100,7 @@ fn places(env: &Environment) -> Vec<(Place<'_>, Vec<&Template>)> {
         }
     }
     for check in &env.checks {
-        let templates = match &check.kind {
-            CheckKind::Http { url, .. } => vec![url],
-            CheckKind::Command(argv) => argv.0.iter().collect(),
-            CheckKind::Dns { .. } => Vec::new(),
-        };
+        let templates = check.kind.templates();
         let what = format!("check `{}`", check.name);
         let place = Place {
             what,
@@ -123,10 +110,7 @@ fn places(env: &Environment) -> Vec<(Place<'_>, Vec<&Template>)> {
         places.push((place, templates));
     }
     for (index, entry) in env.notify.iter().enumerate() {
-        let templates = match &entry.via {
-            NotifyVia::Webhook { url } => vec![url],
-            NotifyVia::Command(argv) => argv.0.iter().collect(),
-        };
+        let templates = entry.via.templates();
         let what = format!("[[notify]] entry {}", index + 1);
         let place = Place {
             what,
@@ -142,10 +126,7 @@ fn places(env: &Environment) -> Vec<(Place<'_>, Vec<&Template>)> {
         else {
             continue;
         };
-        let templates = match probe {
-            ErrorRateProbe::Url(url) => vec![url],
-            ErrorRateProbe::Command(argv) => argv.0.iter().collect(),
-        };
+        let templates = probe.templates();
         let what = format!("`probe` of [triggers.{}]", trigger.name.value);
         places.push((
             Place {

@@ -107,6 +107,16 @@ impl HealthProbe {
     pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 }
 
+impl HealthCheck {
+    /// The URL or the arguments.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            Self::Http { url, .. } => vec![url],
+            Self::Command { argv } => argv.0.iter().collect(),
+        }
+    }
+}
+
 /// What a health probe checks.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
