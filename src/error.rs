@@ -655,6 +655,7 @@ pub enum ProblemKind {
     Route53ControlPlane,
     PageInFailedRegion,
     NoResync,
+    CircularHealthProbe,
     UnmeasuredReplication,
 }
 
@@ -670,6 +671,7 @@ impl ProblemKind {
                 | Self::Route53ControlPlane
                 | Self::PageInFailedRegion
                 | Self::NoResync
+                | Self::CircularHealthProbe
                 | Self::UnmeasuredReplication
         )
     }
@@ -703,6 +705,7 @@ impl ProblemKind {
             Self::Route53ControlPlane => "drplan::stability::route53_control_plane",
             Self::PageInFailedRegion => "drplan::stability::page_in_failed_region",
             Self::NoResync => "drplan::lifecycle::no_resync",
+            Self::CircularHealthProbe => "drplan::stability::circular_health_probe",
             Self::UnmeasuredReplication => "drplan::lifecycle::unmeasured_replication",
         }
     }

@@ -1,6 +1,7 @@
 //! The validated environment: regions, services, DNS records, data sets, scenarios,
 //! triggers, notifications, checks and drills, with every cross-reference checked.
 
+mod circular;
 pub mod data_set;
 pub mod decode;
 mod lifecycle;
