@@ -372,3 +372,25 @@ fn a_real_run_refuses_unset_secrets_before_its_first_step() {
     );
     assert!(!applied.stderr.contains("start "), "{applied}");
 }
+
+/// The estimate of `activate:db` when the region failed over to has `standby`.
+fn activation_estimate(standby: &str) -> Value {
+    let workspace = Workspace::new();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/language/real.toml");
+    let text = std::fs::read_to_string(fixture).expect("the fixture");
+    let text = text.replace(
+        "role = \"secondary\"\n",
+        &format!("role = \"secondary\"\nstandby = \"{standby}\"\n"),
+    );
+    std::fs::write(workspace.path().join(RUNBOOK), text).expect("the runbook is written");
+    let steps = workspace.runbook_steps();
+    let activate = steps.iter().find(|s| s["id"] == "activate:db");
+    activate.expect("activate:db")["estimate"].clone()
+}
+
+#[test]
+fn a_standby_sets_the_activation_estimate_of_a_service_that_declares_none() {
+    assert_eq!(activation_estimate("hot"), 60);
+    assert_eq!(activation_estimate("warm"), 300);
+    assert_eq!(activation_estimate("cold"), 1800);
+}

@@ -51,6 +51,18 @@ impl Service {
         self.estimate.unwrap_or(DEFAULT_SERVICE_ESTIMATE)
     }
 
+    /// How long activating the service takes in a region whose `standby` is given:
+    /// its declared estimate, or by the standby — hot (running, ready to serve) 1m,
+    /// warm (provisioned, scaled down) [`DEFAULT_SERVICE_ESTIMATE`], cold (nothing
+    /// running: provision, then start) 30m.
+    pub fn activation_estimate(&self, standby: Option<&str>) -> Duration {
+        self.estimate.unwrap_or(match standby {
+            Some("hot") => Duration::from_mins(1),
+            Some("cold") => Duration::from_mins(30),
+            _ => DEFAULT_SERVICE_ESTIMATE,
+        })
+    }
+
     /// How long fencing the service takes: its `deactivate` estimate, or
     /// [`DEFAULT_DEACTIVATE_ESTIMATE`].
     pub fn deactivate_estimate(&self) -> Duration {

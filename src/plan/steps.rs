@@ -149,7 +149,15 @@ impl Builder<'_, '_> {
             Action::Gate { .. } | Action::Notify { .. } | Action::Approve => Duration::ZERO,
             Action::CheckRegion { .. } | Action::CheckRpo { .. } => estimates::CHECK,
             Action::Upload { .. } | Action::Revert { .. } => estimates::UPLOAD,
-            Action::Activate { service, .. } | Action::Restore { service, .. } => self
+            Action::Activate {
+                service, region, ..
+            } => {
+                let standby = self.env.region(region).and_then(|r| r.standby.as_deref());
+                self.env
+                    .service(service)
+                    .map_or(Duration::ZERO, |s| s.activation_estimate(standby))
+            }
+            Action::Restore { service, .. } => self
                 .env
                 .service(service)
                 .map_or(Duration::ZERO, Service::estimate),
