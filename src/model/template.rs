@@ -163,12 +163,11 @@ impl Template {
                 Part::Var(name) => context.var(name),
                 Part::Secret(_) => None,
             };
-            match value {
-                Some(value) => literal.push_str(value),
-                None => {
-                    flush(&mut literal, &mut parts);
-                    parts.push(part.clone());
-                }
+            if let Some(value) = value {
+                literal.push_str(value);
+            } else {
+                flush(&mut literal, &mut parts);
+                parts.push(part.clone());
             }
         }
         flush(&mut literal, &mut parts);

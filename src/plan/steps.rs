@@ -34,7 +34,7 @@ pub fn build(env: &Environment, changes: &ChangeSet<'_>) -> Vec<Step> {
     builder.reprotect();
     builder.maintenance_page(Phase::Resolve);
     match changes.approval {
-        Some(MANUAL) => approve_per_phase(builder.steps, &approver(changes.approvers)),
+        Some(MANUAL) => approve_per_phase(&builder.steps, &approver(changes.approvers)),
         _ => builder.steps,
     }
 }
@@ -54,7 +54,7 @@ fn approver(approvers: &[String]) -> String {
 /// One approval step at the start of each phase holding a change (other than manual
 /// steps, which pause for a person anyway): it waits for what the phase's first steps
 /// waited for, and every step of the phase waits for it.
-fn approve_per_phase(steps: Vec<Step>, who: &str) -> Vec<Step> {
+fn approve_per_phase(steps: &[Step], who: &str) -> Vec<Step> {
     let mut out = Vec::with_capacity(steps.len() + Phase::ALL.len());
     for phase in Phase::ALL {
         let mut in_phase: Vec<Step> = steps.iter().filter(|s| s.phase == phase).cloned().collect();
