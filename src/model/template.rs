@@ -122,6 +122,7 @@ impl Template {
     }
 
     /// A template of plain text.
+    #[cfg(test)]
     pub fn text(text: &str) -> Self {
         let mut parts = Vec::new();
         flush(&mut text.to_string(), &mut parts);
@@ -353,6 +354,7 @@ pub struct Command(pub Vec<Template>);
 
 impl Command {
     /// A command of plain arguments.
+    #[cfg(test)]
     pub fn plain(argv: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
         Self(
             argv.into_iter()
