@@ -1,8 +1,10 @@
 //! Turns a change set into steps, phase by phase: assess, notify, mitigate (the
 //! maintenance page, resyncs of home, fences of the side being left, replicated copies
 //! catching up), recover (tier by tier, behind one gate node per tier), switch (each
-//! record after its service's health), verify, resolve (the region left reprotected). A scenario's own steps join their phase, in the
-//! order written, after the generated ones. Phases are joined by one gate node each.
+//! record after its service's health), verify, resolve (the region left reprotected).
+//! A scenario's own steps join their phase, in the order written, after the generated
+//! ones. Phases are joined by one gate node each; with `approval = "manual"`, each
+//! phase that changes something opens with one approval step.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
