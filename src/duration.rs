@@ -86,6 +86,33 @@ pub mod seconds {
     }
 }
 
+/// Serializes an optional duration as whole seconds, as [`seconds`] does.
+pub mod optional_seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    // serde's `with` hands the field by reference.
+    #[allow(clippy::ref_option)]
+    pub fn serialize<S: Serializer>(
+        duration: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match duration {
+            Some(duration) => super::seconds::serialize(duration, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        struct Seconds(#[serde(with = "super::seconds")] Duration);
+        Ok(Option::<Seconds>::deserialize(deserializer)?.map(|s| s.0))
+    }
+}
+
 /// Serializes a duration as whole milliseconds.
 pub mod millis {
     use std::time::Duration;

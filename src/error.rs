@@ -333,6 +333,13 @@ pub enum Error {
     )]
     CorruptSimWorld { path: PathBuf, detail: String },
 
+    #[error("verify: `{region}` is not a region of the environment")]
+    #[diagnostic(
+        code(drplan::verify::unknown_region),
+        help("pass --region one of its regions: {known}")
+    )]
+    UnknownActiveRegion { region: String, known: String },
+
     #[error("sim: unknown {kind} `{name}`")]
     #[diagnostic(code(drplan::sim::unknown_name), help("{help}"))]
     UnknownSimName {
@@ -604,6 +611,15 @@ pub enum Error {
     )]
     UnsetVariable { name: String },
 
+    #[error("this run needs environment variables that are not set: {}", names.join(", "))]
+    #[diagnostic(
+        code(drplan::secrets::unset_before_run),
+        help(
+            "export them before applying (a real run checks every `${{env:…}}` its steps use before the first one); a rehearsal on the sim world needs none"
+        )
+    )]
+    UnsetSecrets { names: Vec<String> },
+
     #[error("the state changed since this watcher decided: another operator acted")]
     #[diagnostic(
         code(drplan::watch::state_changed),
@@ -703,6 +719,7 @@ pub enum ProblemKind {
     BadDuration,
     BadEnvReference,
     UnknownPlaceholder,
+    UnknownVariable,
     UnknownService,
     UnknownRegion,
     UnknownScenario,
@@ -719,6 +736,7 @@ pub enum ProblemKind {
     Route53ControlPlane,
     PageInFailedRegion,
     NoResync,
+    CircularHealthProbe,
     UnmeasuredReplication,
     NoStorage,
     AlarmInFailedRegion,
@@ -736,6 +754,7 @@ impl ProblemKind {
                 | Self::Route53ControlPlane
                 | Self::PageInFailedRegion
                 | Self::NoResync
+                | Self::CircularHealthProbe
                 | Self::UnmeasuredReplication
                 | Self::AlarmInFailedRegion
         )
@@ -754,6 +773,7 @@ impl ProblemKind {
             Self::BadDuration => "drplan::config::bad_duration",
             Self::BadEnvReference => "drplan::config::bad_env_reference",
             Self::UnknownPlaceholder => "drplan::config::unknown_placeholder",
+            Self::UnknownVariable => "drplan::config::unknown_variable",
             Self::UnknownService => "drplan::config::unknown_service",
             Self::UnknownRegion => "drplan::config::unknown_region",
             Self::UnknownScenario => "drplan::config::unknown_scenario",
@@ -770,6 +790,7 @@ impl ProblemKind {
             Self::Route53ControlPlane => "drplan::stability::route53_control_plane",
             Self::PageInFailedRegion => "drplan::stability::page_in_failed_region",
             Self::NoResync => "drplan::lifecycle::no_resync",
+            Self::CircularHealthProbe => "drplan::stability::circular_health_probe",
             Self::UnmeasuredReplication => "drplan::lifecycle::unmeasured_replication",
             Self::NoStorage => "drplan::config::no_storage",
             Self::AlarmInFailedRegion => "drplan::stability::alarm_in_failed_region",

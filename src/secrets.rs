@@ -15,17 +15,14 @@ impl Secrets {
     pub fn resolve(&self, text: &str) -> Result<String, Error> {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
-        while let Some(start) = rest.find("${env:") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 6..];
-            let Some(end) = after.find('}') else { break };
-            let name = &after[..end];
+        while let Some((before, name, after)) = next_reference(rest) {
+            out.push_str(before);
             let value = std::env::var(name).map_err(|_| Error::UnsetVariable {
                 name: name.to_string(),
             })?;
             self.remember(format!("${{env:{name}}}"), value.clone());
             out.push_str(&value);
-            rest = &after[end + 1..];
+            rest = after;
         }
         out.push_str(rest);
         Ok(out)
@@ -59,6 +56,29 @@ impl Secrets {
     }
 }
 
+/// The variables `texts` refer to (`${env:VAR}`) that are not set, each once, in order.
+pub fn unset<'t>(texts: impl IntoIterator<Item = &'t str>) -> Vec<String> {
+    let mut unset: Vec<String> = Vec::new();
+    for text in texts {
+        let mut rest = text;
+        while let Some((_, name, after)) = next_reference(rest) {
+            if std::env::var_os(name).is_none() && !unset.iter().any(|u| u == name) {
+                unset.push(name.to_string());
+            }
+            rest = after;
+        }
+    }
+    unset
+}
+
+/// The first `${env:VAR}` of `text`: the text before it, VAR, and the text after it.
+fn next_reference(text: &str) -> Option<(&str, &str, &str)> {
+    let start = text.find("${env:")?;
+    let after = &text[start + 6..];
+    let end = after.find('}')?;
+    Some((&text[..start], &after[..end], &after[end + 1..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +96,17 @@ mod tests {
             secrets.redact("POST https://hooks.example/s3cr3t?x=1 failed"),
             "POST ${env:DRPLAN_TEST_SECRET_HOOK}?x=1 failed"
         );
+    }
+
+    #[test]
+    fn unset_variables_are_listed_once() {
+        // SAFETY: tests in this module are the only readers of this variable.
+        unsafe { std::env::set_var("DRPLAN_TEST_SECRET_SET", "x") };
+        let texts = [
+            "${env:DRPLAN_TEST_SECRET_SET} ${env:DRPLAN_TEST_UNSET_A}",
+            "${env:DRPLAN_TEST_UNSET_A}/${env:DRPLAN_TEST_UNSET_B}",
+        ];
+        assert_eq!(unset(texts), ["DRPLAN_TEST_UNSET_A", "DRPLAN_TEST_UNSET_B"]);
     }
 
     #[test]

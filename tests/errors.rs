@@ -89,6 +89,9 @@ fn examples() -> Vec<Error> {
             path: PathBuf::from("environments/templates/status-page.json"),
             detail: s("expected `,` or `}` at line 4 column 3"),
         },
+        Error::UnsetSecrets {
+            names: vec![s("PAGERDUTY_WEBHOOK"), s("DB_TOKEN")],
+        },
         Error::UnsetVariable {
             name: s("SLACK_WEBHOOK"),
         },
@@ -179,6 +182,10 @@ fn examples() -> Vec<Error> {
         Error::CorruptSimWorld {
             path: PathBuf::from(".drplan/sim/production.json"),
             detail: s("EOF while parsing an object at line 12 column 0"),
+        },
+        Error::UnknownActiveRegion {
+            region: s("us-west-3"),
+            known: s("us-east-1, us-west-2"),
         },
         Error::UnknownSimName {
             kind: s("region"),

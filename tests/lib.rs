@@ -8,6 +8,7 @@ mod config_props;
 mod drill;
 mod errors;
 mod hostile;
+mod language;
 mod layering;
 mod operations;
 mod procedures;

@@ -7,7 +7,7 @@ use super::Context;
 use super::{maintenance, notify};
 use crate::error::Error;
 use crate::graph::step::{Action, Change, Step};
-use crate::model::{CheckKind, HealthProbe};
+use crate::model::{CheckKind, HealthProbe, Template};
 use crate::providers::RecordChange;
 
 /// Performs `steps`: one step, or several switch steps of one graph level as one batch.
@@ -82,11 +82,10 @@ async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
             let backup = newest.ok_or_else(|| Error::NoBackup {
                 location: backups.url(),
             })?;
-            let command: Option<Vec<String>> = command.as_ref().map(|argv| {
-                argv.iter()
-                    .map(|arg| arg.replace("{backup}", &backup.url))
-                    .collect()
-            });
+            let command = command
+                .as_deref()
+                .map(|argv| with_backup(argv, &backup.url))
+                .transpose()?;
             let output = services
                 .restore(service, region, &backup.url, command.as_deref(), *timeout)
                 .await?;
@@ -133,9 +132,37 @@ async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
             probe,
         } => health(ctx, service, region, probe.as_ref()).await,
         Action::Verify { index, .. } => verify(ctx, *index).await,
-        Action::Run { argv, .. } => services.run(&argv.0, None).await.map(|o| o.log),
+        Action::Run {
+            name,
+            argv,
+            timeout,
+            best_effort,
+        } => {
+            let result = services.run(&argv.argv(), *timeout).await.map(|o| o.log);
+            if *best_effort {
+                Ok(maintenance::best_effort(result, &format!("run `{name}`")))
+            } else {
+                result
+            }
+        }
         Action::Manual { instruction, .. } => Ok(format!("confirmed: {instruction}")),
+        Action::Approve => Ok("approved".to_string()),
     }
+}
+
+/// A restore command of a plan (templates where only `{backup}` is left) with the
+/// backup chosen.
+fn with_backup(argv: &[String], backup: &str) -> Result<Vec<String>, Error> {
+    let context = crate::model::Context::default().backup(backup);
+    argv.iter()
+        .map(|arg| {
+            Template::parse(arg, 0..0)
+                .map(|t| t.render(&context))
+                .map_err(|e| Error::EditedPlan {
+                    difference: format!("restore argument `{arg}`: {}", e.message),
+                })
+        })
+        .collect()
 }
 
 async fn check_rpo(ctx: &Context, data: &str) -> Result<String, Error> {
@@ -197,7 +224,7 @@ async fn catch_up(
         let reading = ctx
             .runtime
             .services
-            .replication(set, region, &ctx.env.name)
+            .replication(set, region, &ctx.env)
             .await?;
         let gap = match reading {
             Some(reading) if reading.caught_up() => {
@@ -284,14 +311,15 @@ async fn verify(ctx: &Context, index: usize) -> Result<String, Error> {
     let Some(check) = ctx.env.checks.get(index) else {
         return Ok(String::new());
     };
-    let result = super::verify::run_check(&ctx.env, &ctx.runtime, check).await?;
+    let check = check.render(&ctx.plan.placeholders(&ctx.env));
+    let result = super::verify::run_check(&ctx.env, &ctx.runtime, &check).await?;
     if result.healthy {
         Ok(result.detail)
     } else {
         let target = match &check.kind {
-            CheckKind::Http { url, .. } => url.clone(),
+            CheckKind::Http { url, .. } => url.to_string(),
             CheckKind::Dns { record } => format!("DNS record {}", record.value),
-            CheckKind::Command(argv) => argv.0.join(" "),
+            CheckKind::Command(argv) => argv.argv().join(" "),
         };
         Err(Error::CheckFailed {
             check: check.name.clone(),

@@ -24,8 +24,9 @@ pub fn page(file: &std::path::Path, environment: &str) -> StoredObject {
     }
 }
 
-/// The journal line of a maintenance-page step that failed to `what`: the failure is
-/// recorded and recovery goes on without the page.
+/// The journal line of a best-effort step (the maintenance page, a scenario's
+/// `best_effort` step) that failed to `what`: the failure is recorded and recovery
+/// goes on without it.
 pub fn best_effort(result: Result<String, Error>, what: &str) -> String {
     result
         .unwrap_or_else(|error| format!("could not {what} (recovery goes on without it): {error}"))

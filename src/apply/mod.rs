@@ -8,6 +8,7 @@ pub mod executor;
 pub mod journal;
 pub mod maintenance;
 mod notify;
+mod preflight;
 pub mod progress;
 pub mod report;
 pub mod run;

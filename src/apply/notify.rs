@@ -30,6 +30,7 @@ pub async fn send(
     };
     ctx.wait_until(after).await;
     let mut body = body(ctx, entry, status)?;
+    let rendered = entry.render(&ctx.plan.placeholders(&ctx.env));
     let key = format!("{}/{}", ctx.run_id, step.id);
     if let Value::Object(fields) = &mut body {
         fields.insert("idempotency_key".to_string(), Value::String(key.clone()));
@@ -39,7 +40,7 @@ pub async fn send(
         .await?;
     let mut last = String::new();
     for attempt in 1..=ATTEMPTS {
-        match ctx.runtime.notifier.send(entry, &body).await {
+        match ctx.runtime.notifier.send(&rendered, &body).await {
             Ok(()) => return Ok(format!("notified {} ({})", entry.to, entry.template)),
             Err(error) => last = error.to_string(),
         }
@@ -113,14 +114,18 @@ fn impact(plan: &crate::plan::Plan) -> String {
     format!("{services} service(s) recovered, {records} DNS record(s) moved")
 }
 
-/// A JSON template file (relative to the environment file) with `{field}` placeholders.
+/// A JSON template file (relative to the environment file) with `{field}` placeholders
+/// (message fields, not the placeholders of commands and URLs: the file is JSON, its
+/// braces are its own).
 fn template_file(ctx: &Context, file: &str, fields: &[(&str, &str)]) -> Result<Value, Error> {
     let path = ctx.env_dir.join(file);
     let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
         path: path.clone(),
         source,
     })?;
-    let text = crate::model::substitute(&text, fields);
+    let text = fields.iter().fold(text, |text, (name, value)| {
+        text.replace(&format!("{{{name}}}"), value)
+    });
     serde_json::from_str(&text).map_err(|e| Error::TemplateNotJson {
         path,
         detail: e.to_string(),

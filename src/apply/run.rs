@@ -55,6 +55,9 @@ async fn locked(
                 environment: session.loaded.env.name.clone(),
             })?;
             check_resumable(&session, &state)?;
+            if let Some(run) = state.run.as_ref().filter(|_| !session.sim) {
+                super::preflight::refuse_unset_secrets(&session.loaded.env, &run.plan.plan)?;
+            }
             return super::resume(launch(session, options, None), state, version).await;
         }
         Request::Saved(file) => *file,
@@ -73,6 +76,9 @@ async fn locked(
     stale::check(&file, &session.loaded.config_hash, &current, &observed)?;
     stale::check_derived(&file, &session.loaded.env)?;
     refuse_unsafe(&options, &file.plan)?;
+    if !session.sim {
+        super::preflight::refuse_unset_secrets(&session.loaded.env, &file.plan)?;
+    }
     if file.plan.is_empty() {
         return Err(Error::NoChanges);
     }

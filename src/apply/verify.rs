@@ -19,10 +19,12 @@ pub struct CheckOutcome {
 }
 
 /// Runs every check of the checklist, in order; a check that cannot run fails.
-pub async fn checklist(env: &Environment, runtime: &Runtime) -> Vec<CheckOutcome> {
+/// `region` is the region active (`{region}` and `{to}` of the checks).
+pub async fn checklist(env: &Environment, runtime: &Runtime, region: &str) -> Vec<CheckOutcome> {
+    let context = env.context(Some(region)).to(region);
     let mut outcomes = Vec::new();
     for check in &env.checks {
-        let (passed, detail) = match run_check(env, runtime, check).await {
+        let (passed, detail) = match run_check(env, runtime, &check.render(&context)).await {
             Ok(result) => (result.healthy, result.detail),
             Err(error) => (false, error.to_string()),
         };
@@ -35,7 +37,7 @@ pub async fn checklist(env: &Environment, runtime: &Runtime) -> Vec<CheckOutcome
     outcomes
 }
 
-/// Runs one check.
+/// Runs one check, rendered.
 pub async fn run_check(
     env: &Environment,
     runtime: &Runtime,
@@ -48,14 +50,13 @@ pub async fn run_check(
             max_latency,
         } => {
             let timeout = check.timeout.unwrap_or(HealthProbe::DEFAULT_TIMEOUT);
-            let services = &runtime.services;
-            services
-                .check_url(url, *expect, *max_latency, timeout)
+            runtime
+                .services
+                .check_url(&url.to_string(), *expect, *max_latency, timeout)
                 .await
         }
-        CheckKind::Command(argv) => {
-            let argv = argv.render(&[("environment", env.name.as_str())]);
-            Ok(match runtime.services.run(&argv, check.timeout).await {
+        CheckKind::Command(argv) => Ok(
+            match runtime.services.run(&argv.argv(), check.timeout).await {
                 Ok(output) => ProbeResult {
                     healthy: true,
                     detail: output.log,
@@ -66,8 +67,8 @@ pub async fn run_check(
                     detail: error.to_string(),
                     latency: Duration::ZERO,
                 },
-            })
-        }
+            },
+        ),
         CheckKind::Dns { record } => dns_points_at_active_region(env, runtime, &record.value).await,
     }
 }
@@ -112,12 +113,8 @@ async fn dns_points_at_active_region(
         active == *region
     } else {
         let probe = env.service(service).and_then(|s| s.health.as_ref());
-        let values = [
-            ("region", *region),
-            ("service", service.as_str()),
-            ("environment", env.name.as_str()),
-        ];
-        let probe = probe.map(|p| p.render(&values));
+        let context = env.context(Some(region)).service(service);
+        let probe = probe.map(|p| p.render(&context));
         runtime
             .services
             .probe(service, region, probe.as_ref())

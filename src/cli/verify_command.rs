@@ -13,6 +13,10 @@ pub struct VerifyArgs {
     pub env: EnvironmentFile,
     #[command(flatten)]
     pub sim: SimFlags,
+    /// The region active now: what `{region}` and `{to}` mean in the checks (default:
+    /// home).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
 }
 
 pub fn run(args: &VerifyArgs) -> Result<ExitCode, Error> {
@@ -23,7 +27,15 @@ async fn verify(args: &VerifyArgs) -> Result<ExitCode, Error> {
     let session = Session::open(&args.env.file, args.sim).await?;
     let env = &session.loaded.env;
     let mut failed = Vec::new();
-    for outcome in checklist(env, &session.connection.runtime).await {
+    let region = args.region.as_deref().unwrap_or(&env.home.value);
+    if env.region(region).is_none() {
+        let known: Vec<&str> = env.regions.iter().map(|r| r.name.value.as_str()).collect();
+        return Err(Error::UnknownActiveRegion {
+            region: region.to_string(),
+            known: known.join(", "),
+        });
+    }
+    for outcome in checklist(env, &session.connection.runtime, region).await {
         super::print(&format!(
             "[{}] {}: {}\n",
             if outcome.passed { "pass" } else { "FAIL" },

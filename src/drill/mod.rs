@@ -204,7 +204,8 @@ impl Rehearsal {
         report.recovery = recovery;
         report.data_at_risk = data_at_risk;
         phase("verifying after recovery");
-        report.checks_after_recovery = self.verify().await?;
+        let to = self.scenario.strategy.to().map(|to| to.value.as_str());
+        report.checks_after_recovery = self.verify(to).await?;
         self.write(scale, WRITES_DURING)?;
         if let Some(world) = &self.world {
             self.injection.set(world, scale, true)?;
@@ -220,7 +221,7 @@ impl Rehearsal {
             phase("failing back: plan and apply the failback");
             report.failback = Some(self.apply(session, None).await?.0);
             phase("verifying after failback");
-            report.checks_after_failback = self.verify().await?;
+            report.checks_after_failback = self.verify(None).await?;
         }
         report.writes = self.writes(scale, moves)?;
         Ok(())
@@ -366,10 +367,12 @@ impl Rehearsal {
         Ok((summary, preview.plan.summary.data_at_risk))
     }
 
-    /// Runs the checklist.
-    async fn verify(&self) -> Result<Vec<CheckOutcome>, Error> {
+    /// Runs the checklist with `region` active (`None`: home).
+    async fn verify(&self, region: Option<&str>) -> Result<Vec<CheckOutcome>, Error> {
         let session = Session::open(&self.file, self.flags).await?;
-        Ok(crate::apply::verify::checklist(&session.loaded.env, &session.connection.runtime).await)
+        let env = &session.loaded.env;
+        let region = region.unwrap_or(&env.home.value);
+        Ok(crate::apply::verify::checklist(env, &session.connection.runtime, region).await)
     }
 }
 

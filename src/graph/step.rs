@@ -142,10 +142,25 @@ pub enum Action {
     },
     /// Run a check of the validation checklist (`checks` index).
     Verify { index: usize, name: String },
-    /// A scenario's own command.
-    Run { name: String, argv: Command },
+    /// A scenario's own command: stopped after `timeout` when it declares one; when
+    /// `best_effort`, a failure is recorded and the run goes on.
+    Run {
+        name: String,
+        argv: Command,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "crate::duration::optional_seconds"
+        )]
+        timeout: Option<Duration>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        best_effort: bool,
+    },
     /// A scenario's own manual action: apply pauses until a person confirms.
     Manual { name: String, instruction: String },
+    /// The approval of a phase that changes something (`approval = "manual"`): apply
+    /// pauses once, before the phase's first step, until a person approves.
+    Approve,
 }
 
 /// Whether a notification announces the incident or its resolution.
@@ -175,6 +190,7 @@ impl Action {
             Self::Verify { .. } => "verify",
             Self::Run { .. } => "run",
             Self::Manual { .. } => "manual",
+            Self::Approve => "approve",
         }
     }
 
@@ -245,6 +261,7 @@ impl Step {
         match &self.action {
             Action::Gate { tier: Some(tier) } => format!("tier {tier} healthy"),
             Action::Gate { tier: None } => format!("{} done", self.phase.name()),
+            Action::Approve => format!("{} approved", self.phase.name()),
             Action::CheckRegion { region } => format!("region {region} is up"),
             Action::CheckRpo { data, rpo } => {
                 format!("newest backup of {data} within {}", format_duration(*rpo))

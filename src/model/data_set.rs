@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Command, Located};
+use super::{Command, Located, Template};
 
 /// A data set held by a service.
 #[derive(Debug, Clone)]
@@ -32,8 +32,18 @@ pub struct LagProbe {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LagSource {
-    Url(String),
+    Url(Template),
     Command(Command),
+}
+
+impl LagSource {
+    /// The URL or the arguments.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            Self::Url(url) => vec![url],
+            Self::Command(argv) => argv.0.iter().collect(),
+        }
+    }
 }
 
 /// Which part of a probe's output is the value.
@@ -179,7 +189,7 @@ mod tests {
 
     fn probe(extract: Extract, unit: u64) -> LagProbe {
         LagProbe {
-            source: LagSource::Url("http://db/lag".to_string()),
+            source: LagSource::Url(crate::model::Template::text("http://db/lag")),
             extract,
             unit: Duration::from_millis(unit),
             timeout: Duration::from_secs(5),

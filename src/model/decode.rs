@@ -16,7 +16,7 @@ use crate::model::{
     DEFAULT_TRIGGER_INTERVAL, DataMethod, DataSet, DnsCommands, DnsRecord, Drill, Environment,
     ErrorRateProbe, FailbackMode, HealthCheck, HealthProbe, MaintenancePage, Notification,
     NotifyVia, Phase, ProviderKind, Providers, Region, Scenario, ScenarioStep, ScenarioStepAction,
-    Service, StateLocation, Strategy, Trigger, TriggerKind,
+    Service, StateLocation, Strategy, Template, Trigger, TriggerKind, Vars,
 };
 use crate::problems::Problems;
 
@@ -46,12 +46,13 @@ pub fn environment(root: &mut Fields<'_, '_>, problems: &mut Problems) -> Option
     let drills = named(root, "drills", drill, problems);
     // A broken header still lets every other table be cross-checked: the load fails
     // on the header's own problems anyway.
-    let (name, home, rto, state) = header.unwrap_or_else(|| {
+    let (name, home, rto, state, vars) = header.unwrap_or_else(|| {
         (
             String::new(),
             Located::new(String::new(), 0..0),
             Duration::ZERO,
             StateLocation::Local,
+            Vars::new(),
         )
     });
     Some(
@@ -70,13 +71,14 @@ pub fn environment(root: &mut Fields<'_, '_>, problems: &mut Problems) -> Option
             notify,
             checks,
             drills,
+            vars,
             service_index: HashMap::new(),
         }
         .indexed(),
     )
 }
 
-type Header = (String, Located<String>, Duration, StateLocation);
+type Header = (String, Located<String>, Duration, StateLocation, Vars);
 
 fn environment_header(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<Header> {
     let name = f.req("name", |n| identifier(n, "an environment name"), p);
@@ -85,8 +87,21 @@ fn environment_header(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<Header
     let state = f
         .opt("state", state_location, p)
         .unwrap_or(StateLocation::Local);
+    let vars = vars(f, "[environment.vars]", p);
     f.finish(p);
-    Some((name?.value, home?, rto?.value, state))
+    Some((name?.value, home?, rto?.value, state, vars))
+}
+
+/// A `vars` table: names to text.
+fn vars(f: &mut Fields<'_, '_>, table: &str, p: &mut Problems) -> Vars {
+    let Some(mut fields) = f.opt("vars", |n| n.table(table), p) else {
+        return Vars::new();
+    };
+    let entries = fields.entries();
+    entries
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.value, p.ok(value.string())?)))
+        .collect()
 }
 
 fn state_location(node: &Node<'_, '_>) -> Result<StateLocation, Problem> {
@@ -196,11 +211,13 @@ fn region(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option
         p,
     );
     let standby = f.opt("standby", |n| one_of(n, &["hot", "warm", "cold"]), p);
+    let vars = vars(&mut f, &format!("[regions.{}.vars]", name.value), p);
     f.finish(p);
     Some(Region {
         name,
         role: role?,
         standby,
+        vars,
     })
 }
 
@@ -524,7 +541,23 @@ fn scenario(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Opti
         .map_or_else(|| "SEV-2".to_string(), |s| s.value);
     let strategy = f.req("strategy", |n| one_of(n, &Strategy::NAMES), p);
     let to = f.opt("to", Node::string, p);
-    let approval = f.opt("approval", Node::string, p).map(|a| a.value);
+    let approval = f.opt("approval", Node::string, p);
+    let approvers = f.opt("approvers", non_empty_strings, p);
+    if let (Some(approvers), false) = (
+        &approvers,
+        approval.as_ref().is_some_and(|a| a.value == "manual"),
+    ) {
+        let span = approvers
+            .first()
+            .map_or(name.span.clone(), |a| a.span.clone());
+        let problem = Problem::new(
+            ProblemKind::InvalidValue,
+            "`approvers` applies to scenarios with approval = \"manual\"",
+            span,
+            "no phase waits for them",
+        );
+        p.push(problem.help("set approval = \"manual\", or remove `approvers`"));
+    }
     let services = f.opt("services", non_empty_strings, p);
     let page = f.opt(
         "maintenance_page",
@@ -561,7 +594,12 @@ fn scenario(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Opti
         name,
         severity,
         strategy: strategy?,
-        approval,
+        approval: approval.map(|a| a.value),
+        approvers: approvers
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| a.value)
+            .collect(),
         services,
         maintenance_page,
         steps,
@@ -591,6 +629,23 @@ fn scenario_step(
     let name = f.req("name", Node::string, p);
     let run = f.opt("run", command, p);
     let manual = f.opt("manual", Node::string, p);
+    let estimate = f.opt("estimate", Node::duration, p).map(|d| d.value);
+    let timeout = f.opt("timeout", Node::duration, p);
+    let best_effort = f.opt(
+        "best_effort",
+        |n| Ok(Located::new(n.boolean()?, n.span())),
+        p,
+    );
+    if manual.is_some() {
+        p.list.extend(run_only(
+            timeout.as_ref().map(|t| t.span.clone()),
+            "timeout",
+        ));
+        p.list.extend(run_only(
+            best_effort.as_ref().map(|b| b.span.clone()),
+            "best_effort",
+        ));
+    }
     let action = match (run, manual) {
         (Some(argv), None) => Some(ScenarioStepAction::Run(argv)),
         (None, Some(text)) => Some(ScenarioStepAction::Manual(text.value)),
@@ -604,7 +659,23 @@ fn scenario_step(
         phase: Phase::parse(&phase?)?,
         name: name?.value,
         action: action?,
+        estimate,
+        timeout: timeout.map(|t| t.value),
+        best_effort: best_effort.is_some_and(|b| b.value),
     })
+}
+
+/// The problem of a `run`-only key (`timeout`, `best_effort`) on a manual step.
+fn run_only(span: Option<crate::error::Span>, key: &str) -> Option<Problem> {
+    let problem = Problem::new(
+        ProblemKind::InvalidValue,
+        format!("`{key}` applies to `run` steps only"),
+        span?,
+        "a manual step waits for a person",
+    );
+    Some(problem.help(format!(
+        "remove `{key}` from the manual step, or give it `run`"
+    )))
 }
 
 fn trigger(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<Trigger> {
@@ -888,40 +959,28 @@ fn status_code(node: &Node<'_, '_>) -> Result<u16, Problem> {
     Ok(code.value)
 }
 
-/// An argument vector whose placeholders are all known.
+/// An argument vector of templates.
 fn command(node: &Node<'_, '_>) -> Result<Command, Problem> {
-    for arg in node.array()? {
-        templated(&arg)?;
-    }
-    node.argv().map(Command)
+    node.argv()?;
+    node.array()?
+        .iter()
+        .map(templated)
+        .collect::<Result<_, _>>()
+        .map(Command)
 }
 
-/// A string whose `{placeholders}` are all known.
-fn templated(node: &Node<'_, '_>) -> Result<String, Problem> {
+/// A string parsed as a template.
+fn templated(node: &Node<'_, '_>) -> Result<Template, Problem> {
     let text = node.string()?;
-    let mut rest = text.value.as_str();
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else { break };
-        let name = &after[..close];
-        let is_env = rest[..open].ends_with('$');
-        if !is_env && !Command::PLACEHOLDERS.contains(&name) {
-            let help = match crate::suggest::did_you_mean(name, Command::PLACEHOLDERS) {
-                Some(close) => format!("did you mean `{{{close}}}`?"),
-                None => "the placeholders are {region}, {service}, {environment} and {backup}"
-                    .to_string(),
-            };
-            return Err(Problem::new(
-                ProblemKind::UnknownPlaceholder,
-                format!("unknown placeholder `{{{name}}}`"),
-                text.span,
-                "unknown placeholder",
-            )
-            .help(help));
-        }
-        rest = &after[close + 1..];
-    }
-    Ok(text.value)
+    Template::parse(&text.value, text.span.clone()).map_err(|error| {
+        Problem::new(
+            ProblemKind::UnknownPlaceholder,
+            error.message,
+            text.span,
+            "in this text",
+        )
+        .help(error.help)
+    })
 }
 
 /// The problem of a table needing exactly one of `keys`, unless exactly one is

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Environment, decode, lifecycle, stability, validate};
+use super::{Environment, circular, decode, lifecycle, stability, validate};
 use crate::config::tree::Fields;
 use crate::error::{Error, InvalidConfig, Problem, ProblemKind, Warnings};
 use crate::fsio::read_bounded;
@@ -26,6 +26,7 @@ impl LoadedEnvironment {
     pub fn warnings(&self, scenario: Option<&str>) -> Option<Warnings> {
         let mut problems = stability::warnings(&self.env, scenario);
         problems.extend(lifecycle::warnings(&self.env));
+        problems.extend(circular::warnings(&self.env));
         problems.sort_by_key(Problem::offset);
         (!problems.is_empty())
             .then(|| Warnings::new(&self.path.display().to_string(), &self.text, problems))

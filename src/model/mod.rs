@@ -1,15 +1,18 @@
 //! The validated environment: regions, services, DNS records, data sets, scenarios,
 //! triggers, notifications, checks and drills, with every cross-reference checked.
 
+mod circular;
 pub mod data_set;
 pub mod decode;
 mod lifecycle;
 mod load;
 mod operations;
+mod places;
 mod record;
 mod scenario;
 pub mod service;
 pub mod stability;
+pub mod template;
 pub mod validate;
 
 use std::collections::HashMap;
@@ -27,9 +30,9 @@ pub use scenario::{
     MaintenancePage, Phase, Scenario, ScenarioStep, ScenarioStepAction, Strategy, kept_key,
 };
 pub use service::{
-    Command, DEFAULT_RDS_TIMEOUT, HealthCheck, HealthProbe, Lifecycle, RdsInstances, Service,
-    substitute,
+    DEFAULT_RDS_TIMEOUT, HealthCheck, HealthProbe, Lifecycle, RdsInstances, Service,
 };
+pub use template::{Command, Context, Placeholder, Template, Vars};
 
 /// One environment file, decoded and validated.
 #[derive(Debug, Clone)]
@@ -48,6 +51,8 @@ pub struct Environment {
     pub notify: Vec<Notification>,
     pub checks: Vec<Check>,
     pub drills: Vec<Drill>,
+    /// `[environment.vars]`: `{vars.NAME}` wherever a region's own does not say.
+    pub vars: Vars,
     pub(crate) service_index: HashMap<String, usize>,
 }
 
@@ -111,10 +116,24 @@ pub struct Region {
     pub name: Located<String>,
     pub role: String,
     pub standby: Option<String>,
+    /// `[regions.NAME.vars]`: `{vars.NAME}` where a place acts on this region.
+    pub vars: Vars,
 }
 
 impl Environment {
     /// Builds the lookup tables; the decoder calls it once every service is read.
+    /// The context of a place acting on `region` (or on no region): the environment's
+    /// name and variables, and the region's variables over them.
+    pub fn context<'a>(&'a self, region: Option<&'a str>) -> Context<'a> {
+        Context {
+            environment: Some(&self.name),
+            region,
+            vars: Some(&self.vars),
+            region_vars: region.and_then(|r| self.region(r)).map(|r| &r.vars),
+            ..Context::default()
+        }
+    }
+
     pub(crate) fn indexed(mut self) -> Self {
         self.service_index = self
             .services

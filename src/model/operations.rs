@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Command, Located};
+use super::{Command, Context, Located, Template};
 
 /// The probe interval of a trigger that declares none.
 pub const DEFAULT_TRIGGER_INTERVAL: Duration = Duration::from_secs(30);
@@ -44,8 +44,18 @@ pub struct AlarmProbe {
 /// Where an error-rate trigger reads its ratio.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ErrorRateProbe {
-    Url(String),
+    Url(Template),
     Command(Command),
+}
+
+impl ErrorRateProbe {
+    /// The URL or the arguments.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            Self::Url(url) => vec![url],
+            Self::Command(argv) => argv.0.iter().collect(),
+        }
+    }
 }
 
 /// How failback happens once home is healthy again.
@@ -67,8 +77,35 @@ pub struct Notification {
 /// How a notification is delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotifyVia {
-    Webhook { url: String },
+    Webhook { url: Template },
     Command(Command),
+}
+
+impl NotifyVia {
+    /// The URL or the arguments.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            Self::Webhook { url } => vec![url],
+            Self::Command(argv) => argv.0.iter().collect(),
+        }
+    }
+}
+
+impl Notification {
+    /// The entry with the placeholders of its URL or command replaced.
+    #[must_use]
+    pub fn render(&self, context: &Context<'_>) -> Self {
+        let via = match &self.via {
+            NotifyVia::Webhook { url } => NotifyVia::Webhook {
+                url: url.render_template(context),
+            },
+            NotifyVia::Command(argv) => NotifyVia::Command(argv.render_command(context)),
+        };
+        Self {
+            via,
+            ..self.clone()
+        }
+    }
 }
 
 /// One item of the post-recovery checklist.
@@ -84,7 +121,7 @@ pub struct Check {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckKind {
     Http {
-        url: String,
+        url: Template,
         expect: u16,
         max_latency: Option<Duration>,
     },
@@ -92,6 +129,44 @@ pub enum CheckKind {
         record: Located<String>,
     },
     Command(Command),
+}
+
+impl CheckKind {
+    /// The URL or the arguments (none for a DNS check).
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            Self::Http { url, .. } => vec![url],
+            Self::Command(argv) => argv.0.iter().collect(),
+            Self::Dns { .. } => Vec::new(),
+        }
+    }
+}
+
+impl Check {
+    /// The check with the placeholders of its URL or command replaced.
+    #[must_use]
+    pub fn render(&self, context: &Context<'_>) -> Self {
+        let kind = match &self.kind {
+            CheckKind::Http {
+                url,
+                expect,
+                max_latency,
+            } => CheckKind::Http {
+                url: url.render_template(context),
+                expect: *expect,
+                max_latency: *max_latency,
+            },
+            CheckKind::Dns { record } => CheckKind::Dns {
+                record: record.clone(),
+            },
+            CheckKind::Command(argv) => CheckKind::Command(argv.render_command(context)),
+        };
+        Self {
+            name: self.name.clone(),
+            kind,
+            timeout: self.timeout,
+        }
+    }
 }
 
 /// A recurring rehearsal.

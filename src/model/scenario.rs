@@ -1,5 +1,7 @@
 //! Scenarios: named situations and what recovery means for each.
 
+use std::time::Duration;
+
 use super::{Command, Located};
 
 /// A named situation.
@@ -8,7 +10,11 @@ pub struct Scenario {
     pub name: Located<String>,
     pub severity: String,
     pub strategy: Strategy,
+    /// `manual`: each phase that changes something waits for a person; any other
+    /// value names who approves the plan as a whole.
     pub approval: Option<String>,
+    /// Who may approve the phases of a `manual` scenario (empty: anyone).
+    pub approvers: Vec<String>,
     /// When set, only these services are recovered.
     pub services: Option<Vec<Located<String>>>,
     pub maintenance_page: Option<MaintenancePage>,
@@ -71,6 +77,12 @@ pub struct ScenarioStep {
     pub phase: Phase,
     pub name: String,
     pub action: ScenarioStepAction,
+    /// How long the step is expected to take (the plan's RTO counts it).
+    pub estimate: Option<Duration>,
+    /// How long a `run` step may take before it is stopped.
+    pub timeout: Option<Duration>,
+    /// A failed `run` step is recorded and the run goes on.
+    pub best_effort: bool,
 }
 
 /// What a scenario's own step does.

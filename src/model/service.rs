@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::Located;
+use super::{Command, Context, Located, Template};
 
 /// The estimate used for a service that declares none.
 pub const DEFAULT_SERVICE_ESTIMATE: Duration = Duration::from_mins(5);
@@ -80,6 +80,18 @@ impl Service {
         self.estimate.unwrap_or(DEFAULT_SERVICE_ESTIMATE)
     }
 
+    /// How long activating the service takes in a region whose `standby` is given:
+    /// its declared estimate, or by the standby — hot (running, ready to serve) 1m,
+    /// warm (provisioned, scaled down) [`DEFAULT_SERVICE_ESTIMATE`], cold (nothing
+    /// running: provision, then start) 30m.
+    pub fn activation_estimate(&self, standby: Option<&str>) -> Duration {
+        self.estimate.unwrap_or(match standby {
+            Some("hot") => Duration::from_mins(1),
+            Some("cold") => Duration::from_mins(30),
+            _ => DEFAULT_SERVICE_ESTIMATE,
+        })
+    }
+
     /// How long fencing the service takes: its `deactivate` estimate, or
     /// [`DEFAULT_DEACTIVATE_ESTIMATE`].
     pub fn deactivate_estimate(&self) -> Duration {
@@ -98,27 +110,6 @@ impl Service {
     }
 }
 
-/// An argument vector with `{region}`, `{service}`, `{environment}`, `{backup}` placeholders.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Command(pub Vec<String>);
-
-impl Command {
-    /// The placeholders a command or URL may use.
-    pub const PLACEHOLDERS: [&str; 4] = ["region", "service", "environment", "backup"];
-
-    /// The argument vector with placeholders replaced by `values` (name, value).
-    pub fn render(&self, values: &[(&str, &str)]) -> Vec<String> {
-        self.0.iter().map(|arg| substitute(arg, values)).collect()
-    }
-}
-
-/// Replaces each `{name}` in `text` with its value; other text is left as written.
-pub fn substitute(text: &str, values: &[(&str, &str)]) -> String {
-    values.iter().fold(text.to_string(), |acc, (name, value)| {
-        acc.replace(&format!("{{{name}}}"), value)
-    })
-}
-
 /// How drplan decides a service is healthy.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HealthProbe {
@@ -131,19 +122,19 @@ pub struct HealthProbe {
 impl HealthProbe {
     /// The probe with its placeholders replaced.
     #[must_use]
-    pub fn render(&self, values: &[(&str, &str)]) -> Self {
+    pub fn render(&self, context: &Context<'_>) -> Self {
         let check = match &self.check {
             HealthCheck::Http {
                 url,
                 expect,
                 max_latency,
             } => HealthCheck::Http {
-                url: substitute(url, values),
+                url: url.render_template(context),
                 expect: *expect,
                 max_latency: *max_latency,
             },
             HealthCheck::Command { argv } => HealthCheck::Command {
-                argv: Command(argv.render(values)),
+                argv: argv.render_command(context),
             },
         };
         Self {
@@ -157,12 +148,22 @@ impl HealthProbe {
     pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 }
 
+impl HealthCheck {
+    /// The URL or the arguments.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            Self::Http { url, .. } => vec![url],
+            Self::Command { argv } => argv.0.iter().collect(),
+        }
+    }
+}
+
 /// What a health probe checks.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthCheck {
     Http {
-        url: String,
+        url: Template,
         expect: u16,
         max_latency: Option<Duration>,
     },

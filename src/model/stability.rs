@@ -155,13 +155,13 @@ fn probes(env: &Environment, failover: &Failover<'_>) -> Vec<Problem> {
 /// Whether a service's health probe or commands name `region` literally.
 fn names_region(service: &Service, region: &str) -> bool {
     let probe = service.health.iter().flat_map(|h| match &h.check {
-        HealthCheck::Http { url, .. } => vec![url.as_str()],
-        HealthCheck::Command { argv } => argv.0.iter().map(String::as_str).collect(),
+        HealthCheck::Http { url, .. } => vec![url.to_string()],
+        HealthCheck::Command { argv } => argv.argv(),
     });
     let commands = [&service.activate, &service.restore]
         .into_iter()
         .flatten()
-        .flat_map(|c| c.command.0.iter().map(String::as_str));
+        .flat_map(|c| c.command.argv());
     probe.chain(commands).any(|text| text.contains(region))
 }
 

@@ -20,6 +20,7 @@ pub fn check(env: &Environment, problems: &mut Problems) {
     check_data(env, problems);
     check_scenarios(env, problems);
     check_operations(env, problems);
+    super::places::check(env, problems);
 }
 
 fn check_regions(env: &Environment, p: &mut Problems) {

@@ -88,10 +88,7 @@ async fn replication(
         let active = placement.get(&service.name.value);
         let mut copies = BTreeMap::new();
         for region in service.regions.iter().filter(|r| Some(&r.value) != active) {
-            let reading = runtime
-                .services
-                .replication(data, &region.value, &env.name)
-                .await;
+            let reading = runtime.services.replication(data, &region.value, env).await;
             let observation = match reading {
                 Ok(Some(ReplicaReading {
                     lag: Some(lag),

@@ -20,8 +20,11 @@ use crate::observe::ActualState;
 /// Everything a plan must change, before it is laid out as steps.
 #[derive(Debug)]
 pub struct ChangeSet<'e> {
-    /// The scenario's approval rule (`manual` makes every change wait for a person).
+    /// The scenario's approval rule (`manual`: each phase that changes something
+    /// waits for a person).
     pub approval: Option<&'e str>,
+    /// Who may approve those phases (empty: anyone).
+    pub approvers: &'e [String],
     /// The region recovery moves to, when it moves.
     pub target_region: Option<&'e str>,
     /// The data sets of the services recovered.
@@ -112,33 +115,39 @@ pub struct Recovery<'e> {
 }
 
 impl Recovery<'_> {
-    /// The values of `{region}`, `{service}` and `{environment}` for this recovery.
-    pub fn placeholders<'a>(&'a self, env: &'a Environment) -> [(&'a str, &'a str); 3] {
-        [
-            ("region", self.region.as_str()),
-            ("service", self.service.name.value.as_str()),
-            ("environment", env.name.as_str()),
-        ]
-    }
-
     /// The step action that performs this recovery.
     pub fn action(&self, env: &Environment) -> Action {
         let service = self.service.name.value.clone();
         let region = self.region.clone();
-        let values = self.placeholders(env);
-        let command = |c: Option<&model::Lifecycle>| c.map(|c| c.command.render(&values));
+        let context = env
+            .context(Some(&self.region))
+            .service(&self.service.name.value)
+            .from(&self.from)
+            .to(&self.region);
         let timeout =
             |c: Option<&model::Lifecycle>| c.map_or(DEFAULT_LIFECYCLE_TIMEOUT, |c| c.timeout);
         match &self.restore_from {
             Some(backups) => Action::Restore {
-                command: command(self.service.restore.as_ref()),
+                // `{backup}` stays for the step to fill in with the backup it finds.
+                command: self.service.restore.as_ref().map(|c| {
+                    let command = c.command.render_command(&context);
+                    command
+                        .0
+                        .iter()
+                        .map(crate::model::Template::source)
+                        .collect()
+                }),
                 timeout: timeout(self.service.restore.as_ref()),
                 service,
                 region,
                 backups: backups.clone(),
             },
             None => Action::Activate {
-                command: command(self.service.activate.as_ref()),
+                command: self
+                    .service
+                    .activate
+                    .as_ref()
+                    .map(|c| c.command.render(&context)),
                 timeout: timeout(self.service.activate.as_ref()),
                 service,
                 region,
@@ -230,6 +239,7 @@ pub fn compute<'e>(
     let (fences, resyncs, reprotects, catch_up, unfenced) = lifecycle.unwrap_or_default();
     ChangeSet {
         approval: scenario.and_then(|s| s.approval.as_deref()),
+        approvers: scenario.map_or(&[], |s| s.approvers.as_slice()),
         target_region: target_region.filter(|_| !recoveries.is_empty()),
         data,
         maintenance_page: scenario.and_then(|s| s.maintenance_page.as_ref()),

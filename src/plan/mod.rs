@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::graph::StepGraph;
 use crate::graph::step::{Step, StepId};
-use crate::model::{Environment, Scenario};
+use crate::model::{Context, Environment, Scenario};
 use crate::observe::{ActualState, StateSource};
 pub use risk::DataRisk;
 
@@ -121,6 +121,13 @@ impl Plan {
         self.steps.iter().filter(|s| !s.action.is_gate())
     }
 
+    /// What the placeholders of plan-level places (scenario steps, checks,
+    /// notifications) mean: `{region}` and `{to}` are the region the plan leaves
+    /// active (where it moves to, or home when it moves nothing).
+    pub fn placeholders<'a>(&'a self, env: &'a Environment) -> Context<'a> {
+        placeholders(env, self.intent.to.as_deref())
+    }
+
     /// True when the plan changes nothing.
     pub fn is_empty(&self) -> bool {
         self.summary.changes == 0
@@ -134,6 +141,13 @@ pub fn assumed_actual(env: &Environment, intent: Intent<'_>) -> ActualState {
         Intent::Failback => ActualState::failed_over(env),
         Intent::Scenario(_) => ActualState::nominal(env),
     }
+}
+
+/// The context of plan-level places in a plan moving to `to` (see
+/// [`Plan::placeholders`]).
+pub fn placeholders<'a>(env: &'a Environment, to: Option<&'a str>) -> Context<'a> {
+    let region = to.unwrap_or(&env.home.value);
+    env.context(Some(region)).to(region)
 }
 
 fn intent_summary(env: &Environment, intent: Intent<'_>) -> IntentSummary {

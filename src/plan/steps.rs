@@ -1,14 +1,16 @@
 //! Turns a change set into steps, phase by phase: assess, notify, mitigate (the
 //! maintenance page, resyncs of home, fences of the side being left, replicated copies
 //! catching up), recover (tier by tier, behind one gate node per tier), switch (each
-//! record after its service's health), verify, resolve (the region left reprotected). A scenario's own steps join their phase, in the
-//! order written, after the generated ones. Phases are joined by one gate node each.
+//! record after its service's health), verify, resolve (the region left reprotected).
+//! A scenario's own steps join their phase, in the order written, after the generated
+//! ones. Phases are joined by one gate node each; with `approval = "manual"`, each
+//! phase that changes something opens with one approval step.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use crate::graph::step::{Action, Change, NotifyStatus, Step, StepId, estimates};
-use crate::model::{Command, Environment, Phase, ScenarioStep, ScenarioStepAction, Service};
+use crate::model::{Environment, Phase, ScenarioStep, ScenarioStepAction, Service};
 use crate::plan::changes::{ChangeSet, Resync};
 
 /// Builds the steps of `changes`; an empty change set gives no steps.
@@ -33,7 +35,64 @@ pub fn build(env: &Environment, changes: &ChangeSet<'_>) -> Vec<Step> {
     builder.notify(NotifyStatus::Resolved);
     builder.reprotect();
     builder.maintenance_page(Phase::Resolve);
-    builder.steps
+    match changes.approval {
+        Some(MANUAL) => approve_per_phase(&builder.steps, &approver(changes.approvers)),
+        _ => builder.steps,
+    }
+}
+
+/// The `approval` that makes a person approve each phase that changes something.
+pub const MANUAL: &str = "manual";
+
+/// Who approves a phase: any of the scenario's `approvers`, or anyone (`manual`).
+fn approver(approvers: &[String]) -> String {
+    if approvers.is_empty() {
+        MANUAL.to_string()
+    } else {
+        format!("{MANUAL}: one of {}", approvers.join(", "))
+    }
+}
+
+/// One approval step at the start of each phase holding a change (other than manual
+/// steps, which pause for a person anyway): it waits for what the phase's first steps
+/// waited for, and every step of the phase waits for it.
+fn approve_per_phase(steps: &[Step], who: &str) -> Vec<Step> {
+    let mut out = Vec::with_capacity(steps.len() + Phase::ALL.len());
+    for phase in Phase::ALL {
+        let mut in_phase: Vec<Step> = steps.iter().filter(|s| s.phase == phase).cloned().collect();
+        let changes = |s: &Step| s.action.is_change() && s.approval.is_none();
+        if !in_phase.iter().any(changes) {
+            out.extend(in_phase);
+            continue;
+        }
+        let own: BTreeSet<StepId> = in_phase.iter().map(|s| s.id.clone()).collect();
+        let id = StepId::new(format!("approve:{}", phase.name()));
+        let mut before = Vec::new();
+        for step in &mut in_phase {
+            let (inside, outside): (Vec<StepId>, Vec<StepId>) =
+                step.depends_on.drain(..).partition(|d| own.contains(d));
+            for dep in outside {
+                if !before.contains(&dep) {
+                    before.push(dep);
+                }
+            }
+            step.depends_on = inside;
+            if step.depends_on.is_empty() {
+                step.depends_on.push(id.clone());
+            }
+        }
+        out.push(Step {
+            id,
+            phase,
+            action: Action::Approve,
+            change: None,
+            depends_on: before,
+            approval: Some(who.to_string()),
+            estimate: Duration::ZERO,
+        });
+        out.extend(in_phase);
+    }
+    out
 }
 
 struct Builder<'a, 'e> {
@@ -59,7 +118,7 @@ impl Builder<'_, '_> {
             id = StepId::new(format!("{base}-{n}"));
         }
         let estimate = self.estimate(&action);
-        let approval = self.approval(&action);
+        let approval = Self::approval(&action);
         self.ids.insert(id.clone(), self.steps.len());
         self.steps.push(Step {
             id: id.clone(),
@@ -89,10 +148,18 @@ impl Builder<'_, '_> {
 
     fn estimate(&self, action: &Action) -> Duration {
         match action {
-            Action::Gate { .. } | Action::Notify { .. } => Duration::ZERO,
+            Action::Gate { .. } | Action::Notify { .. } | Action::Approve => Duration::ZERO,
             Action::CheckRegion { .. } | Action::CheckRpo { .. } => estimates::CHECK,
             Action::Upload { .. } | Action::Revert { .. } => estimates::UPLOAD,
-            Action::Activate { service, .. } | Action::Restore { service, .. } => self
+            Action::Activate {
+                service, region, ..
+            } => {
+                let standby = self.env.region(region).and_then(|r| r.standby.as_deref());
+                self.env
+                    .service(service)
+                    .map_or(Duration::ZERO, |s| s.activation_estimate(standby))
+            }
+            Action::Restore { service, .. } => self
                 .env
                 .service(service)
                 .map_or(Duration::ZERO, Service::estimate),
@@ -119,14 +186,9 @@ impl Builder<'_, '_> {
         }
     }
 
-    /// Manual steps always need a person; in a scenario with `approval = "manual"`
-    /// every change does.
-    fn approval(&self, action: &Action) -> Option<String> {
-        if matches!(action, Action::Manual { .. }) {
-            return Some("confirm".to_string());
-        }
-        let manual = self.changes.approval == Some("manual");
-        (manual && action.is_change()).then(|| "manual".to_string())
+    /// Manual steps always need a person to confirm them.
+    fn approval(action: &Action) -> Option<String> {
+        matches!(action, Action::Manual { .. }).then(|| "confirm".to_string())
     }
 
     /// The gate of the previous phase, which a phase's first steps wait for.
@@ -160,7 +222,7 @@ impl Builder<'_, '_> {
     fn close_phase(&mut self, phase: Phase, first: usize) {
         for own in self.changes.own_steps.iter().filter(|s| s.phase == phase) {
             let after = self.frontier(first);
-            self.add(phase, self.own_action(own), &own.name, after);
+            self.add_own(own, after);
         }
         if self.steps.len() == first {
             return;
@@ -170,12 +232,26 @@ impl Builder<'_, '_> {
         self.last_gate = Some(gate);
     }
 
+    /// Adds one of the scenario's own steps after `after`, with its declared estimate.
+    fn add_own(&mut self, own: &ScenarioStep, after: Vec<StepId>) -> StepId {
+        let id = self.add(own.phase, self.own_action(own), &own.name, after);
+        if let Some(estimate) = own.estimate {
+            self.steps[self.ids[&id]].estimate = estimate;
+        }
+        id
+    }
+
     /// The action of one of the scenario's own steps.
     fn own_action(&self, own: &ScenarioStep) -> Action {
         match &own.action {
             ScenarioStepAction::Run(argv) => Action::Run {
                 name: own.name.clone(),
-                argv: Command(argv.render(&[("environment", self.env.name.as_str())])),
+                argv: argv.render_command(&crate::plan::placeholders(
+                    self.env,
+                    self.changes.target_region,
+                )),
+                timeout: own.timeout,
+                best_effort: own.best_effort,
             },
             ScenarioStepAction::Manual(text) => Action::Manual {
                 name: own.name.clone(),
@@ -189,8 +265,7 @@ impl Builder<'_, '_> {
     fn own_steps_alongside(&mut self, phase: Phase) {
         let mut after = self.after_last_gate();
         for own in self.changes.own_steps.iter().filter(|s| s.phase == phase) {
-            let id = self.add(phase, self.own_action(own), &own.name, after);
-            after = vec![id];
+            after = vec![self.add_own(own, after)];
         }
     }
 
@@ -263,11 +338,12 @@ impl Builder<'_, '_> {
             let Some(deactivate) = &service.deactivate else {
                 continue;
             };
-            let values = [
-                ("region", fence.region.as_str()),
-                ("service", name),
-                ("environment", self.env.name.as_str()),
-            ];
+            let context = self
+                .env
+                .context(Some(&fence.region))
+                .service(name)
+                .from(&fence.region)
+                .to(self.changes.target_region.unwrap_or(&fence.region));
             let timeout = if fence.best_effort {
                 deactivate.timeout.min(estimates::FENCE_BOUND)
             } else {
@@ -276,7 +352,7 @@ impl Builder<'_, '_> {
             let action = Action::Deactivate {
                 service: name.to_string(),
                 region: fence.region.clone(),
-                command: deactivate.command.render(&values),
+                command: deactivate.command.render(&context),
                 timeout,
                 best_effort: fence.best_effort,
             };
@@ -313,17 +389,17 @@ impl Builder<'_, '_> {
     fn resync(&mut self, phase: Phase, resync: &Resync<'_>) -> StepId {
         let service = resync.service;
         let name = service.name.value.as_str();
-        let values = [
-            ("region", resync.region.as_str()),
-            ("service", name),
-            ("environment", self.env.name.as_str()),
-        ];
+        let context = self
+            .env
+            .context(Some(&resync.region))
+            .service(name)
+            .from(&resync.from);
         let action = match &service.resync {
             Some(lifecycle) => Action::Resync {
                 service: name.to_string(),
                 region: resync.region.clone(),
                 from: resync.from.clone(),
-                command: lifecycle.command.render(&values),
+                command: lifecycle.command.render(&context),
                 timeout: lifecycle.timeout,
             },
             None => Action::Manual {
@@ -389,8 +465,8 @@ impl Builder<'_, '_> {
             let name = &service.name.value;
             let (action, change) = (recovery.action(self.env), recovery.change());
             let recovered = self.add_change(Phase::Recover, action, change, name, depends_on);
-            let values = recovery.placeholders(self.env);
-            let probe = service.health.as_ref().map(|probe| probe.render(&values));
+            let context = self.env.context(Some(&recovery.region)).service(name);
+            let probe = service.health.as_ref().map(|probe| probe.render(&context));
             let action = Action::Health {
                 service: name.clone(),
                 region: recovery.region.clone(),

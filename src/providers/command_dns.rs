@@ -7,37 +7,37 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::{DnsProvider, RecordChange, process};
 use crate::error::Error;
-use crate::model::{DnsCommands, DnsRecord, RecordSet};
+use crate::model::{DnsCommands, DnsRecord, Environment, RecordSet};
 use crate::secrets::Secrets;
 
 /// Records read and moved by declared commands.
 pub struct CommandDns {
-    commands: DnsCommands,
-    environment: String,
+    read: Vec<String>,
+    apply: Vec<String>,
+    timeout: Duration,
     secrets: Arc<Secrets>,
 }
 
 impl CommandDns {
-    pub fn new(commands: DnsCommands, environment: &str, secrets: Arc<Secrets>) -> Self {
+    /// The commands of `env`, their `{environment}` and `{vars.NAME}` rendered.
+    pub fn new(commands: &DnsCommands, env: &Environment, secrets: Arc<Secrets>) -> Self {
+        let context = env.context(None);
         Self {
-            commands,
-            environment: environment.to_string(),
+            read: commands.read.render(&context),
+            apply: commands.apply.render(&context),
+            timeout: commands.timeout,
             secrets,
         }
     }
 
-    async fn run(
-        &self,
-        argv: &crate::model::Command,
-        env: &[(String, String)],
-    ) -> Result<String, Error> {
-        let argv = argv.render(&[("environment", self.environment.as_str())]);
-        let output = process::run(&argv, self.commands.timeout, env, &self.secrets).await?;
+    async fn run(&self, argv: &[String], env: &[(String, String)]) -> Result<String, Error> {
+        let output = process::run(argv, self.timeout, env, &self.secrets).await?;
         Ok(output.log)
     }
 }
@@ -47,7 +47,7 @@ impl DnsProvider for CommandDns {
     async fn read(&self, records: &[DnsRecord]) -> Result<BTreeMap<String, Vec<RecordSet>>, Error> {
         let mut read = BTreeMap::new();
         for record in records {
-            let output = self.run(&self.commands.read, &record_env(record)).await?;
+            let output = self.run(&self.read, &record_env(record)).await?;
             let sets = parse_sets(&output).map_err(|detail| Error::UnreadableDnsCommand {
                 record: record.key.value.clone(),
                 detail,
@@ -61,7 +61,7 @@ impl DnsProvider for CommandDns {
         for change in changes {
             let mut env = record_env(&change.record);
             env.push(("DRPLAN_RECORD_SETS".to_string(), sets_json(&change.after)));
-            self.run(&self.commands.apply, &env).await?;
+            self.run(&self.apply, &env).await?;
         }
         Ok(())
     }

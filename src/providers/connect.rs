@@ -76,11 +76,7 @@ pub async fn connect(
     let dns: Arc<dyn DnsProvider> = match (&sim, &sdk) {
         (Some(sim), _) if sim_everything || env.providers.dns == ProviderKind::Sim => sim.clone(),
         _ if env.providers.dns == ProviderKind::Command => match &env.providers.dns_commands {
-            Some(commands) => Arc::new(CommandDns::new(
-                commands.clone(),
-                &env.name,
-                secrets.clone(),
-            )),
+            Some(commands) => Arc::new(CommandDns::new(commands, env, secrets.clone())),
             None => return Err(unreachable_provider("dns")),
         },
         (_, Some(sdk)) => Arc::new(Route53Dns::new(sdk)),

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::model::ErrorRateProbe;
+use crate::model::{Environment, ErrorRateProbe};
 use crate::secrets::Secrets;
 
 /// How long reading an error rate may take.
@@ -13,7 +13,7 @@ const RATIO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reads the trigger's error-rate probe: the body of a URL, or what a command prints
 /// (`${env:VAR}` resolved with `secrets`).
 pub async fn read(
-    environment: &str,
+    env: &Environment,
     trigger: &str,
     probe: Option<&ErrorRateProbe>,
     secrets: &Secrets,
@@ -21,10 +21,11 @@ pub async fn read(
     let text = match probe {
         Some(ErrorRateProbe::Url(url)) => {
             let client = super::http::client();
-            super::http::get_text(&client, url, RATIO_TIMEOUT, "error-rate", secrets).await?
+            let url = url.render(&env.context(None));
+            super::http::get_text(&client, &url, RATIO_TIMEOUT, "error-rate", secrets).await?
         }
         Some(ErrorRateProbe::Command(argv)) => {
-            let argv = argv.render(&[("environment", environment)]);
+            let argv = argv.render(&env.context(None));
             super::process::run(&argv, RATIO_TIMEOUT, &[], secrets)
                 .await?
                 .log
@@ -67,12 +68,16 @@ mod tests {
         }
     }
 
+    fn example() -> Environment {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/example.toml");
+        crate::model::load(&path).unwrap().env
+    }
+
     #[tokio::test]
     async fn an_error_rate_is_read_from_what_a_command_prints() {
-        let probe = ErrorRateProbe::Command(crate::model::Command(
-            ["echo", "0.75"].map(String::from).to_vec(),
-        ));
-        let ratio = read("example", "errors", Some(&probe), &Secrets::default()).await;
+        let probe = ErrorRateProbe::Command(crate::model::Command::plain(["echo", "0.75"]));
+        let ratio = read(&example(), "errors", Some(&probe), &Secrets::default()).await;
         assert_eq!(ratio.unwrap(), 0.75);
     }
 
@@ -87,8 +92,8 @@ mod tests {
             let response = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\n0.125";
             stream.write_all(response.as_bytes()).await.unwrap();
         });
-        let probe = ErrorRateProbe::Url(url);
-        let ratio = read("example", "errors", Some(&probe), &Secrets::default()).await;
+        let probe = ErrorRateProbe::Url(crate::model::Template::text(&url));
+        let ratio = read(&example(), "errors", Some(&probe), &Secrets::default()).await;
         server.await.unwrap();
         assert_eq!(ratio.unwrap(), 0.125);
     }

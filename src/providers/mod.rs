@@ -194,7 +194,7 @@ pub trait ServiceRuntime: Send + Sync {
         &self,
         data: &DataSet,
         region: &str,
-        environment: &str,
+        env: &Environment,
     ) -> Result<Option<ReplicaReading>, Error>;
 
     /// Runs a scenario's own command.

@@ -33,7 +33,8 @@ impl Notifier for RealNotifier {
         match &entry.via {
             NotifyVia::Webhook { url } => {
                 let status =
-                    http::post_json(&self.client, url, body, TIMEOUT, &self.secrets).await?;
+                    http::post_json(&self.client, &url.to_string(), body, TIMEOUT, &self.secrets)
+                        .await?;
                 if (200..300).contains(&status) {
                     Ok(())
                 } else {
@@ -46,7 +47,7 @@ impl Notifier for RealNotifier {
             }
             NotifyVia::Command(argv) => {
                 let env = [("DRPLAN_NOTIFICATION".to_string(), body.to_string())];
-                process::run(&argv.0, TIMEOUT, &env, &self.secrets)
+                process::run(&argv.argv(), TIMEOUT, &env, &self.secrets)
                     .await
                     .map(|_| ())
             }
@@ -59,7 +60,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::model::Command;
+    use crate::model::{Command, Template};
     use crate::providers::http::test_server;
 
     fn entry(via: NotifyVia) -> Notification {
@@ -80,7 +81,8 @@ mod tests {
         let notifier = RealNotifier::new(http::client(), secrets.clone());
         let body = serde_json::json!({ "status": "recovering", "scenario": "region-outage" });
         let via = NotifyVia::Webhook {
-            url: format!("{base}/${{env:DRPLAN_TEST_HOOK_PATH}}"),
+            url: Template::parse(&format!("{base}/${{env:DRPLAN_TEST_HOOK_PATH}}"), 0..0)
+                .expect("a template"),
         };
         notifier.send(&entry(via), &body).await.expect("delivered");
         let request = server.await.expect("the server saw the request");
@@ -102,7 +104,7 @@ mod tests {
             test_server::answer_once("500 Internal Server Error", Duration::ZERO).await;
         let notifier = RealNotifier::new(http::client(), Arc::new(Secrets::default()));
         let via = NotifyVia::Webhook {
-            url: format!("{base}/hook"),
+            url: Template::text(&format!("{base}/hook")),
         };
         let error = notifier
             .send(&entry(via), &serde_json::json!({}))
@@ -116,7 +118,7 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("a temp dir");
         let out = dir.path().join("body.json");
         let script = format!("printf '%s' \"$DRPLAN_NOTIFICATION\" > {}", out.display());
-        let via = NotifyVia::Command(Command(vec!["sh".to_string(), "-c".to_string(), script]));
+        let via = NotifyVia::Command(Command::plain(["sh", "-c", &script]));
         let notifier = RealNotifier::new(http::client(), Arc::new(Secrets::default()));
         notifier
             .send(&entry(via), &serde_json::json!({ "status": "resolved" }))

@@ -141,7 +141,7 @@ impl ServiceRuntime for RealRuntime {
         &self,
         data: &DataSet,
         region: &str,
-        environment: &str,
+        env: &Environment,
     ) -> Result<Option<ReplicaReading>, Error> {
         let Some(probe) = &data.lag else {
             return match &self.rds {
@@ -149,18 +149,14 @@ impl ServiceRuntime for RealRuntime {
                 None => Ok(None),
             };
         };
-        let values = [
-            ("region", region),
-            ("environment", environment),
-            ("service", data.service.value.as_str()),
-        ];
+        let context = env.context(Some(region)).service(&data.service.value);
         let output = match &probe.source {
             LagSource::Url(url) => {
-                let url = crate::model::substitute(url, &values);
+                let url = url.render(&context);
                 http::get_text(&self.client, &url, probe.timeout, "lag", &self.secrets).await?
             }
             LagSource::Command(argv) => {
-                process::run(&argv.render(&values), probe.timeout, &[], &self.secrets)
+                process::run(&argv.render(&context), probe.timeout, &[], &self.secrets)
                     .await?
                     .log
             }
@@ -201,11 +197,11 @@ impl ServiceRuntime for RealRuntime {
                 expect,
                 max_latency,
             } => {
-                self.probe_http(url, *expect, *max_latency, probe.timeout)
+                self.probe_http(&url.to_string(), *expect, *max_latency, probe.timeout)
                     .await
             }
             HealthCheck::Command { argv } => {
-                probe_command(&argv.0, probe.timeout, &self.secrets).await
+                probe_command(&argv.argv(), probe.timeout, &self.secrets).await
             }
         })
     }
@@ -227,7 +223,7 @@ impl ServiceRuntime for RealRuntime {
         trigger: &str,
         probe: Option<&ErrorRateProbe>,
     ) -> Result<f64, Error> {
-        error_rate::read(&env.name, trigger, probe, &self.secrets).await
+        error_rate::read(env, trigger, probe, &self.secrets).await
     }
 
     /// Always up: real regions are judged by the probes of their services.
@@ -305,7 +301,7 @@ mod tests {
     fn http_probe(url: &str, max_latency: Option<Duration>) -> HealthProbe {
         HealthProbe {
             check: HealthCheck::Http {
-                url: url.to_string(),
+                url: crate::model::Template::text(url),
                 expect: 200,
                 max_latency,
             },
@@ -318,7 +314,7 @@ mod tests {
     fn command_probe(args: &[&str]) -> HealthProbe {
         HealthProbe {
             check: HealthCheck::Command {
-                argv: Command(args.iter().map(ToString::to_string).collect()),
+                argv: Command::plain(args),
             },
             ..http_probe("", None)
         }

@@ -503,9 +503,10 @@ fn uniform() -> f64 {
 }
 
 /// How long a service's lifecycle actions take in the sim (before scaling).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Estimates {
-    activate: Duration,
+    /// Region → how long activating there takes (by its standby, unless declared).
+    activate: BTreeMap<String, Duration>,
     deactivate: Duration,
     resync: Duration,
 }
@@ -597,8 +598,12 @@ impl Sim {
                 .services
                 .iter()
                 .map(|s| {
+                    let activate = s.regions.iter().map(|r| {
+                        let standby = env.region(&r.value).and_then(|r| r.standby.as_deref());
+                        (r.value.clone(), s.activation_estimate(standby))
+                    });
                     let estimates = Estimates {
-                        activate: s.estimate(),
+                        activate: activate.collect(),
                         deactivate: s.deactivate_estimate(),
                         resync: s.resync_estimate(),
                     };
@@ -689,7 +694,7 @@ impl Sim {
         line: String,
         precondition: impl FnOnce(&SimWorld) -> Result<(), Error>,
     ) -> Result<Output, Error> {
-        let estimate = *lookup(&self.estimates, "service", service)?;
+        let estimate = lookup(&self.estimates, "service", service)?;
         let fault_rate = self
             .view(|world| {
                 world.check_reachable(service, region)?;
@@ -699,7 +704,8 @@ impl Sim {
         if fault_strikes(fault_rate) {
             return Err(Error::InjectedFault { action: line });
         }
-        tokio::time::sleep(self.scaled(estimate.activate)).await;
+        let activate = estimate.activate.get(region).copied().unwrap_or_default();
+        tokio::time::sleep(self.scaled(activate)).await;
         let (now, scale) = (SystemTime::now(), self.time_scale);
         let losses = self
             .update_entries(&[Touched::Service(service)], |world| {
@@ -974,7 +980,7 @@ impl ServiceRuntime for Sim {
         &self,
         data: &DataSet,
         region: &str,
-        _environment: &str,
+        _env: &Environment,
     ) -> Result<Option<ReplicaReading>, Error> {
         let state = self
             .update_entries(&[], |world| {

@@ -80,7 +80,7 @@ pub async fn home(session: &Session, trigger: &Trigger) -> Result<Finding, Error
         let probe = service
             .health
             .as_ref()
-            .map(|p| p.render(&probe_values(env, name, home)));
+            .map(|p| p.render(&env.context(Some(home)).service(name)));
         let result = session
             .connection
             .runtime
@@ -169,8 +169,8 @@ async fn probe_all(
     let mut probes = JoinSet::new();
     for (index, (service, region)) in placed.iter().enumerate() {
         let name = service.name.value.clone();
-        let values = probe_values(env, &name, region);
-        let probe = service.health.as_ref().map(|probe| probe.render(&values));
+        let context = env.context(Some(region)).service(&name);
+        let probe = service.health.as_ref().map(|probe| probe.render(&context));
         let (runtime, region) = (runtime.clone(), region.clone());
         probes.spawn(async move {
             let result = runtime.services.probe(&name, &region, probe.as_ref()).await;
@@ -180,19 +180,6 @@ async fn probe_all(
     let mut verdicts: Vec<(usize, Verdict)> = probes.join_all().await.into_iter().collect();
     verdicts.sort_by_key(|(index, _)| *index);
     verdicts.into_iter().map(|(_, verdict)| verdict).collect()
-}
-
-/// The placeholders of a health probe of `service` in `region`.
-fn probe_values<'a>(
-    env: &'a Environment,
-    service: &'a str,
-    region: &'a str,
-) -> [(&'a str, &'a str); 3] {
-    [
-        ("region", region),
-        ("service", service),
-        ("environment", &env.name),
-    ]
 }
 
 fn failure(result: Result<ProbeResult, Error>) -> Option<String> {

@@ -120,7 +120,7 @@ fn steps(out: &mut String, env: &Environment, plan: &Plan) {
                 let after: Vec<String> = step.depends_on.iter().map(|d| format!("`{d}`")).collect();
                 let _ = writeln!(out, "  - after {}", after.join(", "));
             }
-            if let Some(detail) = detail(env, step) {
+            if let Some(detail) = detail(env, plan, step) {
                 let _ = writeln!(out, "  - {detail}");
             }
             let lines = change_lines(step);

@@ -5,6 +5,7 @@ pub mod graph;
 mod markdown;
 mod text;
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use similar::{ChangeTag, TextDiff};
@@ -13,7 +14,9 @@ use super::PlanFormat;
 use crate::duration::format_seconds;
 use crate::graph::step::{Action, Change, Placement, Step};
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
-use crate::model::{CheckKind, Environment, HealthCheck, NotifyVia, Phase, RecordSet};
+use crate::model::{
+    Check, CheckKind, Environment, HealthCheck, Notification, NotifyVia, Phase, RecordSet,
+};
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
 
@@ -163,10 +166,15 @@ fn declared_timeout(timeout: Duration) -> String {
 }
 
 /// What a step runs or probes, in one line, when there is something to say.
-pub fn detail(env: &Environment, step: &Step) -> Option<String> {
+pub fn detail(env: &Environment, plan: &Plan, step: &Step) -> Option<String> {
     match &step.action {
         Action::Activate { .. } | Action::Restore { .. } => recovery_detail(env, &step.action),
-        Action::Run { argv, .. } => Some(format!("runs: {}", self::argv(&argv.0))),
+        Action::Run {
+            argv,
+            timeout,
+            best_effort,
+            ..
+        } => Some(run_detail(&argv.argv(), *timeout, *best_effort)),
         Action::Deactivate {
             command,
             timeout,
@@ -207,7 +215,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             HealthCheck::Command { argv } => {
                 format!(
                     "runs: {} ({} attempts every {})",
-                    self::argv(&argv.0),
+                    self::argv(&argv.argv()),
                     probe.attempts,
                     format_seconds(probe.interval)
                 )
@@ -216,19 +224,14 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
         Action::Health { probe: None, .. } => {
             Some("no health probe: taken as healthy once active".to_string())
         }
-        Action::Notify { index, .. } => env.notify.get(*index).map(|n| match &n.via {
-            NotifyVia::Webhook { url } => format!("webhook {url} (template {})", n.template),
-            NotifyVia::Command(argv) => {
-                format!("runs: {} (template {})", self::argv(&argv.0), n.template)
-            }
-        }),
-        Action::Verify { index, .. } => env.checks.get(*index).map(|c| match &c.kind {
-            CheckKind::Http { url, expect, .. } => format!("GET {url} expects {expect}"),
-            CheckKind::Dns { record } => {
-                format!("DNS record {} points at the active region", record.value)
-            }
-            CheckKind::Command(argv) => format!("runs: {}", self::argv(&argv.0)),
-        }),
+        Action::Notify { index, .. } => env
+            .notify
+            .get(*index)
+            .map(|n| notify_detail(&n.render(&plan.placeholders(env)))),
+        Action::Verify { index, .. } => env
+            .checks
+            .get(*index)
+            .map(|c| check_detail(&c.render(&plan.placeholders(env)))),
         Action::Upload { file, key, .. } => Some(format!(
             "uploads {file}; what {key} held is kept as {}",
             crate::model::kept_key(key)
@@ -237,6 +240,43 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             "puts back what {key} held before (or removes the page if nothing did)"
         )),
         _ => None,
+    }
+}
+
+/// A scenario's own command, its timeout and whether it is best effort.
+fn run_detail(argv: &[String], timeout: Option<Duration>, best_effort: bool) -> String {
+    let mut line = format!("runs: {}", self::argv(argv));
+    if let Some(timeout) = timeout {
+        let _ = write!(line, " (at most {})", format_seconds(timeout));
+    }
+    if best_effort {
+        line.push_str(" (best effort: a failure is recorded and the run goes on)");
+    }
+    line
+}
+
+/// A notification, rendered for the plan.
+fn notify_detail(entry: &Notification) -> String {
+    match &entry.via {
+        NotifyVia::Webhook { url } => format!("webhook {url} (template {})", entry.template),
+        NotifyVia::Command(argv) => {
+            format!(
+                "runs: {} (template {})",
+                self::argv(&argv.argv()),
+                entry.template
+            )
+        }
+    }
+}
+
+/// A check, rendered for the plan.
+fn check_detail(check: &Check) -> String {
+    match &check.kind {
+        CheckKind::Http { url, expect, .. } => format!("GET {url} expects {expect}"),
+        CheckKind::Dns { record } => {
+            format!("DNS record {} points at the active region", record.value)
+        }
+        CheckKind::Command(argv) => format!("runs: {}", self::argv(&argv.argv())),
     }
 }
 
