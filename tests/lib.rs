@@ -13,3 +13,4 @@ mod stability;
 mod support;
 mod tamper;
 mod watch;
+mod workflow;

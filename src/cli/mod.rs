@@ -6,6 +6,7 @@ mod drill_command;
 pub mod graph_command;
 mod plan_command;
 pub mod render;
+mod show_command;
 mod sim_command;
 mod status_command;
 mod unlock_command;
@@ -46,6 +47,8 @@ pub enum Command {
     Graph(graph_command::GraphArgs),
     /// Plan a scenario or the failback: what will change, in which order, how long.
     Plan(plan_command::PlanArgs),
+    /// Print a saved plan again, as `plan` did, and say whether it is still current.
+    Show(show_command::ShowArgs),
     /// Run a saved plan (or plan and run a scenario): in order, in parallel, journaled, resumable.
     Apply(apply_command::ApplyArgs),
     /// Show the state and the observed world side by side.
@@ -88,6 +91,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Validate(args) => validate_command::run(&args),
         Command::Graph(args) => graph_command::run(&args),
         Command::Plan(args) => plan_command::run(&args),
+        Command::Show(args) => show_command::run(&args),
         Command::Apply(args) => apply_command::run(&args),
         Command::Status(args) => status_command::run(&args),
         Command::ForceUnlock(args) => unlock_command::run(&args),

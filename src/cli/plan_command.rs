@@ -77,10 +77,30 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, Error> {
     });
     let text = render::plan(&env, &file, format);
     match &args.out {
-        Some(path) => write_atomic(path, text.as_bytes(), Durability::ProcessKill)?,
+        Some(path) => {
+            write_atomic(path, text.as_bytes(), Durability::ProcessKill)?;
+            print(&saved(path, &file, format))?;
+        }
         None => print(&text)?,
     }
     Ok(exit_code(args, !file.plan.is_empty()))
+}
+
+/// What `--out FILE` says: where the plan went, and for a saved plan how to look at
+/// it again and run it.
+fn saved(path: &Path, file: &PlanFile, format: PlanFormat) -> String {
+    let path = path.display();
+    if format != PlanFormat::Json {
+        return format!(
+            "wrote the plan to {path} (to save a plan `apply` can run, use --format json)\n"
+        );
+    }
+    let run = if file.observed.is_some() {
+        format!("drplan apply {path}")
+    } else {
+        "an offline plan: plan without --offline to apply".to_string()
+    };
+    format!("saved the plan to {path}\n  review it: drplan show {path}\n  run it:    {run}\n")
 }
 
 fn which<'e>(env: &'e Environment, args: &PlanArgs) -> Result<Intent<'e>, Error> {
