@@ -73,3 +73,88 @@ fn show_says_when_a_saved_plan_is_stale() {
     let run = workspace.run(&["show", "plan.json"]).expect(0);
     snapshot::assert("workflow", "show-stale", &run.stderr);
 }
+
+/// An environment of `services` services over 5 tiers (each depending on one of the
+/// tier before), one DNS record per 10 services and a data set per 50, with a failover.
+fn generated_environment(services: usize) -> String {
+    let mut out = String::from(
+        "[environment]\nname = \"big\"\nhome = \"region-a\"\nrto = \"30m\"\n\n\
+         [regions.region-a]\nrole = \"primary\"\n\n\
+         [regions.region-b]\nrole = \"secondary\"\nstandby = \"warm\"\n\n",
+    );
+    let per_tier = services.div_ceil(5);
+    for i in 0..services {
+        let depends_on = if i < per_tier {
+            String::new()
+        } else {
+            format!("\"svc-{:05}\"", i - per_tier)
+        };
+        out.push_str(&format!(
+            "[services.svc-{i:05}]\ntier = {}\ndepends_on = [{depends_on}]\nregions = [\"region-a\", \"region-b\"]\n\
+             activate = [\"deploy\", \"{{service}}\", \"--region\", \"{{region}}\"]\n\n",
+            1 + i / per_tier
+        ));
+    }
+    for i in (0..services).step_by(10) {
+        out.push_str(&format!(
+            "[dns.rec-{i:05}]\nzone = \"big.example\"\nname = \"rec-{i:05}.big.example\"\ntype = \"CNAME\"\n\
+             follows = \"svc-{i:05}\"\ntargets = {{ region-a = \"a.big.example\", region-b = \"b.big.example\" }}\n\n"
+        ));
+    }
+    for i in (0..services).step_by(50) {
+        out.push_str(&format!(
+            "[data.data-{i:05}]\nservice = \"svc-{i:05}\"\nrpo = \"1h\"\nmethod = \"restore\"\nbackups = \"s3://big-backups/{i}/\"\n\n"
+        ));
+    }
+    out.push_str(
+        "[scenarios.region-outage]\nseverity = \"SEV-1\"\nstrategy = \"failover\"\nto = \"region-b\"\n\n\
+         [[checks]]\nname = \"site answers\"\nurl = \"https://big.example/health\"\n",
+    );
+    out
+}
+
+#[test]
+fn the_markdown_plan_of_10000_services_fits_in_one_comment_and_says_what_it_left_out() {
+    let workspace = saved_plan();
+    fs::write(
+        workspace.path().join("big.toml"),
+        generated_environment(10_000),
+    )
+    .expect("the environment is written");
+    let scenario = [
+        "plan",
+        "big.toml",
+        "--scenario",
+        "region-outage",
+        "--offline",
+        "--format",
+        "markdown",
+    ];
+    let all = ["plan", "big.toml", "--all", "--offline"];
+    let mut documents = Vec::new();
+    for args in [&scenario[..], &all] {
+        let markdown = workspace.run(args).expect(0).stdout;
+        let length = markdown.chars().count();
+        assert!(length < 65_536, "{}: {length} characters", args.join(" "));
+        assert!(
+            markdown.contains("Shortened to fit one pull-request comment: left out"),
+            "{}",
+            args.join(" ")
+        );
+        assert!(
+            markdown.contains("--out plan.json`, then `drplan show plan.json --format markdown`"),
+            "{}",
+            args.join(" ")
+        );
+        documents.push(markdown);
+    }
+    assert!(documents[1].contains("--failback --out plan.json"));
+    snapshot::assert(
+        "workflow",
+        "big-plan-summary",
+        documents[0]
+            .split("\n> offline plan")
+            .next()
+            .unwrap_or_default(),
+    );
+}

@@ -1,6 +1,7 @@
 //! Rendering of plans (text for terminals, markdown for pull requests, JSON for
 //! machines) and graphs. Rendering only formats: every number comes from the plan.
 
+mod budget;
 pub mod graph;
 mod markdown;
 mod text;
@@ -26,9 +27,15 @@ pub struct Rendered {
 pub fn plan(env: &Environment, file: &PlanFile, format: PlanFormat) -> String {
     match format {
         PlanFormat::Text => text::render(env, &file.plan),
-        PlanFormat::Markdown => markdown::render(env, &file.plan),
+        PlanFormat::Markdown => markdown::render(env, file, budget::COMMENT_LIMIT),
         PlanFormat::Json => file.to_json(),
     }
+}
+
+/// Every plan of an environment in one markdown document that fits a pull-request
+/// comment: an index, then each plan folded.
+pub fn all_markdown(env: &Environment, files: &[PlanFile]) -> String {
+    markdown::render_all(env, files, budget::COMMENT_LIMIT)
 }
 
 /// The steps grouped by phase in order (gates included, so every `after` names a
@@ -95,21 +102,48 @@ fn record_sets(sets: &[RecordSet]) -> String {
     lines.join("\n")
 }
 
+/// How a renderer sets a command, URL, key or `${env:…}` reference apart: as it is
+/// for a terminal, as code for markdown ([`code`]).
+pub type Literal = fn(&str) -> String;
+
+/// `text` as it is.
+pub fn plain(text: &str) -> String {
+    text.to_string()
+}
+
+/// `text` as markdown inline code, fenced by one more backtick than it holds in a row.
+pub fn code(text: &str) -> String {
+    let longest = text
+        .split(|c| c != '`')
+        .map(str::len)
+        .max()
+        .unwrap_or_default();
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
 /// What a step runs or probes, in one line, when there is something to say.
-pub fn detail(env: &Environment, step: &Step) -> Option<String> {
+pub fn detail(env: &Environment, step: &Step, lit: Literal) -> Option<String> {
+    let shell = |words: &[String]| lit(&argv(words));
     match &step.action {
         Action::Activate {
             command: Some(argv),
             ..
-        } => Some(format!("runs: {}", self::argv(argv))),
+        } => Some(format!("runs: {}", shell(argv))),
         Action::Restore {
             command: Some(argv),
             backups,
             ..
         } => Some(format!(
-            "runs: {} ({{backup}}: the newest backup under {}, chosen when the step runs)",
-            self::argv(argv),
-            backups.url()
+            "runs: {} ({}: the newest backup under {}, chosen when the step runs)",
+            shell(argv),
+            lit("{backup}"),
+            lit(&backups.url())
         )),
         Action::Activate { command: None, .. } => {
             Some("no activate command: the standby is taken as ready".to_string())
@@ -120,9 +154,9 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             ..
         } => Some(format!(
             "restores from {} (no restore command)",
-            backups.url()
+            lit(&backups.url())
         )),
-        Action::Run { argv, .. } => Some(format!("runs: {}", self::argv(&argv.0))),
+        Action::Run { argv, .. } => Some(format!("runs: {}", shell(&argv.0))),
         Action::Deactivate {
             command,
             timeout,
@@ -130,7 +164,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             ..
         } => Some(format!(
             "runs: {} ({}, at most {})",
-            self::argv(command),
+            shell(command),
             if *best_effort {
                 "best effort: the region is presumed down, a failure is recorded and recovery goes on"
             } else {
@@ -142,7 +176,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             command, timeout, ..
         } => Some(format!(
             "runs: {} (at most {})",
-            self::argv(command),
+            shell(command),
             format_seconds(*timeout)
         )),
         Action::CatchUp { timeout, .. } => Some(format!(
@@ -155,7 +189,8 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
         } => Some(match &probe.check {
             HealthCheck::Http { url, expect, .. } => {
                 format!(
-                    "GET {url} expects {expect}, {} attempts every {}",
+                    "GET {} expects {expect}, {} attempts every {}",
+                    lit(url),
                     probe.attempts,
                     format_seconds(probe.interval)
                 )
@@ -163,7 +198,7 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             HealthCheck::Command { argv } => {
                 format!(
                     "runs: {} ({} attempts every {})",
-                    self::argv(&argv.0),
+                    shell(&argv.0),
                     probe.attempts,
                     format_seconds(probe.interval)
                 )
@@ -173,24 +208,32 @@ pub fn detail(env: &Environment, step: &Step) -> Option<String> {
             Some("no health probe: taken as healthy once active".to_string())
         }
         Action::Notify { index, .. } => env.notify.get(*index).map(|n| match &n.via {
-            NotifyVia::Webhook { url } => format!("webhook {url} (template {})", n.template),
+            NotifyVia::Webhook { url } => {
+                format!("webhook {} (template {})", lit(url), n.template)
+            }
             NotifyVia::Command(argv) => {
-                format!("runs: {} (template {})", self::argv(&argv.0), n.template)
+                format!("runs: {} (template {})", shell(&argv.0), n.template)
             }
         }),
         Action::Verify { index, .. } => env.checks.get(*index).map(|c| match &c.kind {
-            CheckKind::Http { url, expect, .. } => format!("GET {url} expects {expect}"),
+            CheckKind::Http { url, expect, .. } => format!("GET {} expects {expect}", lit(url)),
             CheckKind::Dns { record } => {
-                format!("DNS record {} points at the active region", record.value)
+                format!(
+                    "DNS record {} points at the active region",
+                    lit(&record.value)
+                )
             }
-            CheckKind::Command(argv) => format!("runs: {}", self::argv(&argv.0)),
+            CheckKind::Command(argv) => format!("runs: {}", shell(&argv.0)),
         }),
         Action::Upload { file, key, .. } => Some(format!(
-            "uploads {file}; what {key} held is kept as {}",
-            crate::model::kept_key(key)
+            "uploads {}; what {} held is kept as {}",
+            lit(file),
+            lit(key),
+            lit(&crate::model::kept_key(key))
         )),
         Action::Revert { key, .. } => Some(format!(
-            "puts back what {key} held before (or removes the page if nothing did)"
+            "puts back what {} held before (or removes the page if nothing did)",
+            lit(key)
         )),
         _ => None,
     }
