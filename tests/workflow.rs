@@ -2,9 +2,10 @@
 //! exactly as planned, with a verdict on whether it is still current.
 
 use std::fs;
+use std::path::Path;
 
 use crate::apply::saved_plan;
-use crate::support::snapshot;
+use crate::support::{mermaid, snapshot};
 
 const EXAMPLE: &str = "environments/example.toml";
 
@@ -156,5 +157,74 @@ fn the_markdown_plan_of_10000_services_fits_in_one_comment_and_says_what_it_left
             .split("\n> offline plan")
             .next()
             .unwrap_or_default(),
+    );
+}
+
+/// The files under `dir` (relative to the crate root), recursively, sorted.
+fn files_under(dir: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).expect("the directory is readable") {
+            let path = entry.expect("the directory is readable").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Every Mermaid diagram drplan emits, as its snapshots and committed plans hold them:
+/// the ```mermaid blocks of plans and reports, and the output of `graph --format
+/// mermaid` (snapshots named `*.mermaid.snap`).
+fn emitted_diagrams() -> Vec<(String, String)> {
+    let mut diagrams = Vec::new();
+    let files = [files_under("snapshots"), files_under("plans")].concat();
+    for path in files {
+        let text = fs::read_to_string(&path).expect("readable");
+        let name = path.display().to_string();
+        let body = match text
+            .strip_prefix("---\n")
+            .and_then(|t| t.split_once("\n---\n"))
+        {
+            Some((_, body)) => body.to_string(),
+            None => text,
+        };
+        if name.ends_with(".mermaid.snap") {
+            diagrams.push((name, body));
+        } else {
+            diagrams.extend(
+                mermaid::blocks(&body)
+                    .into_iter()
+                    .map(|b| (name.clone(), b)),
+            );
+        }
+    }
+    diagrams
+}
+
+#[test]
+fn every_mermaid_diagram_drplan_emits_parses_with_mermaid() {
+    let diagrams = emitted_diagrams();
+    assert!(
+        diagrams.len() > 40,
+        "only {} diagrams found",
+        diagrams.len()
+    );
+    let refused = mermaid::refused(&diagrams);
+    assert!(refused.is_empty(), "{}", refused.join("\n"));
+
+    let broken = [(
+        "broken".to_string(),
+        "flowchart TD\n  n0[\"a\" --> n1\n".to_string(),
+    )];
+    assert_eq!(
+        mermaid::refused(&broken).len(),
+        1,
+        "a broken diagram parses"
     );
 }
