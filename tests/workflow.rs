@@ -1,6 +1,7 @@
 //! drplan in the team's workflow: a saved plan says where it went and is shown again
 //! exactly as planned, with a verdict on whether it is still current.
 
+use std::fmt::Write;
 use std::fs;
 use std::path::Path;
 
@@ -90,22 +91,25 @@ fn generated_environment(services: usize) -> String {
         } else {
             format!("\"svc-{:05}\"", i - per_tier)
         };
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "[services.svc-{i:05}]\ntier = {}\ndepends_on = [{depends_on}]\nregions = [\"region-a\", \"region-b\"]\n\
              activate = [\"deploy\", \"{{service}}\", \"--region\", \"{{region}}\"]\n\n",
             1 + i / per_tier
-        ));
+        );
     }
     for i in (0..services).step_by(10) {
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "[dns.rec-{i:05}]\nzone = \"big.example\"\nname = \"rec-{i:05}.big.example\"\ntype = \"CNAME\"\n\
              follows = \"svc-{i:05}\"\ntargets = {{ region-a = \"a.big.example\", region-b = \"b.big.example\" }}\n\n"
-        ));
+        );
     }
     for i in (0..services).step_by(50) {
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "[data.data-{i:05}]\nservice = \"svc-{i:05}\"\nrpo = \"1h\"\nmethod = \"restore\"\nbackups = \"s3://big-backups/{i}/\"\n\n"
-        ));
+        );
     }
     out.push_str(
         "[scenarios.region-outage]\nseverity = \"SEV-1\"\nstrategy = \"failover\"\nto = \"region-b\"\n\n\
@@ -179,8 +183,8 @@ fn files_under(dir: &str) -> Vec<std::path::PathBuf> {
 }
 
 /// Every Mermaid diagram drplan emits, as its snapshots and committed plans hold them:
-/// the ```mermaid blocks of plans and reports, and the output of `graph --format
-/// mermaid` (snapshots named `*.mermaid.snap`).
+/// the fenced `mermaid` blocks of plans and reports, and the output of
+/// `graph --format mermaid` (snapshots named `*.mermaid.snap`).
 fn emitted_diagrams() -> Vec<(String, String)> {
     let mut diagrams = Vec::new();
     let files = [files_under("snapshots"), files_under("plans")].concat();
@@ -227,4 +231,92 @@ fn every_mermaid_diagram_drplan_emits_parses_with_mermaid() {
         1,
         "a broken diagram parses"
     );
+}
+
+/// `check-jsonschema` as `scripts/test` installed it.
+fn check_jsonschema() -> std::process::Command {
+    let path = std::env::var_os("DRPLAN_CHECK_JSONSCHEMA")
+        .filter(|path| Path::new(path).is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "check-jsonschema is not installed: run the tests with scripts/test, which \
+                 installs it from PyPI into .check-jsonschema/"
+            )
+        });
+    std::process::Command::new(path)
+}
+
+#[test]
+fn schema_is_printed_and_every_environment_validates_against_it() {
+    let workspace = saved_plan();
+    let schema = workspace.run(&["schema"]).expect(0).stdout;
+    snapshot::assert("workflow", "schema", &schema);
+    let schema_file = workspace.path().join("schema.json");
+    fs::write(&schema_file, &schema).expect("the schema is written");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<std::path::PathBuf> = files_under("environments");
+    files.push(root.join("tests/fixtures/kitchen-sink.toml"));
+    let output = check_jsonschema()
+        .arg("--schemafile")
+        .arg(&schema_file)
+        .args(&files)
+        .output()
+        .expect("check-jsonschema runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+
+    let broken = workspace.path().join("broken.toml");
+    fs::write(
+        &broken,
+        "[environment]\nname = \"x\"\nhome = \"a\"\nrto = 5\n\n[services.a]\ntierr = 1\n",
+    )
+    .expect("written");
+    let output = check_jsonschema()
+        .arg("--schemafile")
+        .arg(&schema_file)
+        .arg(&broken)
+        .output()
+        .expect("check-jsonschema runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{report}");
+    assert!(report.contains("'tierr' was unexpected"), "{report}");
+    assert!(report.contains("5 is not of type 'string'"), "{report}");
+}
+
+#[test]
+fn completions_of_every_shell_and_the_man_page() {
+    let workspace = saved_plan();
+    for shell in ["bash", "zsh", "fish"] {
+        let script = workspace.run(&["completions", shell]).expect(0).stdout;
+        snapshot::assert("workflow", &format!("completions.{shell}"), &script);
+    }
+    let script = workspace.path().join("drplan.bash");
+    fs::write(
+        &script,
+        workspace.run(&["completions", "bash"]).expect(0).stdout,
+    )
+    .expect("written");
+    let completed = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(
+            "source \"$1\"; COMP_WORDS=(drplan pl); COMP_CWORD=1; _drplan drplan pl drplan; \
+             printf '%s\\n' \"${COMPREPLY[@]}\"",
+        )
+        .arg("bash")
+        .arg(&script)
+        .output()
+        .expect("bash runs");
+    assert_eq!(
+        String::from_utf8_lossy(&completed.stdout),
+        "plan\n",
+        "{}",
+        String::from_utf8_lossy(&completed.stderr)
+    );
+
+    let page = workspace.run(&["man"]).expect(0).stdout;
+    assert!(page.contains(".TH drplan 1"), "{page}");
+    snapshot::assert("workflow", "man", &page);
 }

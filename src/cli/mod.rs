@@ -6,6 +6,8 @@ mod drill_command;
 pub mod graph_command;
 mod plan_command;
 pub mod render;
+mod schema_command;
+mod shell_command;
 mod show_command;
 mod sim_command;
 mod status_command;
@@ -63,6 +65,12 @@ pub enum Command {
     Watch(watch_command::WatchArgs),
     /// Rehearse a scenario and its failback on a sim copy and file the report; or list drills due.
     Drill(drill_command::DrillArgs),
+    /// Print the JSON Schema of environment files, for editors (Taplo, Even Better TOML).
+    Schema(schema_command::SchemaArgs),
+    /// Print the shell completion script of bash, zsh, fish, elvish or powershell.
+    Completions(shell_command::CompletionsArgs),
+    /// Print the man page, drplan(1).
+    Man,
 }
 
 /// Which plan to make.
@@ -99,6 +107,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Sim(args) => sim_command::run(&args),
         Command::Watch(args) => watch_command::run(&args),
         Command::Drill(args) => drill_command::run(&args),
+        Command::Schema(args) => schema_command::run(&args),
+        Command::Completions(args) => shell_command::completions(&args),
+        Command::Man => shell_command::man(),
     }
 }
 

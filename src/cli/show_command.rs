@@ -58,8 +58,8 @@ async fn live_verdict(file: &PlanFile, env_file: &std::path::Path) -> Result<Str
     Ok(
         match session.check_fresh(file, &state, version.as_ref()).await {
             Ok(()) => "note: the plan is current: the environment file, the state and the world are as when it was made\n".to_string(),
-            Err(stale @ (Error::StalePlan { .. } | Error::EditedPlan { .. })) => {
-                format!("warning: {stale}\n")
+            Err(refusal @ (Error::StalePlan { .. } | Error::EditedPlan { .. })) => {
+                format!("warning: {refusal}\n")
             }
             Err(other) => return Err(other),
         },

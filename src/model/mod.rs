@@ -8,6 +8,7 @@ mod load;
 mod operations;
 mod record;
 mod scenario;
+pub mod schema;
 pub mod service;
 pub mod stability;
 pub mod validate;

@@ -49,7 +49,7 @@ pub fn refused(diagrams: &[(String, String)]) -> Vec<String> {
         .collect()
 }
 
-/// The bodies of the ```mermaid blocks of a markdown text.
+/// The bodies of the fenced `mermaid` blocks of a markdown text.
 pub fn blocks(markdown: &str) -> Vec<String> {
     markdown
         .split("```mermaid\n")

@@ -193,7 +193,7 @@ fn summary(plan: &Plan) -> String {
         .steps
         .iter()
         .filter(|s| matches!(s.action, Action::Deactivate { .. }))
-        .map(|s| s.target())
+        .map(Step::target)
         .collect();
     if !fenced.is_empty() {
         rows.push(("Fenced or stopped", fenced.join("; ")));
@@ -378,7 +378,7 @@ fn weights(sets: &[RecordSet]) -> String {
     sets.join(", ")
 }
 
-/// `- ⚠️ **orders** (postgres, P0; RPO 15m): loses … · protected by `check:orders``.
+/// `- ⚠️ **orders** (postgres, P0, restore; RPO 15m): … · guarded by check:orders`.
 fn loss_line(plan: &Plan, risk: &DataRisk) -> String {
     let warning = if risk.violation { "⚠️ " } else { "" };
     let guards: Vec<String> = plan

@@ -11,7 +11,7 @@ use similar::{ChangeTag, TextDiff};
 use super::PlanFormat;
 use crate::duration::format_seconds;
 use crate::graph::step::{Action, Change, Placement, Step};
-use crate::model::{CheckKind, Environment, HealthCheck, NotifyVia, Phase, RecordSet};
+use crate::model::{CheckKind, Environment, HealthCheck, HealthProbe, NotifyVia, Phase, RecordSet};
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
 
@@ -186,24 +186,7 @@ pub fn detail(env: &Environment, step: &Step, lit: Literal) -> Option<String> {
         Action::Manual { instruction, .. } => Some(format!("pause: {instruction}")),
         Action::Health {
             probe: Some(probe), ..
-        } => Some(match &probe.check {
-            HealthCheck::Http { url, expect, .. } => {
-                format!(
-                    "GET {} expects {expect}, {} attempts every {}",
-                    lit(url),
-                    probe.attempts,
-                    format_seconds(probe.interval)
-                )
-            }
-            HealthCheck::Command { argv } => {
-                format!(
-                    "runs: {} ({} attempts every {})",
-                    shell(&argv.0),
-                    probe.attempts,
-                    format_seconds(probe.interval)
-                )
-            }
-        }),
+        } => Some(health(probe, lit)),
         Action::Health { probe: None, .. } => {
             Some("no health probe: taken as healthy once active".to_string())
         }
@@ -236,6 +219,28 @@ pub fn detail(env: &Environment, step: &Step, lit: Literal) -> Option<String> {
             lit(key)
         )),
         _ => None,
+    }
+}
+
+/// What a health probe asks and how often.
+fn health(probe: &HealthProbe, lit: Literal) -> String {
+    match &probe.check {
+        HealthCheck::Http { url, expect, .. } => {
+            format!(
+                "GET {} expects {expect}, {} attempts every {}",
+                lit(url),
+                probe.attempts,
+                format_seconds(probe.interval)
+            )
+        }
+        HealthCheck::Command { argv } => {
+            format!(
+                "runs: {} ({} attempts every {})",
+                lit(&self::argv(&argv.0)),
+                probe.attempts,
+                format_seconds(probe.interval)
+            )
+        }
     }
 }
 
