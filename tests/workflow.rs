@@ -320,3 +320,42 @@ fn completions_of_every_shell_and_the_man_page() {
     assert!(page.contains(".TH drplan 1"), "{page}");
     snapshot::assert("workflow", "man", &page);
 }
+
+#[test]
+fn verify_prints_json_for_machines() {
+    let workspace = saved_plan();
+    let mut command = workspace.command(&["verify", EXAMPLE, "--format", "json"]);
+    command.env("DRPLAN_TIME_SCALE", "0");
+    let run = crate::support::runner::run(&mut command).expect(0);
+    let verdict: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(verdict["passed"], true, "{}", run.stdout);
+    snapshot::assert_live("workflow", "verify-json", &run.stdout);
+}
+
+#[test]
+fn diagnostics_are_coloured_only_when_asked_and_never_with_no_color() {
+    let fixture = "tests/fixtures/invalid/unknown_service-follows.toml";
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = |colour: &[(&str, &str)]| {
+        let mut command = crate::support::runner::command(root, &["validate", fixture]);
+        command.env_remove("NO_COLOR");
+        for (name, value) in colour {
+            command.env(name, value);
+        }
+        crate::support::runner::run(&mut command).expect(1).stderr
+    };
+    let plain = run(&[]);
+    assert!(
+        !plain.contains('\u{1b}'),
+        "not a terminal, yet coloured:\n{plain}"
+    );
+    let forced = run(&[("CLICOLOR_FORCE", "1")]);
+    assert!(
+        forced.contains("\u{1b}["),
+        "CLICOLOR_FORCE, yet not coloured:\n{forced}"
+    );
+    let refused = run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert_eq!(refused, plain, "NO_COLOR, yet coloured");
+    snapshot::assert("workflow", "diagnostic-plain", &plain);
+    snapshot::assert("workflow", "diagnostic-colour", &forced);
+}

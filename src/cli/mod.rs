@@ -93,6 +93,23 @@ pub enum PlanFormat {
     Json,
 }
 
+/// Output formats of reports (`status`, `verify`): readable text, or JSON for machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+/// Whether to colour what goes to standard error: not when `NO_COLOR` is set (see
+/// no-color.org), always when `CLICOLOR_FORCE` is, else when it is a terminal.
+pub fn colour() -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+    if set("NO_COLOR") {
+        return false;
+    }
+    set("CLICOLOR_FORCE") || std::io::IsTerminal::is_terminal(&std::io::stderr())
+}
+
 /// Runs the command and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
