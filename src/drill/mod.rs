@@ -400,6 +400,7 @@ fn summarize(intent: &str, applied: &Applied) -> RunSummary {
         estimated: Duration::ZERO,
         wall_ms: 0,
         simulated_ms: None,
+        timeline: applied.timeline.clone(),
     }
 }
 
@@ -415,6 +416,7 @@ fn not_run(intent: &str, error: String) -> RunSummary {
         estimated: Duration::ZERO,
         wall_ms: 0,
         simulated_ms: None,
+        timeline: Vec::new(),
     }
 }
 

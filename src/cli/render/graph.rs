@@ -1,5 +1,5 @@
-//! Graphs as text, Graphviz DOT and Mermaid: the step graph of a plan, or the service
-//! graph of an environment (tiers and dependencies).
+//! Graphs as text, Graphviz DOT, Mermaid and SVG (laid out by `layout-rs`): the step
+//! graph of a plan, or the service graph of an environment (tiers and dependencies).
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -12,8 +12,10 @@ use crate::model::Environment;
 
 /// The step graph in `format`.
 pub fn steps(steps: &[Step], format: GraphFormat) -> String {
-    if format == GraphFormat::Mermaid {
-        return mermaid_steps(steps);
+    match format {
+        GraphFormat::Mermaid => return mermaid_steps(steps),
+        GraphFormat::Svg => return svg(&folded(steps)),
+        _ => {}
     }
     let nodes: Vec<Node<'_>> = steps
         .iter()
@@ -123,6 +125,7 @@ fn draw(nodes: &[Node<'_>], format: GraphFormat) -> String {
         GraphFormat::Text => text(nodes),
         GraphFormat::Dot => dot(nodes),
         GraphFormat::Mermaid => mermaid(nodes),
+        GraphFormat::Svg => svg(nodes),
     }
 }
 
@@ -213,6 +216,53 @@ fn mermaid(nodes: &[Node<'_>]) -> String {
         }
     }
     out
+}
+
+/// The graph drawn top to bottom as an SVG picture.
+fn svg(nodes: &[Node<'_>]) -> String {
+    use layout::backends::svg::SVGWriter;
+    use layout::core::base::Orientation;
+    use layout::core::geometry::Point;
+    use layout::core::style::StyleAttr;
+    use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
+    use layout::topo::layout::VisualGraph;
+
+    let orientation = Orientation::TopToBottom;
+    let mut graph = VisualGraph::new(orientation);
+    let handles: Vec<_> = nodes
+        .iter()
+        .map(|node| {
+            let label = match node.group {
+                Some(tier) => format!("{} (tier {tier})", node.label),
+                None => node.label.clone(),
+            };
+            let size = Point::new(label.chars().count() as f64 * 8.0 + 24.0, 40.0);
+            let shape = if node.small {
+                ShapeKind::new_circle(&label)
+            } else {
+                ShapeKind::new_box(&label)
+            };
+            graph.add_node(Element::create(
+                shape,
+                StyleAttr::simple(),
+                orientation,
+                size,
+            ))
+        })
+        .collect();
+    let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+    for (i, node) in nodes.iter().enumerate() {
+        for &edge in node.edges.iter().filter_map(|e| index.get(e)) {
+            if edge != i {
+                graph.add_edge(Arrow::simple(""), handles[edge], handles[i]);
+            }
+        }
+    }
+    let mut svg = SVGWriter::new();
+    if !nodes.is_empty() {
+        graph.do_it(false, false, false, &mut svg);
+    }
+    svg.finalize()
 }
 
 fn escape(text: &str) -> String {
