@@ -359,3 +359,54 @@ fn diagnostics_are_coloured_only_when_asked_and_never_with_no_color() {
     snapshot::assert("workflow", "diagnostic-plain", &plain);
     snapshot::assert("workflow", "diagnostic-colour", &forced);
 }
+
+#[test]
+fn the_ci_script_checks_plans_drills_every_scenario_and_writes_one_comment() {
+    let workspace = saved_plan();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let plans = workspace.path().join("plans/example");
+    fs::create_dir_all(&plans).expect("plans/example is created");
+    for name in ["bad-migration.md", "failback.md", "region-outage.md"] {
+        let text = fs::read_to_string(root.join("plans/example").join(name)).expect("committed");
+        fs::write(plans.join(name), text).expect("copied");
+    }
+    let stale = plans.join("failback.md");
+    let text = fs::read_to_string(&stale).expect("copied");
+    fs::write(&stale, text.replacen("eu-west-1", "us-east-1", 1)).expect("written");
+
+    let output = std::process::Command::new(root.join("examples/ci/drplan-ci.sh"))
+        .arg(EXAMPLE)
+        .current_dir(workspace.path())
+        .env("DRPLAN", env!("CARGO_BIN_EXE_drplan"))
+        .env("DRPLAN_TIME_SCALE", "0")
+        .env("NO_COLOR", "1")
+        .env_remove("DRPLAN_CI_POST")
+        .env_remove("DRPLAN_CI_BASE")
+        .output()
+        .expect("the CI script runs");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a stale plan fails the check"
+    );
+    let comment =
+        fs::read_to_string(workspace.path().join("drplan-ci.md")).expect("the comment is written");
+    assert!(
+        comment.contains("| `environments/example.toml` | **out of date**"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("| `bad-migration` | passed |"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("| `region-outage` | passed |"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("-# failback eu-central-1 → us-east-1"),
+        "{comment}"
+    );
+    let head = comment.split("<details>").next().unwrap_or_default();
+    snapshot::assert_live("workflow", "ci-comment", head);
+}
