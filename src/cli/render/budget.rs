@@ -52,8 +52,13 @@ impl Document {
         if self.fits(text) {
             self.push(text);
         } else {
-            self.left_out.push(what.to_string());
+            self.leave_out(what);
         }
+    }
+
+    /// Names `what` as left out.
+    pub fn leave_out(&mut self, what: &str) {
+        self.left_out.push(what.to_string());
     }
 
     /// Adds `head`, as many of `rows` as fit in `share` of the document (a
@@ -120,8 +125,8 @@ mod tests {
         doc.note_here();
         doc.rows("rows", "head\n", &rows, "tail\n", ALL);
         let text = doc.finish("See elsewhere.");
-        assert!(text.starts_with("> [!NOTE]\n> Shortened to fit one pull-request comment: left out 991 of 1000 rows. See elsewhere."), "{text}");
-        assert!(text.ends_with("row 0008\ntail\n"), "{text}");
+        assert!(text.starts_with("> [!NOTE]\n> Shortened to fit one pull-request comment: left out 990 of 1000 rows. See elsewhere."), "{text}");
+        assert!(text.ends_with("row 0009\ntail\n"), "{text}");
         assert!(text.chars().count() <= NOTE_ROOM + 100);
     }
 

@@ -65,7 +65,7 @@ pub fn render(env: &Environment, file: &PlanFile, limit: usize) -> String {
             &fold("Step graph", &format!("```mermaid\n{graph}```\n")),
         );
     } else {
-        doc.whole("the step graph", "");
+        doc.leave_out("the step graph (too large for Mermaid)");
     }
     doc.finish(&format!(
         "The full plan: `drplan plan {} {} --out plan.json`, then `drplan show plan.json --format markdown`.",
