@@ -1,7 +1,6 @@
 //! The drplan binary: parse the arguments, run, and turn an error into a report and
 //! exit code 1.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -17,10 +16,7 @@ fn main() -> ExitCode {
     match drplan::cli::run(cli) {
         Ok(code) => code,
         Err(error) => {
-            drplan::cli::eprint(&drplan::error::render(
-                &error,
-                std::io::stderr().is_terminal(),
-            ));
+            drplan::cli::eprint(&drplan::error::render(&error, drplan::cli::colour()));
             ExitCode::FAILURE
         }
     }

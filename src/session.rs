@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::model::{LoadedEnvironment, StateLocation};
 use crate::observe::ActualState;
 use crate::plan::file::PlanFile;
-use crate::plan::{Intent, Plan};
+use crate::plan::{Intent, Plan, stale};
 use crate::providers::connect::{ConnectOptions, Connection, connect};
 use crate::secrets::Secrets;
 use crate::state::local::LocalState;
@@ -115,6 +115,22 @@ impl Session {
         );
         file.at = at.map(|at| humantime::format_rfc3339_seconds(at).to_string());
         Ok(file)
+    }
+}
+
+impl Session {
+    /// Refuses `file` unless it still describes this environment and the world as
+    /// observed now, against `state` (see `plan::stale`).
+    pub async fn check_fresh(
+        &self,
+        file: &PlanFile,
+        state: &State,
+        version: Option<&StateVersion>,
+    ) -> Result<(), Error> {
+        let observed = self.observe(state, None).await?;
+        let current = state.reference(version.is_some());
+        stale::check(file, &self.loaded.config_hash, &current, &observed)?;
+        stale::check_derived(file, &self.loaded.env)
     }
 }
 

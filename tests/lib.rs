@@ -17,3 +17,4 @@ mod stability;
 mod support;
 mod tamper;
 mod watch;
+mod workflow;

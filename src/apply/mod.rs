@@ -13,6 +13,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod status;
+pub mod timeline;
 pub mod verify;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -151,6 +152,8 @@ pub struct Applied {
     pub state: State,
     /// On sim: the measured recovery time in sim time (see [`report::RunReport`]).
     pub simulated_ms: Option<u128>,
+    /// The steps' planned and actual times.
+    pub timeline: Vec<timeline::Bar>,
 }
 
 /// A run about to start or continue.
@@ -332,6 +335,7 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
         report: path,
         state,
         simulated_ms: report.simulated_ms,
+        timeline: report.timeline,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The run report written at the end of every apply, markdown and JSON, under
 //! `.drplan/runs/`: each step's start, duration and outcome, measured recovery time
-//! against the estimate and the RTO target, data at risk.
+//! against the estimate and the RTO target, the timeline (planned against actual), data
+//! at risk.
 
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::executor::{Execution, Outcome};
+use super::timeline::{Bar, gantt, timeline};
 use crate::error::Error;
 use crate::fsio::{Durability, write_atomic, write_json_atomic};
 use crate::graph::step::{Action, Step, StepId};
@@ -38,6 +40,8 @@ pub struct RunReport {
     pub rto_target: Duration,
     pub within_target: bool,
     pub steps: Vec<StepReport>,
+    /// The steps' planned and actual times.
+    pub timeline: Vec<Bar>,
     pub data_at_risk: Vec<DataRisk>,
 }
 
@@ -108,6 +112,7 @@ impl RunReport {
                     },
                 })
                 .collect(),
+            timeline: timeline(steps, execution, started, time_scale),
             data_at_risk: plan.summary.data_at_risk.clone(),
         }
     }
@@ -160,6 +165,9 @@ impl RunReport {
                 "| `{}` | {} | {duration} | {detail} |",
                 step.id, step.outcome
             );
+        }
+        if !self.timeline.is_empty() {
+            let _ = write!(out, "\n## Timeline\n\n{}", gantt(&self.timeline));
         }
         if !self.data_at_risk.is_empty() {
             let table = risk::table(&self.data_at_risk);

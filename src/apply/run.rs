@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use super::{Applied, ApplyOptions, Launch, interactive};
 use crate::error::Error;
+use crate::plan::Plan;
 use crate::plan::file::PlanFile;
-use crate::plan::{Plan, stale};
 use crate::session::Session;
 use crate::state::State;
 
@@ -71,10 +71,7 @@ async fn locked(
             file
         }
     };
-    let observed = session.observe(&state, None).await?;
-    let current = state.reference(version.is_some());
-    stale::check(&file, &session.loaded.config_hash, &current, &observed)?;
-    stale::check_derived(&file, &session.loaded.env)?;
+    session.check_fresh(&file, &state, version.as_ref()).await?;
     refuse_unsafe(&options, &file.plan)?;
     if !session.sim {
         super::preflight::refuse_unset_secrets(&session.loaded.env, &file.plan)?;

@@ -61,7 +61,7 @@ async fn apply(args: &ApplyArgs) -> Result<ExitCode, Error> {
         .transpose()?;
     let env_file = saved
         .as_ref()
-        .map_or_else(|| args.input.clone(), |f| environment_file(&args.input, f));
+        .map_or_else(|| args.input.clone(), |f| f.environment_path(&args.input));
     let flags = SimFlags {
         sim: args.sim.sim || saved.as_ref().is_some_and(|f| f.sim),
         ..args.sim
@@ -158,18 +158,7 @@ fn options(args: &ApplyArgs) -> ApplyOptions {
     }
 }
 
-/// The environment file of a saved plan: as written when planned (relative to the
-/// directory drplan ran in), else relative to the plan file.
-fn environment_file(plan_path: &Path, file: &PlanFile) -> PathBuf {
-    let written = PathBuf::from(&file.environment_file);
-    let beside_plan = plan_path.parent().map(|dir| dir.join(&written));
-    match beside_plan {
-        Some(candidate) if !written.exists() && candidate.exists() => candidate,
-        _ => written,
-    }
-}
-
 /// A saved plan is JSON; an environment file is TOML.
-fn is_plan_file(path: &Path) -> bool {
+pub fn is_plan_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "json")
 }

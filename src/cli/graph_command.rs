@@ -16,6 +16,7 @@ pub enum GraphFormat {
     Text,
     Dot,
     Mermaid,
+    Svg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -24,7 +25,7 @@ pub struct GraphArgs {
     pub env: EnvironmentFile,
     #[command(flatten)]
     pub target: Target,
-    /// How to print the graph: text, dot (Graphviz) or mermaid (renders in GitHub markdown).
+    /// How to print the graph: text, dot (Graphviz), mermaid (renders in GitHub markdown) or svg (a picture).
     #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
     pub format: GraphFormat,
 }

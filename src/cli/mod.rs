@@ -6,6 +6,9 @@ mod drill_command;
 pub mod graph_command;
 mod plan_command;
 pub mod render;
+mod schema_command;
+mod shell_command;
+mod show_command;
 mod sim_command;
 mod status_command;
 mod unlock_command;
@@ -46,6 +49,8 @@ pub enum Command {
     Graph(graph_command::GraphArgs),
     /// Plan a scenario or the failback: what will change, in which order, how long.
     Plan(plan_command::PlanArgs),
+    /// Print a saved plan again, as `plan` did, and say whether it is still current.
+    Show(show_command::ShowArgs),
     /// Run a saved plan (or plan and run a scenario): in order, in parallel, journaled, resumable.
     Apply(apply_command::ApplyArgs),
     /// Show the state and the observed world side by side.
@@ -60,6 +65,12 @@ pub enum Command {
     Watch(watch_command::WatchArgs),
     /// Rehearse a scenario and its failback on a sim copy and file the report; or list drills due.
     Drill(drill_command::DrillArgs),
+    /// Print the JSON Schema of environment files, for editors (Taplo, Even Better TOML).
+    Schema(schema_command::SchemaArgs),
+    /// Print the shell completion script of bash, zsh, fish, elvish or powershell.
+    Completions(shell_command::CompletionsArgs),
+    /// Print the man page, drplan(1).
+    Man,
 }
 
 /// Which plan to make.
@@ -82,12 +93,30 @@ pub enum PlanFormat {
     Json,
 }
 
+/// Output formats of reports (`status`, `verify`): readable text, or JSON for machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+/// Whether to colour what goes to standard error: not when `NO_COLOR` is set (see
+/// no-color.org), always when `CLICOLOR_FORCE` is, else when it is a terminal.
+pub fn colour() -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+    if set("NO_COLOR") {
+        return false;
+    }
+    set("CLICOLOR_FORCE") || std::io::IsTerminal::is_terminal(&std::io::stderr())
+}
+
 /// Runs the command and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Validate(args) => validate_command::run(&args),
         Command::Graph(args) => graph_command::run(&args),
         Command::Plan(args) => plan_command::run(&args),
+        Command::Show(args) => show_command::run(&args),
         Command::Apply(args) => apply_command::run(&args),
         Command::Status(args) => status_command::run(&args),
         Command::ForceUnlock(args) => unlock_command::run(&args),
@@ -95,6 +124,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Sim(args) => sim_command::run(&args),
         Command::Watch(args) => watch_command::run(&args),
         Command::Drill(args) => drill_command::run(&args),
+        Command::Schema(args) => schema_command::run(&args),
+        Command::Completions(args) => shell_command::completions(&args),
+        Command::Man => shell_command::man(),
     }
 }
 

@@ -22,7 +22,7 @@ pub struct PlanArgs {
     pub env: EnvironmentFile,
     #[command(flatten)]
     pub target: Target,
-    /// Plan every scenario and the failback (with --out DIR or --check DIR).
+    /// Plan every scenario and the failback: one markdown document that fits a pull-request comment (or with --out DIR, one file per plan; --check DIR compares them).
     #[arg(long, conflicts_with_all = ["scenario", "failback"])]
     pub all: bool,
     /// Assume the nominal actual state instead of reading it: every service active at
@@ -77,10 +77,30 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, Error> {
     });
     let text = render::plan(&env, &file, format);
     match &args.out {
-        Some(path) => write_atomic(path, text.as_bytes(), Durability::ProcessKill)?,
+        Some(path) => {
+            write_atomic(path, text.as_bytes(), Durability::ProcessKill)?;
+            print(&saved(path, &file, format))?;
+        }
         None => print(&text)?,
     }
     Ok(exit_code(args, !file.plan.is_empty()))
+}
+
+/// What `--out FILE` says: where the plan went, and for a saved plan how to look at
+/// it again and run it.
+fn saved(path: &Path, file: &PlanFile, format: PlanFormat) -> String {
+    let path = path.display();
+    if format != PlanFormat::Json {
+        return format!(
+            "wrote the plan to {path} (to save a plan `apply` can run, use --format json)\n"
+        );
+    }
+    let run = if file.observed.is_some() {
+        format!("drplan apply {path}")
+    } else {
+        "an offline plan: plan without --offline to apply".to_string()
+    };
+    format!("saved the plan to {path}\n  review it: drplan show {path}\n  run it:    {run}\n")
 }
 
 fn which<'e>(env: &'e Environment, args: &PlanArgs) -> Result<Intent<'e>, Error> {
@@ -121,8 +141,8 @@ fn exit_code(args: &PlanArgs, changes: bool) -> ExitCode {
     }
 }
 
-/// Every scenario and the failback, as markdown files named after them.
-fn all_plans(loaded: &LoadedEnvironment) -> Vec<Rendered> {
+/// Every scenario and the failback, planned against the assumed nominal state.
+fn all_plans(loaded: &LoadedEnvironment) -> Vec<PlanFile> {
     let env = &loaded.env;
     let intents = env
         .scenarios
@@ -132,28 +152,39 @@ fn all_plans(loaded: &LoadedEnvironment) -> Vec<Rendered> {
     intents
         .map(|intent| {
             let plan = Plan::build(env, intent, &assumed_actual(env, intent));
-            let name = format!("{}.md", crate::paths::component(&plan.intent.name));
-            let has_changes = !plan.is_empty();
-            let file = PlanFile::new(plan, loaded, false, None, None);
-            Rendered {
-                name,
-                text: render::plan(env, &file, PlanFormat::Markdown),
-                has_changes,
-            }
+            PlanFile::new(plan, loaded, false, None, None)
+        })
+        .collect()
+}
+
+/// Each plan as a markdown file named after it.
+fn markdown_files(env: &Environment, files: &[PlanFile]) -> Vec<Rendered> {
+    files
+        .iter()
+        .map(|file| Rendered {
+            name: format!("{}.md", crate::paths::component(&file.plan.intent.name)),
+            text: render::plan(env, file, PlanFormat::Markdown),
+            has_changes: !file.plan.is_empty(),
         })
         .collect()
 }
 
 fn all(loaded: &LoadedEnvironment, args: &PlanArgs) -> Result<ExitCode, Error> {
-    let plans = all_plans(loaded);
+    let files = all_plans(loaded);
+    let changes = files.iter().any(|f| !f.plan.is_empty());
+    let plans = markdown_files(&loaded.env, &files);
     if let Some(dir) = &args.check {
         return check(dir, &plans);
     }
     let Some(dir) = &args.out else {
-        return Err(Error::Usage {
-            message: "--all writes one file per plan and needs a directory".to_string(),
-            help: "add --out DIR (to write) or --check DIR (to compare)".to_string(),
-        });
+        if args.format.is_some_and(|f| f != PlanFormat::Markdown) {
+            return Err(Error::Usage {
+                message: "--all prints one markdown document (or writes one file per plan with --out DIR)".to_string(),
+                help: "leave out --format, or add --out DIR".to_string(),
+            });
+        }
+        print(&render::all_markdown(&loaded.env, &files))?;
+        return Ok(exit_code(args, changes));
     };
     for plan in &plans {
         write_atomic(
@@ -167,7 +198,6 @@ fn all(loaded: &LoadedEnvironment, args: &PlanArgs) -> Result<ExitCode, Error> {
         plans.len(),
         dir.display()
     ))?;
-    let changes = plans.iter().any(|p| p.has_changes);
     Ok(exit_code(args, changes))
 }
 

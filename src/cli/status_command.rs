@@ -4,9 +4,7 @@
 use std::fmt::Write;
 use std::process::ExitCode;
 
-use clap::ValueEnum;
-
-use super::EnvironmentFile;
+use super::{EnvironmentFile, ReportFormat};
 use crate::apply::status::{RecordStatus, Status};
 use crate::duration::format_seconds;
 use crate::error::Error;
@@ -18,17 +16,10 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub env: EnvironmentFile,
     /// How to print the status: readable text, or JSON for machines.
-    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
-    pub format: StatusFormat,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
     #[command(flatten)]
     pub sim: SimFlags,
-}
-
-/// Output formats of `drplan status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StatusFormat {
-    Text,
-    Json,
 }
 
 pub fn run(args: &StatusArgs) -> Result<ExitCode, Error> {
@@ -47,8 +38,8 @@ async fn status(args: &StatusArgs) -> Result<ExitCode, Error> {
         &observed,
     );
     super::print(&match args.format {
-        StatusFormat::Text => render(&status),
-        StatusFormat::Json => serde_json::to_string_pretty(&status).unwrap_or_default() + "\n",
+        ReportFormat::Text => render(&status),
+        ReportFormat::Json => serde_json::to_string_pretty(&status).unwrap_or_default() + "\n",
     })?;
     Ok(ExitCode::SUCCESS)
 }

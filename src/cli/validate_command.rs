@@ -1,6 +1,5 @@
 //! `drplan validate FILE`: load and check, then one line of summary.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use super::EnvironmentFile;
@@ -44,10 +43,7 @@ pub fn report_warnings(
     let Some(warnings) = loaded.warnings(scenario) else {
         return Ok(());
     };
-    super::eprint(&crate::error::render(
-        &warnings,
-        std::io::stderr().is_terminal(),
-    ));
+    super::eprint(&crate::error::render(&warnings, super::colour()));
     if flags.deny_warnings {
         return Err(Error::DeniedWarnings {
             count: warnings.count,

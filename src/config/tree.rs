@@ -203,6 +203,8 @@ impl<'a, 'i> Fields<'a, 'i> {
     /// The value of `key`, if written.
     pub fn optional(&mut self, key: &'static str) -> Option<Node<'a, 'i>> {
         self.asked.push(key);
+        #[cfg(test)]
+        ASKED.with(|asked| asked.borrow_mut().push((self.name.clone(), key)));
         let index = self
             .entries
             .iter()
@@ -268,6 +270,22 @@ impl<'a, 'i> Fields<'a, 'i> {
             }
         }
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Every (table, key) a decoder asked for on this thread, for `record_asks`.
+    static ASKED: std::cell::RefCell<Vec<(String, &'static str)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `decode` and returns what it returned and every (table name, key) it asked for
+/// (so a test can check a schema against what the decoder reads).
+#[cfg(test)]
+pub fn record_asks<T>(decode: impl FnOnce() -> T) -> (T, Vec<(String, &'static str)>) {
+    ASKED.with(|asked| asked.borrow_mut().clear());
+    let result = decode();
+    (result, ASKED.with(std::cell::RefCell::take))
 }
 
 fn unknown_field(key: &str, span: Span, table: &str, known: &[&str]) -> Problem {

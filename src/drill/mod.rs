@@ -403,6 +403,7 @@ fn summarize(intent: &str, applied: &Applied) -> RunSummary {
         estimated: Duration::ZERO,
         wall_ms: 0,
         simulated_ms: None,
+        timeline: applied.timeline.clone(),
     }
 }
 
@@ -418,6 +419,7 @@ fn not_run(intent: &str, error: String) -> RunSummary {
         estimated: Duration::ZERO,
         wall_ms: 0,
         simulated_ms: None,
+        timeline: Vec::new(),
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::detect::{self, TriggerDetection};
+use crate::apply::timeline::{Bar, gantt};
 use crate::apply::verify::CheckOutcome;
 use crate::error::Error;
 use crate::fsio::{Durability, write_atomic};
@@ -79,6 +80,9 @@ pub struct RunSummary {
     /// On sim: the run report's simulated time (the longest chain of the steps' own
     /// durations divided by the time scale); `None` at time scale 0 or for real.
     pub simulated_ms: Option<u128>,
+    /// The steps' planned and actual times.
+    #[serde(default)]
+    pub timeline: Vec<Bar>,
 }
 
 /// The first trigger to fire among `detections`, and what it does then (`alone` when
@@ -444,6 +448,16 @@ impl DrillReport {
                     .map_or("-".to_string(), |ms| duration(millis(ms))),
                 seconds(run.wall_ms)
             );
+        }
+        for run in std::iter::once(&self.recovery).chain(&self.failback) {
+            if !run.timeline.is_empty() {
+                let _ = write!(
+                    out,
+                    "\n### Timeline: {}\n\n{}",
+                    run.intent,
+                    gantt(&run.timeline)
+                );
+            }
         }
     }
 

@@ -78,8 +78,19 @@ impl StepGraph {
         self.longest_path(&estimates)
     }
 
-    /// The longest chain through the graph when step `i` takes `weights[i]`, and its total.
-    pub fn longest_path(&self, weights: &[Duration]) -> (Duration, Vec<usize>) {
+    /// When each step starts at the earliest, all starting at zero, when step `i`
+    /// takes `weights[i]`: as soon as the last step it waits for has finished.
+    pub fn earliest_starts(&self, weights: &[Duration]) -> Vec<Duration> {
+        let (finish, _) = self.finishes(weights);
+        finish
+            .iter()
+            .zip(weights)
+            .map(|(finish, weight)| finish.saturating_sub(*weight))
+            .collect()
+    }
+
+    /// When each step finishes at the earliest, and the step it waited for last.
+    fn finishes(&self, weights: &[Duration]) -> (Vec<Duration>, Vec<Option<usize>>) {
         let mut finish = vec![Duration::ZERO; weights.len()];
         let mut via: Vec<Option<usize>> = vec![None; weights.len()];
         for i in 0..weights.len() {
@@ -91,6 +102,12 @@ impl StepGraph {
                 .saturating_add(weights[i]);
             via[i] = longest;
         }
+        (finish, via)
+    }
+
+    /// The longest chain through the graph when step `i` takes `weights[i]`, and its total.
+    pub fn longest_path(&self, weights: &[Duration]) -> (Duration, Vec<usize>) {
+        let (finish, via) = self.finishes(weights);
         let Some(end) = (0..weights.len()).max_by_key(|&i| (finish[i], std::cmp::Reverse(i)))
         else {
             return (Duration::ZERO, Vec::new());

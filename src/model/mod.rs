@@ -10,6 +10,7 @@ mod operations;
 mod places;
 mod record;
 mod scenario;
+pub mod schema;
 pub mod service;
 pub mod stability;
 pub mod template;

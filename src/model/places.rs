@@ -139,17 +139,26 @@ fn places(env: &Environment) -> Vec<(Place<'_>, Vec<&Template>)> {
             templates,
         ));
     }
-    if let Some(commands) = &env.providers.dns_commands {
-        for (key, command) in [("read", &commands.read), ("apply", &commands.apply)] {
+    places.extend(dns_commands(env));
+    places
+}
+
+/// `[providers.dns_commands]`: the environment only (and variables).
+fn dns_commands(env: &Environment) -> Vec<(Place<'_>, Vec<&Template>)> {
+    let Some(commands) = &env.providers.dns_commands else {
+        return Vec::new();
+    };
+    [("read", &commands.read), ("apply", &commands.apply)]
+        .into_iter()
+        .map(|(key, command)| {
             let place = Place {
                 what: format!("`{key}` of [providers.dns_commands]"),
                 allowed: TRIGGER,
                 regions: Vec::new(),
             };
-            places.push((place, args(Some(command))));
-        }
-    }
-    places
+            (place, args(Some(command)))
+        })
+        .collect()
 }
 
 fn args(command: Option<&Command>) -> Vec<&Template> {

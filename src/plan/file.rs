@@ -86,4 +86,15 @@ impl PlanFile {
         }
         Ok(file)
     }
+
+    /// The environment file of the plan saved at `plan_path`: as written when planned
+    /// (relative to the directory drplan ran in), else relative to the plan file.
+    pub fn environment_path(&self, plan_path: &std::path::Path) -> std::path::PathBuf {
+        let written = std::path::PathBuf::from(&self.environment_file);
+        let beside_plan = plan_path.parent().map(|dir| dir.join(&written));
+        match beside_plan {
+            Some(candidate) if !written.exists() && candidate.exists() => candidate,
+            _ => written,
+        }
+    }
 }

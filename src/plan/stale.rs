@@ -23,9 +23,7 @@ pub fn check(
                 .to_string(),
         );
     };
-    if file.config_hash != config_hash {
-        return refuse("the environment file changed since the plan was made".to_string());
-    }
+    check_config(file, config_hash)?;
     if planned
         .lineage
         .as_ref()
@@ -49,6 +47,17 @@ pub fn check(
         }
     }
     Ok(())
+}
+
+/// Refuses `file` when the environment file (whose hash is `config_hash`) changed
+/// since the plan was made.
+pub fn check_config(file: &PlanFile, config_hash: &str) -> Result<(), Error> {
+    if file.config_hash == config_hash {
+        return Ok(());
+    }
+    Err(Error::StalePlan {
+        reason: "the environment file changed since the plan was made".to_string(),
+    })
 }
 
 /// Refuses `file` unless its plan is exactly what planning produces from `env` and

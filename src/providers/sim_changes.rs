@@ -206,6 +206,7 @@ mod tests {
     use tempfile::TempDir;
 
     use super::*;
+    use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
     use crate::providers::sim::Sim;
     use crate::providers::{ObjectStore, ServiceRuntime};
 
@@ -228,14 +229,16 @@ mod tests {
     async fn changes_are_appended_read_back_and_compacted_when_the_sim_closes() {
         let dir = TempDir::new().unwrap();
         let (sim, world) = sim(&dir);
-        sim.activate("postgres", "eu-central-1", None)
+        sim.activate("postgres", "eu-central-1", None, DEFAULT_LIFECYCLE_TIMEOUT)
             .await
             .unwrap();
         sim.put("bucket", "page.html", b"down".to_vec(), "text/html")
             .await
             .unwrap();
         sim.delete("bucket", "page.html").await.unwrap();
-        sim.activate("api", "eu-central-1", None).await.unwrap();
+        sim.activate("api", "eu-central-1", None, DEFAULT_LIFECYCLE_TIMEOUT)
+            .await
+            .unwrap();
 
         // Each change is one line; the world file is as the sim opened it.
         assert_eq!(
@@ -261,15 +264,21 @@ mod tests {
     async fn a_whole_write_by_another_process_is_kept_and_a_torn_line_ignored() {
         let dir = TempDir::new().unwrap();
         let (sim, world) = sim(&dir);
-        sim.activate("postgres", "eu-central-1", None)
+        sim.activate("postgres", "eu-central-1", None, DEFAULT_LIFECYCLE_TIMEOUT)
             .await
             .unwrap();
-        sim.activate("api", "eu-central-1", None).await.unwrap();
+        sim.activate("api", "eu-central-1", None, DEFAULT_LIFECYCLE_TIMEOUT)
+            .await
+            .unwrap();
         // Another process (`drplan sim set`) marks a region down, compacting the log.
         SimWorld::edit(&world, 0.0, |w| w.set_region("eu-west-1", false)).unwrap();
         assert!(!log_path(&world).exists());
-        sim.activate("web", "eu-central-1", None).await.unwrap();
-        sim.activate("worker", "eu-central-1", None).await.unwrap();
+        sim.activate("web", "eu-central-1", None, DEFAULT_LIFECYCLE_TIMEOUT)
+            .await
+            .unwrap();
+        sim.activate("worker", "eu-central-1", None, DEFAULT_LIFECYCLE_TIMEOUT)
+            .await
+            .unwrap();
         // A process killed in the middle of an append left half a line.
         let mut log = std::fs::read_to_string(log_path(&world)).unwrap();
         log.push_str("{\"serial\":99,\"log\":[\"half");

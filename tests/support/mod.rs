@@ -1,4 +1,5 @@
 //! Shared helpers for the integration tests.
+pub mod mermaid;
 pub mod moto;
 pub mod runner;
 pub mod snapshot;

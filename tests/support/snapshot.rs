@@ -19,7 +19,7 @@ const FIXED: [(&str, &str); 2] = [
 
 /// Pattern and placeholder of what else changes from run to run in the output of a
 /// run on a world, applied in order: where two are alike, the narrower comes first.
-const LIVE: [(&str, &str); 15] = [
+const LIVE: [(&str, &str); 16] = [
     // moto and the loopback servers listen on free ports.
     (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
     // Run ids, `20261129T150102Z-region-outage-1a2b3c`: quoted in a drill report's
@@ -52,6 +52,8 @@ const LIVE: [(&str, &str); 15] = [
         r"\| [0-9a-z ]+ against the RTO target (\S+): (met|NOT met)",
         "| [measured] against the RTO target $1: [met or not]",
     ),
+    // The actual bars of a timeline: `activate api :a8, 233, 235`.
+    (r"(:a\d+), \d+, \d+", "$1, [start], [end]"),
     // The drill calendar: `due in 6d 23h 59m`.
     (r"due in (\d+[dhm] ?)+", "due in [duration]"),
 ];

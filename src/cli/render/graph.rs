@@ -1,14 +1,22 @@
-//! Graphs as text, Graphviz DOT and Mermaid: the step graph of a plan, or the service
-//! graph of an environment (tiers and dependencies).
+//! Graphs as text, Graphviz DOT, Mermaid and SVG (laid out by `layout-rs`): the step
+//! graph of a plan, or the service graph of an environment (tiers and dependencies).
 
+use std::collections::HashMap;
 use std::fmt::Write;
+use std::time::Duration;
 
 use crate::cli::graph_command::GraphFormat;
-use crate::graph::step::{Step, StepId};
+use crate::duration::format_seconds;
+use crate::graph::step::{Action, Step, StepId};
 use crate::model::Environment;
 
 /// The step graph in `format`.
 pub fn steps(steps: &[Step], format: GraphFormat) -> String {
+    match format {
+        GraphFormat::Mermaid => return mermaid_steps(steps),
+        GraphFormat::Svg => return svg(&folded(steps)),
+        _ => {}
+    }
     let nodes: Vec<Node<'_>> = steps
         .iter()
         .map(|s| Node {
@@ -16,6 +24,7 @@ pub fn steps(steps: &[Step], format: GraphFormat) -> String {
             label: format!("{} {}", s.id, s.target()),
             edges: s.depends_on.iter().map(StepId::as_str).collect(),
             group: None,
+            small: false,
         })
         .collect();
     draw(&nodes, format)
@@ -32,14 +41,72 @@ pub fn services(env: &Environment, format: GraphFormat) -> String {
             label: s.name.value.clone(),
             edges: s.depends_on.iter().map(|d| d.value.as_str()).collect(),
             group: Some(s.tier.value),
+            small: false,
         })
         .collect();
     draw(&nodes, format)
 }
 
-/// The step graph as the body of a Mermaid block.
+/// The step graph as the body of a Mermaid block, top to bottom, read at page width:
+/// a service's health check folded into the step that brings it up, gates drawn small.
 pub fn mermaid_steps(steps: &[Step]) -> String {
-    self::steps(steps, GraphFormat::Mermaid)
+    mermaid(&folded(steps))
+}
+
+/// The steps as nodes, each health check folded into the activation or restore of the
+/// same service in the same region (edges to it then lead to that step).
+fn folded<'a>(steps: &'a [Step]) -> Vec<Node<'a>> {
+    let brought_up: HashMap<(&str, &str), &Step> = steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::Activate {
+                service, region, ..
+            }
+            | Action::Restore {
+                service, region, ..
+            } => Some(((service.as_str(), region.as_str()), s)),
+            _ => None,
+        })
+        .collect();
+    let health: HashMap<&str, &Step> = steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::Health {
+                service, region, ..
+            } => {
+                let up = brought_up.get(&(service.as_str(), region.as_str()))?;
+                Some((up.id.as_str(), s))
+            }
+            _ => None,
+        })
+        .collect();
+    let folded_into: HashMap<&str, &str> = health
+        .iter()
+        .map(|(up, check)| (check.id.as_str(), *up))
+        .collect();
+    let alias = |id: &'a StepId| -> &'a str {
+        folded_into.get(id.as_str()).copied().unwrap_or(id.as_str())
+    };
+    steps
+        .iter()
+        .filter(|s| !folded_into.contains_key(s.id.as_str()))
+        .map(|s| {
+            let check = health.get(s.id.as_str());
+            let estimate = s.estimate + check.map_or(Duration::ZERO, |c| c.estimate);
+            let label = match (check, s.action.is_gate()) {
+                (_, true) => s.target(),
+                (Some(_), false) => format!("{} + health · {}", s.id, format_seconds(estimate)),
+                (None, false) => format!("{} · {}", s.id, format_seconds(estimate)),
+            };
+            Node {
+                id: s.id.as_str(),
+                label,
+                edges: s.depends_on.iter().map(alias).collect(),
+                group: None,
+                small: s.action.is_gate(),
+            }
+        })
+        .collect()
 }
 
 struct Node<'a> {
@@ -49,6 +116,8 @@ struct Node<'a> {
     edges: Vec<&'a str>,
     /// The tier, for service graphs.
     group: Option<u32>,
+    /// Drawn small: a gate.
+    small: bool,
 }
 
 fn draw(nodes: &[Node<'_>], format: GraphFormat) -> String {
@@ -56,6 +125,7 @@ fn draw(nodes: &[Node<'_>], format: GraphFormat) -> String {
         GraphFormat::Text => text(nodes),
         GraphFormat::Dot => dot(nodes),
         GraphFormat::Mermaid => mermaid(nodes),
+        GraphFormat::Svg => svg(nodes),
     }
 }
 
@@ -114,9 +184,8 @@ fn dot(nodes: &[Node<'_>]) -> String {
 }
 
 fn mermaid(nodes: &[Node<'_>]) -> String {
-    let index: std::collections::HashMap<&str, usize> =
-        nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
-    let mut out = String::from("flowchart LR\n");
+    let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+    let mut out = String::from("flowchart TD\n");
     let mut group = None;
     for (i, node) in nodes.iter().enumerate() {
         if node.group != group {
@@ -128,17 +197,72 @@ fn mermaid(nodes: &[Node<'_>]) -> String {
                 let _ = writeln!(out, "  subgraph tier{tier}[\"tier {tier}\"]");
             }
         }
-        let _ = writeln!(out, "  n{i}[\"{}\"]", node.label.replace('"', "#quot;"));
+        let (open, close) = if node.small { ("([", "])") } else { ("[", "]") };
+        let _ = writeln!(
+            out,
+            "  n{i}{open}\"{}\"{close}",
+            node.label.replace('"', "#quot;")
+        );
     }
     if group.is_some() {
         out.push_str("  end\n");
     }
+    let mut drawn = std::collections::HashSet::new();
     for (i, node) in nodes.iter().enumerate() {
-        for edge in node.edges.iter().filter_map(|e| index.get(e)) {
-            let _ = writeln!(out, "  n{edge} --> n{i}");
+        for &edge in node.edges.iter().filter_map(|e| index.get(e)) {
+            if edge != i && drawn.insert((edge, i)) {
+                let _ = writeln!(out, "  n{edge} --> n{i}");
+            }
         }
     }
     out
+}
+
+/// The graph drawn top to bottom as an SVG picture.
+fn svg(nodes: &[Node<'_>]) -> String {
+    use layout::backends::svg::SVGWriter;
+    use layout::core::base::Orientation;
+    use layout::core::geometry::Point;
+    use layout::core::style::StyleAttr;
+    use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
+    use layout::topo::layout::VisualGraph;
+
+    let orientation = Orientation::TopToBottom;
+    let mut graph = VisualGraph::new(orientation);
+    let handles: Vec<_> = nodes
+        .iter()
+        .map(|node| {
+            let label = match node.group {
+                Some(tier) => format!("{} (tier {tier})", node.label),
+                None => node.label.clone(),
+            };
+            let size = Point::new(label.chars().count() as f64 * 8.0 + 24.0, 40.0);
+            let shape = if node.small {
+                ShapeKind::new_circle(&label)
+            } else {
+                ShapeKind::new_box(&label)
+            };
+            graph.add_node(Element::create(
+                shape,
+                StyleAttr::simple(),
+                orientation,
+                size,
+            ))
+        })
+        .collect();
+    let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+    for (i, node) in nodes.iter().enumerate() {
+        for &edge in node.edges.iter().filter_map(|e| index.get(e)) {
+            if edge != i {
+                graph.add_edge(Arrow::simple(""), handles[edge], handles[i]);
+            }
+        }
+    }
+    let mut svg = SVGWriter::new();
+    if !nodes.is_empty() {
+        graph.do_it(false, false, false, &mut svg);
+    }
+    svg.finalize()
 }
 
 fn escape(text: &str) -> String {

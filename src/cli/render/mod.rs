@@ -1,6 +1,7 @@
 //! Rendering of plans (text for terminals, markdown for pull requests, JSON for
 //! machines) and graphs. Rendering only formats: every number comes from the plan.
 
+mod budget;
 pub mod graph;
 mod markdown;
 mod text;
@@ -15,7 +16,8 @@ use crate::duration::format_seconds;
 use crate::graph::step::{Action, Change, Placement, Step};
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::{
-    Check, CheckKind, Environment, HealthCheck, Notification, NotifyVia, Phase, RecordSet,
+    Check, CheckKind, Environment, HealthCheck, HealthProbe, Notification, NotifyVia, Phase,
+    RecordSet,
 };
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
@@ -32,9 +34,15 @@ pub struct Rendered {
 pub fn plan(env: &Environment, file: &PlanFile, format: PlanFormat) -> String {
     match format {
         PlanFormat::Text => text::render(env, &file.plan),
-        PlanFormat::Markdown => markdown::render(env, &file.plan),
+        PlanFormat::Markdown => markdown::render(env, file, budget::COMMENT_LIMIT),
         PlanFormat::Json => file.to_json(),
     }
+}
+
+/// Every plan of an environment in one markdown document that fits a pull-request
+/// comment: an index, then each plan folded.
+pub fn all_markdown(env: &Environment, files: &[PlanFile]) -> String {
+    markdown::render_all(env, files, budget::COMMENT_LIMIT)
 }
 
 /// The steps grouped by phase in order (gates included, so every `after` names a
@@ -101,58 +109,136 @@ fn record_sets(sets: &[RecordSet]) -> String {
     lines.join("\n")
 }
 
-/// How a service without an `activate` command comes up: its RDS read replica is
-/// promoted, or the standby is taken as ready.
-fn activation_without_command(env: &Environment, service: &str, region: &str) -> String {
-    match env
-        .service(service)
-        .and_then(|s| s.rds.as_ref()?.instance(region))
-    {
-        Some(id) => format!(
-            "promotes the RDS read replica {id} (PromoteReadReplica), then waits until it is available"
-        ),
-        None => "no activate command: the standby is taken as ready".to_string(),
+/// How a renderer sets a command, URL, key or `${env:…}` reference apart: as it is
+/// for a terminal, as code for markdown ([`code`]).
+pub type Literal = fn(&str) -> String;
+
+/// `text` as it is.
+pub fn plain(text: &str) -> String {
+    text.to_string()
+}
+
+/// `text` as markdown inline code, fenced by one more backtick than it holds in a row.
+pub fn code(text: &str) -> String {
+    let longest = text
+        .split(|c| c != '`')
+        .map(str::len)
+        .max()
+        .unwrap_or_default();
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// What a step runs or probes, in one line, when there is something to say.
+pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Option<String> {
+    let shell = |words: &[String]| lit(&argv(words));
+    match &step.action {
+        Action::Activate { .. } | Action::Restore { .. } => {
+            Some(recovery_detail(env, &step.action, lit))
+        }
+        Action::Run {
+            argv,
+            timeout,
+            best_effort,
+            ..
+        } => Some(run_detail(&shell(&argv.argv()), *timeout, *best_effort)),
+        Action::Deactivate {
+            command,
+            timeout,
+            best_effort,
+            ..
+        } => Some(format!(
+            "runs: {} ({}, at most {})",
+            shell(command),
+            if *best_effort {
+                "best effort: the region is presumed down, a failure is recorded and recovery goes on"
+            } else {
+                "mandatory: if it fails, nothing is promoted"
+            },
+            format_seconds(*timeout)
+        )),
+        Action::Resync {
+            command, timeout, ..
+        } => Some(format!(
+            "runs: {} (at most {})",
+            shell(command),
+            format_seconds(*timeout)
+        )),
+        Action::CatchUp { timeout, .. } => Some(format!(
+            "waits until the copy holds every write of the active one (at most {}); a copy that is behind is not promoted without --accept-data-loss",
+            format_seconds(*timeout)
+        )),
+        Action::Manual { instruction, .. } => Some(format!("pause: {instruction}")),
+        Action::Health {
+            probe: Some(probe), ..
+        } => Some(health(probe, lit)),
+        Action::Health { probe: None, .. } => {
+            Some("no health probe: taken as healthy once active".to_string())
+        }
+        Action::Notify { index, .. } => env
+            .notify
+            .get(*index)
+            .map(|n| notify_detail(&n.render(&plan.placeholders(env)), lit)),
+        Action::Verify { index, .. } => env
+            .checks
+            .get(*index)
+            .map(|c| check_detail(&c.render(&plan.placeholders(env)), lit)),
+        Action::Upload { file, key, .. } => Some(format!(
+            "uploads {}; what {} held is kept as {}",
+            lit(file),
+            lit(key),
+            lit(&crate::model::kept_key(key))
+        )),
+        Action::Revert { key, .. } => Some(format!(
+            "puts back what {} held before (or removes the page if nothing did)",
+            lit(key)
+        )),
+        _ => None,
     }
 }
 
-/// What an activate or restore step runs.
-fn recovery_detail(env: &Environment, action: &Action) -> Option<String> {
+/// What an activate or restore step runs (or, for an RDS service, promotes).
+fn recovery_detail(env: &Environment, action: &Action, lit: Literal) -> String {
+    let shell = |words: &[String]| lit(&argv(words));
     match action {
         Action::Activate {
             command: Some(argv),
             timeout,
             ..
-        } => Some(format!(
-            "runs: {}{}",
-            self::argv(argv),
-            declared_timeout(*timeout)
-        )),
+        } => format!("runs: {}{}", shell(argv), declared_timeout(*timeout)),
         Action::Restore {
             command: Some(argv),
             backups,
             timeout,
             ..
-        } => Some(format!(
-            "runs: {} ({{backup}}: the newest backup under {}, chosen when the step runs){}",
-            self::argv(argv),
-            backups.url(),
+        } => format!(
+            "runs: {} ({}: the newest backup under {}, chosen when the step runs){}",
+            shell(argv),
+            lit("{backup}"),
+            lit(&backups.url()),
             declared_timeout(*timeout)
-        )),
+        ),
         Action::Activate {
-            command: None,
-            service,
-            region,
-            ..
-        } => Some(activation_without_command(env, service, region)),
-        Action::Restore {
-            command: None,
-            backups,
-            ..
-        } => Some(format!(
-            "restores from {} (no restore command)",
-            backups.url()
-        )),
-        _ => None,
+            service, region, ..
+        } => match env
+            .service(service)
+            .and_then(|s| s.rds.as_ref()?.instance(region))
+        {
+            Some(id) => format!(
+                "promotes the RDS read replica {} (PromoteReadReplica), then waits until it is available",
+                lit(id)
+            ),
+            None => "no activate command: the standby is taken as ready".to_string(),
+        },
+        Action::Restore { backups, .. } => {
+            format!("restores from {} (no restore command)", lit(&backups.url()))
+        }
+        _ => String::new(),
     }
 }
 
@@ -165,87 +251,9 @@ fn declared_timeout(timeout: Duration) -> String {
     }
 }
 
-/// What a step runs or probes, in one line, when there is something to say.
-pub fn detail(env: &Environment, plan: &Plan, step: &Step) -> Option<String> {
-    match &step.action {
-        Action::Activate { .. } | Action::Restore { .. } => recovery_detail(env, &step.action),
-        Action::Run {
-            argv,
-            timeout,
-            best_effort,
-            ..
-        } => Some(run_detail(&argv.argv(), *timeout, *best_effort)),
-        Action::Deactivate {
-            command,
-            timeout,
-            best_effort,
-            ..
-        } => Some(format!(
-            "runs: {} ({}, at most {})",
-            self::argv(command),
-            if *best_effort {
-                "best effort: the region is presumed down, a failure is recorded and recovery goes on"
-            } else {
-                "mandatory: if it fails, nothing is promoted"
-            },
-            format_seconds(*timeout)
-        )),
-        Action::Resync {
-            command, timeout, ..
-        } => Some(format!(
-            "runs: {} (at most {})",
-            self::argv(command),
-            format_seconds(*timeout)
-        )),
-        Action::CatchUp { timeout, .. } => Some(format!(
-            "waits until the copy holds every write of the active one (at most {}); a copy that is behind is not promoted without --accept-data-loss",
-            format_seconds(*timeout)
-        )),
-        Action::Manual { instruction, .. } => Some(format!("pause: {instruction}")),
-        Action::Health {
-            probe: Some(probe), ..
-        } => Some(match &probe.check {
-            HealthCheck::Http { url, expect, .. } => {
-                format!(
-                    "GET {url} expects {expect}, {} attempts every {}",
-                    probe.attempts,
-                    format_seconds(probe.interval)
-                )
-            }
-            HealthCheck::Command { argv } => {
-                format!(
-                    "runs: {} ({} attempts every {})",
-                    self::argv(&argv.argv()),
-                    probe.attempts,
-                    format_seconds(probe.interval)
-                )
-            }
-        }),
-        Action::Health { probe: None, .. } => {
-            Some("no health probe: taken as healthy once active".to_string())
-        }
-        Action::Notify { index, .. } => env
-            .notify
-            .get(*index)
-            .map(|n| notify_detail(&n.render(&plan.placeholders(env)))),
-        Action::Verify { index, .. } => env
-            .checks
-            .get(*index)
-            .map(|c| check_detail(&c.render(&plan.placeholders(env)))),
-        Action::Upload { file, key, .. } => Some(format!(
-            "uploads {file}; what {key} held is kept as {}",
-            crate::model::kept_key(key)
-        )),
-        Action::Revert { key, .. } => Some(format!(
-            "puts back what {key} held before (or removes the page if nothing did)"
-        )),
-        _ => None,
-    }
-}
-
-/// A scenario's own command, its timeout and whether it is best effort.
-fn run_detail(argv: &[String], timeout: Option<Duration>, best_effort: bool) -> String {
-    let mut line = format!("runs: {}", self::argv(argv));
+/// A scenario's own command (as shown), its timeout and whether it is best effort.
+fn run_detail(shown: &str, timeout: Option<Duration>, best_effort: bool) -> String {
+    let mut line = format!("runs: {shown}");
     if let Some(timeout) = timeout {
         let _ = write!(line, " (at most {})", format_seconds(timeout));
     }
@@ -256,27 +264,56 @@ fn run_detail(argv: &[String], timeout: Option<Duration>, best_effort: bool) -> 
 }
 
 /// A notification, rendered for the plan.
-fn notify_detail(entry: &Notification) -> String {
+fn notify_detail(entry: &Notification, lit: Literal) -> String {
     match &entry.via {
-        NotifyVia::Webhook { url } => format!("webhook {url} (template {})", entry.template),
-        NotifyVia::Command(argv) => {
+        NotifyVia::Webhook { url } => {
             format!(
-                "runs: {} (template {})",
-                self::argv(&argv.argv()),
+                "webhook {} (template {})",
+                lit(&url.to_string()),
                 entry.template
             )
         }
+        NotifyVia::Command(argv) => format!(
+            "runs: {} (template {})",
+            lit(&self::argv(&argv.argv())),
+            entry.template
+        ),
     }
 }
 
 /// A check, rendered for the plan.
-fn check_detail(check: &Check) -> String {
+fn check_detail(check: &Check, lit: Literal) -> String {
     match &check.kind {
-        CheckKind::Http { url, expect, .. } => format!("GET {url} expects {expect}"),
-        CheckKind::Dns { record } => {
-            format!("DNS record {} points at the active region", record.value)
+        CheckKind::Http { url, expect, .. } => {
+            format!("GET {} expects {expect}", lit(&url.to_string()))
         }
-        CheckKind::Command(argv) => format!("runs: {}", self::argv(&argv.argv())),
+        CheckKind::Dns { record } => format!(
+            "DNS record {} points at the active region",
+            lit(&record.value)
+        ),
+        CheckKind::Command(argv) => format!("runs: {}", lit(&self::argv(&argv.argv()))),
+    }
+}
+
+/// What a health probe asks and how often.
+fn health(probe: &HealthProbe, lit: Literal) -> String {
+    match &probe.check {
+        HealthCheck::Http { url, expect, .. } => {
+            format!(
+                "GET {} expects {expect}, {} attempts every {}",
+                lit(&url.to_string()),
+                probe.attempts,
+                format_seconds(probe.interval)
+            )
+        }
+        HealthCheck::Command { argv } => {
+            format!(
+                "runs: {} ({} attempts every {})",
+                lit(&self::argv(&argv.argv())),
+                probe.attempts,
+                format_seconds(probe.interval)
+            )
+        }
     }
 }
 

@@ -116,7 +116,7 @@ fn steps(out: &mut String, env: &Environment, plan: &Plan) {
                 let after: Vec<&str> = step.depends_on.iter().map(StepId::as_str).collect();
                 let _ = writeln!(out, "        after: {}", after.join(", "));
             }
-            if let Some(detail) = detail(env, plan, step) {
+            if let Some(detail) = detail(env, plan, step, super::plain) {
                 let _ = writeln!(out, "        {detail}");
             }
             for line in change_lines(step) {
