@@ -99,6 +99,35 @@ impl World {
         world
     }
 
+    /// The reference world with its state in `s3://drplan-state/production.json` (the
+    /// bucket created) instead of local.
+    fn with_s3_state() -> Self {
+        let state_line = "state = \"local\"";
+        let world = Self::with_environment(&Seed::REFERENCE, |text| {
+            assert!(text.contains(state_line), "the reference keeps local state");
+            text.replacen(
+                state_line,
+                "state = \"s3://drplan-state/production.json\"",
+                1,
+            )
+        });
+        world.seeder().create_bucket("drplan-state");
+        world
+    }
+
+    /// `drplan plan production.toml --scenario SCENARIO --out plan.json`.
+    fn plan_to_file(&self) {
+        self.drplan(&[
+            "plan",
+            "production.toml",
+            "--scenario",
+            SCENARIO,
+            "--out",
+            "plan.json",
+        ])
+        .expect(0);
+    }
+
     fn seed(&mut self, seed: &Seed, text: &str) {
         let seeder = self.seeder();
         if seed.dns {
@@ -227,16 +256,7 @@ fn failover_and_failback_move_the_reference_records_in_route53() {
     let world = World::new(&Seed::REFERENCE);
     assert_eq!(world.records(), reference_records(HOME));
 
-    world
-        .drplan(&[
-            "plan",
-            "production.toml",
-            "--scenario",
-            SCENARIO,
-            "--out",
-            "plan.json",
-        ])
-        .expect(0);
+    world.plan_to_file();
     let applied = world.drplan(&["apply", "plan.json"]).expect(0);
     assert!(
         applied.stdout.contains("apply complete"),
@@ -305,16 +325,7 @@ fn a_missing_backup_is_refused_without_accept_data_loss() {
         );
         assert!(planned.stdout.contains(&line), "{}", planned.stdout);
     }
-    world
-        .drplan(&[
-            "plan",
-            "production.toml",
-            "--scenario",
-            SCENARIO,
-            "--out",
-            "plan.json",
-        ])
-        .expect(0);
+    world.plan_to_file();
 
     let refused = world.drplan(&["apply", "plan.json"]).expect(1);
     let message = refused.message();
@@ -347,16 +358,7 @@ fn a_missing_backup_is_refused_without_accept_data_loss() {
 #[test]
 fn a_record_moved_by_hand_after_plan_makes_the_plan_stale() {
     let world = World::new(&Seed::REFERENCE);
-    world
-        .drplan(&[
-            "plan",
-            "production.toml",
-            "--scenario",
-            SCENARIO,
-            "--out",
-            "plan.json",
-        ])
-        .expect(0);
+    world.plan_to_file();
 
     // Someone moves www to us-west-2 by hand.
     let env =
@@ -399,27 +401,9 @@ fn a_record_moved_by_hand_after_plan_makes_the_plan_stale() {
 
 #[test]
 fn two_applies_racing_for_the_s3_state_lock_one_applies() {
-    let state_line = "state = \"local\"";
-    let world = World::with_environment(&Seed::REFERENCE, |text| {
-        assert!(text.contains(state_line), "the reference keeps local state");
-        text.replacen(
-            state_line,
-            "state = \"s3://drplan-state/production.json\"",
-            1,
-        )
-    });
+    let world = World::with_s3_state();
     let seeder = world.seeder();
-    seeder.create_bucket("drplan-state");
-    world
-        .drplan(&[
-            "plan",
-            "production.toml",
-            "--scenario",
-            SCENARIO,
-            "--out",
-            "plan.json",
-        ])
-        .expect(0);
+    world.plan_to_file();
 
     // Whichever takes the lock stops inside it (the supabase stand-in waits for
     // `release`), so the other always meets the lock.
@@ -495,27 +479,10 @@ fn two_applies_racing_for_the_s3_state_lock_one_applies() {
 
 #[test]
 fn the_s3_endpoint_dying_mid_apply_keeps_the_journal_in_the_spool_and_resume_pushes_it() {
-    let state_line = "state = \"local\"";
-    let mut world = World::with_environment(&Seed::REFERENCE, |text| {
-        text.replacen(
-            state_line,
-            "state = \"s3://drplan-state/production.json\"",
-            1,
-        )
-    });
-    world.seeder().create_bucket("drplan-state");
+    let mut world = World::with_s3_state();
     let proxy = fixture::CountingProxy::start(world.moto.port);
     world.endpoint = proxy.endpoint.clone();
-    world
-        .drplan(&[
-            "plan",
-            "production.toml",
-            "--scenario",
-            SCENARIO,
-            "--out",
-            "plan.json",
-        ])
-        .expect(0);
+    world.plan_to_file();
 
     // The apply holds inside its first supabase command; the endpoint dies meanwhile.
     let release = world.path().join("release");
@@ -630,16 +597,7 @@ fn one_apply_sends_one_route53_change_per_zone_and_level() {
     let mut world = World::new(&Seed::REFERENCE);
     let proxy = fixture::CountingProxy::start(world.moto.port);
     world.endpoint = proxy.endpoint.clone();
-    world
-        .drplan(&[
-            "plan",
-            "production.toml",
-            "--scenario",
-            SCENARIO,
-            "--out",
-            "plan.json",
-        ])
-        .expect(0);
+    world.plan_to_file();
 
     // The Route53 change calls the plan needs: one per hosted zone per graph level
     // that holds switch steps.
