@@ -1229,6 +1229,32 @@ struct SilentWebhook {
     requests: std::sync::Arc<Mutex<Vec<String>>>,
 }
 
+/// One whole HTTP request from `client`: its head, then as many body bytes as its
+/// `content-length` says (headers and body may arrive in separate reads; a loaded
+/// machine may take its time).
+fn read_request(client: &mut std::net::TcpStream) -> String {
+    let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut request = Vec::new();
+    let mut buffer = [0; 16 * 1024];
+    loop {
+        let text = String::from_utf8_lossy(&request).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length: "))
+                .and_then(|n| n.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if body.len() >= length {
+                return text;
+            }
+        }
+        match std::io::Read::read(client, &mut buffer) {
+            Ok(0) | Err(_) => return String::from_utf8_lossy(&request).to_string(),
+            Ok(read) => request.extend_from_slice(&buffer[..read]),
+        }
+    }
+}
+
 impl SilentWebhook {
     fn start() -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
@@ -1238,11 +1264,9 @@ impl SilentWebhook {
         thread::spawn(move || {
             let mut open = Vec::new();
             for mut client in listener.incoming().flatten() {
-                let mut buffer = vec![0; 64 * 1024];
-                let _ = client.set_read_timeout(Some(Duration::from_secs(2)));
-                let read = std::io::Read::read(&mut client, &mut buffer).unwrap_or(0);
+                let request = read_request(&mut client);
                 let mut kept = kept.lock().expect("not poisoned");
-                kept.push(String::from_utf8_lossy(&buffer[..read]).to_string());
+                kept.push(request);
                 if kept.len() == 1 {
                     open.push(client);
                 } else {

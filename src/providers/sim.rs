@@ -560,9 +560,11 @@ impl Cached {
 
 impl Drop for Cached {
     /// Leaves the world as one file: a reader that does not replay the change log (a
-    /// person, a test) sees it whole. Left as it is when the lock cannot be had.
+    /// person, a test) sees it whole — also when the log is what a killed process left
+    /// and this one changed nothing (a resume with nothing left to run). Left as it is
+    /// when the lock cannot be had.
     fn drop(&mut self) {
-        if self.seen.is_some_and(|seen| seen.has_log())
+        if Stamp::of(&self.path).is_ok_and(|stamp| stamp.has_log())
             && let Ok(_lock) = lock_world(&self.path)
             && let Ok(world) = SimWorld::load(&self.path)
         {

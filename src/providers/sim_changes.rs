@@ -210,15 +210,23 @@ mod tests {
     use crate::providers::sim::Sim;
     use crate::providers::{ObjectStore, ServiceRuntime};
 
+    fn example() -> crate::model::Environment {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/example.toml");
+        crate::model::load(&path).unwrap().env
+    }
+
     /// A nominal example world in `dir`, and the sim provider over it.
     fn sim(dir: &TempDir) -> (Sim, PathBuf) {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/example.toml");
-        let env = crate::model::load(&path).unwrap().env;
         let world = dir.path().join("example.json");
-        SimWorld::nominal(&env, SystemTime::now())
+        SimWorld::nominal(&example(), SystemTime::now())
             .save(&world)
             .unwrap();
-        (Sim::open_at(world.clone(), &env, 0.0).unwrap(), world)
+        (open(&world), world)
+    }
+
+    /// The sim provider over the example world at `world`.
+    fn open(world: &Path) -> Sim {
+        Sim::open_at(world.to_path_buf(), &example(), 0.0).unwrap()
     }
 
     fn world_file(world: &Path) -> SimWorld {
@@ -290,5 +298,26 @@ mod tests {
             assert_eq!(read.services[service].active, "eu-central-1", "{service}");
         }
         assert_eq!(read.log.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn the_log_of_a_killed_process_is_compacted_by_the_next_sim_even_without_a_change() {
+        let dir = TempDir::new().unwrap();
+        let (killed, world) = sim(&dir);
+        killed
+            .activate("postgres", "eu-central-1", None, DEFAULT_LIFECYCLE_TIMEOUT)
+            .await
+            .unwrap();
+        // Killed: its drop never runs, so its change stays in the log.
+        std::mem::forget(killed);
+        assert!(log_path(&world).exists());
+
+        // A resume with nothing left to run opens the sim and closes it.
+        drop(open(&world));
+        assert!(!log_path(&world).exists());
+        assert_eq!(
+            world_file(&world).services["postgres"].active,
+            "eu-central-1"
+        );
     }
 }
