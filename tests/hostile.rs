@@ -198,17 +198,7 @@ fn a_duration_longer_than_a_year_is_a_validate_error_and_never_an_overflow() {
 
 #[test]
 fn a_saved_plan_with_an_endless_estimate_is_not_a_plan() {
-    let workspace = Workspace::new();
-    workspace.drplan(&["sim", "init", EXAMPLE]).expect(0);
-    let plan = [
-        "plan",
-        EXAMPLE,
-        "--scenario",
-        "region-outage",
-        "--out",
-        "plan.json",
-    ];
-    workspace.drplan(&plan).expect(0);
+    let workspace = crate::apply::saved_plan();
     let path = workspace.path().join("plan.json");
     let mut saved: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&path).expect("the plan")).expect("JSON");
@@ -359,17 +349,7 @@ fn files_that_never_end_are_refused_past_their_limit() {
 
 #[test]
 fn every_file_drplan_writes_is_readable_by_its_owner_only() {
-    let workspace = Workspace::new();
-    workspace.drplan(&["sim", "init", EXAMPLE]).expect(0);
-    let plan = [
-        "plan",
-        EXAMPLE,
-        "--scenario",
-        "region-outage",
-        "--out",
-        "plan.json",
-    ];
-    workspace.drplan(&plan).expect(0);
+    let workspace = crate::apply::saved_plan();
     workspace
         .drplan(&["apply", "plan.json", "--auto-approve"])
         .expect(0);
