@@ -1262,18 +1262,29 @@ impl SilentWebhook {
         let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
         let kept = std::sync::Arc::clone(&requests);
         thread::spawn(move || {
-            let mut open = Vec::new();
+            // One thread a connection: a client that connects and sends nothing must
+            // not hold up the next request.
             for mut client in listener.incoming().flatten() {
-                let request = read_request(&mut client);
-                let mut kept = kept.lock().expect("not poisoned");
-                kept.push(request);
-                if kept.len() == 1 {
-                    open.push(client);
-                } else {
-                    let answer =
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
-                    let _ = std::io::Write::write_all(&mut client, answer);
-                }
+                let kept = std::sync::Arc::clone(&kept);
+                thread::spawn(move || {
+                    let request = read_request(&mut client);
+                    if request.is_empty() {
+                        return;
+                    }
+                    let first = {
+                        let mut kept = kept.lock().expect("not poisoned");
+                        kept.push(request);
+                        kept.len() == 1
+                    };
+                    if first {
+                        // Never answered: held open until the test ends.
+                        thread::sleep(Duration::from_mins(10));
+                    } else {
+                        let answer =
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                        let _ = std::io::Write::write_all(&mut client, answer);
+                    }
+                });
             }
         });
         Self { url, requests }
