@@ -5,8 +5,11 @@
 //! Crash and resume (kill -9 at twenty points of a run), lock contention, stale plans,
 //! Ctrl-C, a failing step with and without `--keep-going`, failover then failback, the
 //! RPO gate, snapshots (under `snapshots/apply/`) of a live plan, the status after a
-//! failover and the run report, and real commands stopped by SIGTERM or left running by
-//! a SIGKILL (stopped by the resume before their step runs again).
+//! failover and the run report, real commands stopped by SIGTERM, a second Ctrl-C, or
+//! left running by a SIGKILL (stopped by the resume before their step runs again);
+//! notifications retried, given up and timed by their offsets (the POST bodies
+//! asserted); manual steps and approvals at a terminal and without one; a maintenance
+//! page whose bucket cannot be reached.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -23,6 +26,8 @@ use serde_json::Value;
 
 use crate::support::runner::{self, Run, Spawned};
 use crate::support::snapshot;
+use crate::support::terminal::Terminal;
+use crate::support::webhook::{Answer, Webhook, body};
 use crate::support::workspace::Workspace;
 
 const EXAMPLE: &str = "environments/example.toml";
@@ -1122,6 +1127,50 @@ fn sigterm_stops_running_commands_journals_them_abandoned_and_releases_the_lock(
 }
 
 #[test]
+fn a_second_ctrl_c_aborts_the_running_commands_and_releases_the_lock() {
+    let workspace = Workspace::with_commands(&[("api", sh("sleep 300"))], "");
+    let apply = workspace.failover_until_command("activate:api");
+    // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(apply.pid(), libc::SIGINT) }, 0);
+    wait_until("the first Ctrl-C is taken", Duration::from_mins(1), || {
+        apply
+            .stderr_so_far()
+            .contains("interrupted: starting nothing new")
+    });
+    // The first Ctrl-C lets the running step finish: it still runs.
+    assert!(
+        command_groups(&workspace.state("commands"), "activate:api")[0].is_running(),
+        "the first Ctrl-C stopped the command"
+    );
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(apply.pid(), libc::SIGINT) }, 0);
+    let aborted = apply.wait();
+
+    assert_eq!(aborted.code, Some(1), "{aborted}");
+    assert!(
+        aborted
+            .stderr
+            .contains("second interrupt: stopping the running steps and their commands")
+            && aborted.message().contains("drplan::apply::aborted"),
+        "{aborted}"
+    );
+    let state = workspace.state("commands");
+    assert_eq!(run_status(&state), "interrupted");
+    assert_eq!(
+        events(&state, "activate:api"),
+        ["started", "command-started", "abandoned"]
+    );
+    assert_stopped(&command_groups(&state, "activate:api")[0]);
+    assert!(
+        !workspace
+            .file("state", "commands")
+            .with_extension("lock")
+            .exists(),
+        "the lock is released"
+    );
+}
+
+#[test]
 fn a_resume_after_sigkill_stops_the_orphaned_command_before_its_step_runs_again() {
     // The first copy hangs; a second copy finishes at once, saying whether the first
     // still ran beside it.
@@ -1221,83 +1270,9 @@ fn activations_and_checks_are_stopped_at_their_declared_timeout() {
     );
 }
 
-/// A webhook on a loopback port that keeps every request it receives, never answers
-/// the first (that notification is in flight until drplan gives up or dies) and
-/// answers the others 200.
-struct SilentWebhook {
-    url: String,
-    requests: std::sync::Arc<Mutex<Vec<String>>>,
-}
-
-/// One whole HTTP request from `client`: its head, then as many body bytes as its
-/// `content-length` says (headers and body may arrive in separate reads; a loaded
-/// machine may take its time).
-fn read_request(client: &mut std::net::TcpStream) -> String {
-    let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
-    let mut request = Vec::new();
-    let mut buffer = [0; 16 * 1024];
-    loop {
-        let text = String::from_utf8_lossy(&request).to_string();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length = head
-                .lines()
-                .find_map(|line| line.strip_prefix("content-length: "))
-                .and_then(|n| n.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if body.len() >= length {
-                return text;
-            }
-        }
-        match std::io::Read::read(client, &mut buffer) {
-            Ok(0) | Err(_) => return String::from_utf8_lossy(&request).to_string(),
-            Ok(read) => request.extend_from_slice(&buffer[..read]),
-        }
-    }
-}
-
-impl SilentWebhook {
-    fn start() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        let url = format!("http://{}/hook", listener.local_addr().expect("an address"));
-        let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let kept = std::sync::Arc::clone(&requests);
-        thread::spawn(move || {
-            // One thread a connection: a client that connects and sends nothing must
-            // not hold up the next request.
-            for mut client in listener.incoming().flatten() {
-                let kept = std::sync::Arc::clone(&kept);
-                thread::spawn(move || {
-                    let request = read_request(&mut client);
-                    if request.is_empty() {
-                        return;
-                    }
-                    let first = {
-                        let mut kept = kept.lock().expect("not poisoned");
-                        kept.push(request);
-                        kept.len() == 1
-                    };
-                    if first {
-                        // Never answered: held open until the test ends.
-                        thread::sleep(Duration::from_mins(10));
-                    } else {
-                        let answer =
-                            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
-                        let _ = std::io::Write::write_all(&mut client, answer);
-                    }
-                });
-            }
-        });
-        Self { url, requests }
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().expect("not poisoned").clone()
-    }
-}
-
 #[test]
 fn a_notification_in_flight_when_drplan_is_killed_is_not_sent_again_on_resume() {
-    let webhook = SilentWebhook::start();
+    let webhook = Webhook::start(&[Answer::Never]);
     let workspace = Workspace::with_commands(
         &[("api", sh("true"))],
         &format!(
@@ -1354,4 +1329,331 @@ fn a_notification_in_flight_when_drplan_is_killed_is_not_sent_again_on_resume() 
     let state = workspace.state("commands");
     assert_eq!(events(&state, step), ["started", "sending", "finished"]);
     assert!(detail(&state, step, "finished").contains("it is not sent again"));
+}
+
+// ---------------------------------------------------------------------------------
+// 10. Notifications on the real runtime: retries, failures, offsets.
+
+/// A `[[notify]]` entry (TOML) posting the internal alert to `url` at `after`.
+fn webhook_entry(after: &str, to: &str, url: &str) -> String {
+    format!(
+        "\n[[notify]]\nafter = \"{after}\"\nto = \"{to}\"\nvia = \"webhook\"\nurl = \"{url}\"\n"
+    )
+}
+
+/// The requests of `webhook` carrying the idempotency key of `step` in the state's run.
+fn posted_for(webhook: &Webhook, state: &Value, step: &str) -> Vec<String> {
+    let run_id = state["run"]["id"].as_str().expect("a run id");
+    let key = format!("\"idempotency_key\":\"{run_id}/{step}\"");
+    webhook
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains(&key))
+        .collect()
+}
+
+#[test]
+fn a_refused_notification_is_retried_and_one_that_keeps_failing_is_recorded_without_failing_recovery()
+ {
+    let flaky = Webhook::start(&[Answer::Status(500), Answer::Status(503)]);
+    let down = Webhook::start(&[Answer::Status(500); 3]);
+    let workspace = Workspace::with_commands(
+        &[("api", sh("true"))],
+        &(webhook_entry("0m", "on-call", &flaky.url) + &webhook_entry("0m", "status", &down.url)),
+    );
+    let apply = runner::run(&mut workspace.command_with_aws(&[
+        "apply",
+        COMMANDS,
+        "--scenario",
+        "region-outage",
+        "--auto-approve",
+    ]))
+    .expect(0);
+    let state = workspace.state("commands");
+    assert_eq!(run_status(&state), "finished", "{}", apply.stderr);
+
+    // Refused twice, accepted the third time: the same body each time.
+    let tries = posted_for(&flaky, &state, "notify:1-on-call");
+    assert_eq!(
+        tries.len(),
+        3,
+        "{}: {tries:?}",
+        detail(&state, "notify:1-on-call", "finished")
+    );
+    assert!(
+        tries.iter().all(|t| body(t) == body(&tries[0])),
+        "{tries:?}"
+    );
+    assert!(
+        body(&tries[0]).contains("\"status\":\"recovering\""),
+        "{}",
+        tries[0]
+    );
+    assert_eq!(
+        events(&state, "notify:1-on-call"),
+        ["started", "sending", "finished"]
+    );
+    assert!(detail(&state, "notify:1-on-call", "finished").contains("notified on-call"));
+
+    // Refused three times: given up, recorded, and recovery went on.
+    assert_eq!(posted_for(&down, &state, "notify:2-status").len(), 3);
+    let failed = detail(&state, "notify:2-status", "finished");
+    assert!(
+        failed.contains("notification to status failed after 3 attempts (recovery goes on)")
+            && failed.contains("500"),
+        "{failed}"
+    );
+    assert_eq!(
+        events(&state, "activate:api"),
+        ["started", "command-started", "finished"]
+    );
+    let report = workspace.reports().pop().expect("a run report");
+    assert!(report.contains("failed after 3 attempts"), "{report}");
+    // The resolved notices were tried the same way: the flaky webhook took the third
+    // try, the down one none.
+    for (webhook, key) in [
+        (&flaky, "notify:1-on-call-resolved"),
+        (&down, "notify:2-status-resolved"),
+    ] {
+        assert_eq!(posted_for(webhook, &state, key).len(), 3, "{key}");
+    }
+    assert!(detail(&state, "notify:1-on-call-resolved", "finished").starts_with("notified"));
+    assert!(
+        detail(&state, "notify:2-status-resolved", "finished").contains("failed after 3 attempts")
+    );
+}
+
+#[test]
+fn a_notification_waits_for_its_offset_or_for_recovery_whichever_comes_first() {
+    let webhook = Webhook::start(&[]);
+    let workspace = Workspace::new();
+    let go = workspace.path().join("go");
+    let activate = sh(&format!(
+        "until [ -f '{}' ]; do sleep 0.05; done",
+        go.display()
+    ));
+    let text = commands_environment(
+        &[("api", activate)],
+        &(webhook_entry("0m", "on-call", &webhook.url)
+            + &webhook_entry("10m", "customers", &webhook.url)),
+    );
+    fs::write(workspace.path().join(COMMANDS), text).expect("the environment is written");
+    workspace.run(&["sim", "init", COMMANDS]).expect(0);
+    let apply = runner::spawn(&mut workspace.command_with_aws(&[
+        "apply",
+        COMMANDS,
+        "--scenario",
+        "region-outage",
+        "--auto-approve",
+    ]));
+
+    // The 0m notice goes out while the activation still waits; the 10m one does not.
+    wait_until("the 0m notice is posted", Duration::from_mins(1), || {
+        !webhook.requests().is_empty()
+    });
+    let state = workspace.state("commands");
+    assert_eq!(events(&state, "notify:2-customers"), ["started"]);
+    assert!(!events(&state, "activate:api").contains(&"finished".to_string()));
+    fs::write(&go, "").expect("the activation is let go");
+    apply.wait().expect(0);
+
+    // Recovery came long before 10m: the 10m notice went out as soon as it was done.
+    let state = workspace.state("commands");
+    let order = journal(&state);
+    let at = |step: &str, event: &str| {
+        order
+            .iter()
+            .position(|(s, e)| s == step && e == event)
+            .unwrap_or_else(|| panic!("{step} {event} in {order:?}"))
+    };
+    assert!(at("notify:1-on-call", "sending") < at("activate:api", "finished"));
+    assert!(at("activate:api", "finished") < at("notify:2-customers", "sending"));
+    let requests = webhook.requests();
+    assert_eq!(requests.len(), 4, "{requests:?}");
+    assert!(body(&requests[0]).contains("/notify:1-on-call\""));
+    assert!(
+        body(&requests[1]).contains("/notify:2-customers\""),
+        "{requests:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// 11. Pauses: a manual step and a manual approval, at a terminal and without one.
+
+const PAUSING_PLAN: &str = "bad-migration.plan.json";
+
+/// A workspace with the example's world and a saved plan of `bad-migration`: a
+/// manual step (stop the workers), then the restore behind a manual approval.
+fn planned_bad_migration() -> Workspace {
+    let workspace = Workspace::new();
+    workspace.run(&["sim", "init", EXAMPLE]).expect(0);
+    workspace
+        .run(&[
+            "plan",
+            EXAMPLE,
+            "--scenario",
+            "bad-migration",
+            "--out",
+            PAUSING_PLAN,
+        ])
+        .expect(0);
+    workspace
+}
+
+const DONE: &str = "Type `yes` when done: ";
+const APPROVE: &str = "Type `yes` to run it: ";
+
+#[test]
+fn at_a_terminal_apply_waits_at_each_pause_until_a_person_types_yes() {
+    let workspace = planned_bad_migration();
+    let mut terminal = Terminal::start(
+        workspace.path(),
+        &["apply", PAUSING_PLAN, "--time-scale", "0"],
+    );
+    terminal.wait_for(DONE, 1);
+    assert!(
+        terminal.transcript().contains(
+            "manual:stop-the-workers\r\n  Scale the worker deployment to zero so nothing writes while the database is restored."
+        ),
+        "{}",
+        terminal.transcript()
+    );
+    // Paused: the gated restore has not started.
+    assert!(events(&workspace.state("example"), "restore:postgres").is_empty());
+    terminal.answer("yes");
+
+    terminal.wait_for(APPROVE, 1);
+    assert!(
+        terminal
+            .transcript()
+            .contains("approve:recover needs approval (manual): recover approved"),
+        "{}",
+        terminal.transcript()
+    );
+    let state = workspace.state("example");
+    assert_eq!(
+        events(&state, "manual:stop-the-workers"),
+        ["started", "finished"]
+    );
+    assert!(events(&state, "restore:postgres").is_empty());
+    terminal.answer("yes");
+
+    let (code, transcript) = terminal.wait();
+    assert_eq!(code, Some(0), "{transcript}");
+    assert_eq!(transcript.matches(DONE).count(), 1, "{transcript}");
+    assert_eq!(transcript.matches(APPROVE).count(), 1, "{transcript}");
+    let state = workspace.state("example");
+    assert_eq!(run_status(&state), "finished");
+    assert_eq!(events(&state, "restore:postgres"), ["started", "finished"]);
+}
+
+#[test]
+fn an_approval_answered_no_stops_the_run_before_the_phase_it_gates() {
+    let workspace = planned_bad_migration();
+    let mut terminal = Terminal::start(
+        workspace.path(),
+        &["apply", PAUSING_PLAN, "--time-scale", "0"],
+    );
+    terminal.wait_for(DONE, 1);
+    terminal.answer("yes");
+    terminal.wait_for(APPROVE, 1);
+    terminal.answer("no");
+
+    let (code, transcript) = terminal.wait();
+    assert_eq!(code, Some(1), "{transcript}");
+    assert!(
+        transcript.contains("FAILED approve:recover: approve:recover was not approved")
+            && transcript.contains("1 step(s) failed: approve:recover"),
+        "{transcript}"
+    );
+    let state = workspace.state("example");
+    assert_ne!(run_status(&state), "finished");
+    assert!(events(&state, "restore:postgres").is_empty());
+    assert!(
+        !workspace
+            .file("state", "example")
+            .with_extension("lock")
+            .exists(),
+        "the lock is released"
+    );
+}
+
+#[test]
+fn without_a_terminal_a_plan_that_pauses_is_refused_before_its_first_step() {
+    let workspace = planned_bad_migration();
+    let refused = workspace
+        .run(&["apply", PAUSING_PLAN, "--time-scale", "0"])
+        .expect(1);
+    assert!(
+        refused.message().contains("drplan::apply::no_terminal"),
+        "{refused}"
+    );
+    assert!(
+        workspace
+            .try_state("example")
+            .is_none_or(|state| state["run"].is_null()),
+        "a run started"
+    );
+
+    // --auto-approve answers every pause.
+    workspace
+        .run(&["apply", PAUSING_PLAN, "--time-scale", "0", "--auto-approve"])
+        .expect(0);
+    let state = workspace.state("example");
+    assert_eq!(events(&state, "restore:postgres"), ["started", "finished"]);
+}
+
+// ---------------------------------------------------------------------------------
+// 12. The maintenance page when its bucket cannot be reached.
+
+#[test]
+fn a_maintenance_page_whose_bucket_is_unreachable_is_recorded_and_recovery_goes_on() {
+    // The commands environment's S3 endpoint is a closed loopback port.
+    let text = commands_environment(&[("api", sh("true"))], "").replacen(
+        "to = \"eu-central-1\"\n",
+        "to = \"eu-central-1\"\nmaintenance_page = { bucket = \"site\", key = \"index.html\", file = \"maintenance.html\" }\n",
+        1,
+    );
+    let workspace = Workspace::new();
+    fs::write(workspace.path().join(COMMANDS), text).expect("the environment is written");
+    workspace.run(&["sim", "init", COMMANDS]).expect(0);
+
+    let apply = runner::run(&mut workspace.command_with_aws(&[
+        "apply",
+        COMMANDS,
+        "--scenario",
+        "region-outage",
+        "--auto-approve",
+    ]))
+    .expect(0);
+
+    let state = workspace.state("commands");
+    assert_eq!(run_status(&state), "finished", "{apply}");
+    assert_eq!(
+        events(&state, "activate:api"),
+        ["started", "command-started", "finished"]
+    );
+    for (step, what) in [
+        (
+            "upload:maintenance-page",
+            "could not put the maintenance page up",
+        ),
+        (
+            "revert:maintenance-page",
+            "could not take the maintenance page down",
+        ),
+    ] {
+        let finished = detail(&state, step, "finished");
+        assert!(
+            finished.starts_with(&format!("{what} (recovery goes on without it)"))
+                && finished.contains("AWS could not be reached")
+                && finished.contains("Connection refused"),
+            "{step}: {finished}"
+        );
+    }
+    let report = workspace.reports().pop().expect("a run report");
+    assert!(
+        report.contains("could not put the maintenance page up"),
+        "{report}"
+    );
 }

@@ -155,3 +155,41 @@ fn a_drill_on_a_target_environment_uses_its_own_world() {
     assert!(world["regions"]["eu-west-1"]["up"].as_bool().expect("up"));
     assert_eq!(world["services"]["api"]["active"], "eu-west-1");
 }
+
+#[test]
+fn a_drill_that_misses_the_rto_fails_and_says_not_met() {
+    let workspace = Workspace::new();
+    let production = workspace.path().join(PRODUCTION);
+    let text = std::fs::read_to_string(&production).expect("the environment is readable");
+    let tight = text.replacen("rto = \"30m\"", "rto = \"1m\"", 1);
+    assert_ne!(tight, text, "production declares rto = \"30m\"");
+    std::fs::write(&production, tight).expect("the environment is written");
+
+    // Detection alone takes 2m of simulated time: a 1m target is missed however
+    // fast the machine is.
+    workspace
+        .run(&[
+            "drill",
+            PRODUCTION,
+            "--scenario",
+            "regional-failure",
+            "--time-scale",
+            "0.005",
+        ])
+        .expect(1);
+
+    let (markdown, json) = filed(&workspace);
+    assert!(markdown.contains("**Result: FAILED"), "{markdown}");
+    assert!(
+        markdown.contains("against the RTO target 1m: NOT met |"),
+        "{markdown}"
+    );
+    assert_eq!(json["passed"], false);
+    let failures = json["failures"].as_array().expect("failures");
+    assert!(
+        failures.iter().any(|f| f
+            .as_str()
+            .is_some_and(|f| f.contains("over the RTO target 1m"))),
+        "{failures:?}"
+    );
+}

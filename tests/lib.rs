@@ -13,6 +13,7 @@ mod layering;
 mod operations;
 mod procedures;
 mod rds;
+mod scenarios;
 mod stability;
 mod support;
 mod tamper;

@@ -3,4 +3,6 @@ pub mod mermaid;
 pub mod moto;
 pub mod runner;
 pub mod snapshot;
+pub mod terminal;
+pub mod webhook;
 pub mod workspace;

@@ -136,6 +136,17 @@ impl Spawned {
             .is_some()
     }
 
+    /// What the process has written to stderr so far, read without moving the offset
+    /// it shares with the process.
+    pub fn stderr_so_far(&self) -> String {
+        let length = self.stderr.metadata().map_or(0, |m| m.len());
+        let mut bytes = vec![0; usize::try_from(length).expect("stderr fits in memory")];
+        let read = std::os::unix::fs::FileExt::read_at(&self.stderr, &mut bytes, 0)
+            .expect("the stderr file is readable");
+        bytes.truncate(read);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
     /// Waits for the process to exit; panics if it runs past [`PROCESS_TIMEOUT`].
     pub fn wait(mut self) -> Run {
         let deadline = Instant::now() + PROCESS_TIMEOUT;
