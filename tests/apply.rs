@@ -273,7 +273,8 @@ const CRASH_RESUME: [&str; 7] = [
 
 /// What happened at one kill point.
 struct KillPoint {
-    delay: Duration,
+    /// How many journal entries the run had written when it was killed (at least).
+    entries: usize,
     /// The run status the state showed right after the kill (`None`: no run yet).
     status_after_kill: Option<String>,
     /// What brought the run to its end after the kill.
@@ -282,12 +283,25 @@ struct KillPoint {
     abandoned: usize,
 }
 
-/// Kills `apply` with SIGKILL after `delay`, then resumes the run once: it must
-/// complete. Returns the final world and state.
-fn kill_and_resume(initial: &Value, delay: Duration) -> (KillPoint, Value, Value) {
+/// The number of entries in the journal of the state's run (0 when there is none).
+fn journal_length(state: Option<Value>) -> usize {
+    state.map_or(0, |s| s["run"]["journal"].as_array().map_or(0, Vec::len))
+}
+
+/// Kills `apply` with SIGKILL once its journal holds `entries` entries (at once for
+/// none), then resumes the run once: it must complete. Returns the final world and
+/// state. Kill points are counted in journal entries, not in time, so they land at the
+/// same points of the run however loaded the machine is.
+fn kill_and_resume(initial: &Value, entries: usize) -> (KillPoint, Value, Value) {
     let workspace = Workspace::with_world("production", initial);
-    let apply = workspace.spawn(&CRASH_APPLY);
-    thread::sleep(delay);
+    let mut apply = workspace.spawn(&CRASH_APPLY);
+    if entries > 0 {
+        wait_until(
+            &format!("the journal holds {entries} entries"),
+            runner::PROCESS_TIMEOUT,
+            || apply.has_exited() || journal_length(workspace.try_state("production")) >= entries,
+        );
+    }
     let killed = apply.kill();
     let status_after_kill = workspace
         .try_state("production")
@@ -308,11 +322,11 @@ fn kill_and_resume(initial: &Value, delay: Duration) -> (KillPoint, Value, Value
         workspace.run(&CRASH_APPLY).expect(0);
         "applied again"
     } else {
-        panic!("resume after a kill at {delay:?} failed:\n{resumed}");
+        panic!("resume after a kill at {entries} journal entries failed:\n{resumed}");
     };
     let state = workspace.state("production");
     let point = KillPoint {
-        delay,
+        entries,
         status_after_kill,
         recovery,
         abandoned: journal(&state)
@@ -328,9 +342,7 @@ fn a_run_killed_at_any_point_resumes_to_the_same_world_with_every_step_finished_
     let reference = Workspace::new();
     reference.run(&["sim", "init", PRODUCTION]).expect(0);
     let initial = reference.world("production");
-    let started = Instant::now();
     reference.run(&CRASH_APPLY).expect(0);
-    let run_time = started.elapsed();
     let expected = world_without_log(reference.world("production"));
     assert_every_step_finished_once(&reference.state("production"));
     assert!(
@@ -340,22 +352,26 @@ fn a_run_killed_at_any_point_resumes_to_the_same_world_with_every_step_finished_
         "{expected:#}"
     );
 
-    // Kill points spread over the whole run, the same fractions of it every time.
+    // Kill points spread over the whole journal, the same entries every time.
+    let length = journal_length(Some(reference.state("production")));
     let mut lcg = Lcg(0xD15A_57E6);
-    let delays: Vec<Duration> = (0..KILL_POINTS)
-        .map(|_| run_time.mul_f64(lcg.fraction()))
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let points_in_journal: Vec<usize> = (0..KILL_POINTS)
+        .map(|_| (lcg.fraction() * (length + 1) as f64) as usize)
         .collect();
     let next = AtomicUsize::new(0);
     let points = Mutex::new(Vec::new());
     thread::scope(|scope| {
         for _ in 0..2 {
             scope.spawn(|| {
-                while let Some(&delay) = delays.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    let (point, world, state) = kill_and_resume(&initial, delay);
+                while let Some(&entries) =
+                    points_in_journal.get(next.fetch_add(1, Ordering::SeqCst))
+                {
+                    let (point, world, state) = kill_and_resume(&initial, entries);
                     assert_eq!(
                         world_without_log(world),
                         expected,
-                        "the world after a kill at {delay:?} and resume differs"
+                        "the world after a kill at {entries} journal entries and resume differs"
                     );
                     assert_every_step_finished_once(&state);
                     points
@@ -374,14 +390,12 @@ fn a_run_killed_at_any_point_resumes_to_the_same_world_with_every_step_finished_
         .iter()
         .filter(|p| p.status_after_kill.as_deref() == Some("running"))
         .count();
-    eprintln!("uninterrupted run: {run_time:?}");
+    eprintln!("uninterrupted run: {length} journal entries");
     for point in &points {
         let status = point.status_after_kill.as_deref().unwrap_or("no run yet");
         eprintln!(
-            "killed after {:>4} ms: run {status:<11} then {} ({} abandoned)",
-            point.delay.as_millis(),
-            point.recovery,
-            point.abandoned
+            "killed at {:>3} entries: run {status:<11} then {} ({} abandoned)",
+            point.entries, point.recovery, point.abandoned
         );
     }
     assert_eq!(points.len(), KILL_POINTS);
