@@ -28,6 +28,9 @@ use serde_json::{Value, json};
 
 use crate::support::moto::{self, MotoServer};
 
+/// The reference environment's home region.
+const HOME: &str = "us-east-1";
+
 /// The reference environment with its domain replaced by `domain`.
 fn reference_environment(domain: &str) -> Environment {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/environments/production.toml");
@@ -154,7 +157,7 @@ fn seed_records(moto: &MotoServer, zone_id: &str, records: &[DnsRecord], active:
     let changes: Vec<Value> = records
         .iter()
         .flat_map(|record| {
-            weighted_sets(record, active)
+            weighted_sets(record, HOME, active)
                 .into_iter()
                 .map(move |set| cli_change(record, &set))
         })
@@ -214,7 +217,7 @@ fn moves_to(records: &[DnsRecord], region: &str) -> Vec<RecordChange> {
         .iter()
         .map(|record| RecordChange {
             record: record.clone(),
-            after: weighted_sets(record, region),
+            after: weighted_sets(record, HOME, region),
         })
         .collect()
 }
@@ -225,7 +228,12 @@ fn expected_sets(
 ) -> std::collections::BTreeMap<String, Vec<RecordSet>> {
     records
         .iter()
-        .map(|record| (record.key.value.clone(), weighted_sets(record, active)))
+        .map(|record| {
+            (
+                record.key.value.clone(),
+                weighted_sets(record, HOME, active),
+            )
+        })
         .collect()
 }
 
@@ -286,6 +294,59 @@ async fn route53_reads_the_seeded_records_and_moves_their_weights() {
         dns.read(&env.records).await.unwrap(),
         expected_sets(&env.records, "us-west-2")
     );
+}
+
+#[tokio::test]
+async fn route53_moves_an_active_active_share_off_home_and_restores_it() {
+    let moto = moto::shared();
+    let domain = "shares.omniops.test";
+    let mut env = reference_environment(domain);
+    for record in &mut env.records {
+        record.weights = ["us-east-1", "us-west-2"]
+            .iter()
+            .map(|region| {
+                (
+                    drplan::located::Located::new((*region).to_string(), 0..0),
+                    50,
+                )
+            })
+            .collect();
+    }
+    let zone_id = create_zone(moto, domain);
+    seed_records(moto, &zone_id, &env.records, HOME);
+    let (dns, _) = logged_route53(&moto_sdk(moto).await);
+    let shares = |east: u64, west: u64| {
+        let mut expected: Vec<_> = [
+            format!("api.{domain}"),
+            domain.to_string(),
+            format!("www.{domain}"),
+        ]
+        .into_iter()
+        .flat_map(|name| {
+            [
+                (name.clone(), "us-east-1".to_string(), east),
+                (name, "us-west-2".to_string(), west),
+            ]
+        })
+        .collect();
+        expected.sort();
+        expected
+    };
+    assert_eq!(cli_weights(moto, &zone_id), shares(50, 50));
+
+    // Failover: home's share moves off it; us-west-2 keeps its declared 50, now all of it.
+    dns.apply(&moves_to(&env.records, "us-west-2"))
+        .await
+        .unwrap();
+    assert_eq!(cli_weights(moto, &zone_id), shares(0, 50));
+    assert_eq!(
+        dns.read(&env.records).await.unwrap(),
+        expected_sets(&env.records, "us-west-2")
+    );
+
+    // Failback: the declared 50/50.
+    dns.apply(&moves_to(&env.records, HOME)).await.unwrap();
+    assert_eq!(cli_weights(moto, &zone_id), shares(50, 50));
 }
 
 #[tokio::test]

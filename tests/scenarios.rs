@@ -11,7 +11,8 @@ use serde_json::Value;
 use crate::support::workspace::Workspace;
 
 /// The repo's environment files, by path in a workspace.
-const ENVIRONMENTS: [&str; 3] = [
+const ENVIRONMENTS: [&str; 4] = [
+    "environments/active-active.toml",
     "environments/example.toml",
     "environments/gitlab-geo.toml",
     "environments/production.toml",

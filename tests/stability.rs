@@ -72,7 +72,7 @@ fn the_example_environment_has_no_warnings() {
 
 #[test]
 fn committed_plans_are_current() {
-    for env in ["production", "example", "gitlab-geo"] {
+    for env in ["production", "example", "gitlab-geo", "active-active"] {
         let file = format!("environments/{env}.toml");
         let dir = format!("plans/{env}");
         let run = in_crate_root(&["plan", &file, "--all", "--offline", "--check", &dir]);

@@ -7,7 +7,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::model::{Check, CheckKind, Environment, HealthProbe};
+use crate::model::{
+    Check, CheckKind, DnsRecord, Environment, HealthProbe, RecordSet, weighted_sets,
+};
+use crate::providers::sim::describe_weights;
 use crate::providers::{ProbeResult, Runtime};
 
 /// One item of the checklist, run.
@@ -73,33 +76,31 @@ pub async fn run_check(
     }
 }
 
-/// A DNS check passes when the record routes to exactly one region and its service is
-/// active there (the sim world knows placement; real services are probed there).
+/// A DNS check passes when the record routes where its service serves: an
+/// active-passive record to exactly one region, where the service is active; an
+/// active-active one (with `weights`) with the shares it should have while the service
+/// is active where it is (the sim world knows placement; real services are probed in
+/// every region routed to).
 async fn dns_points_at_active_region(
     env: &Environment,
     runtime: &Runtime,
     key: &str,
 ) -> Result<ProbeResult, Error> {
-    let result = |healthy: bool, detail: String| ProbeResult {
-        healthy,
-        detail,
-        latency: Duration::ZERO,
-    };
     let Some(record) = env.record(key) else {
-        return Ok(result(false, format!("no DNS record `{key}`")));
+        return Ok(dns_result(false, format!("no DNS record `{key}`")));
     };
     let sets = runtime.dns.read(std::slice::from_ref(record)).await?;
+    let sets = sets.get(key).cloned().unwrap_or_default();
     let routed: Vec<&str> = sets
-        .get(key)
-        .map(|sets| {
-            sets.iter()
-                .filter(|s| s.weight > 0)
-                .map(|s| s.region.as_str())
-                .collect()
-        })
-        .unwrap_or_default();
+        .iter()
+        .filter(|s| s.weight > 0)
+        .map(|s| s.region.as_str())
+        .collect();
+    if !record.weights.is_empty() {
+        return shares_as_declared(env, runtime, record, &sets, &routed).await;
+    }
     let [region] = routed.as_slice() else {
-        return Ok(result(
+        return Ok(dns_result(
             false,
             format!(
                 "{} routes to {} regions, not one",
@@ -109,25 +110,91 @@ async fn dns_points_at_active_region(
         ));
     };
     let service = &record.follows.value;
-    let active = if let Some(active) = runtime.services.placement(service).await? {
-        active == *region
-    } else {
-        let probe = env.service(service).and_then(|s| s.health.as_ref());
-        let context = env.context(Some(region)).service(service);
-        let probe = probe.map(|p| p.render(&context));
-        runtime
-            .services
-            .probe(service, region, probe.as_ref())
-            .await?
-            .healthy
-    };
+    let active = serves(env, runtime, service, region).await?;
     let verdict = if active {
         "active there"
     } else {
         "NOT active there"
     };
-    Ok(result(
+    Ok(dns_result(
         active,
         format!("{} routes to {region}; {service} is {verdict}", record.name),
     ))
+}
+
+/// An active-active record: its shares are the declared ones for where its service is
+/// active, or (where placement is unknown) the service answers in every region routed.
+async fn shares_as_declared(
+    env: &Environment,
+    runtime: &Runtime,
+    record: &DnsRecord,
+    sets: &[RecordSet],
+    routed: &[&str],
+) -> Result<ProbeResult, Error> {
+    let service = &record.follows.value;
+    let shares = describe_weights(sets);
+    if let Some(active) = runtime.services.placement(service).await? {
+        let expected = weighted_sets(record, &env.home.value, &active);
+        let as_declared = expected
+            .iter()
+            .map(|s| (&s.region, s.weight))
+            .eq(sets.iter().map(|s| (&s.region, s.weight)));
+        let detail = if as_declared {
+            format!(
+                "{} routes {shares}, as declared while {service} is active in {active}",
+                record.name
+            )
+        } else {
+            format!(
+                "{} routes {shares}, NOT {} as declared while {service} is active in {active}",
+                record.name,
+                describe_weights(&expected)
+            )
+        };
+        return Ok(dns_result(as_declared, detail));
+    }
+    for region in routed {
+        if !serves(env, runtime, service, region).await? {
+            return Ok(dns_result(
+                false,
+                format!(
+                    "{} routes {shares}; {service} does NOT answer in {region}",
+                    record.name
+                ),
+            ));
+        }
+    }
+    Ok(dns_result(
+        !routed.is_empty(),
+        format!("{} routes {shares}; {service} answers in each", record.name),
+    ))
+}
+
+/// Whether `service` serves from `region`: active there (on the sim world), or its
+/// health probe passes there.
+async fn serves(
+    env: &Environment,
+    runtime: &Runtime,
+    service: &str,
+    region: &str,
+) -> Result<bool, Error> {
+    if let Some(active) = runtime.services.placement(service).await? {
+        return Ok(active == region);
+    }
+    let probe = env.service(service).and_then(|s| s.health.as_ref());
+    let context = env.context(Some(region)).service(service);
+    let probe = probe.map(|p| p.render(&context));
+    Ok(runtime
+        .services
+        .probe(service, region, probe.as_ref())
+        .await?
+        .healthy)
+}
+
+fn dns_result(healthy: bool, detail: String) -> ProbeResult {
+    ProbeResult {
+        healthy,
+        detail,
+        latency: Duration::ZERO,
+    }
 }

@@ -386,6 +386,19 @@ fn record(key: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<
             .filter_map(|(region, value)| Some((region, p.ok(value.string())?.value)));
         targets.collect::<Vec<_>>()
     });
+    let weights = f
+        .opt(
+            "weights",
+            |n| n.table(format!("`weights` of [dns.{}]", key.value)),
+            p,
+        )
+        .map(|mut t| {
+            t.entries()
+                .into_iter()
+                .filter_map(|(region, value)| Some((region, p.ok(value.unsigned::<u8>())?.value)))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
     f.finish(p);
     Some(DnsRecord {
         key,
@@ -397,6 +410,7 @@ fn record(key: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<
         follows: follows?,
         alias,
         targets: targets?,
+        weights,
     })
 }
 

@@ -36,6 +36,8 @@ pub enum Kind {
     List,
     /// A table of strings by key (a region, a variable's name).
     StringMap,
+    /// A table of whole numbers by key (a region).
+    IntegerMap,
 }
 
 /// A key: its path (`services.*.tier`), kind and meaning.
@@ -320,6 +322,11 @@ pub const FIELDS: &[Field] = &[
         "dns.*.targets",
         Kind::StringMap,
         "The record's value in each region.",
+    ),
+    field(
+        "dns.*.weights",
+        Kind::IntegerMap,
+        "Active-active: each region's share of traffic (0-255, relative) while home serves; a failover moves home's share to the others, a failback restores these.",
     ),
     field("data", Kind::Named, "The data sets, by name."),
     field(
@@ -623,6 +630,9 @@ fn schema_of(field: &Field) -> Value {
         Kind::List => json!({ "type": "array", "items": object_of(&format!("{path}[]")) }),
         Kind::StringMap => {
             json!({ "type": "object", "additionalProperties": { "type": "string" } })
+        }
+        Kind::IntegerMap => {
+            json!({ "type": "object", "additionalProperties": { "type": "integer", "minimum": 0 } })
         }
     };
     if let Value::Object(map) = &mut schema {

@@ -6,7 +6,7 @@
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
 
-use super::{Environment, Located, ProviderKind, Service};
+use super::{DnsRecord, Environment, Located, ProviderKind, Service};
 use crate::error::{Problem, ProblemKind};
 use crate::problems::Problems;
 use crate::suggest::did_you_mean;
@@ -219,6 +219,67 @@ fn check_records(env: &Environment, p: &mut Problems) {
                 );
             }
         }
+        check_weights(record, p);
+    }
+}
+
+/// An active-active record weighs every target and nothing else, and some weight is
+/// above 0.
+fn check_weights(record: &DnsRecord, p: &mut Problems) {
+    if record.weights.is_empty() {
+        return;
+    }
+    let table = format!("[dns.{}]", record.key.value);
+    let targets: Vec<&str> = record
+        .targets
+        .iter()
+        .map(|(r, _)| r.value.as_str())
+        .collect();
+    for (region, _) in &record.weights {
+        if !targets.contains(&region.value.as_str()) {
+            p.push(
+                Problem::new(
+                    ProblemKind::InvalidValue,
+                    format!(
+                        "`weights` of {table} weighs `{}`, which is not one of its targets",
+                        region.value
+                    ),
+                    region.span.clone(),
+                    "not a target of this record",
+                )
+                .help(format!("weigh only its targets: {}", targets.join(", "))),
+            );
+        }
+    }
+    for (region, _) in &record.targets {
+        if !record.weights.iter().any(|(r, _)| r.value == region.value) {
+            p.push(
+                Problem::new(
+                    ProblemKind::InvalidValue,
+                    format!(
+                        "`weights` of {table} gives no weight to its target `{}`",
+                        region.value
+                    ),
+                    region.span.clone(),
+                    "this target has no weight",
+                )
+                .help(format!(
+                    "add `{} = 0` to `weights` for a passive region, or a share for an active one",
+                    region.value
+                )),
+            );
+        }
+    }
+    if record.weights.iter().all(|(_, weight)| *weight == 0) {
+        p.push(
+            Problem::new(
+                ProblemKind::InvalidValue,
+                format!("every weight of {table} is 0: it would send no traffic anywhere"),
+                record.weights[0].0.span.clone(),
+                "all weights are 0",
+            )
+            .help("give the regions that serve a share above 0, e.g. 50 and 50"),
+        );
     }
 }
 

@@ -155,7 +155,10 @@ impl ActualState {
                 let active = placement
                     .get(&record.follows.value)
                     .map_or(env.home.value.as_str(), String::as_str);
-                (record.key.value.clone(), weighted_sets(record, active))
+                (
+                    record.key.value.clone(),
+                    weighted_sets(record, &env.home.value, active),
+                )
             })
             .collect();
         let backups = env

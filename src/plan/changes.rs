@@ -348,7 +348,7 @@ fn switches<'e>(
             recovered.contains(follows) || actual.active_region(env, follows) == to
         })
         .filter_map(|record| {
-            let after = weighted_sets(record, to);
+            let after = weighted_sets(record, &env.home.value, to);
             let before = actual
                 .records
                 .get(&record.key.value)

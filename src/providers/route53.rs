@@ -494,11 +494,12 @@ mod tests {
                 (located("us-east-1"), "primary.example.test".to_string()),
                 (located("us-west-2"), "secondary.example.test".to_string()),
             ],
+            weights: Vec::new(),
         }
     }
 
     fn moved_to_west(record: DnsRecord) -> RecordChange {
-        let after = crate::model::weighted_sets(&record, "us-west-2");
+        let after = crate::model::weighted_sets(&record, "us-east-1", "us-west-2");
         RecordChange { record, after }
     }
 

@@ -138,7 +138,7 @@ impl SimWorld {
             records: env
                 .records
                 .iter()
-                .map(|r| (r.key.value.clone(), weighted_sets(r, home)))
+                .map(|r| (r.key.value.clone(), weighted_sets(r, home, home)))
                 .collect(),
             objects: env
                 .data
@@ -362,18 +362,35 @@ impl SimWorld {
         })
     }
 
-    /// Why a request for `record` would fail: where it routes (the heaviest weight),
-    /// and why `service` is not healthy there; `None` when it would be answered.
-    pub fn route_failure(&self, record: &str, service: &str) -> Result<Option<String>, Error> {
-        let sets = self.records.get(record).map_or(&[][..], Vec::as_slice);
-        let Some(target) = sets
+    /// Why a request for `host` would fail: it routes nowhere, or to a region (any
+    /// with weight above 0 gets its share) where its service cannot answer; `None`
+    /// when every share would be answered. An active-active member serves all the time,
+    /// so it fails only when it is down; any other region only where the service is
+    /// active.
+    pub fn route_failure(&self, host: &Host) -> Result<Option<String>, Error> {
+        let sets = self
+            .records
+            .get(&host.record)
+            .map_or(&[][..], Vec::as_slice);
+        let routed: Vec<&str> = sets
             .iter()
             .filter(|set| set.weight > 0)
-            .max_by_key(|set| set.weight)
-        else {
-            return Ok(Some(format!("DNS record {record} routes nowhere")));
-        };
-        self.probe_failure(service, &target.region)
+            .map(|set| set.region.as_str())
+            .collect();
+        if routed.is_empty() {
+            return Ok(Some(format!("DNS record {} routes nowhere", host.record)));
+        }
+        for region in routed {
+            let failure = if host.members.iter().any(|m| m == region) {
+                self.standby_failure(&host.service, region)?
+            } else {
+                self.probe_failure(&host.service, region)?
+            };
+            if failure.is_some() {
+                return Ok(failure);
+            }
+        }
+        Ok(None)
     }
 
     /// Why a probe of `service` in `region` fails: the service is unhealthy there, or
@@ -518,10 +535,35 @@ pub struct Sim {
     world: Arc<Mutex<Cached>>,
     /// Service → how long its lifecycle actions take (before scaling).
     estimates: BTreeMap<String, Estimates>,
-    /// DNS name → the record (its key) and the service it follows, for URL checks.
-    hosts: BTreeMap<String, (String, String)>,
+    /// DNS name → the record it is, for URL checks.
+    hosts: BTreeMap<String, Host>,
     /// Multiplies every estimate: 0 for tests, 0.01 for quick drills, 1 for real time.
     time_scale: f64,
+}
+
+/// A DNS name of the environment, for URL checks: its record (by key), the service it
+/// follows, and the regions that serve it all the time (active-active: those the record
+/// weighs above 0; none for active-passive).
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub record: String,
+    pub service: String,
+    pub members: Vec<String>,
+}
+
+impl Host {
+    fn of(record: &DnsRecord) -> Self {
+        Self {
+            record: record.key.value.clone(),
+            service: record.follows.value.clone(),
+            members: record
+                .weights
+                .iter()
+                .filter(|(_, weight)| *weight > 0)
+                .map(|(region, _)| region.value.clone())
+                .collect(),
+        }
+    }
 }
 
 /// The world as this process last read or wrote it, and what its files looked like
@@ -615,12 +657,7 @@ impl Sim {
             hosts: env
                 .records
                 .iter()
-                .map(|r| {
-                    (
-                        r.name.trim_end_matches('.').to_string(),
-                        (r.key.value.clone(), r.follows.value.clone()),
-                    )
-                })
+                .map(|r| (r.name.trim_end_matches('.').to_string(), Host::of(r)))
                 .collect(),
             time_scale,
         })
@@ -1044,10 +1081,7 @@ impl ServiceRuntime for Sim {
         let failure = match (timed_out, route) {
             (Some(reason), _) => Some(reason),
             (None, None) => Some(format!("no DNS record of the environment serves {url}")),
-            (None, Some((record, service))) => {
-                self.view(|world| world.route_failure(record, service))
-                    .await?
-            }
+            (None, Some(host)) => self.view(|world| world.route_failure(host)).await?,
         };
         let status = if failure.is_none() { 200 } else { 503 };
         let detail = match failure {
@@ -1553,7 +1587,7 @@ mod tests {
         let dir = TempDir::new().unwrap();
         let (sim, env) = sim(&dir);
         let shop = env.record("shop").unwrap().clone();
-        let after = weighted_sets(&shop, "eu-central-1");
+        let after = weighted_sets(&shop, &env.home.value, "eu-central-1");
 
         sim.apply(&[RecordChange {
             record: shop,
