@@ -262,6 +262,15 @@ pub enum Error {
         status: u16,
     },
 
+    #[error("route53: {record} has {policy} routing; drplan moves weighted record sets only")]
+    #[diagnostic(
+        code(drplan::provider::unsupported_routing),
+        help(
+            "drplan does not plan beside record sets it does not manage: make the record weighted (one set per region, set identifier = region), move it with ARC or a `dns = \"command\"` provider, or drop it from [dns]"
+        )
+    )]
+    UnsupportedRouting { record: String, policy: String },
+
     #[error("command: program `{program}` not found on PATH")]
     #[diagnostic(
         code(drplan::command::not_found),

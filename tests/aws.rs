@@ -415,6 +415,49 @@ async fn route53_reports_an_unknown_zone() {
 }
 
 #[tokio::test]
+async fn route53_refuses_a_record_routed_by_failover_instead_of_guessing() {
+    let moto = moto::shared();
+    let domain = "failover.omniops.test";
+    let zone_id = create_zone(moto, domain);
+    let record = reference_environment(domain)
+        .records
+        .into_iter()
+        .find(|r| r.key.value == "api")
+        .expect("the reference's api record");
+    // The record the way Route 53's failover routing writes it: PRIMARY and SECONDARY.
+    let changes: Vec<Value> = [("us-east-1", "PRIMARY"), ("us-west-2", "SECONDARY")]
+        .iter()
+        .map(|(region, role)| {
+            json!({ "Action": "CREATE", "ResourceRecordSet": {
+                "Name": record.name, "Type": record.record_type, "SetIdentifier": region,
+                "Failover": role, "TTL": 60,
+                "ResourceRecords": [{ "Value": record.target(region).expect("a target") }],
+            }})
+        })
+        .collect();
+    moto.aws_cli(&[
+        "route53",
+        "change-resource-record-sets",
+        "--hosted-zone-id",
+        &zone_id,
+        "--change-batch",
+        &json!({ "Changes": changes }).to_string(),
+    ]);
+    let dns = Route53Dns::new(&moto_sdk(moto).await);
+
+    let (message, help) =
+        provider_message(&dns.read(std::slice::from_ref(&record)).await.unwrap_err());
+    assert_eq!(
+        message,
+        format!(
+            "route53: {} has failover (PRIMARY) routing; drplan moves weighted record sets only",
+            record.name
+        )
+    );
+    assert!(help.contains("make the record weighted"), "{help}");
+}
+
+#[tokio::test]
 async fn route53_does_not_guess_between_zones_of_the_same_name() {
     let moto = moto::shared();
     let domain = "twin.omniops.test";

@@ -152,6 +152,10 @@ fn examples() -> Vec<Error> {
             request: s("the webhook for on-call"),
             status: 404,
         },
+        Error::UnsupportedRouting {
+            record: s("api.omniops.co.uk"),
+            policy: s("failover (PRIMARY)"),
+        },
         Error::ProgramNotFound {
             program: s("supabase"),
         },

@@ -181,12 +181,20 @@ impl Route53Dns {
                         &err,
                     )
                 })?;
-            let ours = page
+            let ours: Vec<&ResourceRecordSet> = page
                 .resource_record_sets()
                 .iter()
-                .take_while(|set| is_set_of(set, record));
+                .take_while(|set| is_set_of(set, record))
+                .collect();
+            if let Some(policy) = ours.iter().find_map(|set| other_routing(set)) {
+                return Err(Error::UnsupportedRouting {
+                    record: record.name.clone(),
+                    policy: policy.to_string(),
+                });
+            }
             sets.extend(
-                ours.filter_map(weighted)
+                ours.into_iter()
+                    .filter_map(weighted)
                     .map(|set| (set.region.clone(), set)),
             );
             let next = Start {
@@ -330,6 +338,29 @@ fn record_type(record: &DnsRecord) -> RrType {
 
 fn is_set_of(set: &ResourceRecordSet, record: &DnsRecord) -> bool {
     normalize(set.name()) == normalize(&record.name) && *set.r#type() == record_type(record)
+}
+
+/// The routing policy of `set` when it is not weighted: drplan moves weighted record
+/// sets only, and refuses to plan beside sets it would not understand.
+fn other_routing(set: &ResourceRecordSet) -> Option<&'static str> {
+    if set.weight().is_some() {
+        None
+    } else if let Some(failover) = set.failover() {
+        Some(match failover.as_str() {
+            "PRIMARY" => "failover (PRIMARY)",
+            _ => "failover (SECONDARY)",
+        })
+    } else if set.region().is_some() {
+        Some("latency")
+    } else if set.geo_location().is_some() || set.geo_proximity_location().is_some() {
+        Some("geolocation")
+    } else if set.multi_value_answer().is_some() {
+        Some("multivalue answer")
+    } else if set.cidr_routing_config().is_some() {
+        Some("IP-based")
+    } else {
+        Some("simple")
+    }
 }
 
 /// A weighted record set as drplan sees it; `None` for any other routing policy.
