@@ -8,6 +8,7 @@ use std::fs;
 use serde_json::Value;
 
 use crate::support::snapshot;
+use crate::support::webhook::Webhook;
 use crate::support::workspace::Workspace;
 
 pub const ENV: &str = "environments/onprem.toml";
@@ -136,4 +137,61 @@ fn dns_command_without_its_commands_is_a_validate_error() {
     fs::write(workspace.path().join(ENV), broken).expect("written");
     let validate = workspace.run(&["validate", ENV]).expect(1);
     snapshot::assert("command_dns", "missing_dns_commands", &validate.stderr);
+}
+
+/// When a run report's step ended: its start plus its duration, in milliseconds since
+/// the epoch.
+fn ended_ms(report: &Value, step: &str) -> u128 {
+    let entry = report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["id"] == step)
+        .unwrap_or_else(|| panic!("{step} in {report:#}"));
+    let started = humantime::parse_rfc3339(entry["started"].as_str().expect("started"))
+        .expect("an RFC 3339 time");
+    let started = started
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_millis();
+    started + u128::from(entry["duration_ms"].as_u64().expect("a duration"))
+}
+
+#[test]
+fn a_client_facing_check_waits_out_the_old_ttl_of_the_record_it_reaches() {
+    // The check reaches the site through the record this failover moves (`localhost`,
+    // served by a loopback server), whose old answer may be cached for 2s.
+    let site = Webhook::start(&[]);
+    let url = site.url.replace("127.0.0.1", "localhost");
+    let workspace = Workspace::new();
+    workspace.onprem_in(
+        &[(
+            "name = \"www.example.org\"",
+            "name = \"localhost\"\nttl = 2",
+        )],
+        &format!("\n[[checks]]\nname = \"site answers\"\nurl = \"{url}\"\nexpect = 200\n"),
+    );
+
+    let plan = workspace
+        .run(&["plan", ENV, "--scenario", "dc-outage"])
+        .expect(0);
+    assert!(
+        plan.stdout.contains(&format!(
+            "GET {url} expects 200, once resolvers no longer hold the old answer of localhost (its TTL, 2s, after the switch"
+        )),
+        "{}",
+        plan.stdout
+    );
+
+    workspace
+        .run(&["apply", ENV, "--scenario", "dc-outage", "--auto-approve"])
+        .expect(0);
+    let reports = workspace.files(".drplan/runs", "json");
+    let report = workspace.json(&reports[0].to_string_lossy());
+    let waited = ended_ms(&report, "verify:site-answers") - ended_ms(&report, "switch:www");
+    assert!(
+        waited >= 2000,
+        "the check ended {waited} ms after the switch"
+    );
+    assert_eq!(site.requests().len(), 1, "the site was checked once");
 }

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 use super::Context;
 use super::{maintenance, notify};
 use crate::error::Error;
-use crate::graph::step::{Action, Change, Step};
-use crate::model::{CheckKind, HealthProbe, Template};
+use crate::graph::step::{Action, Change, Step, TtlWait};
+use crate::model::{CheckKind, HealthProbe, ProviderKind, Template};
 use crate::providers::RecordChange;
 
 /// Performs `steps`: one step, or several switch steps of one graph level as one batch.
@@ -131,7 +131,14 @@ async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
             region,
             probe,
         } => health(ctx, service, region, probe.as_ref()).await,
-        Action::Verify { index, .. } => verify(ctx, *index).await,
+        Action::Verify {
+            index, ttl_wait, ..
+        } => {
+            if let Some(wait) = ttl_wait {
+                wait_out_ttl(ctx, wait).await;
+            }
+            verify(ctx, *index).await
+        }
         Action::Run {
             name,
             argv,
@@ -303,8 +310,33 @@ async fn switch(ctx: &Context, steps: &[&Step]) -> Result<String, Error> {
         })
         .collect();
     ctx.runtime.dns.apply(&changes).await?;
+    let now = SystemTime::now();
+    if let Ok(mut switched) = ctx.switched.lock() {
+        for change in &changes {
+            switched.insert(change.record.key.value.clone(), now);
+        }
+    }
     let names: Vec<&str> = changes.iter().map(|c| c.record.name.as_str()).collect();
     Ok(format!("moved {}", names.join(", ")))
+}
+
+/// Waits until `wait.ttl` has passed since the record was switched (in full when this
+/// process did not switch it: the switch ran before a resume), so that resolvers no
+/// longer answer with the region left. Nothing is cached in the sim's DNS: no wait there.
+async fn wait_out_ttl(ctx: &Context, wait: &TtlWait) {
+    let dns_is_simulated =
+        ctx.options.time_scale.is_some() || ctx.env.providers.dns == ProviderKind::Sim;
+    if dns_is_simulated {
+        return;
+    }
+    let switched = ctx
+        .switched
+        .lock()
+        .ok()
+        .and_then(|switched| switched.get(&wait.record).copied())
+        .unwrap_or_else(SystemTime::now);
+    let expired = switched.elapsed().unwrap_or_default();
+    tokio::time::sleep(wait.ttl.saturating_sub(expired)).await;
 }
 
 async fn verify(ctx: &Context, index: usize) -> Result<String, Error> {

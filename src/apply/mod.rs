@@ -16,6 +16,7 @@ pub mod status;
 pub mod timeline;
 pub mod verify;
 
+use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -68,6 +69,9 @@ pub struct Context {
     pub started: SystemTime,
     /// The commands the steps run, stopped together on abort.
     pub commands: Arc<Commands>,
+    /// Record key → when this process switched it (a check through it waits out the
+    /// old TTL from then; after a resume, from when the check starts).
+    pub switched: std::sync::Mutex<HashMap<String, SystemTime>>,
     /// Set once every step but the timed notifications is done.
     recovered: watch::Receiver<bool>,
     prompt: Mutex<()>,
@@ -304,6 +308,7 @@ async fn execute(launch: Launch, state: State, version: StateVersion) -> Result<
         run_id,
         started,
         commands: Arc::default(),
+        switched: std::sync::Mutex::default(),
         recovered,
         prompt: Mutex::new(()),
     });

@@ -140,8 +140,14 @@ pub enum Action {
         name: String,
         record_type: String,
     },
-    /// Run a check of the validation checklist (`checks` index).
-    Verify { index: usize, name: String },
+    /// Run a check of the validation checklist (`checks` index); a client-facing check
+    /// reached through a record this plan switches first waits out that record's old TTL.
+    Verify {
+        index: usize,
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ttl_wait: Option<TtlWait>,
+    },
     /// A scenario's own command: stopped after `timeout` when it declares one; when
     /// `best_effort`, a failure is recorded and the run goes on.
     Run {
@@ -169,6 +175,18 @@ pub enum Action {
 pub enum NotifyStatus {
     Started,
     Resolved,
+}
+
+/// The old TTL a check waits out after a record it reaches through was switched, so
+/// that resolvers no longer hold the answer from before the switch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TtlWait {
+    /// The record's key under `[dns]`.
+    pub record: String,
+    /// Its DNS name.
+    pub name: String,
+    #[serde(with = "crate::duration::seconds")]
+    pub ttl: Duration,
 }
 
 impl Action {

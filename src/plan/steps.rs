@@ -9,8 +9,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use crate::graph::step::{Action, Change, NotifyStatus, Step, StepId, estimates};
-use crate::model::{Environment, Phase, ScenarioStep, ScenarioStepAction, Service};
+use crate::graph::step::{Action, Change, NotifyStatus, Step, StepId, TtlWait, estimates};
+use crate::model::{
+    Check, CheckKind, Environment, Phase, ScenarioStep, ScenarioStepAction, Service,
+};
 use crate::plan::changes::{ChangeSet, Resync};
 
 /// Builds the steps of `changes`; an empty change set gives no steps.
@@ -518,10 +520,36 @@ impl Builder<'_, '_> {
             let action = Action::Verify {
                 index,
                 name: check.name.clone(),
+                ttl_wait: self.ttl_wait(check),
             };
             self.add(Phase::Verify, action, &check.name, self.after_last_gate());
         }
         self.close_phase(Phase::Verify, first);
+    }
+
+    /// The record a client-facing check reaches (its URL's host) when this plan
+    /// switches it, with the TTL its old answer may still be cached for.
+    fn ttl_wait(&self, check: &Check) -> Option<TtlWait> {
+        let CheckKind::Http { url, .. } = &check.kind else {
+            return None;
+        };
+        let url = reqwest::Url::parse(&url.to_string()).ok()?;
+        let host = url.host_str()?;
+        self.steps
+            .iter()
+            .find_map(|step| match (&step.action, &step.change) {
+                (Action::Switch { record, .. }, Some(Change::Weights { before, .. })) => {
+                    let declared = self.env.record(record)?;
+                    let name = declared.name.trim_end_matches('.');
+                    let old = before.iter().filter_map(|set| set.ttl).max();
+                    (name.eq_ignore_ascii_case(host)).then(|| TtlWait {
+                        record: record.clone(),
+                        name: name.to_string(),
+                        ttl: Duration::from_secs(u64::from(old.unwrap_or_else(|| declared.ttl()))),
+                    })
+                }
+                _ => None,
+            })
     }
 }
 

@@ -184,10 +184,19 @@ pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Opti
             .notify
             .get(*index)
             .map(|n| notify_detail(&n.render(&plan.placeholders(env)), lit)),
-        Action::Verify { index, .. } => env
-            .checks
-            .get(*index)
-            .map(|c| check_detail(&c.render(&plan.placeholders(env)), lit)),
+        Action::Verify {
+            index, ttl_wait, ..
+        } => env.checks.get(*index).map(|c| {
+            let detail = check_detail(&c.render(&plan.placeholders(env)), lit);
+            match ttl_wait {
+                Some(wait) => format!(
+                    "{detail}, once resolvers no longer hold the old answer of {} (its TTL, {}, after the switch; no wait on the sim, which caches nothing)",
+                    lit(&wait.name),
+                    format_seconds(wait.ttl)
+                ),
+                None => detail,
+            }
+        }),
         Action::Upload { file, key, .. } => Some(format!(
             "uploads {}; what {} held is kept as {}",
             lit(file),
