@@ -1,13 +1,15 @@
 //! What each step does when it runs: the bridge from a plan's actions to the
 //! providers. Returns a line for the journal, or the error that failed the step.
 
+use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use super::Context;
-use super::{maintenance, notify};
+use super::{maintenance, notify, retry};
 use crate::error::Error;
 use crate::graph::step::{Action, Change, Step};
-use crate::model::{CheckKind, HealthProbe, Template};
+use crate::model::until::Until;
+use crate::model::{Check, CheckKind, HealthProbe, Template};
 use crate::providers::RecordChange;
 
 /// Performs `steps`: one step, or several switch steps of one graph level as one batch.
@@ -67,10 +69,16 @@ async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
             region,
             command,
             timeout,
-        } => services
-            .activate(service, region, command.as_deref(), *timeout)
-            .await
-            .map(|o| o.log),
+            retries,
+        } => {
+            let activate = || async move {
+                services
+                    .activate(service, region, command.as_deref(), *timeout)
+                    .await
+                    .map(|o| o.log)
+            };
+            retry::with_retries(ctx, step, *retries, activate).await
+        }
         Action::Restore {
             service,
             region,
@@ -131,7 +139,7 @@ async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
             region,
             probe,
         } => health(ctx, service, region, probe.as_ref()).await,
-        Action::Verify { index, .. } => verify(ctx, *index).await,
+        Action::Verify { index, retries, .. } => verify(ctx, step, *index, *retries).await,
         Action::Run {
             name,
             argv,
@@ -260,6 +268,23 @@ async fn health(
     region: &str,
     probe: Option<&HealthProbe>,
 ) -> Result<String, Error> {
+    if let Some(until) = probe.and_then(|p| p.until.as_ref()) {
+        let tries = until.tries();
+        let once = || async move {
+            let result = ctx.runtime.services.probe(service, region, probe).await?;
+            if result.healthy {
+                Ok(format!("healthy: {}", result.detail))
+            } else {
+                Err(Error::Unhealthy {
+                    service: service.to_string(),
+                    region: region.to_string(),
+                    attempts: tries,
+                    detail: result.detail,
+                })
+            }
+        };
+        return until_holds(ctx, until, once).await;
+    }
     let attempts = probe.map_or(1, |p| p.attempts.max(1));
     let interval = probe.map_or(Duration::ZERO, |p| p.interval);
     let mut wait = interval;
@@ -307,12 +332,41 @@ async fn switch(ctx: &Context, steps: &[&Step]) -> Result<String, Error> {
     Ok(format!("moved {}", names.join(", ")))
 }
 
-async fn verify(ctx: &Context, index: usize) -> Result<String, Error> {
+/// Runs a check, tried again up to `retries` times when it fails (a check that waits
+/// until a condition is not: its `until` has its own timeout).
+async fn verify(ctx: &Context, step: &Step, index: usize, retries: u32) -> Result<String, Error> {
     let Some(check) = ctx.env.checks.get(index) else {
         return Ok(String::new());
     };
     let check = check.render(&ctx.plan.placeholders(&ctx.env));
-    let result = super::verify::run_check(&ctx.env, &ctx.runtime, &check).await?;
+    match &check.until {
+        Some(until) => until_holds(ctx, until, || verify_once(ctx, &check)).await,
+        None => retry::with_retries(ctx, step, retries, || verify_once(ctx, &check)).await,
+    }
+}
+
+/// Tries `attempt` every `until.interval` until it succeeds or `until.timeout` has
+/// passed (both scaled like every wait of a run); then its last failure.
+async fn until_holds<F, Fut>(ctx: &Context, until: &Until, mut attempt: F) -> Result<String, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<String, Error>>,
+{
+    let tries = until.tries();
+    for number in 1..=tries {
+        match attempt().await {
+            Err(error) if number < tries => drop(error),
+            done => return done,
+        }
+        tokio::time::sleep(ctx.scaled(until.interval)).await;
+    }
+    Err(Error::Bug {
+        detail: "a wait-until ended without a try".to_string(),
+    })
+}
+
+async fn verify_once(ctx: &Context, check: &Check) -> Result<String, Error> {
+    let result = super::verify::run_check(&ctx.env, &ctx.runtime, check).await?;
     if result.healthy {
         Ok(result.detail)
     } else {

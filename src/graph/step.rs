@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::format_duration;
 use crate::model::RecordSet;
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
-use crate::model::{BackupLocation, Command, HealthProbe, Phase};
+use crate::model::{BackupLocation, Command, DEFAULT_RETRIES, HealthProbe, Phase};
 
 /// A step's id, `ACTION:KEY` (`activate:postgres`, `gate:tier-1`), unique in its plan.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -83,6 +83,12 @@ pub enum Action {
             skip_serializing_if = "is_lifecycle_timeout"
         )]
         timeout: Duration,
+        /// How many times a failed activation is tried again (omitted when the default).
+        #[serde(
+            default = "default_retries",
+            skip_serializing_if = "is_default_retries"
+        )]
+        retries: u32,
     },
     /// Load the newest backup (or the newest before `--at`) into a service.
     Restore {
@@ -140,8 +146,17 @@ pub enum Action {
         name: String,
         record_type: String,
     },
-    /// Run a check of the validation checklist (`checks` index).
-    Verify { index: usize, name: String },
+    /// Run a check of the validation checklist (`checks` index); a failed check is
+    /// tried again `retries` times (omitted from the plan file when the default).
+    Verify {
+        index: usize,
+        name: String,
+        #[serde(
+            default = "default_retries",
+            skip_serializing_if = "is_default_retries"
+        )]
+        retries: u32,
+    },
     /// A scenario's own command: stopped after `timeout` when it declares one; when
     /// `best_effort`, a failure is recorded and the run goes on.
     Run {
@@ -319,6 +334,15 @@ fn lifecycle_timeout() -> Duration {
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_lifecycle_timeout(timeout: &Duration) -> bool {
     *timeout == DEFAULT_LIFECYCLE_TIMEOUT
+}
+
+fn default_retries() -> u32 {
+    DEFAULT_RETRIES
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_default_retries(retries: &u32) -> bool {
+    *retries == DEFAULT_RETRIES
 }
 
 /// Fixed estimates for steps whose duration the environment does not declare.

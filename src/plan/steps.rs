@@ -518,6 +518,7 @@ impl Builder<'_, '_> {
             let action = Action::Verify {
                 index,
                 name: check.name.clone(),
+                retries: self.env.retries(check.retries),
             };
             self.add(Phase::Verify, action, &check.name, self.after_last_gate());
         }

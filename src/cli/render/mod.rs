@@ -16,8 +16,8 @@ use crate::duration::format_seconds;
 use crate::graph::step::{Action, Change, Placement, Step};
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::{
-    Check, CheckKind, Environment, HealthCheck, HealthProbe, Notification, NotifyVia, Phase,
-    RecordSet,
+    Check, CheckKind, DEFAULT_RETRIES, Environment, HealthCheck, HealthProbe, Notification,
+    NotifyVia, Phase, RecordSet,
 };
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
@@ -138,9 +138,12 @@ pub fn code(text: &str) -> String {
 pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Option<String> {
     let shell = |words: &[String]| lit(&argv(words));
     match &step.action {
-        Action::Activate { .. } | Action::Restore { .. } => {
-            Some(recovery_detail(env, &step.action, lit))
-        }
+        Action::Activate { retries, .. } => Some(format!(
+            "{}{}",
+            recovery_detail(env, &step.action, lit),
+            retries_note(*retries)
+        )),
+        Action::Restore { .. } => Some(recovery_detail(env, &step.action, lit)),
         Action::Run {
             argv,
             timeout,
@@ -184,10 +187,14 @@ pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Opti
             .notify
             .get(*index)
             .map(|n| notify_detail(&n.render(&plan.placeholders(env)), lit)),
-        Action::Verify { index, .. } => env
-            .checks
-            .get(*index)
-            .map(|c| check_detail(&c.render(&plan.placeholders(env)), lit)),
+        Action::Verify { index, retries, .. } => env.checks.get(*index).map(|c| {
+            let check = check_detail(&c.render(&plan.placeholders(env)), lit);
+            // A check that waits until a condition is not retried: its wait is bounded.
+            match &c.until {
+                Some(until) => format!("{check}, {}", until.describe()),
+                None => format!("{check}{}", retries_note(*retries)),
+            }
+        }),
         Action::Upload { file, key, .. } => Some(format!(
             "uploads {}; what {} held is kept as {}",
             lit(file),
@@ -239,6 +246,15 @@ fn recovery_detail(env: &Environment, action: &Action, lit: Literal) -> String {
             format!("restores from {} (no restore command)", lit(&backups.url()))
         }
         _ => String::new(),
+    }
+}
+
+/// `, retries 3` for retries other than the default; nothing for the default.
+fn retries_note(retries: u32) -> String {
+    if retries == DEFAULT_RETRIES {
+        String::new()
+    } else {
+        format!(", retries {retries}")
     }
 }
 
@@ -297,6 +313,13 @@ fn check_detail(check: &Check, lit: Literal) -> String {
 
 /// What a health probe asks and how often.
 fn health(probe: &HealthProbe, lit: Literal) -> String {
+    if let Some(until) = &probe.until {
+        let source = match &probe.check {
+            HealthCheck::Http { url, .. } => format!("GET {}", lit(&url.to_string())),
+            HealthCheck::Command { argv } => format!("runs: {}", lit(&self::argv(&argv.argv()))),
+        };
+        return format!("{source}, {}", until.describe());
+    }
     match &probe.check {
         HealthCheck::Http { url, expect, .. } => {
             format!(
