@@ -46,6 +46,12 @@ until = { regex = "failed=(\\d+)", below = 1, interval = "5s", timeout = "30s" }
 [scenarios.outage]
 strategy = "failover"
 to = "eu-central-1"
+
+[[scenarios.outage.steps]]
+phase = "recover"
+name = "reseed"
+run = ["reseed", "{region}"]
+until = { regex = "seeded", interval = "10s", timeout = "1m" }
 "#;
 
 impl Workspace {
@@ -128,7 +134,7 @@ fn a_sim_value_that_never_satisfies_fails_after_the_timeout_naming_it() {
     assert_ne!(apply.code, Some(0), "{apply}");
     let said = format!("{}{}", apply.stdout, apply.stderr);
     assert!(
-        said.contains(r#"waited for /status = "COMPLETED", last saw `RUNNING`"#),
+        said.contains(r#"waited for /status = "COMPLETED": last saw `RUNNING`"#),
         "{said}"
     );
     assert!(said.contains("after 7 probe(s)"), "1m every 10s: {said}");
@@ -153,7 +159,7 @@ fn a_check_waits_until_its_number_is_below_the_limit() {
     assert_ne!(apply.code, Some(0), "{apply}");
     let said = format!("{}{}", apply.stdout, apply.stderr);
     assert!(
-        said.contains(r"waited for /failed=(\d+)/ < 1, last saw `3`"),
+        said.contains(r"waited for /failed=(\d+)/ < 1: last saw `3`"),
         "{said}"
     );
 
@@ -174,6 +180,32 @@ fn a_check_waits_until_its_number_is_below_the_limit() {
     let report = workspace.reports().pop().expect("a run report");
     assert!(report.contains("| `verify:jobs` | finished |"), "{report}");
     assert!(report.contains(r"/failed=(\d+)/ < 1 (saw `0`)"), "{report}");
+}
+
+#[test]
+fn a_scenario_step_runs_again_until_its_output_matches() {
+    let workspace = Workspace::new();
+    workspace.waits();
+    workspace
+        .run(&[
+            "sim",
+            "set",
+            ENV,
+            "--probe",
+            "step:reseed",
+            "--value",
+            "seeding 40%",
+        ])
+        .expect(0);
+    let apply = workspace.apply_waits();
+    assert_ne!(apply.code, Some(0), "{apply}");
+    let said = format!("{}{}", apply.stdout, apply.stderr);
+    assert!(
+        said.contains(
+            "step `reseed` waited in vain: waited for the output matches /seeded/: the output does not match /seeded/"
+        ),
+        "{said}"
+    );
 }
 
 #[test]

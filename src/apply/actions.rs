@@ -8,7 +8,7 @@ use super::Context;
 use super::{maintenance, notify, retry};
 use crate::error::Error;
 use crate::graph::step::{Action, Change, Step};
-use crate::model::until::Until;
+use crate::model::until::{Until, verdict};
 use crate::model::{Check, CheckKind, HealthProbe, Template};
 use crate::providers::RecordChange;
 
@@ -145,8 +145,27 @@ async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
             argv,
             timeout,
             best_effort,
+            until,
         } => {
-            let result = services.run(&argv.argv(), *timeout).await.map(|o| o.log);
+            let argv = argv.argv();
+            let run = || async { services.run(&argv, *timeout).await.map(|o| o.log) };
+            let result = match until {
+                Some(until) => {
+                    let once = || async {
+                        let probe = format!("step:{name}");
+                        let seen = services.until_output(&probe, run().await?).await?;
+                        match verdict(until, seen.as_deref()) {
+                            (true, detail) => Ok(detail),
+                            (false, detail) => Err(Error::ConditionNotMet {
+                                step: name.clone(),
+                                detail,
+                            }),
+                        }
+                    };
+                    until_holds(ctx, until, once).await
+                }
+                None => run().await,
+            };
             if *best_effort {
                 Ok(maintenance::best_effort(result, &format!("run `{name}`")))
             } else {

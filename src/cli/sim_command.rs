@@ -95,8 +95,8 @@ pub struct SetArgs {
     /// The state to put the alarm in.
     #[arg(long, value_enum, requires = "alarm")]
     pub state: Option<AlarmArg>,
-    /// A probe that waits until a condition (`health:SERVICE`, `check:NAME`), to
-    /// answer --value from now on.
+    /// A probe that waits until a condition (`health:SERVICE`, `check:NAME`,
+    /// `step:NAME`), to answer --value from now on.
     #[arg(long, value_name = "NAME", group = "change", requires = "value")]
     pub probe: Option<String>,
     /// What the probe answers (its output, judged by its `until`).

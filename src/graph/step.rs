@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::format_duration;
 use crate::model::RecordSet;
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
+use crate::model::until::Until;
 use crate::model::{BackupLocation, Command, DEFAULT_RETRIES, HealthProbe, Phase};
 
 /// A step's id, `ACTION:KEY` (`activate:postgres`, `gate:tier-1`), unique in its plan.
@@ -170,6 +171,10 @@ pub enum Action {
         timeout: Option<Duration>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         best_effort: bool,
+        /// A condition on what the command prints: it runs again every interval
+        /// until the condition holds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<Until>,
     },
     /// A scenario's own manual action: apply pauses until a person confirms.
     Manual { name: String, instruction: String },

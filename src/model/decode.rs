@@ -723,7 +723,14 @@ fn scenario_step(
         |n| Ok(Located::new(n.boolean()?, n.span())),
         p,
     );
+    let until_node = f.opt("until", |n| Ok(*n), p);
+    let until = until_node.and_then(|node| {
+        let table = format!("`until` of step {} of [scenarios.{scenario}]", index + 1);
+        until_condition(&node, table, p)
+    });
     if manual.is_some() {
+        p.list
+            .extend(run_only(until_node.as_ref().map(Node::span), "until"));
         p.list.extend(run_only(
             timeout.as_ref().map(|t| t.span.clone()),
             "timeout",
@@ -749,6 +756,7 @@ fn scenario_step(
         estimate,
         timeout: timeout.map(|t| t.value),
         best_effort: best_effort.is_some_and(|b| b.value),
+        until,
     })
 }
 

@@ -498,6 +498,46 @@ pub const FIELDS: &[Field] = &[
         "A failed `run` step is recorded and the run goes on.",
     ),
     field(
+        "scenarios.*.steps[].until",
+        Kind::Table,
+        "Wait until a condition on what a `run` step prints holds (it runs again every `interval`): `json` or `regex`, then `equals`, `below` or `above` (or a `regex` alone).",
+    ),
+    field(
+        "scenarios.*.steps[].until.json",
+        Kind::String,
+        "A JSON pointer to the value.",
+    ),
+    field(
+        "scenarios.*.steps[].until.regex",
+        Kind::String,
+        "A regular expression: its first group is the value; alone, the output must match it.",
+    ),
+    field(
+        "scenarios.*.steps[].until.equals",
+        Kind::String,
+        "The value to wait for.",
+    ),
+    field(
+        "scenarios.*.steps[].until.below",
+        Kind::Number,
+        "Wait until the value is a number below this one.",
+    ),
+    field(
+        "scenarios.*.steps[].until.above",
+        Kind::Number,
+        "Wait until the value is a number above this one.",
+    ),
+    field(
+        "scenarios.*.steps[].until.timeout",
+        Kind::Duration,
+        "How long to keep trying in all (default 5m).",
+    ),
+    field(
+        "scenarios.*.steps[].until.interval",
+        Kind::Duration,
+        "The wait between tries (default 10s).",
+    ),
+    field(
         "scenarios.*.steps[].run",
         Kind::Command,
         "The command to run.",
@@ -749,6 +789,10 @@ mod tests {
             (r"^`(\w+)` of \[(\w+)\.[^\]]+\]$", "$2.*.$1"),
             (r"^`(\w+)\.(\w+)` of \[(\w+)\.[^\]]+\]$", "$3.*.$1.$2"),
             (r"^step \d+ of \[(\w+)\.[^\]]+\]$", "$1.*.steps[]"),
+            (
+                r"^`(\w+)` of step \d+ of \[(\w+)\.[^\]]+\]$",
+                "$2.*.steps[].$1",
+            ),
             (r"^\[\[(\w+)\]\] entry \d+$", "$1[]"),
             (r"^`(\w+)` of \[\[(\w+)\]\] entry \d+$", "$2[].$1"),
         ];

@@ -91,7 +91,7 @@ impl Until {
     pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 
     /// The value seen in `output` when the condition holds; otherwise what was seen
-    /// instead (the value, or why there is none).
+    /// instead (``last saw `RUNNING` ``), or why there is no value.
     pub fn judge(&self, output: &str) -> Result<String, String> {
         let value = self.extract.apply(output)?;
         let holds = match &self.condition {
@@ -100,7 +100,7 @@ impl Until {
             Condition::Below(limit) | Condition::Above(limit) => {
                 let number: f64 = value
                     .parse()
-                    .map_err(|_| format!("`{value}` is not a number"))?;
+                    .map_err(|_| format!("last saw `{value}`, not a number"))?;
                 match self.condition {
                     Condition::Below(_) => number < *limit,
                     _ => number > *limit,
@@ -110,7 +110,7 @@ impl Until {
         if holds {
             Ok(value)
         } else {
-            Err(format!("`{value}`"))
+            Err(format!("last saw `{value}`"))
         }
     }
 
@@ -153,15 +153,13 @@ pub fn verdict(until: &Until, output: Option<&str>) -> (bool, String) {
     match output.map(|output| until.judge(output)) {
         None => (true, format!("sim: {} (no sim value set)", until.wanted())),
         Some(Ok(value)) => (true, format!("{} (saw `{value}`)", until.wanted())),
-        Some(Err(seen)) => (
-            false,
-            format!("waited for {}, last saw {seen}", until.wanted()),
-        ),
+        Some(Err(seen)) => (false, format!("waited for {}: {seen}", until.wanted())),
     }
 }
 
 /// The names of the environment's probes that wait until a condition, as `drplan
-/// sim set --probe` takes them: `health:SERVICE`, `check:NAME`.
+/// sim set --probe` takes them: `health:SERVICE`, `check:NAME`, `step:NAME` (a
+/// scenario's `run` step, in whichever scenario it is).
 pub fn probe_names(env: &super::Environment) -> Vec<String> {
     let health = env
         .services
@@ -173,7 +171,16 @@ pub fn probe_names(env: &super::Environment) -> Vec<String> {
         .iter()
         .filter(|c| c.until.is_some())
         .map(|c| format!("check:{}", c.name));
-    health.chain(checks).collect()
+    let mut steps: Vec<String> = env
+        .scenarios
+        .iter()
+        .flat_map(|s| &s.steps)
+        .filter(|step| step.until.is_some())
+        .map(|step| format!("step:{}", step.name))
+        .collect();
+    steps.sort();
+    steps.dedup();
+    health.chain(checks).chain(steps).collect()
 }
 
 #[cfg(test)]
@@ -201,14 +208,14 @@ mod tests {
         );
         assert_eq!(
             status.judge(r#"{"status": "RUNNING"}"#),
-            Err("`RUNNING`".to_string())
+            Err("last saw `RUNNING`".to_string())
         );
         let lag = until(
             Extract::Regex(r"lag=(\d+)".to_string()),
             Condition::Below(1.0),
         );
         assert!(lag.judge("lag=0").is_ok());
-        assert_eq!(lag.judge("lag=7"), Err("`7`".to_string()));
+        assert_eq!(lag.judge("lag=7"), Err("last saw `7`".to_string()));
         let size = until(Extract::Whole, Condition::Above(3.0));
         assert!(size.judge(" 4\n").is_ok());
         assert!(size.judge("many").is_err());

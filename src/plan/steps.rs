@@ -252,6 +252,7 @@ impl Builder<'_, '_> {
                 )),
                 timeout: own.timeout,
                 best_effort: own.best_effort,
+                until: own.until.clone(),
             },
             ScenarioStepAction::Manual(text) => Action::Manual {
                 name: own.name.clone(),

@@ -148,8 +148,15 @@ pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Opti
             argv,
             timeout,
             best_effort,
+            until,
             ..
-        } => Some(run_detail(&shell(&argv.argv()), *timeout, *best_effort)),
+        } => {
+            let run = run_detail(&shell(&argv.argv()), *timeout, *best_effort);
+            Some(match until {
+                Some(until) => format!("{run}, {}", until.describe()),
+                None => run,
+            })
+        }
         Action::Deactivate {
             command,
             timeout,
