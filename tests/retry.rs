@@ -92,6 +92,25 @@ fn without_retries_the_same_fault_fails_the_run() {
         .run(&["plan", ENV, "--scenario", "outage", "--offline"])
         .expect(0);
     assert!(plan.stdout.contains(", retries 0"), "{plan}");
+    for format in ["markdown", "json"] {
+        let plan = workspace
+            .run(&[
+                "plan",
+                ENV,
+                "--scenario",
+                "outage",
+                "--offline",
+                "--format",
+                format,
+            ])
+            .expect(0);
+        let shown = if format == "json" {
+            r#""retries": 0"#
+        } else {
+            ", retries 0"
+        };
+        assert!(plan.stdout.contains(shown), "{format}: {plan}");
+    }
     let apply = workspace.apply_seeded();
     assert_ne!(apply.code, Some(0), "{apply}");
     assert!(

@@ -101,6 +101,24 @@ fn the_plan_says_what_each_probe_waits_for() {
         "{}",
         json.stdout
     );
+    let markdown = workspace
+        .run(&[
+            "plan",
+            ENV,
+            "--scenario",
+            "outage",
+            "--offline",
+            "--format",
+            "markdown",
+        ])
+        .expect(0);
+    assert!(
+        markdown
+            .stdout
+            .contains(r#"waits until /status = "COMPLETED" (every 10s, up to 1m)"#),
+        "{}",
+        markdown.stdout
+    );
 }
 
 #[test]
