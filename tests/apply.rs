@@ -1176,7 +1176,11 @@ fn activations_and_checks_are_stopped_at_their_declared_timeout() {
     let workspace = Workspace::with_commands(
         &[(
             "api",
-            format!("{{ command = {}, timeout = \"1s\" }}", sh("sleep 300")),
+            // Not retried, so that the one timeout ends the step.
+            format!(
+                "{{ command = {}, timeout = \"1s\", retries = 0 }}",
+                sh("sleep 300")
+            ),
         )],
         &format!(
             "\n[[checks]]\nname = \"slow check\"\ncommand = {}\ntimeout = \"1s\"\n",
