@@ -557,6 +557,15 @@ pub enum Error {
         detail: String,
     },
 
+    #[error("step `{step}` waited in vain: {detail}")]
+    #[diagnostic(
+        code(drplan::apply::condition_not_met),
+        help(
+            "the command ran, but what it prints never met the step's `until`: look at what it waits for, then run `drplan apply --resume FILE`"
+        )
+    )]
+    ConditionNotMet { step: String, detail: String },
+
     #[error("check `{check}` failed ({target}): {detail}")]
     #[diagnostic(
         code(drplan::apply::check_failed),

@@ -27,7 +27,7 @@ use serde_json::Value;
 use crate::support::runner::{self, Run, Spawned};
 use crate::support::snapshot;
 use crate::support::terminal::Terminal;
-use crate::support::webhook::{Answer, Webhook, body};
+use crate::support::webhook::{Answer, Script, Webhook, body};
 use crate::support::workspace::Workspace;
 
 const EXAMPLE: &str = "environments/example.toml";
@@ -1239,7 +1239,11 @@ fn activations_and_checks_are_stopped_at_their_declared_timeout() {
     let workspace = Workspace::with_commands(
         &[(
             "api",
-            format!("{{ command = {}, timeout = \"1s\" }}", sh("sleep 300")),
+            // Not retried, so that the one timeout ends the step.
+            format!(
+                "{{ command = {}, timeout = \"1s\", retries = 0 }}",
+                sh("sleep 300")
+            ),
         )],
         &format!(
             "\n[[checks]]\nname = \"slow check\"\ncommand = {}\ntimeout = \"1s\"\n",
@@ -1286,7 +1290,7 @@ fn activations_and_checks_are_stopped_at_their_declared_timeout() {
 
 #[test]
 fn a_notification_in_flight_when_drplan_is_killed_is_not_sent_again_on_resume() {
-    let webhook = Webhook::start(&[Answer::Never]);
+    let webhook = Webhook::start(Script::InOrder(&[Answer::Never]));
     let workspace = Workspace::with_commands(
         &[("api", sh("true"))],
         &format!(
@@ -1369,8 +1373,8 @@ fn posted_for(webhook: &Webhook, state: &Value, step: &str) -> Vec<String> {
 #[test]
 fn a_refused_notification_is_retried_and_one_that_keeps_failing_is_recorded_without_failing_recovery()
  {
-    let flaky = Webhook::start(&[Answer::Status(500), Answer::Status(503)]);
-    let down = Webhook::start(&[Answer::Status(500); 3]);
+    let flaky = Webhook::start(Script::PerBody(&[Answer::Status(500), Answer::Status(503)]));
+    let down = Webhook::start(Script::PerBody(&[Answer::Status(500); 3]));
     let workspace = Workspace::with_commands(
         &[("api", sh("true"))],
         &(webhook_entry("0m", "on-call", &flaky.url) + &webhook_entry("0m", "status", &down.url)),
@@ -1439,7 +1443,7 @@ fn a_refused_notification_is_retried_and_one_that_keeps_failing_is_recorded_with
 
 #[test]
 fn a_notification_waits_for_its_offset_or_for_recovery_whichever_comes_first() {
-    let webhook = Webhook::start(&[]);
+    let webhook = Webhook::start(Script::InOrder(&[]));
     let workspace = Workspace::new();
     let go = workspace.path().join("go");
     let activate = sh(&format!(

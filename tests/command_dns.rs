@@ -8,7 +8,7 @@ use std::fs;
 use serde_json::Value;
 
 use crate::support::snapshot;
-use crate::support::webhook::Webhook;
+use crate::support::webhook::{Script, Webhook};
 use crate::support::workspace::Workspace;
 
 pub const ENV: &str = "environments/onprem.toml";
@@ -161,7 +161,7 @@ fn ended_ms(report: &Value, step: &str) -> u128 {
 fn a_client_facing_check_waits_out_the_old_ttl_of_the_record_it_reaches() {
     // The check reaches the site through the record this failover moves (`localhost`,
     // served by a loopback server), whose old answer may be cached for 2s.
-    let site = Webhook::start(&[]);
+    let site = Webhook::start(Script::InOrder(&[]));
     let url = site.url.replace("127.0.0.1", "localhost");
     let workspace = Workspace::new();
     workspace.onprem_in(

@@ -42,6 +42,10 @@ fn examples() -> Vec<Error> {
             rpo: s("1h"),
         },
         Error::Aborted,
+        Error::ConditionNotMet {
+            step: s("reseed"),
+            detail: s(r#"waited for /status = "COMPLETED": last saw `RUNNING`"#),
+        },
         Error::DiskFull {
             path: PathBuf::from(".drplan/state/production.journal"),
             source: std::io::Error::from_raw_os_error(28),

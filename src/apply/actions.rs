@@ -1,13 +1,15 @@
 //! What each step does when it runs: the bridge from a plan's actions to the
 //! providers. Returns a line for the journal, or the error that failed the step.
 
+use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use super::Context;
-use super::{maintenance, notify};
+use super::{maintenance, notify, retry};
 use crate::error::Error;
 use crate::graph::step::{Action, Change, Step, TtlWait};
-use crate::model::{CheckKind, HealthProbe, ProviderKind, Template};
+use crate::model::until::{Until, verdict};
+use crate::model::{Check, CheckKind, HealthProbe, ProviderKind, Template};
 use crate::providers::RecordChange;
 
 /// Performs `steps`: one step, or several switch steps of one graph level as one batch.
@@ -67,10 +69,16 @@ async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
             region,
             command,
             timeout,
-        } => services
-            .activate(service, region, command.as_deref(), *timeout)
-            .await
-            .map(|o| o.log),
+            retries,
+        } => {
+            let activate = || async move {
+                services
+                    .activate(service, region, command.as_deref(), *timeout)
+                    .await
+                    .map(|o| o.log)
+            };
+            retry::with_retries(ctx, step, *retries, activate).await
+        }
         Action::Restore {
             service,
             region,
@@ -132,20 +140,42 @@ async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
             probe,
         } => health(ctx, service, region, probe.as_ref()).await,
         Action::Verify {
-            index, ttl_wait, ..
+            index,
+            retries,
+            ttl_wait,
+            ..
         } => {
             if let Some(wait) = ttl_wait {
                 wait_out_ttl(ctx, wait).await;
             }
-            verify(ctx, *index).await
+            verify(ctx, step, *index, *retries).await
         }
         Action::Run {
             name,
             argv,
             timeout,
             best_effort,
+            until,
         } => {
-            let result = services.run(&argv.argv(), *timeout).await.map(|o| o.log);
+            let argv = argv.argv();
+            let run = || async { services.run(&argv, *timeout).await.map(|o| o.log) };
+            let result = match until {
+                Some(until) => {
+                    let once = || async {
+                        let probe = format!("step:{name}");
+                        let seen = services.until_output(&probe, run().await?).await?;
+                        match verdict(until, seen.as_deref()) {
+                            (true, detail) => Ok(detail),
+                            (false, detail) => Err(Error::ConditionNotMet {
+                                step: name.clone(),
+                                detail,
+                            }),
+                        }
+                    };
+                    until_holds(ctx, until, once).await
+                }
+                None => run().await,
+            };
             if *best_effort {
                 Ok(maintenance::best_effort(result, &format!("run `{name}`")))
             } else {
@@ -267,6 +297,23 @@ async fn health(
     region: &str,
     probe: Option<&HealthProbe>,
 ) -> Result<String, Error> {
+    if let Some(until) = probe.and_then(|p| p.until.as_ref()) {
+        let tries = until.tries();
+        let once = || async move {
+            let result = ctx.runtime.services.probe(service, region, probe).await?;
+            if result.healthy {
+                Ok(format!("healthy: {}", result.detail))
+            } else {
+                Err(Error::Unhealthy {
+                    service: service.to_string(),
+                    region: region.to_string(),
+                    attempts: tries,
+                    detail: result.detail,
+                })
+            }
+        };
+        return until_holds(ctx, until, once).await;
+    }
     let attempts = probe.map_or(1, |p| p.attempts.max(1));
     let interval = probe.map_or(Duration::ZERO, |p| p.interval);
     let mut wait = interval;
@@ -339,12 +386,41 @@ async fn wait_out_ttl(ctx: &Context, wait: &TtlWait) {
     tokio::time::sleep(wait.ttl.saturating_sub(expired)).await;
 }
 
-async fn verify(ctx: &Context, index: usize) -> Result<String, Error> {
+/// Runs a check, tried again up to `retries` times when it fails (a check that waits
+/// until a condition is not: its `until` has its own timeout).
+async fn verify(ctx: &Context, step: &Step, index: usize, retries: u32) -> Result<String, Error> {
     let Some(check) = ctx.env.checks.get(index) else {
         return Ok(String::new());
     };
     let check = check.render(&ctx.plan.placeholders(&ctx.env));
-    let result = super::verify::run_check(&ctx.env, &ctx.runtime, &check).await?;
+    match &check.until {
+        Some(until) => until_holds(ctx, until, || verify_once(ctx, &check)).await,
+        None => retry::with_retries(ctx, step, retries, || verify_once(ctx, &check)).await,
+    }
+}
+
+/// Tries `attempt` every `until.interval` until it succeeds or `until.timeout` has
+/// passed (both scaled like every wait of a run); then its last failure.
+async fn until_holds<F, Fut>(ctx: &Context, until: &Until, mut attempt: F) -> Result<String, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<String, Error>>,
+{
+    let tries = until.tries();
+    for number in 1..=tries {
+        match attempt().await {
+            Err(error) if number < tries => drop(error),
+            done => return done,
+        }
+        tokio::time::sleep(ctx.scaled(until.interval)).await;
+    }
+    Err(Error::Bug {
+        detail: "a wait-until ended without a try".to_string(),
+    })
+}
+
+async fn verify_once(ctx: &Context, check: &Check) -> Result<String, Error> {
+    let result = super::verify::run_check(&ctx.env, &ctx.runtime, check).await?;
     if result.healthy {
         Ok(result.detail)
     } else {

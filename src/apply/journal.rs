@@ -246,6 +246,9 @@ pub fn in_flight_steps(journal: &[JournalEntry]) -> BTreeMap<StepId, InFlight> {
             StepEvent::Started => {
                 in_flight.insert(entry.step.clone(), InFlight::default());
             }
+            StepEvent::Retrying => {
+                in_flight.entry(entry.step.clone()).or_default();
+            }
             StepEvent::CommandStarted => {
                 let step = in_flight.entry(entry.step.clone()).or_default();
                 step.groups.extend(entry.group.clone());

@@ -11,6 +11,7 @@ mod notify;
 mod preflight;
 pub mod progress;
 pub mod report;
+mod retry;
 pub mod run;
 pub mod status;
 pub mod timeline;

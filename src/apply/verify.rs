@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::model::until::verdict;
 use crate::model::{
     Check, CheckKind, DnsRecord, Environment, HealthProbe, RecordSet, weighted_sets,
 };
@@ -58,20 +59,24 @@ pub async fn run_check(
                 .check_url(&url.to_string(), *expect, *max_latency, timeout)
                 .await
         }
-        CheckKind::Command(argv) => Ok(
-            match runtime.services.run(&argv.argv(), check.timeout).await {
-                Ok(output) => ProbeResult {
-                    healthy: true,
-                    detail: output.log,
-                    latency: Duration::ZERO,
+        CheckKind::Command(argv) => {
+            let (healthy, detail) = match runtime.services.run(&argv.argv(), check.timeout).await {
+                Ok(output) => match &check.until {
+                    None => (true, output.log),
+                    Some(until) => {
+                        let probe = format!("check:{}", check.name);
+                        let seen = runtime.services.until_output(&probe, output.log).await?;
+                        verdict(until, seen.as_deref())
+                    }
                 },
-                Err(error) => ProbeResult {
-                    healthy: false,
-                    detail: error.to_string(),
-                    latency: Duration::ZERO,
-                },
-            },
-        ),
+                Err(error) => (false, error.to_string()),
+            };
+            Ok(ProbeResult {
+                healthy,
+                detail,
+                latency: Duration::ZERO,
+            })
+        }
         CheckKind::Dns { record } => dns_points_at_active_region(env, runtime, &record.value).await,
     }
 }

@@ -30,7 +30,7 @@ pub enum SimCommand {
     Init(InitArgs),
     /// Change the sim world: take a region or a service down (or up), age the backups,
     /// slow the health probes down, inject faults.
-    Set(SetArgs),
+    Set(Box<SetArgs>),
     /// Show the sim world: regions, services, DNS weights, backups, latency and faults.
     Show(ShowArgs),
 }
@@ -95,6 +95,13 @@ pub struct SetArgs {
     /// The state to put the alarm in.
     #[arg(long, value_enum, requires = "alarm")]
     pub state: Option<AlarmArg>,
+    /// A probe that waits until a condition (`health:SERVICE`, `check:NAME`,
+    /// `step:NAME`), to answer --value from now on.
+    #[arg(long, value_name = "NAME", group = "change", requires = "value")]
+    pub probe: Option<String>,
+    /// What the probe answers (its output, judged by its `until`).
+    #[arg(long, value_name = "TEXT", requires = "probe")]
+    pub value: Option<String>,
 }
 
 /// `--state ok|alarm|insufficient-data`.
@@ -167,7 +174,12 @@ fn summary(env: &Environment, world: &SimWorld) -> String {
 fn set(args: &SetArgs) -> Result<(), Error> {
     let env = crate::model::load(&args.env.file)?.env;
     let path = crate::paths::sim_file(&env.name);
-    let changes = SimWorld::edit(&path, time_scale(None)?, |world| change(world, args))?;
+    let probes = crate::model::until::probe_names(&env);
+    let changes = SimWorld::edit(&path, time_scale(None)?, |world| {
+        let mut changes = change(world, args)?;
+        changes.extend(change_probe(world, args, &probes)?);
+        Ok(changes)
+    })?;
     print(&format!("{}: {}\n", path.display(), changes.join("; ")))
 }
 
@@ -219,6 +231,19 @@ fn change(world: &mut SimWorld, args: &SetArgs) -> Result<Vec<String>, Error> {
         changes.push(format!("alarm {alarm} is {}", state.as_str()));
     }
     Ok(changes)
+}
+
+/// Applies `--probe NAME --value TEXT`: what a probe with an `until` condition answers.
+fn change_probe(
+    world: &mut SimWorld,
+    args: &SetArgs,
+    probes: &[String],
+) -> Result<Option<String>, Error> {
+    let (Some(probe), Some(value)) = (&args.probe, &args.value) else {
+        return Ok(None);
+    };
+    world.set_probe_value(probe, value, probes)?;
+    Ok(Some(format!("probe {probe} answers {value:?}")))
 }
 
 /// Applies the `--data` changes: lag, replication, then writes.
@@ -407,7 +432,7 @@ mod tests {
         match Cli::try_parse_from(command_line)?.command {
             Command::Sim(SimArgs {
                 command: SimCommand::Set(args),
-            }) => Ok(args),
+            }) => Ok(*args),
             other => panic!("parsed as {other:?}"),
         }
     }

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::duration::format_duration;
 use crate::model::RecordSet;
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
-use crate::model::{BackupLocation, Command, HealthProbe, Phase};
+use crate::model::until::Until;
+use crate::model::{BackupLocation, Command, DEFAULT_RETRIES, HealthProbe, Phase};
 
 /// A step's id, `ACTION:KEY` (`activate:postgres`, `gate:tier-1`), unique in its plan.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -83,6 +84,12 @@ pub enum Action {
             skip_serializing_if = "is_lifecycle_timeout"
         )]
         timeout: Duration,
+        /// How many times a failed activation is tried again (omitted when the default).
+        #[serde(
+            default = "default_retries",
+            skip_serializing_if = "is_default_retries"
+        )]
+        retries: u32,
     },
     /// Load the newest backup (or the newest before `--at`) into a service.
     Restore {
@@ -140,11 +147,18 @@ pub enum Action {
         name: String,
         record_type: String,
     },
-    /// Run a check of the validation checklist (`checks` index); a client-facing check
-    /// reached through a record this plan switches first waits out that record's old TTL.
+    /// Run a check of the validation checklist (`checks` index); a failed check is
+    /// tried again `retries` times (omitted from the plan file when the default); a
+    /// client-facing check reached through a record this plan switches first waits out
+    /// that record's old TTL.
     Verify {
         index: usize,
         name: String,
+        #[serde(
+            default = "default_retries",
+            skip_serializing_if = "is_default_retries"
+        )]
+        retries: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ttl_wait: Option<TtlWait>,
     },
@@ -161,6 +175,10 @@ pub enum Action {
         timeout: Option<Duration>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         best_effort: bool,
+        /// A condition on what the command prints: it runs again every interval
+        /// until the condition holds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<Until>,
     },
     /// A scenario's own manual action: apply pauses until a person confirms.
     Manual { name: String, instruction: String },
@@ -337,6 +355,15 @@ fn lifecycle_timeout() -> Duration {
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_lifecycle_timeout(timeout: &Duration) -> bool {
     *timeout == DEFAULT_LIFECYCLE_TIMEOUT
+}
+
+fn default_retries() -> u32 {
+    DEFAULT_RETRIES
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_default_retries(retries: &u32) -> bool {
+    *retries == DEFAULT_RETRIES
 }
 
 /// Fixed estimates for steps whose duration the environment does not declare.

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+pub use super::until::Extract;
 use super::{Command, Located, Template};
 
 /// A data set held by a service.
@@ -46,18 +47,6 @@ impl LagSource {
     }
 }
 
-/// Which part of a probe's output is the value.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Extract {
-    /// The whole output, trimmed.
-    Whole,
-    /// The value at a JSON pointer (RFC 6901), e.g. `/replication/lag_ms`.
-    Json(String),
-    /// The first capture group of a regex (or the whole match when it has none).
-    Regex(String),
-}
-
 impl LagProbe {
     /// The units a bare number may count in.
     pub const UNITS: [&str; 3] = ["ms", "s", "m"];
@@ -86,33 +75,6 @@ impl LagProbe {
         }
         Duration::try_from_secs_f64(number * self.unit.as_secs_f64())
             .map_err(|_| format!("`{text}` is too large a lag"))
-    }
-}
-
-impl Extract {
-    /// The text this extraction takes from `output`.
-    pub fn apply(&self, output: &str) -> Result<String, String> {
-        match self {
-            Self::Whole => Ok(output.trim().to_string()),
-            Self::Json(pointer) => {
-                let value: serde_json::Value = serde_json::from_str(output)
-                    .map_err(|error| format!("the output is not JSON: {error}"))?;
-                match value.pointer(pointer) {
-                    Some(serde_json::Value::String(text)) => Ok(text.clone()),
-                    Some(serde_json::Value::Number(number)) => Ok(number.to_string()),
-                    Some(other) => Err(format!("{pointer} is {other}, not a number")),
-                    None => Err(format!("the output has no {pointer}")),
-                }
-            }
-            Self::Regex(pattern) => {
-                let regex = regex::Regex::new(pattern).map_err(|error| error.to_string())?;
-                let captures = regex
-                    .captures(output)
-                    .ok_or_else(|| format!("the output does not match /{pattern}/"))?;
-                let found = captures.get(1).or_else(|| captures.get(0));
-                Ok(found.map_or("", |m| m.as_str()).trim().to_string())
-            }
-        }
     }
 }
 

@@ -11,6 +11,7 @@ use crate::model::data_set::{Extract, LagProbe, LagSource};
 use crate::model::service::{
     DEFAULT_LIFECYCLE_TIMEOUT, DEFAULT_RDS_TIMEOUT, Lifecycle, RdsInstances,
 };
+use crate::model::until::{Condition, Until};
 use crate::model::{
     AlarmProbe, Alias, BackupLocation, Check, CheckKind, Command, DEFAULT_DNS_COMMAND_TIMEOUT,
     DEFAULT_TRIGGER_INTERVAL, DataMethod, DataSet, DnsCommands, DnsRecord, Drill, Environment,
@@ -46,13 +47,14 @@ pub fn environment(root: &mut Fields<'_, '_>, problems: &mut Problems) -> Option
     let drills = named(root, "drills", drill, problems);
     // A broken header still lets every other table be cross-checked: the load fails
     // on the header's own problems anyway.
-    let (name, home, rto, state, vars) = header.unwrap_or_else(|| {
+    let (name, home, rto, state, vars, retries) = header.unwrap_or_else(|| {
         (
             String::new(),
             Located::new(String::new(), 0..0),
             Duration::ZERO,
             StateLocation::Local,
             Vars::new(),
+            None,
         )
     });
     Some(
@@ -72,13 +74,21 @@ pub fn environment(root: &mut Fields<'_, '_>, problems: &mut Problems) -> Option
             checks,
             drills,
             vars,
+            retries,
             service_index: HashMap::new(),
         }
         .indexed(),
     )
 }
 
-type Header = (String, Located<String>, Duration, StateLocation, Vars);
+type Header = (
+    String,
+    Located<String>,
+    Duration,
+    StateLocation,
+    Vars,
+    Option<u32>,
+);
 
 fn environment_header(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<Header> {
     let name = f.req("name", |n| identifier(n, "an environment name"), p);
@@ -88,8 +98,9 @@ fn environment_header(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<Header
         .opt("state", state_location, p)
         .unwrap_or(StateLocation::Local);
     let vars = vars(f, "[environment.vars]", p);
+    let retries = f.opt("retries", retries, p);
     f.finish(p);
-    Some((name?.value, home?, rto?.value, state, vars))
+    Some((name?.value, home?, rto?.value, state, vars, retries))
 }
 
 /// A `vars` table: names to text.
@@ -236,7 +247,7 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
         |n| n.table(format!("`health` of [services.{}]", name.value)),
         p,
     );
-    let health = health.and_then(|mut h| health_probe(&mut h, p));
+    let health = health.and_then(|mut h| health_probe(&mut h, &name.value, p));
     let rds = f.opt("rds", |n| Ok(*n), p);
     let rds = rds.and_then(|node| rds_instances(&node, &name.value, p));
     f.finish(p);
@@ -293,6 +304,7 @@ fn lifecycle(
             command,
             estimate: None,
             timeout: DEFAULT_LIFECYCLE_TIMEOUT,
+            retries: None,
         });
     }
     let mut table = p.ok(node.table(format!("`{key}` of [services.{service}]")))?;
@@ -302,11 +314,15 @@ fn lifecycle(
         .then(|| table.opt("estimate", Node::duration, p))
         .flatten();
     let timeout = table.opt("timeout", Node::duration, p);
+    let retries = (key == "activate")
+        .then(|| table.opt("retries", retries, p))
+        .flatten();
     table.finish(p);
     Some(Lifecycle {
         command: argv?,
         estimate: estimate.map(|d| d.value),
         timeout: timeout.map_or(DEFAULT_LIFECYCLE_TIMEOUT, |d| d.value),
+        retries,
     })
 }
 
@@ -321,7 +337,7 @@ fn tier(node: &Node<'_, '_>) -> Result<Located<u32>, Problem> {
     Ok(tier)
 }
 
-fn health_probe(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<HealthProbe> {
+fn health_probe(f: &mut Fields<'_, '_>, service: &str, p: &mut Problems) -> Option<HealthProbe> {
     let url = f.opt("url", templated, p);
     let argv = f.opt("command", command, p);
     let expect = f.opt("expect", status_code, p);
@@ -335,6 +351,11 @@ fn health_probe(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<HealthProbe>
     let interval = f
         .opt("interval", Node::duration, p)
         .map_or(HealthProbe::DEFAULT_INTERVAL, |d| d.value);
+    let until = f.opt("until", |n| Ok(*n), p);
+    let until = until.and_then(|node| {
+        let table = format!("`health.until` of [services.{service}]");
+        until_condition(&node, table, p)
+    });
     let check = match (url, argv) {
         (Some(url), None) => Some(HealthCheck::Http {
             url,
@@ -353,6 +374,7 @@ fn health_probe(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<HealthProbe>
         timeout,
         attempts,
         interval,
+        until,
     })
 }
 
@@ -512,6 +534,71 @@ fn lag_probe(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<LagProbe> {
     })
 }
 
+/// `retries`: how many times a failed run is tried again, at most 10.
+fn retries(node: &Node<'_, '_>) -> Result<u32, Problem> {
+    let retries = node.unsigned::<u32>()?.value;
+    if retries > MAX_RETRIES {
+        return Err(node.invalid(
+            &format!("at most {MAX_RETRIES} retries"),
+            "retries back off from 1s, doubling up to 30s: write e.g. retries = 2",
+        ));
+    }
+    Ok(retries)
+}
+
+/// The most `retries` a command may declare.
+const MAX_RETRIES: u32 = 10;
+
+/// `until = { json | regex, equals | below | above, timeout, interval }`: exactly one
+/// of `equals`, `below`, `above`, or a `regex` alone (the output matches it).
+fn until_condition(node: &Node<'_, '_>, table: String, p: &mut Problems) -> Option<Until> {
+    let mut f = p.ok(node.table(table))?;
+    let json = f.opt("json", json_pointer, p);
+    let regex = f.opt("regex", regex, p);
+    let equals = f.opt("equals", Node::string, p).map(|e| e.value);
+    let below = f.opt("below", number, p);
+    let above = f.opt("above", number, p);
+    let timeout = f.opt("timeout", Node::duration, p);
+    let interval = f.opt("interval", Node::duration, p);
+    let extract = match (json, regex) {
+        (Some(pointer), None) => Some(Extract::Json(pointer)),
+        (None, Some(pattern)) => Some(Extract::Regex(pattern)),
+        (None, None) => Some(Extract::Whole),
+        (Some(_), Some(_)) => {
+            p.list.extend(exactly_one(&f, &["json", "regex"]));
+            None
+        }
+    };
+    let condition = match (equals, below, above, &extract) {
+        (Some(text), None, None, _) => Some(Condition::Equals(text)),
+        (None, Some(limit), None, _) => Some(Condition::Below(limit)),
+        (None, None, Some(limit), _) => Some(Condition::Above(limit)),
+        (None, None, None, Some(Extract::Regex(_))) => Some(Condition::Matches),
+        _ => {
+            let compared = ["equals", "below", "above"];
+            let keys: &[&str] = if compared.iter().any(|k| f.present(k)) {
+                &compared
+            } else {
+                &["equals", "below", "above", "regex"]
+            };
+            p.list.extend(exactly_one(&f, keys));
+            None
+        }
+    };
+    f.finish(p);
+    Some(Until {
+        extract: extract?,
+        condition: condition?,
+        timeout: timeout.map_or(Until::DEFAULT_TIMEOUT, |t| t.value),
+        interval: interval.map_or(Until::DEFAULT_INTERVAL, |i| i.value),
+    })
+}
+
+/// A number to compare with (`below`, `above`): an integer or a decimal.
+fn number(node: &Node<'_, '_>) -> Result<f64, Problem> {
+    node.number().map(|n| n.value)
+}
+
 /// A JSON pointer (RFC 6901): empty, or starting with `/`.
 fn json_pointer(node: &Node<'_, '_>) -> Result<String, Problem> {
     let pointer = node.string()?;
@@ -650,7 +737,14 @@ fn scenario_step(
         |n| Ok(Located::new(n.boolean()?, n.span())),
         p,
     );
+    let until_node = f.opt("until", |n| Ok(*n), p);
+    let until = until_node.and_then(|node| {
+        let table = format!("`until` of step {} of [scenarios.{scenario}]", index + 1);
+        until_condition(&node, table, p)
+    });
     if manual.is_some() {
+        p.list
+            .extend(run_only(until_node.as_ref().map(Node::span), "until"));
         p.list.extend(run_only(
             timeout.as_ref().map(|t| t.span.clone()),
             "timeout",
@@ -676,6 +770,7 @@ fn scenario_step(
         estimate,
         timeout: timeout.map(|t| t.value),
         best_effort: best_effort.is_some_and(|b| b.value),
+        until,
     })
 }
 
@@ -825,6 +920,12 @@ fn check(index: usize, node: Node<'_, '_>, p: &mut Problems) -> Option<Check> {
     let dns = f.opt("dns", Node::string, p);
     let argv = f.opt("command", command, p);
     let timeout = f.opt("timeout", Node::duration, p).map(|d| d.value);
+    let until_node = f.opt("until", |n| Ok(*n), p);
+    let until = until_node.and_then(|node| {
+        let table = format!("`until` of [[checks]] entry {}", index + 1);
+        until_condition(&node, table, p)
+    });
+    let retries = f.opt("retries", retries, p);
     let kind = match (url, dns, argv) {
         (Some(url), None, None) => Some(CheckKind::Http {
             url,
@@ -839,10 +940,19 @@ fn check(index: usize, node: Node<'_, '_>, p: &mut Problems) -> Option<Check> {
         }
     };
     f.finish(p);
+    if let (Some(node), Some(CheckKind::Http { .. } | CheckKind::Dns { .. })) = (&until_node, &kind)
+    {
+        p.push(node.invalid(
+            "`until` waits for a condition on what a check's command prints",
+            "give the check a `command` (e.g. [\"curl\", \"-fsS\", \"URL\"]) to wait on its output, or remove `until`",
+        ));
+    }
     Some(Check {
         name: name?.value,
         kind: kind?,
         timeout,
+        until,
+        retries,
     })
 }
 

@@ -14,6 +14,7 @@ pub mod schema;
 pub mod service;
 pub mod stability;
 pub mod template;
+pub mod until;
 pub mod validate;
 
 use std::collections::HashMap;
@@ -54,6 +55,9 @@ pub struct Environment {
     pub drills: Vec<Drill>,
     /// `[environment.vars]`: `{vars.NAME}` wherever a region's own does not say.
     pub vars: Vars,
+    /// `[environment] retries`: how many times a failed activation or check is tried
+    /// again when it declares no `retries` of its own.
+    pub retries: Option<u32>,
     pub(crate) service_index: HashMap<String, usize>,
 }
 
@@ -121,7 +125,17 @@ pub struct Region {
     pub vars: Vars,
 }
 
+/// How many times a failed activation or check is tried again when neither it nor
+/// the environment declares `retries`. Deactivations, resyncs and restores are not
+/// retried: they need not be idempotent.
+pub const DEFAULT_RETRIES: u32 = 2;
+
 impl Environment {
+    /// The retries of an activation or a check that declares `own` (or none).
+    pub fn retries(&self, own: Option<u32>) -> u32 {
+        own.or(self.retries).unwrap_or(DEFAULT_RETRIES)
+    }
+
     /// Builds the lookup tables; the decoder calls it once every service is read.
     /// The context of a place acting on `region` (or on no region): the environment's
     /// name and variables, and the region's variables over them.

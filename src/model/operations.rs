@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::until::Until;
 use super::{Command, Context, Located, Template};
 
 /// The probe interval of a trigger that declares none.
@@ -115,6 +116,10 @@ pub struct Check {
     pub kind: CheckKind,
     /// How long the check may take (`None`: an HTTP probe's default, or a command's).
     pub timeout: Option<Duration>,
+    /// A condition on the command's output to wait for.
+    pub until: Option<Until>,
+    /// How many times a failed check is tried again (`None`: the environment's).
+    pub retries: Option<u32>,
 }
 
 /// What a check verifies.
@@ -165,6 +170,8 @@ impl Check {
             name: self.name.clone(),
             kind,
             timeout: self.timeout,
+            until: self.until.clone(),
+            retries: self.retries,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::until::Until;
 use super::{Command, Located};
 
 /// A named situation.
@@ -83,6 +84,9 @@ pub struct ScenarioStep {
     pub timeout: Option<Duration>,
     /// A failed `run` step is recorded and the run goes on.
     pub best_effort: bool,
+    /// A condition on what a `run` step prints to wait for: it runs again every
+    /// `interval` until the condition holds.
+    pub until: Option<Until>,
 }
 
 /// What a scenario's own step does.

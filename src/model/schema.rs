@@ -130,6 +130,11 @@ pub const FIELDS: &[Field] = &[
         "How long one run of either command may take (default 2m).",
     ),
     field(
+        "environment.retries",
+        Kind::Integer,
+        "How many times a failed activation or check is tried again unless it says (default 2).",
+    ),
+    field(
         "environment.vars",
         Kind::StringMap,
         "Values of `{vars.NAME}` in every command and URL.",
@@ -185,6 +190,11 @@ pub const FIELDS: &[Field] = &[
         "services.*.activate.timeout",
         Kind::Duration,
         "How long it may run before it is stopped.",
+    ),
+    field(
+        "services.*.activate.retries",
+        Kind::Integer,
+        "How many times a failed activation is tried again, backing off from 1s (default: the environment's, else 2).",
     ),
     field(
         "services.*.rds",
@@ -287,6 +297,46 @@ pub const FIELDS: &[Field] = &[
         "services.*.health.interval",
         Kind::Duration,
         "The wait between attempts.",
+    ),
+    field(
+        "services.*.health.until",
+        Kind::Table,
+        "Wait until a condition on the probe's output holds: `json` or `regex`, then `equals`, `below` or `above` (or a `regex` alone: the output matches it).",
+    ),
+    field(
+        "services.*.health.until.json",
+        Kind::String,
+        "A JSON pointer to the value.",
+    ),
+    field(
+        "services.*.health.until.regex",
+        Kind::String,
+        "A regular expression: its first group is the value; alone, the output must match it.",
+    ),
+    field(
+        "services.*.health.until.equals",
+        Kind::String,
+        "The value to wait for.",
+    ),
+    field(
+        "services.*.health.until.below",
+        Kind::Number,
+        "Wait until the value is a number below this one.",
+    ),
+    field(
+        "services.*.health.until.above",
+        Kind::Number,
+        "Wait until the value is a number above this one.",
+    ),
+    field(
+        "services.*.health.until.timeout",
+        Kind::Duration,
+        "How long to keep trying in all (default 5m).",
+    ),
+    field(
+        "services.*.health.until.interval",
+        Kind::Duration,
+        "The wait between tries (default 10s).",
     ),
     field(
         "dns",
@@ -455,6 +505,46 @@ pub const FIELDS: &[Field] = &[
         "A failed `run` step is recorded and the run goes on.",
     ),
     field(
+        "scenarios.*.steps[].until",
+        Kind::Table,
+        "Wait until a condition on what a `run` step prints holds (it runs again every `interval`): `json` or `regex`, then `equals`, `below` or `above` (or a `regex` alone).",
+    ),
+    field(
+        "scenarios.*.steps[].until.json",
+        Kind::String,
+        "A JSON pointer to the value.",
+    ),
+    field(
+        "scenarios.*.steps[].until.regex",
+        Kind::String,
+        "A regular expression: its first group is the value; alone, the output must match it.",
+    ),
+    field(
+        "scenarios.*.steps[].until.equals",
+        Kind::String,
+        "The value to wait for.",
+    ),
+    field(
+        "scenarios.*.steps[].until.below",
+        Kind::Number,
+        "Wait until the value is a number below this one.",
+    ),
+    field(
+        "scenarios.*.steps[].until.above",
+        Kind::Number,
+        "Wait until the value is a number above this one.",
+    ),
+    field(
+        "scenarios.*.steps[].until.timeout",
+        Kind::Duration,
+        "How long to keep trying in all (default 5m).",
+    ),
+    field(
+        "scenarios.*.steps[].until.interval",
+        Kind::Duration,
+        "The wait between tries (default 10s).",
+    ),
+    field(
         "scenarios.*.steps[].run",
         Kind::Command,
         "The command to run.",
@@ -573,6 +663,51 @@ pub const FIELDS: &[Field] = &[
         Kind::Command,
         "The command that exits 0 when the check passes.",
     ),
+    field(
+        "checks[].until",
+        Kind::Table,
+        "Wait until a condition on the check's output holds: `json` or `regex`, then `equals`, `below` or `above` (or a `regex` alone: the output matches it).",
+    ),
+    field(
+        "checks[].until.json",
+        Kind::String,
+        "A JSON pointer to the value.",
+    ),
+    field(
+        "checks[].until.regex",
+        Kind::String,
+        "A regular expression: its first group is the value; alone, the output must match it.",
+    ),
+    field(
+        "checks[].until.equals",
+        Kind::String,
+        "The value to wait for.",
+    ),
+    field(
+        "checks[].until.below",
+        Kind::Number,
+        "Wait until the value is a number below this one.",
+    ),
+    field(
+        "checks[].until.above",
+        Kind::Number,
+        "Wait until the value is a number above this one.",
+    ),
+    field(
+        "checks[].until.timeout",
+        Kind::Duration,
+        "How long to keep trying in all (default 5m).",
+    ),
+    field(
+        "checks[].until.interval",
+        Kind::Duration,
+        "The wait between tries (default 10s).",
+    ),
+    field(
+        "checks[].retries",
+        Kind::Integer,
+        "How many times a failed check is tried again, backing off from 1s (default: the environment's, else 2).",
+    ),
     field("drills", Kind::Named, "The drill calendar, by name."),
     field(
         "drills.*.scenario",
@@ -664,7 +799,12 @@ mod tests {
             (r"^`(\w+)` of \[(\w+)\.[^\]]+\]$", "$2.*.$1"),
             (r"^`(\w+)\.(\w+)` of \[(\w+)\.[^\]]+\]$", "$3.*.$1.$2"),
             (r"^step \d+ of \[(\w+)\.[^\]]+\]$", "$1.*.steps[]"),
+            (
+                r"^`(\w+)` of step \d+ of \[(\w+)\.[^\]]+\]$",
+                "$2.*.steps[].$1",
+            ),
             (r"^\[\[(\w+)\]\] entry \d+$", "$1[]"),
+            (r"^`(\w+)` of \[\[(\w+)\]\] entry \d+$", "$2[].$1"),
         ];
         for (pattern, path) in rules {
             let pattern = Regex::new(pattern).expect("a valid pattern");

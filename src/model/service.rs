@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::until::Until;
 use super::{Command, Context, Located, Template};
 
 /// The estimate used for a service that declares none.
@@ -68,6 +69,8 @@ pub struct Lifecycle {
     pub command: Command,
     pub estimate: Option<Duration>,
     pub timeout: Duration,
+    /// How many times a failed run is tried again (declared on `activate` only).
+    pub retries: Option<u32>,
 }
 
 impl Service {
@@ -117,6 +120,9 @@ pub struct HealthProbe {
     pub timeout: Duration,
     pub attempts: u32,
     pub interval: Duration,
+    /// A condition on the probe's output to wait for, in place of `attempts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Until>,
 }
 
 impl HealthProbe {

@@ -149,6 +149,7 @@ impl Recovery<'_> {
                     .as_ref()
                     .map(|c| c.command.render(&context)),
                 timeout: timeout(self.service.activate.as_ref()),
+                retries: env.retries(self.service.activate.as_ref().and_then(|a| a.retries)),
                 service,
                 region,
             },

@@ -254,6 +254,7 @@ impl Builder<'_, '_> {
                 )),
                 timeout: own.timeout,
                 best_effort: own.best_effort,
+                until: own.until.clone(),
             },
             ScenarioStepAction::Manual(text) => Action::Manual {
                 name: own.name.clone(),
@@ -521,6 +522,7 @@ impl Builder<'_, '_> {
                 index,
                 name: check.name.clone(),
                 ttl_wait: self.ttl_wait(check),
+                retries: self.env.retries(check.retries),
             };
             self.add(Phase::Verify, action, &check.name, self.after_last_gate());
         }

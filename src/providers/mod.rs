@@ -227,6 +227,14 @@ pub trait ServiceRuntime: Send + Sync {
         probe: Option<&ErrorRateProbe>,
     ) -> Result<f64, Error>;
 
+    /// What a probe with an `until` condition is judged on: what it printed
+    /// (`output`). The sim answers instead the value set for `probe` (`health:api`,
+    /// `check:NAME`; `drplan sim set --probe`), or `None` when none is: the condition
+    /// is then taken as met.
+    async fn until_output(&self, _probe: &str, output: String) -> Result<Option<String>, Error> {
+        Ok(Some(output))
+    }
+
     /// Whether `region` answers at all.
     async fn region_up(&self, region: &str) -> Result<bool, Error>;
 

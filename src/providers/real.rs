@@ -16,6 +16,7 @@ use super::rds::Rds;
 use super::{Output, ProbeResult, ReplicaReading, ServiceRuntime, error_rate, http, process};
 use crate::error::Error;
 use crate::model::data_set::LagSource;
+use crate::model::until::{Until, verdict};
 use crate::model::{DataSet, Environment, ErrorRateProbe, HealthCheck, HealthProbe};
 use crate::secrets::Secrets;
 
@@ -84,6 +85,34 @@ impl RealRuntime {
                 detail: error.to_string(),
                 latency: started.elapsed(),
             },
+        }
+    }
+}
+
+impl RealRuntime {
+    /// One try of a probe that waits until `until` holds: what its URL answers (with a
+    /// 2xx status) or its command prints (exiting 0), judged.
+    async fn probe_until(&self, probe: &HealthProbe, until: &Until) -> ProbeResult {
+        let started = Instant::now();
+        let output = match &probe.check {
+            HealthCheck::Http { url, .. } => {
+                let url = url.to_string();
+                http::get_text(&self.client, &url, probe.timeout, "health", &self.secrets).await
+            }
+            HealthCheck::Command { argv } => {
+                process::run(&argv.argv(), probe.timeout, &[], &self.secrets)
+                    .await
+                    .map(|output| output.log)
+            }
+        };
+        let (healthy, detail) = match output {
+            Ok(output) => verdict(until, Some(&output)),
+            Err(error) => (false, error.to_string()),
+        };
+        ProbeResult {
+            healthy,
+            detail,
+            latency: started.elapsed(),
         }
     }
 }
@@ -191,6 +220,9 @@ impl ServiceRuntime for RealRuntime {
                 latency: Duration::ZERO,
             });
         };
+        if let Some(until) = &probe.until {
+            return Ok(self.probe_until(probe, until).await);
+        }
         Ok(match &probe.check {
             HealthCheck::Http {
                 url,
@@ -308,6 +340,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             attempts: 1,
             interval: Duration::ZERO,
+            until: None,
         }
     }
 

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -27,6 +27,7 @@ use super::{
 };
 use crate::error::Error;
 use crate::fsio::{Durability, read_optional, write_json_atomic};
+use crate::model::until::verdict;
 use crate::model::{
     AlarmProbe, BackupLocation, DataMethod, DataSet, DnsRecord, Environment, ErrorRateProbe,
     HealthProbe, Notification, NotifyVia,
@@ -64,6 +65,10 @@ pub struct SimWorld {
     /// Alarms set with `drplan sim set --alarm`; any other alarm follows the services.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub alarms: BTreeMap<String, AlarmState>,
+    /// What probes that wait until a condition answer (`health:api`, `check:NAME`),
+    /// set with `drplan sim set --probe`; a probe without one finds its condition met.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub probe_values: BTreeMap<String, String>,
     /// Every command the sim stood in for, in order: `<action>: <argv>`.
     pub log: Vec<String>,
     /// How many changes the sim provider has logged ([`sim_changes`](super::sim_changes)).
@@ -161,6 +166,7 @@ impl SimWorld {
             latency_ms: 0,
             fault_rate: 0.0,
             alarms: BTreeMap::new(),
+            probe_values: BTreeMap::new(),
             log: Vec::new(),
             serial: 0,
         }
@@ -309,6 +315,33 @@ impl SimWorld {
             }
             None => self.fault_rate = rate,
         }
+        Ok(())
+    }
+
+    /// Sets what the probe `name` (one of `known`, the environment's probes with an
+    /// `until` condition) answers.
+    pub fn set_probe_value(
+        &mut self,
+        name: &str,
+        value: &str,
+        known: &[String],
+    ) -> Result<(), Error> {
+        if !known.iter().any(|k| k == name) {
+            let help = match crate::suggest::did_you_mean(name, known.iter().map(String::as_str)) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None if known.is_empty() => {
+                    "no probe of the environment declares `until`".to_string()
+                }
+                None => format!("the probes with an `until` condition: {}", known.join(", ")),
+            };
+            return Err(Error::UnknownSimName {
+                kind: "probe".to_string(),
+                name: name.to_string(),
+                help,
+            });
+        }
+        self.probe_values
+            .insert(name.to_string(), value.to_string());
         Ok(())
     }
 
@@ -513,10 +546,37 @@ fn fault_strikes(rate: f64) -> bool {
     rate > 0.0 && uniform() < rate
 }
 
-/// A number in [0, 1) from the 48 random leading bits of a v4 UUID.
+/// The environment variable that makes injected faults replay: a number seeds the
+/// sequence they are drawn from, so a rehearsal with the same seed meets the same
+/// faults (in a run whose faulty steps run in the same order).
+pub const SEED_VARIABLE: &str = "DRPLAN_SIM_SEED";
+
+/// A number in [0, 1) from 48 leading bits: of the seeded sequence when
+/// [`SEED_VARIABLE`] is set, else of a v4 UUID.
 fn uniform() -> f64 {
-    let (bits, _) = uuid::Uuid::new_v4().as_u64_pair();
+    static SEEDED: OnceLock<Option<std::sync::Mutex<u64>>> = OnceLock::new();
+    let seeded = SEEDED.get_or_init(|| {
+        let seed = std::env::var(SEED_VARIABLE)
+            .ok()?
+            .trim()
+            .parse::<u64>()
+            .ok()?;
+        Some(std::sync::Mutex::new(seed))
+    });
+    let bits = match seeded {
+        Some(state) => splitmix64(&mut state.lock().unwrap_or_else(PoisonError::into_inner)),
+        None => uuid::Uuid::new_v4().as_u64_pair().0,
+    };
     (bits >> 16) as f64 / (1_u64 << 48) as f64
+}
+
+/// The next number of the `SplitMix64` sequence at `state`.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// How long a service's lifecycle actions take in the sim (before scaling).
@@ -722,6 +782,12 @@ impl Sim {
 
     async fn view<T>(&self, look: impl FnOnce(&SimWorld) -> T) -> T {
         look(&self.world.lock().await.world)
+    }
+
+    /// What the probe `name` answers, when a value is set.
+    async fn value(&self, name: &str) -> Option<String> {
+        self.view(|world| world.probe_values.get(name).cloned())
+            .await
     }
 
     /// Activates or restores: checks the world, waits the service's scaled estimate
@@ -1036,6 +1102,10 @@ impl ServiceRuntime for Sim {
         }))
     }
 
+    async fn until_output(&self, probe: &str, _output: String) -> Result<Option<String>, Error> {
+        Ok(self.value(probe).await)
+    }
+
     async fn run(&self, argv: &[String], _timeout: Option<Duration>) -> Result<Output, Error> {
         let line = log_line("run".to_string(), Some(argv));
         self.log(line.clone()).await?;
@@ -1057,9 +1127,18 @@ impl ServiceRuntime for Sim {
                     .await?
             }
         };
+        let until = probe.and_then(|probe| probe.until.as_ref());
+        let (healthy, detail) = match (reason, until) {
+            (Some(reason), _) => (false, reason),
+            (None, None) => (true, format!("{service} is healthy in {region}")),
+            (None, Some(until)) => {
+                let seen = self.value(&format!("health:{service}")).await;
+                verdict(until, seen.as_deref())
+            }
+        };
         Ok(ProbeResult {
-            healthy: reason.is_none(),
-            detail: reason.unwrap_or_else(|| format!("{service} is healthy in {region}")),
+            healthy,
+            detail,
             latency,
         })
     }

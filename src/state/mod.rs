@@ -169,6 +169,8 @@ pub enum StepEvent {
     Failed,
     /// Started before a crash or an abort and never finished: it runs again on resume.
     Abandoned,
+    /// An attempt failed and the step tries again after a backoff; still in flight.
+    Retrying,
 }
 
 /// The last plan applied to completion.

@@ -1,7 +1,7 @@
 //! A webhook on a loopback port that keeps every request it receives and answers
-//! each as its script says: the Nth delivery of a body (a notification and its
-//! retries carry the same body) gets answer N, every delivery past the script
-//! `200 OK`.
+//! each as its script says: the Nth request gets answer N ([`Script::InOrder`]), or
+//! the Nth delivery of a body does ([`Script::PerBody`]: a notification and its
+//! retries carry the same body); every request past the script gets `200 OK`.
 
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -18,24 +18,34 @@ pub enum Answer {
     Status(u16),
 }
 
+/// Which answer of the script a request gets.
+#[derive(Debug, Clone, Copy)]
+pub enum Script<'a> {
+    InOrder(&'a [Answer]),
+    PerBody(&'a [Answer]),
+}
+
 pub struct Webhook {
     pub url: String,
     requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl Webhook {
-    pub fn start(script: &[Answer]) -> Self {
+    pub fn start(script: Script<'_>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let url = format!("http://{}/hook", listener.local_addr().expect("an address"));
         let requests: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
         let kept = Arc::clone(&requests);
-        let script = script.to_vec();
+        let (answers, per_body) = match script {
+            Script::InOrder(answers) => (answers.to_vec(), false),
+            Script::PerBody(answers) => (answers.to_vec(), true),
+        };
         thread::spawn(move || {
             // One thread a connection: a client that connects and sends nothing must
             // not hold up the next request.
             for mut client in listener.incoming().flatten() {
                 let kept = Arc::clone(&kept);
-                let script = script.clone();
+                let answers = answers.clone();
                 thread::spawn(move || {
                     let request = read_request(&mut client);
                     if request.is_empty() {
@@ -44,11 +54,14 @@ impl Webhook {
                     let index = {
                         let mut kept = kept.lock().expect("not poisoned");
                         let this = body(&request);
-                        let earlier = kept.iter().filter(|r: &&String| body(r) == this).count();
+                        let earlier = kept
+                            .iter()
+                            .filter(|r: &&String| !per_body || body(r) == this)
+                            .count();
                         kept.push(request);
                         earlier
                     };
-                    match script.get(index).copied().unwrap_or(Answer::Status(200)) {
+                    match answers.get(index).copied().unwrap_or(Answer::Status(200)) {
                         Answer::Never => thread::sleep(Duration::from_mins(10)),
                         Answer::Status(status) => {
                             let answer = format!(

@@ -16,8 +16,8 @@ use crate::duration::format_seconds;
 use crate::graph::step::{Action, Change, Placement, Step};
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::{
-    Check, CheckKind, Environment, HealthCheck, HealthProbe, Notification, NotifyVia, Phase,
-    RecordSet,
+    Check, CheckKind, DEFAULT_RETRIES, Environment, HealthCheck, HealthProbe, Notification,
+    NotifyVia, Phase, RecordSet,
 };
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
@@ -138,15 +138,25 @@ pub fn code(text: &str) -> String {
 pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Option<String> {
     let shell = |words: &[String]| lit(&argv(words));
     match &step.action {
-        Action::Activate { .. } | Action::Restore { .. } => {
-            Some(recovery_detail(env, &step.action, lit))
-        }
+        Action::Activate { retries, .. } => Some(format!(
+            "{}{}",
+            recovery_detail(env, &step.action, lit),
+            retries_note(*retries)
+        )),
+        Action::Restore { .. } => Some(recovery_detail(env, &step.action, lit)),
         Action::Run {
             argv,
             timeout,
             best_effort,
+            until,
             ..
-        } => Some(run_detail(&shell(&argv.argv()), *timeout, *best_effort)),
+        } => {
+            let run = run_detail(&shell(&argv.argv()), *timeout, *best_effort);
+            Some(match until {
+                Some(until) => format!("{run}, {}", until.describe()),
+                None => run,
+            })
+        }
         Action::Deactivate {
             command,
             timeout,
@@ -185,16 +195,24 @@ pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Opti
             .get(*index)
             .map(|n| notify_detail(&n.render(&plan.placeholders(env)), lit)),
         Action::Verify {
-            index, ttl_wait, ..
+            index,
+            retries,
+            ttl_wait,
+            ..
         } => env.checks.get(*index).map(|c| {
-            let detail = check_detail(&c.render(&plan.placeholders(env)), lit);
+            let check = check_detail(&c.render(&plan.placeholders(env)), lit);
+            // A check that waits until a condition is not retried: its wait is bounded.
+            let check = match &c.until {
+                Some(until) => format!("{check}, {}", until.describe()),
+                None => format!("{check}{}", retries_note(*retries)),
+            };
             match ttl_wait {
                 Some(wait) => format!(
-                    "{detail}, once resolvers no longer hold the old answer of {} (its TTL, {}, after the switch; no wait on the sim, which caches nothing)",
+                    "{check}, once resolvers no longer hold the old answer of {} (its TTL, {}, after the switch; no wait on the sim, which caches nothing)",
                     lit(&wait.name),
                     format_seconds(wait.ttl)
                 ),
-                None => detail,
+                None => check,
             }
         }),
         Action::Upload { file, key, .. } => Some(format!(
@@ -248,6 +266,15 @@ fn recovery_detail(env: &Environment, action: &Action, lit: Literal) -> String {
             format!("restores from {} (no restore command)", lit(&backups.url()))
         }
         _ => String::new(),
+    }
+}
+
+/// `, retries 3` for retries other than the default; nothing for the default.
+fn retries_note(retries: u32) -> String {
+    if retries == DEFAULT_RETRIES {
+        String::new()
+    } else {
+        format!(", retries {retries}")
     }
 }
 
@@ -306,6 +333,13 @@ fn check_detail(check: &Check, lit: Literal) -> String {
 
 /// What a health probe asks and how often.
 fn health(probe: &HealthProbe, lit: Literal) -> String {
+    if let Some(until) = &probe.until {
+        let source = match &probe.check {
+            HealthCheck::Http { url, .. } => format!("GET {}", lit(&url.to_string())),
+            HealthCheck::Command { argv } => format!("runs: {}", lit(&self::argv(&argv.argv()))),
+        };
+        return format!("{source}, {}", until.describe());
+    }
     match &probe.check {
         HealthCheck::Http { url, expect, .. } => {
             format!(

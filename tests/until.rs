@@ -1,0 +1,271 @@
+//! Wait-until, through the binary: health probes and checks that wait for a condition
+//! on their output (`until`), answered by the sim (a value per probe, set with `sim
+//! set --probe`) and by real commands; the plan says what each waits for; a wrong
+//! condition is refused at validate.
+
+use std::fs;
+
+use crate::support::snapshot;
+use crate::support::workspace::Workspace;
+
+const ENV: &str = "waits.toml";
+
+/// A failover on the sim whose database probe waits for a job to be `COMPLETED` and
+/// whose checklist waits for no failed jobs.
+const WAITS: &str = r#"
+[environment]
+name = "waits"
+home = "eu-west-1"
+rto = "30m"
+
+[regions.eu-west-1]
+role = "primary"
+
+[regions.eu-central-1]
+role = "secondary"
+
+[services.db]
+tier = 1
+regions = ["eu-west-1", "eu-central-1"]
+estimate = "2m"
+activate = ["db-promote", "{region}"]
+health = { command = ["db-status", "{region}"], until = { json = "/status", equals = "COMPLETED", interval = "10s", timeout = "1m" } }
+
+[dns.app]
+zone = "waits.example"
+name = "app.waits.example"
+type = "CNAME"
+follows = "db"
+targets = { eu-west-1 = "db.eu-west-1.waits.example", eu-central-1 = "db.eu-central-1.waits.example" }
+
+[[checks]]
+name = "jobs"
+command = ["jobs", "--failed"]
+until = { regex = "failed=(\\d+)", below = 1, interval = "5s", timeout = "30s" }
+
+[scenarios.outage]
+strategy = "failover"
+to = "eu-central-1"
+
+[[scenarios.outage.steps]]
+phase = "recover"
+name = "reseed"
+run = ["reseed", "{region}"]
+until = { regex = "seeded", interval = "10s", timeout = "1m" }
+"#;
+
+impl Workspace {
+    fn waits(&self) {
+        fs::write(self.path().join(ENV), WAITS).expect("the environment is written");
+        self.run(&["sim", "init", ENV]).expect(0);
+    }
+
+    fn apply_waits(&self) -> crate::support::runner::Run {
+        self.run(&["apply", ENV, "--scenario", "outage", "--auto-approve"])
+    }
+}
+
+#[test]
+fn the_plan_says_what_each_probe_waits_for() {
+    let workspace = Workspace::new();
+    workspace.waits();
+    let plan = workspace
+        .run(&["plan", ENV, "--scenario", "outage", "--offline"])
+        .expect(0);
+    assert!(
+        plan.stdout
+            .contains(r#"waits until /status = "COMPLETED" (every 10s, up to 1m)"#),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains(r"waits until /failed=(\d+)/ < 1 (every 5s, up to 30s)"),
+        "{}",
+        plan.stdout
+    );
+    snapshot::assert("until", "plan_with_conditions", &plan.stdout);
+    let json = workspace
+        .run(&[
+            "plan",
+            ENV,
+            "--scenario",
+            "outage",
+            "--offline",
+            "--format",
+            "json",
+        ])
+        .expect(0);
+    assert!(
+        json.stdout.contains(r#""equals": "COMPLETED""#),
+        "{}",
+        json.stdout
+    );
+    let markdown = workspace
+        .run(&[
+            "plan",
+            ENV,
+            "--scenario",
+            "outage",
+            "--offline",
+            "--format",
+            "markdown",
+        ])
+        .expect(0);
+    assert!(
+        markdown
+            .stdout
+            .contains(r#"waits until /status = "COMPLETED" (every 10s, up to 1m)"#),
+        "{}",
+        markdown.stdout
+    );
+}
+
+#[test]
+fn on_the_sim_a_condition_holds_unless_a_value_is_set() {
+    let workspace = Workspace::new();
+    workspace.waits();
+    workspace.apply_waits().expect(0);
+    let report = workspace.reports().pop().expect("a run report");
+    assert!(
+        report.contains(r#"healthy: sim: /status = "COMPLETED" (no sim value set) |"#),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_sim_value_that_never_satisfies_fails_after_the_timeout_naming_it() {
+    let workspace = Workspace::new();
+    workspace.waits();
+    workspace
+        .run(&[
+            "sim",
+            "set",
+            ENV,
+            "--probe",
+            "health:db",
+            "--value",
+            r#"{"status": "RUNNING"}"#,
+        ])
+        .expect(0);
+    let apply = workspace.apply_waits();
+    assert_ne!(apply.code, Some(0), "{apply}");
+    let said = format!("{}{}", apply.stdout, apply.stderr);
+    assert!(
+        said.contains(r#"waited for /status = "COMPLETED": last saw `RUNNING`"#),
+        "{said}"
+    );
+    assert!(said.contains("after 7 probe(s)"), "1m every 10s: {said}");
+}
+
+#[test]
+fn a_check_waits_until_its_number_is_below_the_limit() {
+    let workspace = Workspace::new();
+    workspace.waits();
+    workspace
+        .run(&[
+            "sim",
+            "set",
+            ENV,
+            "--probe",
+            "check:jobs",
+            "--value",
+            "failed=3",
+        ])
+        .expect(0);
+    let apply = workspace.apply_waits();
+    assert_ne!(apply.code, Some(0), "{apply}");
+    let said = format!("{}{}", apply.stdout, apply.stderr);
+    assert!(
+        said.contains(r"waited for /failed=(\d+)/ < 1: last saw `3`"),
+        "{said}"
+    );
+
+    let workspace = Workspace::new();
+    workspace.waits();
+    workspace
+        .run(&[
+            "sim",
+            "set",
+            ENV,
+            "--probe",
+            "check:jobs",
+            "--value",
+            "failed=0",
+        ])
+        .expect(0);
+    workspace.apply_waits().expect(0);
+    let report = workspace.reports().pop().expect("a run report");
+    assert!(report.contains("| `verify:jobs` | finished |"), "{report}");
+    assert!(report.contains(r"/failed=(\d+)/ < 1 (saw `0`)"), "{report}");
+}
+
+#[test]
+fn a_scenario_step_runs_again_until_its_output_matches() {
+    let workspace = Workspace::new();
+    workspace.waits();
+    workspace
+        .run(&[
+            "sim",
+            "set",
+            ENV,
+            "--probe",
+            "step:reseed",
+            "--value",
+            "seeding 40%",
+        ])
+        .expect(0);
+    let apply = workspace.apply_waits();
+    assert_ne!(apply.code, Some(0), "{apply}");
+    let said = format!("{}{}", apply.stdout, apply.stderr);
+    assert!(
+        said.contains(
+            "step `reseed` waited in vain: waited for the output matches /seeded/: the output does not match /seeded/"
+        ),
+        "{said}"
+    );
+}
+
+#[test]
+fn an_unknown_probe_name_is_refused_with_a_suggestion() {
+    let workspace = Workspace::new();
+    workspace.waits();
+    let set = workspace
+        .run(&["sim", "set", ENV, "--probe", "health:bd", "--value", "x"])
+        .expect(1);
+    assert!(set.stderr.contains("did you mean `health:db`?"), "{set}");
+}
+
+/// A probe through a real command that prints RUNNING twice, then COMPLETED (counting
+/// its runs in a file), on an environment whose commands run for real.
+#[test]
+fn a_real_command_probe_is_tried_until_its_condition_holds() {
+    let workspace = Workspace::new();
+    let probe = r#"health = { command = ["sh", "-c", "n=$(cat runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > runs; if [ $n -ge 3 ]; then echo COMPLETED; else echo RUNNING; fi"], until = { equals = "COMPLETED", interval = "100ms", timeout = "20s" } }"#;
+    workspace.onprem_in(
+        &[(
+            r#"health = { command = ["test", "-e", "activated-{service}"] }"#,
+            probe,
+        )],
+        "",
+    );
+    let apply = workspace
+        .run(&[
+            "apply",
+            crate::command_dns::ENV,
+            "--scenario",
+            "dc-outage",
+            "--auto-approve",
+        ])
+        .expect(0);
+    assert_eq!(
+        fs::read_to_string(workspace.path().join("runs")).expect("the probe ran"),
+        "3\n",
+        "{apply}"
+    );
+    let report = workspace.reports().pop().expect("a run report");
+    assert!(
+        report.contains(r#"healthy: the output = "COMPLETED" (saw `COMPLETED`)"#),
+        "{report}"
+    );
+}
