@@ -51,13 +51,13 @@ impl Workspace {
 
     /// The state as drplan reads it (the file with its journal log replayed), or `None`
     /// when there is none yet.
-    fn try_state(&self, environment: &str) -> Option<Value> {
+    pub(crate) fn try_state(&self, environment: &str) -> Option<Value> {
         let backend = LocalState::at(environment, self.file("state", environment));
         let state = backend.read_now().ok()??;
         Some(serde_json::to_value(state).expect("the state is JSON"))
     }
 
-    fn state(&self, environment: &str) -> Value {
+    pub(crate) fn state(&self, environment: &str) -> Value {
         self.try_state(environment)
             .unwrap_or_else(|| panic!("no readable state for {environment}"))
     }
@@ -95,7 +95,7 @@ impl Workspace {
 
 /// Polls `condition` every 10 ms until it holds; panics after `timeout`.
 #[track_caller]
-fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !condition() {
         assert!(
@@ -135,7 +135,7 @@ fn journal(state: &Value) -> Vec<(String, String)> {
 }
 
 /// The events journaled for `step`, in order.
-fn events(state: &Value, step: &str) -> Vec<String> {
+pub(crate) fn events(state: &Value, step: &str) -> Vec<String> {
     journal(state)
         .into_iter()
         .filter(|(s, _)| s == step)

@@ -5,7 +5,8 @@
 
 use std::fs;
 
-use crate::support::runner::Run;
+use crate::apply::{events, wait_until};
+use crate::support::runner::{PROCESS_TIMEOUT, Run};
 use crate::support::workspace::Workspace;
 
 const ENV: &str = "faults.toml";
@@ -150,5 +151,57 @@ fn a_real_command_that_fails_once_is_retried_and_the_report_counts_two_attempts(
     assert!(
         report.contains("2 attempts (attempt 1: command: `sh`"),
         "{report}"
+    );
+}
+
+/// A run killed after an attempt failed resumes the step from its first try, and the
+/// copy of the command the kill left running is stopped first: one activation, not
+/// two. The command fails on its first run, then waits for a `go` file.
+#[test]
+fn a_run_killed_mid_retry_resumes_the_step_and_activates_once() {
+    let workspace = Workspace::new();
+    let activate = r#"activate = ["sh", "-c", "n=$(cat runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > runs; if [ $n -eq 1 ]; then exit 1; fi; while [ ! -e go ]; do sleep 0.05; done; echo {region} >> activated-{service}"]"#;
+    workspace.onprem_in(
+        &[(
+            r#"activate = ["sh", "-c", "echo {region} >> activated-{service}"]"#,
+            activate,
+        )],
+        "",
+    );
+    let env = crate::command_dns::ENV;
+    let apply = workspace.spawn(&["apply", env, "--scenario", "dc-outage", "--auto-approve"]);
+    wait_until("the failed attempt is journaled", PROCESS_TIMEOUT, || {
+        workspace
+            .try_state("onprem")
+            .is_some_and(|state| events(&state, "activate:web").contains(&"retrying".to_string()))
+    });
+    apply.kill();
+    let runs = || {
+        let text = fs::read_to_string(workspace.path().join("runs")).unwrap_or_default();
+        text.trim().parse::<u32>().unwrap_or(0)
+    };
+    let before = runs();
+
+    let resume = workspace.spawn(&["apply", "--resume", env, "--auto-approve"]);
+    wait_until(
+        "the resumed step runs its command again",
+        PROCESS_TIMEOUT,
+        || runs() > before,
+    );
+    fs::write(workspace.path().join("go"), "").expect("go is written");
+    let resumed = resume.wait().expect(0);
+    assert_eq!(
+        fs::read_to_string(workspace.path().join("activated-web")).expect("activated"),
+        "dc-west\n",
+        "one activation: {resumed}"
+    );
+    let state = workspace.state("onprem");
+    let events = events(&state, "activate:web");
+    assert_eq!(events.first().map(String::as_str), Some("started"));
+    assert!(events.contains(&"retrying".to_string()), "{events:?}");
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("finished"),
+        "{events:?}"
     );
 }
