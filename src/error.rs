@@ -429,6 +429,24 @@ pub enum Error {
         waited: String,
     },
 
+    #[error(
+        "aurora: {target} is not yet the writer of {global_cluster} {waited} after the {call} began ({status})"
+    )]
+    #[diagnostic(
+        code(drplan::aurora::move_timeout),
+        help(
+            "look at the global cluster (aws rds describe-global-clusters --global-cluster-identifier ID) and the cluster (aws rds describe-db-clusters); once the move is done, `drplan apply --resume` goes on without moving it again; raise `aurora.timeout` if moves take longer"
+        )
+    )]
+    AuroraTimeout {
+        /// The cluster and its region: `orders-west in us-west-2`.
+        target: String,
+        global_cluster: String,
+        call: &'static str,
+        status: String,
+        waited: String,
+    },
+
     #[error("the plan is not what planning produces: {difference}")]
     #[diagnostic(
         code(drplan::apply::edited_plan),

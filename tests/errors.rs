@@ -214,6 +214,13 @@ fn examples() -> Vec<Error> {
             status: s("modifying"),
             waited: s("30m"),
         },
+        Error::AuroraTimeout {
+            target: s("orders-west in us-west-2"),
+            global_cluster: s("orders"),
+            call: "SwitchoverGlobalCluster",
+            status: s("global cluster `switching-over`, cluster `available`"),
+            waited: s("30m"),
+        },
         Error::NoSuchAlarm {
             alarm: s("api-5xx"),
             region: s("us-east-1"),

@@ -18,6 +18,7 @@ use crate::model::{
     NotifyVia, Phase, ProviderKind, Providers, Region, Scenario, ScenarioStep, ScenarioStepAction,
     Service, StateLocation, Strategy, Template, Trigger, TriggerKind, Vars,
 };
+use crate::model::{AuroraGlobal, DEFAULT_AURORA_TIMEOUT};
 use crate::problems::Problems;
 
 /// Decodes a whole document; `None` when a required part could not be read.
@@ -239,6 +240,8 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
     let health = health.and_then(|mut h| health_probe(&mut h, p));
     let rds = f.opt("rds", |n| Ok(*n), p);
     let rds = rds.and_then(|node| rds_instances(&node, &name.value, p));
+    let aurora = f.opt("aurora", |n| Ok(*n), p);
+    let aurora = aurora.and_then(|node| aurora_global(&node, &name.value, p));
     f.finish(p);
     Some(Service {
         name,
@@ -252,6 +255,33 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
         resync,
         health,
         rds,
+        aurora,
+    })
+}
+
+/// `aurora = { global_cluster = "id", clusters = { REGION = "id" }, timeout }` of a
+/// service.
+fn aurora_global(node: &Node<'_, '_>, service: &str, p: &mut Problems) -> Option<AuroraGlobal> {
+    let mut f = p.ok(node.table(format!("`aurora` of [services.{service}]")))?;
+    let global_cluster = f.req("global_cluster", Node::string, p);
+    let clusters = f.req(
+        "clusters",
+        |n| n.table(format!("`aurora.clusters` of [services.{service}]")),
+        p,
+    );
+    let clusters = clusters.map(|mut t| {
+        t.entries()
+            .into_iter()
+            .filter_map(|(region, id)| Some((region, p.ok(id.string())?.value)))
+            .collect::<Vec<_>>()
+    });
+    let timeout = f.opt("timeout", Node::duration, p);
+    f.finish(p);
+    Some(AuroraGlobal {
+        global_cluster: global_cluster?.value,
+        clusters: clusters?,
+        timeout: timeout.map_or(DEFAULT_AURORA_TIMEOUT, |t| t.value),
+        span: node.span(),
     })
 }
 

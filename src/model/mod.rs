@@ -1,6 +1,7 @@
 //! The validated environment: regions, services, DNS records, data sets, scenarios,
 //! triggers, notifications, checks and drills, with every cross-reference checked.
 
+pub mod aurora;
 mod circular;
 pub mod data_set;
 pub mod decode;
@@ -20,6 +21,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 pub use crate::located::Located;
+pub use aurora::{AuroraGlobal, AuroraMove, DEFAULT_AURORA_TIMEOUT};
 pub use data_set::{BackupLocation, DataMethod, DataSet};
 pub use load::{LoadedEnvironment, load, parse};
 pub use operations::{

@@ -200,6 +200,26 @@ pub const FIELDS: &[Field] = &[
         "How long a promotion may take to become available (default 30m).",
     ),
     field(
+        "services.*.aurora",
+        Kind::Table,
+        "An Aurora global database: activating the service in a region moves the writer to the member cluster there.",
+    ),
+    field(
+        "services.*.aurora.global_cluster",
+        Kind::String,
+        "The global cluster identifier.",
+    ),
+    field(
+        "services.*.aurora.clusters",
+        Kind::StringMap,
+        "Region → DB cluster identifier of the member cluster there.",
+    ),
+    field(
+        "services.*.aurora.timeout",
+        Kind::Duration,
+        "How long a switchover, failover or detach may take to become available (default 30m).",
+    ),
+    field(
         "services.*.restore",
         Kind::CommandOrTable,
         "The command that loads the newest backup ({backup}) into the service, or `{ command, timeout }`.",

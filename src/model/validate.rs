@@ -40,6 +40,7 @@ fn check_regions(env: &Environment, p: &mut Problems) {
 fn check_services(env: &Environment, p: &mut Problems) {
     for service in &env.services {
         check_rds(env, service, p);
+        check_aurora(env, service, p);
         for dependency in &service.depends_on {
             let context = format!("`depends_on` of [services.{}]", service.name.value);
             let Some(target) = service_ref(env, dependency, &context, p) else {
@@ -77,56 +78,118 @@ fn check_services(env: &Environment, p: &mut Problems) {
 /// is not also brought up by an `activate` command (which of the two would promote?).
 fn check_rds(env: &Environment, service: &Service, p: &mut Problems) {
     let Some(rds) = &service.rds else { return };
+    let declared = Regional {
+        key: "rds",
+        member: "instance",
+        entries: &rds.instances,
+        span: &rds.span,
+        example: "add {} = \"DB-INSTANCE-ID\" to `rds.instances`",
+        what: "promotes the read replica",
+        itself: "drplan promotes an RDS service itself",
+    };
+    check_regional(env, service, &declared, p);
+}
+
+/// An Aurora service names a member cluster in every region it runs in and nowhere
+/// else, is not also brought up by an `activate` command, and is not also an RDS one.
+fn check_aurora(env: &Environment, service: &Service, p: &mut Problems) {
+    let Some(aurora) = &service.aurora else {
+        return;
+    };
+    let declared = Regional {
+        key: "aurora",
+        member: "cluster",
+        entries: &aurora.clusters,
+        span: &aurora.span,
+        example: "add {} = \"DB-CLUSTER-ID\" to `aurora.clusters`",
+        what: "moves the global cluster's writer",
+        itself: "drplan moves the writer of an Aurora global database itself",
+    };
+    check_regional(env, service, &declared, p);
+    if service.rds.is_some() {
+        p.push(
+            Problem::new(
+                ProblemKind::InvalidValue,
+                format!(
+                    "[services.{}] declares both `rds` and `aurora`",
+                    service.name.value
+                ),
+                aurora.span.clone(),
+                "one database per service",
+            )
+            .help("declare the RDS instances and the Aurora global database as two services"),
+        );
+    }
+}
+
+/// A per-region resource table of a service (`rds`, `aurora`), as validated.
+struct Regional<'a> {
+    key: &'a str,
+    member: &'a str,
+    entries: &'a [(Located<String>, String)],
+    span: &'a crate::error::Span,
+    /// The help for a region without its member; `{}` is the region.
+    example: &'a str,
+    /// What drplan does with it, instead of an `activate` command.
+    what: &'a str,
+    /// Why `activate` must go.
+    itself: &'a str,
+}
+
+fn check_regional(env: &Environment, service: &Service, declared: &Regional<'_>, p: &mut Problems) {
+    let (key, member) = (declared.key, declared.member);
+    let article = if member.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     let table = format!("[services.{}]", service.name.value);
-    for (region, _) in &rds.instances {
+    for (region, _) in declared.entries {
         if region_ref(env, region, &table, p) && !service.runs_in(&region.value) {
             p.push(
                 Problem::new(
                     ProblemKind::InvalidValue,
                     format!(
-                        "`rds` names an instance in `{}`, where `{}` does not run",
+                        "`{key}` names {article} {member} in `{}`, where `{}` does not run",
                         region.value, service.name.value
                     ),
                     region.span.clone(),
                     "not one of the service's regions",
                 )
                 .help(format!(
-                    "add \"{}\" to `regions`, or remove this instance",
+                    "add \"{}\" to `regions`, or remove this {member}",
                     region.value
                 )),
             );
         }
     }
-    for region in service
-        .regions
-        .iter()
-        .filter(|r| rds.instance(&r.value).is_none())
-    {
+    let named = |region: &str| declared.entries.iter().any(|(r, _)| r.value == region);
+    for region in service.regions.iter().filter(|r| !named(&r.value)) {
         p.push(
             Problem::new(
                 ProblemKind::MissingField,
                 format!(
-                    "`rds` of {table} names no instance in `{}`, where the service runs",
+                    "`{key}` of {table} names no {member} in `{}`, where the service runs",
                     region.value
                 ),
-                rds.span.clone(),
-                "every region needs its instance",
+                declared.span.clone(),
+                format!("every region needs its {member}"),
             )
-            .help(format!(
-                "add {} = \"DB-INSTANCE-ID\" to `rds.instances`",
-                region.value
-            )),
+            .help(declared.example.replace("{}", &region.value)),
         );
     }
     if service.activate.is_some() {
         p.push(
             Problem::new(
                 ProblemKind::InvalidValue,
-                format!("{table} declares both `rds` and `activate`"),
-                rds.span.clone(),
-                "promotes the read replica",
+                format!("{table} declares both `{key}` and `activate`"),
+                declared.span.clone(),
+                declared.what,
             )
-            .help("drplan promotes an RDS service itself; remove `activate` (keep `deactivate` and `resync` for fencing and reprotecting)"),
+            .help(format!(
+                "{}; remove `activate` (keep `deactivate` and `resync` for fencing and reprotecting)",
+                declared.itself
+            )),
         );
     }
 }

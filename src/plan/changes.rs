@@ -12,8 +12,8 @@ use super::Intent;
 use crate::graph::step::{Action, Change, Placement};
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::{
-    self, BackupLocation, DataMethod, DataSet, DnsRecord, Environment, MaintenancePage, RecordSet,
-    ScenarioStep, Service, Strategy, weighted_sets,
+    self, AuroraMove, BackupLocation, DataMethod, DataSet, DnsRecord, Environment, MaintenancePage,
+    RecordSet, ScenarioStep, Service, Strategy, weighted_sets,
 };
 use crate::observe::ActualState;
 
@@ -115,8 +115,8 @@ pub struct Recovery<'e> {
 }
 
 impl Recovery<'_> {
-    /// The step action that performs this recovery.
-    pub fn action(&self, env: &Environment) -> Action {
+    /// The step action that performs this recovery, when services move as `movement`.
+    pub fn action(&self, env: &Environment, movement: Option<Movement>) -> Action {
         let service = self.service.name.value.clone();
         let region = self.region.clone();
         let context = env
@@ -149,6 +149,7 @@ impl Recovery<'_> {
                     .as_ref()
                     .map(|c| c.command.render(&context)),
                 timeout: timeout(self.service.activate.as_ref()),
+                aurora: self.service.aurora.as_ref().map(|_| aurora_move(movement)),
                 service,
                 region,
             },
@@ -167,6 +168,15 @@ impl Recovery<'_> {
                 restored_from: self.restore_from.clone(),
             },
         }
+    }
+}
+
+/// How an Aurora service's writer moves: a failover detaches (or fails over) the
+/// target cluster; a switchover and a failback switch over, since both regions are up.
+fn aurora_move(movement: Option<Movement>) -> AuroraMove {
+    match movement {
+        Some(Movement::Failover) => AuroraMove::Failover,
+        Some(Movement::Switchover | Movement::Failback) | None => AuroraMove::Switchover,
     }
 }
 

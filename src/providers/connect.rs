@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::aurora::Aurora;
 use super::cloudwatch::CloudWatchAlarms;
 use super::command_dns::CommandDns;
 use super::no_storage::NoStorage;
@@ -67,7 +68,10 @@ pub async fn connect(
             || env.providers.storage == ProviderKind::S3
             || matches!(env.state, StateLocation::S3 { .. })
             || watches_alarms(env)
-            || env.services.iter().any(|s| s.rds.is_some()));
+            || env
+                .services
+                .iter()
+                .any(|s| s.rds.is_some() || s.aurora.is_some()));
     let sdk = if needs_aws {
         Some(super::aws::sdk_config(&env.providers).await)
     } else {
@@ -110,7 +114,8 @@ pub async fn connect(
                 storage,
                 services: Arc::new(
                     RealRuntime::new(client.clone(), COMMAND_TIMEOUT, secrets.clone())
-                        .with_rds(sdk.as_ref().and_then(|sdk| Rds::of(env, sdk))),
+                        .with_rds(sdk.as_ref().and_then(|sdk| Rds::of(env, sdk)))
+                        .with_aurora(sdk.as_ref().and_then(|sdk| Aurora::of(env, sdk))),
                 ),
                 notifier: Arc::new(RealNotifier::new(client, secrets)),
                 alarms,
