@@ -429,6 +429,19 @@ pub enum Error {
         waited: String,
     },
 
+    #[error("arc: Route 53 ARC refused to {action}: {code}: {message}")]
+    #[diagnostic(
+        code(drplan::arc::refused),
+        help(
+            "a ConflictException means a safety rule of the control panel forbids these states (e.g. at least one region on): check the rules (aws route53-recovery-control-config list-safety-rules) and the routing controls in [providers.arc]; a ServiceLimitExceededException means too many changes at once: try again later"
+        )
+    )]
+    ArcRefused {
+        action: String,
+        code: String,
+        message: String,
+    },
+
     #[error(
         "aurora: {target} is not yet the writer of {global_cluster} {waited} after the {call} began ({status})"
     )]

@@ -214,6 +214,11 @@ fn examples() -> Vec<Error> {
             status: s("modifying"),
             waited: s("30m"),
         },
+        Error::ArcRefused {
+            action: s("turn the routing control of us-west-2 on and of us-east-1 off"),
+            code: s("ConflictException"),
+            message: s("the update would violate safety rule at-least-one-on"),
+        },
         Error::AuroraTimeout {
             target: s("orders-west in us-west-2"),
             global_cluster: s("orders"),

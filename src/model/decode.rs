@@ -18,7 +18,7 @@ use crate::model::{
     NotifyVia, Phase, ProviderKind, Providers, Region, Scenario, ScenarioStep, ScenarioStepAction,
     Service, StateLocation, Strategy, Template, Trigger, TriggerKind, Vars,
 };
-use crate::model::{AuroraGlobal, DEFAULT_AURORA_TIMEOUT};
+use crate::model::{ArcCluster, AuroraGlobal, DEFAULT_AURORA_TIMEOUT};
 use crate::problems::Problems;
 
 /// Decodes a whole document; `None` when a required part could not be read.
@@ -34,6 +34,7 @@ pub fn environment(root: &mut Fields<'_, '_>, problems: &mut Problems) -> Option
             endpoint: None,
             region: None,
             dns_commands: None,
+            arc: None,
         }),
     };
     let regions = named(root, "regions", region, problems);
@@ -135,6 +136,7 @@ fn providers_table(f: &mut Fields<'_, '_>, p: &mut Problems) -> Providers {
                     ("sim", ProviderKind::Sim),
                     ("route53", ProviderKind::Route53),
                     ("command", ProviderKind::Command),
+                    ("arc", ProviderKind::Arc),
                 ],
             )
         },
@@ -169,6 +171,7 @@ fn providers_table(f: &mut Fields<'_, '_>, p: &mut Problems) -> Providers {
         }
         None
     };
+    let arc = arc_table(f, dns, p);
     f.finish(p);
     Providers {
         dns,
@@ -176,7 +179,57 @@ fn providers_table(f: &mut Fields<'_, '_>, p: &mut Problems) -> Providers {
         endpoint,
         region,
         dns_commands,
+        arc,
     }
+}
+
+/// The required table `key` of strings by region, named `name` in problems.
+fn region_strings(
+    f: &mut Fields<'_, '_>,
+    key: &'static str,
+    name: String,
+    p: &mut Problems,
+) -> Option<Vec<(Located<String>, String)>> {
+    let mut table = f.req(key, |n| n.table(name), p)?;
+    Some(
+        table
+            .entries()
+            .into_iter()
+            .filter_map(|(region, value)| Some((region, p.ok(value.string())?.value)))
+            .collect(),
+    )
+}
+
+/// `[providers.arc]`: required with `dns = "arc"`, refused otherwise.
+fn arc_table(f: &mut Fields<'_, '_>, dns: ProviderKind, p: &mut Problems) -> Option<ArcCluster> {
+    if dns != ProviderKind::Arc {
+        if let Some(node) = f.opt("arc", |n| Ok(*n), p) {
+            p.push(node.invalid(
+                "[providers.arc] is used only with dns = \"arc\"",
+                "set dns = \"arc\" in [providers], or remove [providers.arc]",
+            ));
+        }
+        return None;
+    }
+    let node = f.req("arc", |n| Ok(*n), p)?;
+    let mut f = p.ok(node.table("[providers.arc]"))?;
+    let endpoints = region_strings(
+        &mut f,
+        "endpoints",
+        "`endpoints` of [providers.arc]".into(),
+        p,
+    );
+    let routing_controls = region_strings(
+        &mut f,
+        "routing_controls",
+        "`routing_controls` of [providers.arc]".into(),
+        p,
+    );
+    f.finish(p);
+    Some(ArcCluster {
+        endpoints: endpoints?,
+        routing_controls: routing_controls?,
+    })
 }
 
 fn dns_commands_table(node: &Node<'_, '_>, p: &mut Problems) -> Option<DnsCommands> {
@@ -264,17 +317,12 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
 fn aurora_global(node: &Node<'_, '_>, service: &str, p: &mut Problems) -> Option<AuroraGlobal> {
     let mut f = p.ok(node.table(format!("`aurora` of [services.{service}]")))?;
     let global_cluster = f.req("global_cluster", Node::string, p);
-    let clusters = f.req(
+    let clusters = region_strings(
+        &mut f,
         "clusters",
-        |n| n.table(format!("`aurora.clusters` of [services.{service}]")),
+        format!("`aurora.clusters` of [services.{service}]"),
         p,
     );
-    let clusters = clusters.map(|mut t| {
-        t.entries()
-            .into_iter()
-            .filter_map(|(region, id)| Some((region, p.ok(id.string())?.value)))
-            .collect::<Vec<_>>()
-    });
     let timeout = f.opt("timeout", Node::duration, p);
     f.finish(p);
     Some(AuroraGlobal {
@@ -288,17 +336,12 @@ fn aurora_global(node: &Node<'_, '_>, service: &str, p: &mut Problems) -> Option
 /// `rds = { instances = { REGION = "id" }, timeout }` of a service.
 fn rds_instances(node: &Node<'_, '_>, service: &str, p: &mut Problems) -> Option<RdsInstances> {
     let mut f = p.ok(node.table(format!("`rds` of [services.{service}]")))?;
-    let instances = f.req(
+    let instances = region_strings(
+        &mut f,
         "instances",
-        |n| n.table(format!("`rds.instances` of [services.{service}]")),
+        format!("`rds.instances` of [services.{service}]"),
         p,
     );
-    let instances = instances.map(|mut t| {
-        t.entries()
-            .into_iter()
-            .filter_map(|(region, id)| Some((region, p.ok(id.string())?.value)))
-            .collect::<Vec<_>>()
-    });
     let timeout = f.opt("timeout", Node::duration, p);
     f.finish(p);
     Some(RdsInstances {

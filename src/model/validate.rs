@@ -17,10 +17,44 @@ pub fn check(env: &Environment, problems: &mut Problems) {
     check_services(env, problems);
     check_cycles(env, problems);
     check_records(env, problems);
+    check_arc(env, problems);
     check_data(env, problems);
     check_scenarios(env, problems);
     check_operations(env, problems);
     super::places::check(env, problems);
+}
+
+/// With `dns = "arc"`, the endpoints and routing controls name regions, and every
+/// region a record sends traffic to has its routing control (else a move could not
+/// turn it on or off).
+fn check_arc(env: &Environment, p: &mut Problems) {
+    let Some(arc) = &env.providers.arc else {
+        return;
+    };
+    for (region, _) in arc.endpoints.iter().chain(&arc.routing_controls) {
+        region_ref(env, region, "[providers.arc]", p);
+    }
+    for record in &env.records {
+        for (region, _) in &record.targets {
+            if arc.routing_control(&region.value).is_none() {
+                p.push(
+                    Problem::new(
+                        ProblemKind::MissingField,
+                        format!(
+                            "[providers.arc] has no routing control for `{}`, where [dns.{}] sends traffic",
+                            region.value, record.key.value
+                        ),
+                        region.span.clone(),
+                        "no routing control",
+                    )
+                    .help(format!(
+                        "add {} = \"arn:aws:route53-recovery-control::…:routingcontrol/…\" to `routing_controls` of [providers.arc]",
+                        region.value
+                    )),
+                );
+            }
+        }
+    }
 }
 
 fn check_regions(env: &Environment, p: &mut Problems) {

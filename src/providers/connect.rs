@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::arc::ArcDns;
 use super::aurora::Aurora;
 use super::cloudwatch::CloudWatchAlarms;
 use super::command_dns::CommandDns;
@@ -65,6 +66,7 @@ pub async fn connect(
     };
     let needs_aws = !sim_everything
         && (env.providers.dns == ProviderKind::Route53
+            || env.providers.dns == ProviderKind::Arc
             || env.providers.storage == ProviderKind::S3
             || matches!(env.state, StateLocation::S3 { .. })
             || watches_alarms(env)
@@ -81,6 +83,10 @@ pub async fn connect(
         (Some(sim), _) if sim_everything || env.providers.dns == ProviderKind::Sim => sim.clone(),
         _ if env.providers.dns == ProviderKind::Command => match &env.providers.dns_commands {
             Some(commands) => Arc::new(CommandDns::new(commands, env, secrets.clone())),
+            None => return Err(unreachable_provider("dns")),
+        },
+        (_, Some(sdk)) if env.providers.dns == ProviderKind::Arc => match &env.providers.arc {
+            Some(cluster) => Arc::new(ArcDns::new(sdk, cluster)),
             None => return Err(unreachable_provider("dns")),
         },
         (_, Some(sdk)) => Arc::new(Route53Dns::new(sdk)),

@@ -3,6 +3,7 @@
 //! through the AWS SDK, and real commands and HTTP probes. Providers read and change
 //! the world; they never decide what should change.
 
+pub mod arc;
 pub mod aurora;
 pub mod aws;
 pub mod cloudwatch;
