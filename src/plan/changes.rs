@@ -293,7 +293,8 @@ fn lifecycle<'e>(
                 region: recovery.from.clone(),
                 best_effort: movement == Movement::Failover,
             });
-        } else if holds_data {
+        } else if holds_data && !(service.aurora.is_some() && movement != Movement::Failover) {
+            // A global cluster's switchover fences the old primary itself.
             unfenced.push(name);
         }
         if movement == Movement::Failback && holds_data {
