@@ -438,6 +438,37 @@ pub enum Error {
         waited: String,
     },
 
+    #[error("arc: Route 53 ARC refused to {action}: {code}: {message}")]
+    #[diagnostic(
+        code(drplan::arc::refused),
+        help(
+            "a ConflictException means a safety rule of the control panel forbids these states (e.g. at least one region on): check the rules (aws route53-recovery-control-config list-safety-rules) and the routing controls in [providers.arc]; a ServiceLimitExceededException means too many changes at once: try again later"
+        )
+    )]
+    ArcRefused {
+        action: String,
+        code: String,
+        message: String,
+    },
+
+    #[error(
+        "aurora: {target} is not yet the writer of {global_cluster} {waited} after the {call} began ({status})"
+    )]
+    #[diagnostic(
+        code(drplan::aurora::move_timeout),
+        help(
+            "look at the global cluster (aws rds describe-global-clusters --global-cluster-identifier ID) and the cluster (aws rds describe-db-clusters); once the move is done, `drplan apply --resume` goes on without moving it again; raise `aurora.timeout` if moves take longer"
+        )
+    )]
+    AuroraTimeout {
+        /// The cluster and its region: `orders-west in us-west-2`.
+        target: String,
+        global_cluster: String,
+        call: &'static str,
+        status: String,
+        waited: String,
+    },
+
     #[error("the plan is not what planning produces: {difference}")]
     #[diagnostic(
         code(drplan::apply::edited_plan),

@@ -47,6 +47,7 @@ async fn sdk(moto: &MotoServer, credentials: impl ProvideCredentials + 'static) 
         endpoint: Some(moto.endpoint.clone()),
         region: Some("us-east-1".to_string()),
         dns_commands: None,
+        arc: None,
     };
     let sdk = sdk_config(&providers).await;
     sdk.into_builder()

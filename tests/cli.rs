@@ -19,7 +19,7 @@ use crate::support::snapshot;
 const PRODUCTION: &str = "environments/production.toml";
 
 /// The TOML files of `dir` (relative to the crate root), sorted.
-fn toml_files(dir: &str) -> Vec<String> {
+pub fn toml_files(dir: &str) -> Vec<String> {
     let entries = fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
         .expect("the directory exists");
     let mut names: Vec<String> = entries

@@ -222,6 +222,18 @@ fn examples() -> Vec<Error> {
             status: s("modifying"),
             waited: s("30m"),
         },
+        Error::ArcRefused {
+            action: s("turn the routing control of us-west-2 on and of us-east-1 off"),
+            code: s("ConflictException"),
+            message: s("the update would violate safety rule at-least-one-on"),
+        },
+        Error::AuroraTimeout {
+            target: s("orders-west in us-west-2"),
+            global_cluster: s("orders"),
+            call: "SwitchoverGlobalCluster",
+            status: s("global cluster `switching-over`, cluster `available`"),
+            waited: s("30m"),
+        },
         Error::NoSuchAlarm {
             alarm: s("api-5xx"),
             region: s("us-east-1"),

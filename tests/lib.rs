@@ -1,5 +1,7 @@
 mod alarms;
 mod apply;
+mod arc;
+mod aurora;
 mod aws;
 mod aws_e2e;
 mod cli;

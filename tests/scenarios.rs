@@ -10,21 +10,13 @@ use serde_json::Value;
 
 use crate::support::workspace::Workspace;
 
-/// The repo's environment files, by path in a workspace.
-const ENVIRONMENTS: [&str; 4] = [
-    "environments/active-active.toml",
-    "environments/example.toml",
-    "environments/gitlab-geo.toml",
-    "environments/production.toml",
-];
-
 /// A workspace holding every environment of the repo.
 fn workspace() -> Workspace {
     let workspace = Workspace::new();
-    for file in ENVIRONMENTS {
+    for file in crate::cli::toml_files("environments") {
         std::fs::copy(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(file),
-            workspace.path().join(file),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(&file),
+            workspace.path().join(&file),
         )
         .expect("the environment is copied");
     }
@@ -83,9 +75,9 @@ fn ids(report: &Value) -> Vec<String> {
 
 #[test]
 fn every_scenario_of_every_environment_applies_on_the_sim() {
-    for file in ENVIRONMENTS {
-        for scenario in scenarios(file) {
-            let report = applied(file, &scenario);
+    for file in crate::cli::toml_files("environments") {
+        for scenario in scenarios(&file) {
+            let report = applied(&file, &scenario);
             assert_eq!(report["status"], "finished", "{file} {scenario}");
             for (id, outcome, detail) in steps(&report) {
                 assert_eq!(outcome, "finished", "{file} {scenario} {id}: {detail}");

@@ -257,6 +257,7 @@ fn schema_is_printed_and_every_environment_validates_against_it() {
     let mut files: Vec<std::path::PathBuf> = files_under("environments");
     files.push(root.join("tests/fixtures/kitchen-sink.toml"));
     files.push(root.join("tests/fixtures/kitchen-sink-outside-aws.toml"));
+    files.push(root.join("tests/fixtures/kitchen-sink-arc.toml"));
     let output = check_jsonschema()
         .arg("--schemafile")
         .arg(&schema_file)

@@ -67,7 +67,24 @@ async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
         Action::Activate {
             service,
             region,
+            aurora: Some(how),
+            timeout,
+            ..
+        } => services
+            .move_aurora(
+                service,
+                region,
+                *how,
+                ctx.options.accept_data_loss,
+                *timeout,
+            )
+            .await
+            .map(|o| o.log),
+        Action::Activate {
+            service,
+            region,
             command,
+            aurora: None,
             timeout,
             retries,
         } => {

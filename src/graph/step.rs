@@ -11,7 +11,7 @@ use crate::duration::format_duration;
 use crate::model::RecordSet;
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::until::Until;
-use crate::model::{BackupLocation, Command, DEFAULT_RETRIES, HealthProbe, Phase};
+use crate::model::{AuroraMove, BackupLocation, Command, DEFAULT_RETRIES, HealthProbe, Phase};
 
 /// A step's id, `ACTION:KEY` (`activate:postgres`, `gate:tier-1`), unique in its plan.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -77,6 +77,9 @@ pub enum Action {
         service: String,
         region: String,
         command: Option<Vec<String>>,
+        /// For an Aurora service: how its global cluster's writer moves there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        aurora: Option<AuroraMove>,
         /// How long the command may run (omitted from the plan file when the default).
         #[serde(
             with = "crate::duration::seconds",

@@ -19,6 +19,7 @@ use crate::model::{
     NotifyVia, Phase, ProviderKind, Providers, Region, Scenario, ScenarioStep, ScenarioStepAction,
     Service, StateLocation, Strategy, Template, Trigger, TriggerKind, Vars,
 };
+use crate::model::{ArcCluster, AuroraGlobal, DEFAULT_AURORA_TIMEOUT};
 use crate::problems::Problems;
 
 /// Decodes a whole document; `None` when a required part could not be read.
@@ -34,6 +35,7 @@ pub fn environment(root: &mut Fields<'_, '_>, problems: &mut Problems) -> Option
             endpoint: None,
             region: None,
             dns_commands: None,
+            arc: None,
         }),
     };
     let regions = named(root, "regions", region, problems);
@@ -145,6 +147,7 @@ fn providers_table(f: &mut Fields<'_, '_>, p: &mut Problems) -> Providers {
                     ("sim", ProviderKind::Sim),
                     ("route53", ProviderKind::Route53),
                     ("command", ProviderKind::Command),
+                    ("arc", ProviderKind::Arc),
                 ],
             )
         },
@@ -179,6 +182,7 @@ fn providers_table(f: &mut Fields<'_, '_>, p: &mut Problems) -> Providers {
         }
         None
     };
+    let arc = arc_table(f, dns, p);
     f.finish(p);
     Providers {
         dns,
@@ -186,7 +190,57 @@ fn providers_table(f: &mut Fields<'_, '_>, p: &mut Problems) -> Providers {
         endpoint,
         region,
         dns_commands,
+        arc,
     }
+}
+
+/// The required table `key` of strings by region, named `name` in problems.
+fn region_strings(
+    f: &mut Fields<'_, '_>,
+    key: &'static str,
+    name: String,
+    p: &mut Problems,
+) -> Option<Vec<(Located<String>, String)>> {
+    let mut table = f.req(key, |n| n.table(name), p)?;
+    Some(
+        table
+            .entries()
+            .into_iter()
+            .filter_map(|(region, value)| Some((region, p.ok(value.string())?.value)))
+            .collect(),
+    )
+}
+
+/// `[providers.arc]`: required with `dns = "arc"`, refused otherwise.
+fn arc_table(f: &mut Fields<'_, '_>, dns: ProviderKind, p: &mut Problems) -> Option<ArcCluster> {
+    if dns != ProviderKind::Arc {
+        if let Some(node) = f.opt("arc", |n| Ok(*n), p) {
+            p.push(node.invalid(
+                "[providers.arc] is used only with dns = \"arc\"",
+                "set dns = \"arc\" in [providers], or remove [providers.arc]",
+            ));
+        }
+        return None;
+    }
+    let node = f.req("arc", |n| Ok(*n), p)?;
+    let mut f = p.ok(node.table("[providers.arc]"))?;
+    let endpoints = region_strings(
+        &mut f,
+        "endpoints",
+        "`endpoints` of [providers.arc]".into(),
+        p,
+    );
+    let routing_controls = region_strings(
+        &mut f,
+        "routing_controls",
+        "`routing_controls` of [providers.arc]".into(),
+        p,
+    );
+    f.finish(p);
+    Some(ArcCluster {
+        endpoints: endpoints?,
+        routing_controls: routing_controls?,
+    })
 }
 
 fn dns_commands_table(node: &Node<'_, '_>, p: &mut Problems) -> Option<DnsCommands> {
@@ -250,6 +304,8 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
     let health = health.and_then(|mut h| health_probe(&mut h, &name.value, p));
     let rds = f.opt("rds", |n| Ok(*n), p);
     let rds = rds.and_then(|node| rds_instances(&node, &name.value, p));
+    let aurora = f.opt("aurora", |n| Ok(*n), p);
+    let aurora = aurora.and_then(|node| aurora_global(&node, &name.value, p));
     f.finish(p);
     Some(Service {
         name,
@@ -263,23 +319,40 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
         resync,
         health,
         rds,
+        aurora,
+    })
+}
+
+/// `aurora = { global_cluster = "id", clusters = { REGION = "id" }, timeout }` of a
+/// service.
+fn aurora_global(node: &Node<'_, '_>, service: &str, p: &mut Problems) -> Option<AuroraGlobal> {
+    let mut f = p.ok(node.table(format!("`aurora` of [services.{service}]")))?;
+    let global_cluster = f.req("global_cluster", Node::string, p);
+    let clusters = region_strings(
+        &mut f,
+        "clusters",
+        format!("`aurora.clusters` of [services.{service}]"),
+        p,
+    );
+    let timeout = f.opt("timeout", Node::duration, p);
+    f.finish(p);
+    Some(AuroraGlobal {
+        global_cluster: global_cluster?.value,
+        clusters: clusters?,
+        timeout: timeout.map_or(DEFAULT_AURORA_TIMEOUT, |t| t.value),
+        span: node.span(),
     })
 }
 
 /// `rds = { instances = { REGION = "id" }, timeout }` of a service.
 fn rds_instances(node: &Node<'_, '_>, service: &str, p: &mut Problems) -> Option<RdsInstances> {
     let mut f = p.ok(node.table(format!("`rds` of [services.{service}]")))?;
-    let instances = f.req(
+    let instances = region_strings(
+        &mut f,
         "instances",
-        |n| n.table(format!("`rds.instances` of [services.{service}]")),
+        format!("`rds.instances` of [services.{service}]"),
         p,
     );
-    let instances = instances.map(|mut t| {
-        t.entries()
-            .into_iter()
-            .filter_map(|(region, id)| Some((region, p.ok(id.string())?.value)))
-            .collect::<Vec<_>>()
-    });
     let timeout = f.opt("timeout", Node::duration, p);
     f.finish(p);
     Some(RdsInstances {

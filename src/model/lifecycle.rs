@@ -3,7 +3,8 @@
 //! `resync` makes its failback wait on a person (a manual step before home is
 //! promoted); a replicated data set without a `lag` probe cannot be seen to catch up,
 //! so outside the sim its promotion is refused without `--accept-data-loss` (an RDS
-//! service's copies are measured by CloudWatch's `ReplicaLag` instead).
+//! service's copies are measured by CloudWatch's `ReplicaLag` instead, an Aurora one's
+//! by `AuroraGlobalDBReplicationLag`).
 
 use super::{DataMethod, Environment};
 use crate::error::{Problem, ProblemKind};
@@ -20,7 +21,10 @@ fn unmeasured(env: &Environment) -> Vec<Problem> {
     env.data
         .iter()
         .filter(|d| d.method == DataMethod::Replicate && d.lag.is_none())
-        .filter(|d| env.service(&d.service.value).is_none_or(|s| s.rds.is_none()))
+        .filter(|d| {
+            env.service(&d.service.value)
+                .is_none_or(|s| s.rds.is_none() && s.aurora.is_none())
+        })
         .map(|data| {
             let name = &data.name.value;
             Problem::new(

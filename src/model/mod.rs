@@ -1,6 +1,8 @@
 //! The validated environment: regions, services, DNS records, data sets, scenarios,
 //! triggers, notifications, checks and drills, with every cross-reference checked.
 
+pub mod arc;
+pub mod aurora;
 mod circular;
 pub mod data_set;
 pub mod decode;
@@ -21,6 +23,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 pub use crate::located::Located;
+pub use arc::ArcCluster;
+pub use aurora::{AuroraGlobal, AuroraMove, DEFAULT_AURORA_TIMEOUT};
 pub use data_set::{BackupLocation, DataMethod, DataSet};
 pub use load::{LoadedEnvironment, load, parse};
 pub use operations::{
@@ -77,6 +81,8 @@ pub enum ProviderKind {
     S3,
     /// DNS moved by the team's own commands (`[providers.dns_commands]`).
     Command,
+    /// Route 53 ARC routing controls (`[providers.arc]`).
+    Arc,
     /// No object storage: nothing declares backups or a maintenance page.
     #[serde(rename = "none")]
     Absent,
@@ -91,6 +97,8 @@ pub struct Providers {
     pub region: Option<String>,
     /// How `dns = "command"` reads and moves records.
     pub dns_commands: Option<DnsCommands>,
+    /// How `dns = "arc"` reads and moves traffic.
+    pub arc: Option<ArcCluster>,
 }
 
 /// The commands of a `command` DNS provider: `read` prints a record's weighted sets

@@ -91,8 +91,8 @@ pub const FIELDS: &[Field] = &[
     ),
     field(
         "providers.dns",
-        Kind::Choice(&["sim", "route53", "command"]),
-        "The DNS provider: the sim, Route 53, or your own commands ([providers.dns_commands]).",
+        Kind::Choice(&["sim", "route53", "command", "arc"]),
+        "The DNS provider: the sim, Route 53, your own commands ([providers.dns_commands]), or Route 53 ARC routing controls ([providers.arc]).",
     ),
     field(
         "providers.storage",
@@ -123,6 +123,21 @@ pub const FIELDS: &[Field] = &[
         "providers.dns_commands.apply",
         Kind::Command,
         "Sets a record's weighted sets from the JSON in $DRPLAN_RECORD_SETS.",
+    ),
+    field(
+        "providers.arc",
+        Kind::Table,
+        "With dns = \"arc\": the Route 53 ARC cluster and a routing control per region.",
+    ),
+    field(
+        "providers.arc.endpoints",
+        Kind::StringMap,
+        "Region → the cluster's endpoint there (https://…), tried in turn until one answers.",
+    ),
+    field(
+        "providers.arc.routing_controls",
+        Kind::StringMap,
+        "Region → the ARN of the routing control that sends traffic there.",
     ),
     field(
         "providers.dns_commands.timeout",
@@ -210,6 +225,26 @@ pub const FIELDS: &[Field] = &[
         "services.*.rds.timeout",
         Kind::Duration,
         "How long a promotion may take to become available (default 30m).",
+    ),
+    field(
+        "services.*.aurora",
+        Kind::Table,
+        "An Aurora global database: activating the service in a region moves the writer to the member cluster there.",
+    ),
+    field(
+        "services.*.aurora.global_cluster",
+        Kind::String,
+        "The global cluster identifier.",
+    ),
+    field(
+        "services.*.aurora.clusters",
+        Kind::StringMap,
+        "Region → DB cluster identifier of the member cluster there.",
+    ),
+    field(
+        "services.*.aurora.timeout",
+        Kind::Duration,
+        "How long a switchover, failover or detach may take to become available (default 30m).",
     ),
     field(
         "services.*.restore",
@@ -795,6 +830,8 @@ mod tests {
             (r"^the file$", ""),
             (r"^\[(\w+)\]$", "$1"),
             (r"^\[providers\.dns_commands\]$", "providers.dns_commands"),
+            (r"^\[providers\.arc\]$", "providers.arc"),
+            (r"^`(\w+)` of \[providers\.arc\]$", "providers.arc.$1"),
             (r"^\[(\w+)\.[^\]]+\]$", "$1.*"),
             (r"^`(\w+)` of \[(\w+)\.[^\]]+\]$", "$2.*.$1"),
             (r"^`(\w+)\.(\w+)` of \[(\w+)\.[^\]]+\]$", "$3.*.$1.$2"),
@@ -820,6 +857,7 @@ mod tests {
         let fixtures = [
             include_str!("../../tests/fixtures/kitchen-sink.toml"),
             include_str!("../../tests/fixtures/kitchen-sink-outside-aws.toml"),
+            include_str!("../../tests/fixtures/kitchen-sink-arc.toml"),
         ];
         let mut asked = Vec::new();
         for text in fixtures {

@@ -37,6 +37,9 @@ pub struct Service {
     /// An RDS instance per region: activating the service in a region promotes its
     /// read replica there.
     pub rds: Option<RdsInstances>,
+    /// An Aurora global database: activating the service in a region moves the
+    /// global cluster's writer to the member cluster there.
+    pub aurora: Option<super::AuroraGlobal>,
 }
 
 /// The RDS instances of a service: region → DB instance identifier (or ARN).

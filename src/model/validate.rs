@@ -17,10 +17,44 @@ pub fn check(env: &Environment, problems: &mut Problems) {
     check_services(env, problems);
     check_cycles(env, problems);
     check_records(env, problems);
+    check_arc(env, problems);
     check_data(env, problems);
     check_scenarios(env, problems);
     check_operations(env, problems);
     super::places::check(env, problems);
+}
+
+/// With `dns = "arc"`, the endpoints and routing controls name regions, and every
+/// region a record sends traffic to has its routing control (else a move could not
+/// turn it on or off).
+fn check_arc(env: &Environment, p: &mut Problems) {
+    let Some(arc) = &env.providers.arc else {
+        return;
+    };
+    for (region, _) in arc.endpoints.iter().chain(&arc.routing_controls) {
+        region_ref(env, region, "[providers.arc]", p);
+    }
+    for record in &env.records {
+        for (region, _) in &record.targets {
+            if arc.routing_control(&region.value).is_none() {
+                p.push(
+                    Problem::new(
+                        ProblemKind::MissingField,
+                        format!(
+                            "[providers.arc] has no routing control for `{}`, where [dns.{}] sends traffic",
+                            region.value, record.key.value
+                        ),
+                        region.span.clone(),
+                        "no routing control",
+                    )
+                    .help(format!(
+                        "add {} = \"arn:aws:route53-recovery-control::…:routingcontrol/…\" to `routing_controls` of [providers.arc]",
+                        region.value
+                    )),
+                );
+            }
+        }
+    }
 }
 
 fn check_regions(env: &Environment, p: &mut Problems) {
@@ -40,6 +74,7 @@ fn check_regions(env: &Environment, p: &mut Problems) {
 fn check_services(env: &Environment, p: &mut Problems) {
     for service in &env.services {
         check_rds(env, service, p);
+        check_aurora(env, service, p);
         for dependency in &service.depends_on {
             let context = format!("`depends_on` of [services.{}]", service.name.value);
             let Some(target) = service_ref(env, dependency, &context, p) else {
@@ -77,56 +112,118 @@ fn check_services(env: &Environment, p: &mut Problems) {
 /// is not also brought up by an `activate` command (which of the two would promote?).
 fn check_rds(env: &Environment, service: &Service, p: &mut Problems) {
     let Some(rds) = &service.rds else { return };
+    let declared = Regional {
+        key: "rds",
+        member: "instance",
+        entries: &rds.instances,
+        span: &rds.span,
+        example: "add {} = \"DB-INSTANCE-ID\" to `rds.instances`",
+        what: "promotes the read replica",
+        itself: "drplan promotes an RDS service itself",
+    };
+    check_regional(env, service, &declared, p);
+}
+
+/// An Aurora service names a member cluster in every region it runs in and nowhere
+/// else, is not also brought up by an `activate` command, and is not also an RDS one.
+fn check_aurora(env: &Environment, service: &Service, p: &mut Problems) {
+    let Some(aurora) = &service.aurora else {
+        return;
+    };
+    let declared = Regional {
+        key: "aurora",
+        member: "cluster",
+        entries: &aurora.clusters,
+        span: &aurora.span,
+        example: "add {} = \"DB-CLUSTER-ID\" to `aurora.clusters`",
+        what: "moves the global cluster's writer",
+        itself: "drplan moves the writer of an Aurora global database itself",
+    };
+    check_regional(env, service, &declared, p);
+    if service.rds.is_some() {
+        p.push(
+            Problem::new(
+                ProblemKind::InvalidValue,
+                format!(
+                    "[services.{}] declares both `rds` and `aurora`",
+                    service.name.value
+                ),
+                aurora.span.clone(),
+                "one database per service",
+            )
+            .help("declare the RDS instances and the Aurora global database as two services"),
+        );
+    }
+}
+
+/// A per-region resource table of a service (`rds`, `aurora`), as validated.
+struct Regional<'a> {
+    key: &'a str,
+    member: &'a str,
+    entries: &'a [(Located<String>, String)],
+    span: &'a crate::error::Span,
+    /// The help for a region without its member; `{}` is the region.
+    example: &'a str,
+    /// What drplan does with it, instead of an `activate` command.
+    what: &'a str,
+    /// Why `activate` must go.
+    itself: &'a str,
+}
+
+fn check_regional(env: &Environment, service: &Service, declared: &Regional<'_>, p: &mut Problems) {
+    let (key, member) = (declared.key, declared.member);
+    let article = if member.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     let table = format!("[services.{}]", service.name.value);
-    for (region, _) in &rds.instances {
+    for (region, _) in declared.entries {
         if region_ref(env, region, &table, p) && !service.runs_in(&region.value) {
             p.push(
                 Problem::new(
                     ProblemKind::InvalidValue,
                     format!(
-                        "`rds` names an instance in `{}`, where `{}` does not run",
+                        "`{key}` names {article} {member} in `{}`, where `{}` does not run",
                         region.value, service.name.value
                     ),
                     region.span.clone(),
                     "not one of the service's regions",
                 )
                 .help(format!(
-                    "add \"{}\" to `regions`, or remove this instance",
+                    "add \"{}\" to `regions`, or remove this {member}",
                     region.value
                 )),
             );
         }
     }
-    for region in service
-        .regions
-        .iter()
-        .filter(|r| rds.instance(&r.value).is_none())
-    {
+    let named = |region: &str| declared.entries.iter().any(|(r, _)| r.value == region);
+    for region in service.regions.iter().filter(|r| !named(&r.value)) {
         p.push(
             Problem::new(
                 ProblemKind::MissingField,
                 format!(
-                    "`rds` of {table} names no instance in `{}`, where the service runs",
+                    "`{key}` of {table} names no {member} in `{}`, where the service runs",
                     region.value
                 ),
-                rds.span.clone(),
-                "every region needs its instance",
+                declared.span.clone(),
+                format!("every region needs its {member}"),
             )
-            .help(format!(
-                "add {} = \"DB-INSTANCE-ID\" to `rds.instances`",
-                region.value
-            )),
+            .help(declared.example.replace("{}", &region.value)),
         );
     }
     if service.activate.is_some() {
         p.push(
             Problem::new(
                 ProblemKind::InvalidValue,
-                format!("{table} declares both `rds` and `activate`"),
-                rds.span.clone(),
-                "promotes the read replica",
+                format!("{table} declares both `{key}` and `activate`"),
+                declared.span.clone(),
+                declared.what,
             )
-            .help("drplan promotes an RDS service itself; remove `activate` (keep `deactivate` and `resync` for fencing and reprotecting)"),
+            .help(format!(
+                "{}; remove `activate` (keep `deactivate` and `resync` for fencing and reprotecting)",
+                declared.itself
+            )),
         );
     }
 }
@@ -219,17 +316,28 @@ fn check_records(env: &Environment, p: &mut Problems) {
                 );
             }
         }
-        check_weights(record, p);
+        check_weights(env, record, p);
     }
 }
 
-/// An active-active record weighs every target and nothing else, and some weight is
-/// above 0.
-fn check_weights(record: &DnsRecord, p: &mut Problems) {
+/// An active-active record weighs every target and nothing else, some weight is above
+/// 0, and its DNS provider can keep shares (ARC routing controls cannot).
+fn check_weights(env: &Environment, record: &DnsRecord, p: &mut Problems) {
     if record.weights.is_empty() {
         return;
     }
     let table = format!("[dns.{}]", record.key.value);
+    if env.providers.dns == ProviderKind::Arc {
+        p.push(
+            Problem::new(
+                ProblemKind::InvalidValue,
+                format!("`weights` of {table} cannot be kept by ARC routing controls, which are on or off"),
+                record.weights[0].0.span.clone(),
+                "a share of traffic",
+            )
+            .help("remove `weights` (ARC moves all of a record's traffic), or move this record with dns = \"route53\""),
+        );
+    }
     let targets: Vec<&str> = record
         .targets
         .iter()

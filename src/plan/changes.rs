@@ -12,8 +12,8 @@ use super::Intent;
 use crate::graph::step::{Action, Change, Placement};
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::{
-    self, BackupLocation, DataMethod, DataSet, DnsRecord, Environment, MaintenancePage, RecordSet,
-    ScenarioStep, Service, Strategy, weighted_sets,
+    self, AuroraMove, BackupLocation, DataMethod, DataSet, DnsRecord, Environment, MaintenancePage,
+    RecordSet, ScenarioStep, Service, Strategy, weighted_sets,
 };
 use crate::observe::ActualState;
 
@@ -115,8 +115,8 @@ pub struct Recovery<'e> {
 }
 
 impl Recovery<'_> {
-    /// The step action that performs this recovery.
-    pub fn action(&self, env: &Environment) -> Action {
+    /// The step action that performs this recovery, when services move as `movement`.
+    pub fn action(&self, env: &Environment, movement: Option<Movement>) -> Action {
         let service = self.service.name.value.clone();
         let region = self.region.clone();
         let context = env
@@ -150,6 +150,7 @@ impl Recovery<'_> {
                     .map(|c| c.command.render(&context)),
                 timeout: timeout(self.service.activate.as_ref()),
                 retries: env.retries(self.service.activate.as_ref().and_then(|a| a.retries)),
+                aurora: self.service.aurora.as_ref().map(|_| aurora_move(movement)),
                 service,
                 region,
             },
@@ -168,6 +169,15 @@ impl Recovery<'_> {
                 restored_from: self.restore_from.clone(),
             },
         }
+    }
+}
+
+/// How an Aurora service's writer moves: a failover detaches (or fails over) the
+/// target cluster; a switchover and a failback switch over, since both regions are up.
+fn aurora_move(movement: Option<Movement>) -> AuroraMove {
+    match movement {
+        Some(Movement::Failover) => AuroraMove::Failover,
+        Some(Movement::Switchover | Movement::Failback) | None => AuroraMove::Switchover,
     }
 }
 
@@ -284,7 +294,8 @@ fn lifecycle<'e>(
                 region: recovery.from.clone(),
                 best_effort: movement == Movement::Failover,
             });
-        } else if holds_data {
+        } else if holds_data && !(service.aurora.is_some() && movement != Movement::Failover) {
+            // A global cluster's switchover fences the old primary itself.
             unfenced.push(name);
         }
         if movement == Movement::Failback && holds_data {

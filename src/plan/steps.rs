@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::graph::step::{Action, Change, NotifyStatus, Step, StepId, TtlWait, estimates};
 use crate::model::{
-    Check, CheckKind, Environment, Phase, ScenarioStep, ScenarioStepAction, Service,
+    AuroraGlobal, Check, CheckKind, Environment, Phase, ScenarioStep, ScenarioStepAction, Service,
 };
 use crate::plan::changes::{ChangeSet, Resync};
 
@@ -410,10 +410,13 @@ impl Builder<'_, '_> {
                     "make {name} in {} a replica of {}",
                     resync.region, resync.from
                 ),
-                instruction: format!(
-                    "{name} declares no `resync`: make its copy in {} a replica of the active one in {} (reprotect), and confirm once it follows",
-                    resync.region, resync.from
-                ),
+                instruction: match &service.aurora {
+                    Some(aurora) => aurora_rejoin(name, aurora, &resync.region),
+                    None => format!(
+                        "{name} declares no `resync`: make its copy in {} a replica of the active one in {} (reprotect), and confirm once it follows",
+                        resync.region, resync.from
+                    ),
+                },
             },
         };
         self.add(phase, action, name, self.after_last_gate())
@@ -466,7 +469,10 @@ impl Builder<'_, '_> {
                 .filter_map(|d| self.health_of.get(&d.value).cloned());
             let depends_on: Vec<StepId> = tier_gate.iter().cloned().chain(deps).collect();
             let name = &service.name.value;
-            let (action, change) = (recovery.action(self.env), recovery.change());
+            let (action, change) = (
+                recovery.action(self.env, self.changes.movement),
+                recovery.change(),
+            );
             let recovered = self.add_change(Phase::Recover, action, change, name, depends_on);
             let context = self.env.context(Some(&recovery.region)).service(name);
             let probe = service.health.as_ref().map(|probe| probe.render(&context));
@@ -553,6 +559,17 @@ impl Builder<'_, '_> {
                 _ => None,
             })
     }
+}
+
+/// What a person does to make an Aurora service's cluster in `region` a secondary
+/// again: nothing after a managed failover or a switchover; a new cluster after a
+/// detach, which AWS cannot undo.
+fn aurora_rejoin(name: &str, aurora: &AuroraGlobal, region: &str) -> String {
+    let global = &aurora.global_cluster;
+    let cluster = aurora.cluster(region).unwrap_or_default();
+    format!(
+        "{name} is the Aurora global database {global}. After FailoverGlobalCluster or SwitchoverGlobalCluster, {cluster} in {region} already is a secondary: confirm. After a detach (RemoveFromGlobalCluster), AWS cannot rejoin {cluster}: create a new secondary cluster in {region} (aws rds create-db-cluster --global-cluster-identifier {global} …), name it in `aurora.clusters` (or declare `resync` to do this), and confirm once it is available"
+    )
 }
 
 /// A step-id-safe form of a name: lowercase letters (any script), digits, `.`, `_`

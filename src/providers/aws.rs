@@ -126,6 +126,20 @@ impl Failure {
         }
     }
 
+    /// Whether the endpoint could not serve the call at all (unreachable, timed out,
+    /// a server error, or a temporarily unavailable endpoint), so another endpoint of
+    /// the same service may.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self.cause, Cause::Unreachable(_) | Cause::TimedOut)
+            || self.status.is_some_and(|status| status >= 500)
+            || self.is("EndpointTemporarilyUnavailableException")
+    }
+
+    /// The AWS error code, when AWS answered with one.
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
     /// Whether AWS answered with the error code `code`.
     pub fn is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)

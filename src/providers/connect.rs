@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::arc::ArcDns;
+use super::aurora::Aurora;
 use super::cloudwatch::CloudWatchAlarms;
 use super::command_dns::CommandDns;
 use super::no_storage::NoStorage;
@@ -64,10 +66,14 @@ pub async fn connect(
     };
     let needs_aws = !sim_everything
         && (env.providers.dns == ProviderKind::Route53
+            || env.providers.dns == ProviderKind::Arc
             || env.providers.storage == ProviderKind::S3
             || matches!(env.state, StateLocation::S3 { .. })
             || watches_alarms(env)
-            || env.services.iter().any(|s| s.rds.is_some()));
+            || env
+                .services
+                .iter()
+                .any(|s| s.rds.is_some() || s.aurora.is_some()));
     let sdk = if needs_aws {
         Some(super::aws::sdk_config(&env.providers).await)
     } else {
@@ -77,6 +83,10 @@ pub async fn connect(
         (Some(sim), _) if sim_everything || env.providers.dns == ProviderKind::Sim => sim.clone(),
         _ if env.providers.dns == ProviderKind::Command => match &env.providers.dns_commands {
             Some(commands) => Arc::new(CommandDns::new(commands, env, secrets.clone())),
+            None => return Err(unreachable_provider("dns")),
+        },
+        (_, Some(sdk)) if env.providers.dns == ProviderKind::Arc => match &env.providers.arc {
+            Some(cluster) => Arc::new(ArcDns::new(sdk, cluster)),
             None => return Err(unreachable_provider("dns")),
         },
         (_, Some(sdk)) => Arc::new(Route53Dns::new(sdk)),
@@ -110,7 +120,8 @@ pub async fn connect(
                 storage,
                 services: Arc::new(
                     RealRuntime::new(client.clone(), COMMAND_TIMEOUT, secrets.clone())
-                        .with_rds(sdk.as_ref().and_then(|sdk| Rds::of(env, sdk))),
+                        .with_rds(sdk.as_ref().and_then(|sdk| Rds::of(env, sdk)))
+                        .with_aurora(sdk.as_ref().and_then(|sdk| Aurora::of(env, sdk))),
                 ),
                 notifier: Arc::new(RealNotifier::new(client, secrets)),
                 alarms,

@@ -3,6 +3,8 @@
 //! through the AWS SDK, and real commands and HTTP probes. Providers read and change
 //! the world; they never decide what should change.
 
+pub mod arc;
+pub mod aurora;
 pub mod aws;
 pub mod cloudwatch;
 pub mod command_dns;
@@ -29,8 +31,8 @@ use async_trait::async_trait;
 use crate::error::Error;
 pub use crate::model::ProviderKind;
 use crate::model::{
-    AlarmProbe, BackupLocation, DataSet, DnsRecord, Environment, ErrorRateProbe, HealthProbe,
-    Notification, RecordSet,
+    AlarmProbe, AuroraMove, BackupLocation, DataSet, DnsRecord, Environment, ErrorRateProbe,
+    HealthProbe, Notification, RecordSet,
 };
 
 /// Reads and moves weighted DNS record sets.
@@ -156,6 +158,22 @@ pub trait ServiceRuntime: Send + Sync {
         command: Option<&[String]>,
         timeout: Duration,
     ) -> Result<Output, Error>;
+
+    /// Brings an Aurora service up in `region` by moving its global cluster's writer
+    /// there as `how` says (`accept_data_loss`: a failover may lose the writes not yet
+    /// replicated). A runtime without Aurora brings it up like a service without an
+    /// `activate` command.
+    async fn move_aurora(
+        &self,
+        service: &str,
+        region: &str,
+        how: AuroraMove,
+        accept_data_loss: bool,
+        timeout: Duration,
+    ) -> Result<Output, Error> {
+        let _ = (how, accept_data_loss);
+        self.activate(service, region, None, timeout).await
+    }
 
     /// Loads `backup` into `service` in `region` (running `command` when there is one,
     /// giving it at most `timeout`).

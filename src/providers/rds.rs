@@ -119,35 +119,14 @@ impl Rds {
         let Some(id) = self.instance(service, region) else {
             return Ok(None);
         };
-        let config = aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
-            .region(aws_config::Region::new(region.to_string()))
-            .build();
-        let now = SystemTime::now();
-        let answer = aws_sdk_cloudwatch::Client::from_conf(config)
-            .get_metric_statistics()
-            .namespace("AWS/RDS")
-            .metric_name("ReplicaLag")
-            .dimensions(
-                Dimension::builder()
-                    .name("DBInstanceIdentifier")
-                    .value(id)
-                    .build(),
-            )
-            .start_time((now - LAG_WINDOW).into())
-            // The end is exclusive and whole seconds: a datapoint of this very second
-            // would be left out by `now`.
-            .end_time((now + Duration::from_mins(1)).into())
-            .period(60)
-            .statistics(Statistic::Maximum)
-            .send()
-            .await
-            .map_err(|e| describe("cloudwatch", &format!("read ReplicaLag of {id}"), &e))?;
-        let newest = answer
-            .datapoints()
-            .iter()
-            .filter_map(|point| Some((point.timestamp()?.secs(), point.maximum()?)))
-            .max_by_key(|(at, _)| *at);
-        Ok(newest.map(|(_, seconds)| ReplicaReading {
+        let newest = newest_maximum(
+            &self.sdk,
+            region,
+            "ReplicaLag",
+            ("DBInstanceIdentifier", id),
+        )
+        .await?;
+        Ok(newest.map(|seconds| ReplicaReading {
             lag: Some(Duration::from_secs_f64(seconds.clamp(0.0, 1e9))),
             behind_writes: None,
             stopped: false,
@@ -183,4 +162,39 @@ fn is_replica(instance: &DbInstance) -> bool {
     instance
         .read_replica_source_db_instance_identifier()
         .is_some_and(|source| !source.is_empty())
+}
+
+/// The newest one-minute maximum of the RDS metric `metric` of the resource
+/// `dimension` (name, value) in `region`, over the last five minutes; `None` without
+/// datapoints.
+pub(super) async fn newest_maximum(
+    sdk: &SdkConfig,
+    region: &str,
+    metric: &str,
+    (dimension, id): (&str, &str),
+) -> Result<Option<f64>, Error> {
+    let config = aws_sdk_cloudwatch::config::Builder::from(sdk)
+        .region(aws_config::Region::new(region.to_string()))
+        .build();
+    let now = SystemTime::now();
+    let answer = aws_sdk_cloudwatch::Client::from_conf(config)
+        .get_metric_statistics()
+        .namespace("AWS/RDS")
+        .metric_name(metric)
+        .dimensions(Dimension::builder().name(dimension).value(id).build())
+        .start_time((now - LAG_WINDOW).into())
+        // The end is exclusive and whole seconds: a datapoint of this very second
+        // would be left out by `now`.
+        .end_time((now + Duration::from_mins(1)).into())
+        .period(60)
+        .statistics(Statistic::Maximum)
+        .send()
+        .await
+        .map_err(|e| describe("cloudwatch", &format!("read {metric} of {id}"), &e))?;
+    let newest = answer
+        .datapoints()
+        .iter()
+        .filter_map(|point| Some((point.timestamp()?.secs(), point.maximum()?)))
+        .max_by_key(|(at, _)| *at);
+    Ok(newest.map(|(_, value)| value))
 }

@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::aurora::Aurora;
 use super::rds::Rds;
 use super::{Output, ProbeResult, ReplicaReading, ServiceRuntime, error_rate, http, process};
 use crate::error::Error;
 use crate::model::data_set::LagSource;
 use crate::model::until::{Until, verdict};
-use crate::model::{DataSet, Environment, ErrorRateProbe, HealthCheck, HealthProbe};
+use crate::model::{AuroraMove, DataSet, Environment, ErrorRateProbe, HealthCheck, HealthProbe};
 use crate::secrets::Secrets;
 
 /// Runs real commands and probes real endpoints.
@@ -28,6 +29,8 @@ pub struct RealRuntime {
     secrets: Arc<Secrets>,
     /// The environment's RDS services, promoted through the SDK instead of a command.
     rds: Option<Rds>,
+    /// The environment's Aurora services, whose writer moves through the SDK.
+    aurora: Option<Aurora>,
 }
 
 impl RealRuntime {
@@ -40,6 +43,7 @@ impl RealRuntime {
             command_timeout,
             secrets,
             rds: None,
+            aurora: None,
         }
     }
 
@@ -47,6 +51,12 @@ impl RealRuntime {
     #[must_use]
     pub fn with_rds(self, rds: Option<Rds>) -> Self {
         Self { rds, ..self }
+    }
+
+    /// This runtime, moving the writers of the Aurora services of `aurora` itself.
+    #[must_use]
+    pub fn with_aurora(self, aurora: Option<Aurora>) -> Self {
+        Self { aurora, ..self }
     }
 
     /// Runs a lifecycle command, giving it at most `timeout` (and never more than any
@@ -134,6 +144,24 @@ impl ServiceRuntime for RealRuntime {
         }
     }
 
+    async fn move_aurora(
+        &self,
+        service: &str,
+        region: &str,
+        how: AuroraMove,
+        accept_data_loss: bool,
+        timeout: Duration,
+    ) -> Result<Output, Error> {
+        match &self.aurora {
+            Some(aurora) if aurora.cluster(service, region).is_some() => {
+                aurora
+                    .move_writer(service, region, how, accept_data_loss)
+                    .await
+            }
+            _ => self.activate(service, region, None, timeout).await,
+        }
+    }
+
     async fn restore(
         &self,
         _service: &str,
@@ -173,9 +201,13 @@ impl ServiceRuntime for RealRuntime {
         env: &Environment,
     ) -> Result<Option<ReplicaReading>, Error> {
         let Some(probe) = &data.lag else {
-            return match &self.rds {
-                Some(rds) => rds.replica_lag(&data.service.value, region).await,
-                None => Ok(None),
+            let service = &data.service.value;
+            return match (&self.rds, &self.aurora) {
+                (_, Some(aurora)) if aurora.cluster(service, region).is_some() => {
+                    aurora.replica_lag(service, region).await
+                }
+                (Some(rds), _) => rds.replica_lag(service, region).await,
+                _ => Ok(None),
             };
         };
         let context = env.context(Some(region)).service(&data.service.value);

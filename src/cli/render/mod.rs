@@ -16,8 +16,8 @@ use crate::duration::format_seconds;
 use crate::graph::step::{Action, Change, Placement, Step};
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::{
-    Check, CheckKind, DEFAULT_RETRIES, Environment, HealthCheck, HealthProbe, Notification,
-    NotifyVia, Phase, RecordSet,
+    AuroraMove, Check, CheckKind, DEFAULT_RETRIES, Environment, HealthCheck, HealthProbe,
+    Notification, NotifyVia, Phase, RecordSet,
 };
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
@@ -234,6 +234,12 @@ fn recovery_detail(env: &Environment, action: &Action, lit: Literal) -> String {
     let shell = |words: &[String]| lit(&argv(words));
     match action {
         Action::Activate {
+            service,
+            region,
+            aurora: Some(how),
+            ..
+        } => aurora_detail(env, service, region, *how, lit),
+        Action::Activate {
             command: Some(argv),
             timeout,
             ..
@@ -275,6 +281,31 @@ fn retries_note(retries: u32) -> String {
         String::new()
     } else {
         format!(", retries {retries}")
+    }
+}
+
+/// How an Aurora service's writer moves to its cluster in `region`, and why that way.
+fn aurora_detail(
+    env: &Environment,
+    service: &str,
+    region: &str,
+    how: AuroraMove,
+    lit: Literal,
+) -> String {
+    let Some(aurora) = env.service(service).and_then(|s| s.aurora.as_ref()) else {
+        return String::new();
+    };
+    let (global, cluster) = (
+        lit(&aurora.global_cluster),
+        lit(aurora.cluster(region).unwrap_or_default()),
+    );
+    match how {
+        AuroraMove::Switchover => format!(
+            "switches the Aurora global database {global} over to {cluster} (SwitchoverGlobalCluster: both regions are up, Aurora waits until {cluster} holds every write, so nothing is lost, and the old primary becomes a secondary), then waits until it is available"
+        ),
+        AuroraMove::Failover => format!(
+            "detaches {cluster} from the Aurora global database {global} (RemoveFromGlobalCluster: the primary's region is presumed down, and a detached cluster is writable at once; making the old primary a secondary again then needs a new cluster); under --accept-data-loss, FailoverGlobalCluster with AllowDataLoss instead (the global database stays together and the old primary rejoins as a secondary when its region is back); either way the writes not yet replicated are lost; then waits until it is available"
+        ),
     }
 }
 
