@@ -12,6 +12,7 @@ mod language;
 mod layering;
 mod operations;
 mod procedures;
+mod quorum;
 mod rds;
 mod stability;
 mod support;

@@ -95,6 +95,15 @@ pub struct SetArgs {
     /// The state to put the alarm in.
     #[arg(long, value_enum, requires = "alarm")]
     pub state: Option<AlarmArg>,
+    /// The watcher (of [watch]) to cut off or reconnect.
+    #[arg(long, value_name = "NAME", requires = "watcher_change")]
+    pub watcher: Option<String>,
+    /// Cut the watcher off: every probe it makes fails.
+    #[arg(long, groups = ["change", "watcher_change"], requires = "watcher", conflicts_with = "reachable")]
+    pub partitioned: bool,
+    /// Reconnect a watcher cut off with --partitioned.
+    #[arg(long, groups = ["change", "watcher_change"], requires = "watcher")]
+    pub reachable: bool,
 }
 
 /// `--state ok|alarm|insufficient-data`.
@@ -167,7 +176,11 @@ fn summary(env: &Environment, world: &SimWorld) -> String {
 fn set(args: &SetArgs) -> Result<(), Error> {
     let env = crate::model::load(&args.env.file)?.env;
     let path = crate::paths::sim_file(&env.name);
-    let changes = SimWorld::edit(&path, time_scale(None)?, |world| change(world, args))?;
+    let changes = SimWorld::edit(&path, time_scale(None)?, |world| {
+        let mut changes = change(world, args)?;
+        changes.extend(change_watcher(&env, world, args)?);
+        Ok(changes)
+    })?;
     print(&format!("{}: {}\n", path.display(), changes.join("; ")))
 }
 
@@ -219,6 +232,25 @@ fn change(world: &mut SimWorld, args: &SetArgs) -> Result<Vec<String>, Error> {
         changes.push(format!("alarm {alarm} is {}", state.as_str()));
     }
     Ok(changes)
+}
+
+/// Applies `--watcher NAME --partitioned|--reachable`, for a watcher `[watch]` declares.
+fn change_watcher(
+    env: &Environment,
+    world: &mut SimWorld,
+    args: &SetArgs,
+) -> Result<Option<String>, Error> {
+    let Some(name) = &args.watcher else {
+        return Ok(None);
+    };
+    crate::model::watchers::site(env, name)?;
+    world.set_partitioned(name, args.partitioned);
+    let status = if args.partitioned {
+        "cut off: every probe it makes fails"
+    } else {
+        "reachable"
+    };
+    Ok(Some(format!("watcher {name} {status}")))
 }
 
 /// Applies the `--data` changes: lag, replication, then writes.

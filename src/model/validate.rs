@@ -21,6 +21,7 @@ pub fn check(env: &Environment, problems: &mut Problems) {
     check_scenarios(env, problems);
     check_operations(env, problems);
     super::places::check(env, problems);
+    super::watchers::check(env, |r, c, p| region_ref(env, r, c, p), problems);
 }
 
 fn check_regions(env: &Environment, p: &mut Problems) {
