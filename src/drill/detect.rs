@@ -91,7 +91,7 @@ pub async fn detect(
     let intervals = entries().map(|(t, _)| triggers[t].interval).collect();
     let mut schedule = Schedule::starting(first_due, intervals);
     let mut streaks = vec![Streak::default(); triggers.len() * count];
-    let mut published: Vec<Observations> = players.iter().map(|p| p.published()).collect();
+    let mut published: Vec<Observations> = players.iter().map(Player::published).collect();
     let mut detections: Vec<TriggerDetection> = triggers
         .iter()
         .map(|t| TriggerDetection::pending(t, watched))

@@ -300,7 +300,11 @@ impl StateBackend for S3State {
                     .filter_map(|o| o.key().map(str::to_string)),
             );
         }
-        keys.retain(|k| k.ends_with(".json"));
+        keys.retain(|k| {
+            std::path::Path::new(k)
+                .extension()
+                .is_some_and(|e| e == "json")
+        });
         keys.sort();
         let mut all = Vec::new();
         for key in keys {

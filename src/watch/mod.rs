@@ -116,6 +116,9 @@ struct Peer {
     me: WatcherSite,
     watch: WatchQuorum,
     published: Observations,
+    /// The first watcher (by name) of the quorum that agreed last: the one that
+    /// notifies, so that people hear of an incident once.
+    first_agreeing: Option<String>,
 }
 
 impl Peer {
@@ -148,6 +151,7 @@ impl Peer {
             me,
             watch: watch.clone(),
             published,
+            first_agreeing: None,
         }))
     }
 
@@ -310,6 +314,10 @@ impl Watcher {
         let seen = quorum::observation(watching, now, reading, finding);
         let verdict = peer.judge(session, trigger, seen).await?;
         say(now, &trigger.name.value, &verdict.describe());
+        peer.first_agreeing = match &verdict {
+            quorum::Verdict::Agreed { agreeing } => agreeing.first().cloned(),
+            _ => None,
+        };
         Ok(matches!(verdict, quorum::Verdict::Agreed { .. }))
     }
 
@@ -367,9 +375,16 @@ impl Watcher {
     ) -> Outcome {
         let scenario = trigger.scenario.value.as_str();
         let fired = format!("FIRED after {}", describe(held));
+        if decision.resume {
+            let outcome = apply(session, Some(scenario), decision).await;
+            return outcome.after(&format!("{fired}: resuming the unfinished run"));
+        }
         if trigger.automatic {
             let outcome = apply(session, Some(scenario), decision).await;
             return outcome.after(&format!("{fired}: applying {scenario}"));
+        }
+        if let Some(first) = self.notifies_instead() {
+            return Outcome::told(format!("{fired}: {first} notifies; standing back"));
         }
         let severity = self.env.scenario(scenario).map(|s| s.severity.clone());
         let waiting = Waiting {
@@ -407,6 +422,9 @@ impl Watcher {
             let outcome = apply(session, None, decision).await;
             return outcome.after(&format!("{healthy}: applying the failback"));
         }
+        if let Some(first) = self.notifies_instead() {
+            return Outcome::told(format!("{healthy}: {first} notifies; standing back"));
+        }
         let waiting = Waiting {
             status: "home-healthy",
             observed: healthy.clone(),
@@ -416,6 +434,13 @@ impl Watcher {
             .notify(session, trigger, None, None, waiting, decision)
             .await;
         Outcome::told(format!("{healthy}: {outcome}"))
+    }
+
+    /// With `[watch]`: the watcher that notifies for the quorum, when not this one.
+    fn notifies_instead(&self) -> Option<&str> {
+        let peer = self.peer.as_ref()?;
+        let first = peer.first_agreeing.as_deref()?;
+        (first != peer.me.name.value).then_some(first)
     }
 
     /// Plans `scenario` (or the failback) and sends it to the timeline's first entries.
