@@ -172,6 +172,21 @@ fn home_down_fails_over_exactly_once_by_one_watcher_after_for() {
     let state = workspace.json(".drplan/state/production.json");
     assert_eq!(state["last_applied"]["intent"], "regional-failure");
     assert_eq!(state["run"]["status"], "finished");
+    // The manual trigger: people are told once, by the first watcher that agrees.
+    let notified = runs
+        .iter()
+        .map(|run| run.stdout.matches("database-unreachable: FIRED").count())
+        .sum::<usize>();
+    let told = runs
+        .iter()
+        .map(|run| {
+            run.stdout
+                .matches(": notified on-call; waiting for")
+                .count()
+        })
+        .sum::<usize>();
+    assert!(notified >= 1, "{runs:#?}");
+    assert_eq!(told, 1, "{runs:#?}");
 }
 
 #[test]
@@ -273,5 +288,40 @@ fn three_watchers_on_s3_state_fail_over_once_and_publish_there() {
             .path()
             .join(".drplan/state/production.json")
             .exists()
+    );
+}
+
+#[test]
+fn a_drill_reports_detection_by_the_quorum_one_phase_later_than_a_single_watcher() {
+    let drill = |workspace: &Workspace| {
+        let run = workspace
+            .run(&[
+                "drill",
+                PRODUCTION,
+                "--scenario",
+                "regional-failure",
+                "--time-scale",
+                "0",
+            ])
+            .expect(0);
+        run.stdout
+            .lines()
+            .find(|line| line.starts_with("| Time to detect |"))
+            .expect("a time to detect")
+            .to_string()
+    };
+    let single = drill(&Workspace::new());
+    let quorum = drill(&with_watchers(None));
+
+    assert!(
+        single.contains("| 2m (5 probes) by trigger `database-unreachable`, "),
+        "{single}"
+    );
+    // Three watchers probe 10s apart; the second to see it for `for` makes the quorum.
+    assert!(
+        quorum.contains(
+            "| 2m 10s (5 probes) by trigger `database-unreachable` (quorum reached: virginia, oregon agree), "
+        ),
+        "{quorum}"
     );
 }
