@@ -325,3 +325,52 @@ fn a_drill_reports_detection_by_the_quorum_one_phase_later_than_a_single_watcher
         "{quorum}"
     );
 }
+
+#[test]
+fn with_watchers_declared_watch_needs_as_and_suggests_a_close_name() {
+    let workspace = with_watchers(None);
+    let missing = workspace
+        .run(&["watch", PRODUCTION, "--sim", "--once"])
+        .expect(1);
+    assert!(
+        missing
+            .message()
+            .contains("production declares [watch]: say which watcher this is")
+            && missing
+                .message()
+                .contains("pass --as NAME, one of virginia, oregon, ireland"),
+        "{missing}"
+    );
+    let typo = workspace
+        .run(&["watch", PRODUCTION, "--sim", "--once", "--as", "oregn"])
+        .expect(1);
+    assert!(typo.message().contains("did you mean `oregon`?"), "{typo}");
+    let sim = workspace
+        .run(&[
+            "sim",
+            "set",
+            PRODUCTION,
+            "--watcher",
+            "irland",
+            "--partitioned",
+        ])
+        .expect(1);
+    assert!(sim.message().contains("did you mean `ireland`?"), "{sim}");
+    workspace
+        .run(&["sim", "init", "environments/example.toml"])
+        .expect(0);
+    let none = workspace
+        .run(&[
+            "watch",
+            "environments/example.toml",
+            "--sim",
+            "--once",
+            "--as",
+            "east",
+        ])
+        .expect(1);
+    assert!(
+        none.message().contains("declares no [watch] watchers"),
+        "{none}"
+    );
+}

@@ -666,6 +666,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn each_watcher_publishes_its_own_file_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+
+        use crate::state::observations::Observations;
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        assert_eq!(backend.observations().await.unwrap(), []);
+        let of = |watcher: &str| Observations {
+            watcher: watcher.to_string(),
+            region: "eu-west-1".to_string(),
+            triggers: std::collections::BTreeMap::new(),
+        };
+        for watcher in ["west", "east", "west"] {
+            backend.publish(&of(watcher)).await.unwrap();
+        }
+
+        assert_eq!(
+            backend.observations().await.unwrap(),
+            [of("east"), of("west")]
+        );
+        let file = backend.watchers().join("east.json");
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[tokio::test]
     async fn the_state_its_journal_and_its_lock_are_readable_by_their_owner_only() {
         use std::os::unix::fs::PermissionsExt;
         let dir = TempDir::new().unwrap();
