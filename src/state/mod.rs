@@ -1,6 +1,7 @@
 //! State: per environment, where each service is active, the last applied plan and
 //! the apply journal, with a lineage (fixed at creation) and a serial (bumped on every
-//! write). Backends: a local file under `.drplan/state/` and an S3 object; both lock.
+//! write). Backends: a local file under `.drplan/state/` and an S3 object; both lock,
+//! and both keep each watcher's published observations beside the state.
 //! What a backend could not take mid-run waits in a local spool.
 
 pub mod local;
