@@ -5,7 +5,9 @@
 //! One watcher cut off sees every region down but never acts, and says it is
 //! partitioned; home down fails over exactly once, by one watcher, after `for`; the
 //! acting watcher killed mid-apply leaves a dead lock owner, and another watcher
-//! resumes its run.
+//! resumes its run; the same on S3 state against moto. A watcher that cannot reach the
+//! state never acts; `--as` is required and checked; a drill reports detection by the
+//! quorum; `status` lists each watcher's last observation.
 
 use std::fs;
 use std::path::Path;
@@ -372,5 +374,34 @@ fn with_watchers_declared_watch_needs_as_and_suggests_a_close_name() {
     assert!(
         none.message().contains("declares no [watch] watchers"),
         "{none}"
+    );
+}
+
+#[test]
+fn a_watcher_that_cannot_reach_the_state_never_acts() {
+    let workspace = with_watchers(Some("s3://drplan-state/production.json"));
+    workspace
+        .run(&["sim", "set", PRODUCTION, "--region", "us-east-1", "--down"])
+        .expect(0);
+    let mut command = workspace.command(&["watch", PRODUCTION, "--as", "oregon", "--once"]);
+    // Nothing listens on the discard port: every state request fails.
+    command
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let run = crate::support::runner::run(&mut command).expect(1);
+
+    assert!(!run.stdout.contains("FIRED"), "{run}");
+    assert!(run.message().contains("drplan-state"), "{run}");
+    let world = workspace.json(".drplan/sim/production.json");
+    assert!(
+        world["log"]
+            .as_array()
+            .expect("a log")
+            .iter()
+            .all(|line| !line.as_str().unwrap_or_default().starts_with("activate")),
+        "{world:#}"
     );
 }
