@@ -789,6 +789,7 @@ pub enum ProblemKind {
     UnmeasuredReplication,
     NoStorage,
     AlarmInFailedRegion,
+    WatchersInOneRegion,
 }
 
 impl ProblemKind {
@@ -806,6 +807,7 @@ impl ProblemKind {
                 | Self::CircularHealthProbe
                 | Self::UnmeasuredReplication
                 | Self::AlarmInFailedRegion
+                | Self::WatchersInOneRegion
         )
     }
 
@@ -843,6 +845,7 @@ impl ProblemKind {
             Self::UnmeasuredReplication => "drplan::lifecycle::unmeasured_replication",
             Self::NoStorage => "drplan::config::no_storage",
             Self::AlarmInFailedRegion => "drplan::stability::alarm_in_failed_region",
+            Self::WatchersInOneRegion => "drplan::stability::watchers_in_one_region",
         }
     }
 }

@@ -14,6 +14,7 @@ mod language;
 mod layering;
 mod operations;
 mod procedures;
+mod quorum;
 mod rds;
 mod retry;
 mod scenarios;

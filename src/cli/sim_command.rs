@@ -102,6 +102,15 @@ pub struct SetArgs {
     /// What the probe answers (its output, judged by its `until`).
     #[arg(long, value_name = "TEXT", requires = "probe")]
     pub value: Option<String>,
+    /// The watcher (of [watch]) to cut off or reconnect.
+    #[arg(long, value_name = "NAME", requires = "watcher_change")]
+    pub watcher: Option<String>,
+    /// Cut the watcher off: every probe it makes fails.
+    #[arg(long, groups = ["change", "watcher_change"], requires = "watcher", conflicts_with = "reachable")]
+    pub partitioned: bool,
+    /// Reconnect a watcher cut off with --partitioned.
+    #[arg(long, groups = ["change", "watcher_change"], requires = "watcher")]
+    pub reachable: bool,
 }
 
 /// `--state ok|alarm|insufficient-data`.
@@ -178,6 +187,7 @@ fn set(args: &SetArgs) -> Result<(), Error> {
     let changes = SimWorld::edit(&path, time_scale(None)?, |world| {
         let mut changes = change(world, args)?;
         changes.extend(change_probe(world, args, &probes)?);
+        changes.extend(change_watcher(&env, world, args)?);
         Ok(changes)
     })?;
     print(&format!("{}: {}\n", path.display(), changes.join("; ")))
@@ -244,6 +254,25 @@ fn change_probe(
     };
     world.set_probe_value(probe, value, probes)?;
     Ok(Some(format!("probe {probe} answers {value:?}")))
+}
+
+/// Applies `--watcher NAME --partitioned|--reachable`, for a watcher `[watch]` declares.
+fn change_watcher(
+    env: &Environment,
+    world: &mut SimWorld,
+    args: &SetArgs,
+) -> Result<Option<String>, Error> {
+    let Some(name) = &args.watcher else {
+        return Ok(None);
+    };
+    crate::model::watchers::site(env, name)?;
+    world.set_partitioned(name, args.partitioned);
+    let status = if args.partitioned {
+        "cut off: every probe it makes fails"
+    } else {
+        "reachable"
+    };
+    Ok(Some(format!("watcher {name} {status}")))
 }
 
 /// Applies the `--data` changes: lag, replication, then writes.

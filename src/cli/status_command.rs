@@ -1,8 +1,10 @@
 //! `drplan status FILE`: the state (lineage, serial, placement, last run, lock) and the
-//! observed world side by side, as text or JSON (`apply::status::Status`).
+//! observed world side by side, as text or JSON (`apply::status::Status`); with
+//! `[watch]`, each watcher's last published observation and its age.
 
 use std::fmt::Write;
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use super::{EnvironmentFile, ReportFormat};
 use crate::apply::status::{RecordStatus, Status};
@@ -10,6 +12,7 @@ use crate::duration::format_seconds;
 use crate::error::Error;
 use crate::observe::BackupObservation;
 use crate::session::{Session, SimFlags, block_on};
+use crate::state::observations::Observations;
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -37,9 +40,16 @@ async fn status(args: &StatusArgs) -> Result<ExitCode, Error> {
         holder,
         &observed,
     );
+    let watchers = session.state_backend.observations().await?;
     super::print(&match args.format {
-        ReportFormat::Text => render(&status),
-        ReportFormat::Json => serde_json::to_string_pretty(&status).unwrap_or_default() + "\n",
+        ReportFormat::Text => render(&status) + &render_watchers(&watchers, SystemTime::now()),
+        ReportFormat::Json => {
+            let mut json = serde_json::to_value(&status).unwrap_or_default();
+            if let (false, Some(object)) = (watchers.is_empty(), json.as_object_mut()) {
+                object.insert("watchers".into(), serde_json::json!(watchers));
+            }
+            serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"
+        }
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -137,4 +147,49 @@ fn routed(record: &RecordStatus) -> String {
         .map(|(region, weight)| format!("{region} ({weight})"))
         .collect();
     routed.join(", ")
+}
+
+/// Each watcher's last observation of each trigger, and how old it is at `now`
+/// (nothing when no watcher published).
+pub fn render_watchers(watchers: &[Observations], now: SystemTime) -> String {
+    let mut out = String::new();
+    if watchers.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<16} {:<16} {:<24} last observation",
+        "watcher", "region", "trigger"
+    );
+    for watcher in watchers {
+        for (trigger, seen) in &watcher.triggers {
+            let condition = seen.watching.holding();
+            let what = if seen.holds {
+                let held = seen.observed.duration_since(seen.since).unwrap_or_default();
+                format!(
+                    "{condition} for {} ({} probes)",
+                    crate::duration::format_duration(held),
+                    seen.probes
+                )
+            } else {
+                format!("not {condition}")
+            };
+            let when = humantime::format_rfc3339_seconds(seen.observed);
+            let age = match now.duration_since(seen.observed) {
+                Ok(age) => format!("{} old", crate::duration::format_duration(age)),
+                Err(_) => "ahead of this clock (a sim watch's clock)".to_string(),
+            };
+            let blind = if seen.blind {
+                "; every probe failed"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "{:<16} {:<16} {trigger:<24} {what}{blind}: {}; observed {when}, {age}",
+                watcher.watcher, watcher.region, seen.detail
+            );
+        }
+    }
+    out
 }

@@ -21,12 +21,16 @@ pub struct WatchArgs {
     /// Stop after this long, e.g. 1h (on sim: simulated time).
     #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
     pub max_duration: Option<Duration>,
+    /// Which watcher of `[watch]` this is (required when the environment declares them).
+    #[arg(long = "as", value_name = "NAME")]
+    pub watcher: Option<String>,
     #[command(flatten)]
     pub sim: SimFlags,
 }
 
 pub fn run(args: &WatchArgs) -> Result<ExitCode, Error> {
     let options = WatchOptions {
+        watcher: args.watcher.clone(),
         once: args.once,
         max_duration: args.max_duration,
         sim: args.sim,

@@ -90,10 +90,15 @@ pub struct RunSummary {
 fn detection_text(detections: &[TriggerDetection], alone: &str, waits: &str) -> String {
     match detect::first(detections) {
         Some(first) => format!(
-            "{} ({} probes) by trigger `{}`, {}",
+            "{} ({} probes) by trigger `{}`{}, {}",
             duration(first.detected_after.unwrap_or_default()),
             first.probes,
             first.trigger,
+            first
+                .quorum
+                .as_ref()
+                .map(|quorum| format!(" ({quorum})"))
+                .unwrap_or_default(),
             if first.automatic { alone } else { waits }
         ),
         None => "NOT detected by any trigger".to_string(),

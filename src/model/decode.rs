@@ -47,6 +47,8 @@ pub fn environment(root: &mut Fields<'_, '_>, problems: &mut Problems) -> Option
     let notify = listed(root, "notify", notification, problems);
     let checks = listed(root, "checks", check, problems);
     let drills = named(root, "drills", drill, problems);
+    let watch = root.opt("watch", |n| n.table("[watch]"), problems);
+    let watch = watch.and_then(|mut fields| super::watchers::decode(&mut fields, problems));
     // A broken header still lets every other table be cross-checked: the load fails
     // on the header's own problems anyway.
     let (name, home, rto, state, vars, retries) = header.unwrap_or_else(|| {
@@ -75,6 +77,7 @@ pub fn environment(root: &mut Fields<'_, '_>, problems: &mut Problems) -> Option
             notify,
             checks,
             drills,
+            watch,
             vars,
             retries,
             service_index: HashMap::new(),

@@ -18,6 +18,7 @@ pub mod stability;
 pub mod template;
 pub mod until;
 pub mod validate;
+pub mod watchers;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -39,6 +40,7 @@ pub use service::{
     DEFAULT_RDS_TIMEOUT, HealthCheck, HealthProbe, Lifecycle, RdsInstances, Service,
 };
 pub use template::{Command, Context, Placeholder, Template, Vars};
+pub use watchers::{WatchQuorum, WatcherSite};
 
 /// One environment file, decoded and validated.
 #[derive(Debug, Clone)]
@@ -57,6 +59,8 @@ pub struct Environment {
     pub notify: Vec<Notification>,
     pub checks: Vec<Check>,
     pub drills: Vec<Drill>,
+    /// `[watch]`: the watchers that must agree before a trigger fires (none: one watcher).
+    pub watch: Option<WatchQuorum>,
     /// `[environment.vars]`: `{vars.NAME}` wherever a region's own does not say.
     pub vars: Vars,
     /// `[environment] retries`: how many times a failed activation or check is tried

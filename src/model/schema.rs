@@ -651,6 +651,32 @@ pub const FIELDS: &[Field] = &[
         Kind::Choice(&["auto", "manual"]),
         "Whether to fail back once healthy again.",
     ),
+    field(
+        "watch",
+        Kind::Table,
+        "The watchers that must agree before a trigger fires (without it: one watcher).",
+    ),
+    field(
+        "watch.watchers",
+        Kind::List,
+        "Each watcher: its name (`drplan watch --as NAME`) and the region it runs in.",
+    ),
+    field("watch.watchers[].name", Kind::String, "The watcher's name."),
+    field(
+        "watch.watchers[].region",
+        Kind::String,
+        "The region the watcher runs in.",
+    ),
+    field(
+        "watch.quorum",
+        Kind::Integer,
+        "How many watchers must see a trigger's condition for its `for` (default: a majority).",
+    ),
+    field(
+        "watch.freshness",
+        Kind::Duration,
+        "How old a watcher's observation may be and still count (default: two intervals).",
+    ),
     field("notify", Kind::List, "The communication timeline."),
     field(
         "notify[].after",
@@ -842,6 +868,7 @@ mod tests {
             ),
             (r"^\[\[(\w+)\]\] entry \d+$", "$1[]"),
             (r"^`(\w+)` of \[\[(\w+)\]\] entry \d+$", "$2[].$1"),
+            (r"^watcher \d+ of \[watch\]$", "watch.watchers[]"),
         ];
         for (pattern, path) in rules {
             let pattern = Regex::new(pattern).expect("a valid pattern");

@@ -76,6 +76,7 @@ pub fn warnings(env: &Environment, scenario: Option<&str>) -> Vec<Problem> {
     problems.extend(route53(env, &failover));
     problems.extend(pages(env, &failover));
     problems.extend(alarms(env, &failover));
+    problems.extend(watchers_in_one_region(env));
     problems.sort_by_key(Problem::offset);
     problems
 }
@@ -231,4 +232,27 @@ fn alarms(env: &Environment, failover: &Failover<'_>) -> Vec<Problem> {
             })
         })
         .collect()
+}
+
+/// Every declared watcher runs in one region: when that region fails or is cut off,
+/// no quorum can form anywhere.
+fn watchers_in_one_region(env: &Environment) -> Option<Problem> {
+    let watch = env.watch.as_ref()?;
+    let first = watch.watchers.first()?;
+    let one_region = watch
+        .watchers
+        .iter()
+        .all(|w| w.region.value == first.region.value);
+    one_region.then(|| {
+        Problem::new(
+            ProblemKind::WatchersInOneRegion,
+            format!(
+                "every watcher runs in {}: if that region fails or is cut off, no quorum can judge the triggers",
+                first.region.value
+            ),
+            first.region.span.clone(),
+            "the only region watchers run in",
+        )
+        .help("run watchers in at least two regions (one outside home), so a quorum survives the loss of one")
+    })
 }

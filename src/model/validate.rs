@@ -22,6 +22,7 @@ pub fn check(env: &Environment, problems: &mut Problems) {
     check_scenarios(env, problems);
     check_operations(env, problems);
     super::places::check(env, problems);
+    super::watchers::check(env, |r, c, p| region_ref(env, r, c, p), problems);
 }
 
 /// With `dns = "arc"`, the endpoints and routing controls name regions, and every

@@ -64,16 +64,19 @@ pub async fn connect(
     } else {
         None
     };
-    let needs_aws = !sim_everything
-        && (env.providers.dns == ProviderKind::Route53
-            || env.providers.dns == ProviderKind::Arc
-            || env.providers.storage == ProviderKind::S3
-            || matches!(env.state, StateLocation::S3 { .. })
-            || watches_alarms(env)
-            || env
-                .services
-                .iter()
-                .any(|s| s.rds.is_some() || s.aurora.is_some()));
+    // S3 state is kept on S3 also when every provider is the sim (watchers sharing a
+    // sim world); only `--sim` keeps a rehearsal's state local.
+    let shared_state = !options.force_sim && matches!(env.state, StateLocation::S3 { .. });
+    let needs_aws = shared_state
+        || !sim_everything
+            && (env.providers.dns == ProviderKind::Route53
+                || env.providers.dns == ProviderKind::Arc
+                || env.providers.storage == ProviderKind::S3
+                || watches_alarms(env)
+                || env
+                    .services
+                    .iter()
+                    .any(|s| s.rds.is_some() || s.aurora.is_some()));
     let sdk = if needs_aws {
         Some(super::aws::sdk_config(&env.providers).await)
     } else {

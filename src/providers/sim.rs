@@ -74,6 +74,10 @@ pub struct SimWorld {
     /// How many changes the sim provider has logged ([`sim_changes`](super::sim_changes)).
     #[serde(default)]
     pub serial: u64,
+    /// Watchers cut off with `drplan sim set --watcher NAME --partitioned`: every probe
+    /// they make fails.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub partitioned_watchers: BTreeSet<String>,
 }
 
 /// One region of the world.
@@ -169,6 +173,7 @@ impl SimWorld {
             probe_values: BTreeMap::new(),
             log: Vec::new(),
             serial: 0,
+            partitioned_watchers: BTreeSet::new(),
         }
     }
 
@@ -285,6 +290,15 @@ impl SimWorld {
             }
         }
         Ok(())
+    }
+
+    /// Cuts `watcher` off (every probe it makes fails), or reconnects it.
+    pub fn set_partitioned(&mut self, watcher: &str, partitioned: bool) {
+        if partitioned {
+            self.partitioned_watchers.insert(watcher.to_string());
+        } else {
+            self.partitioned_watchers.remove(watcher);
+        }
     }
 
     /// Makes every object `by` older.

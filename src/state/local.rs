@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
+use super::observations::{Observations, entry_name};
 use super::{JournalEntry, LockInfo, State, StateBackend, StateVersion};
 use crate::error::Error;
 use crate::fsio::{
@@ -101,6 +102,11 @@ impl LocalState {
             serial = last.serial;
         }
         Ok(Some(StateVersion(serial.to_string())))
+    }
+
+    /// The directory of the watchers' observations: `<state>.watchers/`.
+    fn watchers(&self) -> PathBuf {
+        self.path.with_extension("watchers")
     }
 
     fn remove_log(&self) -> Result<(), Error> {
@@ -305,6 +311,38 @@ impl StateBackend for LocalState {
 
     async fn lock_holder(&self) -> Result<Option<LockInfo>, Error> {
         self.read_lock()
+    }
+
+    /// Each watcher's observations are a file of their own in `<state>.watchers/`,
+    /// written atomically and readable by their owner only.
+    async fn publish(&self, observations: &Observations) -> Result<(), Error> {
+        let path = self.watchers().join(entry_name(&observations.watcher));
+        write_json_atomic(&path, observations, Durability::ProcessKill)
+    }
+
+    async fn observations(&self) -> Result<Vec<Observations>, Error> {
+        let dir = self.watchers();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(Error::Read { path: dir, source }),
+        };
+        let mut paths = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|source| Error::Read {
+                path: dir.clone(),
+                source,
+            })?;
+            paths.push(path.path());
+        }
+        paths.retain(|p| p.extension().is_some_and(|e| e == "json"));
+        paths.sort();
+        let read = paths.iter().map(|path| read_json::<Observations>(path));
+        Ok(read
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect())
     }
 }
 
@@ -625,6 +663,32 @@ mod tests {
         assert_eq!(read.placement.get(&service), Some(&region));
         assert_eq!(read, state);
         assert_eq!(read.run.unwrap().journal, entries);
+    }
+
+    #[tokio::test]
+    async fn each_watcher_publishes_its_own_file_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+
+        use crate::state::observations::Observations;
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        assert_eq!(backend.observations().await.unwrap(), []);
+        let of = |watcher: &str| Observations {
+            watcher: watcher.to_string(),
+            region: "eu-west-1".to_string(),
+            triggers: std::collections::BTreeMap::new(),
+        };
+        for watcher in ["west", "east", "west"] {
+            backend.publish(&of(watcher)).await.unwrap();
+        }
+
+        assert_eq!(
+            backend.observations().await.unwrap(),
+            [of("east"), of("west")]
+        );
+        let file = backend.watchers().join("east.json");
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[tokio::test]

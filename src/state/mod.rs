@@ -1,9 +1,11 @@
 //! State: per environment, where each service is active, the last applied plan and
 //! the apply journal, with a lineage (fixed at creation) and a serial (bumped on every
-//! write). Backends: a local file under `.drplan/state/` and an S3 object; both lock.
+//! write). Backends: a local file under `.drplan/state/` and an S3 object; both lock,
+//! and both keep each watcher's published observations beside the state.
 //! What a backend could not take mid-run waits in a local spool.
 
 pub mod local;
+pub mod observations;
 pub mod s3;
 pub mod spool;
 
@@ -19,6 +21,7 @@ use crate::error::Error;
 use crate::graph::step::{Action, StepId};
 use crate::plan::file::{PlanFile, StateRef};
 use crate::providers::process::GroupMark;
+use observations::Observations;
 
 /// The state of one environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -289,6 +292,12 @@ pub trait StateBackend: Send + Sync {
 
     /// The current lock holder, if any.
     async fn lock_holder(&self) -> Result<Option<LockInfo>, Error>;
+
+    /// Replaces what the watcher `observations.watcher` published before.
+    async fn publish(&self, observations: &Observations) -> Result<(), Error>;
+
+    /// Every watcher's latest observations, by watcher name.
+    async fn observations(&self) -> Result<Vec<Observations>, Error>;
 }
 
 /// How often [`acquire`] tries again while someone else holds the lock.

@@ -4,7 +4,8 @@
 //! the first write. The lock is the object `key.json.lock`, created with
 //! `If-None-Match: *` and holding the [`LockInfo`]; it is deleted with `If-Match`, so
 //! only the lock that was read is ever removed. A lock left by a crashed process of
-//! this host is taken over, as with local state.
+//! this host is taken over, as with local state. Each watcher's observations are the
+//! object `key.json.watchers/NAME.json`, replaced with the same conditional writes.
 
 use std::path::PathBuf;
 
@@ -15,6 +16,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::observations::{Observations, entry_name};
 use super::{LockInfo, State, StateBackend, StateVersion};
 use crate::error::Error;
 use crate::providers::aws::{Failure, s3_client};
@@ -248,6 +250,74 @@ impl StateBackend for S3State {
 
     async fn lock_holder(&self) -> Result<Option<LockInfo>, Error> {
         Ok(self.read_lock().await?.map(|(holder, _)| holder))
+    }
+
+    /// Replaces the watcher's object only if it is still the one read just before (or
+    /// still absent): two processes publishing under one name are told, not mixed.
+    async fn publish(&self, observations: &Observations) -> Result<(), Error> {
+        let key = format!(
+            "{}{}",
+            self.watchers_prefix(),
+            entry_name(&observations.watcher)
+        );
+        let previous = self.get::<serde::de::IgnoredAny>(&key).await?;
+        let condition = previous
+            .as_ref()
+            .map_or(Condition::Absent, |(_, etag)| Condition::Unchanged(etag));
+        match self.put(&key, observations, condition).await? {
+            Ok(_) => Ok(()),
+            Err(failure) if lost_race(&failure) || failure.is("NoSuchKey") => {
+                Err(Error::StateConflict {
+                    detail: format!(
+                        "{} changed while watcher `{}` published: does another process run as `{}`?",
+                        self.url(&key),
+                        observations.watcher,
+                        observations.watcher
+                    ),
+                })
+            }
+            Err(failure) => Err(failure.into_error(PROVIDER, &format!("write {}", self.url(&key)))),
+        }
+    }
+
+    async fn observations(&self) -> Result<Vec<Observations>, Error> {
+        let prefix = self.watchers_prefix();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&prefix)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| {
+                Failure::of(&err).into_error(PROVIDER, &format!("list {}", self.url(&prefix)))
+            })?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+        }
+        keys.retain(|k| {
+            std::path::Path::new(k)
+                .extension()
+                .is_some_and(|e| e == "json")
+        });
+        keys.sort();
+        let mut all = Vec::new();
+        for key in keys {
+            all.extend(self.get::<Observations>(&key).await?.map(|(o, _)| o));
+        }
+        Ok(all)
+    }
+}
+
+impl S3State {
+    /// Where the watchers' observations live: `key.watchers/`.
+    fn watchers_prefix(&self) -> String {
+        format!("{}.watchers/", self.key)
     }
 }
 

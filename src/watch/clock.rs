@@ -1,24 +1,35 @@
 //! The watch's time and its schedule. On real providers time is the wall clock. On sim
 //! it is a virtual clock that moves by exactly the time it waits while sleeping only
 //! that time × the time scale, so `for` and `interval` keep their meaning (and the same
-//! probes happen at the same simulated moments) at any time scale, even 0.
+//! probes happen at the same simulated moments) at any time scale, even 0. Its waits
+//! end at wall-clock moments fixed from its start, so the time spent probing between
+//! them does not add up: watchers started together keep the same simulated time.
 
 use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 /// Where the watch's "now" comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Clock {
     Wall,
-    Sim { now: SystemTime, scale: f64 },
+    Sim {
+        now: SystemTime,
+        scale: f64,
+        /// The simulated and the wall-clock moment the clock started at.
+        start: (SystemTime, Instant),
+    },
 }
 
 impl Clock {
     /// The virtual clock when the session runs on sim (`time_scale` set), starting now;
     /// the wall clock otherwise.
     pub fn new(time_scale: Option<f64>) -> Self {
+        let now = SystemTime::now();
         time_scale.map_or(Self::Wall, |scale| Self::Sim {
-            now: SystemTime::now(),
+            now,
             scale,
+            start: (now, Instant::now()),
         })
     }
 
@@ -29,13 +40,17 @@ impl Clock {
         }
     }
 
-    /// Waits until `at` (on sim: the scaled difference, then the clock is `at`).
+    /// Waits until `at` (on sim: until the wall-clock moment as far from the start as
+    /// `at` is, scaled; then the clock is `at`).
     pub async fn wait_until(&mut self, at: SystemTime) {
-        let remaining = at.duration_since(self.now()).unwrap_or_default();
         match self {
-            Self::Wall => tokio::time::sleep(remaining).await,
-            Self::Sim { now, scale } => {
-                tokio::time::sleep(remaining.mul_f64(scale.max(0.0))).await;
+            Self::Wall => {
+                let remaining = at.duration_since(SystemTime::now()).unwrap_or_default();
+                tokio::time::sleep(remaining).await;
+            }
+            Self::Sim { now, scale, start } => {
+                let since_start = at.duration_since(start.0).unwrap_or_default();
+                tokio::time::sleep_until(start.1 + since_start.mul_f64(scale.max(0.0))).await;
                 *now = at;
             }
         }
@@ -52,10 +67,12 @@ pub struct Schedule {
 
 impl Schedule {
     pub fn new(start: SystemTime, intervals: Vec<Duration>) -> Self {
-        Self {
-            due: vec![start; intervals.len()],
-            intervals,
-        }
+        Self::starting(vec![start; intervals.len()], intervals)
+    }
+
+    /// Each entry first due at its own moment, then every its interval.
+    pub fn starting(due: Vec<SystemTime>, intervals: Vec<Duration>) -> Self {
+        Self { due, intervals }
     }
 
     /// The trigger probed next (the first in file order on a tie) and when.

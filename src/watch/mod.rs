@@ -6,6 +6,11 @@
 //! failed over by a trigger's scenario, the trigger watches home instead: healthy for
 //! `for`, it applies the failback (`failback = "auto"`) or notifies (`"manual"`).
 //!
+//! With `[watch]` declared, each watcher (`--as NAME`) publishes what it saw to the
+//! state backend and acts only when a quorum of fresh watchers agrees ([`quorum`]);
+//! the state lock still picks the one that applies, and a watcher that finds the
+//! lock's owner dead resumes its run.
+//!
 //! One line is printed per evaluation and per decision, stamped with the watch's time
 //! (simulated on sim: see [`clock`]).
 
@@ -13,6 +18,7 @@ pub mod clock;
 pub mod history;
 pub mod notice;
 pub mod probe;
+pub mod quorum;
 pub mod streak;
 
 use std::io::Write;
@@ -28,14 +34,17 @@ use streak::{Confirmation, Held, Reading};
 use crate::apply::ApplyOptions;
 use crate::apply::run::{self, Request};
 use crate::error::Error;
-use crate::model::{Environment, FailbackMode, Trigger};
+use crate::model::{Environment, FailbackMode, Trigger, WatchQuorum, WatcherSite};
 use crate::plan::file::PlanFile;
 use crate::session::{Session, SimFlags};
-use crate::state::State;
+use crate::state::observations::{Observation, Observations, Watching};
+use crate::state::{RunStatus, State};
 
 /// How a watch runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WatchOptions {
+    /// The watcher of `[watch]` this process is (`--as NAME`).
+    pub watcher: Option<String>,
     /// One evaluation of every trigger, the history kept on disk between runs.
     pub once: bool,
     /// Stop after this long (on sim: simulated time).
@@ -62,20 +71,26 @@ pub async fn watch(file: &Path, options: WatchOptions) -> Result<(), Error> {
             help: "declare the decision matrix under [triggers.NAME]".to_string(),
         });
     }
+    let peer = Peer::of(&env, options.watcher.as_deref())?;
+    let history_name = peer.as_ref().map_or_else(
+        || env.name.clone(),
+        |peer| format!("{}.{}", env.name, peer.me.name.value),
+    );
     let mut watcher = Watcher {
         file: file.to_path_buf(),
         flags: options.sim,
         render_plan: options.render_plan,
         env,
         history: History::default(),
+        peer,
     };
     if options.once {
-        watcher.history = History::load(&watcher.env.name)?;
+        watcher.history = History::load(&history_name)?;
         let now = SystemTime::now();
         for index in 0..watcher.env.triggers.len() {
             watcher.evaluate(index, now).await?;
         }
-        return watcher.history.save(&watcher.env.name);
+        return watcher.history.save(&history_name);
     }
     watcher
         .run(
@@ -92,6 +107,84 @@ struct Watcher {
     render_plan: RenderPlan,
     env: Environment,
     history: History,
+    /// With `[watch]`: who this watcher is, and what it published last.
+    peer: Option<Peer>,
+}
+
+/// One watcher among those `[watch]` declares.
+struct Peer {
+    me: WatcherSite,
+    watch: WatchQuorum,
+    published: Observations,
+    /// The first watcher (by name) of the quorum that agreed last: the one that
+    /// notifies, so that people hear of an incident once.
+    first_agreeing: Option<String>,
+}
+
+impl Peer {
+    /// This watcher, when `env` declares `[watch]` (then `--as` is required).
+    fn of(env: &Environment, name: Option<&str>) -> Result<Option<Self>, Error> {
+        let Some(watch) = &env.watch else {
+            return match name {
+                Some(name) => crate::model::watchers::site(env, name).map(|_| None),
+                None => Ok(None),
+            };
+        };
+        let Some(name) = name else {
+            let names: Vec<&str> = watch
+                .watchers
+                .iter()
+                .map(|w| w.name.value.as_str())
+                .collect();
+            return Err(Error::Usage {
+                message: format!("{} declares [watch]: say which watcher this is", env.name),
+                help: format!("pass --as NAME, one of {}", names.join(", ")),
+            });
+        };
+        let me = crate::model::watchers::site(env, name)?.clone();
+        let published = Observations {
+            watcher: me.name.value.clone(),
+            region: me.region.value.clone(),
+            triggers: std::collections::BTreeMap::new(),
+        };
+        Ok(Some(Self {
+            me,
+            watch: watch.clone(),
+            published,
+            first_agreeing: None,
+        }))
+    }
+
+    /// Publishes what this watcher saw of `trigger`, then judges it from every
+    /// watcher's observations. A state that cannot be reached is an error: the
+    /// watcher does not act.
+    async fn judge(
+        &mut self,
+        session: &Session,
+        trigger: &Trigger,
+        observation: Observation,
+    ) -> Result<quorum::Verdict, Error> {
+        let (now, watching) = (observation.observed, observation.watching);
+        let name = trigger.name.value.clone();
+        self.published.triggers.insert(name.clone(), observation);
+        let backend = &session.state_backend;
+        let unreachable = |error: Error| Error::Usage {
+            message: format!("cannot reach the state: {error}"),
+            help: "a watcher that cannot reach the state never acts".to_string(),
+        };
+        backend
+            .publish(&self.published)
+            .await
+            .map_err(unreachable)?;
+        let all = backend.observations().await.map_err(unreachable)?;
+        let rule = quorum::Rule {
+            watching,
+            hold: trigger.duration,
+            freshness: self.watch.freshness(trigger),
+            needed: self.watch.needed(),
+        };
+        Ok(quorum::judge(&self.me.name.value, &name, &all, now, rule))
+    }
 }
 
 impl Watcher {
@@ -130,6 +223,10 @@ impl Watcher {
         let decision = Decision {
             now,
             serial: state.serial,
+            resume: self.peer.is_some()
+                && state.run.as_ref().is_some_and(|run| {
+                    matches!(run.status, RunStatus::Running | RunStatus::Interrupted)
+                }),
         };
         let owns_failover = state
             .last_applied
@@ -140,8 +237,7 @@ impl Watcher {
             self.watch_home(session, &trigger, decision).await
         } else {
             self.watch_incident(session, &state, &trigger, decision)
-                .await;
-            Ok(())
+                .await
         }
     }
 
@@ -151,8 +247,11 @@ impl Watcher {
         state: &State,
         trigger: &Trigger,
         decision: Decision,
-    ) {
-        let finding = probe::incident(&session, state, trigger).await;
+    ) -> Result<(), Error> {
+        let finding = match self.cut_off(&session, Watching::Incident) {
+            Some(finding) => finding,
+            None => probe::incident(&session, state, trigger).await,
+        };
         let name = trigger.name.value.as_str();
         let history = self.history.of(name);
         history.home.reset();
@@ -165,12 +264,61 @@ impl Watcher {
             name,
             &incident_line(trigger, reading, &finding),
         );
-        if let Reading::Fires(held) = reading {
-            let message = self
+        let agreed = self
+            .agreed(
+                &session,
+                trigger,
+                Watching::Incident,
+                reading,
+                &finding,
+                decision.now,
+            )
+            .await?;
+        if let (Reading::Fires(held), true) = (reading, agreed) {
+            let outcome = self
                 .respond(session, trigger, held, &finding, decision)
                 .await;
-            say(decision.now, name, &message);
+            say(decision.now, name, &outcome.message);
+            if outcome.locked_out && self.peer.is_some() {
+                self.history.of(name).incident.rearm();
+            }
+        } else if let Reading::Fires(_) = reading {
+            self.history.of(name).incident.rearm();
         }
+        Ok(())
+    }
+
+    /// On sim, a watcher cut off sees every probe fail: the services failing, home
+    /// not healthy.
+    fn cut_off(&self, session: &Session, watching: Watching) -> Option<Finding> {
+        let peer = self.peer.as_ref()?;
+        let name = peer.me.name.value.as_str();
+        quorum::is_cut_off(session, name).then(|| quorum::cut_off(name, watching))
+    }
+
+    /// Without `[watch]`: true. With it: publishes this probe, judges the trigger from
+    /// every watcher's observations, prints the verdict, and is true only when a quorum
+    /// agrees (and this watcher is not the one cut off).
+    async fn agreed(
+        &mut self,
+        session: &Session,
+        trigger: &Trigger,
+        watching: Watching,
+        reading: Reading,
+        finding: &Finding,
+        now: SystemTime,
+    ) -> Result<bool, Error> {
+        let Some(peer) = self.peer.as_mut() else {
+            return Ok(true);
+        };
+        let seen = quorum::observation(watching, now, reading, finding);
+        let verdict = peer.judge(session, trigger, seen).await?;
+        say(now, &trigger.name.value, &verdict.describe());
+        peer.first_agreeing = match &verdict {
+            quorum::Verdict::Agreed { agreeing } => agreeing.first().cloned(),
+            _ => None,
+        };
+        Ok(matches!(verdict, quorum::Verdict::Agreed { .. }))
     }
 
     async fn watch_home(
@@ -179,7 +327,10 @@ impl Watcher {
         trigger: &Trigger,
         decision: Decision,
     ) -> Result<(), Error> {
-        let finding = probe::home(&session, trigger).await?;
+        let finding = match self.cut_off(&session, Watching::Home) {
+            Some(finding) => finding,
+            None => probe::home(&session, trigger).await?,
+        };
         let name = trigger.name.value.as_str();
         let history = self.history.of(name);
         history.incident.reset();
@@ -191,9 +342,24 @@ impl Watcher {
             name,
             &home_line(&self.env, trigger, reading, &finding),
         );
-        if let Reading::Fires(held) = reading {
-            let message = self.fail_back(session, trigger, held, decision).await;
-            say(decision.now, name, &message);
+        let agreed = self
+            .agreed(
+                &session,
+                trigger,
+                Watching::Home,
+                reading,
+                &finding,
+                decision.now,
+            )
+            .await?;
+        if let (Reading::Fires(held), true) = (reading, agreed) {
+            let outcome = self.fail_back(session, trigger, held, decision).await;
+            say(decision.now, name, &outcome.message);
+            if outcome.locked_out && self.peer.is_some() {
+                self.history.of(name).home.rearm();
+            }
+        } else if let Reading::Fires(_) = reading {
+            self.history.of(name).home.rearm();
         }
         Ok(())
     }
@@ -206,12 +372,19 @@ impl Watcher {
         held: Held,
         finding: &Finding,
         decision: Decision,
-    ) -> String {
+    ) -> Outcome {
         let scenario = trigger.scenario.value.as_str();
         let fired = format!("FIRED after {}", describe(held));
+        if decision.resume {
+            let outcome = apply(session, Some(scenario), decision).await;
+            return outcome.after(&format!("{fired}: resuming the unfinished run"));
+        }
         if trigger.automatic {
-            let outcome = apply(session, Some(scenario), decision.serial).await;
-            return format!("{fired}: applying {scenario}: {outcome}");
+            let outcome = apply(session, Some(scenario), decision).await;
+            return outcome.after(&format!("{fired}: applying {scenario}"));
+        }
+        if let Some(first) = self.notifies_instead() {
+            return Outcome::told(format!("{fired}: {first} notifies; standing back"));
         }
         let severity = self.env.scenario(scenario).map(|s| s.severity.clone());
         let waiting = Waiting {
@@ -229,7 +402,7 @@ impl Watcher {
                 decision,
             )
             .await;
-        format!("{fired}: {outcome}")
+        Outcome::told(format!("{fired}: {outcome}"))
     }
 
     /// Home healthy for `for` after this trigger's failover: fail back, or notify.
@@ -239,15 +412,18 @@ impl Watcher {
         trigger: &Trigger,
         held: Held,
         decision: Decision,
-    ) -> String {
+    ) -> Outcome {
         let healthy = format!(
             "home {} healthy for {}",
             self.env.home.value,
             describe(held)
         );
         if trigger.failback == FailbackMode::Auto {
-            let outcome = apply(session, None, decision.serial).await;
-            return format!("{healthy}: applying the failback: {outcome}");
+            let outcome = apply(session, None, decision).await;
+            return outcome.after(&format!("{healthy}: applying the failback"));
+        }
+        if let Some(first) = self.notifies_instead() {
+            return Outcome::told(format!("{healthy}: {first} notifies; standing back"));
         }
         let waiting = Waiting {
             status: "home-healthy",
@@ -257,7 +433,14 @@ impl Watcher {
         let outcome = self
             .notify(session, trigger, None, None, waiting, decision)
             .await;
-        format!("{healthy}: {outcome}")
+        Outcome::told(format!("{healthy}: {outcome}"))
+    }
+
+    /// With `[watch]`: the watcher that notifies for the quorum, when not this one.
+    fn notifies_instead(&self) -> Option<&str> {
+        let peer = self.peer.as_ref()?;
+        let first = peer.first_agreeing.as_deref()?;
+        (first != peer.me.name.value).then_some(first)
     }
 
     /// Plans `scenario` (or the failback) and sends it to the timeline's first entries.
@@ -308,6 +491,33 @@ impl Watcher {
 struct Decision {
     now: SystemTime,
     serial: u64,
+    /// With `[watch]`: the state holds a run that did not finish (its watcher died):
+    /// acting resumes it.
+    resume: bool,
+}
+
+/// What came of acting on a fired trigger.
+struct Outcome {
+    message: String,
+    /// Another process held the lock: this watcher stood back.
+    locked_out: bool,
+}
+
+impl Outcome {
+    fn told(message: String) -> Self {
+        Self {
+            message,
+            locked_out: false,
+        }
+    }
+
+    /// The outcome with `what` said before its message.
+    fn after(self, what: &str) -> Self {
+        Self {
+            message: format!("{what}: {}", self.message),
+            ..self
+        }
+    }
 }
 
 /// What a notification asks people to do.
@@ -324,13 +534,18 @@ async fn plan(session: &Session, scenario: Option<&str>) -> Result<PlanFile, Err
 }
 
 /// Plans and applies `scenario` (or the failback) under the lock, unless the state
-/// changed since the watcher read it at `serial` (another operator acted).
-async fn apply(session: Session, scenario: Option<&str>, serial: u64) -> String {
+/// changed since the watcher read it at `serial` (another operator acted); or resumes
+/// the unfinished run a dead watcher left.
+async fn apply(session: Session, scenario: Option<&str>, decision: Decision) -> Outcome {
     let unchanged = |file: &PlanFile| match &file.state {
-        Some(state) if state.serial == serial => Ok(()),
+        Some(state) if state.serial == decision.serial => Ok(()),
         _ => Err(Error::WatcherOvertaken),
     };
-    let request = Request::Plan(scenario.map(str::to_string));
+    let request = if decision.resume {
+        Request::Resume
+    } else {
+        Request::Plan(scenario.map(str::to_string))
+    };
     match run::run(
         session,
         request,
@@ -343,17 +558,23 @@ async fn apply(session: Session, scenario: Option<&str>, serial: u64) -> String 
         Ok(applied) => {
             let run_id = applied.state.run.as_ref().map_or("", |run| run.id.as_str());
             let report = applied.report.display();
-            if applied.execution.complete() {
-                format!("applied (run {run_id}); report {report}")
+            let verb = if decision.resume {
+                "resumed"
+            } else {
+                "applied"
+            };
+            Outcome::told(if applied.execution.complete() {
+                format!("{verb} (run {run_id}); report {report}")
             } else {
                 let failed = applied.execution.failed();
                 format!("FAILED: {failed} step(s) failed (run {run_id}); report {report}")
-            }
+            })
         }
-        Err(Error::Locked { who, operation, .. }) => {
-            format!("another operator holds the lock ({who}, {operation}): not acting")
-        }
-        Err(error) => format!("not applied: {error}"),
+        Err(Error::Locked { who, operation, .. }) => Outcome {
+            message: format!("another operator holds the lock ({who}, {operation}): not acting"),
+            locked_out: true,
+        },
+        Err(error) => Outcome::told(format!("not applied: {error}")),
     }
 }
 

@@ -16,6 +16,8 @@ use crate::state::State;
 pub struct Finding {
     pub holds: bool,
     pub detail: String,
+    /// Every probe failed or could not be read: the watcher may be the one cut off.
+    pub blind: bool,
 }
 
 /// Whether `trigger` sees an incident: its services failing, or its error rate too high.
@@ -36,10 +38,12 @@ pub async fn incident(session: &Session, state: &State, trigger: &Trigger) -> Fi
                 Ok(ratio) => Finding {
                     holds: ratio > *threshold,
                     detail: format!("error rate {ratio:.2} (threshold {threshold})"),
+                    blind: false,
                 },
                 Err(error) => Finding {
                     holds: false,
                     detail: format!("cannot read the error rate: {error}"),
+                    blind: true,
                 },
             }
         }
@@ -53,16 +57,19 @@ async fn alarm_finding(session: &Session, alarm: &AlarmProbe) -> Finding {
         return Finding {
             holds: false,
             detail: format!("alarm {}: no alarm provider is connected", alarm.name),
+            blind: true,
         };
     };
     match alarms.state(&session.loaded.env, alarm).await {
         Ok(state) => Finding {
             holds: state == AlarmState::Alarm,
             detail: format!("alarm {} is {}", alarm.name, state.as_str()),
+            blind: false,
         },
         Err(error) => Finding {
             holds: false,
             detail: format!("cannot read alarm {}: {error}", alarm.name),
+            blind: true,
         },
     }
 }
@@ -93,6 +100,7 @@ pub async fn home(session: &Session, trigger: &Trigger) -> Result<Finding, Error
     Ok(Finding {
         holds: !failing.holds,
         detail: failing.detail,
+        blind: failing.blind,
     })
 }
 
@@ -190,7 +198,8 @@ fn failure(result: Result<ProbeResult, Error>) -> Option<String> {
     }
 }
 
-/// Failing when any verdict failed: the first failure, and how many more there are.
+/// Failing when any verdict failed: the first failure, and how many more there are;
+/// blind when every one failed.
 fn failing(verdicts: &[Verdict]) -> Finding {
     let failed: Vec<&Verdict> = verdicts.iter().filter(|(_, f)| f.is_some()).collect();
     let detail = match failed.first() {
@@ -206,6 +215,7 @@ fn failing(verdicts: &[Verdict]) -> Finding {
     Finding {
         holds: !failed.is_empty(),
         detail,
+        blind: !verdicts.is_empty() && failed.len() == verdicts.len(),
     }
 }
 
@@ -230,7 +240,8 @@ mod tests {
             failing(&verdicts),
             Finding {
                 holds: true,
-                detail: "db in us-east-1: region down (and 1 more of 3)".to_string()
+                detail: "db in us-east-1: region down (and 1 more of 3)".to_string(),
+                blind: false,
             }
         );
         assert_eq!(failing(&verdicts[..1]).detail, "1 service(s) healthy");

@@ -104,6 +104,12 @@ impl Streak {
         }
     }
 
+    /// Lets the streak fire again at its next probe (a watch quorum that did not
+    /// agree yet, or a lock held by another watcher).
+    pub fn rearm(&mut self) {
+        self.fired = false;
+    }
+
     /// Forgets the streak.
     pub fn reset(&mut self) {
         *self = Self::default();
