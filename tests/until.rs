@@ -269,3 +269,90 @@ fn a_real_command_probe_is_tried_until_its_condition_holds() {
         "{report}"
     );
 }
+
+/// A replicated data set of `service` whose lag probe counts only once the
+/// replication state is `streaming` (TOML).
+fn streaming_lag(service: &str, command: &str, interval: &str, timeout: &str) -> String {
+    format!(
+        "\n[data.orders]\nservice = \"{service}\"\nrpo = \"1m\"\nmethod = \"replicate\"\nlag = {{ command = {command}, json = \"/lag_ms\", unit = \"ms\", until = {{ json = \"/state\", equals = \"streaming\", interval = \"{interval}\", timeout = \"{timeout}\" }} }}\n"
+    )
+}
+
+#[test]
+fn a_lag_probe_counts_only_once_its_condition_holds_on_the_sim() {
+    let workspace = Workspace::new();
+    let text = WAITS.to_string()
+        + &streaming_lag("db", r#"["db-lag", "{region}"]"#, "10s", "1m")
+        + "\n[scenarios.move]\nstrategy = \"switchover\"\nto = \"eu-central-1\"\n";
+    fs::write(workspace.path().join(ENV), text).expect("the environment is written");
+    workspace.run(&["sim", "init", ENV]).expect(0);
+
+    let plan = workspace
+        .run(&["plan", ENV, "--scenario", "move"])
+        .expect(0);
+    assert!(
+        plan.stdout.contains(
+            r#"its lag is read once the probe waits until /state = "streaming" (every 10s, up to 1m)"#
+        ),
+        "{}",
+        plan.stdout
+    );
+
+    workspace
+        .run(&[
+            "sim",
+            "set",
+            ENV,
+            "--probe",
+            "lag:orders",
+            "--value",
+            r#"{"state": "catchup", "lag_ms": 0}"#,
+        ])
+        .expect(0);
+    // The plan says why the copy's lag is unknown; the apply's catch-up does not pass.
+    let unread = r#"lag unreadable (cannot read the replication lag of `orders` in eu-central-1: waited for /state = "streaming": last saw `catchup` (the sim's value))"#;
+    let plan = workspace
+        .run(&["plan", ENV, "--scenario", "move"])
+        .expect(0);
+    assert!(plan.stdout.contains(unread), "{}", plan.stdout);
+    let apply = workspace
+        .run(&["apply", ENV, "--scenario", "move", "--auto-approve"])
+        .expect(1);
+    assert!(
+        apply.stderr.contains("catch-up:orders") && apply.stderr.contains("last saw `catchup`"),
+        "{apply}"
+    );
+}
+
+#[test]
+fn a_real_lag_probe_is_tried_until_replication_streams() {
+    // Catching up on the first read, streaming from the second.
+    let script = r#"["sh", "-c", "n=$(cat lag-reads 2>/dev/null || echo 0); n=$((n+1)); echo $n > lag-reads; if [ $n -ge 2 ]; then s=streaming; else s=catchup; fi; printf '{{\"state\": \"%s\", \"lag_ms\": 0}}' $s"]"#;
+    let workspace = Workspace::new();
+    workspace.onprem_in(&[], &streaming_lag("web", script, "100ms", "20s"));
+    let plan = workspace
+        .run(&["plan", crate::command_dns::ENV, "--scenario", "dc-outage"])
+        .expect(0);
+    assert!(plan.stdout.contains("lag 0s"), "{}", plan.stdout);
+    let reads: u32 = fs::read_to_string(workspace.path().join("lag-reads"))
+        .expect("the probe ran")
+        .trim()
+        .parse()
+        .expect("a count");
+    assert!(reads >= 2, "the probe was read {reads} time(s)");
+
+    // Never streaming: the lag is not read, and the plan says why.
+    let never = r#"["sh", "-c", "printf '{{\"state\": \"catchup\", \"lag_ms\": 0}}'"]"#;
+    let workspace = Workspace::new();
+    workspace.onprem_in(&[], &streaming_lag("web", never, "100ms", "300ms"));
+    let plan = workspace
+        .run(&["plan", crate::command_dns::ENV, "--scenario", "dc-outage"])
+        .expect(0);
+    assert!(
+        plan.stdout.contains(
+            r#"lag unreadable (cannot read the replication lag of `orders` in dc-west: waited for /state = "streaming": last saw `catchup`)"#
+        ),
+        "{}",
+        plan.stdout
+    );
+}

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 pub use super::until::Extract;
+use super::until::Until;
 use super::{Command, Located, Template};
 
 /// A data set held by a service.
@@ -20,13 +21,17 @@ pub struct DataSet {
 
 /// How to read replication lag: a URL's body or a command's output, the value taken
 /// from it (a JSON pointer, a regex's first group, or all of it) as a duration; a bare
-/// number counts in `unit`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// number counts in `unit`. With `until`, only an output that meets the condition is
+/// read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LagProbe {
     pub source: LagSource,
     pub extract: Extract,
     pub unit: Duration,
     pub timeout: Duration,
+    /// A condition its output must meet before the lag in it counts (e.g. the
+    /// replication state is `streaming`): the probe is tried again until it does.
+    pub until: Option<Until>,
 }
 
 /// Where a lag probe reads from; `{region}` is the region of the copy measured.
@@ -155,6 +160,7 @@ mod tests {
             extract,
             unit: Duration::from_millis(unit),
             timeout: Duration::from_secs(5),
+            until: None,
         }
     }
 

@@ -536,7 +536,7 @@ fn data_set(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Opti
         |n| n.table(format!("`lag` of [data.{}]", name.value)),
         p,
     );
-    let lag = lag.and_then(|mut lag| lag_probe(&mut lag, p));
+    let lag = lag.and_then(|mut lag| lag_probe(&mut lag, &name.value, p));
     f.finish(p);
     let method = DataMethod::parse(&method?)?;
     if method != DataMethod::Replicate && lag.is_some() {
@@ -575,7 +575,7 @@ fn data_set(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Opti
     })
 }
 
-fn lag_probe(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<LagProbe> {
+fn lag_probe(f: &mut Fields<'_, '_>, data: &str, p: &mut Problems) -> Option<LagProbe> {
     let url = f.opt("url", templated, p);
     let argv = f.opt("command", command, p);
     let json = f.opt("json", json_pointer, p);
@@ -584,6 +584,10 @@ fn lag_probe(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<LagProbe> {
     let timeout = f
         .opt("timeout", Node::duration, p)
         .map_or(HealthProbe::DEFAULT_TIMEOUT, |d| d.value);
+    let until = f.opt("until", |n| Ok(*n), p).and_then(|node| {
+        let table = format!("`lag.until` of [data.{data}]");
+        until_condition(&node, table, p)
+    });
     let source = match (url, argv) {
         (Some(url), None) => Some(LagSource::Url(url)),
         (None, Some(argv)) => Some(LagSource::Command(argv)),
@@ -607,6 +611,7 @@ fn lag_probe(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<LagProbe> {
         extract: extract?,
         unit: unit.map_or(Some(Duration::from_secs(1)), |u| LagProbe::unit(&u))?,
         timeout,
+        until,
     })
 }
 

@@ -462,6 +462,46 @@ pub const FIELDS: &[Field] = &[
         Kind::Duration,
         "How long one measurement may take.",
     ),
+    field(
+        "data.*.lag.until",
+        Kind::Table,
+        "Read the lag only from an output that meets a condition (e.g. the replication state is `streaming`), trying again until it does: `json` or `regex`, then `equals`, `below` or `above` (or a `regex` alone).",
+    ),
+    field(
+        "data.*.lag.until.json",
+        Kind::String,
+        "A JSON pointer to the value.",
+    ),
+    field(
+        "data.*.lag.until.regex",
+        Kind::String,
+        "A regular expression: its first group is the value; alone, the output must match it.",
+    ),
+    field(
+        "data.*.lag.until.equals",
+        Kind::String,
+        "The value to wait for.",
+    ),
+    field(
+        "data.*.lag.until.below",
+        Kind::Number,
+        "Wait until the value is a number below this one.",
+    ),
+    field(
+        "data.*.lag.until.above",
+        Kind::Number,
+        "Wait until the value is a number above this one.",
+    ),
+    field(
+        "data.*.lag.until.timeout",
+        Kind::Duration,
+        "How long to keep trying in all (default 5m).",
+    ),
+    field(
+        "data.*.lag.until.interval",
+        Kind::Duration,
+        "The wait between tries (default 10s).",
+    ),
     field("scenarios", Kind::Named, "The scenarios, by name."),
     field(
         "scenarios.*.severity",

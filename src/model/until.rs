@@ -159,7 +159,7 @@ pub fn verdict(until: &Until, output: Option<&str>) -> (bool, String) {
 
 /// The names of the environment's probes that wait until a condition, as `drplan
 /// sim set --probe` takes them: `health:SERVICE`, `check:NAME`, `step:NAME` (a
-/// scenario's `run` step, in whichever scenario it is).
+/// scenario's `run` step, in whichever scenario it is), `lag:DATA` (a lag probe).
 pub fn probe_names(env: &super::Environment) -> Vec<String> {
     let health = env
         .services
@@ -180,7 +180,12 @@ pub fn probe_names(env: &super::Environment) -> Vec<String> {
         .collect();
     steps.sort();
     steps.dedup();
-    health.chain(checks).chain(steps).collect()
+    let lags = env
+        .data
+        .iter()
+        .filter(|d| d.lag.as_ref().is_some_and(|lag| lag.until.is_some()))
+        .map(|d| format!("lag:{}", d.name.value));
+    health.chain(checks).chain(steps).chain(lags).collect()
 }
 
 #[cfg(test)]

@@ -16,7 +16,8 @@ use super::aurora::Aurora;
 use super::rds::Rds;
 use super::{Output, ProbeResult, ReplicaReading, ServiceRuntime, error_rate, http, process};
 use crate::error::Error;
-use crate::model::data_set::LagSource;
+use crate::model::data_set::{LagProbe, LagSource};
+use crate::model::template::Context;
 use crate::model::until::{Until, verdict};
 use crate::model::{AuroraMove, DataSet, Environment, ErrorRateProbe, HealthCheck, HealthProbe};
 use crate::secrets::Secrets;
@@ -100,6 +101,21 @@ impl RealRuntime {
 }
 
 impl RealRuntime {
+    /// What `probe` reads once: its URL's body or its command's output.
+    async fn lag_output(&self, probe: &LagProbe, context: &Context<'_>) -> Result<String, Error> {
+        Ok(match &probe.source {
+            LagSource::Url(url) => {
+                let url = url.render(context);
+                http::get_text(&self.client, &url, probe.timeout, "lag", &self.secrets).await?
+            }
+            LagSource::Command(argv) => {
+                process::run(&argv.render(context), probe.timeout, &[], &self.secrets)
+                    .await?
+                    .log
+            }
+        })
+    }
+
     /// One try of a probe that waits until `until` holds: what its URL answers (with a
     /// 2xx status) or its command prints (exiting 0), judged.
     async fn probe_until(&self, probe: &HealthProbe, until: &Until) -> ProbeResult {
@@ -211,22 +227,29 @@ impl ServiceRuntime for RealRuntime {
             };
         };
         let context = env.context(Some(region)).service(&data.service.value);
-        let output = match &probe.source {
-            LagSource::Url(url) => {
-                let url = url.render(&context);
-                http::get_text(&self.client, &url, probe.timeout, "lag", &self.secrets).await?
-            }
-            LagSource::Command(argv) => {
-                process::run(&argv.render(&context), probe.timeout, &[], &self.secrets)
-                    .await?
-                    .log
-            }
-        };
-        let lag = probe.read(&output).map_err(|detail| Error::UnreadableLag {
+        let unreadable = |detail| Error::UnreadableLag {
             data: data.name.value.clone(),
             region: region.to_string(),
             detail,
-        })?;
+        };
+        let mut tries = probe.until.as_ref().map_or(1, Until::tries);
+        let output = loop {
+            let output = self.lag_output(probe, &context).await?;
+            let Some(until) = &probe.until else {
+                break output;
+            };
+            match until.judge(&output) {
+                Ok(_) => break output,
+                Err(seen) if tries <= 1 => {
+                    return Err(unreadable(format!("waited for {}: {seen}", until.wanted())));
+                }
+                Err(_) => {
+                    tries -= 1;
+                    tokio::time::sleep(until.interval).await;
+                }
+            }
+        };
+        let lag = probe.read(&output).map_err(unreadable)?;
         Ok(Some(ReplicaReading {
             lag: Some(lag),
             behind_writes: None,

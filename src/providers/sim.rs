@@ -1101,6 +1101,16 @@ impl ServiceRuntime for Sim {
         region: &str,
         _env: &Environment,
     ) -> Result<Option<ReplicaReading>, Error> {
+        if let Some(until) = data.lag.as_ref().and_then(|lag| lag.until.as_ref()) {
+            let seen = self.value(&format!("lag:{}", data.name.value)).await;
+            if let (false, detail) = verdict(until, seen.as_deref()) {
+                return Err(Error::UnreadableLag {
+                    data: data.name.value.clone(),
+                    region: region.to_string(),
+                    detail: format!("{detail} (the sim's value)"),
+                });
+            }
+        }
         let state = self
             .update_entries(&[], |world| {
                 Ok(world

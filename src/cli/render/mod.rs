@@ -179,10 +179,17 @@ pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Opti
             shell(command),
             format_seconds(*timeout)
         )),
-        Action::CatchUp { timeout, .. } => Some(format!(
-            "waits until the copy holds every write of the active one (at most {}); a copy that is behind is not promoted without --accept-data-loss",
-            format_seconds(*timeout)
-        )),
+        Action::CatchUp { data, timeout, .. } => {
+            let condition = env
+                .data_set(data)
+                .and_then(|d| d.lag.as_ref()?.until.as_ref())
+                .map(|until| format!("; its lag is read once the probe {}", until.describe()))
+                .unwrap_or_default();
+            Some(format!(
+                "waits until the copy holds every write of the active one (at most {}); a copy that is behind is not promoted without --accept-data-loss{condition}",
+                format_seconds(*timeout)
+            ))
+        }
         Action::Manual { instruction, .. } => Some(format!("pause: {instruction}")),
         Action::Health {
             probe: Some(probe), ..
