@@ -6,6 +6,7 @@
 use std::fs;
 
 use crate::support::snapshot;
+use crate::support::webhook::{Answer, Script, Webhook};
 use crate::support::workspace::Workspace;
 
 const ENV: &str = "waits.toml";
@@ -354,5 +355,50 @@ fn a_real_lag_probe_is_tried_until_replication_streams() {
         ),
         "{}",
         plan.stdout
+    );
+}
+
+#[test]
+fn a_url_check_waits_until_what_the_url_answers_meets_its_condition() {
+    let check = |url: &str, timeout: &str| {
+        format!(
+            "\n[[checks]]\nname = \"ready\"\nurl = \"{url}\"\nuntil = {{ json = \"/status\", equals = \"ok\", interval = \"100ms\", timeout = \"{timeout}\" }}\n"
+        )
+    };
+    let ready = Webhook::start(Script::Always(Answer::Body(r#"{"status": "ok"}"#)));
+    let workspace = Workspace::new();
+    workspace.onprem_in(&[], &check(&ready.url, "20s"));
+    let apply = workspace
+        .run(&[
+            "apply",
+            crate::command_dns::ENV,
+            "--scenario",
+            "dc-outage",
+            "--auto-approve",
+        ])
+        .expect(0);
+    let report = workspace.reports().pop().expect("a run report");
+    assert!(
+        report.contains(r#"/status = "ok" (saw `ok`)"#),
+        "{apply}\n{report}"
+    );
+
+    let starting = Webhook::start(Script::Always(Answer::Body(r#"{"status": "starting"}"#)));
+    let workspace = Workspace::new();
+    workspace.onprem_in(&[], &check(&starting.url, "300ms"));
+    let apply = workspace
+        .run(&[
+            "apply",
+            crate::command_dns::ENV,
+            "--scenario",
+            "dc-outage",
+            "--auto-approve",
+        ])
+        .expect(1);
+    assert!(
+        apply
+            .stderr
+            .contains(r#"waited for /status = "ok": last saw `starting`"#),
+        "{apply}"
     );
 }

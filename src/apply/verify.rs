@@ -53,11 +53,32 @@ pub async fn run_check(
             expect,
             max_latency,
         } => {
-            let timeout = check.timeout.unwrap_or(HealthProbe::DEFAULT_TIMEOUT);
-            runtime
+            let (url, timeout) = (
+                url.to_string(),
+                check.timeout.unwrap_or(HealthProbe::DEFAULT_TIMEOUT),
+            );
+            let answered = runtime
                 .services
-                .check_url(&url.to_string(), *expect, *max_latency, timeout)
-                .await
+                .check_url(&url, *expect, *max_latency, timeout)
+                .await?;
+            match &check.until {
+                Some(until) if answered.healthy => {
+                    let (healthy, detail) = match runtime.services.read_url(&url, timeout).await {
+                        Ok(body) => {
+                            let probe = format!("check:{}", check.name);
+                            let seen = runtime.services.until_output(&probe, body).await?;
+                            verdict(until, seen.as_deref())
+                        }
+                        Err(error) => (false, error.to_string()),
+                    };
+                    Ok(ProbeResult {
+                        healthy,
+                        detail,
+                        latency: answered.latency,
+                    })
+                }
+                _ => Ok(answered),
+            }
         }
         CheckKind::Command(argv) => {
             let (healthy, detail) = match runtime.services.run(&argv.argv(), check.timeout).await {

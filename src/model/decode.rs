@@ -1021,11 +1021,10 @@ fn check(index: usize, node: Node<'_, '_>, p: &mut Problems) -> Option<Check> {
         }
     };
     f.finish(p);
-    if let (Some(node), Some(CheckKind::Http { .. } | CheckKind::Dns { .. })) = (&until_node, &kind)
-    {
+    if let (Some(node), Some(CheckKind::Dns { .. })) = (&until_node, &kind) {
         p.push(node.invalid(
-            "`until` waits for a condition on what a check's command prints",
-            "give the check a `command` (e.g. [\"curl\", \"-fsS\", \"URL\"]) to wait on its output, or remove `until`",
+            "`until` waits for a condition on what a check's URL answers or command prints; a `dns` check has no output",
+            "wait on a `url` or `command` check instead, or remove `until`",
         ));
     }
     Some(Check {

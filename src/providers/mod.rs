@@ -253,6 +253,11 @@ pub trait ServiceRuntime: Send + Sync {
         Ok(Some(output))
     }
 
+    /// The body `url` answers with (a 2xx status), what a URL check with an `until`
+    /// condition is judged on; the sim answers nothing (its value per probe stands in,
+    /// see [`Self::until_output`]).
+    async fn read_url(&self, url: &str, timeout: Duration) -> Result<String, Error>;
+
     /// Whether `region` answers at all.
     async fn region_up(&self, region: &str) -> Result<bool, Error>;
 

@@ -257,6 +257,10 @@ impl ServiceRuntime for RealRuntime {
         }))
     }
 
+    async fn read_url(&self, url: &str, timeout: Duration) -> Result<String, Error> {
+        http::get_text(&self.client, url, timeout, "check", &self.secrets).await
+    }
+
     async fn run(&self, argv: &[String], timeout: Option<Duration>) -> Result<Output, Error> {
         let timeout = timeout.unwrap_or(self.command_timeout);
         process::run(argv, timeout, &[], &self.secrets).await

@@ -1126,6 +1126,10 @@ impl ServiceRuntime for Sim {
         }))
     }
 
+    async fn read_url(&self, _url: &str, _timeout: Duration) -> Result<String, Error> {
+        Ok(String::new())
+    }
+
     async fn until_output(&self, probe: &str, _output: String) -> Result<Option<String>, Error> {
         Ok(self.value(probe).await)
     }

@@ -16,6 +16,8 @@ pub enum Answer {
     Never,
     /// This HTTP status, e.g. `500`.
     Status(u16),
+    /// `200 OK` with this JSON body.
+    Body(&'static str),
 }
 
 /// Which answer of the script a request gets.
@@ -23,6 +25,8 @@ pub enum Answer {
 pub enum Script<'a> {
     InOrder(&'a [Answer]),
     PerBody(&'a [Answer]),
+    /// Every request gets this answer.
+    Always(Answer),
 }
 
 pub struct Webhook {
@@ -36,9 +40,10 @@ impl Webhook {
         let url = format!("http://{}/hook", listener.local_addr().expect("an address"));
         let requests: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
         let kept = Arc::clone(&requests);
-        let (answers, per_body) = match script {
-            Script::InOrder(answers) => (answers.to_vec(), false),
-            Script::PerBody(answers) => (answers.to_vec(), true),
+        let (answers, per_body, always) = match script {
+            Script::InOrder(answers) => (answers.to_vec(), false, None),
+            Script::PerBody(answers) => (answers.to_vec(), true, None),
+            Script::Always(answer) => (Vec::new(), false, Some(answer)),
         };
         thread::spawn(move || {
             // One thread a connection: a client that connects and sends nothing must
@@ -61,15 +66,22 @@ impl Webhook {
                         kept.push(request);
                         earlier
                     };
-                    match answers.get(index).copied().unwrap_or(Answer::Status(200)) {
-                        Answer::Never => thread::sleep(Duration::from_mins(10)),
-                        Answer::Status(status) => {
-                            let answer = format!(
-                                "HTTP/1.1 {status} Scripted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                            );
-                            let _ = std::io::Write::write_all(&mut client, answer.as_bytes());
+                    let answer = always
+                        .or_else(|| answers.get(index).copied())
+                        .unwrap_or(Answer::Status(200));
+                    let (status, body) = match answer {
+                        Answer::Never => {
+                            thread::sleep(Duration::from_mins(10));
+                            return;
                         }
-                    }
+                        Answer::Status(status) => (status, ""),
+                        Answer::Body(body) => (200, body),
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 {status} Scripted\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = std::io::Write::write_all(&mut client, answer.as_bytes());
                 });
             }
         });
