@@ -1101,6 +1101,27 @@ fn assert_stopped(group: &GroupMark) {
     );
 }
 
+/// Checks that `run` (of [`COMMANDS`]) was aborted saying `why`: exit 1, the run
+/// journaled as interrupted and the lock released. Returns the state.
+#[track_caller]
+fn assert_aborted(workspace: &Workspace, run: &Run, why: &str) -> Value {
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.stderr.contains(why) && run.message().contains("drplan::apply::aborted"),
+        "{run}"
+    );
+    let state = workspace.state("commands");
+    assert_eq!(run_status(&state), "interrupted");
+    assert!(
+        !workspace
+            .file("state", "commands")
+            .with_extension("lock")
+            .exists(),
+        "the lock is released"
+    );
+    state
+}
+
 #[test]
 fn sigterm_stops_running_commands_journals_them_abandoned_and_releases_the_lock() {
     // One command dies of SIGTERM; the other ignores it and gets SIGKILL after the grace.
@@ -1122,18 +1143,11 @@ fn sigterm_stops_running_commands_journals_them_abandoned_and_releases_the_lock(
     );
     // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
     assert_eq!(unsafe { libc::kill(apply.pid(), libc::SIGTERM) }, 0);
-    let terminated = apply.wait();
-
-    assert_eq!(terminated.code, Some(1), "{terminated}");
-    assert!(
-        terminated
-            .stderr
-            .contains("terminated: stopping the running steps")
-            && terminated.message().contains("drplan::apply::aborted"),
-        "{terminated}"
+    let state = assert_aborted(
+        &workspace,
+        &apply.wait(),
+        "terminated: stopping the running steps",
     );
-    let state = workspace.state("commands");
-    assert_eq!(run_status(&state), "interrupted");
     for step in ["activate:api", "activate:worker"] {
         assert_eq!(
             events(&state, step),
@@ -1145,13 +1159,6 @@ fn sigterm_stops_running_commands_journals_them_abandoned_and_releases_the_lock(
         assert_eq!(groups.len(), 1, "{step}");
         assert!(!groups[0].is_running(), "{step}'s command outlived drplan");
     }
-    assert!(
-        !workspace
-            .file("state", "commands")
-            .with_extension("lock")
-            .exists(),
-        "the lock is released"
-    );
 }
 
 #[test]
@@ -1172,30 +1179,16 @@ fn a_second_ctrl_c_aborts_the_running_commands_and_releases_the_lock() {
     );
     // SAFETY: as above.
     assert_eq!(unsafe { libc::kill(apply.pid(), libc::SIGINT) }, 0);
-    let aborted = apply.wait();
-
-    assert_eq!(aborted.code, Some(1), "{aborted}");
-    assert!(
-        aborted
-            .stderr
-            .contains("second interrupt: stopping the running steps and their commands")
-            && aborted.message().contains("drplan::apply::aborted"),
-        "{aborted}"
+    let state = assert_aborted(
+        &workspace,
+        &apply.wait(),
+        "second interrupt: stopping the running steps and their commands",
     );
-    let state = workspace.state("commands");
-    assert_eq!(run_status(&state), "interrupted");
     assert_eq!(
         events(&state, "activate:api"),
         ["started", "command-started", "abandoned"]
     );
     assert_stopped(&command_groups(&state, "activate:api")[0]);
-    assert!(
-        !workspace
-            .file("state", "commands")
-            .with_extension("lock")
-            .exists(),
-        "the lock is released"
-    );
 }
 
 #[test]
