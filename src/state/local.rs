@@ -121,17 +121,22 @@ impl LocalState {
     /// The file is written and synced under a temporary name first, then moved into
     /// place only if nothing is there, so a lock file is never seen half written.
     fn create_lock(&self, info: &LockInfo) -> Result<bool, Error> {
-        let bytes = to_json(&self.lock, info)?;
-        let file = temp_file(&self.lock, &bytes, Durability::PowerLoss)?;
-        match file.persist_noclobber(&self.lock) {
-            Ok(_) => sync_parent(&self.lock).map(|()| true),
-            Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(error) => Err(write_error(&self.lock, error.error)),
-        }
+        create_new(&self.lock, info)
     }
 
     fn remove_lock(&self) -> Result<(), Error> {
         remove_if_present(&self.lock)
+    }
+}
+
+/// Creates the file `path` holding `value` as JSON, durably; `false` when it exists.
+fn create_new<T: Serialize>(path: &Path, value: &T) -> Result<bool, Error> {
+    let bytes = to_json(path, value)?;
+    let file = temp_file(path, &bytes, Durability::PowerLoss)?;
+    match file.persist_noclobber(path) {
+        Ok(_) => sync_parent(path).map(|()| true),
+        Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(error) => Err(write_error(path, error.error)),
     }
 }
 
@@ -318,6 +323,15 @@ impl StateBackend for LocalState {
     async fn publish(&self, observations: &Observations) -> Result<(), Error> {
         let path = self.watchers().join(entry_name(&observations.watcher));
         write_json_atomic(&path, observations, Durability::ProcessKill)
+    }
+
+    /// A claim is a file of its own in `<state>.claims/`, created only if absent.
+    async fn claim(&self, name: &str, by: &str) -> Result<bool, Error> {
+        let path = self
+            .path
+            .with_extension("claims")
+            .join(format!("{name}.json"));
+        create_new(&path, &serde_json::json!({ "by": by }))
     }
 
     async fn observations(&self) -> Result<Vec<Observations>, Error> {
@@ -663,6 +677,16 @@ mod tests {
         assert_eq!(read.placement.get(&service), Some(&region));
         assert_eq!(read, state);
         assert_eq!(read.run.unwrap().journal, entries);
+    }
+
+    #[tokio::test]
+    async fn a_name_is_claimed_once_whoever_claims_it_next() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        assert!(backend.claim("notice-db-7", "west").await.unwrap());
+        assert!(!backend.claim("notice-db-7", "east").await.unwrap());
+        assert!(!backend.claim("notice-db-7", "west").await.unwrap());
+        assert!(backend.claim("notice-db-8", "east").await.unwrap());
     }
 
     #[tokio::test]

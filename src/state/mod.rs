@@ -298,6 +298,11 @@ pub trait StateBackend: Send + Sync {
 
     /// Every watcher's latest observations, by watcher name.
     async fn observations(&self) -> Result<Vec<Observations>, Error>;
+
+    /// Claims `name` for the watcher `by`: true for the first claim of that name ever
+    /// made, false for every later one (an atomic create-if-absent), so that of several
+    /// watchers deciding the same thing exactly one acts on it.
+    async fn claim(&self, name: &str, by: &str) -> Result<bool, Error>;
 }
 
 /// How often [`acquire`] tries again while someone else holds the lock.

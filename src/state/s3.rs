@@ -105,13 +105,21 @@ impl S3State {
 
     /// Creates the lock object holding `info`; `false` when one already exists.
     async fn create_lock(&self, info: &LockInfo) -> Result<bool, Error> {
-        match self.put(&self.lock_key, info, Condition::Absent).await? {
+        let action = format!("take the lock {}", self.url(&self.lock_key));
+        self.create_absent(&self.lock_key, info, &action).await
+    }
+
+    /// Creates the object `key` holding `value`; `false` when one already exists.
+    async fn create_absent<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        action: &str,
+    ) -> Result<bool, Error> {
+        match self.put(key, value, Condition::Absent).await? {
             Ok(_) => Ok(true),
             Err(failure) if lost_race(&failure) => Ok(false),
-            Err(failure) => Err(failure.into_error(
-                PROVIDER,
-                &format!("take the lock {}", self.url(&self.lock_key)),
-            )),
+            Err(failure) => Err(failure.into_error(PROVIDER, action)),
         }
     }
 
@@ -278,6 +286,14 @@ impl StateBackend for S3State {
             }
             Err(failure) => Err(failure.into_error(PROVIDER, &format!("write {}", self.url(&key)))),
         }
+    }
+
+    /// A claim is an object of its own under `KEY.claims/`, created only if absent.
+    async fn claim(&self, name: &str, by: &str) -> Result<bool, Error> {
+        let key = format!("{}.claims/{name}.json", self.key);
+        let action = format!("claim {}", self.url(&key));
+        self.create_absent(&key, &serde_json::json!({ "by": by }), &action)
+            .await
     }
 
     async fn observations(&self) -> Result<Vec<Observations>, Error> {

@@ -386,6 +386,12 @@ impl Watcher {
         if let Some(first) = self.notifies_instead() {
             return Outcome::told(format!("{fired}: {first} notifies; standing back"));
         }
+        if let Some(told) = self
+            .already_told(&session, trigger, "notice", decision)
+            .await
+        {
+            return Outcome::told(format!("{fired}: {told}"));
+        }
         let severity = self.env.scenario(scenario).map(|s| s.severity.clone());
         let waiting = Waiting {
             status: "awaiting-approval",
@@ -425,6 +431,12 @@ impl Watcher {
         if let Some(first) = self.notifies_instead() {
             return Outcome::told(format!("{healthy}: {first} notifies; standing back"));
         }
+        if let Some(told) = self
+            .already_told(&session, trigger, "failback-notice", decision)
+            .await
+        {
+            return Outcome::told(format!("{healthy}: {told}"));
+        }
         let waiting = Waiting {
             status: "home-healthy",
             observed: healthy.clone(),
@@ -434,6 +446,31 @@ impl Watcher {
             .notify(session, trigger, None, None, waiting, decision)
             .await;
         Outcome::told(format!("{healthy}: {outcome}"))
+    }
+
+    /// With `[watch]`: why this watcher does not notify, when another one already
+    /// claimed this notice. Watchers that decide at once may each think itself the
+    /// first to agree; the notice for this trigger at this state serial is claimed in
+    /// the state backend, and only the first claim notifies. A watcher that cannot
+    /// claim does not notify either.
+    async fn already_told(
+        &self,
+        session: &Session,
+        trigger: &Trigger,
+        kind: &str,
+        decision: Decision,
+    ) -> Option<String> {
+        let peer = self.peer.as_ref()?;
+        let name = format!("{kind}-{}-{}", trigger.name.value, decision.serial);
+        match session
+            .state_backend
+            .claim(&name, &peer.me.name.value)
+            .await
+        {
+            Ok(true) => None,
+            Ok(false) => Some("another watcher already notified; standing back".to_string()),
+            Err(error) => Some(format!("cannot claim the notice ({error}); standing back")),
+        }
     }
 
     /// With `[watch]`: the watcher that notifies for the quorum, when not this one.
