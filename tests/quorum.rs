@@ -3,7 +3,8 @@
 //! backend (local state, then S3 state on moto).
 //!
 //! One watcher cut off sees every region down but never acts, and says it is
-//! partitioned; home down fails over exactly once, by one watcher, after `for`; the
+//! partitioned; home down fails over exactly once, by one watcher, after `for`, and
+//! home healthy again fails back exactly once; the
 //! acting watcher killed mid-apply leaves a dead lock owner, and another watcher
 //! resumes its run; the same on S3 state against moto. A watcher that cannot reach the
 //! state never acts; `--as` is required and checked; a drill reports detection by the
@@ -406,4 +407,40 @@ fn a_watcher_that_cannot_reach_the_state_never_acts() {
             .all(|line| !line.as_str().unwrap_or_default().starts_with("activate")),
         "{world:#}"
     );
+}
+
+#[test]
+fn home_healthy_again_fails_back_exactly_once_by_one_watcher() {
+    let workspace = with_watchers(None);
+    // Failed over by the triggers' scenario; home is healthy again.
+    workspace
+        .run(&[
+            "apply",
+            PRODUCTION,
+            "--scenario",
+            "regional-failure",
+            "--sim",
+            "--auto-approve",
+            "--time-scale",
+            "0",
+        ])
+        .expect(0);
+    let runs = workspace.run_together(
+        &WATCHERS
+            .map(|w| watch_as(w, "4m", true))
+            .each_ref()
+            .map(Vec::as_slice),
+    );
+
+    // `database-unreachable` fails back on its own after 2m of healthy home: one
+    // watcher applies it, the others stand back.
+    let failbacks = |run: &Run| {
+        run.stdout
+            .matches("applying the failback: applied (run ")
+            .count()
+    };
+    assert_eq!(runs.iter().map(failbacks).sum::<usize>(), 1, "{runs:#?}");
+    let state = workspace.json(".drplan/state/production.json");
+    assert_eq!(state["placement"]["api"], "us-east-1", "{state:#}");
+    assert_eq!(state["run"]["status"], "finished");
 }
