@@ -794,7 +794,8 @@ async fn s3_state_lock_admits_one_holder() {
 }
 
 #[tokio::test]
-async fn s3_state_lock_of_a_dead_process_on_this_host_is_taken_over() {
+async fn s3_state_lock_of_a_dead_process_is_taken_over_here_at_once_and_elsewhere_after_its_lease()
+{
     let moto = moto::shared();
     let bucket = "state-locks-crashed";
     moto.aws_cli(&["s3api", "create-bucket", "--bucket", bucket]);
@@ -817,9 +818,10 @@ async fn s3_state_lock_of_a_dead_process_on_this_host_is_taken_over() {
     backend.lock(&resume).await.unwrap();
     assert_eq!(holder_id(&backend).await, Some(resume.id.clone()));
 
-    // A holder on another host is never judged dead from here.
+    // A holder on another host is judged by its lease only: renewed, it holds; its lease
+    // run out, it is taken over.
     backend.unlock(&resume.id).await.unwrap();
-    let elsewhere = LockInfo {
+    let mut elsewhere = LockInfo {
         who: "someone@elsewhere.invalid".to_string(),
         pid: dead_pid,
         ..LockInfo::new("apply")
@@ -829,4 +831,10 @@ async fn s3_state_lock_of_a_dead_process_on_this_host_is_taken_over() {
         backend.lock(&LockInfo::new("apply")).await,
         Err(Error::Locked { id, .. }) if id == elsewhere.id
     ));
+    elsewhere.renewed =
+        Some(std::time::SystemTime::now() - drplan::state::LOCK_LEASE - Duration::from_secs(1));
+    backend.renew(&elsewhere).await.unwrap();
+    let takeover = LockInfo::new("apply --resume");
+    backend.lock(&takeover).await.unwrap();
+    assert_eq!(holder_id(&backend).await, Some(takeover.id.clone()));
 }

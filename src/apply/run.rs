@@ -3,6 +3,7 @@
 //! release the lock.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::{Applied, ApplyOptions, Launch, interactive};
@@ -10,7 +11,7 @@ use crate::error::Error;
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
 use crate::session::Session;
-use crate::state::State;
+use crate::state::{LOCK_LEASE, LockInfo, State, StateBackend};
 
 /// What to apply.
 pub enum Request {
@@ -35,11 +36,24 @@ pub async fn run(
 ) -> Result<Applied, Error> {
     let backend = session.state_backend.clone();
     let lock = super::lock(backend.as_ref(), "apply", lock_timeout).await?;
+    let renewal = tokio::spawn(renew_while_held(backend.clone(), lock.clone()));
     let result = locked(session, request, options, confirm).await;
+    renewal.abort();
     let unlocked = backend.unlock(&lock.id).await;
     let applied = result?;
     unlocked?;
     Ok(applied)
+}
+
+/// Renews the lease of `lock` every quarter of [`LOCK_LEASE`] while the apply holds it,
+/// so that watchers on other hosts take it over only once this process is gone. A
+/// renewal that fails is tried again at the next one (the lease allows three misses).
+async fn renew_while_held(backend: Arc<dyn StateBackend>, mut lock: LockInfo) {
+    loop {
+        tokio::time::sleep(LOCK_LEASE / 4).await;
+        lock.renewed = Some(SystemTime::now());
+        let _ = backend.renew(&lock).await;
+    }
 }
 
 async fn locked(

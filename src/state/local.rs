@@ -318,6 +318,15 @@ impl StateBackend for LocalState {
         self.read_lock()
     }
 
+    async fn renew(&self, info: &LockInfo) -> Result<(), Error> {
+        match self.read_lock()? {
+            Some(holder) if holder.id == info.id => {
+                write_json_atomic(&self.lock, info, Durability::PowerLoss)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Each watcher's observations are a file of their own in `<state>.watchers/`,
     /// written atomically and readable by their owner only.
     async fn publish(&self, observations: &Observations) -> Result<(), Error> {
@@ -518,6 +527,7 @@ mod tests {
             operation: "apply".to_string(),
             pid: dead_pid,
             created: SystemTime::now() - Duration::from_mins(1),
+            renewed: None,
         };
         std::fs::create_dir_all(dir.path().join("state")).unwrap();
         std::fs::write(&backend.lock, serde_json::to_vec(&crashed).unwrap()).unwrap();
@@ -542,6 +552,53 @@ mod tests {
         assert!(
             matches!(backend.lock(&LockInfo::new("apply")).await, Err(Error::Locked { id, .. }) if id == elsewhere.id)
         );
+    }
+
+    #[tokio::test]
+    async fn a_lock_on_another_host_is_reclaimed_once_its_lease_ran_out() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let elsewhere = |renewed: Option<SystemTime>| LockInfo {
+            who: "someone@elsewhere.invalid".to_string(),
+            pid: u32::MAX,
+            renewed,
+            ..LockInfo::new("apply")
+        };
+        std::fs::create_dir_all(dir.path().join("state")).unwrap();
+        let lease_ran_out = SystemTime::now() - crate::state::LOCK_LEASE - Duration::from_secs(1);
+        for (holder, reclaimed) in [
+            (elsewhere(Some(SystemTime::now())), false),
+            (elsewhere(None), false),
+            (elsewhere(Some(lease_ran_out)), true),
+        ] {
+            std::fs::write(&backend.lock, serde_json::to_vec(&holder).unwrap()).unwrap();
+            let info = LockInfo::new("apply --resume");
+            let taken = backend.lock(&info).await.is_ok();
+            assert_eq!(taken, reclaimed, "renewed {:?}", holder.renewed);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_holder_renews_its_lease_and_never_anothers() {
+        let dir = TempDir::new().unwrap();
+        let backend = backend(&dir);
+        let mut info = LockInfo::new("apply");
+        backend.lock(&info).await.unwrap();
+        let later = SystemTime::now() + Duration::from_secs(30);
+        info.renewed = Some(later);
+        backend.renew(&info).await.unwrap();
+        let holder = backend.lock_holder().await.unwrap().unwrap();
+        assert_eq!(holder.id, info.id);
+        assert_eq!(
+            holder
+                .renewed
+                .map(|t| humantime::format_rfc3339_millis(t).to_string()),
+            Some(humantime::format_rfc3339_millis(later).to_string())
+        );
+
+        let other = LockInfo::new("apply");
+        backend.renew(&other).await.unwrap();
+        assert_eq!(holder_id(&backend).await, Some(info.id));
     }
 
     #[tokio::test]

@@ -193,7 +193,21 @@ pub struct LockInfo {
     pub pid: u32,
     #[serde(with = "crate::timestamp")]
     pub created: SystemTime,
+    /// When the holder last renewed its lease ([`LOCK_LEASE`]); `None` for a holder
+    /// that does not renew (a drplan before leases), which is never judged from another
+    /// host.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::timestamp::optional"
+    )]
+    pub renewed: Option<SystemTime>,
 }
+
+/// How long a lock held on another host stands without being renewed: its holder
+/// renews it every quarter of this while it runs, so a lock older than this belongs to
+/// a holder that died (or lost the state backend), and may be taken over.
+pub const LOCK_LEASE: Duration = Duration::from_mins(2);
 
 impl LockInfo {
     /// A lock for `operation` held by this process.
@@ -208,15 +222,25 @@ impl LockInfo {
             operation: operation.to_string(),
             pid: std::process::id(),
             created: SystemTime::now(),
+            renewed: Some(SystemTime::now()),
         }
     }
 }
 
 impl LockInfo {
-    /// True when the holder ran on this host and no longer runs (a crashed or killed
-    /// apply): the lock may be taken over. A holder on another host is never judged.
+    /// True when the holder is gone and the lock may be taken over: on this host, its
+    /// process no longer runs (a crashed or killed apply); on another host, it has not
+    /// renewed its lease for [`LOCK_LEASE`]. A holder elsewhere that does not renew is
+    /// never judged from here.
     pub fn is_stale(&self) -> bool {
-        self.who.ends_with(&format!("@{}", hostname())) && !process_alive(self.pid)
+        if self.who.ends_with(&format!("@{}", hostname())) {
+            return !process_alive(self.pid);
+        }
+        self.renewed.is_some_and(|renewed| {
+            SystemTime::now()
+                .duration_since(renewed)
+                .is_ok_and(|age| age > LOCK_LEASE)
+        })
     }
 
     /// The error a second operation gets while this lock is held.
@@ -292,6 +316,10 @@ pub trait StateBackend: Send + Sync {
 
     /// The current lock holder, if any.
     async fn lock_holder(&self) -> Result<Option<LockInfo>, Error>;
+
+    /// Stores `info` (with its `renewed` time) over the lock, if the lock is still
+    /// `info`'s; a lock taken over meanwhile is left alone.
+    async fn renew(&self, info: &LockInfo) -> Result<(), Error>;
 
     /// Replaces what the watcher `observations.watcher` published before.
     async fn publish(&self, observations: &Observations) -> Result<(), Error>;

@@ -260,6 +260,28 @@ impl StateBackend for S3State {
         Ok(self.read_lock().await?.map(|(holder, _)| holder))
     }
 
+    /// Replaces the lock object only if it is still the one read just before and holds
+    /// `info`'s id.
+    async fn renew(&self, info: &LockInfo) -> Result<(), Error> {
+        let Some((holder, etag)) = self.read_lock().await? else {
+            return Ok(());
+        };
+        if holder.id != info.id {
+            return Ok(());
+        }
+        match self
+            .put(&self.lock_key, info, Condition::Unchanged(&etag))
+            .await?
+        {
+            Ok(_) => Ok(()),
+            Err(failure) if lost_race(&failure) => Ok(()),
+            Err(failure) => Err(failure.into_error(
+                PROVIDER,
+                &format!("renew the lock {}", self.url(&self.lock_key)),
+            )),
+        }
+    }
+
     /// Replaces the watcher's object only if it is still the one read just before (or
     /// still absent): two processes publishing under one name are told, not mixed.
     async fn publish(&self, observations: &Observations) -> Result<(), Error> {
