@@ -147,6 +147,38 @@ fn an_environment_or_drill_named_to_leave_drplans_directories_is_refused() {
 }
 
 #[test]
+fn a_trigger_or_watcher_named_to_leave_drplans_directories_is_refused() {
+    for name in hostile_names() {
+        let trigger = Workspace::hostile(|text| {
+            text.replace(
+                "[triggers.region-down]",
+                &format!("[triggers.{}]", quoted(&name)),
+            )
+        });
+        let run = trigger.drplan(&["validate", HOSTILE]);
+        assert_refused(&run, "drplan::config::invalid_value");
+        assert!(
+            run.message().contains("is not usable as a trigger name"),
+            "{run}"
+        );
+
+        let watcher = Workspace::hostile(|text| {
+            format!(
+                "{text}\n[watch]\nwatchers = [{{ name = {}, region = \"eu-west-1\" }}]\n",
+                quoted(&name)
+            )
+        });
+        let run = watcher.drplan(&["validate", HOSTILE]);
+        assert_refused(&run, "drplan::config::invalid_value");
+        assert!(
+            run.message().contains("is not usable as a watcher name"),
+            "{run}"
+        );
+        assert_eq!(watcher.written(), Vec::<PathBuf>::new(), "{name:?}");
+    }
+}
+
+#[test]
 fn a_run_id_edited_in_the_state_names_a_report_inside_the_runs_directory() {
     let workspace = Workspace::new();
     workspace.drplan(&["sim", "init", EXAMPLE]).expect(0);

@@ -869,6 +869,7 @@ fn run_only(span: Option<crate::error::Span>, key: &str) -> Option<Problem> {
 }
 
 fn trigger(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<Trigger> {
+    p.ok(check_name(&name, "a trigger name"));
     let mut f = p.ok(node.table(format!("[triggers.{}]", name.value)))?;
     let scenario = f.req("scenario", Node::string, p);
     let when = f.req("when", |n| one_of(n, &["health", "error-rate", "alarm"]), p);
@@ -1107,11 +1108,12 @@ fn one_of(node: &Node<'_, '_>, choices: &[&str]) -> Result<String, Problem> {
     .help(help))
 }
 
-/// The longest name that becomes part of a file name (environment, scenario, drill).
+/// The longest name that becomes part of a file name (environment, scenario, drill,
+/// trigger, watcher).
 const MAX_NAME: usize = 64;
 
 /// A name usable in file names and step ids.
-fn identifier(node: &Node<'_, '_>, what: &str) -> Result<Located<String>, Problem> {
+pub(super) fn identifier(node: &Node<'_, '_>, what: &str) -> Result<Located<String>, Problem> {
     let text = node.string()?;
     check_name(&text, what)?;
     Ok(text)

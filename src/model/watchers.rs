@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use super::decode::identifier;
 use super::{Environment, Located, Trigger};
 use crate::config::tree::{Fields, Node};
 use crate::error::{Error, Problem, ProblemKind, Span};
@@ -71,7 +72,7 @@ pub fn decode(f: &mut Fields<'_, '_>, p: &mut Problems) -> Option<WatchQuorum> {
 
 fn watcher_site(index: usize, node: &Node<'_, '_>, p: &mut Problems) -> Option<WatcherSite> {
     let mut f = p.ok(node.table(format!("watcher {} of [watch]", index + 1)))?;
-    let name = f.req("name", Node::string, p);
+    let name = f.req("name", |n| identifier(n, "a watcher name"), p);
     let region = f.req("region", Node::string, p);
     f.finish(p);
     Some(WatcherSite {
