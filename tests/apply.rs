@@ -1037,14 +1037,27 @@ fn sh(script: &str) -> String {
 
 const COMMANDS: &str = "environments/commands.toml";
 
+/// The failover of [`COMMANDS`], approved in advance.
+const FAILOVER_COMMANDS: [&str; 5] = [
+    "apply",
+    COMMANDS,
+    "--scenario",
+    "region-outage",
+    "--auto-approve",
+];
+
 impl Workspace {
     /// A workspace holding [`commands_environment`] and its sim world.
     fn with_commands(activations: &[(&str, String)], extra: &str) -> Self {
         let workspace = Self::new();
-        let text = commands_environment(activations, extra);
-        fs::write(workspace.path().join(COMMANDS), text).expect("the environment is written");
-        workspace.run(&["sim", "init", COMMANDS]).expect(0);
+        workspace.write_commands(&commands_environment(activations, extra));
         workspace
+    }
+
+    /// Writes `text` as [`COMMANDS`] and creates its sim world.
+    fn write_commands(&self, text: &str) {
+        fs::write(self.path().join(COMMANDS), text).expect("the environment is written");
+        self.run(&["sim", "init", COMMANDS]).expect(0);
     }
 
     /// `drplan ARGS…` with AWS credentials that are never used.
@@ -1060,13 +1073,7 @@ impl Workspace {
 
     /// Starts the failover of [`COMMANDS`] and waits until `step` started its command.
     fn failover_until_command(&self, step: &str) -> Spawned {
-        let apply = runner::spawn(&mut self.command_with_aws(&[
-            "apply",
-            COMMANDS,
-            "--scenario",
-            "region-outage",
-            "--auto-approve",
-        ]));
+        let apply = runner::spawn(&mut self.command_with_aws(&FAILOVER_COMMANDS));
         wait_until(
             &format!("{step} started its command"),
             Duration::from_mins(1),
@@ -1275,14 +1282,7 @@ fn activations_and_checks_are_stopped_at_their_declared_timeout() {
         "{verify}"
     );
 
-    let apply = runner::run(&mut workspace.command_with_aws(&[
-        "apply",
-        COMMANDS,
-        "--scenario",
-        "region-outage",
-        "--auto-approve",
-    ]))
-    .expect(1);
+    let apply = runner::run(&mut workspace.command_with_aws(&FAILOVER_COMMANDS)).expect(1);
     let state = workspace.state("commands");
     assert_eq!(
         events(&state, "activate:api"),
@@ -1305,13 +1305,7 @@ fn a_notification_in_flight_when_drplan_is_killed_is_not_sent_again_on_resume() 
             webhook.url
         ),
     );
-    let apply = runner::spawn(&mut workspace.command_with_aws(&[
-        "apply",
-        COMMANDS,
-        "--scenario",
-        "region-outage",
-        "--auto-approve",
-    ]));
+    let apply = runner::spawn(&mut workspace.command_with_aws(&FAILOVER_COMMANDS));
     let step = "notify:1-on-call";
     wait_until(
         "the notification is being sent",
@@ -1386,14 +1380,7 @@ fn a_refused_notification_is_retried_and_one_that_keeps_failing_is_recorded_with
         &[("api", sh("true"))],
         &(webhook_entry("0m", "on-call", &flaky.url) + &webhook_entry("0m", "status", &down.url)),
     );
-    let apply = runner::run(&mut workspace.command_with_aws(&[
-        "apply",
-        COMMANDS,
-        "--scenario",
-        "region-outage",
-        "--auto-approve",
-    ]))
-    .expect(0);
+    let apply = runner::run(&mut workspace.command_with_aws(&FAILOVER_COMMANDS)).expect(0);
     let state = workspace.state("commands");
     assert_eq!(run_status(&state), "finished", "{}", apply.stderr);
 
@@ -1462,15 +1449,8 @@ fn a_notification_waits_for_its_offset_or_for_recovery_whichever_comes_first() {
         &(webhook_entry("0m", "on-call", &webhook.url)
             + &webhook_entry("10m", "customers", &webhook.url)),
     );
-    fs::write(workspace.path().join(COMMANDS), text).expect("the environment is written");
-    workspace.run(&["sim", "init", COMMANDS]).expect(0);
-    let apply = runner::spawn(&mut workspace.command_with_aws(&[
-        "apply",
-        COMMANDS,
-        "--scenario",
-        "region-outage",
-        "--auto-approve",
-    ]));
+    workspace.write_commands(&text);
+    let apply = runner::spawn(&mut workspace.command_with_aws(&FAILOVER_COMMANDS));
 
     // The 0m notice goes out while the activation still waits; the 10m one does not.
     wait_until("the 0m notice is posted", Duration::from_mins(1), || {
@@ -1652,17 +1632,9 @@ fn a_maintenance_page_whose_bucket_is_unreachable_is_recorded_and_recovery_goes_
         1,
     );
     let workspace = Workspace::new();
-    fs::write(workspace.path().join(COMMANDS), text).expect("the environment is written");
-    workspace.run(&["sim", "init", COMMANDS]).expect(0);
+    workspace.write_commands(&text);
 
-    let apply = runner::run(&mut workspace.command_with_aws(&[
-        "apply",
-        COMMANDS,
-        "--scenario",
-        "region-outage",
-        "--auto-approve",
-    ]))
-    .expect(0);
+    let apply = runner::run(&mut workspace.command_with_aws(&FAILOVER_COMMANDS)).expect(0);
 
     let state = workspace.state("commands");
     assert_eq!(run_status(&state), "finished", "{apply}");
