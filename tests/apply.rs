@@ -1298,13 +1298,23 @@ fn activations_and_checks_are_stopped_at_their_declared_timeout() {
 #[test]
 fn a_notification_in_flight_when_drplan_is_killed_is_not_sent_again_on_resume() {
     let webhook = Webhook::start(Script::InOrder(&[Answer::Never]));
-    let workspace = Workspace::with_commands(
-        &[("api", sh("true"))],
+    // The activation waits for a file the test creates only after the kill: recovery
+    // is not done while the first run lives, so the resolved notice is not begun.
+    let workspace = Workspace::new();
+    let go = workspace.path().join("go");
+    workspace.write_commands(&commands_environment(
+        &[(
+            "api",
+            sh(&format!(
+                "while [ ! -f '{}' ]; do sleep 0.05; done",
+                go.display()
+            )),
+        )],
         &format!(
             "\n[[notify]]\nto = \"on-call\"\nvia = \"webhook\"\nurl = \"{}\"\n",
             webhook.url
         ),
-    );
+    ));
     let apply = runner::spawn(&mut workspace.command_with_aws(&FAILOVER_COMMANDS));
     let step = "notify:1-on-call";
     wait_until(
@@ -1315,6 +1325,8 @@ fn a_notification_in_flight_when_drplan_is_killed_is_not_sent_again_on_resume() 
     apply.kill();
     let state = workspace.state("commands");
     assert_eq!(events(&state, step), ["started", "sending"]);
+    assert!(events(&state, &format!("{step}-resolved")).is_empty());
+    fs::write(&go, "").expect("the activation may end");
 
     runner::run(&mut workspace.command_with_aws(&[
         "apply",
