@@ -25,7 +25,7 @@ use std::time::Duration;
 
 pub use crate::located::Located;
 pub use arc::ArcCluster;
-pub use aurora::{AuroraGlobal, AuroraMove, DEFAULT_AURORA_TIMEOUT};
+pub use aurora::{AuroraCall, AuroraGlobal, AuroraMove, DEFAULT_AURORA_TIMEOUT};
 pub use data_set::{BackupLocation, DataMethod, DataSet};
 pub use load::{LoadedEnvironment, load, parse};
 pub use operations::{

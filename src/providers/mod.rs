@@ -19,6 +19,7 @@ pub mod real;
 pub mod route53;
 pub mod s3;
 pub mod sim;
+pub mod sim_aurora;
 pub mod sim_changes;
 pub mod sim_data;
 
