@@ -9,7 +9,15 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use drplan::cli::PlanFormat;
+use drplan::model::LoadedEnvironment;
+use drplan::model::safety_rules::{ArcSafety, RuleConfig, RuleKind, RuleTest, SafetyRule};
+use drplan::observe::ActualState;
+use drplan::plan::file::PlanFile;
+use drplan::plan::{Intent, Plan};
+
 use crate::support::runner;
+use crate::support::snapshot;
 use crate::support::workspace::Workspace;
 
 const AWS: &str = "environments/aws.toml";
@@ -144,5 +152,79 @@ fn a_failback_to_a_detached_cluster_is_refused_on_the_sim_until_it_rejoins() {
     assert_eq!(
         aurora(&workspace),
         "database  omniops: writer us-east-1; members us-east-1, us-west-2; detached eu-west-1"
+    );
+}
+
+/// The aws environment naming its ARC control panel.
+fn with_control_panel(text: &str) -> String {
+    text.replace(
+        "[providers.arc]\n",
+        "[providers.arc]\ncontrol_panel = \"arn:aws:route53-recovery-control::123456789012:controlpanel/omniops\"\n",
+    )
+}
+
+#[test]
+fn a_plan_that_would_break_an_arc_safety_rule_says_so_in_every_format() {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(AWS);
+    let text = with_control_panel(&fs::read_to_string(source).expect("the environment"));
+    let env = drplan::model::parse(AWS, &text).expect("aws.toml with a control panel is valid");
+    let control = |region: &str| {
+        env.providers
+            .arc
+            .as_ref()
+            .and_then(|arc| arc.routing_control(region))
+            .expect("a routing control")
+            .to_string()
+    };
+    let gate =
+        "arn:aws:route53-recovery-control::123456789012:controlpanel/omniops/routingcontrol/gate";
+    // A gating rule whose gate is off: no routing control may change.
+    let mut actual = ActualState::nominal(&env);
+    actual.safety_rules = Some(ArcSafety {
+        rules: vec![SafetyRule {
+            name: "change-freeze".to_string(),
+            kind: RuleKind::Gating {
+                gating: vec![gate.to_string()],
+                targets: vec![control("us-east-1"), control("us-west-2")],
+            },
+            config: RuleConfig {
+                test: RuleTest::Or,
+                threshold: 0,
+                inverted: false,
+            },
+        }],
+        states: [
+            (control("us-east-1"), true),
+            (control("us-west-2"), false),
+            (gate.to_string(), false),
+        ]
+        .into(),
+    });
+    let scenario = env.scenario("regional-failure").expect("the scenario");
+    let plan = Plan::build(&env, Intent::Scenario(scenario), &actual);
+    assert_eq!(plan.summary.safety_breaches.len(), 1, "{:?}", plan.summary);
+    let loaded = LoadedEnvironment {
+        path: AWS.into(),
+        env,
+        config_hash: String::new(),
+        text,
+    };
+    let file = PlanFile::new(plan, &loaded, false, None, None);
+    let summary = |format: PlanFormat| {
+        let text = drplan::cli::render::plan(&loaded.env, &file, format);
+        text.lines()
+            .filter(|line| line.contains("safety") || line.contains("change-freeze"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    snapshot::assert(
+        "arc",
+        "safety-rule-breach",
+        &format!(
+            "text:\n{}\n\nmarkdown:\n{}\n\njson:\n{}\n",
+            summary(PlanFormat::Text),
+            summary(PlanFormat::Markdown),
+            summary(PlanFormat::Json)
+        ),
     );
 }

@@ -239,10 +239,12 @@ fn arc_table(f: &mut Fields<'_, '_>, dns: ProviderKind, p: &mut Problems) -> Opt
         "`routing_controls` of [providers.arc]".into(),
         p,
     );
+    let control_panel = f.opt("control_panel", Node::string, p).map(|c| c.value);
     f.finish(p);
     Some(ArcCluster {
         endpoints: endpoints?,
         routing_controls: routing_controls?,
+        control_panel,
     })
 }
 

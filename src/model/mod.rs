@@ -11,6 +11,7 @@ mod load;
 mod operations;
 mod places;
 mod record;
+pub mod safety_rules;
 mod scenario;
 pub mod schema;
 pub mod service;

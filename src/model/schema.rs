@@ -140,6 +140,11 @@ pub const FIELDS: &[Field] = &[
         "Region → the ARN of the routing control that sends traffic there.",
     ),
     field(
+        "providers.arc.control_panel",
+        Kind::String,
+        "The control panel's ARN: its safety rules are read before each plan, and a plan that would break one is refused.",
+    ),
+    field(
         "providers.dns_commands.timeout",
         Kind::Duration,
         "How long one run of either command may take (default 2m).",

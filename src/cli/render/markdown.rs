@@ -211,6 +211,15 @@ fn summary(plan: &Plan) -> String {
             format!("{}; {verdict}", summary.data_at_risk.len()),
         ));
     }
+    if !summary.safety_breaches.is_empty() {
+        rows.push((
+            "ARC safety rules",
+            format!(
+                "⚠️ broken, apply refuses: {}",
+                summary.safety_breaches.join("; ")
+            ),
+        ));
+    }
     let (first, rest) = rows
         .split_first()
         .map_or((None, &[][..]), |(f, r)| (Some(f), r));
