@@ -7,6 +7,7 @@ pub mod file;
 pub mod risk;
 pub mod stale;
 pub mod steps;
+pub mod ttl;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
