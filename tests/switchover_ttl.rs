@@ -203,21 +203,8 @@ fn a_switchover_on_the_sim_ends_with_the_declared_ttl_back() {
 
 #[test]
 fn dns_commands_see_the_ttl_lowered_the_switch_at_it_and_the_ttl_put_back() {
-    // The apply command logs every set of record sets it is given, one JSON line each.
     let workspace = Workspace::new();
-    workspace.onprem_in(
-        &[
-            (
-                r#"echo \"$DRPLAN_RECORD_NAME $DRPLAN_RECORD_ZONE $DRPLAN_RECORD_TYPE\""#,
-                r#"echo \"$DRPLAN_RECORD_SETS\""#,
-            ),
-            (
-                "follows = \"web\"",
-                "ttl = 2\nswitchover_ttl = \"1s\"\nfollows = \"web\"",
-            ),
-        ],
-        "\n[scenarios.dc-maintenance]\nstrategy = \"switchover\"\nto = \"dc-west\"\n",
-    );
+    onprem_switchover(&workspace, 2);
 
     let apply = workspace
         .run(&[
@@ -229,20 +216,8 @@ fn dns_commands_see_the_ttl_lowered_the_switch_at_it_and_the_ttl_put_back() {
         ])
         .expect(0);
 
-    let log = fs::read_to_string(workspace.path().join("dns/applied.log")).expect("the log");
-    let applied: Vec<Vec<(u64, u64)>> = log
-        .lines()
-        .map(|line| {
-            json_of(line)
-                .as_array()
-                .expect("record sets")
-                .iter()
-                .map(|s| (s["weight"].as_u64().unwrap(), s["ttl"].as_u64().unwrap()))
-                .collect()
-        })
-        .collect();
     assert_eq!(
-        applied,
+        applied(&workspace),
         [
             vec![(100, 1), (0, 1)], // lowered, home still serving
             vec![(0, 1), (100, 1)], // switched at the lowered TTL
@@ -256,6 +231,79 @@ fn dns_commands_see_the_ttl_lowered_the_switch_at_it_and_the_ttl_put_back() {
         .as_u64()
         .expect("a duration");
     assert!(waited >= 1999, "the lowering waited {waited} ms");
+}
+
+/// The on-premises environment with a switchover of `www` (TTL `ttl`s, lowered to 1s),
+/// whose apply command logs every set of record sets it is given, one JSON line each.
+fn onprem_switchover(workspace: &Workspace, ttl: u32) {
+    workspace.onprem_in(
+        &[
+            (
+                r#"echo \"$DRPLAN_RECORD_NAME $DRPLAN_RECORD_ZONE $DRPLAN_RECORD_TYPE\""#,
+                r#"echo \"$DRPLAN_RECORD_SETS\""#,
+            ),
+            (
+                "follows = \"web\"",
+                &format!("ttl = {ttl}\nswitchover_ttl = \"1s\"\nfollows = \"web\""),
+            ),
+        ],
+        "\n[scenarios.dc-maintenance]\nstrategy = \"switchover\"\nto = \"dc-west\"\n",
+    );
+}
+
+/// (weight, TTL) of each set the apply command was given, per call.
+fn applied(workspace: &Workspace) -> Vec<Vec<(u64, u64)>> {
+    let log = fs::read_to_string(workspace.path().join("dns/applied.log")).unwrap_or_default();
+    log.lines()
+        .map(|line| {
+            json_of(line)
+                .as_array()
+                .expect("record sets")
+                .iter()
+                .map(|s| (s["weight"].as_u64().unwrap(), s["ttl"].as_u64().unwrap()))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_killed_while_it_waits_out_the_old_ttl_lowers_and_waits_again_on_resume() {
+    let workspace = Workspace::new();
+    onprem_switchover(&workspace, 5);
+    let apply = [
+        "apply",
+        ENV,
+        "--scenario",
+        "dc-maintenance",
+        "--auto-approve",
+    ];
+    let mut running = workspace.spawn(&apply);
+    // Killed once the TTL is lowered, while the step waits out the old 5s.
+    while applied(&workspace).is_empty() {
+        assert!(!running.has_exited(), "the apply ended before lowering");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    running.kill();
+    assert_eq!(applied(&workspace), [vec![(100, 1), (0, 1)]]);
+
+    // The resume lowers again (the same sets: harmless) and waits the old TTL out in
+    // full again: never less than needed.
+    let resume = ["apply", "--resume", ENV, "--auto-approve"];
+    let resumed = workspace.run(&resume).expect(0);
+    assert_eq!(
+        applied(&workspace),
+        [
+            vec![(100, 1), (0, 1)],
+            vec![(100, 1), (0, 1)],
+            vec![(0, 1), (100, 1)],
+            vec![(0, 5), (100, 5)],
+        ]
+    );
+    let report = report(&workspace, &resumed);
+    let waited = reported(&report, "lower-ttl:www")["duration_ms"]
+        .as_u64()
+        .expect("a duration");
+    assert!(waited >= 4999, "the resumed lowering waited {waited} ms");
 }
 
 /// `drplan validate` of the on-premises environment with `renames` made.
