@@ -480,6 +480,7 @@ fn record(key: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<
         p,
     );
     let ttl = f.opt("ttl", Node::unsigned::<u32>, p).map(|t| t.value);
+    let switchover_ttl = f.opt("switchover_ttl", Node::duration, p);
     let follows = f.req("follows", Node::string, p);
     let alias = f.opt(
         "alias",
@@ -520,6 +521,7 @@ fn record(key: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<
         name: name?.value,
         record_type: record_type?,
         ttl,
+        switchover_ttl,
         follows: follows?,
         alias,
         targets: targets?,

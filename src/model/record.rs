@@ -3,6 +3,8 @@
 //! `weights`, active-active: the declared shares while home serves, and home's share
 //! moved off it while another region serves in its place.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use super::Located;
@@ -20,6 +22,10 @@ pub struct DnsRecord {
     pub name: String,
     pub record_type: String,
     pub ttl: Option<u32>,
+    /// The TTL a switchover lowers the record to first, waiting the old one out, so
+    /// that the switch takes effect within it (`validate` keeps it whole seconds,
+    /// below `ttl`, on a plain record).
+    pub switchover_ttl: Option<Located<Duration>>,
     pub follows: Located<String>,
     pub alias: Option<Alias>,
     /// Region → value (hostname, address, or alias target), in the order written.
@@ -31,6 +37,12 @@ pub struct DnsRecord {
 impl DnsRecord {
     pub fn ttl(&self) -> u32 {
         self.ttl.unwrap_or(DEFAULT_TTL)
+    }
+
+    /// The declared `switchover_ttl` in seconds.
+    pub fn switchover_ttl(&self) -> Option<u32> {
+        let lowered = self.switchover_ttl.as_ref()?.value.as_secs();
+        Some(u32::try_from(lowered).unwrap_or(u32::MAX))
     }
 
     /// The declared weight of `region` (0 when it declares none).
@@ -109,6 +121,7 @@ mod tests {
             name: "api.example.test".to_string(),
             record_type: "CNAME".to_string(),
             ttl: None,
+            switchover_ttl: None,
             follows: located("api"),
             alias: None,
             targets: ["a", "b", "c"]

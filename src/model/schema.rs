@@ -393,6 +393,11 @@ pub const FIELDS: &[Field] = &[
     ),
     field("dns.*.ttl", Kind::Integer, "The time to live, in seconds."),
     field(
+        "dns.*.switchover_ttl",
+        Kind::Duration,
+        "A switchover first lowers the record's TTL to this (whole seconds, below `ttl`; not on alias records or with dns = \"arc\") and waits the old one out, so the switch takes effect within it; the declared TTL is put back once verified.",
+    ),
+    field(
         "dns.*.follows",
         Kind::String,
         "The service whose region the record points at.",

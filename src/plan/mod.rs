@@ -8,6 +8,7 @@ pub mod risk;
 pub mod safety;
 pub mod stale;
 pub mod steps;
+pub mod ttl;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -323,6 +323,7 @@ mod tests {
             name: "www.example.com".to_string(),
             record_type: "CNAME".to_string(),
             ttl: None,
+            switchover_ttl: None,
             follows: located("web"),
             alias: None,
             targets: vec![
