@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use crate::graph::step::{Action, Change, NotifyStatus, Step, StepId, TtlWait, estimates};
 use crate::model::{
-    AuroraGlobal, Check, CheckKind, Environment, Phase, ScenarioStep, ScenarioStepAction, Service,
+    AuroraGlobal, Check, CheckKind, Environment, Phase, RdsInstances, ScenarioStep,
+    ScenarioStepAction, Service,
 };
 use crate::plan::changes::{ChangeSet, Resync, Switch};
 use crate::plan::ttl::{at_ttl, cached_for, lowered};
@@ -484,9 +485,10 @@ impl Builder<'_, '_> {
                     "make {name} in {} a replica of {}",
                     resync.region, resync.from
                 ),
-                instruction: match &service.aurora {
-                    Some(aurora) => aurora_rejoin(name, aurora, &resync.region),
-                    None => format!(
+                instruction: match (&service.aurora, &service.rds) {
+                    (Some(aurora), _) => aurora_rejoin(name, aurora, &resync.region),
+                    (None, Some(rds)) => rds_reprotect(name, rds, &resync.region, &resync.from),
+                    (None, None) => format!(
                         "{name} declares no `resync`: make its copy in {} a replica of the active one in {} (reprotect), and confirm once it follows",
                         resync.region, resync.from
                     ),
@@ -658,6 +660,18 @@ fn aurora_rejoin(name: &str, aurora: &AuroraGlobal, region: &str) -> String {
     let cluster = aurora.cluster(region).unwrap_or_default();
     format!(
         "{name} is the Aurora global database {global}. After FailoverGlobalCluster or SwitchoverGlobalCluster, {cluster} in {region} already is a secondary: confirm. After a detach (RemoveFromGlobalCluster), AWS cannot rejoin {cluster}: create a new secondary cluster in {region} (aws rds create-db-cluster --global-cluster-identifier {global} …), name it in `aurora.clusters` (or declare `resync` to do this), and confirm once it is available"
+    )
+}
+
+/// What a person does to make an RDS service's instance in `region` a read replica of
+/// the one in `from` again: AWS cannot turn a promoted or old primary back into a
+/// replica, so a new read replica is created, and the old instance is retired by a
+/// person (drplan never deletes a database).
+fn rds_reprotect(name: &str, rds: &RdsInstances, region: &str, from: &str) -> String {
+    let old = rds.instance(region).unwrap_or_default();
+    let source = rds.instance(from).unwrap_or_default();
+    format!(
+        "{name} is the RDS instance {source} in {from}, promoted from a read replica. AWS cannot make {old} in {region} its replica again: create a new cross-region read replica of {source} in {region} (aws rds create-db-instance-read-replica --region {region} --source-db-instance-identifier <ARN of {source}> --db-instance-identifier <new id>), name it for {region} in `rds.instances` (or declare `resync` to do this), retire {old} yourself, and confirm once the new replica is available; the failback then promotes it once its ReplicaLag is 0"
     )
 }
 
