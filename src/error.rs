@@ -557,6 +557,21 @@ pub enum Error {
     )]
     SafetyRulesBreached { breaches: Vec<String> },
 
+    #[error(
+        "the backup of {service} left nothing new under {location} (the newest there is {newest})"
+    )]
+    #[diagnostic(
+        code(drplan::apply::no_new_backup),
+        help(
+            "the restore that follows would load an older backup and lose the writes made since; make the `backup` command write under that location (and wait until it is written), then `drplan apply --resume FILE`"
+        )
+    )]
+    NoNewBackup {
+        service: String,
+        location: String,
+        newest: String,
+    },
+
     /// The run's own check of a data set's newest backup, just before restoring it.
     #[error("{found}, beyond the RPO of {rpo} for {data}")]
     #[diagnostic(
@@ -794,6 +809,7 @@ pub enum ProblemKind {
     Route53ControlPlane,
     PageInFailedRegion,
     NoResync,
+    NoBackup,
     CircularHealthProbe,
     UnmeasuredReplication,
     NoStorage,
@@ -813,6 +829,7 @@ impl ProblemKind {
                 | Self::Route53ControlPlane
                 | Self::PageInFailedRegion
                 | Self::NoResync
+                | Self::NoBackup
                 | Self::CircularHealthProbe
                 | Self::UnmeasuredReplication
                 | Self::AlarmInFailedRegion
@@ -850,6 +867,7 @@ impl ProblemKind {
             Self::Route53ControlPlane => "drplan::stability::route53_control_plane",
             Self::PageInFailedRegion => "drplan::stability::page_in_failed_region",
             Self::NoResync => "drplan::lifecycle::no_resync",
+            Self::NoBackup => "drplan::lifecycle::no_backup",
             Self::CircularHealthProbe => "drplan::stability::circular_health_probe",
             Self::UnmeasuredReplication => "drplan::lifecycle::unmeasured_replication",
             Self::NoStorage => "drplan::config::no_storage",

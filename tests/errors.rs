@@ -34,6 +34,11 @@ fn examples() -> Vec<Error> {
         Error::RpoBreached {
             data: vec![s("customer-configs"), s("conversations")],
         },
+        Error::NoNewBackup {
+            service: s("orders-db"),
+            location: s("s3://shop-velero/backups/orders-"),
+            newest: s("s3://shop-velero/backups/orders-hourly-20261202010000/velero-backup.json"),
+        },
         Error::SafetyRulesBreached {
             breaches: vec![s(
                 "switch:www: assertion rule `one-cell-on` (at least 1 on of [east, west]) would not hold after the update",

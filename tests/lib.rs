@@ -16,6 +16,7 @@ mod operations;
 mod procedures;
 mod quorum;
 mod rds;
+mod restore_moves;
 mod retry;
 mod scenarios;
 mod stability;

@@ -9,7 +9,7 @@ use super::{maintenance, notify, retry};
 use crate::error::Error;
 use crate::graph::step::{Action, Change, Step, TtlWait};
 use crate::model::until::{Until, verdict};
-use crate::model::{Check, CheckKind, HealthProbe, ProviderKind, Template};
+use crate::model::{BackupLocation, Check, CheckKind, HealthProbe, ProviderKind, Template};
 use crate::providers::RecordChange;
 
 /// Performs `steps`: one step, or several switch steps of one graph level as one batch.
@@ -136,6 +136,13 @@ async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
                 Err(error) => Err(error),
             }
         }
+        Action::Backup {
+            service,
+            region,
+            command,
+            backups,
+            timeout,
+        } => backup(ctx, service, region, command, backups, *timeout).await,
         Action::Resync {
             service,
             region,
@@ -226,6 +233,45 @@ fn with_backup(argv: &[String], backup: &str) -> Result<Vec<String>, Error> {
                 })
         })
         .collect()
+}
+
+/// Runs the backup, then finds under each location a backup that was not there
+/// before the step (a new object, or the newest one rewritten): without one, the
+/// restore that follows would load an older backup and lose every write made since.
+async fn backup(
+    ctx: &Context,
+    service: &str,
+    region: &str,
+    command: &[String],
+    backups: &[BackupLocation],
+    timeout: Duration,
+) -> Result<String, Error> {
+    let storage = &ctx.runtime.storage;
+    let mut before = Vec::new();
+    for location in backups {
+        before.push(storage.newest(location, None).await?);
+    }
+    let output = ctx
+        .runtime
+        .services
+        .backup(service, region, command, backups, timeout)
+        .await?;
+    let mut lines = vec![output.log];
+    for (location, before) in backups.iter().zip(before) {
+        match storage.newest(location, None).await? {
+            Some(object) if Some(&object) != before.as_ref() => {
+                lines.push(format!("new backup: {}", object.url));
+            }
+            found => {
+                return Err(Error::NoNewBackup {
+                    service: service.to_string(),
+                    location: location.url(),
+                    newest: found.map_or_else(|| "none".to_string(), |o| o.url),
+                });
+            }
+        }
+    }
+    Ok(lines.join("\n"))
 }
 
 async fn check_rpo(ctx: &Context, data: &str) -> Result<String, Error> {

@@ -119,6 +119,18 @@ pub enum Action {
         timeout: Duration,
         best_effort: bool,
     },
+    /// Back a service up in `region` (the side a planned move leaves, once fenced),
+    /// before it is restored where it moves: the step fails unless a backup that was
+    /// not there before it lands under each of `backups` (else the restore would load
+    /// an older one, without the writes made since).
+    Backup {
+        service: String,
+        region: String,
+        command: Vec<String>,
+        backups: Vec<BackupLocation>,
+        #[serde(with = "crate::duration::seconds")]
+        timeout: Duration,
+    },
     /// Make a service's copy in `region` a replica of the active one in `from`.
     Resync {
         service: String,
@@ -245,6 +257,7 @@ impl Action {
             Self::Restore { .. } => "restore",
             Self::Deactivate { .. } => "deactivate",
             Self::Resync { .. } => "resync",
+            Self::Backup { .. } => "backup",
             Self::CatchUp { .. } => "catch-up",
             Self::Health { .. } => "health",
             Self::Switch { .. } => "switch",
@@ -272,6 +285,7 @@ impl Action {
                 | Self::Restore { .. }
                 | Self::Deactivate { .. }
                 | Self::Resync { .. }
+                | Self::Backup { .. }
                 | Self::Switch { .. }
                 | Self::LowerTtl { .. }
                 | Self::RestoreTtl { .. }
@@ -359,6 +373,9 @@ impl Step {
                 service, region, ..
             }
             | Action::Deactivate {
+                service, region, ..
+            }
+            | Action::Backup {
                 service, region, ..
             } => format!("{service} in {region}"),
             Action::Resync {

@@ -314,6 +314,7 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
     let restore = lifecycle(&mut f, "restore", &name.value, p);
     let deactivate = lifecycle(&mut f, "deactivate", &name.value, p);
     let resync = lifecycle(&mut f, "resync", &name.value, p);
+    let backup = lifecycle(&mut f, "backup", &name.value, p);
     let health = f.opt(
         "health",
         |n| n.table(format!("`health` of [services.{}]", name.value)),
@@ -335,6 +336,7 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
         restore,
         deactivate,
         resync,
+        backup,
         health,
         rds,
         aurora,

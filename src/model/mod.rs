@@ -239,4 +239,18 @@ impl Environment {
             .iter()
             .filter(move |data| data.service.value == service)
     }
+
+    /// Whether `service` comes up in a region it moves to by restoring its newest
+    /// backups there: it declares `restore` and nothing that brings up a standby
+    /// holding the data (`activate`, `aurora`, `rds`), and it holds data recovered from
+    /// backups (a cold standby rebuilt from backups, e.g. Kubernetes with Velero).
+    pub fn restored_when_moved(&self, service: &Service) -> bool {
+        service.restore.is_some()
+            && service.activate.is_none()
+            && service.aurora.is_none()
+            && service.rds.is_none()
+            && self
+                .data_of(&service.name.value)
+                .any(|d| d.method == DataMethod::Restore && d.backups.is_some())
+    }
 }

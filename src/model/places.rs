@@ -16,6 +16,9 @@ const RESTORE: &[Placeholder] = &[Region, Env, Service, Backup];
 const DEACTIVATE: &[Placeholder] = &[Region, From, To, Env, Service];
 /// `resync`: `{region}` the copy made a replica, `{from}` the active one it follows.
 const RESYNC: &[Placeholder] = &[Region, From, Env, Service];
+/// `backup`: `{region}` and `{from}` the region backed up (the one left), `{to}` the
+/// one restored in next.
+const BACKUP: &[Placeholder] = &[Region, From, To, Env, Service];
 /// `health` and `lag`: `{region}` the region probed.
 const PROBE: &[Placeholder] = &[Region, Env, Service];
 /// Scenario steps, checks, notifications: `{region}` and `{to}` the region the plan
@@ -60,6 +63,8 @@ fn places(env: &Environment) -> Vec<(Place<'_>, Vec<&Template>)> {
         places.push((place("deactivate", DEACTIVATE), args(deactivate)));
         let resync = service.resync.as_ref().map(|r| &r.command);
         places.push((place("resync", RESYNC), args(resync)));
+        let backup = service.backup.as_ref().map(|b| &b.command);
+        places.push((place("backup", BACKUP), args(backup)));
         let health = service.health.as_ref().map(|h| h.check.templates());
         places.push((place("health", PROBE), health.unwrap_or_default()));
     }

@@ -303,6 +303,22 @@ pub const FIELDS: &[Field] = &[
         "How long it may take at most.",
     ),
     field(
+        "services.*.backup",
+        Kind::CommandOrTable,
+        "For a service rebuilt from backups where it moves: the command that backs it up in a region, run on the side a switchover or failback leaves, once fenced.",
+    ),
+    field("services.*.backup.command", Kind::Command, "The command."),
+    field(
+        "services.*.backup.estimate",
+        Kind::Duration,
+        "How long it usually takes.",
+    ),
+    field(
+        "services.*.backup.timeout",
+        Kind::Duration,
+        "How long it may take at most.",
+    ),
+    field(
         "services.*.health",
         Kind::Table,
         "How to tell the service is healthy: a `url` or a `command`.",

@@ -76,6 +76,7 @@ fn check_services(env: &Environment, p: &mut Problems) {
     for service in &env.services {
         check_rds(env, service, p);
         check_aurora(env, service, p);
+        check_backup(env, service, p);
         for dependency in &service.depends_on {
             let context = format!("`depends_on` of [services.{}]", service.name.value);
             let Some(target) = service_ref(env, dependency, &context, p) else {
@@ -107,6 +108,28 @@ fn check_services(env: &Environment, p: &mut Problems) {
             }
         }
     }
+}
+
+/// `backup` runs only for a service rebuilt from backups where it moves: anywhere
+/// else nothing would run it, and a command that silently never runs is refused.
+fn check_backup(env: &Environment, service: &Service, p: &mut Problems) {
+    if service.backup.is_none() || env.restored_when_moved(service) {
+        return;
+    }
+    let name = &service.name.value;
+    p.push(
+        Problem::new(
+            ProblemKind::InvalidValue,
+            format!(
+                "`backup` of [services.{name}] would never run: `{name}` is not rebuilt from backups where it moves"
+            ),
+            service.name.span.clone(),
+            "declares `backup`",
+        )
+        .help(
+            "`backup` is for a service that declares `restore` and no `activate`, `rds` or `aurora`, and holds a data set with method = \"restore\" and `backups`; remove it otherwise",
+        ),
+    );
 }
 
 /// An RDS service names an instance in every region it runs in and nowhere else, and

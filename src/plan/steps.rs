@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::graph::step::{Action, Change, NotifyStatus, Step, StepId, TtlWait, estimates};
 use crate::model::{
-    AuroraGlobal, Check, CheckKind, Environment, Phase, RdsInstances, ScenarioStep,
+    AuroraGlobal, Check, CheckKind, DataMethod, Environment, Phase, RdsInstances, ScenarioStep,
     ScenarioStepAction, Service,
 };
 use crate::plan::changes::{ChangeSet, Resync, Switch};
@@ -183,6 +183,10 @@ impl Builder<'_, '_> {
                 .env
                 .service(service)
                 .map_or(Duration::ZERO, Service::resync_estimate),
+            Action::Backup { service, .. } => self
+                .env
+                .service(service)
+                .map_or(Duration::ZERO, Service::backup_estimate),
             Action::CatchUp { .. } => estimates::CATCH_UP,
             Action::Health { probe, .. } => probe.as_ref().map_or(Duration::ZERO, |p| p.interval),
             Action::Switch { record, .. } => self
@@ -377,11 +381,15 @@ impl Builder<'_, '_> {
             };
             fenced.push(self.add(Phase::Mitigate, action, name, before_fences.clone()));
         }
-        let before_catch_up = if fenced.is_empty() {
+        let mut before_catch_up = if fenced.is_empty() {
             before_fences
         } else {
             fenced
         };
+        let backed_up = self.backups(&before_catch_up);
+        if !backed_up.is_empty() {
+            before_catch_up = backed_up;
+        }
         for catch_up in &self.changes.catch_up {
             let data = catch_up.data.name.value.clone();
             let action = Action::CatchUp {
@@ -451,6 +459,41 @@ impl Builder<'_, '_> {
             let key = &record.key.value;
             self.add_change(Phase::Resolve, action, change, key, self.after_last_gate());
         }
+    }
+
+    /// Backs up, once fenced, the side a planned move leaves of each service rebuilt
+    /// from backups where it moves.
+    fn backups(&mut self, after: &[StepId]) -> Vec<StepId> {
+        let mut done = Vec::new();
+        for backup in &self.changes.backups {
+            let service = backup.service;
+            let name = service.name.value.as_str();
+            let Some(lifecycle) = &service.backup else {
+                continue;
+            };
+            let context = self
+                .env
+                .context(Some(&backup.region))
+                .service(name)
+                .from(&backup.region)
+                .to(&backup.to);
+            let action = Action::Backup {
+                service: name.to_string(),
+                region: backup.region.clone(),
+                command: lifecycle.command.render(&context),
+                backups: self
+                    .env
+                    .data_of(name)
+                    .filter(|d| d.method == DataMethod::Restore)
+                    .filter_map(|d| d.backups.clone())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+                timeout: lifecycle.timeout,
+            };
+            done.push(self.add(Phase::Mitigate, action, name, after.to_vec()));
+        }
+        done
     }
 
     /// Once recovery is verified, the region left becomes a replica of the new active

@@ -214,6 +214,17 @@ pub trait ServiceRuntime: Send + Sync {
         timeout: Duration,
     ) -> Result<Output, Error>;
 
+    /// Backs `service` up in `region` (running `command`, giving it at most `timeout`);
+    /// the backup is to land under `backups`, which the caller checks.
+    async fn backup(
+        &self,
+        service: &str,
+        region: &str,
+        command: &[String],
+        backups: &[BackupLocation],
+        timeout: Duration,
+    ) -> Result<Output, Error>;
+
     /// How far the copy of `data` in `region` is behind the active copy: what its
     /// `lag` probe reads (`None` when it declares none).
     async fn replication(

@@ -653,6 +653,7 @@ struct Estimates {
     activate: BTreeMap<String, Duration>,
     deactivate: Duration,
     resync: Duration,
+    backup: Duration,
 }
 
 /// The sim provider: DNS, object storage and services of one world, shared by clones.
@@ -777,6 +778,7 @@ impl Sim {
                         activate: activate.collect(),
                         deactivate: s.deactivate_estimate(),
                         resync: s.resync_estimate(),
+                        backup: s.backup_estimate(),
                     };
                     (s.name.value.clone(), estimates)
                 })
@@ -1202,6 +1204,37 @@ impl ServiceRuntime for Sim {
             .await?;
         self.lifecycle(service, region, line, estimate, SimWorld::resync)
             .await
+    }
+
+    /// A new backup of the service under each location, taken now (when the scaled
+    /// estimate has passed), as the command would write it.
+    async fn backup(
+        &self,
+        service: &str,
+        region: &str,
+        command: &[String],
+        backups: &[BackupLocation],
+        _timeout: Duration,
+    ) -> Result<Output, Error> {
+        let line = log_line(format!("backup {service} {region}"), Some(command));
+        let estimate = lookup(&self.estimates, "service", service)?.backup;
+        self.lifecycle(service, region, line.clone(), estimate, |_, _, _| ())
+            .await?;
+        let taken = SystemTime::now();
+        let environment = self.view(|world| world.environment.clone()).await;
+        let urls: Vec<String> = backups
+            .iter()
+            .map(|location| backup_url(location, &environment, taken))
+            .collect();
+        let touched: Vec<Touched<'_>> = urls.iter().map(|u| Touched::Object(u)).collect();
+        self.update_entries(&touched, |world| {
+            for url in &urls {
+                world.objects.insert(url.clone(), Modified(taken));
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(Output { log: line })
     }
 
     /// Where the copy in `region` stands, from the world (never a real probe).

@@ -16,8 +16,8 @@ use crate::duration::format_seconds;
 use crate::graph::step::{Action, Change, Placement, Step};
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::{
-    AuroraMove, Check, CheckKind, DEFAULT_RETRIES, Environment, HealthCheck, HealthProbe,
-    Notification, NotifyVia, Phase, RecordSet,
+    AuroraMove, BackupLocation, Check, CheckKind, DEFAULT_RETRIES, Environment, HealthCheck,
+    HealthProbe, Notification, NotifyVia, Phase, RecordSet,
 };
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
@@ -208,6 +208,21 @@ pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Opti
             "runs: {} (at most {})",
             shell(command),
             format_seconds(*timeout)
+        )),
+        Action::Backup {
+            command,
+            backups,
+            timeout,
+            ..
+        } => Some(format!(
+            "runs: {} (at most {}), then finds the new backup it made under {}: the restore then loads it, with every write made before the fence",
+            shell(command),
+            format_seconds(*timeout),
+            backups
+                .iter()
+                .map(BackupLocation::url)
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
         Action::CatchUp { data, timeout, .. } => {
             let condition = env
