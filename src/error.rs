@@ -299,7 +299,7 @@ pub enum Error {
     FailoverWithoutHealthCheck { record: String, region: String },
 
     #[error(
-        "route53: the health check {health_check} of {record}'s PRIMARY is {state}: neither drplan's override (disabled and inverted) nor released (neither)"
+        "route53: the health check {health_check} of {record}'s PRIMARY is {state}, neither drplan's override (disabled + inverted) nor released (neither flag set)"
     )]
     #[diagnostic(
         code(drplan::provider::partial_health_check_override),

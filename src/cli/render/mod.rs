@@ -222,10 +222,7 @@ pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Opti
                 None => check,
             }
         }),
-        Action::Switch { .. } => match &step.change {
-            Some(Change::Weights { after, .. }) => failover_detail(after, lit),
-            _ => None,
-        },
+        Action::Switch { .. } => failover_detail(step, lit),
         Action::Upload { file, key, .. } => Some(format!(
             "uploads {}; what {} held is kept as {}",
             lit(file),
@@ -242,7 +239,10 @@ pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Opti
 
 /// How a failover-routed record moves (`None` for a weighted one): through its
 /// PRIMARY's health check, forced unhealthy (disabled + inverted) or released.
-fn failover_detail(after: &[RecordSet], lit: Literal) -> Option<String> {
+fn failover_detail(step: &Step, lit: Literal) -> Option<String> {
+    let Some(Change::Weights { after, .. }) = &step.change else {
+        return None;
+    };
     let role = |role: FailoverRole| {
         after
             .iter()
