@@ -205,3 +205,184 @@ pub fn overridden(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_route53::types::{ResourceRecord, RrType};
+
+    use super::*;
+    use crate::model::{Located, Routing};
+
+    fn record() -> DnsRecord {
+        let located = |text: &str| Located::new(text.to_string(), 0..0);
+        DnsRecord {
+            key: located("www"),
+            zone: "example.test".to_string(),
+            zone_id: Some("Z1".to_string()),
+            name: "www.example.test".to_string(),
+            record_type: "CNAME".to_string(),
+            ttl: Some(60),
+            follows: located("web"),
+            alias: None,
+            targets: vec![
+                (located("us-east-1"), "east.example.test".to_string()),
+                (located("us-west-2"), "west.example.test".to_string()),
+            ],
+            weights: Vec::new(),
+            routing: Located::new(Routing::Failover, 0..0),
+        }
+    }
+
+    fn set(
+        region: &str,
+        role: ResourceRecordSetFailover,
+        check: Option<&str>,
+    ) -> ResourceRecordSet {
+        ResourceRecordSet::builder()
+            .name("www.example.test.")
+            .r#type(RrType::Cname)
+            .set_identifier(region)
+            .failover(role)
+            .set_health_check_id(check.map(str::to_string))
+            .ttl(60)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value(format!("{region}.example.test."))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    }
+
+    fn pair() -> FailoverPair {
+        FailoverPair::of(
+            &record(),
+            &[
+                set("us-west-2", ResourceRecordSetFailover::Secondary, None),
+                set(
+                    "us-east-1",
+                    ResourceRecordSetFailover::Primary,
+                    Some("hc-1"),
+                ),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn config(disabled: bool, inverted: bool) -> HealthCheckConfig {
+        HealthCheckConfig::builder()
+            .r#type(aws_sdk_route53::types::HealthCheckType::Https)
+            .disabled(disabled)
+            .inverted(inverted)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_override_reads_as_weights_in_the_order_of_the_targets() {
+        let pair = pair();
+        assert_eq!(pair.health_check, "hc-1");
+        let weights = |overridden| -> Vec<(String, u8)> {
+            pair.sets(&record(), overridden)
+                .into_iter()
+                .map(|s| (s.region, s.weight))
+                .collect()
+        };
+        assert_eq!(
+            weights(false),
+            [("us-east-1".into(), 100), ("us-west-2".into(), 0)]
+        );
+        assert_eq!(
+            weights(true),
+            [("us-east-1".into(), 0), ("us-west-2".into(), 100)]
+        );
+    }
+
+    #[test]
+    fn only_both_flags_or_neither_are_understood() {
+        let record = record();
+        let read = |d, i| overridden(&record, "hc-1", Some(&config(d, i)));
+        assert!(read(true, true).unwrap());
+        assert!(!read(false, false).unwrap());
+        assert!(!overridden(&record, "hc-1", None).unwrap());
+        for (disabled, inverted) in [(true, false), (false, true)] {
+            let error = read(disabled, inverted).unwrap_err();
+            assert!(
+                matches!(error, Error::PartialHealthCheckOverride { .. }),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_change_routes_to_the_primary_or_the_secondary_and_nowhere_else() {
+        let pair = pair();
+        let after = |weights: [(&str, u8); 2]| -> Vec<RecordSet> {
+            weights
+                .iter()
+                .map(|(region, weight)| RecordSet {
+                    region: (*region).to_string(),
+                    value: format!("{region}.example.test"),
+                    weight: *weight,
+                    ttl: Some(60),
+                    failover: None,
+                })
+                .collect()
+        };
+        let on = |weights| pair.override_for(&record(), &after(weights)).map(|o| o.on);
+        assert!(on([("us-east-1", 0), ("us-west-2", 100)]).unwrap());
+        assert!(!on([("us-east-1", 100), ("us-west-2", 0)]).unwrap());
+        let error = on([("us-east-1", 0), ("eu-west-1", 100)]).unwrap_err();
+        assert!(error.to_string().contains("routes to eu-west-1"), "{error}");
+        assert!(on([("us-east-1", 0), ("us-west-2", 0)]).is_err());
+    }
+
+    #[test]
+    fn a_value_change_keeps_the_role_and_the_health_check() {
+        let pair = pair();
+        let mut after = pair.sets(&record(), true);
+        after[0].value = "new-east.example.test".to_string();
+        let changes = pair.value_changes(&after);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].value, "new-east.example.test");
+        assert_eq!(
+            changes[0].failover,
+            Some(FailoverSet {
+                role: FailoverRole::Primary,
+                health_check: Some("hc-1".to_string())
+            })
+        );
+    }
+
+    #[test]
+    fn sets_that_are_not_a_pair_are_refused() {
+        let record = record();
+        let refused = |sets: &[ResourceRecordSet]| FailoverPair::of(&record, sets).unwrap_err();
+        assert!(matches!(refused(&[]), Error::FailoverSets { .. }));
+        let only_primary = [set(
+            "us-east-1",
+            ResourceRecordSetFailover::Primary,
+            Some("hc"),
+        )];
+        assert!(
+            refused(&only_primary)
+                .to_string()
+                .contains("no SECONDARY set")
+        );
+        let elsewhere = [set(
+            "eu-west-1",
+            ResourceRecordSetFailover::Primary,
+            Some("hc"),
+        )];
+        assert!(refused(&elsewhere).to_string().contains("`eu-west-1`"));
+        let unchecked = [
+            set("us-east-1", ResourceRecordSetFailover::Primary, None),
+            set("us-west-2", ResourceRecordSetFailover::Secondary, None),
+        ];
+        assert!(matches!(
+            refused(&unchecked),
+            Error::FailoverWithoutHealthCheck { .. }
+        ));
+    }
+}
