@@ -417,7 +417,7 @@ fn is_set_of(set: &ResourceRecordSet, record: &DnsRecord) -> bool {
 
 /// The routing policy of `set`: drplan moves the policy a record declares (weighted or
 /// failover), and refuses to plan beside sets it would not understand.
-fn routing_policy(set: &ResourceRecordSet) -> &'static str {
+pub(super) fn routing_policy(set: &ResourceRecordSet) -> &'static str {
     if set.weight().is_some() {
         "weighted"
     } else if let Some(failover) = set.failover() {

@@ -46,6 +46,13 @@ impl FailoverPair {
                 "it has no record sets (drplan does not create a failover pair: its PRIMARY needs a health check)".to_string(),
             ));
         }
+        if let Some(set) = listed.iter().find(|set| set.failover().is_none()) {
+            return Err(Error::UnsupportedRouting {
+                record: record.name.clone(),
+                policy: super::route53::routing_policy(set).to_string(),
+                declared: "failover",
+            });
+        }
         let mut primary = None;
         let mut secondary = None;
         for set in listed {
@@ -147,7 +154,12 @@ fn member(record: &DnsRecord, set: &ResourceRecordSet) -> Result<RecordSet, Stri
     let role = match set.failover() {
         Some(ResourceRecordSetFailover::Primary) => FailoverRole::Primary,
         Some(ResourceRecordSetFailover::Secondary) => FailoverRole::Secondary,
-        _ => return Err("a set has no failover role".to_string()),
+        _ => {
+            return Err(format!(
+                "a set has the failover role `{:?}`",
+                set.failover()
+            ));
+        }
     };
     let targets: Vec<&str> = record
         .targets
@@ -384,5 +396,16 @@ mod tests {
             refused(&unchecked),
             Error::FailoverWithoutHealthCheck { .. }
         ));
+        let weighted = [ResourceRecordSet::builder()
+            .name("www.example.test.")
+            .r#type(RrType::Cname)
+            .set_identifier("us-east-1")
+            .weight(100)
+            .build()
+            .unwrap()];
+        assert_eq!(
+            refused(&weighted).to_string(),
+            "route53: www.example.test has weighted routing, but [dns] declares it failover"
+        );
     }
 }
