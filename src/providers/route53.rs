@@ -858,6 +858,67 @@ mod tests {
         assert_eq!(uris(&replay).len(), 6);
     }
 
+    fn failover_set(region: &str, role: &str, check: &str, value: &str) -> String {
+        format!(
+            "<ResourceRecordSet><Name>www.example.test.</Name><Type>CNAME</Type><SetIdentifier>{region}</SetIdentifier>\
+             <Failover>{role}</Failover><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>{value}</Value>\
+             </ResourceRecord></ResourceRecords>{check}</ResourceRecordSet>"
+        )
+    }
+
+    #[tokio::test]
+    async fn a_failover_record_moves_through_its_health_check_once_its_sets_are_insync() {
+        let listed = listing(
+            &[
+                failover_set(
+                    "us-east-1",
+                    "PRIMARY",
+                    "<HealthCheckId>hc-1</HealthCheckId>",
+                    "primary.example.test.",
+                ),
+                failover_set("us-west-2", "SECONDARY", "", "old.example.test."),
+            ],
+            None,
+        );
+        let updated = format!(
+            "<UpdateHealthCheckResponse xmlns=\"{NS}\"><HealthCheck><Id>hc-1</Id><CallerReference>r</CallerReference>\
+             <HealthCheckConfig><Type>HTTPS</Type><Inverted>true</Inverted><Disabled>true</Disabled></HealthCheckConfig>\
+             <HealthCheckVersion>2</HealthCheckVersion></HealthCheck></UpdateHealthCheckResponse>"
+        );
+        let replay = client(vec![
+            xml(200, &listed),
+            xml(200, &submitted("C1")),
+            xml(200, &status("C1", "INSYNC")),
+            xml(200, &updated),
+        ]);
+        let dns = Route53Dns::new(&sdk_config(&replay)).with_change_wait(quick());
+        let mut record = record("www", None);
+        record.routing = Located::new(crate::model::Routing::Failover, 0..0);
+
+        dns.apply(&[moved_to_west(record)]).await.unwrap();
+
+        let (uris, bodies) = (uris(&replay), bodies(&replay));
+        assert_eq!(uris.len(), 4, "{uris:?}");
+        // The SECONDARY's value is brought to its target, keeping its role and no weight.
+        assert!(bodies[1].contains(
+            "<SetIdentifier>us-west-2</SetIdentifier><Failover>SECONDARY</Failover><TTL>60</TTL>\
+             <ResourceRecords><ResourceRecord><Value>secondary.example.test</Value>"
+        ), "{}", bodies[1]);
+        assert_eq!(bodies[1].matches("<Change>").count(), 1, "{}", bodies[1]);
+        // Then the override, after INSYNC, with no GetChange after it: not a Route53 change.
+        assert!(
+            uris[3].ends_with("/2013-04-01/healthcheck/hc-1"),
+            "{}",
+            uris[3]
+        );
+        assert!(
+            bodies[3].contains("<Inverted>true</Inverted>")
+                && bodies[3].contains("<Disabled>true</Disabled>"),
+            "{}",
+            bodies[3]
+        );
+    }
+
     #[test]
     fn alias_changes_split_at_one_thousand_changes() {
         let alias = Alias {
