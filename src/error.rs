@@ -591,6 +591,15 @@ pub enum Error {
     )]
     RpoBreached { data: Vec<String> },
 
+    #[error("the plan breaks the ARC control panel's safety rules: {}", breaches.join("; "))]
+    #[diagnostic(
+        code(drplan::apply::safety_rules_breached),
+        help(
+            "ARC would refuse the update half-way through; change the rules or the routing controls in the ARC console (or with --safety-rules-to-override of `aws route53-recovery-cluster update-routing-control-states`), then plan again"
+        )
+    )]
+    SafetyRulesBreached { breaches: Vec<String> },
+
     /// The run's own check of a data set's newest backup, just before restoring it.
     #[error("{found}, beyond the RPO of {rpo} for {data}")]
     #[diagnostic(

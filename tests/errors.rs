@@ -34,6 +34,11 @@ fn examples() -> Vec<Error> {
         Error::RpoBreached {
             data: vec![s("customer-configs"), s("conversations")],
         },
+        Error::SafetyRulesBreached {
+            breaches: vec![s(
+                "switch:www: assertion rule `one-cell-on` (at least 1 on of [east, west]) would not hold after the update",
+            )],
+        },
         Error::BackupBeyondRpo {
             data: s("customer-configs"),
             found: s(

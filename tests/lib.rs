@@ -21,6 +21,7 @@ mod retry;
 mod scenarios;
 mod stability;
 mod support;
+mod switchover_ttl;
 mod tamper;
 mod until;
 mod watch;

@@ -156,6 +156,15 @@ async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
             region,
             probe,
         } => health(ctx, service, region, probe.as_ref()).await,
+        Action::LowerTtl { record, wait, .. } => {
+            let set = set_ttl(ctx, step, record).await?;
+            tokio::time::sleep(cache_expiry(ctx, *wait)).await;
+            Ok(format!(
+                "{set}; waited out the old TTL, {}",
+                crate::duration::format_seconds(*wait)
+            ))
+        }
+        Action::RestoreTtl { record, .. } => set_ttl(ctx, step, record).await,
         Action::Verify {
             index,
             retries,
@@ -382,6 +391,38 @@ async fn switch(ctx: &Context, steps: &[&Step]) -> Result<String, Error> {
     }
     let names: Vec<&str> = changes.iter().map(|c| c.record.name.as_str()).collect();
     Ok(format!("moved {}", names.join(", ")))
+}
+
+/// Sets `record` to the sets its TTL step leaves it with (the same sets at another
+/// TTL); an UPSERT, so a resumed step sets them again harmlessly.
+async fn set_ttl(ctx: &Context, step: &Step, record: &str) -> Result<String, Error> {
+    let (Some(declared), Some(Change::Weights { after, .. })) =
+        (ctx.env.record(record), &step.change)
+    else {
+        return Ok(String::new());
+    };
+    let change = RecordChange {
+        record: declared.clone(),
+        after: after.clone(),
+    };
+    ctx.runtime.dns.apply(std::slice::from_ref(&change)).await?;
+    let ttl = after
+        .iter()
+        .filter_map(|set| set.ttl)
+        .max()
+        .unwrap_or_default();
+    Ok(format!("set the TTL of {} to {ttl}s", declared.name))
+}
+
+/// How long answers cached for `ttl` may still be served: `ttl`, scaled on the sim
+/// world like every wait of a run; nothing when only the DNS is simulated (real time,
+/// and nothing caches the sim's answers). A resumed step waits it out in full again:
+/// never shorter than needed.
+fn cache_expiry(ctx: &Context, ttl: Duration) -> Duration {
+    if ctx.options.time_scale.is_none() && ctx.env.providers.dns == ProviderKind::Sim {
+        return Duration::ZERO;
+    }
+    ctx.scaled(ttl)
 }
 
 /// Waits until `wait.ttl` has passed since the record was switched (in full when this

@@ -150,6 +150,28 @@ pub enum Action {
         name: String,
         record_type: String,
     },
+    /// Before a switchover, lower a record's TTL to `ttl` (the step's `Change::Weights`:
+    /// its current sets, differing only in TTL), then wait out `wait`, the old TTL, so
+    /// that no resolver still holds an answer cached for longer when the switch comes:
+    /// the switch then takes effect within `ttl`.
+    LowerTtl {
+        record: String,
+        name: String,
+        record_type: String,
+        #[serde(with = "crate::duration::seconds")]
+        ttl: Duration,
+        #[serde(with = "crate::duration::seconds")]
+        wait: Duration,
+    },
+    /// Once the switchover is verified, put back a record's declared TTL, `ttl`, that a
+    /// `LowerTtl` step lowered (the sets are the step's `Change::Weights`).
+    RestoreTtl {
+        record: String,
+        name: String,
+        record_type: String,
+        #[serde(with = "crate::duration::seconds")]
+        ttl: Duration,
+    },
     /// Run a check of the validation checklist (`checks` index); a failed check is
     /// tried again `retries` times (omitted from the plan file when the default); a
     /// client-facing check reached through a record this plan switches first waits out
@@ -226,6 +248,8 @@ impl Action {
             Self::CatchUp { .. } => "catch-up",
             Self::Health { .. } => "health",
             Self::Switch { .. } => "switch",
+            Self::LowerTtl { .. } => "lower-ttl",
+            Self::RestoreTtl { .. } => "restore-ttl",
             Self::Verify { .. } => "verify",
             Self::Run { .. } => "run",
             Self::Manual { .. } => "manual",
@@ -249,6 +273,8 @@ impl Action {
                 | Self::Deactivate { .. }
                 | Self::Resync { .. }
                 | Self::Switch { .. }
+                | Self::LowerTtl { .. }
+                | Self::RestoreTtl { .. }
                 | Self::Run { .. }
                 | Self::Manual { .. }
         )
@@ -262,7 +288,8 @@ impl Action {
 pub enum Change {
     /// Where a service is active (`activate`, `restore`).
     Placement { before: Placement, after: Placement },
-    /// A DNS record's weighted record sets (`switch`).
+    /// A DNS record's weighted record sets (`switch`; `lower-ttl` and `restore-ttl`,
+    /// whose sets differ only in TTL).
     Weights {
         before: Vec<RecordSet>,
         after: Vec<RecordSet>,
@@ -342,6 +369,12 @@ impl Step {
             } => format!("{service} in {region}, from {from}"),
             Action::CatchUp { data, region, .. } => format!("{data} in {region}"),
             Action::Switch {
+                name, record_type, ..
+            }
+            | Action::LowerTtl {
+                name, record_type, ..
+            }
+            | Action::RestoreTtl {
                 name, record_type, ..
             } => format!("{name} {record_type}"),
             Action::Verify { name, .. }

@@ -240,11 +240,26 @@ fn arc_table(f: &mut Fields<'_, '_>, dns: ProviderKind, p: &mut Problems) -> Opt
         "`routing_controls` of [providers.arc]".into(),
         p,
     );
+    let control_panel = f.opt("control_panel", control_panel, p).map(|c| c.value);
     f.finish(p);
     Some(ArcCluster {
         endpoints: endpoints?,
         routing_controls: routing_controls?,
+        control_panel,
     })
+}
+
+/// `control_panel`: the ARN of an ARC control panel.
+fn control_panel(node: &Node<'_, '_>) -> Result<Located<String>, Problem> {
+    let arn = node.string()?;
+    if arn.value.starts_with("arn:") && arn.value.contains(":controlpanel/") {
+        Ok(arn)
+    } else {
+        Err(node.invalid(
+            "`control_panel` is not the ARN of an ARC control panel",
+            "write it as arn:aws:route53-recovery-control::ACCOUNT:controlpanel/ID",
+        ))
+    }
 }
 
 fn dns_commands_table(node: &Node<'_, '_>, p: &mut Problems) -> Option<DnsCommands> {
@@ -466,6 +481,7 @@ fn record(key: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<
         p,
     );
     let ttl = f.opt("ttl", Node::unsigned::<u32>, p).map(|t| t.value);
+    let switchover_ttl = f.opt("switchover_ttl", Node::duration, p);
     let follows = f.req("follows", Node::string, p);
     let alias = f.opt(
         "alias",
@@ -520,6 +536,7 @@ fn record(key: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<
         name: name?.value,
         record_type: record_type?,
         ttl,
+        switchover_ttl,
         follows: follows?,
         alias,
         targets: targets?,

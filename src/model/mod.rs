@@ -12,6 +12,7 @@ mod load;
 mod operations;
 mod places;
 mod record;
+pub mod safety_rules;
 mod scenario;
 pub mod schema;
 pub mod service;
@@ -26,7 +27,7 @@ use std::time::Duration;
 
 pub use crate::located::Located;
 pub use arc::ArcCluster;
-pub use aurora::{AuroraGlobal, AuroraMove, DEFAULT_AURORA_TIMEOUT};
+pub use aurora::{AuroraCall, AuroraGlobal, AuroraMove, DEFAULT_AURORA_TIMEOUT};
 pub use data_set::{BackupLocation, DataMethod, DataSet};
 pub use load::{LoadedEnvironment, load, parse};
 pub use operations::{

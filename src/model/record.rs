@@ -5,6 +5,8 @@
 //! a Route 53 PRIMARY/SECONDARY pair (home's set is the PRIMARY) read as weights: the
 //! region Route 53 answers with at 100, the other at 0.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use super::Located;
@@ -22,6 +24,10 @@ pub struct DnsRecord {
     pub name: String,
     pub record_type: String,
     pub ttl: Option<u32>,
+    /// The TTL a switchover lowers the record to first, waiting the old one out, so
+    /// that the switch takes effect within it (`validate` keeps it whole seconds,
+    /// below `ttl`, on a plain record).
+    pub switchover_ttl: Option<Located<Duration>>,
     pub follows: Located<String>,
     pub alias: Option<Alias>,
     /// Region → value (hostname, address, or alias target), in the order written.
@@ -46,6 +52,12 @@ pub enum Routing {
 impl DnsRecord {
     pub fn ttl(&self) -> u32 {
         self.ttl.unwrap_or(DEFAULT_TTL)
+    }
+
+    /// The declared `switchover_ttl` in seconds.
+    pub fn switchover_ttl(&self) -> Option<u32> {
+        let lowered = self.switchover_ttl.as_ref()?.value.as_secs();
+        Some(u32::try_from(lowered).unwrap_or(u32::MAX))
     }
 
     /// The declared weight of `region` (0 when it declares none).
@@ -185,6 +197,7 @@ mod tests {
             name: "api.example.test".to_string(),
             record_type: "CNAME".to_string(),
             ttl: None,
+            switchover_ttl: None,
             follows: located("api"),
             alias: None,
             targets: ["a", "b", "c"]

@@ -140,6 +140,11 @@ pub const FIELDS: &[Field] = &[
         "Region → the ARN of the routing control that sends traffic there.",
     ),
     field(
+        "providers.arc.control_panel",
+        Kind::String,
+        "The control panel's ARN: its safety rules are read before each plan, and a plan that would break one is refused.",
+    ),
+    field(
         "providers.dns_commands.timeout",
         Kind::Duration,
         "How long one run of either command may take (default 2m).",
@@ -387,6 +392,11 @@ pub const FIELDS: &[Field] = &[
         "The record type.",
     ),
     field("dns.*.ttl", Kind::Integer, "The time to live, in seconds."),
+    field(
+        "dns.*.switchover_ttl",
+        Kind::Duration,
+        "A switchover first lowers the record's TTL to this (whole seconds, below `ttl`; not on alias records or with dns = \"arc\") and waits the old one out, so the switch takes effect within it; the declared TTL is put back once verified.",
+    ),
     field(
         "dns.*.follows",
         Kind::String,

@@ -611,6 +611,7 @@ mod tests {
             name: format!("{key}.example.test"),
             record_type: "CNAME".to_string(),
             ttl: Some(60),
+            switchover_ttl: None,
             follows: located("api"),
             alias,
             targets: vec![

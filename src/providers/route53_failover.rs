@@ -241,6 +241,7 @@ mod tests {
                 (located("us-west-2"), "west.example.test".to_string()),
             ],
             weights: Vec::new(),
+            switchover_ttl: None,
             routing: Located::new(Routing::Failover, 0..0),
         }
     }

@@ -72,7 +72,10 @@ pub fn change_lines(step: &Step) -> Vec<String> {
     let (before, after) = match &step.change {
         None => return Vec::new(),
         Some(Change::Placement { before, after }) => (placement(before), placement(after)),
-        Some(Change::Weights { before, after }) => (record_sets(before), record_sets(after)),
+        Some(Change::Weights { before, after }) => {
+            let with_ttl = changes_ttl(&step.action);
+            (record_sets(before, with_ttl), record_sets(after, with_ttl))
+        }
     };
     let (before, after) = (format!("{before}\n"), format!("{after}\n"));
     let diff = TextDiff::from_lines(&before, &after);
@@ -100,13 +103,40 @@ fn placement(placement: &Placement) -> String {
     }
 }
 
-/// One line per record set: `eu-west-1 shop.eu-west-1.example weight=100`.
-fn record_sets(sets: &[RecordSet]) -> String {
+/// One line per record set: `eu-west-1 shop.eu-west-1.example weight=100`, and
+/// ` ttl=300` when `with_ttl`.
+fn record_sets(sets: &[RecordSet], with_ttl: bool) -> String {
     let lines: Vec<String> = sets
         .iter()
-        .map(|s| format!("{} {} weight={}", s.region, s.value, s.weight))
+        .map(|s| {
+            let line = format!("{} {} weight={}", s.region, s.value, s.weight);
+            match (with_ttl, s.ttl) {
+                (false, _) => line,
+                (true, Some(ttl)) => format!("{line} ttl={ttl}"),
+                (true, None) => format!("{line} ttl=unset"),
+            }
+        })
         .collect();
     lines.join("\n")
+}
+
+/// True for the steps whose change is a record's TTL (its sets are otherwise the same).
+pub fn changes_ttl(action: &Action) -> bool {
+    matches!(action, Action::LowerTtl { .. } | Action::RestoreTtl { .. })
+}
+
+/// The TTLs of `sets` (`5m`; several when they differ).
+pub fn ttls(sets: &[RecordSet]) -> String {
+    let mut ttls: Vec<String> = sets
+        .iter()
+        .map(|s| {
+            s.ttl.map_or("unset".to_string(), |ttl| {
+                format_seconds(Duration::from_secs(u64::from(ttl)))
+            })
+        })
+        .collect();
+    ttls.dedup();
+    ttls.join(", ")
 }
 
 /// How a renderer sets a command, URL, key or `${env:…}` reference apart: as it is
@@ -223,6 +253,7 @@ pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Opti
             }
         }),
         Action::Switch { .. } => failover_detail(step, lit),
+        Action::LowerTtl { .. } | Action::RestoreTtl { .. } => ttl_detail(&step.action),
         Action::Upload { file, key, .. } => Some(format!(
             "uploads {}; what {} held is kept as {}",
             lit(file),
@@ -268,6 +299,22 @@ fn failover_detail(step: &Step, lit: Literal) -> Option<String> {
             primary.region, primary.region, secondary.region
         )
     })
+}
+
+/// What a TTL step sets, and why.
+fn ttl_detail(action: &Action) -> Option<String> {
+    match action {
+        Action::LowerTtl { ttl, wait, .. } => Some(format!(
+            "lowers the TTL to {ttl} and waits out the old {wait} (answers cached before the lowering), so that the switch takes effect within {ttl}; the declared TTL is put back once the switchover is verified",
+            ttl = format_seconds(*ttl),
+            wait = format_seconds(*wait)
+        )),
+        Action::RestoreTtl { ttl, .. } => Some(format!(
+            "puts the declared TTL, {}, back: the switchover is verified",
+            format_seconds(*ttl)
+        )),
+        _ => None,
+    }
 }
 
 /// What an activate or restore step runs (or, for an RDS service, promotes).
