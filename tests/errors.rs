@@ -169,6 +169,20 @@ fn examples() -> Vec<Error> {
         Error::UnsupportedRouting {
             record: s("api.omniops.co.uk"),
             policy: s("failover (PRIMARY)"),
+            declared: "weighted",
+        },
+        Error::FailoverSets {
+            record: s("www.omniops.co.uk"),
+            detail: s("it has no SECONDARY set"),
+        },
+        Error::FailoverWithoutHealthCheck {
+            record: s("www.omniops.co.uk"),
+            region: s("us-east-1"),
+        },
+        Error::PartialHealthCheckOverride {
+            record: s("www.omniops.co.uk"),
+            health_check: s("abc123"),
+            state: s("inverted only (a failing PRIMARY would look healthy)"),
         },
         Error::ProgramNotFound {
             program: s("supabase"),

@@ -9,6 +9,7 @@ mod command_dns;
 mod config_props;
 mod drill;
 mod errors;
+mod failover_records;
 mod hostile;
 mod language;
 mod layering;

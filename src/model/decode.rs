@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::config::tree::{Fields, Node};
 use crate::error::{Problem, ProblemKind};
 use crate::located::Located;
+use crate::model::Routing;
 use crate::model::data_set::{Extract, LagProbe, LagSource};
 use crate::model::service::{
     DEFAULT_LIFECYCLE_TIMEOUT, DEFAULT_RDS_TIMEOUT, Lifecycle, RdsInstances,
@@ -515,6 +516,20 @@ fn record(key: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
+    let routing = f
+        .opt(
+            "routing",
+            |n| {
+                let span = n.string()?.span;
+                let routing = match one_of(n, &["weighted", "failover"])?.as_str() {
+                    "failover" => Routing::Failover,
+                    _ => Routing::Weighted,
+                };
+                Ok(Located::new(routing, span))
+            },
+            p,
+        )
+        .unwrap_or_else(|| Located::new(Routing::Weighted, key.span.clone()));
     f.finish(p);
     Some(DnsRecord {
         key,
@@ -528,6 +543,7 @@ fn record(key: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<
         alias,
         targets: targets?,
         weights,
+        routing,
     })
 }
 

@@ -6,6 +6,7 @@ pub mod aurora;
 mod circular;
 pub mod data_set;
 pub mod decode;
+mod failover_record;
 mod lifecycle;
 mod load;
 mod operations;
@@ -33,7 +34,10 @@ pub use operations::{
     AlarmProbe, Check, CheckKind, DEFAULT_TRIGGER_INTERVAL, Drill, ErrorRateProbe, FailbackMode,
     Notification, NotifyVia, Trigger, TriggerKind,
 };
-pub use record::{Alias, DnsRecord, RecordSet, weighted_sets};
+pub use record::{
+    Alias, DnsRecord, FailoverRole, FailoverSet, RecordSet, Routing, keep_observed_failover,
+    weighted_sets,
+};
 pub use scenario::{
     MaintenancePage, Phase, Scenario, ScenarioStep, ScenarioStepAction, Strategy, kept_key,
 };

@@ -439,6 +439,11 @@ pub const FIELDS: &[Field] = &[
         Kind::IntegerMap,
         "Active-active: each region's share of traffic (0-255, relative) while home serves; a failover moves home's share to the others, a failback restores these.",
     ),
+    field(
+        "dns.*.routing",
+        Kind::Choice(&["weighted", "failover"]),
+        "How Route 53 routes the record: weighted record sets (default), or a failover pair (home's set the PRIMARY, with a health check; exactly two targets) moved by overriding the PRIMARY's health check.",
+    ),
     field("data", Kind::Named, "The data sets, by name."),
     field(
         "data.*.service",

@@ -342,6 +342,7 @@ fn check_records(env: &Environment, p: &mut Problems) {
         }
         check_weights(env, record, p);
         check_switchover_ttl(env, record, p);
+        super::failover_record::check(env, record, p);
     }
 }
 

@@ -13,7 +13,7 @@ use crate::graph::step::{Action, Change, Placement};
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::{
     self, AuroraMove, BackupLocation, DataMethod, DataSet, DnsRecord, Environment, MaintenancePage,
-    RecordSet, ScenarioStep, Service, Strategy, weighted_sets,
+    RecordSet, ScenarioStep, Service, Strategy, keep_observed_failover, weighted_sets,
 };
 use crate::observe::ActualState;
 
@@ -390,12 +390,12 @@ fn switches<'e>(
             recovered.contains(follows) || actual.active_region(env, follows) == to
         })
         .filter_map(|record| {
-            let after = weighted_sets(record, &env.home.value, to);
             let before = actual
                 .records
                 .get(&record.key.value)
                 .cloned()
                 .unwrap_or_default();
+            let after = keep_observed_failover(weighted_sets(record, &env.home.value, to), &before);
             (before != after).then_some(Switch {
                 record,
                 before,

@@ -194,6 +194,7 @@ impl DnsProvider for ArcDns {
                             value: value.clone(),
                             weight: if *on.get(&region.value)? { 100 } else { 0 },
                             ttl: record.alias.is_none().then(|| record.ttl()),
+                            failover: None,
                         })
                     })
                     .collect();
@@ -331,6 +332,7 @@ mod tests {
                 (located("us-west-2"), "web.west.example.com".to_string()),
             ],
             weights: Vec::new(),
+            routing: Located::new(crate::model::Routing::Weighted, 0..0),
         }
     }
 

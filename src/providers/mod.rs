@@ -17,6 +17,7 @@ pub mod process;
 pub mod rds;
 pub mod real;
 pub mod route53;
+pub mod route53_failover;
 pub mod s3;
 pub mod sim;
 pub mod sim_aurora;

@@ -16,8 +16,8 @@ use crate::duration::format_seconds;
 use crate::graph::step::{Action, Change, Placement, Step};
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::{
-    AuroraMove, BackupLocation, Check, CheckKind, DEFAULT_RETRIES, Environment, HealthCheck,
-    HealthProbe, Notification, NotifyVia, Phase, RecordSet,
+    AuroraMove, BackupLocation, Check, CheckKind, DEFAULT_RETRIES, Environment, FailoverRole,
+    HealthCheck, HealthProbe, Notification, NotifyVia, Phase, RecordSet,
 };
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
@@ -267,6 +267,7 @@ pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Opti
                 None => check,
             }
         }),
+        Action::Switch { .. } => failover_detail(step, lit),
         Action::LowerTtl { .. } | Action::RestoreTtl { .. } => ttl_detail(&step.action),
         Action::Upload { file, key, .. } => Some(format!(
             "uploads {}; what {} held is kept as {}",
@@ -280,6 +281,39 @@ pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Opti
         )),
         _ => None,
     }
+}
+
+/// How a failover-routed record moves (`None` for a weighted one): through its
+/// PRIMARY's health check, forced unhealthy (disabled + inverted) or released.
+fn failover_detail(step: &Step, lit: Literal) -> Option<String> {
+    let Some(Change::Weights { after, .. }) = &step.change else {
+        return None;
+    };
+    let role = |role: FailoverRole| {
+        after
+            .iter()
+            .find(|s| s.failover.as_ref().is_some_and(|f| f.role == role))
+    };
+    let (primary, secondary) = (role(FailoverRole::Primary)?, role(FailoverRole::Secondary)?);
+    let check = match primary
+        .failover
+        .as_ref()
+        .and_then(|f| f.health_check.as_deref())
+    {
+        Some(id) => format!("its health check {}", lit(id)),
+        None => "its health check".to_string(),
+    };
+    Some(if primary.weight == 0 {
+        format!(
+            "failover routing: PRIMARY {} forced unhealthy through {check} (disabled + inverted) → Route 53 answers SECONDARY {}",
+            primary.region, secondary.region
+        )
+    } else {
+        format!(
+            "failover routing: PRIMARY {} judged by {check} again (override lifted: enabled, not inverted) → Route 53 answers PRIMARY {} while it is healthy, else SECONDARY {}",
+            primary.region, primary.region, secondary.region
+        )
+    })
 }
 
 /// What a TTL step sets, and why.
