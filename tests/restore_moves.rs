@@ -213,11 +213,11 @@ fn a_service_rebuilt_from_backups_without_a_backup_command_is_warned_about() {
     let workspace = Workspace::new();
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(VELERO);
     let text = fs::read_to_string(source).expect("the environment");
-    let without: String = text
+    let without = text
         .lines()
         .filter(|line| !line.starts_with("backup = "))
-        .map(|line| format!("{line}\n"))
-        .collect();
+        .collect::<Vec<_>>()
+        .join("\n");
     fs::create_dir_all(workspace.path().join("environments")).expect("a directory");
     fs::write(workspace.path().join(VELERO), without).expect("the environment is written");
     let validate = workspace.run(&["validate", VELERO]).expect(0);

@@ -165,28 +165,10 @@ pub fn code(text: &str) -> String {
 }
 
 /// What a step runs or probes, in one line, when there is something to say.
-pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Option<String> {
+/// What a lifecycle command on the side being left (fence, resync, backup) runs.
+fn lifecycle_detail(action: &Action, lit: Literal) -> Option<String> {
     let shell = |words: &[String]| lit(&argv(words));
-    match &step.action {
-        Action::Activate { retries, .. } => Some(format!(
-            "{}{}",
-            recovery_detail(env, &step.action, lit),
-            retries_note(*retries)
-        )),
-        Action::Restore { .. } => Some(recovery_detail(env, &step.action, lit)),
-        Action::Run {
-            argv,
-            timeout,
-            best_effort,
-            until,
-            ..
-        } => {
-            let run = run_detail(&shell(&argv.argv()), *timeout, *best_effort);
-            Some(match until {
-                Some(until) => format!("{run}, {}", until.describe()),
-                None => run,
-            })
-        }
+    match action {
         Action::Deactivate {
             command,
             timeout,
@@ -224,6 +206,35 @@ pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Opti
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
+        _ => None,
+    }
+}
+
+pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Option<String> {
+    let shell = |words: &[String]| lit(&argv(words));
+    match &step.action {
+        Action::Activate { retries, .. } => Some(format!(
+            "{}{}",
+            recovery_detail(env, &step.action, lit),
+            retries_note(*retries)
+        )),
+        Action::Restore { .. } => Some(recovery_detail(env, &step.action, lit)),
+        Action::Run {
+            argv,
+            timeout,
+            best_effort,
+            until,
+            ..
+        } => {
+            let run = run_detail(&shell(&argv.argv()), *timeout, *best_effort);
+            Some(match until {
+                Some(until) => format!("{run}, {}", until.describe()),
+                None => run,
+            })
+        }
+        Action::Deactivate { .. } | Action::Resync { .. } | Action::Backup { .. } => {
+            lifecycle_detail(&step.action, lit)
+        }
         Action::CatchUp { data, timeout, .. } => {
             let condition = env
                 .data_set(data)
