@@ -299,30 +299,31 @@ fn a_failover_record_moves_through_its_primarys_health_check_and_back() {
     .expect(0);
 }
 
-#[test]
-fn a_primary_without_a_health_check_is_refused() {
-    let moto = moto::shared();
-    let domain = "failover-unchecked.example.test";
-    seed(moto, domain, false, "west.failover-unchecked.example.test");
+/// The live plan of the failover records of `domain` is refused with `code`; its
+/// diagnostic is the snapshot `name`.
+fn plan_is_refused(moto: &MotoServer, domain: &str, code: &str, name: &str) {
     let workspace = Workspace::new();
     workspace.failover_records("route53", "none", domain);
-
     let plan = drplan(
         &workspace,
         moto,
         &["plan", ENV, "--scenario", "region-down"],
     )
     .expect(1);
-    assert!(
-        plan.stderr
-            .contains("drplan::provider::failover_without_health_check"),
-        "{}",
-        plan.stderr
-    );
-    snapshot::assert_live(
-        "failover_records",
+    assert!(plan.stderr.contains(code), "{}", plan.stderr);
+    snapshot::assert_live("failover_records", name, &plan.stderr);
+}
+
+#[test]
+fn a_primary_without_a_health_check_is_refused() {
+    let moto = moto::shared();
+    let domain = "failover-unchecked.example.test";
+    seed(moto, domain, false, "west.failover-unchecked.example.test");
+    plan_is_refused(
+        moto,
+        domain,
+        "drplan::provider::failover_without_health_check",
         "primary_without_health_check",
-        &plan.stderr,
     );
 }
 
@@ -339,25 +340,11 @@ fn a_health_check_only_inverted_is_reported_and_refused() {
         "--inverted",
     ]);
     assert_eq!(override_state(moto, &check), (false, true));
-    let workspace = Workspace::new();
-    workspace.failover_records("route53", "none", domain);
-
-    let plan = drplan(
-        &workspace,
+    plan_is_refused(
         moto,
-        &["plan", ENV, "--scenario", "region-down"],
-    )
-    .expect(1);
-    assert!(
-        plan.stderr
-            .contains("drplan::provider::partial_health_check_override"),
-        "{}",
-        plan.stderr
-    );
-    snapshot::assert_live(
-        "failover_records",
+        domain,
+        "drplan::provider::partial_health_check_override",
         "health_check_only_inverted",
-        &plan.stderr,
     );
     // Nothing was changed by the refusal.
     assert_eq!(override_state(moto, &check), (false, true));
