@@ -5,13 +5,15 @@
 //! sets every control in ONE `UpdateRoutingControlStates` call, the new region on and
 //! the old one off together, so the control panel's safety rules judge the end state.
 //! Each call tries the cluster's regional endpoints in turn until one answers, as AWS
-//! advises; an answer that refuses (a safety rule's `ConflictException`, a
+//! advises, starting from the one that answered last (an endpoint down costs its
+//! retries once); an answer that refuses (a safety rule's `ConflictException`, a
 //! `ServiceLimitExceededException`) is reported with its code, not tried elsewhere.
 //! With a `control_panel`, its safety rules are read for each plan (`ListSafetyRules`,
 //! the control-config API, in us-west-2 only: a plan-time read, never needed to move),
 //! with the states of every control they name, so the plan is judged before apply.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
@@ -38,6 +40,9 @@ const REFUSALS: [&str; 2] = ["ConflictException", "ServiceLimitExceededException
 pub struct ArcDns {
     sdk: SdkConfig,
     cluster: ArcCluster,
+    /// The endpoint that answered last: tried first by the next call, so an endpoint
+    /// down (a failed region's) costs its retries once per run, not once per call.
+    answered: AtomicUsize,
 }
 
 impl ArcDns {
@@ -45,6 +50,7 @@ impl ArcDns {
         Self {
             sdk: sdk.clone(),
             cluster: cluster.clone(),
+            answered: AtomicUsize::new(0),
         }
     }
 
@@ -57,8 +63,8 @@ impl ArcDns {
         Client::from_conf(config)
     }
 
-    /// Runs `call` against each endpoint in turn until one answers; the last failure
-    /// when none does.
+    /// Runs `call` against each endpoint in turn, from the one that answered last,
+    /// until one answers; the last failure when none does.
     async fn on_any_endpoint<T, E, F, Fut>(&self, action: &str, call: F) -> Result<T, Error>
     where
         F: Fn(Client) -> Fut,
@@ -66,9 +72,15 @@ impl ArcDns {
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let mut last = None;
-        for (region, url) in &self.cluster.endpoints {
+        let endpoints = &self.cluster.endpoints;
+        let first = self.answered.load(Ordering::Relaxed);
+        for index in (0..endpoints.len()).map(|i| (first + i) % endpoints.len()) {
+            let (region, url) = &endpoints[index];
             match call(self.client(&region.value, url)).await {
-                Ok(answer) => return Ok(answer),
+                Ok(answer) => {
+                    self.answered.store(index, Ordering::Relaxed);
+                    return Ok(answer);
+                }
                 Err(err) => {
                     let failure = Failure::of(&err);
                     if let Some(code) = failure.code().filter(|c| REFUSALS.contains(c)) {
@@ -416,6 +428,36 @@ mod tests {
             "{uris:?}"
         );
         assert!(uris[3].contains("second.us-east-1"), "{uris:?}");
+    }
+
+    #[tokio::test]
+    async fn the_endpoint_that_answered_is_tried_first_by_the_next_call() {
+        let unavailable = || {
+            error(
+                503,
+                "EndpointTemporarilyUnavailableException",
+                "try another",
+            )
+        };
+        let replay = client(vec![
+            unavailable(),
+            unavailable(),
+            unavailable(),
+            state(EAST, true),
+            state(WEST, false),
+            json(200, "{}"),
+        ]);
+        let arc = arc(&replay);
+        arc.read(&[record()]).await.unwrap();
+        arc.apply(&switch_west()).await.unwrap();
+        let uris = uris(&replay);
+        // The endpoint down costs its retries once; every later call goes to the one
+        // that answered.
+        assert_eq!(uris.len(), 6, "{uris:?}");
+        assert!(
+            uris[3..].iter().all(|u| u.contains("second.us-east-1")),
+            "{uris:?}"
+        );
     }
 
     #[tokio::test]
