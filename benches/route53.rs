@@ -168,7 +168,6 @@ struct Failover {
 /// The workspace and environment drplan runs in.
 struct Bench<'a> {
     dir: PathBuf,
-    bin: PathBuf,
     moto: &'a MotoServer,
     loopback: &'a Loopback,
     env: drplan::model::Environment,
@@ -178,9 +177,9 @@ impl<'a> Bench<'a> {
     fn new(dir: &Path, moto: &'a MotoServer, loopback: &'a Loopback) -> Self {
         let text = fixture::reference_text(&loopback.url);
         std::fs::write(dir.join("production.toml"), &text).expect("the environment is written");
+        fixture::install_standins(dir);
         Self {
             dir: dir.to_path_buf(),
-            bin: fixture::install_standins(dir),
             moto,
             loopback,
             env: fixture::environment(&text),
@@ -190,19 +189,14 @@ impl<'a> Bench<'a> {
     /// A command with moto's credentials and `endpoint`, nothing of the host's AWS setup.
     fn command(&self, program: &Path, args: &[&str], endpoint: &str) -> Command {
         let mut command = Command::new(program);
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            if name.starts_with("AWS_") || name.starts_with("DRPLAN_") {
-                command.env_remove(name.as_ref());
-            }
-        }
+        fixture::child_env(
+            &mut command,
+            self.moto.aws_env(),
+            endpoint,
+            &self.loopback.url,
+            &self.dir,
+        );
         command
-            .current_dir(&self.dir)
-            .envs(self.moto.aws_env())
-            .env("AWS_ENDPOINT_URL", endpoint)
-            .envs(fixture::webhooks(&self.loopback.url))
-            .env("PATH", fixture::path_with(&self.bin))
-            .env("DRPLAN_STANDIN_LOG", self.dir.join("commands.log"))
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
