@@ -22,7 +22,6 @@
 //! nothing here relies on that.
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::Path;
 
 use serde_json::Value;
@@ -97,7 +96,7 @@ impl World {
             .collect();
         let arc = ArcStandIn::start(&states);
         // The failed region's endpoint is written first, and is down.
-        let closed = closed_port();
+        let closed = fixture::closed_endpoint();
         let text = fixture::with_arc_endpoints(
             &text,
             &[
@@ -122,7 +121,10 @@ impl World {
     }
 
     /// The global database with its writer at home and the target's lag within the
-    /// RPO; the backups bucket with a backup made just now; the static bucket.
+    /// RPO; the backups bucket with a backup made just now; the static bucket. (aws.toml's
+    /// database data sets are recovered by `restore`, so this scenario gates on the
+    /// backup's age, and drplan does not read the lag: benches/aws_failover.rs counts
+    /// no CloudWatch call.)
     fn seed(&self) {
         let seeder = Seeder::new(&self.moto.endpoint);
         let member = |region: &str| {
@@ -269,14 +271,6 @@ impl World {
             .map(str::to_string)
             .collect()
     }
-}
-
-/// `http://127.0.0.1:PORT/v1` on a port nothing listens on.
-fn closed_port() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-    let address = listener.local_addr().expect("a local address");
-    drop(listener);
-    format!("http://{address}/v1")
 }
 
 /// A world on the swapped copy, failed over by `apply plan.json`; the ARC requests

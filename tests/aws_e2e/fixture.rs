@@ -119,6 +119,15 @@ pub fn home_and_target_swapped(text: &str) -> String {
     swapped
 }
 
+/// `http://127.0.0.1:PORT/v1` on a port nothing listens on: an ARC endpoint that is down.
+#[allow(dead_code)] // the AWS-native test and bench use it; the others do not
+pub fn closed_endpoint() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let address = listener.local_addr().expect("a local address");
+    drop(listener);
+    format!("http://{address}/v1")
+}
+
 /// `text` decoded and validated by drplan (to read the records to seed).
 pub fn environment(text: &str) -> Environment {
     drplan::model::parse("production.toml", text).expect("the reference environment loads")
@@ -394,6 +403,26 @@ impl Seeder {
                     .send(),
             )
             .expect("the lag is put");
+    }
+
+    /// The ARNs of the members of the global cluster `global`, read through `region`.
+    #[allow(dead_code)] // benches/aws_failover.rs checks each run with it
+    pub fn global_members(&self, region: &str, global: &str) -> Vec<String> {
+        let answer = self
+            .runtime
+            .block_on(
+                self.rds(region)
+                    .describe_global_clusters()
+                    .global_cluster_identifier(global)
+                    .send(),
+            )
+            .expect("the global cluster is described");
+        answer
+            .global_clusters()
+            .iter()
+            .flat_map(aws_sdk_rds::types::GlobalCluster::global_cluster_members)
+            .filter_map(|m| m.db_cluster_arn().map(str::to_string))
+            .collect()
     }
 
     fn rds(&self, region: &str) -> aws_sdk_rds::Client {
