@@ -123,7 +123,7 @@ impl World {
     /// The global database with its writer at home and the target's lag within the
     /// RPO; the backups bucket with a backup made just now; the static bucket. (aws.toml's
     /// database data sets are recovered by `restore`, so this scenario gates on the
-    /// backup's age, and drplan does not read the lag: benches/aws_failover.rs counts
+    /// backup's age, and drplan does not read the lag: `benches/aws_failover.rs` counts
     /// no CloudWatch call.)
     fn seed(&self) {
         let seeder = Seeder::new(&self.moto.endpoint);
