@@ -262,14 +262,57 @@ pub enum Error {
         status: u16,
     },
 
-    #[error("route53: {record} has {policy} routing; drplan moves weighted record sets only")]
+    #[error("route53: {record} has {policy} routing, but [dns] declares it {declared}")]
     #[diagnostic(
         code(drplan::provider::unsupported_routing),
         help(
-            "drplan does not plan beside record sets it does not manage: make the record weighted (one set per region, set identifier = region), move it with ARC or a `dns = \"command\"` provider, or drop it from [dns]"
+            "drplan does not plan beside record sets it does not manage: make the record weighted (one set per region, set identifier = region), or declare routing = \"failover\" for a PRIMARY/SECONDARY pair, move it with ARC or a `dns = \"command\"` provider, or drop it from [dns]"
         )
     )]
-    UnsupportedRouting { record: String, policy: String },
+    UnsupportedRouting {
+        record: String,
+        policy: String,
+        /// How the environment file routes it: `weighted` or `failover`.
+        declared: &'static str,
+    },
+
+    #[error(
+        "route53: the failover record sets of {record} are not a pair drplan can move: {detail}"
+    )]
+    #[diagnostic(
+        code(drplan::provider::failover_sets),
+        help(
+            "a failover record is one PRIMARY set (home's) and one SECONDARY set, each with set identifier = its region among the record's two targets; fix the sets in Route 53, or the record in the environment file"
+        )
+    )]
+    FailoverSets { record: String, detail: String },
+
+    #[error(
+        "route53: the PRIMARY set ({region}) of {record} has no health check: drplan cannot override a failover record without one"
+    )]
+    #[diagnostic(
+        code(drplan::provider::failover_without_health_check),
+        help(
+            "drplan moves a failover record by forcing the PRIMARY's health check unhealthy: associate a health check with the PRIMARY set (HealthCheckId), or use weighted routing (routing = \"weighted\")"
+        )
+    )]
+    FailoverWithoutHealthCheck { record: String, region: String },
+
+    #[error(
+        "route53: the health check {health_check} of {record}'s PRIMARY is {state}, neither drplan's override (disabled + inverted) nor released (neither flag set)"
+    )]
+    #[diagnostic(
+        code(drplan::provider::partial_health_check_override),
+        help(
+            "drplan does not guess what was meant: with `aws route53 update-health-check`, set --disabled --inverted (traffic to the SECONDARY) or --no-disabled --no-inverted (the PRIMARY serves while healthy), then plan again"
+        )
+    )]
+    PartialHealthCheckOverride {
+        record: String,
+        health_check: String,
+        /// `inverted only` or `disabled only`.
+        state: String,
+    },
 
     #[error("command: program `{program}` not found on PATH")]
     #[diagnostic(
@@ -548,6 +591,30 @@ pub enum Error {
     )]
     RpoBreached { data: Vec<String> },
 
+    #[error("the plan breaks the ARC control panel's safety rules: {}", breaches.join("; "))]
+    #[diagnostic(
+        code(drplan::apply::safety_rules_breached),
+        help(
+            "ARC would refuse the update half-way through; change the rules or the routing controls in the ARC console (or with --safety-rules-to-override of `aws route53-recovery-cluster update-routing-control-states`), then plan again"
+        )
+    )]
+    SafetyRulesBreached { breaches: Vec<String> },
+
+    #[error(
+        "the backup of {service} left nothing new under {location} (the newest there is {newest})"
+    )]
+    #[diagnostic(
+        code(drplan::apply::no_new_backup),
+        help(
+            "the restore that follows would load an older backup and lose the writes made since; make the `backup` command write under that location (and wait until it is written), then `drplan apply --resume FILE`"
+        )
+    )]
+    NoNewBackup {
+        service: String,
+        location: String,
+        newest: String,
+    },
+
     /// The run's own check of a data set's newest backup, just before restoring it.
     #[error("{found}, beyond the RPO of {rpo} for {data}")]
     #[diagnostic(
@@ -785,11 +852,13 @@ pub enum ProblemKind {
     Route53ControlPlane,
     PageInFailedRegion,
     NoResync,
+    NoBackup,
     CircularHealthProbe,
     UnmeasuredReplication,
     NoStorage,
     AlarmInFailedRegion,
     WatchersInOneRegion,
+    HealthCheckControlPlane,
 }
 
 impl ProblemKind {
@@ -804,10 +873,12 @@ impl ProblemKind {
                 | Self::Route53ControlPlane
                 | Self::PageInFailedRegion
                 | Self::NoResync
+                | Self::NoBackup
                 | Self::CircularHealthProbe
                 | Self::UnmeasuredReplication
                 | Self::AlarmInFailedRegion
                 | Self::WatchersInOneRegion
+                | Self::HealthCheckControlPlane
         )
     }
 
@@ -841,11 +912,13 @@ impl ProblemKind {
             Self::Route53ControlPlane => "drplan::stability::route53_control_plane",
             Self::PageInFailedRegion => "drplan::stability::page_in_failed_region",
             Self::NoResync => "drplan::lifecycle::no_resync",
+            Self::NoBackup => "drplan::lifecycle::no_backup",
             Self::CircularHealthProbe => "drplan::stability::circular_health_probe",
             Self::UnmeasuredReplication => "drplan::lifecycle::unmeasured_replication",
             Self::NoStorage => "drplan::config::no_storage",
             Self::AlarmInFailedRegion => "drplan::stability::alarm_in_failed_region",
             Self::WatchersInOneRegion => "drplan::stability::watchers_in_one_region",
+            Self::HealthCheckControlPlane => "drplan::stability::health_check_control_plane",
         }
     }
 }

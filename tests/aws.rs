@@ -416,7 +416,7 @@ async fn route53_reports_an_unknown_zone() {
 }
 
 #[tokio::test]
-async fn route53_refuses_a_record_routed_by_failover_instead_of_guessing() {
+async fn route53_refuses_failover_sets_of_a_record_declared_weighted_instead_of_guessing() {
     let moto = moto::shared();
     let domain = "failover.omniops.test";
     let zone_id = create_zone(moto, domain);
@@ -451,11 +451,11 @@ async fn route53_refuses_a_record_routed_by_failover_instead_of_guessing() {
     assert_eq!(
         message,
         format!(
-            "route53: {} has failover (PRIMARY) routing; drplan moves weighted record sets only",
+            "route53: {} has failover (PRIMARY) routing, but [dns] declares it weighted",
             record.name
         )
     );
-    assert!(help.contains("make the record weighted"), "{help}");
+    assert!(help.contains("routing = \"failover\""), "{help}");
 }
 
 #[tokio::test]

@@ -34,6 +34,16 @@ fn examples() -> Vec<Error> {
         Error::RpoBreached {
             data: vec![s("customer-configs"), s("conversations")],
         },
+        Error::NoNewBackup {
+            service: s("orders-db"),
+            location: s("s3://shop-velero/backups/orders-"),
+            newest: s("s3://shop-velero/backups/orders-hourly-20261202010000/velero-backup.json"),
+        },
+        Error::SafetyRulesBreached {
+            breaches: vec![s(
+                "switch:www: assertion rule `one-cell-on` (at least 1 on of [east, west]) would not hold after the update",
+            )],
+        },
         Error::BackupBeyondRpo {
             data: s("customer-configs"),
             found: s(
@@ -159,6 +169,20 @@ fn examples() -> Vec<Error> {
         Error::UnsupportedRouting {
             record: s("api.omniops.co.uk"),
             policy: s("failover (PRIMARY)"),
+            declared: "weighted",
+        },
+        Error::FailoverSets {
+            record: s("www.omniops.co.uk"),
+            detail: s("it has no SECONDARY set"),
+        },
+        Error::FailoverWithoutHealthCheck {
+            record: s("www.omniops.co.uk"),
+            region: s("us-east-1"),
+        },
+        Error::PartialHealthCheckOverride {
+            record: s("www.omniops.co.uk"),
+            health_check: s("abc123"),
+            state: s("inverted only (a failing PRIMARY would look healthy)"),
         },
         Error::ProgramNotFound {
             program: s("supabase"),

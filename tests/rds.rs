@@ -153,3 +153,27 @@ fn a_replica_lagging_beyond_the_rpo_is_not_promoted() {
     );
     snapshot::assert_live("rds", "lagging_replica_refused", &apply.stderr);
 }
+
+#[test]
+fn the_failback_asks_a_person_for_a_new_read_replica_and_never_deletes_the_old_primary() {
+    let workspace = Workspace::new();
+    workspace.onprem_in(&RENAMES, DATABASE);
+    let plan = workspace
+        .run(&["plan", ENV, "--failback", "--offline"])
+        .expect(0);
+    // AWS cannot turn the old primary back into a replica: the reprotect is a new
+    // read replica of the promoted one, made by a person (drplan deletes nothing).
+    let step = plan
+        .stdout
+        .lines()
+        .skip_while(|line| !line.trim_start().starts_with("manual:db"))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        step.contains("make db in us-east-1 a replica of us-west-2")
+            && step.contains("aws rds create-db-instance-read-replica --region us-east-1")
+            && step.contains("retire shop-db yourself"),
+        "{plan}"
+    );
+}

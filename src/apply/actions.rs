@@ -9,7 +9,7 @@ use super::{maintenance, notify, retry};
 use crate::error::Error;
 use crate::graph::step::{Action, Change, Step, TtlWait};
 use crate::model::until::{Until, verdict};
-use crate::model::{Check, CheckKind, HealthProbe, ProviderKind, Template};
+use crate::model::{BackupLocation, Check, CheckKind, HealthProbe, ProviderKind, Template};
 use crate::providers::RecordChange;
 
 /// Performs `steps`: one step, or several switch steps of one graph level as one batch.
@@ -136,6 +136,13 @@ async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
                 Err(error) => Err(error),
             }
         }
+        Action::Backup {
+            service,
+            region,
+            command,
+            backups,
+            timeout,
+        } => backup(ctx, service, region, command, backups, *timeout).await,
         Action::Resync {
             service,
             region,
@@ -156,6 +163,15 @@ async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
             region,
             probe,
         } => health(ctx, service, region, probe.as_ref()).await,
+        Action::LowerTtl { record, wait, .. } => {
+            let set = set_ttl(ctx, step, record).await?;
+            tokio::time::sleep(cache_expiry(ctx, *wait)).await;
+            Ok(format!(
+                "{set}; waited out the old TTL, {}",
+                crate::duration::format_seconds(*wait)
+            ))
+        }
+        Action::RestoreTtl { record, .. } => set_ttl(ctx, step, record).await,
         Action::Verify {
             index,
             retries,
@@ -217,6 +233,45 @@ fn with_backup(argv: &[String], backup: &str) -> Result<Vec<String>, Error> {
                 })
         })
         .collect()
+}
+
+/// Runs the backup, then finds under each location a backup that was not there
+/// before the step (a new object, or the newest one rewritten): without one, the
+/// restore that follows would load an older backup and lose every write made since.
+async fn backup(
+    ctx: &Context,
+    service: &str,
+    region: &str,
+    command: &[String],
+    backups: &[BackupLocation],
+    timeout: Duration,
+) -> Result<String, Error> {
+    let storage = &ctx.runtime.storage;
+    let mut before = Vec::new();
+    for location in backups {
+        before.push(storage.newest(location, None).await?);
+    }
+    let output = ctx
+        .runtime
+        .services
+        .backup(service, region, command, backups, timeout)
+        .await?;
+    let mut lines = vec![output.log];
+    for (location, before) in backups.iter().zip(before) {
+        match storage.newest(location, None).await? {
+            Some(object) if Some(&object) != before.as_ref() => {
+                lines.push(format!("new backup: {}", object.url));
+            }
+            found => {
+                return Err(Error::NoNewBackup {
+                    service: service.to_string(),
+                    location: location.url(),
+                    newest: found.map_or_else(|| "none".to_string(), |o| o.url),
+                });
+            }
+        }
+    }
+    Ok(lines.join("\n"))
 }
 
 async fn check_rpo(ctx: &Context, data: &str) -> Result<String, Error> {
@@ -382,6 +437,38 @@ async fn switch(ctx: &Context, steps: &[&Step]) -> Result<String, Error> {
     }
     let names: Vec<&str> = changes.iter().map(|c| c.record.name.as_str()).collect();
     Ok(format!("moved {}", names.join(", ")))
+}
+
+/// Sets `record` to the sets its TTL step leaves it with (the same sets at another
+/// TTL); an UPSERT, so a resumed step sets them again harmlessly.
+async fn set_ttl(ctx: &Context, step: &Step, record: &str) -> Result<String, Error> {
+    let (Some(declared), Some(Change::Weights { after, .. })) =
+        (ctx.env.record(record), &step.change)
+    else {
+        return Ok(String::new());
+    };
+    let change = RecordChange {
+        record: declared.clone(),
+        after: after.clone(),
+    };
+    ctx.runtime.dns.apply(std::slice::from_ref(&change)).await?;
+    let ttl = after
+        .iter()
+        .filter_map(|set| set.ttl)
+        .max()
+        .unwrap_or_default();
+    Ok(format!("set the TTL of {} to {ttl}s", declared.name))
+}
+
+/// How long answers cached for `ttl` may still be served: `ttl`, scaled on the sim
+/// world like every wait of a run; nothing when only the DNS is simulated (real time,
+/// and nothing caches the sim's answers). A resumed step waits it out in full again:
+/// never shorter than needed.
+fn cache_expiry(ctx: &Context, ttl: Duration) -> Duration {
+    if ctx.options.time_scale.is_none() && ctx.env.providers.dns == ProviderKind::Sim {
+        return Duration::ZERO;
+    }
+    ctx.scaled(ttl)
 }
 
 /// Waits until `wait.ttl` has passed since the record was switched (in full when this

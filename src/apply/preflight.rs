@@ -24,7 +24,9 @@ fn texts(env: &Environment, step: &Step) -> Vec<String> {
         Action::Activate { command, .. } | Action::Restore { command, .. } => {
             return command.clone().unwrap_or_default();
         }
-        Action::Deactivate { command, .. } | Action::Resync { command, .. } => {
+        Action::Deactivate { command, .. }
+        | Action::Resync { command, .. }
+        | Action::Backup { command, .. } => {
             return command.clone();
         }
         Action::Run { argv, .. } => return argv.argv(),

@@ -100,8 +100,14 @@ async fn locked(
     super::start(launch(session, options, at), file, state, version).await
 }
 
-/// Refuses data loss without --accept-data-loss, and pauses no terminal can answer.
+/// Refuses data loss without --accept-data-loss, a plan that breaks ARC safety rules,
+/// and pauses no terminal can answer.
 fn refuse_unsafe(options: &ApplyOptions, plan: &Plan) -> Result<(), Error> {
+    if !plan.summary.safety_breaches.is_empty() {
+        return Err(Error::SafetyRulesBreached {
+            breaches: plan.summary.safety_breaches.clone(),
+        });
+    }
     let violated: Vec<String> = plan
         .summary
         .data_at_risk
@@ -150,5 +156,38 @@ fn launch(session: Session, mut options: ApplyOptions, at: Option<SystemTime>) -
         backend: session.state_backend,
         secrets: session.secrets,
         options,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Intent, assumed_actual};
+
+    #[test]
+    fn a_plan_that_breaks_a_safety_rule_is_refused_even_with_every_flag() {
+        let env = crate::model::parse(
+            "kitchen-sink-arc.toml",
+            include_str!("../../tests/fixtures/kitchen-sink-arc.toml"),
+        )
+        .expect("the fixture is valid");
+        let intent = Intent::Failback;
+        let mut plan = Plan::build(&env, intent, &assumed_actual(&env, intent));
+        let options = ApplyOptions {
+            parallelism: 1,
+            keep_going: true,
+            auto_approve: true,
+            accept_data_loss: true,
+            at: None,
+            time_scale: None,
+            quiet: true,
+        };
+        assert!(refuse_unsafe(&options, &plan).is_ok());
+        plan.summary.safety_breaches = vec!["switch:www: assertion rule `one-cell-on`".to_string()];
+        let refused = refuse_unsafe(&options, &plan).unwrap_err();
+        assert!(
+            matches!(refused, Error::SafetyRulesBreached { .. }),
+            "{refused:?}"
+        );
     }
 }

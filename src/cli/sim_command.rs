@@ -46,9 +46,9 @@ pub struct InitArgs {
 
 #[derive(Debug, clap::Args)]
 #[command(group(ArgGroup::new("subject").multiple(true).args(["region", "service"])))]
-#[command(group(ArgGroup::new("service_change").multiple(true).args(["down", "up", "fault_rate"])))]
+#[command(group(ArgGroup::new("service_change").multiple(true).args(["down", "up", "fault_rate", "rejoin"])))]
 #[command(group(
-    ArgGroup::new("change").required(true).multiple(true).args(["down", "up", "age_backups", "latency", "fault_rate", "writes", "lag", "replication", "alarm"])
+    ArgGroup::new("change").required(true).multiple(true).args(["down", "up", "rejoin", "age_backups", "latency", "fault_rate", "writes", "lag", "replication", "alarm"])
 ))]
 pub struct SetArgs {
     #[command(flatten)]
@@ -66,6 +66,10 @@ pub struct SetArgs {
     /// Mark the region or service up again.
     #[arg(long, group = "mark", requires = "subject")]
     pub up: bool,
+    /// Make the Aurora service's cluster in --region a member of its global cluster
+    /// again: stands for the new secondary a person makes in a reprotect.
+    #[arg(long, group = "mark", requires_all = ["service", "region"])]
+    pub rejoin: bool,
     /// Make every backup this much older, e.g. 2h (to breach an RPO).
     #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
     pub age_backups: Option<Duration>,
@@ -197,7 +201,12 @@ fn set(args: &SetArgs) -> Result<(), Error> {
 fn change(world: &mut SimWorld, args: &SetArgs) -> Result<Vec<String>, Error> {
     let mut changes = Vec::new();
     let status = if args.up { "up" } else { "down" };
-    if let (Some(service), true) = (&args.service, args.down || args.up) {
+    if let (Some(service), Some(region), true) = (&args.service, &args.region, args.rejoin) {
+        world.rejoin(service, region)?;
+        changes.push(format!(
+            "{service}: the cluster in {region} is a member of its global cluster again"
+        ));
+    } else if let (Some(service), true) = (&args.service, args.down || args.up) {
         world.set_service(service, args.region.as_deref(), args.up)?;
         changes.push(format!(
             "{service} marked {status} in {}",
@@ -370,6 +379,10 @@ fn render(env: &Environment, world: &SimWorld, now: SystemTime) -> String {
         .data
         .iter()
         .map(|(name, data)| (name.clone(), describe_data(data)));
+    let aurora = world
+        .aurora
+        .iter()
+        .map(|(service, global)| (service.clone(), global.describe()));
     let probes = [
         (
             "latency".to_string(),
@@ -377,16 +390,19 @@ fn render(env: &Environment, world: &SimWorld, now: SystemTime) -> String {
         ),
         ("fault rate".to_string(), world.fault_rate.to_string()),
     ];
-    [
+    let mut sections = vec![
         format!("sim world of {}\n", world.environment),
         section("regions", regions),
         section("services", services),
         section("dns records", records),
         section("backups (newest)", backups),
         section("replicated data", data),
-        section("probes", probes),
-    ]
-    .join("\n")
+    ];
+    if !world.aurora.is_empty() {
+        sections.push(section("aurora global databases", aurora));
+    }
+    sections.push(section("probes", probes));
+    sections.join("\n")
 }
 
 /// `active in R (position 12), us-west-2 replica at 10, lag 0s, running, 0 lost`.

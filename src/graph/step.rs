@@ -119,6 +119,18 @@ pub enum Action {
         timeout: Duration,
         best_effort: bool,
     },
+    /// Back a service up in `region` (the side a planned move leaves, once fenced),
+    /// before it is restored where it moves: the step fails unless a backup that was
+    /// not there before it lands under each of `backups` (else the restore would load
+    /// an older one, without the writes made since).
+    Backup {
+        service: String,
+        region: String,
+        command: Vec<String>,
+        backups: Vec<BackupLocation>,
+        #[serde(with = "crate::duration::seconds")]
+        timeout: Duration,
+    },
     /// Make a service's copy in `region` a replica of the active one in `from`.
     Resync {
         service: String,
@@ -149,6 +161,28 @@ pub enum Action {
         record: String,
         name: String,
         record_type: String,
+    },
+    /// Before a switchover, lower a record's TTL to `ttl` (the step's `Change::Weights`:
+    /// its current sets, differing only in TTL), then wait out `wait`, the old TTL, so
+    /// that no resolver still holds an answer cached for longer when the switch comes:
+    /// the switch then takes effect within `ttl`.
+    LowerTtl {
+        record: String,
+        name: String,
+        record_type: String,
+        #[serde(with = "crate::duration::seconds")]
+        ttl: Duration,
+        #[serde(with = "crate::duration::seconds")]
+        wait: Duration,
+    },
+    /// Once the switchover is verified, put back a record's declared TTL, `ttl`, that a
+    /// `LowerTtl` step lowered (the sets are the step's `Change::Weights`).
+    RestoreTtl {
+        record: String,
+        name: String,
+        record_type: String,
+        #[serde(with = "crate::duration::seconds")]
+        ttl: Duration,
     },
     /// Run a check of the validation checklist (`checks` index); a failed check is
     /// tried again `retries` times (omitted from the plan file when the default); a
@@ -223,9 +257,12 @@ impl Action {
             Self::Restore { .. } => "restore",
             Self::Deactivate { .. } => "deactivate",
             Self::Resync { .. } => "resync",
+            Self::Backup { .. } => "backup",
             Self::CatchUp { .. } => "catch-up",
             Self::Health { .. } => "health",
             Self::Switch { .. } => "switch",
+            Self::LowerTtl { .. } => "lower-ttl",
+            Self::RestoreTtl { .. } => "restore-ttl",
             Self::Verify { .. } => "verify",
             Self::Run { .. } => "run",
             Self::Manual { .. } => "manual",
@@ -248,7 +285,10 @@ impl Action {
                 | Self::Restore { .. }
                 | Self::Deactivate { .. }
                 | Self::Resync { .. }
+                | Self::Backup { .. }
                 | Self::Switch { .. }
+                | Self::LowerTtl { .. }
+                | Self::RestoreTtl { .. }
                 | Self::Run { .. }
                 | Self::Manual { .. }
         )
@@ -262,7 +302,8 @@ impl Action {
 pub enum Change {
     /// Where a service is active (`activate`, `restore`).
     Placement { before: Placement, after: Placement },
-    /// A DNS record's weighted record sets (`switch`).
+    /// A DNS record's weighted record sets (`switch`; `lower-ttl` and `restore-ttl`,
+    /// whose sets differ only in TTL).
     Weights {
         before: Vec<RecordSet>,
         after: Vec<RecordSet>,
@@ -333,6 +374,9 @@ impl Step {
             }
             | Action::Deactivate {
                 service, region, ..
+            }
+            | Action::Backup {
+                service, region, ..
             } => format!("{service} in {region}"),
             Action::Resync {
                 service,
@@ -342,6 +386,12 @@ impl Step {
             } => format!("{service} in {region}, from {from}"),
             Action::CatchUp { data, region, .. } => format!("{data} in {region}"),
             Action::Switch {
+                name, record_type, ..
+            }
+            | Action::LowerTtl {
+                name, record_type, ..
+            }
+            | Action::RestoreTtl {
                 name, record_type, ..
             } => format!("{name} {record_type}"),
             Action::Verify { name, .. }

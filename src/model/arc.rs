@@ -11,6 +11,9 @@ pub struct ArcCluster {
     pub endpoints: Vec<(Located<String>, String)>,
     /// Region → the ARN of the routing control that sends traffic to it.
     pub routing_controls: Vec<(Located<String>, String)>,
+    /// The control panel's ARN: its safety rules are read before each plan (from the
+    /// ARC control-config API) and the plan is judged against them.
+    pub control_panel: Option<String>,
 }
 
 impl ArcCluster {

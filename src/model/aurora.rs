@@ -47,3 +47,38 @@ pub enum AuroraMove {
     /// `AllowDataLoss` instead, which keeps the global cluster together.
     Failover,
 }
+
+/// The AWS call that moves the writer: the one the plan's move stands for, given
+/// whether data loss is accepted. The real provider sends it; the sim plays it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuroraCall {
+    /// `SwitchoverGlobalCluster`: needs the primary up; the old primary becomes a
+    /// secondary.
+    Switchover,
+    /// `FailoverGlobalCluster` with `AllowDataLoss`: keeps every member; the old
+    /// primary rejoins as a secondary once its region is back.
+    Failover,
+    /// `RemoveFromGlobalCluster`: the target becomes a standalone writable cluster; no
+    /// other cluster follows it until a new secondary is made (the reprotect).
+    Detach,
+}
+
+impl AuroraCall {
+    /// The call for `how`: a failover detaches unless data loss is accepted.
+    pub fn of(how: AuroraMove, accept_data_loss: bool) -> Self {
+        match (how, accept_data_loss) {
+            (AuroraMove::Switchover, _) => Self::Switchover,
+            (AuroraMove::Failover, true) => Self::Failover,
+            (AuroraMove::Failover, false) => Self::Detach,
+        }
+    }
+
+    /// The AWS API action's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Switchover => "SwitchoverGlobalCluster",
+            Self::Failover => "FailoverGlobalCluster",
+            Self::Detach => "RemoveFromGlobalCluster",
+        }
+    }
+}

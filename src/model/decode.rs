@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::config::tree::{Fields, Node};
 use crate::error::{Problem, ProblemKind};
 use crate::located::Located;
+use crate::model::Routing;
 use crate::model::data_set::{Extract, LagProbe, LagSource};
 use crate::model::service::{
     DEFAULT_LIFECYCLE_TIMEOUT, DEFAULT_RDS_TIMEOUT, Lifecycle, RdsInstances,
@@ -239,11 +240,26 @@ fn arc_table(f: &mut Fields<'_, '_>, dns: ProviderKind, p: &mut Problems) -> Opt
         "`routing_controls` of [providers.arc]".into(),
         p,
     );
+    let control_panel = f.opt("control_panel", control_panel, p).map(|c| c.value);
     f.finish(p);
     Some(ArcCluster {
         endpoints: endpoints?,
         routing_controls: routing_controls?,
+        control_panel,
     })
+}
+
+/// `control_panel`: the ARN of an ARC control panel.
+fn control_panel(node: &Node<'_, '_>) -> Result<Located<String>, Problem> {
+    let arn = node.string()?;
+    if arn.value.starts_with("arn:") && arn.value.contains(":controlpanel/") {
+        Ok(arn)
+    } else {
+        Err(node.invalid(
+            "`control_panel` is not the ARN of an ARC control panel",
+            "write it as arn:aws:route53-recovery-control::ACCOUNT:controlpanel/ID",
+        ))
+    }
 }
 
 fn dns_commands_table(node: &Node<'_, '_>, p: &mut Problems) -> Option<DnsCommands> {
@@ -299,6 +315,7 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
     let restore = lifecycle(&mut f, "restore", &name.value, p);
     let deactivate = lifecycle(&mut f, "deactivate", &name.value, p);
     let resync = lifecycle(&mut f, "resync", &name.value, p);
+    let backup = lifecycle(&mut f, "backup", &name.value, p);
     let health = f.opt(
         "health",
         |n| n.table(format!("`health` of [services.{}]", name.value)),
@@ -320,6 +337,7 @@ fn service(name: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Optio
         restore,
         deactivate,
         resync,
+        backup,
         health,
         rds,
         aurora,
@@ -465,6 +483,7 @@ fn record(key: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<
         p,
     );
     let ttl = f.opt("ttl", Node::unsigned::<u32>, p).map(|t| t.value);
+    let switchover_ttl = f.opt("switchover_ttl", Node::duration, p);
     let follows = f.req("follows", Node::string, p);
     let alias = f.opt(
         "alias",
@@ -497,6 +516,20 @@ fn record(key: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
+    let routing = f
+        .opt(
+            "routing",
+            |n| {
+                let span = n.string()?.span;
+                let routing = match one_of(n, &["weighted", "failover"])?.as_str() {
+                    "failover" => Routing::Failover,
+                    _ => Routing::Weighted,
+                };
+                Ok(Located::new(routing, span))
+            },
+            p,
+        )
+        .unwrap_or_else(|| Located::new(Routing::Weighted, key.span.clone()));
     f.finish(p);
     Some(DnsRecord {
         key,
@@ -505,10 +538,12 @@ fn record(key: Located<String>, node: Node<'_, '_>, p: &mut Problems) -> Option<
         name: name?.value,
         record_type: record_type?,
         ttl,
+        switchover_ttl,
         follows: follows?,
         alias,
         targets: targets?,
         weights,
+        routing,
     })
 }
 

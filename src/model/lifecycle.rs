@@ -13,8 +13,33 @@ use crate::error::{Problem, ProblemKind};
 /// per replicated data set without a `lag` probe.
 pub fn warnings(env: &Environment) -> Vec<Problem> {
     let mut warnings = no_resync(env);
+    warnings.extend(no_backup(env));
     warnings.extend(unmeasured(env));
     warnings
+}
+
+/// A service rebuilt from backups where it moves, without a `backup` of the side a
+/// planned move leaves: a switchover or failback restores a backup older than the
+/// writes made since.
+fn no_backup(env: &Environment) -> Vec<Problem> {
+    env.services
+        .iter()
+        .filter(|s| s.backup.is_none() && env.restored_when_moved(s))
+        .map(|service| {
+            let name = &service.name.value;
+            Problem::new(
+                ProblemKind::NoBackup,
+                format!(
+                    "`{name}` is rebuilt from its newest backup where it moves, but declares no `backup`: a switchover or failback restores a backup taken before the writes made since, and loses them"
+                ),
+                service.name.span.clone(),
+                "no `backup`",
+            )
+            .help(format!(
+                "declare backup = [\"…\"] in [services.{name}]: the command that backs it up in {{region}} once it is fenced there (a switchover or failback then restores that backup)"
+            ))
+        })
+        .collect()
 }
 
 fn unmeasured(env: &Environment) -> Vec<Problem> {
@@ -45,7 +70,7 @@ fn unmeasured(env: &Environment) -> Vec<Problem> {
 fn no_resync(env: &Environment) -> Vec<Problem> {
     env.services
         .iter()
-        .filter(|s| s.resync.is_none())
+        .filter(|s| s.resync.is_none() && !env.restored_when_moved(s))
         .filter(|s| env.data_of(&s.name.value).any(|d| d.method.is_persistent()))
         .map(|service| {
             let name = &service.name.value;

@@ -6,11 +6,13 @@ pub mod aurora;
 mod circular;
 pub mod data_set;
 pub mod decode;
+mod failover_record;
 mod lifecycle;
 mod load;
 mod operations;
 mod places;
 mod record;
+pub mod safety_rules;
 mod scenario;
 pub mod schema;
 pub mod service;
@@ -25,14 +27,17 @@ use std::time::Duration;
 
 pub use crate::located::Located;
 pub use arc::ArcCluster;
-pub use aurora::{AuroraGlobal, AuroraMove, DEFAULT_AURORA_TIMEOUT};
+pub use aurora::{AuroraCall, AuroraGlobal, AuroraMove, DEFAULT_AURORA_TIMEOUT};
 pub use data_set::{BackupLocation, DataMethod, DataSet};
 pub use load::{LoadedEnvironment, load, parse};
 pub use operations::{
     AlarmProbe, Check, CheckKind, DEFAULT_TRIGGER_INTERVAL, Drill, ErrorRateProbe, FailbackMode,
     Notification, NotifyVia, Trigger, TriggerKind,
 };
-pub use record::{Alias, DnsRecord, RecordSet, weighted_sets};
+pub use record::{
+    Alias, DnsRecord, FailoverRole, FailoverSet, RecordSet, Routing, keep_observed_failover,
+    weighted_sets,
+};
 pub use scenario::{
     MaintenancePage, Phase, Scenario, ScenarioStep, ScenarioStepAction, Strategy, kept_key,
 };
@@ -237,5 +242,19 @@ impl Environment {
         self.data
             .iter()
             .filter(move |data| data.service.value == service)
+    }
+
+    /// Whether `service` comes up in a region it moves to by restoring its newest
+    /// backups there: it declares `restore` and nothing that brings up a standby
+    /// holding the data (`activate`, `aurora`, `rds`), and it holds data recovered from
+    /// backups (a cold standby rebuilt from backups, e.g. Kubernetes with Velero).
+    pub fn restored_when_moved(&self, service: &Service) -> bool {
+        service.restore.is_some()
+            && service.activate.is_none()
+            && service.aurora.is_none()
+            && service.rds.is_none()
+            && self
+                .data_of(&service.name.value)
+                .any(|d| d.method == DataMethod::Restore && d.backups.is_some())
     }
 }

@@ -16,6 +16,9 @@ const RESTORE: &[Placeholder] = &[Region, Env, Service, Backup];
 const DEACTIVATE: &[Placeholder] = &[Region, From, To, Env, Service];
 /// `resync`: `{region}` the copy made a replica, `{from}` the active one it follows.
 const RESYNC: &[Placeholder] = &[Region, From, Env, Service];
+/// `backup`: `{region}` and `{from}` the region backed up (the one left), `{to}` the
+/// one restored in next.
+const BACKUP: &[Placeholder] = &[Region, From, To, Env, Service];
 /// `health` and `lag`: `{region}` the region probed.
 const PROBE: &[Placeholder] = &[Region, Env, Service];
 /// Scenario steps, checks, notifications: `{region}` and `{to}` the region the plan
@@ -41,28 +44,39 @@ pub fn check(env: &Environment, p: &mut Problems) {
     }
 }
 
+/// The places of a service: its lifecycle commands and its health probe.
+fn service_places(service: &super::Service) -> Vec<(Place<'_>, Vec<&Template>)> {
+    let table = format!("[services.{}]", service.name.value);
+    let regions: Vec<&str> = service.regions.iter().map(|r| r.value.as_str()).collect();
+    let place = |key: &str, allowed| Place {
+        what: format!("`{key}` of {table}"),
+        allowed,
+        regions: regions.clone(),
+    };
+    let lifecycle = [
+        ("activate", ACTIVATE, &service.activate),
+        ("restore", RESTORE, &service.restore),
+        ("deactivate", DEACTIVATE, &service.deactivate),
+        ("resync", RESYNC, &service.resync),
+        ("backup", BACKUP, &service.backup),
+    ];
+    let mut places: Vec<_> = lifecycle
+        .into_iter()
+        .map(|(key, allowed, command)| {
+            (
+                place(key, allowed),
+                args(command.as_ref().map(|c| &c.command)),
+            )
+        })
+        .collect();
+    let health = service.health.as_ref().map(|h| h.check.templates());
+    places.push((place("health", PROBE), health.unwrap_or_default()));
+    places
+}
+
 fn places(env: &Environment) -> Vec<(Place<'_>, Vec<&Template>)> {
     let every_region: Vec<&str> = env.regions.iter().map(|r| r.name.value.as_str()).collect();
-    let mut places = Vec::new();
-    for service in &env.services {
-        let table = format!("[services.{}]", service.name.value);
-        let regions: Vec<&str> = service.regions.iter().map(|r| r.value.as_str()).collect();
-        let place = |key: &str, allowed| Place {
-            what: format!("`{key}` of {table}"),
-            allowed,
-            regions: regions.clone(),
-        };
-        let activate = service.activate.as_ref().map(|a| &a.command);
-        places.push((place("activate", ACTIVATE), args(activate)));
-        let restore = service.restore.as_ref().map(|r| &r.command);
-        places.push((place("restore", RESTORE), args(restore)));
-        let deactivate = service.deactivate.as_ref().map(|d| &d.command);
-        places.push((place("deactivate", DEACTIVATE), args(deactivate)));
-        let resync = service.resync.as_ref().map(|r| &r.command);
-        places.push((place("resync", RESYNC), args(resync)));
-        let health = service.health.as_ref().map(|h| h.check.templates());
-        places.push((place("health", PROBE), health.unwrap_or_default()));
-    }
+    let mut places: Vec<_> = env.services.iter().flat_map(service_places).collect();
     for data in &env.data {
         let Some(lag) = &data.lag else { continue };
         let regions = env

@@ -140,6 +140,11 @@ pub const FIELDS: &[Field] = &[
         "Region → the ARN of the routing control that sends traffic there.",
     ),
     field(
+        "providers.arc.control_panel",
+        Kind::String,
+        "The control panel's ARN: its safety rules are read before each plan, and a plan that would break one is refused.",
+    ),
+    field(
         "providers.dns_commands.timeout",
         Kind::Duration,
         "How long one run of either command may take (default 2m).",
@@ -298,6 +303,22 @@ pub const FIELDS: &[Field] = &[
         "How long it may take at most.",
     ),
     field(
+        "services.*.backup",
+        Kind::CommandOrTable,
+        "For a service rebuilt from backups where it moves: the command that backs it up in a region, run on the side a switchover or failback leaves, once fenced.",
+    ),
+    field("services.*.backup.command", Kind::Command, "The command."),
+    field(
+        "services.*.backup.estimate",
+        Kind::Duration,
+        "How long it usually takes.",
+    ),
+    field(
+        "services.*.backup.timeout",
+        Kind::Duration,
+        "How long it may take at most.",
+    ),
+    field(
         "services.*.health",
         Kind::Table,
         "How to tell the service is healthy: a `url` or a `command`.",
@@ -388,6 +409,11 @@ pub const FIELDS: &[Field] = &[
     ),
     field("dns.*.ttl", Kind::Integer, "The time to live, in seconds."),
     field(
+        "dns.*.switchover_ttl",
+        Kind::Duration,
+        "A switchover first lowers the record's TTL to this (whole seconds, below `ttl`; not on alias records or with dns = \"arc\") and waits the old one out, so the switch takes effect within it; the declared TTL is put back once verified.",
+    ),
+    field(
         "dns.*.follows",
         Kind::String,
         "The service whose region the record points at.",
@@ -412,6 +438,11 @@ pub const FIELDS: &[Field] = &[
         "dns.*.weights",
         Kind::IntegerMap,
         "Active-active: each region's share of traffic (0-255, relative) while home serves; a failover moves home's share to the others, a failback restores these.",
+    ),
+    field(
+        "dns.*.routing",
+        Kind::Choice(&["weighted", "failover"]),
+        "How Route 53 routes the record: weighted record sets (default), or a failover pair (home's set the PRIMARY, with a health check; exactly two targets) moved by overriding the PRIMARY's health check.",
     ),
     field("data", Kind::Named, "The data sets, by name."),
     field(

@@ -1,6 +1,7 @@
 //! Services: where they run, their restoration tier, dependencies, health, and their
-//! lifecycle: `activate` (promote, start), `deactivate` (fence, demote, stop) and
-//! `resync` (make a region's copy a replica of the active one).
+//! lifecycle: `activate` (promote, start), `deactivate` (fence, demote, stop),
+//! `resync` (make a region's copy a replica of the active one) and `backup` (back up
+//! the side being left, for a service rebuilt from backups where it moves).
 
 use std::time::Duration;
 
@@ -33,6 +34,9 @@ pub struct Service {
     pub deactivate: Option<Lifecycle>,
     /// Makes the service's copy in `{region}` a replica of the active one.
     pub resync: Option<Lifecycle>,
+    /// Backs the service up in `{region}` (the side a planned move leaves, once
+    /// fenced), so the restore where it moves holds every write.
+    pub backup: Option<Lifecycle>,
     pub health: Option<HealthProbe>,
     /// An RDS instance per region: activating the service in a region promotes its
     /// read replica there.
@@ -105,6 +109,14 @@ impl Service {
             .as_ref()
             .and_then(|d| d.estimate)
             .unwrap_or(DEFAULT_DEACTIVATE_ESTIMATE)
+    }
+
+    /// How long backing the service up takes: its `backup` estimate, or the service's.
+    pub fn backup_estimate(&self) -> Duration {
+        self.backup
+            .as_ref()
+            .and_then(|b| b.estimate)
+            .unwrap_or_else(|| self.estimate())
     }
 
     /// How long resyncing the service takes: its `resync` estimate, or the service's.

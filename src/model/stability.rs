@@ -1,8 +1,8 @@
 //! Static stability: does recovering away from a region depend on that region? The
 //! state bucket (and its lock), a data set's only backups, a health probe or command
 //! naming it, Route53 changes while us-east-1 (Route53's control plane) is the region
-//! failing, a maintenance page bucket there, or an alarm trigger reading CloudWatch
-//! there: each is a warning.
+//! failing (records, and the health checks that move failover records), a maintenance
+//! page bucket there, or an alarm trigger reading CloudWatch there: each is a warning.
 
 use super::{
     Environment, HealthCheck, Located, ProviderKind, Scenario, Service, StateLocation, Strategy,
@@ -74,6 +74,7 @@ pub fn warnings(env: &Environment, scenario: Option<&str>) -> Vec<Problem> {
     problems.extend(backups(env, &failover));
     problems.extend(probes(env, &failover));
     problems.extend(route53(env, &failover));
+    problems.extend(health_checks(env, &failover));
     problems.extend(pages(env, &failover));
     problems.extend(alarms(env, &failover));
     problems.extend(watchers_in_one_region(env));
@@ -166,11 +167,18 @@ fn names_region(service: &Service, region: &str) -> bool {
     probe.chain(commands).any(|text| text.contains(region))
 }
 
+/// True when the failover edits Route53 through its control plane while us-east-1,
+/// where that control plane lives, is the region failing.
+fn needs_route53_control_plane(env: &Environment, failover: &Failover<'_>) -> bool {
+    env.providers.dns == ProviderKind::Route53 && failover.failed == ROUTE53_CONTROL_PLANE
+}
+
 fn route53(env: &Environment, failover: &Failover<'_>) -> Option<Problem> {
-    let moves_records = env.records.iter().any(|r| failover.moves(&r.follows.value));
-    let applies =
-        env.providers.dns == ProviderKind::Route53 && failover.failed == ROUTE53_CONTROL_PLANE;
-    (applies && moves_records).then(|| {
+    let moves_records = env
+        .records
+        .iter()
+        .any(|r| !r.is_failover() && failover.moves(&r.follows.value));
+    (needs_route53_control_plane(env, failover) && moves_records).then(|| {
         Problem::new(
             ProblemKind::Route53ControlPlane,
             format!("{} by editing Route53 records, whose control plane lives in {ROUTE53_CONTROL_PLANE}", failover.what()),
@@ -179,6 +187,27 @@ fn route53(env: &Environment, failover: &Failover<'_>) -> Option<Problem> {
         )
         .help("pre-provision failover records with Route53 health checks (or Route53 ARC routing controls), so failing over needs only the data plane")
     })
+}
+
+/// Failover records are moved by editing their PRIMARY's health check
+/// (`UpdateHealthCheck`), a Route53 control-plane call too.
+fn health_checks(env: &Environment, failover: &Failover<'_>) -> Vec<Problem> {
+    if !needs_route53_control_plane(env, failover) {
+        return Vec::new();
+    }
+    env.records
+        .iter()
+        .filter(|r| r.is_failover() && failover.moves(&r.follows.value))
+        .map(|record| {
+            Problem::new(
+                ProblemKind::HealthCheckControlPlane,
+                format!("{}, but [dns.{}] is moved by editing its PRIMARY's health check (UpdateHealthCheck), a Route53 control-plane call served from {ROUTE53_CONTROL_PLANE}", failover.what(), record.key.value),
+                record.routing.span.clone(),
+                "failover routing moved through a health check",
+            )
+            .help("use Route53 ARC routing controls as the records' health checks and move them with dns = \"arc\" (declared without `routing`): the ARC cluster's data plane answers from any region")
+        })
+        .collect()
 }
 
 fn pages(env: &Environment, failover: &Failover<'_>) -> Vec<Problem> {

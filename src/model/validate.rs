@@ -76,6 +76,7 @@ fn check_services(env: &Environment, p: &mut Problems) {
     for service in &env.services {
         check_rds(env, service, p);
         check_aurora(env, service, p);
+        check_backup(env, service, p);
         for dependency in &service.depends_on {
             let context = format!("`depends_on` of [services.{}]", service.name.value);
             let Some(target) = service_ref(env, dependency, &context, p) else {
@@ -107,6 +108,28 @@ fn check_services(env: &Environment, p: &mut Problems) {
             }
         }
     }
+}
+
+/// `backup` runs only for a service rebuilt from backups where it moves: anywhere
+/// else nothing would run it, and a command that silently never runs is refused.
+fn check_backup(env: &Environment, service: &Service, p: &mut Problems) {
+    if service.backup.is_none() || env.restored_when_moved(service) {
+        return;
+    }
+    let name = &service.name.value;
+    p.push(
+        Problem::new(
+            ProblemKind::InvalidValue,
+            format!(
+                "`backup` of [services.{name}] would never run: `{name}` is not rebuilt from backups where it moves"
+            ),
+            service.name.span.clone(),
+            "declares `backup`",
+        )
+        .help(
+            "`backup` is for a service that declares `restore` and no `activate`, `rds` or `aurora`, and holds a data set with method = \"restore\" and `backups`; remove it otherwise",
+        ),
+    );
 }
 
 /// An RDS service names an instance in every region it runs in and nowhere else, and
@@ -318,6 +341,64 @@ fn check_records(env: &Environment, p: &mut Problems) {
             }
         }
         check_weights(env, record, p);
+        check_switchover_ttl(env, record, p);
+        super::failover_record::check(env, record, p);
+    }
+}
+
+/// A `switchover_ttl` is a TTL: whole seconds, at least one, below the record's `ttl`,
+/// on a record that has a TTL (not an alias) and that a switchover changes (not one
+/// moved by ARC routing controls, which leave the records alone).
+fn check_switchover_ttl(env: &Environment, record: &DnsRecord, p: &mut Problems) {
+    let Some(lowered) = &record.switchover_ttl else {
+        return;
+    };
+    let table = format!("[dns.{}]", record.key.value);
+    let refuse = |message: String, label: &str, help: String| {
+        Problem::new(
+            ProblemKind::InvalidValue,
+            message,
+            lowered.span.clone(),
+            label,
+        )
+        .help(help)
+    };
+    let ttl = record.ttl();
+    let problem = if env.providers.dns == ProviderKind::Arc {
+        Some(refuse(
+            format!(
+                "`switchover_ttl` of {table} cannot be used with dns = \"arc\": routing controls move traffic without changing the record, so its TTL stays"
+            ),
+            "not with ARC",
+            "remove `switchover_ttl`, or move this record with dns = \"route53\"".to_string(),
+        ))
+    } else if record.alias.is_some() {
+        Some(refuse(
+            format!(
+                "`switchover_ttl` of {table} cannot lower the TTL of an alias record, which has none of its own"
+            ),
+            "an alias record has no TTL",
+            "remove `switchover_ttl` (an alias answers with its target's TTL)".to_string(),
+        ))
+    } else if lowered.value.subsec_nanos() != 0 || lowered.value.as_secs() == 0 {
+        Some(refuse(
+            format!("`switchover_ttl` of {table} must be whole seconds, at least 1s: DNS TTLs are"),
+            "not whole seconds",
+            "write it in whole seconds, e.g. \"30s\"".to_string(),
+        ))
+    } else if lowered.value.as_secs() >= u64::from(ttl) {
+        Some(refuse(
+            format!(
+                "`switchover_ttl` of {table} must be below its `ttl` ({ttl}s), or there is nothing to lower"
+            ),
+            "not below the record's ttl",
+            format!("lower it below {ttl}s, or raise `ttl`"),
+        ))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        p.push(problem);
     }
 }
 

@@ -60,6 +60,7 @@ pub async fn observe(
         );
     }
     let replication = replication(env, runtime, &placement).await?;
+    let safety_rules = runtime.dns.safety_rules().await?;
     Ok(ActualState {
         source: StateSource::Observed,
         placement,
@@ -67,6 +68,7 @@ pub async fn observe(
         backups,
         regions,
         replication,
+        safety_rules,
     })
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::safety_rules::ArcSafety;
 use crate::model::{Environment, RecordSet, weighted_sets};
 
 /// What is true (or assumed true) before a plan runs.
@@ -27,6 +28,10 @@ pub struct ActualState {
     /// Replicated data set → region → how far its copy there is behind the active one.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub replication: BTreeMap<String, BTreeMap<String, ReplicaObservation>>,
+    /// The ARC control panel's safety rules and the states of their controls, when
+    /// `[providers.arc]` names a control panel (unknown offline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_rules: Option<ArcSafety>,
 }
 
 /// What is known about a copy of a replicated data set.
@@ -173,6 +178,7 @@ impl ActualState {
             backups,
             regions: BTreeMap::new(),
             replication: BTreeMap::new(),
+            safety_rules: None,
         }
     }
 

@@ -13,7 +13,7 @@ use crate::graph::step::{Action, Change, Placement};
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::{
     self, AuroraMove, BackupLocation, DataMethod, DataSet, DnsRecord, Environment, MaintenancePage,
-    RecordSet, ScenarioStep, Service, Strategy, weighted_sets,
+    RecordSet, ScenarioStep, Service, Strategy, keep_observed_failover, weighted_sets,
 };
 use crate::observe::ActualState;
 
@@ -50,6 +50,9 @@ pub struct ChangeSet<'e> {
     pub reprotects: Vec<Resync<'e>>,
     /// Replicated data sets whose copy must catch up before it is promoted.
     pub catch_up: Vec<CatchUp<'e>>,
+    /// Services rebuilt from backups where they move, backed up in the region a
+    /// planned move leaves (once fenced) so the restore holds every write.
+    pub backups: Vec<Backup<'e>>,
     /// Moving services that hold data but declare no `deactivate`.
     pub unfenced: Vec<&'e str>,
 }
@@ -79,6 +82,14 @@ pub struct Resync<'e> {
     pub service: &'e Service,
     pub region: String,
     pub from: String,
+}
+
+/// A service backed up in `region` before it is restored in `to`.
+#[derive(Debug)]
+pub struct Backup<'e> {
+    pub service: &'e Service,
+    pub region: String,
+    pub to: String,
 }
 
 /// A replicated data set whose copy in `region` must catch up before promotion.
@@ -218,6 +229,11 @@ pub fn compute<'e>(
         } else if let Some(to) = target_region {
             if !service.runs_in(to) {
                 unmovable.push(service.name.value.as_str());
+            } else if from != to && env.restored_when_moved(service) {
+                recoveries.extend(restores(env, service, to).into_iter().map(|r| Recovery {
+                    from: from.to_string(),
+                    ..r
+                }));
             } else if from != to {
                 recoveries.push(Recovery {
                     service,
@@ -247,7 +263,7 @@ pub fn compute<'e>(
         _ => None,
     };
     let lifecycle = movement.map(|m| lifecycle(env, m, &recoveries));
-    let (fences, resyncs, reprotects, catch_up, unfenced) = lifecycle.unwrap_or_default();
+    let (fences, resyncs, reprotects, catch_up, backups, unfenced) = lifecycle.unwrap_or_default();
     ChangeSet {
         approval: scenario.and_then(|s| s.approval.as_deref()),
         approvers: scenario.map_or(&[], |s| s.approvers.as_slice()),
@@ -264,6 +280,7 @@ pub fn compute<'e>(
         resyncs,
         reprotects,
         catch_up,
+        backups,
         unfenced,
     }
 }
@@ -273,6 +290,7 @@ type Lifecycle<'e> = (
     Vec<Resync<'e>>,
     Vec<Resync<'e>>,
     Vec<CatchUp<'e>>,
+    Vec<Backup<'e>>,
     Vec<&'e str>,
 );
 
@@ -282,12 +300,14 @@ fn lifecycle<'e>(
     movement: Movement,
     recoveries: &[Recovery<'e>],
 ) -> Lifecycle<'e> {
-    let (mut fences, mut resyncs, mut reprotects, mut catch_up, mut unfenced) =
+    let (mut fences, mut resyncs, mut reprotects, mut catch_up, mut backups, mut unfenced) =
         Lifecycle::default();
     for recovery in recoveries.iter().filter(|r| r.region != r.from) {
         let service = recovery.service;
         let name = service.name.value.as_str();
         let holds_data = env.data_of(name).any(|d| d.method.is_persistent());
+        // Restoring the newest backups where it moves is all the carrying over it needs.
+        let restored = recovery.restore_from.is_some();
         if service.deactivate.is_some() {
             fences.push(Fence {
                 service,
@@ -298,14 +318,24 @@ fn lifecycle<'e>(
             // A global cluster's switchover fences the old primary itself.
             unfenced.push(name);
         }
-        if movement == Movement::Failback && holds_data {
+        let backed_up = backups
+            .iter()
+            .any(|b: &Backup<'_>| b.service.name == service.name);
+        if movement != Movement::Failover && restored && service.backup.is_some() && !backed_up {
+            backups.push(Backup {
+                service,
+                region: recovery.from.clone(),
+                to: recovery.region.clone(),
+            });
+        }
+        if movement == Movement::Failback && holds_data && !restored {
             resyncs.push(Resync {
                 service,
                 region: recovery.region.clone(),
                 from: recovery.from.clone(),
             });
         }
-        if movement != Movement::Failover && holds_data && service.resync.is_some() {
+        if movement != Movement::Failover && holds_data && !restored && service.resync.is_some() {
             reprotects.push(Resync {
                 service,
                 region: recovery.from.clone(),
@@ -323,7 +353,7 @@ fn lifecycle<'e>(
             );
         }
     }
-    (fences, resyncs, reprotects, catch_up, unfenced)
+    (fences, resyncs, reprotects, catch_up, backups, unfenced)
 }
 
 /// One restore per distinct backup location of the service's restorable data.
@@ -360,12 +390,12 @@ fn switches<'e>(
             recovered.contains(follows) || actual.active_region(env, follows) == to
         })
         .filter_map(|record| {
-            let after = weighted_sets(record, &env.home.value, to);
             let before = actual
                 .records
                 .get(&record.key.value)
                 .cloned()
                 .unwrap_or_default();
+            let after = keep_observed_failover(weighted_sets(record, &env.home.value, to), &before);
             (before != after).then_some(Switch {
                 record,
                 before,

@@ -5,8 +5,10 @@
 pub mod changes;
 pub mod file;
 pub mod risk;
+pub mod safety;
 pub mod stale;
 pub mod steps;
+pub mod ttl;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -72,6 +74,9 @@ pub struct Summary {
     /// Who must approve what: the scenario's approver for the plan, and each step that pauses.
     pub approvals: Vec<Approval>,
     pub data_at_risk: Vec<DataRisk>,
+    /// The ARC safety rules a switch step would break (apply refuses the plan).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub safety_breaches: Vec<String>,
 }
 
 /// An approval the plan needs.
@@ -103,6 +108,7 @@ impl Plan {
             critical_path: path.iter().map(|&i| steps[i].id.clone()).collect(),
             approvals: approvals(intent, &steps),
             data_at_risk,
+            safety_breaches: safety::breaches(env, actual.safety_rules.as_ref(), &steps),
         };
         Self {
             format_version: FORMAT_VERSION,

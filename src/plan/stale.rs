@@ -111,7 +111,9 @@ pub fn check_derived(file: &PlanFile, env: &Environment) -> Result<(), Error> {
 /// Why a resource `action` touches differs from what the plan saw, if it does.
 fn changed_resource(action: &Action, then: &ActualState, now: &ActualState) -> Option<String> {
     match action {
-        Action::Switch { record, .. } => {
+        Action::Switch { record, .. }
+        | Action::LowerTtl { record, .. }
+        | Action::RestoreTtl { record, .. } => {
             let (before, after) = (then.records.get(record), now.records.get(record));
             (before != after).then(|| {
                 format!("DNS record `{record}` changed since the plan was made (moved by hand?)")

@@ -1,7 +1,8 @@
 //! Turns a change set into steps, phase by phase: assess, notify, mitigate (the
 //! maintenance page, resyncs of home, fences of the side being left, replicated copies
-//! catching up), recover (tier by tier, behind one gate node per tier), switch (each
-//! record after its service's health), verify, resolve (the region left reprotected).
+//! catching up; before them, in a switchover, the TTLs lowered), recover (tier by tier,
+//! behind one gate node per tier), switch (each record after its service's health),
+//! verify, resolve (the region left reprotected, the TTLs put back).
 //! A scenario's own steps join their phase, in the order written, after the generated
 //! ones. Phases are joined by one gate node each; with `approval = "manual"`, each
 //! phase that changes something opens with one approval step.
@@ -11,9 +12,11 @@ use std::time::Duration;
 
 use crate::graph::step::{Action, Change, NotifyStatus, Step, StepId, TtlWait, estimates};
 use crate::model::{
-    AuroraGlobal, Check, CheckKind, Environment, Phase, ScenarioStep, ScenarioStepAction, Service,
+    AuroraGlobal, Check, CheckKind, DataMethod, Environment, Phase, RdsInstances, ScenarioStep,
+    ScenarioStepAction, Service,
 };
-use crate::plan::changes::{ChangeSet, Resync};
+use crate::plan::changes::{ChangeSet, Resync, Switch};
+use crate::plan::ttl::{at_ttl, cached_for, lowered};
 
 /// Builds the steps of `changes`; an empty change set gives no steps.
 pub fn build(env: &Environment, changes: &ChangeSet<'_>) -> Vec<Step> {
@@ -36,6 +39,7 @@ pub fn build(env: &Environment, changes: &ChangeSet<'_>) -> Vec<Step> {
     builder.verify();
     builder.notify(NotifyStatus::Resolved);
     builder.reprotect();
+    builder.restore_ttls();
     builder.maintenance_page(Phase::Resolve);
     match changes.approval {
         Some(MANUAL) => approve_per_phase(&builder.steps, &approver(changes.approvers)),
@@ -150,7 +154,10 @@ impl Builder<'_, '_> {
 
     fn estimate(&self, action: &Action) -> Duration {
         match action {
-            Action::Gate { .. } | Action::Notify { .. } | Action::Approve => Duration::ZERO,
+            Action::Gate { .. }
+            | Action::Notify { .. }
+            | Action::Approve
+            | Action::RestoreTtl { .. } => Duration::ZERO,
             Action::CheckRegion { .. } | Action::CheckRpo { .. } => estimates::CHECK,
             Action::Upload { .. } | Action::Revert { .. } => estimates::UPLOAD,
             Action::Activate {
@@ -176,12 +183,17 @@ impl Builder<'_, '_> {
                 .env
                 .service(service)
                 .map_or(Duration::ZERO, Service::resync_estimate),
+            Action::Backup { service, .. } => self
+                .env
+                .service(service)
+                .map_or(Duration::ZERO, Service::backup_estimate),
             Action::CatchUp { .. } => estimates::CATCH_UP,
             Action::Health { probe, .. } => probe.as_ref().map_or(Duration::ZERO, |p| p.interval),
             Action::Switch { record, .. } => self
                 .env
                 .record(record)
                 .map_or(Duration::ZERO, |r| Duration::from_secs(u64::from(r.ttl()))),
+            Action::LowerTtl { wait, .. } => *wait,
             Action::Verify { .. } => estimates::VERIFY,
             Action::Run { .. } => estimates::RUN,
             Action::Manual { .. } => estimates::MANUAL,
@@ -317,9 +329,11 @@ impl Builder<'_, '_> {
         self.own_steps_alongside(phase);
     }
 
-    /// The maintenance page; then home made a replica again (failback); once every
-    /// copy follows, the side being left is fenced; once everything is fenced, every
-    /// replicated copy to be promoted catches up — nothing is promoted before all are.
+    /// The maintenance page; then home made a replica again (failback); then, in a
+    /// switchover, the TTLs lowered and the old ones waited out; once every copy
+    /// follows and every TTL is low, the side being left is fenced; once everything is
+    /// fenced, every replicated copy to be promoted catches up — nothing is promoted
+    /// before all are.
     fn mitigate(&mut self) {
         let first = self.steps.len();
         self.maintenance_page(Phase::Mitigate);
@@ -333,6 +347,12 @@ impl Builder<'_, '_> {
             self.after_last_gate()
         } else {
             resynced
+        };
+        let lowered = self.lower_ttls(&before_fences);
+        let before_fences = if lowered.is_empty() {
+            before_fences
+        } else {
+            lowered
         };
         let mut fenced = Vec::new();
         for fence in &self.changes.fences {
@@ -361,11 +381,15 @@ impl Builder<'_, '_> {
             };
             fenced.push(self.add(Phase::Mitigate, action, name, before_fences.clone()));
         }
-        let before_catch_up = if fenced.is_empty() {
+        let mut before_catch_up = if fenced.is_empty() {
             before_fences
         } else {
             fenced
         };
+        let backed_up = self.backups(&before_catch_up);
+        if !backed_up.is_empty() {
+            before_catch_up = backed_up;
+        }
         for catch_up in &self.changes.catch_up {
             let data = catch_up.data.name.value.clone();
             let action = Action::CatchUp {
@@ -376,6 +400,100 @@ impl Builder<'_, '_> {
             self.add(Phase::Mitigate, action, &data, before_catch_up.clone());
         }
         self.close_phase(Phase::Mitigate, first);
+    }
+
+    /// The TTL of each record a switchover switches with a `switchover_ttl`, lowered
+    /// after `after`, as the first change of the plan's work: the old TTL is waited out
+    /// while the side being left still serves, before it is fenced (the wait costs
+    /// time, not availability), so the switch later takes effect within the lowered
+    /// TTL. The old TTL is the longest the sets carry or the declared one, whichever is
+    /// longer: sets found already lowered (a run stopped mid-way) may have been lowered
+    /// moments ago. Nothing to lower for a record without sets yet.
+    fn lower_ttls(&mut self, after: &[StepId]) -> Vec<StepId> {
+        let mut lowered_ids = Vec::new();
+        for switch in &self.changes.switches {
+            let Some(ttl) = lowered(switch, self.changes.movement) else {
+                continue;
+            };
+            if switch.before.is_empty() {
+                continue;
+            }
+            let record = switch.record;
+            let old = cached_for(record, &switch.before).max(record.ttl());
+            let action = Action::LowerTtl {
+                record: record.key.value.clone(),
+                name: record.name.clone(),
+                record_type: record.record_type.clone(),
+                ttl: Duration::from_secs(u64::from(ttl)),
+                wait: Duration::from_secs(u64::from(old)),
+            };
+            let change = Change::Weights {
+                before: switch.before.clone(),
+                after: at_ttl(&switch.before, ttl),
+            };
+            let key = &record.key.value;
+            let id = self.add_change(Phase::Mitigate, action, change, key, after.to_vec());
+            lowered_ids.push(id);
+        }
+        lowered_ids
+    }
+
+    /// Once the switchover is verified, each record whose TTL it lowered gets its
+    /// declared TTL back; the timeline is not held back by it.
+    fn restore_ttls(&mut self) {
+        for switch in &self.changes.switches {
+            let Some(ttl) = lowered(switch, self.changes.movement) else {
+                continue;
+            };
+            let record = switch.record;
+            let action = Action::RestoreTtl {
+                record: record.key.value.clone(),
+                name: record.name.clone(),
+                record_type: record.record_type.clone(),
+                ttl: Duration::from_secs(u64::from(cached_for(record, &switch.after))),
+            };
+            let change = Change::Weights {
+                before: at_ttl(&switch.after, ttl),
+                after: switch.after.clone(),
+            };
+            let key = &record.key.value;
+            self.add_change(Phase::Resolve, action, change, key, self.after_last_gate());
+        }
+    }
+
+    /// Backs up, once fenced, the side a planned move leaves of each service rebuilt
+    /// from backups where it moves.
+    fn backups(&mut self, after: &[StepId]) -> Vec<StepId> {
+        let mut done = Vec::new();
+        for backup in &self.changes.backups {
+            let service = backup.service;
+            let name = service.name.value.as_str();
+            let Some(lifecycle) = &service.backup else {
+                continue;
+            };
+            let context = self
+                .env
+                .context(Some(&backup.region))
+                .service(name)
+                .from(&backup.region)
+                .to(&backup.to);
+            let action = Action::Backup {
+                service: name.to_string(),
+                region: backup.region.clone(),
+                command: lifecycle.command.render(&context),
+                backups: self
+                    .env
+                    .data_of(name)
+                    .filter(|d| d.method == DataMethod::Restore)
+                    .filter_map(|d| d.backups.clone())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+                timeout: lifecycle.timeout,
+            };
+            done.push(self.add(Phase::Mitigate, action, name, after.to_vec()));
+        }
+        done
     }
 
     /// Once recovery is verified, the region left becomes a replica of the new active
@@ -410,9 +528,10 @@ impl Builder<'_, '_> {
                     "make {name} in {} a replica of {}",
                     resync.region, resync.from
                 ),
-                instruction: match &service.aurora {
-                    Some(aurora) => aurora_rejoin(name, aurora, &resync.region),
-                    None => format!(
+                instruction: match (&service.aurora, &service.rds) {
+                    (Some(aurora), _) => aurora_rejoin(name, aurora, &resync.region),
+                    (None, Some(rds)) => rds_reprotect(name, rds, &resync.region, &resync.from),
+                    (None, None) => format!(
                         "{name} declares no `resync`: make its copy in {} a replica of the active one in {} (reprotect), and confirm once it follows",
                         resync.region, resync.from
                     ),
@@ -497,7 +616,8 @@ impl Builder<'_, '_> {
         self.add(Phase::Recover, action, &key, members)
     }
 
-    /// Each record moves once its service is healthy where the record will point.
+    /// Each record moves once its service is healthy where the record will point; at
+    /// its lowered TTL when the plan lowered it (taking effect within that TTL).
     fn switch(&mut self) {
         let first = self.steps.len();
         for switch in &self.changes.switches {
@@ -511,12 +631,18 @@ impl Builder<'_, '_> {
                 name: record.name.clone(),
                 record_type: record.record_type.clone(),
             };
-            let change = Change::Weights {
-                before: switch.before.clone(),
-                after: switch.after.clone(),
-            };
+            let lowered = lowered(switch, self.changes.movement);
             let key = &record.key.value;
-            self.add_change(Phase::Switch, action, change, key, depends_on);
+            let id = self.add_change(
+                Phase::Switch,
+                action,
+                switched(switch, lowered),
+                key,
+                depends_on,
+            );
+            if let Some(ttl) = lowered {
+                self.steps[self.ids[&id]].estimate = Duration::from_secs(u64::from(ttl));
+            }
         }
         self.close_phase(Phase::Switch, first);
     }
@@ -549,16 +675,24 @@ impl Builder<'_, '_> {
                 (Action::Switch { record, .. }, Some(Change::Weights { before, .. })) => {
                     let declared = self.env.record(record)?;
                     let name = declared.name.trim_end_matches('.');
-                    let old = before.iter().filter_map(|set| set.ttl).max();
                     (name.eq_ignore_ascii_case(host)).then(|| TtlWait {
                         record: record.clone(),
                         name: name.to_string(),
-                        ttl: Duration::from_secs(u64::from(old.unwrap_or_else(|| declared.ttl()))),
+                        ttl: Duration::from_secs(u64::from(cached_for(declared, before))),
                     })
                 }
                 _ => None,
             })
     }
+}
+
+/// The sets a switch moves, before and after: at the lowered TTL, when there is one.
+fn switched(switch: &Switch<'_>, lowered: Option<u32>) -> Change {
+    let (before, after) = match lowered {
+        Some(ttl) => (at_ttl(&switch.before, ttl), at_ttl(&switch.after, ttl)),
+        None => (switch.before.clone(), switch.after.clone()),
+    };
+    Change::Weights { before, after }
 }
 
 /// What a person does to make an Aurora service's cluster in `region` a secondary
@@ -569,6 +703,18 @@ fn aurora_rejoin(name: &str, aurora: &AuroraGlobal, region: &str) -> String {
     let cluster = aurora.cluster(region).unwrap_or_default();
     format!(
         "{name} is the Aurora global database {global}. After FailoverGlobalCluster or SwitchoverGlobalCluster, {cluster} in {region} already is a secondary: confirm. After a detach (RemoveFromGlobalCluster), AWS cannot rejoin {cluster}: create a new secondary cluster in {region} (aws rds create-db-cluster --global-cluster-identifier {global} …), name it in `aurora.clusters` (or declare `resync` to do this), and confirm once it is available"
+    )
+}
+
+/// What a person does to make an RDS service's instance in `region` a read replica of
+/// the one in `from` again: AWS cannot turn a promoted or old primary back into a
+/// replica, so a new read replica is created, and the old instance is retired by a
+/// person (drplan never deletes a database).
+fn rds_reprotect(name: &str, rds: &RdsInstances, region: &str, from: &str) -> String {
+    let old = rds.instance(region).unwrap_or_default();
+    let source = rds.instance(from).unwrap_or_default();
+    format!(
+        "{name} is the RDS instance {source} in {from}, promoted from a read replica. AWS cannot make {old} in {region} its replica again: create a new cross-region read replica of {source} in {region} (aws rds create-db-instance-read-replica --region {region} --source-db-instance-identifier <ARN of {source}> --db-instance-identifier <new id>), name it for {region} in `rds.instances` (or declare `resync` to do this), retire {old} yourself, and confirm once the new replica is available; the failback then promotes it once its ReplicaLag is 0"
     )
 }
 

@@ -7,6 +7,9 @@
 //! Each call tries the cluster's regional endpoints in turn until one answers, as AWS
 //! advises; an answer that refuses (a safety rule's `ConflictException`, a
 //! `ServiceLimitExceededException`) is reported with its code, not tried elsewhere.
+//! With a `control_panel`, its safety rules are read for each plan (`ListSafetyRules`,
+//! the control-config API, in us-west-2 only: a plan-time read, never needed to move),
+//! with the states of every control they name, so the plan is judged before apply.
 
 use std::collections::BTreeMap;
 
@@ -20,9 +23,13 @@ use aws_sdk_route53recoverycluster::types::{RoutingControlState, UpdateRoutingCo
 use super::aws::Failure;
 use super::{DnsProvider, RecordChange};
 use crate::error::Error;
+use crate::model::safety_rules::{ArcSafety, RuleConfig, RuleKind, RuleTest, SafetyRule};
 use crate::model::{ArcCluster, DnsRecord, RecordSet};
 
 const PROVIDER: &str = "arc";
+
+/// The only region of the ARC control-config API.
+const CONTROL_CONFIG_REGION: &str = "us-west-2";
 
 /// Error codes of an answer that refuses the change itself.
 const REFUSALS: [&str; 2] = ["ConflictException", "ServiceLimitExceededException"];
@@ -100,6 +107,72 @@ impl ArcDns {
             .await?;
         Ok(answer.routing_control_state() == &RoutingControlState::On)
     }
+
+    /// Every safety rule of `panel`, following `NextToken`.
+    async fn list_rules(&self, panel: &str) -> Result<Vec<SafetyRule>, Error> {
+        let config = aws_sdk_route53recoverycontrolconfig::config::Builder::from(&self.sdk)
+            .region(aws_config::Region::new(CONTROL_CONFIG_REGION))
+            .build();
+        let client = aws_sdk_route53recoverycontrolconfig::Client::from_conf(config);
+        let action = format!("list the safety rules of {panel}");
+        let mut rules = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = client
+                .list_safety_rules()
+                .control_panel_arn(panel)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|err| super::aws::describe(PROVIDER, &action, &err))?;
+            for rule in page.safety_rules() {
+                rules.push(safety_rule(rule).ok_or_else(|| Error::Api {
+                    provider: PROVIDER,
+                    message: format!("{action}: a rule without a name or a rule config"),
+                    help: "check the control panel's safety rules in the ARC console",
+                })?);
+            }
+            match page.next_token() {
+                Some(next) if Some(next) != token.as_deref() => token = Some(next.to_string()),
+                _ => return Ok(rules),
+            }
+        }
+    }
+}
+
+/// A safety rule as drplan judges it; `None` when ARC left out its name or config.
+fn safety_rule(rule: &aws_sdk_route53recoverycontrolconfig::types::Rule) -> Option<SafetyRule> {
+    use aws_sdk_route53recoverycontrolconfig::types::RuleType;
+    let (name, config, kind) = if let Some(a) = rule.assertion() {
+        let controls = a.asserted_controls().to_vec();
+        (
+            a.name()?,
+            a.rule_config()?,
+            RuleKind::Assertion { controls },
+        )
+    } else {
+        let g = rule.gating()?;
+        let kind = RuleKind::Gating {
+            gating: g.gating_controls().to_vec(),
+            targets: g.target_controls().to_vec(),
+        };
+        (g.name()?, g.rule_config()?, kind)
+    };
+    let test = match config.r#type()? {
+        RuleType::Atleast => RuleTest::AtLeast,
+        RuleType::And => RuleTest::And,
+        RuleType::Or => RuleTest::Or,
+        _ => return None,
+    };
+    Some(SafetyRule {
+        name: name.to_string(),
+        kind,
+        config: RuleConfig {
+            test,
+            threshold: u32::try_from(config.threshold().unwrap_or(0)).unwrap_or(0),
+            inverted: config.inverted().unwrap_or(false),
+        },
+    })
 }
 
 #[async_trait]
@@ -121,6 +194,7 @@ impl DnsProvider for ArcDns {
                             value: value.clone(),
                             weight: if *on.get(&region.value)? { 100 } else { 0 },
                             ttl: record.alias.is_none().then(|| record.ttl()),
+                            failover: None,
                         })
                     })
                     .collect();
@@ -175,6 +249,26 @@ impl DnsProvider for ArcDns {
         .await?;
         Ok(())
     }
+
+    async fn safety_rules(&self) -> Result<Option<ArcSafety>, Error> {
+        let Some(panel) = &self.cluster.control_panel else {
+            return Ok(None);
+        };
+        let rules = self.list_rules(panel).await?;
+        let mut states = std::collections::BTreeMap::new();
+        for rule in &rules {
+            let named = match &rule.kind {
+                RuleKind::Assertion { controls } => controls.iter().collect::<Vec<_>>(),
+                RuleKind::Gating { gating, targets } => gating.iter().chain(targets).collect(),
+            };
+            for arn in named {
+                if !states.contains_key(arn) {
+                    states.insert(arn.clone(), self.is_on(arn).await?);
+                }
+            }
+        }
+        Ok(Some(ArcSafety { rules, states }))
+    }
 }
 
 /// moto has no ARC data plane: these run through the SDK's replay client, with answers
@@ -193,6 +287,9 @@ mod tests {
         "arn:aws:route53-recovery-control::123456789012:controlpanel/p/routingcontrol/east";
     const WEST: &str =
         "arn:aws:route53-recovery-control::123456789012:controlpanel/p/routingcontrol/west";
+    const GATE: &str =
+        "arn:aws:route53-recovery-control::123456789012:controlpanel/p/routingcontrol/gate";
+    const PANEL: &str = "arn:aws:route53-recovery-control::123456789012:controlpanel/p";
 
     fn located(text: &str) -> Located<String> {
         Located::new(text.to_string(), 0..0)
@@ -214,6 +311,7 @@ mod tests {
                 (located("us-east-1"), EAST.to_string()),
                 (located("us-west-2"), WEST.to_string()),
             ],
+            control_panel: Some(PANEL.to_string()),
         };
         ArcDns::new(&sdk_config(replay), &cluster)
     }
@@ -226,6 +324,7 @@ mod tests {
             name: "www.example.com".to_string(),
             record_type: "CNAME".to_string(),
             ttl: None,
+            switchover_ttl: None,
             follows: located("web"),
             alias: None,
             targets: vec![
@@ -233,6 +332,7 @@ mod tests {
                 (located("us-west-2"), "web.west.example.com".to_string()),
             ],
             weights: Vec::new(),
+            routing: Located::new(crate::model::Routing::Weighted, 0..0),
         }
     }
 
@@ -328,6 +428,52 @@ mod tests {
             "{error:?}"
         );
         assert_eq!(uris(&replay).len(), 3, "not tried on the next endpoint");
+    }
+
+    /// A `ListSafetyRules` page (REST JSON, as the control-config API reference shapes it).
+    fn rules_page(rules: &str, next: Option<&str>) -> HttpResponse {
+        let next = next.map_or(String::new(), |n| format!(r#", "NextToken": "{n}""#));
+        let mut response = json(200, &format!(r#"{{"SafetyRules": [{rules}]{next}}}"#));
+        response
+            .headers_mut()
+            .insert("content-type", "application/json");
+        response
+    }
+
+    #[tokio::test]
+    async fn safety_rules_are_read_across_pages_with_the_states_of_their_controls() {
+        let assertion = format!(
+            r#"{{"ASSERTION": {{"AssertedControls": ["{EAST}", "{WEST}"], "ControlPanelArn": "{PANEL}", "Name": "one-cell-on", "RuleConfig": {{"Inverted": false, "Threshold": 1, "Type": "ATLEAST"}}, "SafetyRuleArn": "{PANEL}/safetyrule/a", "Status": "DEPLOYED", "WaitPeriodMs": 5000}}}}"#
+        );
+        let gating = format!(
+            r#"{{"GATING": {{"GatingControls": ["{GATE}"], "TargetControls": ["{EAST}", "{WEST}"], "ControlPanelArn": "{PANEL}", "Name": "master-switch", "RuleConfig": {{"Inverted": false, "Threshold": 0, "Type": "OR"}}, "SafetyRuleArn": "{PANEL}/safetyrule/g", "Status": "DEPLOYED", "WaitPeriodMs": 5000}}}}"#
+        );
+        let replay = client(vec![
+            rules_page(&assertion, Some("page-2")),
+            rules_page(&gating, None),
+            state(EAST, true),
+            state(WEST, false),
+            state(GATE, false),
+        ]);
+        let safety = arc(&replay).safety_rules().await.unwrap().unwrap();
+        let uris = uris(&replay);
+        assert!(
+            uris[0].starts_with("https://route53-recovery-control-config.us-west-2.amazonaws.com/")
+                && uris[1].contains("NextToken=page-2"),
+            "{uris:?}"
+        );
+        assert_eq!(safety.rules.len(), 2);
+        assert_eq!(safety.states.len(), 3);
+        // The gate is off: the failover's one update would be refused, and the plan says so.
+        let switch: BTreeMap<String, bool> =
+            [(EAST.to_string(), false), (WEST.to_string(), true)].into();
+        let breaches = safety.breaches(&switch);
+        assert_eq!(
+            breaches,
+            [
+                "gating rule `master-switch` lets [east, west] change only while any on of [gate] (they are not)"
+            ]
+        );
     }
 
     #[tokio::test]

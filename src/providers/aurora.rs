@@ -25,7 +25,7 @@ use super::aws::describe;
 use super::rds::newest_maximum;
 use super::{Output, ReplicaReading};
 use crate::error::Error;
-use crate::model::{AuroraGlobal, AuroraMove, Environment};
+use crate::model::{AuroraCall, AuroraGlobal, AuroraMove, Environment};
 
 const PROVIDER: &str = "aurora";
 
@@ -40,48 +40,21 @@ pub struct Aurora {
     poll: Duration,
 }
 
-/// The API call that moves the writer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Call {
-    Switchover,
-    Failover,
-    Detach,
+/// What the global cluster shows once `call` is done for the cluster `arn`: it is the
+/// writer, or (detached) no longer a member.
+fn done(call: AuroraCall, global: &GlobalCluster, arn: &str) -> bool {
+    let member = member(global, arn);
+    match call {
+        AuroraCall::Detach => member.is_none(),
+        AuroraCall::Switchover | AuroraCall::Failover => {
+            member.is_some_and(|m| m.is_writer() == Some(true))
+        }
+    }
 }
 
-impl Call {
-    /// The call for `how`: a failover detaches unless data loss is accepted.
-    fn of(how: AuroraMove, accept_data_loss: bool) -> Self {
-        match (how, accept_data_loss) {
-            (AuroraMove::Switchover, _) => Self::Switchover,
-            (AuroraMove::Failover, true) => Self::Failover,
-            (AuroraMove::Failover, false) => Self::Detach,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Switchover => "SwitchoverGlobalCluster",
-            Self::Failover => "FailoverGlobalCluster",
-            Self::Detach => "RemoveFromGlobalCluster",
-        }
-    }
-
-    /// Whether the global cluster shows this call's result for the cluster `arn`: it
-    /// is the writer, or (detached) no longer a member.
-    fn done(self, global: &GlobalCluster, arn: &str) -> bool {
-        let member = member(global, arn);
-        match self {
-            Self::Detach => member.is_none(),
-            Self::Switchover | Self::Failover => {
-                member.is_some_and(|m| m.is_writer() == Some(true))
-            }
-        }
-    }
-
-    /// Whether the global cluster must be `available` too: not once detached from it.
-    fn waits_for_global(self) -> bool {
-        self != Self::Detach
-    }
+/// Whether the global cluster must be `available` too: not once detached from it.
+fn waits_for_global(call: AuroraCall) -> bool {
+    call != AuroraCall::Detach
 }
 
 impl Aurora {
@@ -121,11 +94,11 @@ impl Aurora {
         };
         let client = self.client(region);
         let global_id = aurora.global_cluster.as_str();
-        let call = Call::of(how, accept_data_loss);
+        let call = AuroraCall::of(how, accept_data_loss);
         let cluster = describe_cluster(&client, id).await?;
         let arn = cluster.db_cluster_arn().unwrap_or(id).to_string();
         let mut log = Vec::new();
-        if call.done(&global_cluster(&client, global_id).await?, &arn) {
+        if done(call, &global_cluster(&client, global_id).await?, &arn) {
             log.push(format!(
                 "{id} in {region}: already done, nothing to {}",
                 call.name()
@@ -140,8 +113,8 @@ impl Aurora {
             let cluster = describe_cluster(&client, id).await?;
             let cluster_status = cluster.status().unwrap_or("unknown");
             let global_status = global.status().unwrap_or("unknown");
-            let global_ready = !call.waits_for_global() || global_status == "available";
-            if call.done(&global, &arn) && global_ready && cluster_status == "available" {
+            let global_ready = !waits_for_global(call) || global_status == "available";
+            if done(call, &global, &arn) && global_ready && cluster_status == "available" {
                 log.push(format!("{id} is available"));
                 return Ok(Output {
                     log: log.join("\n"),
@@ -191,13 +164,13 @@ impl Aurora {
 /// Sends `call` for the global cluster `global_id` and the cluster `arn`.
 async fn send(
     client: &aws_sdk_rds::Client,
-    call: Call,
+    call: AuroraCall,
     global_id: &str,
     arn: &str,
 ) -> Result<(), Error> {
     let action = format!("{} {global_id} to {arn}", call.name());
     match call {
-        Call::Switchover => client
+        AuroraCall::Switchover => client
             .switchover_global_cluster()
             .global_cluster_identifier(global_id)
             .target_db_cluster_identifier(arn)
@@ -205,7 +178,7 @@ async fn send(
             .await
             .map(drop)
             .map_err(|e| describe(PROVIDER, &action, &e)),
-        Call::Failover => client
+        AuroraCall::Failover => client
             .failover_global_cluster()
             .global_cluster_identifier(global_id)
             .target_db_cluster_identifier(arn)
@@ -214,7 +187,7 @@ async fn send(
             .await
             .map(drop)
             .map_err(|e| describe(PROVIDER, &action, &e)),
-        Call::Detach => client
+        AuroraCall::Detach => client
             .remove_from_global_cluster()
             .global_cluster_identifier(global_id)
             .db_cluster_identifier(arn)

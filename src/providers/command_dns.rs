@@ -121,7 +121,8 @@ mod tests {
                 region: "a".into(),
                 value: "x".into(),
                 weight: 100,
-                ttl: None
+                ttl: None,
+                failover: None
             }]
         );
     }

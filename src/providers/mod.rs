@@ -17,8 +17,10 @@ pub mod process;
 pub mod rds;
 pub mod real;
 pub mod route53;
+pub mod route53_failover;
 pub mod s3;
 pub mod sim;
+pub mod sim_aurora;
 pub mod sim_changes;
 pub mod sim_data;
 
@@ -30,6 +32,7 @@ use async_trait::async_trait;
 
 use crate::error::Error;
 pub use crate::model::ProviderKind;
+use crate::model::safety_rules::ArcSafety;
 use crate::model::{
     AlarmProbe, AuroraMove, BackupLocation, DataSet, DnsRecord, Environment, ErrorRateProbe,
     HealthProbe, Notification, RecordSet,
@@ -44,6 +47,12 @@ pub trait DnsProvider: Send + Sync {
 
     /// Sets the record sets of every record in `changes` (one batch: one graph level).
     async fn apply(&self, changes: &[RecordChange]) -> Result<(), Error>;
+
+    /// The safety rules that judge a move, and the states of the controls they name:
+    /// only ARC routing controls of a declared control panel have them.
+    async fn safety_rules(&self) -> Result<Option<ArcSafety>, Error> {
+        Ok(None)
+    }
 }
 
 /// The desired record sets of one record.
@@ -203,6 +212,17 @@ pub trait ServiceRuntime: Send + Sync {
         service: &str,
         region: &str,
         command: &[String],
+        timeout: Duration,
+    ) -> Result<Output, Error>;
+
+    /// Backs `service` up in `region` (running `command`, giving it at most `timeout`);
+    /// the backup is to land under `backups`, which the caller checks.
+    async fn backup(
+        &self,
+        service: &str,
+        region: &str,
+        command: &[String],
+        backups: &[BackupLocation],
         timeout: Duration,
     ) -> Result<Output, Error>;
 

@@ -19,7 +19,9 @@ use crate::error::Error;
 use crate::model::data_set::{LagProbe, LagSource};
 use crate::model::template::Context;
 use crate::model::until::{Until, verdict};
-use crate::model::{AuroraMove, DataSet, Environment, ErrorRateProbe, HealthCheck, HealthProbe};
+use crate::model::{
+    AuroraMove, BackupLocation, DataSet, Environment, ErrorRateProbe, HealthCheck, HealthProbe,
+};
 use crate::secrets::Secrets;
 
 /// Runs real commands and probes real endpoints.
@@ -204,6 +206,17 @@ impl ServiceRuntime for RealRuntime {
         _service: &str,
         _region: &str,
         command: &[String],
+        timeout: Duration,
+    ) -> Result<Output, Error> {
+        self.run_bounded(command, timeout).await
+    }
+
+    async fn backup(
+        &self,
+        _service: &str,
+        _region: &str,
+        command: &[String],
+        _backups: &[BackupLocation],
         timeout: Duration,
     ) -> Result<Output, Error> {
         self.run_bounded(command, timeout).await

@@ -1,6 +1,8 @@
 //! Route53 through the AWS SDK: reads the weighted record sets of each declared
 //! record, and moves them with one `ChangeResourceRecordSets` per hosted zone (split
-//! only at Route53's size limits), then waits until every change is INSYNC.
+//! only at Route53's size limits), then waits until every change is INSYNC. Failover
+//! records (`routing = "failover"`) are read and moved through their PRIMARY's health
+//! check (see [`super::route53_failover`]).
 //!
 //! Changes are UPSERTs only: an UPSERT creates a missing record set, and DELETE is
 //! never needed to move weights (moto would delete every record set with the same
@@ -16,14 +18,15 @@ use aws_config::SdkConfig;
 use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord,
-    ResourceRecordSet, RrType,
+    ResourceRecordSet, ResourceRecordSetFailover, RrType,
 };
 
 use super::aws::describe;
+use super::route53_failover::{self, FailoverPair, Override};
 use super::{DnsProvider, RecordChange};
 use crate::error::Error;
 use crate::model::DnsRecord;
-use crate::model::RecordSet;
+use crate::model::{FailoverRole, RecordSet};
 
 const PROVIDER: &str = "route53";
 
@@ -140,25 +143,91 @@ impl Route53Dns {
         }
     }
 
-    /// The weighted record sets of `record`, in the order of its targets.
+    /// The record sets of `record`, in the order of its targets: its weighted sets, or
+    /// its failover pair read as weights.
     async fn record_sets(&self, record: &DnsRecord) -> Result<Vec<RecordSet>, Error> {
         let zone = self.zone_id(record).await?;
-        let mut listed = self.list_weighted(&zone, record).await?;
+        let listed = self.list_sets(&zone, record).await?;
+        if record.is_failover() {
+            let pair = FailoverPair::of(record, &listed)?;
+            let overridden = self.overridden(record, &pair.health_check).await?;
+            return Ok(pair.sets(record, overridden));
+        }
+        if let Some(set) = listed.iter().find(|set| set.weight().is_none()) {
+            return Err(Error::UnsupportedRouting {
+                record: record.name.clone(),
+                policy: routing_policy(set).to_string(),
+                declared: "weighted",
+            });
+        }
+        let mut weighted: HashMap<String, RecordSet> = listed
+            .iter()
+            .filter_map(weighted)
+            .map(|set| (set.region.clone(), set))
+            .collect();
         Ok(record
             .targets
             .iter()
-            .filter_map(|(region, _)| listed.remove(&region.value))
+            .filter_map(|(region, _)| weighted.remove(&region.value))
             .collect())
     }
 
-    /// Every weighted record set of `record`'s name and type, by set identifier,
-    /// following `NextRecordName` / `NextRecordType` / `NextRecordIdentifier`.
-    async fn list_weighted(
+    /// Whether drplan's override (disabled + inverted) is on the health check `id`.
+    async fn overridden(&self, record: &DnsRecord, id: &str) -> Result<bool, Error> {
+        let output = self
+            .client
+            .get_health_check()
+            .health_check_id(id)
+            .send()
+            .await
+            .map_err(|err| {
+                describe(
+                    PROVIDER,
+                    &format!("read the health check {id} of {}", record.name),
+                    &err,
+                )
+            })?;
+        let config = output
+            .health_check()
+            .and_then(|check| check.health_check_config());
+        route53_failover::overridden(record, id, config)
+    }
+
+    /// Sets the override of a failover record's PRIMARY health check. This is not a
+    /// Route53 change: `UpdateHealthCheck` returns no change id, so there is nothing to
+    /// wait for with `GetChange`; Route53's checkers apply it from their next check.
+    async fn set_override(&self, name: &str, state: &Override) -> Result<(), Error> {
+        let id = &state.health_check;
+        self.client
+            .update_health_check()
+            .health_check_id(id)
+            .disabled(state.on)
+            .inverted(state.on)
+            .send()
+            .await
+            .map_err(|err| {
+                let what = if state.on {
+                    "disable and invert"
+                } else {
+                    "enable and un-invert"
+                };
+                describe(
+                    PROVIDER,
+                    &format!("{what} the health check {id} of {name}"),
+                    &err,
+                )
+            })?;
+        Ok(())
+    }
+
+    /// Every record set of `record`'s name and type, following `NextRecordName` /
+    /// `NextRecordType` / `NextRecordIdentifier`.
+    async fn list_sets(
         &self,
         zone: &str,
         record: &DnsRecord,
-    ) -> Result<HashMap<String, RecordSet>, Error> {
-        let mut sets = HashMap::new();
+    ) -> Result<Vec<ResourceRecordSet>, Error> {
+        let mut sets = Vec::new();
         let mut start = Start {
             name: Some(record.name.clone()),
             kind: Some(record_type(record)),
@@ -181,21 +250,11 @@ impl Route53Dns {
                         &err,
                     )
                 })?;
-            let ours: Vec<&ResourceRecordSet> = page
-                .resource_record_sets()
-                .iter()
-                .take_while(|set| is_set_of(set, record))
-                .collect();
-            if let Some(policy) = ours.iter().find_map(|set| other_routing(set)) {
-                return Err(Error::UnsupportedRouting {
-                    record: record.name.clone(),
-                    policy: policy.to_string(),
-                });
-            }
             sets.extend(
-                ours.into_iter()
-                    .filter_map(weighted)
-                    .map(|set| (set.region.clone(), set)),
+                page.resource_record_sets()
+                    .iter()
+                    .take_while(|set| is_set_of(set, record))
+                    .cloned(),
             );
             let next = Start {
                 name: page.next_record_name().map(str::to_string),
@@ -296,17 +355,30 @@ impl DnsProvider for Route53Dns {
 
     /// Every change of one zone goes in one request (more only past Route53's limits);
     /// all requests are sent before waiting, so zones propagate side by side.
+    ///
+    /// A failover record moves through its PRIMARY's health check, once every record
+    /// set change is INSYNC (so a SECONDARY whose value changed answers it first).
     async fn apply(&self, changes: &[RecordChange]) -> Result<(), Error> {
         let mut zones: Vec<(String, Vec<Change>)> = Vec::new();
+        let mut overrides = Vec::new();
         for change in changes {
             let zone = self.zone_id(&change.record).await?;
-            let upserts = change
-                .after
+            let sets = if change.record.is_failover() {
+                let listed = self.list_sets(&zone, &change.record).await?;
+                let pair = FailoverPair::of(&change.record, &listed)?;
+                let state = pair.override_for(&change.record, &change.after)?;
+                overrides.push((change.record.name.as_str(), state));
+                pair.value_changes(&change.after)
+            } else {
+                change.after.clone()
+            };
+            let upserts = sets
                 .iter()
                 .map(|set| upsert(&change.record, set))
                 .collect::<Result<Vec<_>, _>>()?;
             match zones.iter_mut().find(|(id, _)| *id == zone) {
                 Some((_, list)) => list.extend(upserts),
+                None if upserts.is_empty() => {}
                 None => zones.push((zone, upserts)),
             }
         }
@@ -319,6 +391,9 @@ impl DnsProvider for Route53Dns {
         }
         for change in submitted {
             self.wait_in_sync(&change, started).await?;
+        }
+        for (name, state) in &overrides {
+            self.set_override(name, state).await?;
         }
         Ok(())
     }
@@ -340,26 +415,26 @@ fn is_set_of(set: &ResourceRecordSet, record: &DnsRecord) -> bool {
     normalize(set.name()) == normalize(&record.name) && *set.r#type() == record_type(record)
 }
 
-/// The routing policy of `set` when it is not weighted: drplan moves weighted record
-/// sets only, and refuses to plan beside sets it would not understand.
-fn other_routing(set: &ResourceRecordSet) -> Option<&'static str> {
+/// The routing policy of `set`: drplan moves the policy a record declares (weighted or
+/// failover), and refuses to plan beside sets it would not understand.
+pub(super) fn routing_policy(set: &ResourceRecordSet) -> &'static str {
     if set.weight().is_some() {
-        None
+        "weighted"
     } else if let Some(failover) = set.failover() {
-        Some(match failover.as_str() {
+        match failover.as_str() {
             "PRIMARY" => "failover (PRIMARY)",
             _ => "failover (SECONDARY)",
-        })
+        }
     } else if set.region().is_some() {
-        Some("latency")
+        "latency"
     } else if set.geo_location().is_some() || set.geo_proximity_location().is_some() {
-        Some("geolocation")
+        "geolocation"
     } else if set.multi_value_answer().is_some() {
-        Some("multivalue answer")
+        "multivalue answer"
     } else if set.cidr_routing_config().is_some() {
-        Some("IP-based")
+        "IP-based"
     } else {
-        Some("simple")
+        "simple"
     }
 }
 
@@ -367,7 +442,18 @@ fn other_routing(set: &ResourceRecordSet) -> Option<&'static str> {
 fn weighted(set: &ResourceRecordSet) -> Option<RecordSet> {
     let region = set.set_identifier()?.to_string();
     let weight = u8::try_from(set.weight()?).ok()?;
-    let value = match set.alias_target() {
+    Some(RecordSet {
+        region,
+        value: value_of(set),
+        weight,
+        ttl: ttl_of(set),
+        failover: None,
+    })
+}
+
+/// What a set answers: its alias target, or its records joined by commas.
+pub(super) fn value_of(set: &ResourceRecordSet) -> String {
+    match set.alias_target() {
         Some(alias) => without_dot(alias.dns_name()).to_string(),
         None => set
             .resource_records()
@@ -375,24 +461,30 @@ fn weighted(set: &ResourceRecordSet) -> Option<RecordSet> {
             .map(|r| without_dot(r.value()))
             .collect::<Vec<_>>()
             .join(","),
-    };
-    let ttl = set.ttl().and_then(|ttl| u32::try_from(ttl).ok());
-    Some(RecordSet {
-        region,
-        value,
-        weight,
-        ttl,
-    })
+    }
+}
+
+pub(super) fn ttl_of(set: &ResourceRecordSet) -> Option<u32> {
+    set.ttl().and_then(|ttl| u32::try_from(ttl).ok())
 }
 
 /// The UPSERT that makes `set` true: plain records carry a TTL and the value, alias
-/// records the alias target and no TTL.
+/// records the alias target and no TTL. A weighted set carries its weight; a failover
+/// set its role and health check instead.
 fn upsert(record: &DnsRecord, set: &RecordSet) -> Result<Change, Error> {
     let builder = ResourceRecordSet::builder()
         .name(&record.name)
         .r#type(record_type(record))
-        .set_identifier(&set.region)
-        .weight(i64::from(set.weight));
+        .set_identifier(&set.region);
+    let builder = match &set.failover {
+        Some(failover) => builder
+            .failover(match failover.role {
+                FailoverRole::Primary => ResourceRecordSetFailover::Primary,
+                FailoverRole::Secondary => ResourceRecordSetFailover::Secondary,
+            })
+            .set_health_check_id(failover.health_check.clone()),
+        None => builder.weight(i64::from(set.weight)),
+    };
     let builder = match &record.alias {
         Some(alias) => builder.alias_target(
             AliasTarget::builder()
@@ -519,6 +611,7 @@ mod tests {
             name: format!("{key}.example.test"),
             record_type: "CNAME".to_string(),
             ttl: Some(60),
+            switchover_ttl: None,
             follows: located("api"),
             alias,
             targets: vec![
@@ -526,6 +619,7 @@ mod tests {
                 (located("us-west-2"), "secondary.example.test".to_string()),
             ],
             weights: Vec::new(),
+            routing: Located::new(crate::model::Routing::Weighted, 0..0),
         }
     }
 
@@ -721,6 +815,7 @@ mod tests {
             value: value.to_string(),
             weight,
             ttl: Some(60),
+            failover: None,
         };
         let expected = vec![
             sets("us-east-1", 100, "primary.example.test"),
@@ -764,6 +859,67 @@ mod tests {
         assert_eq!(uris(&replay).len(), 6);
     }
 
+    fn failover_set(region: &str, role: &str, check: &str, value: &str) -> String {
+        format!(
+            "<ResourceRecordSet><Name>www.example.test.</Name><Type>CNAME</Type><SetIdentifier>{region}</SetIdentifier>\
+             <Failover>{role}</Failover><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>{value}</Value>\
+             </ResourceRecord></ResourceRecords>{check}</ResourceRecordSet>"
+        )
+    }
+
+    #[tokio::test]
+    async fn a_failover_record_moves_through_its_health_check_once_its_sets_are_insync() {
+        let listed = listing(
+            &[
+                failover_set(
+                    "us-east-1",
+                    "PRIMARY",
+                    "<HealthCheckId>hc-1</HealthCheckId>",
+                    "primary.example.test.",
+                ),
+                failover_set("us-west-2", "SECONDARY", "", "old.example.test."),
+            ],
+            None,
+        );
+        let updated = format!(
+            "<UpdateHealthCheckResponse xmlns=\"{NS}\"><HealthCheck><Id>hc-1</Id><CallerReference>r</CallerReference>\
+             <HealthCheckConfig><Type>HTTPS</Type><Inverted>true</Inverted><Disabled>true</Disabled></HealthCheckConfig>\
+             <HealthCheckVersion>2</HealthCheckVersion></HealthCheck></UpdateHealthCheckResponse>"
+        );
+        let replay = client(vec![
+            xml(200, &listed),
+            xml(200, &submitted("C1")),
+            xml(200, &status("C1", "INSYNC")),
+            xml(200, &updated),
+        ]);
+        let dns = Route53Dns::new(&sdk_config(&replay)).with_change_wait(quick());
+        let mut record = record("www", None);
+        record.routing = Located::new(crate::model::Routing::Failover, 0..0);
+
+        dns.apply(&[moved_to_west(record)]).await.unwrap();
+
+        let (uris, bodies) = (uris(&replay), bodies(&replay));
+        assert_eq!(uris.len(), 4, "{uris:?}");
+        // The SECONDARY's value is brought to its target, keeping its role and no weight.
+        assert!(bodies[1].contains(
+            "<SetIdentifier>us-west-2</SetIdentifier><Failover>SECONDARY</Failover><TTL>60</TTL>\
+             <ResourceRecords><ResourceRecord><Value>secondary.example.test</Value>"
+        ), "{}", bodies[1]);
+        assert_eq!(bodies[1].matches("<Change>").count(), 1, "{}", bodies[1]);
+        // Then the override, after INSYNC, with no GetChange after it: not a Route53 change.
+        assert!(
+            uris[3].ends_with("/2013-04-01/healthcheck/hc-1"),
+            "{}",
+            uris[3]
+        );
+        assert!(
+            bodies[3].contains("<Inverted>true</Inverted>")
+                && bodies[3].contains("<Disabled>true</Disabled>"),
+            "{}",
+            bodies[3]
+        );
+    }
+
     #[test]
     fn alias_changes_split_at_one_thousand_changes() {
         let alias = Alias {
@@ -776,6 +932,7 @@ mod tests {
             value: "primary.example.test".to_string(),
             weight: 100,
             ttl: None,
+            failover: None,
         };
         let changes = (0..2_500).map(|_| upsert(&record, &set).unwrap()).collect();
 

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
+use super::sim_aurora::SimGlobalCluster;
 use super::sim_changes::{self, Change, Stamp, Touched};
 use super::sim_data::SimData;
 use super::{
@@ -29,8 +30,8 @@ use crate::error::Error;
 use crate::fsio::{Durability, read_optional, write_json_atomic};
 use crate::model::until::verdict;
 use crate::model::{
-    AlarmProbe, BackupLocation, DataMethod, DataSet, DnsRecord, Environment, ErrorRateProbe,
-    HealthProbe, Notification, NotifyVia,
+    AlarmProbe, AuroraCall, AuroraMove, BackupLocation, DataMethod, DataSet, DnsRecord,
+    Environment, ErrorRateProbe, HealthProbe, Notification, NotifyVia,
 };
 use crate::model::{RecordSet, weighted_sets};
 
@@ -58,6 +59,9 @@ pub struct SimWorld {
     /// Replicated data set → its copies.
     #[serde(default)]
     pub data: BTreeMap<String, SimData>,
+    /// Aurora service → its global database: the writer and the members.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aurora: BTreeMap<String, SimGlobalCluster>,
     /// How long every health probe takes to answer, in milliseconds.
     pub latency_ms: u64,
     /// The probability (0 to 1) that an activation, a restore or a probe fails.
@@ -167,6 +171,17 @@ impl SimWorld {
                     Some((data.name.value.clone(), copies))
                 })
                 .collect(),
+            aurora: env
+                .services
+                .iter()
+                .filter_map(|s| {
+                    let aurora = s.aurora.as_ref()?;
+                    Some((
+                        s.name.value.clone(),
+                        SimGlobalCluster::nominal(aurora, home),
+                    ))
+                })
+                .collect(),
             latency_ms: 0,
             fault_rate: 0.0,
             alarms: BTreeMap::new(),
@@ -260,6 +275,44 @@ impl SimWorld {
     /// The replicated data sets of `service`.
     fn data_of<'w>(&'w mut self, service: &'w str) -> impl Iterator<Item = &'w mut SimData> {
         self.data.values_mut().filter(move |d| d.service == service)
+    }
+
+    /// Fences the service's data copies in `region`.
+    fn fence(&mut self, service: &str, region: &str) {
+        for data in self.data_of(service) {
+            data.fence(region);
+        }
+    }
+
+    /// Makes the service's data copies in `region`, and its Aurora cluster there, follow
+    /// the active ones again.
+    fn resync(&mut self, service: &str, region: &str) {
+        for data in self.data_of(service) {
+            data.resync(region);
+        }
+        if let Some(global) = self.aurora.get_mut(service) {
+            // A region without a declared cluster has nothing to rejoin.
+            global.rejoin(region);
+        }
+    }
+
+    /// Makes the cluster of the Aurora service `service` in `region` a member of its
+    /// global cluster again (`drplan sim set --rejoin`).
+    pub fn rejoin(&mut self, service: &str, region: &str) -> Result<(), Error> {
+        let known: Vec<String> = self.aurora.keys().cloned().collect();
+        let global = self
+            .aurora
+            .get_mut(service)
+            .ok_or_else(|| unknown("Aurora service", service, &known))?;
+        if global.rejoin(region) {
+            return Ok(());
+        }
+        let known: Vec<String> = global.clusters.iter().cloned().collect();
+        Err(unknown(
+            &format!("region with a cluster of {service}"),
+            region,
+            &known,
+        ))
     }
 
     /// Marks `region` up or down.
@@ -600,6 +653,7 @@ struct Estimates {
     activate: BTreeMap<String, Duration>,
     deactivate: Duration,
     resync: Duration,
+    backup: Duration,
 }
 
 /// The sim provider: DNS, object storage and services of one world, shared by clones.
@@ -724,6 +778,7 @@ impl Sim {
                         activate: activate.collect(),
                         deactivate: s.deactivate_estimate(),
                         resync: s.resync_estimate(),
+                        backup: s.backup_estimate(),
                     };
                     (s.name.value.clone(), estimates)
                 })
@@ -805,13 +860,15 @@ impl Sim {
     }
 
     /// Activates or restores: checks the world, waits the service's scaled estimate
-    /// (without holding the world), then makes `region` the active one and logs `line`.
+    /// (without holding the world), then makes `region` the active one, logs `line`,
+    /// and makes the rest of the move (`then`) in the same change.
     async fn bring_up(
         &self,
         service: &str,
         region: &str,
         line: String,
         precondition: impl FnOnce(&SimWorld) -> Result<(), Error>,
+        then: impl FnOnce(&mut SimWorld),
     ) -> Result<Output, Error> {
         let estimate = lookup(&self.estimates, "service", service)?;
         let fault_rate = self
@@ -843,6 +900,7 @@ impl Sim {
                         }
                     }
                 }
+                then(world);
                 Ok(losses)
             })
             .await?;
@@ -863,7 +921,7 @@ impl Sim {
         region: &str,
         line: String,
         estimate: Duration,
-        change: fn(&mut SimData, &str),
+        change: fn(&mut SimWorld, &str, &str),
     ) -> Result<Output, Error> {
         let fault_rate = self
             .view(|world| {
@@ -882,9 +940,7 @@ impl Sim {
         }
         tokio::time::sleep(self.scaled(estimate)).await;
         self.update_entries(&[], |world| {
-            for data in world.data_of(service) {
-                change(data, region);
-            }
+            change(world, service, region);
             world.log.push(line.clone());
             Ok(())
         })
@@ -1040,7 +1096,57 @@ impl ServiceRuntime for Sim {
         _timeout: Duration,
     ) -> Result<Output, Error> {
         let line = log_line(format!("activate {service} {region}"), command);
-        self.bring_up(service, region, line, |_| Ok(())).await
+        self.bring_up(service, region, line, |_| Ok(()), |_| ())
+            .await
+    }
+
+    /// Moves the writer of the service's global cluster the way AWS would (refusing
+    /// what AWS refuses), and brings the service up there; the clusters that follow
+    /// the new writer are replicas of its data.
+    async fn move_aurora(
+        &self,
+        service: &str,
+        region: &str,
+        how: AuroraMove,
+        accept_data_loss: bool,
+        timeout: Duration,
+    ) -> Result<Output, Error> {
+        let call = AuroraCall::of(how, accept_data_loss);
+        let Some(global) = self.view(|world| world.aurora.get(service).cloned()).await else {
+            return self.activate(service, region, None, timeout).await;
+        };
+        let line = format!(
+            "{} {} to {service} in {region}",
+            call.name(),
+            global.global_cluster
+        );
+        let check = |world: &SimWorld| {
+            let global = world.aurora.get(service).unwrap_or(&global);
+            let writer_up = world.regions.get(&global.writer).is_some_and(|r| r.up);
+            match global.refusal(region, call, writer_up) {
+                Some(reason) => Err(Error::SimUnreachable {
+                    action: line.clone(),
+                    reason,
+                }),
+                None => Ok(()),
+            }
+        };
+        let moved = |world: &mut SimWorld| {
+            let Some(global) = world.aurora.get_mut(service) else {
+                return;
+            };
+            global.apply(region, call);
+            let global = global.clone();
+            for data in world.data_of(service) {
+                for region in data.copies.keys().cloned().collect::<Vec<_>>() {
+                    if global.follows(&region) {
+                        data.resync(&region);
+                    }
+                }
+            }
+        };
+        self.bring_up(service, region, line.clone(), check, moved)
+            .await
     }
 
     async fn restore(
@@ -1053,7 +1159,13 @@ impl ServiceRuntime for Sim {
     ) -> Result<Output, Error> {
         let line = log_line(format!("restore {service} {region} from {backup}"), command);
         let output = self
-            .bring_up(service, region, line, |world| world.require_object(backup))
+            .bring_up(
+                service,
+                region,
+                line,
+                |world| world.require_object(backup),
+                |_| (),
+            )
             .await?;
         // A restore rebuilds the service from its backup: what broke it there is gone.
         self.update_entries(&[Touched::Service(service)], |world| {
@@ -1073,7 +1185,7 @@ impl ServiceRuntime for Sim {
     ) -> Result<Output, Error> {
         let line = log_line(format!("deactivate {service} {region}"), Some(command));
         let estimate = lookup(&self.estimates, "service", service)?.deactivate;
-        self.lifecycle(service, region, line, estimate, SimData::fence)
+        self.lifecycle(service, region, line, estimate, SimWorld::fence)
             .await
     }
 
@@ -1090,8 +1202,39 @@ impl ServiceRuntime for Sim {
         let active = self.placement(service).await?.unwrap_or_default();
         self.view(|world| world.check_reachable(service, &active))
             .await?;
-        self.lifecycle(service, region, line, estimate, SimData::resync)
+        self.lifecycle(service, region, line, estimate, SimWorld::resync)
             .await
+    }
+
+    /// A new backup of the service under each location, taken now (when the scaled
+    /// estimate has passed), as the command would write it.
+    async fn backup(
+        &self,
+        service: &str,
+        region: &str,
+        command: &[String],
+        backups: &[BackupLocation],
+        _timeout: Duration,
+    ) -> Result<Output, Error> {
+        let line = log_line(format!("backup {service} {region}"), Some(command));
+        let estimate = lookup(&self.estimates, "service", service)?.backup;
+        self.lifecycle(service, region, line.clone(), estimate, |_, _, _| ())
+            .await?;
+        let taken = SystemTime::now();
+        let environment = self.view(|world| world.environment.clone()).await;
+        let urls: Vec<String> = backups
+            .iter()
+            .map(|location| backup_url(location, &environment, taken))
+            .collect();
+        let touched: Vec<Touched<'_>> = urls.iter().map(|u| Touched::Object(u)).collect();
+        self.update_entries(&touched, |world| {
+            for url in &urls {
+                world.objects.insert(url.clone(), Modified(taken));
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(Output { log: line })
     }
 
     /// Where the copy in `region` stands, from the world (never a real probe).

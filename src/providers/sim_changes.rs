@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::sim::{Modified, SimContent, SimService, SimWorld};
+use super::sim_aurora::SimGlobalCluster;
 use super::sim_data::SimData;
 use crate::error::Error;
 use crate::fsio::write_error;
@@ -28,8 +29,8 @@ pub enum Touched<'a> {
 }
 
 /// One line of the change log: the entries as the change left them (an object that is
-/// gone as `null`), every replicated data set (replication advances them all), and the
-/// log lines added. It takes the world to serial `serial`.
+/// gone as `null`), every replicated data set (replication advances them all), every
+/// Aurora global database (few, and small), and the log lines added. It takes the world to serial `serial`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Change {
     serial: u64,
@@ -43,6 +44,8 @@ pub struct Change {
     contents: BTreeMap<String, Option<SimContent>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     data: BTreeMap<String, SimData>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    aurora: BTreeMap<String, SimGlobalCluster>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     log: Vec<String>,
 }
@@ -58,6 +61,7 @@ impl Change {
             objects: BTreeMap::new(),
             contents: BTreeMap::new(),
             data: world.data.clone(),
+            aurora: world.aurora.clone(),
             log: world.log.get(log_from..).unwrap_or_default().to_vec(),
         };
         for entry in touched {
@@ -101,6 +105,7 @@ impl Change {
             };
         }
         world.data.extend(self.data);
+        world.aurora.extend(self.aurora);
         world.log.extend(self.log);
         world.serial = self.serial;
     }

@@ -178,7 +178,7 @@ fn start_on_keeper_thread() -> MotoServer {
 
 /// `$env_var`, else `.venv/bin/NAME` in the crate root, else a panic that
 /// says how to install it.
-fn tool_path(env_var: &str, name: &str) -> PathBuf {
+pub fn tool_path(env_var: &str, name: &str) -> PathBuf {
     if let Some(path) = env::var_os(env_var) {
         return PathBuf::from(path);
     }

@@ -211,6 +211,15 @@ fn summary(plan: &Plan) -> String {
             format!("{}; {verdict}", summary.data_at_risk.len()),
         ));
     }
+    if !summary.safety_breaches.is_empty() {
+        rows.push((
+            "ARC safety rules",
+            format!(
+                "⚠️ broken, apply refuses: {}",
+                summary.safety_breaches.join("; ")
+            ),
+        ));
+    }
     let (first, rest) = rows
         .split_first()
         .map_or((None, &[][..]), |(f, r)| (Some(f), r));
@@ -229,10 +238,10 @@ fn summary(plan: &Plan) -> String {
 fn moves(plan: &Plan) -> String {
     let (mut services, mut records) = (0, 0);
     for step in &plan.steps {
-        match &step.change {
-            Some(Change::Placement { .. }) => services += 1,
-            Some(Change::Weights { .. }) => records += 1,
-            None => {}
+        match (&step.change, &step.action) {
+            (Some(Change::Placement { .. }), _) => services += 1,
+            (Some(Change::Weights { .. }), Action::Switch { .. }) => records += 1,
+            _ => {}
         }
     }
     format!(
@@ -344,6 +353,9 @@ fn before_after(step: &Step) -> String {
     match (&step.change, &step.action) {
         (Some(Change::Placement { before, after }), _) => {
             format!("{} → {}", placement(before), placement(after))
+        }
+        (Some(Change::Weights { before, after }), action) if super::changes_ttl(action) => {
+            format!("TTL {} → {}", super::ttls(before), super::ttls(after))
         }
         (Some(Change::Weights { before, after }), _) => {
             format!("{} → {}", weights(before), weights(after))

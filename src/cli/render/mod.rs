@@ -16,8 +16,8 @@ use crate::duration::format_seconds;
 use crate::graph::step::{Action, Change, Placement, Step};
 use crate::model::service::DEFAULT_LIFECYCLE_TIMEOUT;
 use crate::model::{
-    AuroraMove, Check, CheckKind, DEFAULT_RETRIES, Environment, HealthCheck, HealthProbe,
-    Notification, NotifyVia, Phase, RecordSet,
+    AuroraMove, BackupLocation, Check, CheckKind, DEFAULT_RETRIES, Environment, FailoverRole,
+    HealthCheck, HealthProbe, Notification, NotifyVia, Phase, RecordSet,
 };
 use crate::plan::Plan;
 use crate::plan::file::PlanFile;
@@ -72,7 +72,10 @@ pub fn change_lines(step: &Step) -> Vec<String> {
     let (before, after) = match &step.change {
         None => return Vec::new(),
         Some(Change::Placement { before, after }) => (placement(before), placement(after)),
-        Some(Change::Weights { before, after }) => (record_sets(before), record_sets(after)),
+        Some(Change::Weights { before, after }) => {
+            let with_ttl = changes_ttl(&step.action);
+            (record_sets(before, with_ttl), record_sets(after, with_ttl))
+        }
     };
     let (before, after) = (format!("{before}\n"), format!("{after}\n"));
     let diff = TextDiff::from_lines(&before, &after);
@@ -100,13 +103,40 @@ fn placement(placement: &Placement) -> String {
     }
 }
 
-/// One line per record set: `eu-west-1 shop.eu-west-1.example weight=100`.
-fn record_sets(sets: &[RecordSet]) -> String {
+/// One line per record set: `eu-west-1 shop.eu-west-1.example weight=100`, and
+/// ` ttl=300` when `with_ttl`.
+fn record_sets(sets: &[RecordSet], with_ttl: bool) -> String {
     let lines: Vec<String> = sets
         .iter()
-        .map(|s| format!("{} {} weight={}", s.region, s.value, s.weight))
+        .map(|s| {
+            let line = format!("{} {} weight={}", s.region, s.value, s.weight);
+            match (with_ttl, s.ttl) {
+                (false, _) => line,
+                (true, Some(ttl)) => format!("{line} ttl={ttl}"),
+                (true, None) => format!("{line} ttl=unset"),
+            }
+        })
         .collect();
     lines.join("\n")
+}
+
+/// True for the steps whose change is a record's TTL (its sets are otherwise the same).
+pub fn changes_ttl(action: &Action) -> bool {
+    matches!(action, Action::LowerTtl { .. } | Action::RestoreTtl { .. })
+}
+
+/// The TTLs of `sets` (`5m`; several when they differ).
+pub fn ttls(sets: &[RecordSet]) -> String {
+    let mut ttls: Vec<String> = sets
+        .iter()
+        .map(|s| {
+            s.ttl.map_or("unset".to_string(), |ttl| {
+                format_seconds(Duration::from_secs(u64::from(ttl)))
+            })
+        })
+        .collect();
+    ttls.dedup();
+    ttls.join(", ")
 }
 
 /// How a renderer sets a command, URL, key or `${env:…}` reference apart: as it is
@@ -135,28 +165,10 @@ pub fn code(text: &str) -> String {
 }
 
 /// What a step runs or probes, in one line, when there is something to say.
-pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Option<String> {
+/// What a lifecycle command on the side being left (fence, resync, backup) runs.
+fn lifecycle_detail(action: &Action, lit: Literal) -> Option<String> {
     let shell = |words: &[String]| lit(&argv(words));
-    match &step.action {
-        Action::Activate { retries, .. } => Some(format!(
-            "{}{}",
-            recovery_detail(env, &step.action, lit),
-            retries_note(*retries)
-        )),
-        Action::Restore { .. } => Some(recovery_detail(env, &step.action, lit)),
-        Action::Run {
-            argv,
-            timeout,
-            best_effort,
-            until,
-            ..
-        } => {
-            let run = run_detail(&shell(&argv.argv()), *timeout, *best_effort);
-            Some(match until {
-                Some(until) => format!("{run}, {}", until.describe()),
-                None => run,
-            })
-        }
+    match action {
         Action::Deactivate {
             command,
             timeout,
@@ -179,6 +191,50 @@ pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Opti
             shell(command),
             format_seconds(*timeout)
         )),
+        Action::Backup {
+            command,
+            backups,
+            timeout,
+            ..
+        } => Some(format!(
+            "runs: {} (at most {}), then finds the new backup it made under {}: the restore then loads it, with every write made before the fence",
+            shell(command),
+            format_seconds(*timeout),
+            backups
+                .iter()
+                .map(BackupLocation::url)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        _ => None,
+    }
+}
+
+pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Option<String> {
+    let shell = |words: &[String]| lit(&argv(words));
+    match &step.action {
+        Action::Activate { retries, .. } => Some(format!(
+            "{}{}",
+            recovery_detail(env, &step.action, lit),
+            retries_note(*retries)
+        )),
+        Action::Restore { .. } => Some(recovery_detail(env, &step.action, lit)),
+        Action::Run {
+            argv,
+            timeout,
+            best_effort,
+            until,
+            ..
+        } => {
+            let run = run_detail(&shell(&argv.argv()), *timeout, *best_effort);
+            Some(match until {
+                Some(until) => format!("{run}, {}", until.describe()),
+                None => run,
+            })
+        }
+        Action::Deactivate { .. } | Action::Resync { .. } | Action::Backup { .. } => {
+            lifecycle_detail(&step.action, lit)
+        }
         Action::CatchUp { data, timeout, .. } => {
             let condition = env
                 .data_set(data)
@@ -222,6 +278,8 @@ pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Opti
                 None => check,
             }
         }),
+        Action::Switch { .. } => failover_detail(step, lit),
+        Action::LowerTtl { .. } | Action::RestoreTtl { .. } => ttl_detail(&step.action),
         Action::Upload { file, key, .. } => Some(format!(
             "uploads {}; what {} held is kept as {}",
             lit(file),
@@ -231,6 +289,55 @@ pub fn detail(env: &Environment, plan: &Plan, step: &Step, lit: Literal) -> Opti
         Action::Revert { key, .. } => Some(format!(
             "puts back what {} held before (or removes the page if nothing did)",
             lit(key)
+        )),
+        _ => None,
+    }
+}
+
+/// How a failover-routed record moves (`None` for a weighted one): through its
+/// PRIMARY's health check, forced unhealthy (disabled + inverted) or released.
+fn failover_detail(step: &Step, lit: Literal) -> Option<String> {
+    let Some(Change::Weights { after, .. }) = &step.change else {
+        return None;
+    };
+    let role = |role: FailoverRole| {
+        after
+            .iter()
+            .find(|s| s.failover.as_ref().is_some_and(|f| f.role == role))
+    };
+    let (primary, secondary) = (role(FailoverRole::Primary)?, role(FailoverRole::Secondary)?);
+    let check = match primary
+        .failover
+        .as_ref()
+        .and_then(|f| f.health_check.as_deref())
+    {
+        Some(id) => format!("its health check {}", lit(id)),
+        None => "its health check".to_string(),
+    };
+    Some(if primary.weight == 0 {
+        format!(
+            "failover routing: PRIMARY {} forced unhealthy through {check} (disabled + inverted) → Route 53 answers SECONDARY {}",
+            primary.region, secondary.region
+        )
+    } else {
+        format!(
+            "failover routing: PRIMARY {} judged by {check} again (override lifted: enabled, not inverted) → Route 53 answers PRIMARY {} while it is healthy, else SECONDARY {}",
+            primary.region, primary.region, secondary.region
+        )
+    })
+}
+
+/// What a TTL step sets, and why.
+fn ttl_detail(action: &Action) -> Option<String> {
+    match action {
+        Action::LowerTtl { ttl, wait, .. } => Some(format!(
+            "lowers the TTL to {ttl} and waits out the old {wait} (answers cached before the lowering), so that the switch takes effect within {ttl}; the declared TTL is put back once the switchover is verified",
+            ttl = format_seconds(*ttl),
+            wait = format_seconds(*wait)
+        )),
+        Action::RestoreTtl { ttl, .. } => Some(format!(
+            "puts the declared TTL, {}, back: the switchover is verified",
+            format_seconds(*ttl)
         )),
         _ => None,
     }

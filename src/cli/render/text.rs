@@ -78,6 +78,12 @@ fn summary(out: &mut String, summary: &Summary) {
             );
         }
     }
+    if !summary.safety_breaches.is_empty() {
+        let _ = writeln!(out, "  ARC safety rules BROKEN (apply refuses):");
+        for breach in &summary.safety_breaches {
+            let _ = writeln!(out, "    {breach}");
+        }
+    }
     out.push('\n');
 }
 
