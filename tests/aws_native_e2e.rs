@@ -6,8 +6,8 @@
 //! The world is the one `tests/aws_e2e.rs` runs in ([`fixture`]): only the health and
 //! check URLs point at a loopback server, the commands are stand-ins on PATH, and the
 //! AWS endpoint is moto. moto has no ARC data plane, so the cluster's endpoints are
-//! an [`ArcStandIn`]; the first one written (us-east-1's, the failed region's) is a
-//! closed port, so every ARC call falls through to the next endpoint for real.
+//! an [`ArcStandIn`]; the first one written (the failed home region's) is a closed
+//! port, so every ARC call falls through to the next endpoint for real.
 //!
 //! What moto does differently from AWS, and how the worlds meet it: moto 5.2.5 keeps
 //! every global cluster in its us-east-1 backend, yet looks `RemoveFromGlobalCluster`
