@@ -28,6 +28,10 @@ mod moto;
 #[allow(dead_code)]
 mod fixture;
 
+#[path = "support/measure.rs"]
+#[allow(dead_code)]
+mod measure;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -38,6 +42,7 @@ use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecordSe
 use serde_json::{Value, json};
 
 use fixture::{CountingProxy, HOME, Loopback, Seeder};
+use measure::{calls_text, median, row, secs, time, verdict};
 use moto::MotoServer;
 
 const SCENARIO: &str = "regional-failure";
@@ -168,7 +173,6 @@ struct Failover {
 /// The workspace and environment drplan runs in.
 struct Bench<'a> {
     dir: PathBuf,
-    bin: PathBuf,
     moto: &'a MotoServer,
     loopback: &'a Loopback,
     env: drplan::model::Environment,
@@ -178,9 +182,9 @@ impl<'a> Bench<'a> {
     fn new(dir: &Path, moto: &'a MotoServer, loopback: &'a Loopback) -> Self {
         let text = fixture::reference_text(&loopback.url);
         std::fs::write(dir.join("production.toml"), &text).expect("the environment is written");
+        fixture::install_standins(dir);
         Self {
             dir: dir.to_path_buf(),
-            bin: fixture::install_standins(dir),
             moto,
             loopback,
             env: fixture::environment(&text),
@@ -190,19 +194,14 @@ impl<'a> Bench<'a> {
     /// A command with moto's credentials and `endpoint`, nothing of the host's AWS setup.
     fn command(&self, program: &Path, args: &[&str], endpoint: &str) -> Command {
         let mut command = Command::new(program);
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            if name.starts_with("AWS_") || name.starts_with("DRPLAN_") {
-                command.env_remove(name.as_ref());
-            }
-        }
+        fixture::child_env(
+            &mut command,
+            self.moto.aws_env(),
+            endpoint,
+            &self.loopback.url,
+            &self.dir,
+        );
         command
-            .current_dir(&self.dir)
-            .envs(self.moto.aws_env())
-            .env("AWS_ENDPOINT_URL", endpoint)
-            .envs(fixture::webhooks(&self.loopback.url))
-            .env("PATH", fixture::path_with(&self.bin))
-            .env("DRPLAN_STANDIN_LOG", self.dir.join("commands.log"))
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -215,11 +214,7 @@ impl<'a> Bench<'a> {
     }
 
     fn aws(&self, args: &[&str], endpoint: &str) -> Command {
-        let aws = std::env::var_os("DRPLAN_AWS_CLI").map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/aws"),
-            PathBuf::from,
-        );
-        self.command(&aws, args, endpoint)
+        self.command(&measure::aws_cli(), args, endpoint)
     }
 
     /// Plans the failover, applies it (timed) and fails back. Returns the apply's wall
@@ -237,30 +232,16 @@ impl<'a> Bench<'a> {
         ];
         time(&mut self.drplan(&plan, endpoint));
         let runs = self.dir.join(".drplan/runs");
-        let before = reports(&runs);
+        let before = measure::reports(&runs);
         let sent_before = proxy.map_or(0, |p| p.requests().len());
         let wall = time(&mut self.drplan(&["apply", "plan.json"], endpoint));
         let calls = proxy.map(|p| count(&p.requests()[sent_before..]));
-        let report = reports(&runs)
-            .into_iter()
-            .find(|path| !before.contains(path))
-            .expect("a new run report");
-        let report: Value =
-            serde_json::from_str(&std::fs::read_to_string(report).expect("the report"))
-                .expect("the report is JSON");
-        let switch = report["steps"]
-            .as_array()
-            .expect("steps")
-            .iter()
-            .filter(|step| step["action"] == "switch")
-            .filter_map(|step| step["duration_ms"].as_u64())
-            .max()
-            .expect("switch steps with durations");
+        let switch = measure::longest_step(&measure::new_report(&runs, &before), "switch");
         let failback = ["apply", "production.toml", "--failback", "--auto-approve"];
         time(&mut self.drplan(&failback, endpoint));
         Failover {
             wall,
-            switch: Duration::from_millis(switch),
+            switch,
             calls,
         }
     }
@@ -295,23 +276,9 @@ impl<'a> Bench<'a> {
     }
 }
 
-/// Runs `command` to success; returns its wall time.
-fn time(command: &mut Command) -> Duration {
-    let started = Instant::now();
-    let output = command.output().expect("the command starts");
-    let took = started.elapsed();
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    took
-}
-
 /// The seed runbook's way: one CLI call per record set, in sequence.
 fn script_text(zone_id: &str, upserts: &[Value]) -> String {
-    let aws = std::env::var("DRPLAN_AWS_CLI")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/aws").to_string());
+    let aws = measure::aws_cli().display().to_string();
     let mut text = String::from(
         "#!/bin/sh\n# Generated by benches/route53.rs from the plan's switch steps: one\n# change-resource-record-sets per weighted record set, as the seed runbook does.\nset -e\n",
     );
@@ -399,48 +366,7 @@ fn sdk_set(set: &Value) -> ResourceRecordSet {
     builder.build().expect("a record set")
 }
 
-fn reports(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|entry| Some(entry.ok()?.path()))
-                .filter(|path| path.extension().is_some_and(|e| e == "json"))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Requests by AWS operation.
 fn count(requests: &[String]) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for request in requests {
-        *counts.entry(fixture::operation(request)).or_insert(0) += 1;
-    }
-    counts
-}
-
-fn calls_text(counts: &BTreeMap<String, usize>) -> String {
-    let total: usize = counts.values().sum();
-    let each: Vec<String> = counts
-        .iter()
-        .map(|(operation, n)| format!("{operation} {n}"))
-        .collect();
-    format!("{total} ({})", each.join(", "))
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn secs(duration: Duration) -> f64 {
-    duration.as_secs_f64()
-}
-
-fn row(label: &str, duration: Duration) {
-    println!("{label:<58} {:>7.0} ms", secs(duration) * 1000.0);
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met { "met" } else { "NOT met" }
+    measure::count(requests, fixture::operation)
 }

@@ -68,7 +68,6 @@ struct World {
     zone_id: Option<String>,
     loopback: Loopback,
     dir: TempDir,
-    bin: PathBuf,
     /// `AWS_ENDPOINT_URL` for drplan: moto, or a proxy in front of it.
     endpoint: String,
 }
@@ -85,14 +84,13 @@ impl World {
         let dir = TempDir::new().expect("a temporary directory");
         let text = edit(fixture::reference_text(&loopback.url));
         fs::write(dir.path().join("production.toml"), &text).expect("the environment is written");
-        let bin = fixture::install_standins(dir.path());
+        fixture::install_standins(dir.path());
         let endpoint = moto.endpoint.clone();
         let mut world = Self {
             moto,
             zone_id: None,
             loopback,
             dir,
-            bin,
             endpoint,
         };
         world.seed(seed, &text);
@@ -169,19 +167,14 @@ impl World {
     /// of the host's AWS or drplan configuration.
     fn command(&self, args: &[&str]) -> Command {
         let mut command = runner::command(self.path(), args);
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            if name.starts_with("AWS_") || name.starts_with("DRPLAN_") {
-                command.env_remove(name.as_ref());
-            }
-        }
-        command
-            .envs(self.moto.aws_env())
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
-            .envs(fixture::webhooks(&self.loopback.url))
-            .env("PATH", fixture::path_with(&self.bin))
-            .env("DRPLAN_STANDIN_LOG", self.standin_log_path())
-            .env("HOME", self.path());
+        fixture::child_env(
+            &mut command,
+            self.moto.aws_env(),
+            &self.endpoint,
+            &self.loopback.url,
+            self.path(),
+        );
+        command.env("HOME", self.path());
         command
     }
 
@@ -191,7 +184,7 @@ impl World {
     }
 
     fn standin_log_path(&self) -> PathBuf {
-        self.path().join("commands.log")
+        fixture::standin_log(self.path())
     }
 
     /// The stand-in commands run so far that act, one line each: `supabase db promote
@@ -680,6 +673,21 @@ GET /2013-04-01/change/C1 HTTP/1.1\r\nHost: x\r\n\r\n";
             "route53:ChangeResourceRecordSets",
             "s3:ListObjectsV2",
             "route53:GetChange"
+        ]
+    );
+    // The Query and JSON protocols name the operation in the body or a header; the
+    // service is the signature's.
+    let query = b"POST / HTTP/1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20261202/us-east-1/rds/aws4_request, SignedHeaders=host\r\nContent-Length: 50\r\n\r\nAction=RemoveFromGlobalCluster&Version=2014-10-31\n\
+POST / HTTP/1.1\r\nauthorization: AWS4-HMAC-SHA256 Credential=testing/20261202/us-west-2/monitoring/aws4_request\r\nX-Amz-Target: GraniteServiceVersion20100801.GetMetricStatistics\r\ncontent-length: 2\r\n\r\n{}";
+    let operations: Vec<String> = fixture::request_lines(query)
+        .iter()
+        .map(|line| fixture::operation(line))
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            "rds:RemoveFromGlobalCluster",
+            "monitoring:GetMetricStatistics"
         ]
     );
     // The aws CLI ends the path with a slash.

@@ -4,6 +4,7 @@ mod arc;
 mod aurora;
 mod aws;
 mod aws_e2e;
+mod aws_native_e2e;
 mod cli;
 mod command_dns;
 mod config_props;

@@ -1,13 +1,17 @@
 //! The reference world for running the drplan binary against moto, shared by
-//! `tests/aws_e2e.rs` and `benches/route53.rs` (which includes this file by `#[path]`):
+//! `tests/aws_e2e.rs`, `tests/aws_native_e2e.rs`, `benches/route53.rs` and
+//! `benches/aws_failover.rs` (the benches include this file by `#[path]`):
 //!
-//! - the reference environment with only its health and check URLs pointed at a
-//!   loopback HTTP server ([`Loopback`]), since `https://*.omniops.co.uk` cannot be
-//!   reached from here;
-//! - stand-ins for the commands it runs (`tests/fixtures/aws/standin`);
-//! - the seed: the hosted zone and the reference's weighted record sets, and the
-//!   buckets, created through the AWS SDK ([`Seeder`]); and what is there afterwards,
-//!   listed with the `aws` CLI, an independent client ([`list_weighted`]);
+//! - the reference environment (or its AWS-native sibling, `environments/aws.toml`)
+//!   with only its health and check URLs pointed at a loopback HTTP server
+//!   ([`Loopback`]), since `https://*.omniops.co.uk` cannot be reached from here, and
+//!   for the sibling its ARC endpoints wherever the caller says ([`with_arc_endpoints`]);
+//! - stand-ins for the commands it runs (`tests/fixtures/aws/standin`), and the
+//!   environment a child process (drplan, the `aws` CLI) runs in ([`ChildEnv`]);
+//! - the seed: the hosted zone and the reference's weighted record sets, the buckets,
+//!   and the sibling's Aurora global database and its lag, created through the AWS SDK
+//!   ([`Seeder`]); and what is there afterwards, listed with the `aws` CLI, an
+//!   independent client ([`list_weighted`]);
 //! - a [`CountingProxy`] in front of moto that records every request drplan sends.
 //!
 //! Nothing here is drplan's own code: the seed is written from the environment's
@@ -16,6 +20,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -29,6 +34,9 @@ use serde_json::{Value, json};
 
 /// The reference environment, the flagship example.
 pub const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/environments/production.toml");
+
+/// Its AWS-native sibling: an Aurora global database and ARC routing controls.
+pub const AWS_NATIVE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/environments/aws.toml");
 
 /// The one stand-in script; installed under each command's name.
 const STANDIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/standin");
@@ -53,13 +61,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// `base`. It is made from the real file every time, so it stays in sync with it:
 /// services, records, data, scenarios and commands are the reference's own.
 pub fn reference_text(base: &str) -> String {
-    let text = std::fs::read_to_string(REFERENCE).expect("environments/production.toml");
-    let urls = text.matches(HTTPS_URL).count();
-    assert!(
-        urls >= 2,
-        "the reference has no health URLs to rewrite ({urls})"
-    );
-    let rewritten = text.replace(HTTPS_URL, &format!("url = \"{base}/"));
+    let rewritten = urls_on_loopback(REFERENCE, base);
     assert!(
         !rewritten.contains("https://"),
         "an https:// URL was left in the reference copy"
@@ -67,9 +69,73 @@ pub fn reference_text(base: &str) -> String {
     rewritten
 }
 
+/// The text of the environment at `path` with its health probe and check URLs
+/// rewritten as [`reference_text`] says.
+pub fn urls_on_loopback(path: &str, base: &str) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{path}: {err}"));
+    let urls = text.matches(HTTPS_URL).count();
+    assert!(urls >= 2, "{path} has no health URLs to rewrite ({urls})");
+    text.replace(HTTPS_URL, &format!("url = \"{base}/"))
+}
+
+/// `text` with the one `endpoints = { … }` line of `[providers.arc]` replaced by
+/// `endpoints` (region, URL), in that order: the order drplan tries them in.
+pub fn with_arc_endpoints(text: &str, endpoints: &[(&str, &str)]) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("endpoints = {"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one ARC endpoints line: {lines:?}");
+    let table: Vec<String> = endpoints
+        .iter()
+        .map(|(region, url)| format!("{region} = \"{url}\""))
+        .collect();
+    let rewritten = text.replace(lines[0], &format!("endpoints = {{ {} }}", table.join(", ")));
+    assert!(
+        !rewritten.contains("https://"),
+        "an https:// URL was left in the copy"
+    );
+    rewritten
+}
+
+/// `text` with us-east-1 and us-west-2 (and the cluster names `…-use1`, `…-usw2`)
+/// swapped everywhere: the AWS-native sibling with its home in us-west-2, failing over
+/// to us-east-1. moto 5.2.5 can detach a cluster from a global database only in
+/// us-east-1: it keeps every global cluster in its us-east-1 backend
+/// (`RDSResponse.global_backend`), yet looks `RemoveFromGlobalCluster` up in the
+/// backend of the region the call is made in, global cluster and member alike, and
+/// answers 200 with no `GlobalCluster` when either is missing there. drplan calls in
+/// the target's region (as AWS advises: the primary's may be down), so only a failover
+/// TO us-east-1 detaches on moto; on AWS every region serves the global cluster.
+pub fn home_and_target_swapped(text: &str) -> String {
+    let mut swapped = text.to_string();
+    for (a, b) in [("us-east-1", "us-west-2"), ("use1", "usw2")] {
+        assert!(!swapped.contains('\u{1}'), "a placeholder in the text");
+        swapped = swapped
+            .replace(a, "\u{1}")
+            .replace(b, a)
+            .replace('\u{1}', b);
+    }
+    swapped
+}
+
+/// `http://127.0.0.1:PORT/v1` on a port nothing listens on: an ARC endpoint that is down.
+#[allow(dead_code)] // the AWS-native test and bench use it; the others do not
+pub fn closed_endpoint() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let address = listener.local_addr().expect("a local address");
+    drop(listener);
+    format!("http://{address}/v1")
+}
+
 /// `text` decoded and validated by drplan (to read the records to seed).
 pub fn environment(text: &str) -> Environment {
     drplan::model::parse("production.toml", text).expect("the reference environment loads")
+}
+
+/// `text`, the AWS-native sibling's copy, decoded and validated by drplan.
+pub fn aws_native(text: &str) -> Environment {
+    drplan::model::parse("aws.toml", text).expect("the AWS-native environment loads")
 }
 
 /// Installs the stand-in commands into `workspace`: `bin/NAME` for every command on
@@ -106,6 +172,38 @@ pub fn path_with(bin: &Path) -> String {
     format!("{}:{inherited}", bin.display())
 }
 
+/// Sets up `command`, a child process run in `workspace` (where [`install_standins`]
+/// put the stand-ins), the way every run here is made: moto's credentials (`aws_env`)
+/// with `endpoint` (moto, or a proxy in front of it), the webhooks on the loopback
+/// server `loopback`, the stand-ins first on PATH logging to `commands.log`, and
+/// nothing of the host's AWS or drplan configuration.
+pub fn child_env(
+    command: &mut Command,
+    aws_env: Vec<(String, String)>,
+    endpoint: &str,
+    loopback: &str,
+    workspace: &Path,
+) {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("AWS_") || name.starts_with("DRPLAN_") {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command
+        .current_dir(workspace)
+        .envs(aws_env)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .envs(webhooks(loopback))
+        .env("PATH", path_with(&workspace.join("bin")))
+        .env("DRPLAN_STANDIN_LOG", standin_log(workspace));
+}
+
+/// Where the stand-ins in `workspace` log what they were run with.
+pub fn standin_log(workspace: &Path) -> PathBuf {
+    workspace.join("commands.log")
+}
+
 /// The webhook variables of the reference's `[[notify]]`, pointed at `base`.
 pub fn webhooks(base: &str) -> Vec<(String, String)> {
     [
@@ -122,6 +220,7 @@ pub fn webhooks(base: &str) -> Vec<(String, String)> {
 /// takes seconds here; it is kept for checking what drplan did).
 pub struct Seeder {
     runtime: tokio::runtime::Runtime,
+    sdk: aws_config::SdkConfig,
     route53: aws_sdk_route53::Client,
     s3: aws_sdk_s3::Client,
 }
@@ -150,6 +249,7 @@ impl Seeder {
             runtime,
             route53: aws_sdk_route53::Client::new(&sdk),
             s3: aws_sdk_s3::Client::from_conf(s3),
+            sdk,
         }
     }
 
@@ -239,6 +339,97 @@ impl Seeder {
                 .ok()?;
             Some(output.body.collect().await.ok()?.into_bytes().to_vec())
         })
+    }
+
+    /// Creates the Aurora global database `global` (aurora-postgresql) through the
+    /// endpoint of `global_region`, then its member clusters in order: on moto the
+    /// first becomes the writer, the others secondaries.
+    #[allow(dead_code)] // the AWS-native test and bench seed it; the others do not
+    pub fn create_global_database(
+        &self,
+        global_region: &str,
+        global: &str,
+        members: &[(&str, &str)],
+    ) {
+        let engine = "aurora-postgresql";
+        self.runtime
+            .block_on(
+                self.rds(global_region)
+                    .create_global_cluster()
+                    .global_cluster_identifier(global)
+                    .engine(engine)
+                    .send(),
+            )
+            .expect("the global cluster is created");
+        for (region, cluster) in members {
+            self.runtime
+                .block_on(
+                    self.rds(region)
+                        .create_db_cluster()
+                        .db_cluster_identifier(*cluster)
+                        .engine(engine)
+                        .global_cluster_identifier(global)
+                        .master_username("omniops")
+                        .master_user_password("not-a-secret")
+                        .send(),
+                )
+                .expect("the member cluster is created");
+        }
+    }
+
+    /// Puts CloudWatch's `AuroraGlobalDBReplicationLag` of `cluster` in `region`, now.
+    #[allow(dead_code)] // the AWS-native test and bench seed it; the others do not
+    pub fn put_aurora_lag(&self, region: &str, cluster: &str, millis: f64) {
+        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+        let config = aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
+            .region(aws_config::Region::new(region.to_string()))
+            .build();
+        let datum = MetricDatum::builder()
+            .metric_name("AuroraGlobalDBReplicationLag")
+            .dimensions(
+                Dimension::builder()
+                    .name("DBClusterIdentifier")
+                    .value(cluster)
+                    .build(),
+            )
+            .value(millis)
+            .build();
+        self.runtime
+            .block_on(
+                aws_sdk_cloudwatch::Client::from_conf(config)
+                    .put_metric_data()
+                    .namespace("AWS/RDS")
+                    .metric_data(datum)
+                    .send(),
+            )
+            .expect("the lag is put");
+    }
+
+    /// The ARNs of the members of the global cluster `global`, read through `region`.
+    #[allow(dead_code)] // benches/aws_failover.rs checks each run with it
+    pub fn global_members(&self, region: &str, global: &str) -> Vec<String> {
+        let answer = self
+            .runtime
+            .block_on(
+                self.rds(region)
+                    .describe_global_clusters()
+                    .global_cluster_identifier(global)
+                    .send(),
+            )
+            .expect("the global cluster is described");
+        answer
+            .global_clusters()
+            .iter()
+            .flat_map(aws_sdk_rds::types::GlobalCluster::global_cluster_members)
+            .filter_map(|m| m.db_cluster_arn().map(str::to_string))
+            .collect()
+    }
+
+    fn rds(&self, region: &str) -> aws_sdk_rds::Client {
+        let config = aws_sdk_rds::config::Builder::from(&self.sdk)
+            .region(aws_config::Region::new(region.to_string()))
+            .build();
+        aws_sdk_rds::Client::from_conf(config)
     }
 
     /// The keys in `bucket`.
@@ -526,25 +717,41 @@ fn relay(client: TcpStream, upstream_port: u16, sent: &Mutex<Vec<u8>>, open: &At
 }
 
 /// The request lines of the HTTP/1.1 requests in `bytes` (one connection's stream),
-/// skipping bodies by Content-Length or chunked encoding.
+/// skipping bodies by Content-Length or chunked encoding. A request whose operation is
+/// not in its path (the Query protocol's `Action=` body of RDS and CloudWatch, a JSON
+/// protocol's `X-Amz-Target`) has it appended as `SERVICE:Operation`, the service
+/// being its signature's (`POST / HTTP/1.1 rds:RemoveFromGlobalCluster`).
 pub fn request_lines(mut bytes: &[u8]) -> Vec<String> {
     let mut lines = Vec::new();
     while let Some(end) = find(bytes, b"\r\n\r\n") {
         let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
         let mut head_lines = head.split("\r\n");
-        lines.push(head_lines.next().unwrap_or_default().to_string());
+        let mut line = head_lines.next().unwrap_or_default().to_string();
         let (mut length, mut chunked) = (0, false);
+        let (mut service, mut target) = (None, None);
         for header in head_lines {
             let Some((name, value)) = header.split_once(':') else {
                 continue;
             };
+            let value = value.trim();
             if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
+                length = value.parse().unwrap_or(0);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 chunked = value.to_ascii_lowercase().contains("chunked");
+            } else if name.eq_ignore_ascii_case("authorization") {
+                // `… Credential=KEY/DATE/REGION/SERVICE/aws4_request, …`
+                service = value.split('/').nth(3).map(str::to_string);
+            } else if name.eq_ignore_ascii_case("x-amz-target") {
+                target = value.rsplit('.').next().map(str::to_string);
             }
         }
         bytes = &bytes[end + 4..];
+        let body = &bytes[..if chunked { 0 } else { length.min(bytes.len()) }];
+        let action = target.or_else(|| query_action(body));
+        if let (Some(service), Some(action)) = (service, action) {
+            line = format!("{line} {service}:{action}");
+        }
+        lines.push(line);
         bytes = if chunked {
             after_chunks(bytes)
         } else {
@@ -552,6 +759,14 @@ pub fn request_lines(mut bytes: &[u8]) -> Vec<String> {
         };
     }
     lines
+}
+
+/// The `Action` of a Query protocol body (`Action=DescribeDBClusters&Version=…`).
+fn query_action(body: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .map(str::to_string)
 }
 
 /// What follows a chunked body (its last chunk and trailers).
@@ -587,9 +802,13 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// The AWS operation of a request line, for the requests drplan and the `aws` CLI
-/// make; anything else is named by its method and path.
+/// make (the `SERVICE:Operation` [`request_lines`] appended, when it did); anything
+/// else is named by its method and path.
 pub fn operation(request_line: &str) -> String {
     let mut parts = request_line.split_whitespace();
+    if let Some(named) = parts.clone().nth(3) {
+        return named.to_string();
+    }
     let method = parts.next().unwrap_or_default();
     let target = parts.next().unwrap_or_default();
     let (path, query) = target.split_once('?').unwrap_or((target, ""));

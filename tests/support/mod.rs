@@ -1,4 +1,5 @@
 //! Shared helpers for the integration tests.
+pub mod arc_stand_in;
 pub mod mermaid;
 pub mod moto;
 pub mod runner;

@@ -101,8 +101,8 @@ pub fn body(request: &str) -> &str {
 
 /// One whole HTTP request from `client`: its head, then as many body bytes as its
 /// `content-length` says (headers and body may arrive in separate reads; a loaded
-/// machine may take its time).
-fn read_request(client: &mut TcpStream) -> String {
+/// machine may take its time). Also read by `arc_stand_in.rs`.
+pub fn read_request(client: &mut TcpStream) -> String {
     let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
     let mut request = Vec::new();
     let mut buffer = [0; 16 * 1024];
@@ -111,7 +111,10 @@ fn read_request(client: &mut TcpStream) -> String {
         if let Some((head, body)) = text.split_once("\r\n\r\n") {
             let length = head
                 .lines()
-                .find_map(|line| line.strip_prefix("content-length: "))
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length").then_some(value)
+                })
                 .and_then(|n| n.trim().parse::<usize>().ok())
                 .unwrap_or(0);
             if body.len() >= length {
