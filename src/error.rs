@@ -495,7 +495,7 @@ pub enum Error {
     },
 
     #[error(
-        "aurora: {target} is not yet the writer of {global_cluster} {waited} after the {call} began ({status})"
+        "aurora: the {call} of {global_cluster} to {target} is not done {waited} after it began ({status})"
     )]
     #[diagnostic(
         code(drplan::aurora::move_timeout),
@@ -510,6 +510,21 @@ pub enum Error {
         call: &'static str,
         status: String,
         waited: String,
+    },
+
+    #[error(
+        "aurora: {cluster} is not a member of the global cluster {global_cluster}: a failover detached it, and a switchover of {global_cluster} would leave behind the writes it took since"
+    )]
+    #[diagnostic(
+        code(drplan::aurora::detached),
+        help(
+            "reprotect first: make a global database from that cluster with a secondary where the writer goes (AWS cannot rejoin a detached cluster), name its clusters in `aurora`, then `drplan apply --resume` or plan again"
+        )
+    )]
+    AuroraDetached {
+        /// The cluster and its region: `orders-west in us-west-2`.
+        cluster: String,
+        global_cluster: String,
     },
 
     #[error("the plan is not what planning produces: {difference}")]

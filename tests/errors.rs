@@ -258,6 +258,10 @@ fn examples() -> Vec<Error> {
             status: s("global cluster `switching-over`, cluster `available`"),
             waited: s("30m"),
         },
+        Error::AuroraDetached {
+            cluster: s("orders-east in us-east-1"),
+            global_cluster: s("orders"),
+        },
         Error::NoSuchAlarm {
             alarm: s("api-5xx"),
             region: s("us-east-1"),

@@ -98,7 +98,11 @@ impl Aurora {
         let cluster = describe_cluster(&client, id).await?;
         let arn = cluster.db_cluster_arn().unwrap_or(id).to_string();
         let mut log = Vec::new();
-        if done(call, &global_cluster(&client, global_id).await?, &arn) {
+        let global = global_cluster(&client, global_id).await?;
+        if call == AuroraCall::Switchover {
+            self.refuse_detached(aurora, region, &global).await?;
+        }
+        if done(call, &global, &arn) {
             log.push(format!(
                 "{id} in {region}: already done, nothing to {}",
                 call.name()
@@ -131,6 +135,33 @@ impl Aurora {
             }
             tokio::time::sleep(self.poll).await;
         }
+    }
+
+    /// A switchover moves the writer within the global cluster: a declared cluster
+    /// that a failover detached from it holds the writes made since, which the
+    /// switchover would leave behind (and, its old primary still the writer, find
+    /// "done" without moving anything). Refused until that cluster is a member again
+    /// (the reprotect). A declared cluster that does not exist is skipped.
+    async fn refuse_detached(
+        &self,
+        aurora: &AuroraGlobal,
+        target: &str,
+        global: &GlobalCluster,
+    ) -> Result<(), Error> {
+        for (region, id) in aurora.clusters.iter().filter(|(r, _)| r.value != target) {
+            let cluster = match describe_cluster(&self.client(&region.value), id).await {
+                Ok(cluster) => cluster,
+                Err(Error::NotFound { .. }) => continue,
+                Err(error) => return Err(error),
+            };
+            if member(global, cluster.db_cluster_arn().unwrap_or(id)).is_none() {
+                return Err(Error::AuroraDetached {
+                    cluster: format!("{id} in {}", region.value),
+                    global_cluster: aurora.global_cluster.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The replication lag of `service`'s cluster in `region`: the newest
@@ -293,13 +324,26 @@ mod tests {
 
     /// `DescribeDBClusters` of orders-west with `status`.
     fn west(status: &str) -> aws_sdk_rds::config::http::HttpResponse {
+        cluster_answer("orders-west", WEST, status)
+    }
+
+    /// The other declared cluster, which a switchover checks is still a member.
+    fn east(status: &str) -> aws_sdk_rds::config::http::HttpResponse {
+        cluster_answer("orders-east", EAST, status)
+    }
+
+    fn cluster_answer(
+        id: &str,
+        arn: &str,
+        status: &str,
+    ) -> aws_sdk_rds::config::http::HttpResponse {
         xml(
             200,
             &answer(
                 "DescribeDBClusters",
                 &format!(
-                    "<DBClusters><DBCluster><DBClusterIdentifier>orders-west</DBClusterIdentifier>\
-                     <DBClusterArn>{WEST}</DBClusterArn><Status>{status}</Status></DBCluster></DBClusters>"
+                    "<DBClusters><DBCluster><DBClusterIdentifier>{id}</DBClusterIdentifier>\
+                     <DBClusterArn>{arn}</DBClusterArn><Status>{status}</Status></DBCluster></DBClusters>"
                 ),
             ),
         )
@@ -381,6 +425,7 @@ mod tests {
         let replay = client(vec![
             west("available"),
             described("available", &[(EAST, true), (WEST, false)]),
+            east("available"),
             accepted("SwitchoverGlobalCluster", "switching-over"),
             // Still switching over, then the target is the writer while it is busy,
             // then everything is available.
@@ -402,12 +447,12 @@ mod tests {
         );
         let sent = bodies(&replay);
         assert!(
-            sent[2].contains("GlobalClusterIdentifier=orders")
-                && sent[2].contains(&format!("TargetDbClusterIdentifier={}", urlencoding(WEST))),
+            sent[3].contains("GlobalClusterIdentifier=orders")
+                && sent[3].contains(&format!("TargetDbClusterIdentifier={}", urlencoding(WEST))),
             "{}",
-            sent[2]
+            sent[3]
         );
-        assert_eq!(actions(&replay).len(), 9);
+        assert_eq!(actions(&replay).len(), 10);
     }
 
     #[tokio::test]
@@ -444,6 +489,7 @@ mod tests {
         let replay = client(vec![
             west("available"),
             described("available", &[(EAST, false), (WEST, true)]),
+            east("available"),
             described("available", &[(EAST, false), (WEST, true)]),
             west("available"),
         ]);
@@ -465,6 +511,7 @@ mod tests {
         let replay = client(vec![
             west("available"),
             described("available", &[(EAST, true), (WEST, false)]),
+            east("available"),
             accepted("SwitchoverGlobalCluster", "switching-over"),
             described("switching-over", &[(EAST, true), (WEST, false)]),
             west("modifying"),
@@ -490,6 +537,7 @@ mod tests {
         let replay = client(vec![
             west("available"),
             described("available", &[(EAST, true), (WEST, false)]),
+            east("available"),
             error(400, "Throttling"),
             error(400, "Throttling"),
             error(400, "Throttling"),
@@ -503,7 +551,32 @@ mod tests {
             matches!(&error, Error::Throttled { code, .. } if code == "Throttling"),
             "{error:?}"
         );
-        assert_eq!(actions(&replay)[2..], ["SwitchoverGlobalCluster"; 3]);
+        assert_eq!(actions(&replay)[3..], ["SwitchoverGlobalCluster"; 3]);
+    }
+
+    #[tokio::test]
+    async fn a_switchover_is_refused_while_a_declared_cluster_is_detached() {
+        // The failover detached orders-east; orders-west, the old primary, is still
+        // the writer: the switchover would find it "done" and leave east's writes out.
+        let replay = client(vec![
+            west("available"),
+            described("available", &[(WEST, true)]),
+            east("available"),
+        ]);
+        let aurora = aurora(&replay, Duration::from_mins(1));
+        let error = aurora
+            .move_writer("db", "us-west-2", AuroraMove::Switchover, false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, Error::AuroraDetached { cluster, .. } if cluster == "orders-east in us-east-1"),
+            "{error:?}"
+        );
+        assert!(
+            !actions(&replay).iter().any(|a| a.contains("Switchover")),
+            "{:?}",
+            actions(&replay)
+        );
     }
 
     #[tokio::test]
@@ -511,6 +584,7 @@ mod tests {
         let replay = client(vec![
             west("available"),
             described("available", &[(EAST, true), (WEST, false)]),
+            east("available"),
             error(400, "InvalidGlobalClusterStateFault"),
         ]);
         let aurora = aurora(&replay, Duration::from_mins(1));

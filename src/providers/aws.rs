@@ -192,6 +192,11 @@ impl Failure {
                 message: message("the bucket does not exist"),
                 help: "create the bucket, or fix the s3:// URL in the environment file",
             },
+            Cause::Answered(_) if code == "DBClusterNotFoundFault" => Error::NotFound {
+                provider,
+                message: message("the DB cluster does not exist"),
+                help: "fix `aurora.clusters` of the service (aws rds describe-db-clusters)",
+            },
             Cause::Answered(_) if code == "NoSuchHostedZone" => Error::NotFound {
                 provider,
                 message: message("the hosted zone does not exist"),
