@@ -119,11 +119,13 @@ fn a_failback_to_a_detached_cluster_is_refused_on_the_sim_until_it_rejoins() {
     let failback = apply(&workspace, &["--failback"], 1);
     let said = format!("{}{}", failback.stdout, failback.stderr);
     assert!(
-        said.contains("FAILED activate:database")
+        said.contains("FAILED check:database-members")
             && said
                 .contains("the cluster in us-east-1 is not a member of the global cluster omniops"),
         "{failback}"
     );
+    // Refused before anything is fenced: us-west-2 keeps serving.
+    assert!(!said.contains("start  deactivate:database"), "{failback}");
 
     // The person makes the new secondary (on the sim: --rejoin); the resume switches over.
     workspace

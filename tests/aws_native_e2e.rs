@@ -365,8 +365,8 @@ fn the_failback_after_a_detach_is_refused_before_traffic_moves_and_loses_no_writ
 
     // The old primary never left the global database and is still its writer, so a
     // SwitchoverGlobalCluster to it would find the move "done" and leave behind every
-    // write the detached cluster took: drplan refuses it, naming the cluster to
-    // reprotect, and moves no traffic to the stale copy.
+    // write the detached cluster took: drplan's check before the fence refuses it,
+    // naming the cluster to reprotect, and moves no traffic to the stale copy.
     assert!(
         failback
             .stderr
@@ -383,6 +383,11 @@ fn the_failback_after_a_detach_is_refused_before_traffic_moves_and_loses_no_writ
     assert!(
         commands.contains(&"supabase db resync --project omniops-us-west-2".to_string()),
         "the home region is resynced first: {commands:?}"
+    );
+    // Refused before the fence: the detached cluster keeps serving.
+    assert!(
+        !commands.contains(&"supabase db fence --project omniops-us-east-1".to_string()),
+        "{commands:?}"
     );
     assert_eq!(
         world.members(),

@@ -42,6 +42,7 @@ async fn perform_one(ctx: &Context, step: &Step) -> Result<String, Error> {
             }
         }
         Action::CheckRpo { data, .. } => check_rpo(ctx, data).await,
+        Action::CheckMembers { service, region } => services.check_members(service, region).await,
         Action::Notify {
             index,
             after,

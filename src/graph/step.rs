@@ -44,6 +44,11 @@ pub enum Action {
     Gate { tier: Option<u32> },
     /// A precondition: the target region answers.
     CheckRegion { region: String },
+    /// A precondition of a planned move of an Aurora service, before anything is
+    /// fenced: every declared cluster is a member of the global cluster, so the
+    /// switchover to `region` leaves no write behind (a cluster a failover detached
+    /// holds writes it would not carry).
+    CheckMembers { service: String, region: String },
     /// A precondition: the newest backup of a data set is within its RPO.
     CheckRpo {
         data: String,
@@ -249,7 +254,7 @@ impl Action {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Gate { .. } => "gate",
-            Self::CheckRegion { .. } | Self::CheckRpo { .. } => "check",
+            Self::CheckRegion { .. } | Self::CheckMembers { .. } | Self::CheckRpo { .. } => "check",
             Self::Notify { .. } => "notify",
             Self::Upload { .. } => "upload",
             Self::Revert { .. } => "revert",
@@ -343,6 +348,9 @@ impl Step {
             Action::Gate { tier: None } => format!("{} done", self.phase.name()),
             Action::Approve => format!("{} approved", self.phase.name()),
             Action::CheckRegion { region } => format!("region {region} is up"),
+            Action::CheckMembers { service, region } => {
+                format!("{service} can switch over to {region} (no cluster detached)")
+            }
             Action::CheckRpo { data, rpo } => {
                 format!("newest backup of {data} within {}", format_duration(*rpo))
             }

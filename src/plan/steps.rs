@@ -15,7 +15,7 @@ use crate::model::{
     AuroraGlobal, Check, CheckKind, DataMethod, Environment, Phase, RdsInstances, ScenarioStep,
     ScenarioStepAction, Service,
 };
-use crate::plan::changes::{ChangeSet, Resync, Switch};
+use crate::plan::changes::{ChangeSet, Movement, Resync, Switch};
 use crate::plan::ttl::{at_ttl, cached_for, lowered};
 
 /// Builds the steps of `changes`; an empty change set gives no steps.
@@ -158,7 +158,9 @@ impl Builder<'_, '_> {
             | Action::Notify { .. }
             | Action::Approve
             | Action::RestoreTtl { .. } => Duration::ZERO,
-            Action::CheckRegion { .. } | Action::CheckRpo { .. } => estimates::CHECK,
+            Action::CheckRegion { .. } | Action::CheckMembers { .. } | Action::CheckRpo { .. } => {
+                estimates::CHECK
+            }
             Action::Upload { .. } | Action::Revert { .. } => estimates::UPLOAD,
             Action::Activate {
                 service, region, ..
@@ -354,6 +356,12 @@ impl Builder<'_, '_> {
         } else {
             lowered
         };
+        let checked = self.check_members(&before_fences);
+        let before_fences = if checked.is_empty() {
+            before_fences
+        } else {
+            checked
+        };
         let mut fenced = Vec::new();
         for fence in &self.changes.fences {
             let service = fence.service;
@@ -459,6 +467,29 @@ impl Builder<'_, '_> {
             let key = &record.key.value;
             self.add_change(Phase::Resolve, action, change, key, self.after_last_gate());
         }
+    }
+
+    /// Before a planned move fences anything: every Aurora service switched over has
+    /// all its clusters in its global cluster (a refusal then leaves the side being
+    /// left serving, instead of fenced with nothing promoted).
+    fn check_members(&mut self, after: &[StepId]) -> Vec<StepId> {
+        if self.changes.movement == Some(Movement::Failover) {
+            return Vec::new();
+        }
+        let mut checked = Vec::new();
+        for recovery in &self.changes.recoveries {
+            let service = &recovery.service.name.value;
+            if recovery.service.aurora.is_none() || recovery.region == recovery.from {
+                continue;
+            }
+            let action = Action::CheckMembers {
+                service: service.clone(),
+                region: recovery.region.clone(),
+            };
+            let key = format!("{service}-members");
+            checked.push(self.add(Phase::Mitigate, action, &key, after.to_vec()));
+        }
+        checked
     }
 
     /// Backs up, once fenced, the side a planned move leaves of each service rebuilt

@@ -137,6 +137,18 @@ impl Aurora {
         }
     }
 
+    /// Refuses a switchover of `service` to `region` while a declared cluster is
+    /// detached (see [`refuse_detached`](Self::refuse_detached)).
+    pub async fn check_members(&self, service: &str, region: &str) -> Result<String, Error> {
+        let Some(aurora) = self.services.get(service) else {
+            return Ok(String::new());
+        };
+        let global_id = aurora.global_cluster.as_str();
+        let global = global_cluster(&self.client(region), global_id).await?;
+        self.refuse_detached(aurora, region, &global).await?;
+        Ok(format!("every declared cluster is a member of {global_id}"))
+    }
+
     /// A switchover moves the writer within the global cluster: a declared cluster
     /// that a failover detached from it holds the writes made since, which the
     /// switchover would leave behind (and, its old primary still the writer, find

@@ -184,6 +184,14 @@ pub trait ServiceRuntime: Send + Sync {
         self.activate(service, region, None, timeout).await
     }
 
+    /// Whether the writer of the Aurora service's global cluster can be switched over
+    /// to its cluster in `region` without leaving writes behind: every declared
+    /// cluster is a member. A runtime without Aurora has nothing to check.
+    async fn check_members(&self, service: &str, region: &str) -> Result<String, Error> {
+        let _ = (service, region);
+        Ok(String::new())
+    }
+
     /// Loads `backup` into `service` in `region` (running `command` when there is one,
     /// giving it at most `timeout`).
     async fn restore(

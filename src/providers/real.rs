@@ -180,6 +180,15 @@ impl ServiceRuntime for RealRuntime {
         }
     }
 
+    async fn check_members(&self, service: &str, region: &str) -> Result<String, Error> {
+        match &self.aurora {
+            Some(aurora) if aurora.cluster(service, region).is_some() => {
+                aurora.check_members(service, region).await
+            }
+            _ => Ok(String::new()),
+        }
+    }
+
     async fn restore(
         &self,
         _service: &str,

@@ -1100,6 +1100,26 @@ impl ServiceRuntime for Sim {
             .await
     }
 
+    /// Refuses a switchover the sim's global cluster would refuse: a target that is
+    /// not a member, or the writer's region down.
+    async fn check_members(&self, service: &str, region: &str) -> Result<String, Error> {
+        let refusal = self
+            .view(|world| {
+                let global = world.aurora.get(service)?;
+                let writer_up = world.regions.get(&global.writer).is_some_and(|r| r.up);
+                Some(global.refusal(region, AuroraCall::Switchover, writer_up))
+            })
+            .await;
+        match refusal {
+            Some(Some(reason)) => Err(Error::SimUnreachable {
+                action: format!("check the members of {service}'s global cluster"),
+                reason,
+            }),
+            Some(None) => Ok(format!("{service} can switch over to {region}")),
+            None => Ok(String::new()),
+        }
+    }
+
     /// Moves the writer of the service's global cluster the way AWS would (refusing
     /// what AWS refuses), and brings the service up there; the clusters that follow
     /// the new writer are replicas of its data.
