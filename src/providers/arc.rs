@@ -376,6 +376,15 @@ mod tests {
         )
     }
 
+    /// An endpoint that cannot take the call: the next one is tried.
+    fn unavailable() -> HttpResponse {
+        error(
+            503,
+            "EndpointTemporarilyUnavailableException",
+            "try another",
+        )
+    }
+
     fn switch_west() -> Vec<RecordChange> {
         let record = record();
         let after = weighted_sets(&record, "us-east-1", "us-west-2");
@@ -406,13 +415,6 @@ mod tests {
 
     #[tokio::test]
     async fn an_endpoint_that_fails_is_left_for_the_next() {
-        let unavailable = || {
-            error(
-                503,
-                "EndpointTemporarilyUnavailableException",
-                "try another",
-            )
-        };
         // The SDK retries the first endpoint (3 attempts) before drplan moves on.
         let replay = client(vec![
             unavailable(),
@@ -432,13 +434,6 @@ mod tests {
 
     #[tokio::test]
     async fn the_endpoint_that_answered_is_tried_first_by_the_next_call() {
-        let unavailable = || {
-            error(
-                503,
-                "EndpointTemporarilyUnavailableException",
-                "try another",
-            )
-        };
         let replay = client(vec![
             unavailable(),
             unavailable(),
